@@ -1,0 +1,65 @@
+"""The ``dersim-trio`` command: flags → validated config → the service, with signal handling.
+
+Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 2 for a bad flag or input file (one
+line on stderr naming the flag and what is allowed), 1 if the simulator itself fails (the
+traceback is printed: a crashed tick loop never leaves a server serving stale data).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from functools import partial
+
+import trio
+
+from .config import ConfigError, SimConfig, parse_args
+from .devices import build_engine
+from .service import RunningService, run_service, utc_now
+from .web.door import open_listener
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("dersim_trio.hypercorn").setLevel(logging.WARNING)
+
+
+async def _main_async(config: SimConfig, listen_socket: object) -> None:
+    async with trio.open_nursery() as nursery:
+        service: RunningService = await nursery.start(
+            partial(run_service, config, listen_socket=listen_socket)  # type: ignore[arg-type]
+        )
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                logging.getLogger("dersim_trio.Lab").info(
+                    "received %s", signal.Signals(signum).name
+                )
+                service.request_shutdown()
+                break
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator; return the process exit code."""
+    try:
+        config = parse_args(sys.argv[1:] if argv is None else argv)
+        build_engine(config, utc_now())  # validate device type, files and models before binding
+    except ConfigError as exc:
+        print(f"dersim-trio: error: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(config.log_level)
+    try:
+        sock = open_listener(config.website_ip, config.website_port)
+    except OSError as exc:
+        print(
+            f"dersim-trio: error: --website_ip/--website_port: cannot listen on "
+            f"{config.website_ip}:{config.website_port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
+    trio.run(_main_async, config, sock)
+    return 0

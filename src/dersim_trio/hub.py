@@ -1,0 +1,210 @@
+"""The telemetry hub: last snapshots, encoded once per tick, fanned out to subscribers.
+
+Theory of operation. The tick loop calls ``Hub.publish(payloads)`` once per tick with each
+device's JSON already encoded (one ``bytes`` per device, in device order). ``publish`` is
+synchronous and never blocks: it stores the payloads as the cached "last tick" and drops them
+into every subscriber's one-slot buffer (``LatestSlot``). A slot holds at most one tick; a newer
+tick replaces an unread one and counts it as dropped (drop-oldest), so a slow or stalled reader
+costs nothing but its own freshness. Each subscriber's sender task takes the tick out of its slot
+and writes it to its client at its own pace.
+
+A subscriber primed on ``subscribe()`` starts with the cached tick, so the first thing a client
+receives is the last snapshot (contract §3.2). ``close_all()`` ends every subscription: a sender
+blocked in ``receive()`` gets ``trio.EndOfChannel`` and closes its client with 1001.
+
+Listeners (``add_listener``) are synchronous callbacks called by ``publish`` after the slots are
+filled: the front door's broadcaster writes pre-framed bytes from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import trio
+
+
+@dataclass(frozen=True, slots=True)
+class TickPayload:
+    """One tick's encoded snapshots, in device order, as bytes and as text."""
+
+    tick: int
+    data: tuple[bytes, ...]
+    text: tuple[str, ...]
+
+    def for_device(self, device: int | None) -> tuple[str, ...]:
+        """The text messages a subscriber with this filter receives for this tick."""
+        return self.text if device is None else (self.text[device],)
+
+
+@dataclass(frozen=True, slots=True)
+class HubStatistics:
+    """Counters of the hub (see ``Hub.statistics``)."""
+
+    subscribers: int
+    ticks_published: int
+    messages_sent: int
+    messages_dropped: int
+    last_tick_duration_ms: float
+    max_tick_lateness_ms: float
+
+
+class LatestSlot:
+    """A one-item, drop-oldest buffer between the tick loop and one subscriber.
+
+    ``put_nowait`` never blocks and never fails; ``receive`` waits for an item. After ``close``
+    the remaining item (if any) is still delivered, then ``receive`` raises ``trio.EndOfChannel``.
+    """
+
+    __slots__ = ("_closed", "_item", "_lot", "dropped")
+
+    def __init__(self) -> None:
+        self._item: TickPayload | None = None
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+        self.dropped = 0
+        """Ticks replaced before they were read."""
+
+    def put_nowait(self, item: TickPayload) -> bool:
+        """Store ``item``, replacing any unread one; return True if one was dropped."""
+        replaced = self._item is not None
+        if replaced:
+            self.dropped += 1
+        self._item = item
+        self._lot.unpark()
+        return replaced
+
+    def close(self) -> None:
+        """End the stream: wake the receiver, which gets EndOfChannel once the slot is empty."""
+        self._closed = True
+        self._lot.unpark_all()
+
+    async def receive(self) -> TickPayload:
+        """Wait for and take the newest unread tick."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while self._item is None:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        item, self._item = self._item, None
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return item
+
+
+class Subscription:
+    """One subscriber: its device filter and its slot."""
+
+    __slots__ = ("device", "messages_per_tick", "slot")
+
+    def __init__(self, device: int | None, device_count: int) -> None:
+        self.device = device
+        self.messages_per_tick = device_count if device is None else 1
+        self.slot = LatestSlot()
+
+    @property
+    def dropped_messages(self) -> int:
+        """Messages this subscriber never received because a newer tick replaced them."""
+        return self.slot.dropped * self.messages_per_tick
+
+
+class Hub:
+    """Last snapshots plus per-subscriber drop-oldest slots; the tick loop's only output."""
+
+    def __init__(self, device_count: int) -> None:
+        if device_count < 1:
+            raise ValueError("device_count must be >= 1")
+        self.device_count = device_count
+        self._last: TickPayload | None = None
+        self._subscribers: set[Subscription] = set()
+        self._listeners: list[Callable[[TickPayload], None]] = []
+        self._closed = False
+        self._ticks_published = 0
+        self._messages_sent = 0
+        self._dropped_retired = 0
+        self._last_tick_duration_s = 0.0
+        self._max_lateness_s = 0.0
+        self._published = trio.Event()
+
+    # --- tick loop side -------------------------------------------------------------------
+    def publish(self, tick: int, payloads: Sequence[bytes]) -> TickPayload:
+        """Cache one tick's encoded snapshots and offer them to every subscriber (never blocks)."""
+        if len(payloads) != self.device_count:
+            raise ValueError(f"expected {self.device_count} payloads, got {len(payloads)}")
+        data = tuple(payloads)
+        item = TickPayload(tick, data, tuple(p.decode() for p in data))
+        self._last = item
+        self._ticks_published += 1
+        for sub in self._subscribers:
+            sub.slot.put_nowait(item)
+        for listener in self._listeners:
+            listener(item)
+        self._published.set()
+        self._published = trio.Event()
+        return item
+
+    def record_tick_timing(self, duration_s: float, lateness_s: float) -> None:
+        """Remember how long the last tick took and the worst lateness seen."""
+        self._last_tick_duration_s = duration_s
+        self._max_lateness_s = max(self._max_lateness_s, lateness_s)
+
+    # --- readers ----------------------------------------------------------------------------
+    @property
+    def last(self) -> TickPayload:
+        """The cached last tick (raises if nothing was published yet)."""
+        if self._last is None:
+            raise LookupError("no tick has been published yet")
+        return self._last
+
+    async def wait_published(self) -> TickPayload:
+        """Wait for the next tick to be published and return it."""
+        await self._published.wait()
+        return self.last
+
+    @contextmanager
+    def subscribe(self, device: int | None = None) -> Iterator[Subscription]:
+        """Register a subscriber primed with the cached tick; unregister on exit."""
+        if device is not None and not 0 <= device < self.device_count:
+            raise ValueError(f"device must be in [0, {self.device_count})")
+        sub = Subscription(device, self.device_count)
+        if self._closed:
+            sub.slot.close()
+        elif self._last is not None:
+            sub.slot.put_nowait(self._last)
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+            self._dropped_retired += sub.dropped_messages
+
+    def count_sent(self, messages: int) -> None:
+        """Senders report delivered messages here (for ``statistics``)."""
+        self._messages_sent += messages
+
+    def add_listener(self, listener: Callable[[TickPayload], None]) -> None:
+        """Call ``listener`` synchronously with every published tick."""
+        self._listeners.append(listener)
+
+    def close_all(self) -> None:
+        """End every subscription (shutdown); later subscriptions end at once."""
+        self._closed = True
+        for sub in self._subscribers:
+            sub.slot.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close_all`` was called."""
+        return self._closed
+
+    def statistics(self) -> HubStatistics:
+        """An immutable record of the hub's counters."""
+        dropped = self._dropped_retired + sum(s.dropped_messages for s in self._subscribers)
+        return HubStatistics(
+            subscribers=len(self._subscribers),
+            ticks_published=self._ticks_published,
+            messages_sent=self._messages_sent,
+            messages_dropped=dropped,
+            last_tick_duration_ms=self._last_tick_duration_s * 1000.0,
+            max_tick_lateness_ms=self._max_lateness_s * 1000.0,
+        )

@@ -1,0 +1,116 @@
+"""The sans-IO contract between the engine and every device model.
+
+A device model is a plain object with one method, ``step(env, dispatch, dt_s)``, that advances
+its internal state by ``dt_s`` simulated seconds and returns a ``DeviceOutput``: the AC-side
+active and reactive power it delivers at the point of connection, its DC-side quantities, its
+SunSpec 701 inverter state, and an asset-specific detail mapping. Models know nothing of trio,
+sockets, wall clocks or JSON; the engine turns their output into snapshots.
+
+Sign conventions (SunSpec 701, used everywhere in this package):
+
+* ``ac_power_kw`` > 0 injects into the grid (generation, discharge); < 0 absorbs (charging).
+* ``reactive_power_kvar`` > 0 injects vars (over-excited); < 0 absorbs (under-excited).
+* ``dc_power_kw`` is the power on the DC side of the inverter, > 0 flowing from the DC source
+  towards the AC side (PV generating, battery discharging), < 0 flowing into the DC side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+InverterState = Literal[
+    "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
+]
+"""SunSpec 701 ``InvSt``, lower case."""
+
+AssetValue = float | int | str | bool | None | list[Mapping[str, float | int | str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """Everything outside the device that it responds to during one tick.
+
+    ``None`` for an optional input means "no external value": the model uses its own source
+    (for PV the clear-sky model with seeded clouds, for ambient temperature its diurnal model).
+    """
+
+    sim_time: datetime
+    """Simulator time at the end of the step, timezone-aware."""
+    grid_voltage_pu: float = 1.0
+    """Grid voltage at the point of connection in per-unit of the nominal voltage."""
+    grid_frequency_hz: float = 60.0
+    irradiance_w_m2: float | None = None
+    """Plane-of-array irradiance, W/m²."""
+    ambient_temperature_c: float | None = None
+    wind_speed_m_s: float | None = None
+    """Wind speed at the anemometer height, m/s."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """Operator requests for one device (the control surface fills these).
+
+    ``active_power_setpoint_kw`` is the requested AC active power (+ inject, - absorb) for
+    dispatchable assets (storage, fuel cell, EVSE V2G); ``None`` means no setpoint (idle for
+    setpoint-driven assets). ``active_power_limit_pct`` caps output as a percentage of the
+    active power rating (SunSpec 704 ``WMaxLimPct``).
+    """
+
+    active_power_setpoint_kw: float | None = None
+    active_power_limit_pct: float = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageReport:
+    """State of charge and its limits, all in percent of the rated energy (SunSpec 713/802)."""
+
+    state_of_charge_pct: float
+    soc_reserve_min_pct: float
+    soc_reserve_max_pct: float
+    soc_min_pct: float
+    soc_max_pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceOutput:
+    """What a device delivers at the end of one step (see the module docstring for signs)."""
+
+    ac_power_kw: float
+    reactive_power_kvar: float
+    dc_power_kw: float
+    dc_voltage_v: float
+    dc_current_a: float
+    inverter_state: InverterState
+    asset: Mapping[str, AssetValue]
+    storage: StorageReport | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcRating:
+    """The AC-side nameplate a device reports under (SunSpec 702)."""
+
+    w_max_kw: float
+    """``WMaxRtg``: continuous active power rating, kW."""
+    va_max_kva: float
+    """``VAMaxRtg``: apparent power rating, kVA."""
+    var_max_inj_kvar: float
+    """``VarMaxInjRtg``: reactive injection rating, kvar (> 0)."""
+    var_max_abs_kvar: float
+    """``VarMaxAbsRtg``: reactive absorption rating, kvar (> 0)."""
+
+
+class DeviceModel(Protocol):
+    """A sans-IO device model: state advanced only by ``step``."""
+
+    asset_type: str
+    dc_mode: str
+    dc_port_count: int
+    rating: AcRating
+
+    def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
+        """Advance the model by ``dt_s`` simulated seconds and return its new output."""
+        ...

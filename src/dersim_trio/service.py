@@ -1,0 +1,211 @@
+"""The supervisor: one trio nursery running the tick loop beside the front door.
+
+Shape (everything a process runs is visible in ``run_service``):
+
+    supervisor nursery
+    ├── tick_loop            engine.step() every periodic_time, publish to the hub; a crash here
+    │                        ends the process (fail fast, never serve stale data)
+    ├── lifespan             the quart app's ASGI lifespan (before/after_serving)
+    ├── accept loop          FrontDoor.serve on the socket we own
+    └── connections nursery  one task per connection (hypercorn, or the fast broadcaster)
+
+Shutdown (``RunningService.request_shutdown``, wired to SIGINT/SIGTERM by the CLI): stop
+accepting; end every hub subscription so each WebSocket client gets close 1001; tell hypercorn to
+close idle keep-alive connections; wait up to ``SHUTDOWN_GRACE_S`` for connections to finish;
+abort (RST) whatever is left, e.g. a client that stopped reading; run lifespan shutdown; return.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from datetime import UTC, datetime
+
+import trio
+from hypercorn.config import Config
+
+from .config import SimConfig
+from .devices import build_engine
+from .engine import Engine, encode
+from .hub import Hub
+from .web.app import ServerContext, create_app
+from .web.door import FrontDoor, open_listener
+from .web.hypercorn_bridge import HypercornBridge
+
+log = logging.getLogger("dersim_trio.Lab")
+
+SHUTDOWN_GRACE_S = 1.0
+ABORT_WAIT_S = 0.5
+LIFESPAN_SHUTDOWN_S = 0.3
+
+WallClock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real time, timezone-aware (the only wall-clock read in the service)."""
+    return datetime.now(UTC)
+
+
+TickListener = Callable[[Engine], None]
+
+
+async def tick_loop(
+    engine: Engine,
+    hub: Hub,
+    periodic_time_s: float,
+    *,
+    wall_clock: WallClock | None = None,
+    on_tick: TickListener | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Publish tick 0 at once, then one tick every ``periodic_time_s`` on fixed deadlines.
+
+    Deadlines are ``start + k·period`` (``trio.sleep_until``), so the loop never drifts; a tick
+    that overran by more than a whole period re-anchors the schedule instead of bursting. Any
+    exception from the engine propagates and ends the supervisor.
+    """
+    hub.publish(0, [encode(s) for s in engine.initial()])
+    if on_tick is not None:
+        on_tick(engine)
+    task_status.started()
+    deadline = trio.current_time()
+    while True:
+        deadline += periodic_time_s
+        await trio.sleep_until(deadline)
+        woke = trio.current_time()
+        lateness = woke - deadline
+        snapshots = engine.step(wall_clock() if wall_clock is not None else None)
+        hub.publish(engine.tick, [encode(s) for s in snapshots])
+        if on_tick is not None:
+            on_tick(engine)
+        hub.record_tick_timing(trio.current_time() - woke, lateness)
+        if lateness > periodic_time_s:
+            log.warning("tick %d was %.3f s late; re-anchoring the schedule", engine.tick, lateness)
+            deadline = trio.current_time()
+
+
+def hypercorn_config() -> Config:
+    """hypercorn settings for connections the door hands over."""
+    cfg = Config()
+    cfg.keep_alive_timeout = 5
+    cfg.graceful_timeout = SHUTDOWN_GRACE_S
+    cfg.accesslog = None
+    cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
+    return cfg
+
+
+@dataclass(slots=True)
+class RunningService:
+    """Handle to a started service (``task_status.started`` value of ``run_service``)."""
+
+    hub: Hub
+    engine: Engine
+    door: FrontDoor
+    host: str
+    port: int
+    _shutdown: trio.Event
+
+    @property
+    def http_url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8111``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Telemetry WebSocket URL."""
+        return self.http_url.replace("http://", "ws://", 1) + "/api/dersim/ws/telemetry"
+
+    def request_shutdown(self) -> None:
+        """Begin a graceful shutdown; ``run_service`` returns when it is complete."""
+        self._shutdown.set()
+
+
+async def run_service(
+    config: SimConfig,
+    *,
+    listen_socket: socket.socket | None = None,
+    wall_clock: WallClock = utc_now,
+    task_status: trio.TaskStatus[RunningService] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the simulator until ``request_shutdown``; ``task_status.started`` once it serves."""
+    started_wall = wall_clock()
+    engine = build_engine(config, started_wall)
+    hub = Hub(config.device_count)
+    sock = listen_socket or open_listener(config.website_ip, config.website_port)
+    host, port = sock.getsockname()[:2]
+    context = ServerContext(
+        device_type=config.device_type,
+        device_count=config.device_count,
+        device_profile_name=config.device_profile_name,
+        periodic_time_s=config.periodic_time_s,
+        time_scale=config.time_scale,
+        wall_clock=config.wall_clock,
+        timezone=config.timezone,
+        seed=config.seed,
+        started_at=started_wall.astimezone(UTC).isoformat(timespec="seconds"),
+        started_trio_time=trio.current_time(),
+    )
+    app = create_app(hub, context)
+    bridge = HypercornBridge(app, hypercorn_config())
+    door = FrontDoor(sock, bridge.serve_connection)
+    shutdown = trio.Event()
+    async with trio.open_nursery() as supervisor:
+        await supervisor.start(
+            partial(
+                tick_loop,
+                engine,
+                hub,
+                config.periodic_time_s,
+                wall_clock=wall_clock if config.wall_clock else None,
+            )
+        )
+        lifespan_scope = trio.CancelScope()
+
+        async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:
+            with lifespan_scope:
+                await bridge.start_lifespan(task_status=task_status)
+
+        await supervisor.start(lifespan)
+        # The start-up heap (quart, pydantic, hypercorn) never becomes garbage: keep it out of
+        # every future collection so a full collection never pauses a tick.
+        gc.collect()
+        gc.freeze()
+        async with trio.open_nursery() as connections:
+            accept_scope = trio.CancelScope()
+
+            async def accept(*, task_status: trio.TaskStatus[None]) -> None:
+                with accept_scope:
+                    await door.serve(connections, task_status=task_status)
+
+            await supervisor.start(accept)
+            log.info(
+                "dersim-trio serving %d x %s on http://%s:%d (ws path /api/dersim/ws/telemetry)",
+                config.device_count,
+                config.device_type,
+                host,
+                port,
+            )
+            task_status.started(RunningService(hub, engine, door, host, port, shutdown))
+            await shutdown.wait()
+            log.info("shutting down: closing %d connection(s)", door.open_connections)
+            accept_scope.cancel()
+            hub.close_all()
+            await bridge.close_idle()
+            with trio.move_on_after(SHUTDOWN_GRACE_S):
+                await door.wait_all_closed()
+            aborted = door.abort_all()
+            if aborted:
+                log.info("aborted %d connection(s) that did not close in time", aborted)
+            with trio.move_on_after(ABORT_WAIT_S):
+                await door.wait_all_closed()
+            connections.cancel_scope.cancel()
+        with trio.move_on_after(LIFESPAN_SHUTDOWN_S):
+            await bridge.stop_lifespan()
+        lifespan_scope.cancel()
+        supervisor.cancel_scope.cancel()
+    log.info("stopped")

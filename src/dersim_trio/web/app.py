@@ -1,0 +1,286 @@
+"""The quart-trio front end: overview, devices, server-info, the telemetry WebSocket, docs.
+
+The app only reads the hub (and, through ``ServerContext``, a few run facts); it never drives the
+simulation. It is importable on its own for ``hypercorn -k trio`` (see ``dersim_trio.asgi``).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata, resources
+from typing import Any
+
+import trio
+from quart import Response, request, websocket
+from quart_schema import QuartSchema, document_querystring, document_response
+from quart_schema.openapi import OpenAPIProvider
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
+
+from .. import __version__
+from ..hub import Hub
+from ..schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+
+log = logging.getLogger("dersim_trio.WS")
+
+TELEMETRY_PATHS = ("/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws")
+_STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+@dataclass(slots=True)
+class ServerContext:
+    """Run facts the front end reports (filled by the service)."""
+
+    device_type: str
+    device_count: int
+    device_profile_name: str | None
+    periodic_time_s: float
+    time_scale: float
+    wall_clock: bool
+    timezone: str
+    seed: int
+    started_at: str
+    started_trio_time: float
+    fast_path: bool = False
+
+
+class DeviceParamError(ValueError):
+    """``?device=`` is not an integer in [0, N)."""
+
+
+def parse_device(raw: str | None, device_count: int) -> int | None:
+    """Parse ``?device=``: None when absent, else an index in [0, device_count)."""
+    if raw is None:
+        return None
+    allowed = f"an integer in [0, {device_count - 1}]" if device_count > 1 else "0"
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise DeviceParamError(f"device must be {allowed}; got {raw!r}") from None
+    if not 0 <= value < device_count:
+        raise DeviceParamError(f"device must be {allowed}; got {raw!r}")
+    return value
+
+
+def _error(status: int, error: str, detail: str) -> Response:
+    body = ErrorBody(error=error, detail=detail).model_dump_json()
+    return Response(body, status=status, content_type="application/json")
+
+
+class _WebSocketDocumentingProvider(OpenAPIProvider):
+    """quart-schema skips WebSocket routes; include them (documented as GET + 101)."""
+
+    def generate_rules(self) -> Any:
+        for rule in self._app.url_map.iter_rules():
+            view = self._app.view_functions[rule.endpoint]
+            if getattr(view, "_quart_schema_hidden", False) or rule.endpoint == "static":
+                continue
+            yield rule
+
+
+def _load_static() -> dict[str, bytes]:
+    root = resources.files("dersim_trio.web") / "static"
+    files: dict[str, bytes] = {}
+    for folder in ("swagger-ui", "redoc"):
+        for entry in (root / folder).iterdir():
+            if entry.name.endswith((".js", ".css")):
+                files[f"{folder}/{entry.name}"] = entry.read_bytes()
+    return files
+
+
+PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dersim-trio</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto;">
+<h1>dersim-trio</h1>
+<p>The live dashboard is not part of this build yet. The simulator is running and its API is
+available now:</p>
+<ul>
+<li><a href="/api/dersim/overview">/api/dersim/overview</a>: the latest snapshot of device 0</li>
+<li><a href="/api/dersim/devices">/api/dersim/devices</a>: every device's latest snapshot</li>
+<li><a href="/api/dersim/server-info">/api/dersim/server-info</a>: version and run facts</li>
+<li><code>ws://HOST:PORT/api/dersim/ws/telemetry</code>: one message per device per tick</li>
+<li><a href="/docs">/docs</a> (Swagger UI) and <a href="/redoc">/redoc</a> (ReDoc)</li>
+</ul></body></html>
+"""
+
+
+def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
+    """Build the quart-trio app serving ``hub`` (which the caller ticks)."""
+    app = QuartTrio("dersim_trio", static_folder=None)
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/swagger-ui/swagger-ui-bundle.js"
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/swagger-ui/swagger-ui.css"
+    app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/redoc/redoc.standalone.js"
+    QuartSchema(
+        app,
+        info={"title": "dersim-trio", "version": __version__},
+        redoc_ui_path="/redoc",
+        scalar_ui_path=None,
+        swagger_ui_path="/docs",
+        openapi_provider_class=_WebSocketDocumentingProvider,
+    )
+    static_files = _load_static()
+    versions = {
+        name: metadata.version(name) for name in ("trio", "hypercorn")
+    }
+
+    def device_or_error(default: int | None) -> int | None | Response:
+        try:
+            device = parse_device(request.args.get("device"), hub.device_count)
+        except DeviceParamError as exc:
+            return _error(400, "invalid_device", str(exc))
+        return default if device is None else device
+
+    @app.get("/")
+    async def index() -> Response:
+        """Start page (the dashboard arrives in a later release)."""
+        return Response(PLACEHOLDER_PAGE, content_type="text/html; charset=utf-8")
+
+    @app.get("/static/<path:name>")
+    async def static_asset(name: str) -> Response:
+        """Vendored documentation assets (served from memory; the machine may be offline)."""
+        body = static_files.get(name)
+        if body is None:
+            return _error(404, "not_found", f"no static file {name!r}")
+        suffix = name[name.rfind(".") :]
+        response = Response(body, content_type=_STATIC_TYPES.get(suffix, "application/octet-stream"))
+        response.cache_control.max_age = 86400
+        return response
+
+    @app.get("/api/dersim/overview")
+    @document_querystring(DeviceQuery)
+    @document_response(Snapshot, 200)
+    @document_response(ErrorBody, 400)
+    async def overview() -> Response:
+        """The latest snapshot of one device (default 0): the same bytes the stream sends."""
+        device = device_or_error(0)
+        if isinstance(device, Response):
+            return device
+        assert device is not None
+        return Response(hub.last.data[device], content_type="application/json")
+
+    @app.get("/api/dersim/devices")
+    @document_response(list[Snapshot], 200)  # type: ignore[arg-type]
+    async def devices() -> Response:
+        """Every device's latest snapshot, in device order."""
+        body = b"[" + b",".join(hub.last.data) + b"]"
+        return Response(body, content_type="application/json")
+
+    @app.get("/api/dersim/server-info")
+    @document_response(ServerInfo, 200)
+    async def server_info() -> Response:
+        """Version, build and run facts, with the broadcaster's counters."""
+        stats = hub.statistics()
+        last = hub.last
+        info = ServerInfo(
+            name="dersim-trio",
+            version=__version__,
+            python_version=platform.python_version(),
+            trio_version=versions["trio"],
+            hypercorn_version=versions["hypercorn"],
+            device_type=context.device_type,
+            device_count=context.device_count,
+            device_profile_name=context.device_profile_name,
+            periodic_time_s=context.periodic_time_s,
+            time_scale=context.time_scale,
+            wall_clock=context.wall_clock,
+            timezone=context.timezone,
+            seed=context.seed,
+            started_at=context.started_at,
+            uptime_s=trio.current_time() - context.started_trio_time,
+            tick=last.tick,
+            clock_time=_clock_time_of(last.text[0]),
+            fast_path=context.fast_path,
+            statistics=HubStatisticsModel(
+                subscribers=stats.subscribers,
+                ticks_published=stats.ticks_published,
+                messages_sent=stats.messages_sent,
+                messages_dropped=stats.messages_dropped,
+                last_tick_duration_ms=stats.last_tick_duration_ms,
+                max_tick_lateness_ms=stats.max_tick_lateness_ms,
+            ),
+        )
+        return Response(info.model_dump_json(), content_type="application/json")
+
+    async def telemetry() -> None:
+        """Live telemetry: the cached snapshot(s) at once, then one message per device per tick.
+
+        `?device=N` streams only device N; anything else than an integer in [0, N) is closed
+        with 1008 and a reason. Messages are the `Snapshot` JSON, as text frames.
+        """
+        await serve_telemetry(hub, websocket.args.get("device"), _peer())
+
+    document_querystring(DeviceQuery)(telemetry)
+    document_response(Snapshot, 101)(telemetry)
+    for path in TELEMETRY_PATHS:
+        app.add_websocket(path, endpoint=f"telemetry{path.replace('/', '_')}", view_func=telemetry)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        name = (exc.name or "error").lower().replace(" ", "_")
+        detail = exc.description or name
+        if code == 404:
+            detail = f"no route for {request.method} {request.path}"
+        elif code == 405:
+            detail = f"method {request.method} not allowed on {request.path}"
+        return _error(code, name, detail)
+
+    return app
+
+
+def _clock_time_of(payload_text: str) -> str:
+    marker = '"clock_time":"'
+    start = payload_text.find(marker) + len(marker)
+    return payload_text[start : start + 8]
+
+
+def _peer() -> str:
+    addr = websocket.remote_addr
+    return addr if addr else "unknown"
+
+
+async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
+    """The quart WebSocket route's body: accept, check the filter, stream until either side ends.
+
+    Client frames are drained by a sibling task (hypercorn stops reading a socket whose frames
+    pile up unread, and would then miss the disconnect).
+    """
+    await websocket.accept()
+    try:
+        device = parse_device(device_raw, hub.device_count)
+    except DeviceParamError as exc:
+        log.info("WebSocket %s rejected: %s", peer, exc)
+        await websocket.close(1008, str(exc))
+        return
+    log.info("WebSocket connect from %s (device=%s)", peer, "all" if device is None else device)
+    reason = "client disconnected"
+    try:
+        with hub.subscribe(device) as sub:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_drain_client_frames)
+                slot = sub.slot
+                send = websocket.send
+                count_sent: Callable[[int], None] = hub.count_sent
+                try:
+                    while True:
+                        item = await slot.receive()
+                        messages = item.for_device(device)
+                        for message in messages:
+                            await send(message)
+                        count_sent(len(messages))
+                except trio.EndOfChannel:
+                    reason = "server shutting down"
+                    await websocket.close(1001, "server shutting down")
+                nursery.cancel_scope.cancel()
+    finally:
+        log.info("WebSocket disconnect from %s (%s)", peer, reason)
+
+
+async def _drain_client_frames() -> None:
+    while True:
+        await websocket.receive()

@@ -1,0 +1,115 @@
+"""The one place that touches hypercorn's private trio interfaces (pinned: hypercorn 0.18.*).
+
+Our front door owns the listening socket and every accepted connection (so it can bound
+shutdown, contain per-connection crashes and route telemetry upgrades itself). For each
+connection it does not serve itself it hands the stream to hypercorn exactly as
+``hypercorn.trio.run.worker_serve`` would: a ``TCPServer`` built with the worker's
+``WorkerContext`` and the lifespan state, after the app's ASGI lifespan has started.
+
+Private names used (and checked by ``check_hypercorn_interfaces`` at import, so an upgrade that
+moves them fails loudly at start-up and in the test suite, never silently at run time):
+
+* ``hypercorn.trio.tcp_server.TCPServer(app, config, context, state, stream).run()``
+* ``hypercorn.trio.worker_context.WorkerContext(max_requests)`` and ``.terminated.set()``
+* ``hypercorn.trio.lifespan.Lifespan(app, config, state)``: ``handle_lifespan``,
+  ``wait_for_startup``, ``wait_for_shutdown``
+* ``hypercorn.utils.wrap_app(app, wsgi_max_body_size, mode)``
+* ``hypercorn.trio.statsd.StatsdLogger`` for ``Config.set_statsd_logger_class``
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import hypercorn
+import trio
+from hypercorn.config import Config
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.trio.statsd import StatsdLogger
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+from hypercorn.utils import wrap_app
+
+log = logging.getLogger("dersim_trio.WS")
+
+SUPPORTED_HYPERCORN = "0.18."
+
+_EXPECTED_SIGNATURES: dict[str, tuple[Any, list[str]]] = {
+    "TCPServer": (TCPServer.__init__, ["self", "app", "config", "context", "state", "stream"]),
+    "WorkerContext": (WorkerContext.__init__, ["self", "max_requests"]),
+    "Lifespan": (Lifespan.__init__, ["self", "app", "config", "state"]),
+    "wrap_app": (wrap_app, ["app", "wsgi_max_body_size", "mode"]),
+}
+
+
+class HypercornInterfaceError(RuntimeError):
+    """The installed hypercorn does not have the private interfaces this bridge relies on."""
+
+
+def check_hypercorn_interfaces() -> None:
+    """Raise ``HypercornInterfaceError`` if hypercorn's private shapes differ from 0.18."""
+    from importlib.metadata import version
+
+    installed = version("hypercorn")
+    problems = []
+    if not installed.startswith(SUPPORTED_HYPERCORN):
+        problems.append(f"hypercorn {installed} installed, {SUPPORTED_HYPERCORN}* required")
+    for name, (func, expected) in _EXPECTED_SIGNATURES.items():
+        params = list(inspect.signature(func).parameters)
+        if params != expected:
+            problems.append(f"{name}{tuple(params)} != {tuple(expected)}")
+    for cls, attrs in (
+        (Lifespan, ("handle_lifespan", "wait_for_startup", "wait_for_shutdown")),
+        (TCPServer, ("run",)),
+    ):
+        problems.extend(f"{cls.__name__}.{a} missing" for a in attrs if not hasattr(cls, a))
+    if problems:
+        raise HypercornInterfaceError("; ".join(problems))
+
+
+check_hypercorn_interfaces()
+_ = hypercorn  # keep the import explicit: this module is the hypercorn boundary
+
+
+class HypercornBridge:
+    """hypercorn's per-worker machinery for an app, driven by our own accept loop."""
+
+    def __init__(self, app: Any, config: Config) -> None:
+        config.set_statsd_logger_class(StatsdLogger)
+        self.config = config
+        self.app = wrap_app(app, config.wsgi_max_body_size, None)
+        self._lifespan_state: dict[str, Any] = {}
+        self._lifespan = Lifespan(self.app, config, self._lifespan_state)
+        self._context = WorkerContext(None)
+
+    async def start_lifespan(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the app's ASGI lifespan; ``started`` once startup completed. Runs until cancelled."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._lifespan.handle_lifespan)
+            await self._lifespan.wait_for_startup()
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def stop_lifespan(self) -> None:
+        """Run the app's lifespan shutdown (``after_serving``)."""
+        await self._lifespan.wait_for_shutdown()
+
+    async def serve_connection(self, stream: Any) -> None:
+        """Serve one accepted connection with hypercorn's HTTP/1.1, h2c and WebSocket stack."""
+        server = TCPServer(
+            self.app,
+            self.config,
+            self._context,
+            ConnectionState(self._lifespan_state.copy()),
+            stream,
+        )
+        await server.run()
+
+    async def close_idle(self) -> None:
+        """Tell hypercorn the worker is terminating: idle keep-alive connections close."""
+        await self._context.terminated.set()
