@@ -7,7 +7,9 @@ traceback is printed: a crashed tick loop never leaves a server serving stale da
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import resource
 import signal
 import sys
 from functools import partial
@@ -32,7 +34,12 @@ def _configure_logging(level: str) -> None:
 async def _main_async(config: SimConfig, listen_socket: object) -> None:
     async with trio.open_nursery() as nursery:
         service: RunningService = await nursery.start(
-            partial(run_service, config, listen_socket=listen_socket)  # type: ignore[arg-type]
+            partial(
+                run_service,
+                config,
+                listen_socket=listen_socket,  # type: ignore[arg-type]
+                fast_path=config.fast_path,
+            )
         )
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
@@ -41,6 +48,14 @@ async def _main_async(config: SimConfig, listen_socket: object) -> None:
                 )
                 service.request_shutdown()
                 break
+
+
+def _raise_open_file_limit() -> None:
+    """Allow as many sockets as the hard limit permits (each client is one descriptor)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dersim-trio: error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(config.log_level)
+    _raise_open_file_limit()
     try:
         sock = open_listener(config.website_ip, config.website_port)
     except OSError as exc:

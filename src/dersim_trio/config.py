@@ -88,6 +88,8 @@ class SimConfig:
     log_level: str = "INFO"
     wind_anemometer_height_m: float = 10.0
     latitude_deg: float = 35.0
+    fast_path: bool = True
+    """Serve the telemetry stream through the front door's broadcaster (else the quart route)."""
     fuelcell: FuelCellOptions = field(default_factory=FuelCellOptions)
     hybrid: HybridOptions = field(default_factory=HybridOptions)
 
@@ -129,10 +131,14 @@ _HMS = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
 def _clock_time(value: str) -> time:
     match = _HMS.match(value.strip())
     if match is None:
-        raise ConfigError(f"--start_clock_time: expected HH:MM:SS (00:00:00..23:59:59), got {value!r}")
+        raise ConfigError(
+            f"--start_clock_time: expected HH:MM:SS (00:00:00..23:59:59), got {value!r}"
+        )
     h, m, s = (int(g) for g in match.groups())
     if h > 23 or m > 59 or s > 59:
-        raise ConfigError(f"--start_clock_time: expected HH:MM:SS (00:00:00..23:59:59), got {value!r}")
+        raise ConfigError(
+            f"--start_clock_time: expected HH:MM:SS (00:00:00..23:59:59), got {value!r}"
+        )
     return time(h, m, s)
 
 
@@ -149,13 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     add("-wi", "--website_ip", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     add("-wp", "--website_port", default="8111", help="port, 0..65535; 0 picks a free one")
     add("--periodic_time", default="1.5", help="seconds between ticks, 0.01..3600 (default 1.5)")
-    add("--time_scale", "--wind_time_scale", default=None,
-        help="simulated seconds per real second, 0.001..1e6 (default 1)")
+    add(
+        "--time_scale",
+        "--wind_time_scale",
+        default=None,
+        help="simulated seconds per real second, 0.001..1e6 (default 1)",
+    )
     add("-wc", "--wall_clock", default="no", help="yes: the simulator clock follows the real clock")
     add("-wc_tz", "--wall_clock_timezone", default="UTC", help="IANA time zone (default UTC)")
-    add("--start_clock_time", "--start-clock-time", "-start_clock_time", default=None,
-        help="HH:MM:SS the simulator clock starts at (default: now)")
-    add("--start_date", default=None, help="YYYY-MM-DD the simulator clock starts on (default: today)")
+    add(
+        "--start_clock_time",
+        "--start-clock-time",
+        "-start_clock_time",
+        default=None,
+        help="HH:MM:SS the simulator clock starts at (default: now)",
+    )
+    add(
+        "--start_date",
+        default=None,
+        help="YYYY-MM-DD the simulator clock starts on (default: today)",
+    )
     add("-f", dest="nameplate_file", default=None, help="nameplate JSON (<model>.<point> keys)")
     add("--evse_profile", default=None, help="EVSE profile name or JSON file (implies -d EVSE)")
     add("-dc_p", "--dc_profile", default=None, help="DC-source profile CSV")
@@ -163,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log_level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     add("--wind_anemometer_height_m", default="10", help="wind data measurement height, m")
     add("--latitude", default="35.0", help="site latitude for the sun position, degrees")
+    add(
+        "--fast_path",
+        default="yes",
+        help="yes: telemetry through the pre-framed broadcaster; no: through the quart route",
+    )
     add("--fuelcell_chemistry", default="PEMFC", help="PEMFC or SOFC")
     add("--fuelcell_mode", default="fc_only", help="fc_only or bidirectional")
     add("--fuelcell_fuel", default="tank", help="tank or continuous")
@@ -172,8 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--hybrid_inverter_kva", default="15.0")
     add("--hybrid_soc_min_pct", default="10.0")
     add("--hybrid_soc_max_pct", default="95.0")
-    add("--hybrid_dispatch", default="self_consumption",
-        help="self_consumption, pv_priority or manual")
+    add(
+        "--hybrid_dispatch",
+        default="self_consumption",
+        help="self_consumption, pv_priority or manual",
+    )
     return p
 
 
@@ -207,7 +234,9 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
     device_type = ns.device_type
     if ns.evse_profile is not None:
         if device_type not in ("PV", "EVSE"):
-            raise ConfigError("--evse_profile implies -d EVSE; do not combine it with -d " + device_type)
+            raise ConfigError(
+                "--evse_profile implies -d EVSE; do not combine it with -d " + device_type
+            )
         device_type = "EVSE"
     if device_type not in DEVICE_TYPE_ALIASES:
         raise ConfigError(
@@ -215,7 +244,9 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
         )
     wall_clock = _yes_no("--wall_clock", ns.wall_clock)
     if wall_clock and ns.time_scale is not None and float(ns.time_scale) != 1.0:
-        raise ConfigError("--time_scale: must be 1 with --wall_clock yes (the real clock runs at 1)")
+        raise ConfigError(
+            "--time_scale: must be 1 with --wall_clock yes (the real clock runs at 1)"
+        )
     if wall_clock and (ns.start_clock_time is not None or ns.start_date is not None):
         raise ConfigError("--start_clock_time/--start_date: not allowed with --wall_clock yes")
     try:
@@ -271,6 +302,7 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
             "--wind_anemometer_height_m", ns.wind_anemometer_height_m, 0.5, 300
         ),
         latitude_deg=_number("--latitude", ns.latitude, -90, 90),
+        fast_path=_yes_no("--fast_path", ns.fast_path),
         fuelcell=FuelCellOptions(
             chemistry=_choice("--fuelcell_chemistry", ns.fuelcell_chemistry, ("PEMFC", "SOFC")),
             mode=_choice("--fuelcell_mode", ns.fuelcell_mode, ("fc_only", "bidirectional")),

@@ -178,7 +178,7 @@ class Engine:
             device_profile_name=self.device_profile_name,
             asset_type=model.asset_type,  # type: ignore[arg-type]
             device_index=slot.index,
-            asset=ASSET_MODELS[model.asset_type].model_validate(out.asset),
+            asset=ASSET_MODELS[model.asset_type].model_validate(out.asset),  # type: ignore[arg-type]
         )
 
 

@@ -118,6 +118,9 @@ class Hub:
         self._last: TickPayload | None = None
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Callable[[TickPayload], None]] = []
+        self._close_hooks: list[Callable[[], None]] = []
+        self._external_subscribers: Callable[[], int] | None = None
+        self._dropped_external = 0
         self._closed = False
         self._ticks_published = 0
         self._messages_sent = 0
@@ -182,15 +185,35 @@ class Hub:
         """Senders report delivered messages here (for ``statistics``)."""
         self._messages_sent += messages
 
-    def add_listener(self, listener: Callable[[TickPayload], None]) -> None:
-        """Call ``listener`` synchronously with every published tick."""
+    def count_dropped(self, messages: int) -> None:
+        """External senders (the fast broadcaster) report messages they dropped here."""
+        self._dropped_external += messages
+
+    def add_listener(
+        self,
+        listener: Callable[[TickPayload], None],
+        *,
+        on_close: Callable[[], None] | None = None,
+        subscribers: Callable[[], int] | None = None,
+    ) -> None:
+        """Call ``listener`` synchronously with every published tick.
+
+        ``on_close`` runs on ``close_all``; ``subscribers`` reports the listener's own client
+        count for ``statistics``.
+        """
         self._listeners.append(listener)
+        if on_close is not None:
+            self._close_hooks.append(on_close)
+        if subscribers is not None:
+            self._external_subscribers = subscribers
 
     def close_all(self) -> None:
         """End every subscription (shutdown); later subscriptions end at once."""
         self._closed = True
         for sub in self._subscribers:
             sub.slot.close()
+        for hook in self._close_hooks:
+            hook()
 
     @property
     def closed(self) -> bool:
@@ -200,8 +223,10 @@ class Hub:
     def statistics(self) -> HubStatistics:
         """An immutable record of the hub's counters."""
         dropped = self._dropped_retired + sum(s.dropped_messages for s in self._subscribers)
+        dropped += self._dropped_external
+        external = self._external_subscribers() if self._external_subscribers else 0
         return HubStatistics(
-            subscribers=len(self._subscribers),
+            subscribers=len(self._subscribers) + external,
             ticks_published=self._ticks_published,
             messages_sent=self._messages_sent,
             messages_dropped=dropped,

@@ -204,7 +204,9 @@ class ServerInfo(BaseModel):
     uptime_s: float
     tick: int
     clock_time: str
-    fast_path: bool = Field(description="True when the telemetry stream is served by the front door.")
+    fast_path: bool = Field(
+        description="True when the telemetry stream is served by the front door."
+    )
     statistics: HubStatisticsModel
 
 

@@ -22,8 +22,8 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 
 import trio
 from hypercorn.config import Config
@@ -34,11 +34,13 @@ from .engine import Engine, encode
 from .hub import Hub
 from .web.app import ServerContext, create_app
 from .web.door import FrontDoor, open_listener
+from .web.fastws import Broadcaster
 from .web.hypercorn_bridge import HypercornBridge
 
 log = logging.getLogger("dersim_trio.Lab")
 
 SHUTDOWN_GRACE_S = 1.0
+KEEP_ALIVE_TIMEOUT_S = 5.0
 ABORT_WAIT_S = 0.5
 LIFESPAN_SHUTDOWN_S = 0.3
 
@@ -91,7 +93,13 @@ async def tick_loop(
 def hypercorn_config() -> Config:
     """hypercorn settings for connections the door hands over."""
     cfg = Config()
-    cfg.keep_alive_timeout = 5
+    cfg.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
+    # hypercorn's trio worker does not re-arm the keep-alive timer after a quart-trio response
+    # (the restart raises Cancelled inside quart's request nursery), so an idle keep-alive
+    # connection would live forever; a read timeout of the same length closes it. WebSocket
+    # clients on the quart route answer the pings below, which keeps them inside the timeout.
+    cfg.read_timeout = int(KEEP_ALIVE_TIMEOUT_S)
+    cfg.websocket_ping_interval = KEEP_ALIVE_TIMEOUT_S / 2
     cfg.graceful_timeout = SHUTDOWN_GRACE_S
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
@@ -105,6 +113,7 @@ class RunningService:
     hub: Hub
     engine: Engine
     door: FrontDoor
+    broadcaster: Broadcaster | None
     host: str
     port: int
     _shutdown: trio.Event
@@ -130,9 +139,16 @@ async def run_service(
     *,
     listen_socket: socket.socket | None = None,
     wall_clock: WallClock = utc_now,
+    fast_path: bool = True,
+    freeze_gc: bool = True,
     task_status: trio.TaskStatus[RunningService] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the simulator until ``request_shutdown``; ``task_status.started`` once it serves."""
+    """Run the simulator until ``request_shutdown``; ``task_status.started`` once it serves.
+
+    ``fast_path=False`` serves the telemetry stream through the quart route only (the way
+    ``hypercorn -k trio`` runs it). ``freeze_gc`` freezes the start-up heap (see below); tests
+    that start many services in one process turn it off.
+    """
     started_wall = wall_clock()
     engine = build_engine(config, started_wall)
     hub = Hub(config.device_count)
@@ -149,10 +165,10 @@ async def run_service(
         seed=config.seed,
         started_at=started_wall.astimezone(UTC).isoformat(timespec="seconds"),
         started_trio_time=trio.current_time(),
+        fast_path=fast_path,
     )
     app = create_app(hub, context)
     bridge = HypercornBridge(app, hypercorn_config())
-    door = FrontDoor(sock, bridge.serve_connection)
     shutdown = trio.Event()
     async with trio.open_nursery() as supervisor:
         await supervisor.start(
@@ -173,12 +189,19 @@ async def run_service(
         await supervisor.start(lifespan)
         # The start-up heap (quart, pydantic, hypercorn) never becomes garbage: keep it out of
         # every future collection so a full collection never pauses a tick.
-        gc.collect()
-        gc.freeze()
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         async with trio.open_nursery() as connections:
+            broadcaster = Broadcaster(hub, connections) if fast_path else None
+            door = FrontDoor(
+                sock,
+                bridge.serve_connection,
+                broadcaster.serve_client if broadcaster is not None else None,
+            )
             accept_scope = trio.CancelScope()
 
-            async def accept(*, task_status: trio.TaskStatus[None]) -> None:
+            async def accept(*, task_status: trio.TaskStatus[list[trio.SocketListener]]) -> None:
                 with accept_scope:
                     await door.serve(connections, task_status=task_status)
 
@@ -190,7 +213,9 @@ async def run_service(
                 host,
                 port,
             )
-            task_status.started(RunningService(hub, engine, door, host, port, shutdown))
+            task_status.started(
+                RunningService(hub, engine, door, broadcaster, host, port, shutdown)
+            )
             await shutdown.wait()
             log.info("shutting down: closing %d connection(s)", door.open_connections)
             accept_scope.cancel()

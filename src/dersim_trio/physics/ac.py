@@ -11,7 +11,8 @@ Equations (IEEE Std 1459-2010 definitions for sinusoidal balanced systems; SunSp
 
 Nominal voltages (1.0 pu; a nameplate ``702.VNom`` overrides them):
 
-* three-phase: 480 V line-to-line / 480/√3 = 277.1 V line-to-neutral (North American commercial service)
+* three-phase: 480 V line-to-line, 480/√3 = 277.1 V line-to-neutral (North American
+  commercial service)
 * split-phase: 120 V / 240 V (North American residential service)
 * single-phase: 230 V (IEC 60038 single-phase service)
 
@@ -99,7 +100,7 @@ def measure(
 
 @dataclass(slots=True)
 class EnergyCounters:
-    """Monotonic AC energy totals (SunSpec 701 TotWhInj/TotWhAbs/TotVarhInj/TotVarhAbs), kWh/kvarh."""
+    """Monotonic AC energy totals, kWh and kvarh (SunSpec 701 TotWhInj/TotWhAbs/TotVarh*)."""
 
     injected_kwh: float = 0.0
     absorbed_kwh: float = 0.0

@@ -19,11 +19,11 @@ from quart_schema import QuartSchema, document_querystring, document_response
 from quart_schema.openapi import OpenAPIProvider
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Rule
 
 from .. import __version__
 from ..hub import Hub
 from ..schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from .params import DeviceParamError, parse_device
 
 log = logging.getLogger("dersim_trio.WS")
 
@@ -46,24 +46,6 @@ class ServerContext:
     started_at: str
     started_trio_time: float
     fast_path: bool = False
-
-
-class DeviceParamError(ValueError):
-    """``?device=`` is not an integer in [0, N)."""
-
-
-def parse_device(raw: str | None, device_count: int) -> int | None:
-    """Parse ``?device=``: None when absent, else an index in [0, device_count)."""
-    if raw is None:
-        return None
-    allowed = f"an integer in [0, {device_count - 1}]" if device_count > 1 else "0"
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise DeviceParamError(f"device must be {allowed}; got {raw!r}") from None
-    if not 0 <= value < device_count:
-        raise DeviceParamError(f"device must be {allowed}; got {raw!r}")
-    return value
 
 
 def _error(status: int, error: str, detail: str) -> Response:
@@ -124,11 +106,9 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
         openapi_provider_class=_WebSocketDocumentingProvider,
     )
     static_files = _load_static()
-    versions = {
-        name: metadata.version(name) for name in ("trio", "hypercorn")
-    }
+    versions = {name: metadata.version(name) for name in ("trio", "hypercorn")}
 
-    def device_or_error(default: int | None) -> int | None | Response:
+    def device_or_error(default: int | None) -> int | Response | None:
         try:
             device = parse_device(request.args.get("device"), hub.device_count)
         except DeviceParamError as exc:
@@ -147,7 +127,9 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
         if body is None:
             return _error(404, "not_found", f"no static file {name!r}")
         suffix = name[name.rfind(".") :]
-        response = Response(body, content_type=_STATIC_TYPES.get(suffix, "application/octet-stream"))
+        response = Response(
+            body, content_type=_STATIC_TYPES.get(suffix, "application/octet-stream")
+        )
         response.cache_control.max_age = 86400
         return response
 
@@ -164,7 +146,7 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
         return Response(hub.last.data[device], content_type="application/json")
 
     @app.get("/api/dersim/devices")
-    @document_response(list[Snapshot], 200)  # type: ignore[arg-type]
+    @document_response(list[Snapshot], 200)
     async def devices() -> Response:
         """Every device's latest snapshot, in device order."""
         body = b"[" + b",".join(hub.last.data) + b"]"

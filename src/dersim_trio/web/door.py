@@ -13,23 +13,91 @@ dropped by the kernel after that time, so no send can pin a handler forever.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+from urllib.parse import parse_qs
 
+import h11
 import trio
+
+from .wsframes import HandshakeError, handshake_response
 
 log = logging.getLogger("dersim_trio.WS")
 
 TCP_USER_TIMEOUT_MS = 10_000
 LISTEN_BACKLOG = 4096
 
-ConnectionHandler = Callable[[trio.SocketStream], Awaitable[None]]
+HttpHandler = Callable[[Any], Awaitable[None]]
+"""Serves a connection with the HTTP stack (hypercorn); gets a trio stream (maybe prefixed)."""
 
 
-def open_listener(host: str, port: int, *, user_timeout_ms: int = TCP_USER_TIMEOUT_MS) -> socket.socket:
+class TelemetryHandler(Protocol):
+    """Serves a WebSocket telemetry upgrade on a raw non-blocking socket (the fast path)."""
+
+    async def __call__(
+        self,
+        sock: socket.socket,
+        response_101: bytes,
+        device_raw: str | None,
+        leftover: bytes,
+        peer: str,
+    ) -> None: ...
+
+
+HEAD_TIMEOUT_S = 5.0
+MAX_HEAD_BYTES = 16 * 1024
+MAX_REQUEST_LINE_BYTES = 8 * 1024
+TELEMETRY_REQUEST_LINE = re.compile(
+    rb"^GET (/api/dersim/ws/telemetry|/api/dersim/telemetry/ws)(\?[^ ]*)? HTTP/1\.1$"
+)
+
+
+class PrefixedStream(trio.abc.HalfCloseableStream):
+    """A socket stream whose first bytes were already read by the door; they are replayed.
+
+    hypercorn's ``TCPServer`` duck-types its stream: plain TCP is recognised by the absence of
+    ``do_handshake``; it uses ``socket``, ``receive_some``, ``send_all``, ``send_eof``, ``aclose``.
+    """
+
+    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
+        self._stream = stream
+        self._prefix = prefix
+        self.socket = stream.socket
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """The replayed prefix first, then the socket's bytes."""
+        if self._prefix:
+            await trio.lowlevel.checkpoint()
+            data, self._prefix = self._prefix, b""
+            return data
+        return bytes(await self._stream.receive_some(max_bytes))
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send on the underlying socket stream."""
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Delegate to the socket stream."""
+        await self._stream.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        """Half-close the socket."""
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the socket stream."""
+        await self._stream.aclose()
+
+
+def open_listener(
+    host: str, port: int, *, user_timeout_ms: int = TCP_USER_TIMEOUT_MS
+) -> socket.socket:
     """Create, configure, bind and listen on the service socket (IPv4 or IPv6 literal/host)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, socktype, proto, _, addr = infos[0]
@@ -46,7 +114,7 @@ def open_listener(host: str, port: int, *, user_timeout_ms: int = TCP_USER_TIMEO
     return sock
 
 
-def abort_socket(sock: trio.socket.SocketType) -> None:
+def abort_socket(sock: trio.socket.SocketType | socket.socket) -> None:
     """Reset a connection now: RST on close, and wake every task waiting on it.
 
     ``shutdown`` (not ``close``) is safe while other tasks wait on the fd: they wake with an
@@ -60,17 +128,40 @@ def abort_socket(sock: trio.socket.SocketType) -> None:
             log.debug("abort: %s", exc)
 
 
-class FrontDoor:
-    """Accepts connections, tracks them, and hands each to ``handler`` in its own boundary."""
+def _peer_of(sock: trio.socket.SocketType) -> str:
+    try:
+        host, port = sock.getpeername()[:2]
+    except OSError:
+        return "unknown"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
-    def __init__(self, listen_socket: socket.socket, handler: ConnectionHandler) -> None:
+
+class FrontDoor:
+    """Accepts connections, routes each by its request line, bounds their shutdown.
+
+    Without a telemetry handler every connection goes to ``http_handler`` untouched. With one,
+    the door reads the request line: anything but ``GET <telemetry path> HTTP/1.1`` goes to the
+    HTTP stack at once with the bytes read so far replayed; a telemetry request is read to the
+    end of its head (at most 16 KiB within 5 s), validated as a WebSocket upgrade and handed to
+    the fast path on the raw socket. A telemetry request that is not a valid upgrade goes to the
+    HTTP stack too, which answers it exactly as it would without the door.
+    """
+
+    def __init__(
+        self,
+        listen_socket: socket.socket,
+        http_handler: HttpHandler,
+        telemetry_handler: TelemetryHandler | None = None,
+    ) -> None:
         self._listen_socket = listen_socket
-        self._handler = handler
-        self._open: set[trio.socket.SocketType] = set()
+        self._http = http_handler
+        self._telemetry = telemetry_handler
+        self._open: dict[object, trio.socket.SocketType | socket.socket] = {}
         self._all_closed = trio.Event()
         self._all_closed.set()
         self.connections_accepted = 0
         self.connections_failed = 0
+        self.fast_path_connections = 0
 
     @property
     def open_connections(self) -> int:
@@ -81,9 +172,9 @@ class FrontDoor:
         self,
         handler_nursery: trio.Nursery,
         *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Accept until cancelled; handlers run in ``handler_nursery`` (outliving the accept loop)."""
+        """Accept until cancelled; handlers run in ``handler_nursery`` (they outlive accepting)."""
         listener = trio.SocketListener(trio.socket.from_stdlib_socket(self._listen_socket))
         try:
             await trio.serve_listeners(
@@ -94,25 +185,85 @@ class FrontDoor:
                 await listener.aclose()
 
     async def _handle(self, stream: trio.SocketStream) -> None:
-        sock = stream.socket
-        self._open.add(sock)
+        token = object()
+        self._open[token] = stream.socket
         self._all_closed = trio.Event()
         self.connections_accepted += 1
+        raw: socket.socket | None = None
         try:
-            await self._handler(stream)
+            if self._telemetry is None:
+                await self._http(stream)
+            else:
+                raw = await self._route(stream, token)
         except* Exception as group:
             self.connections_failed += 1
             log.warning("connection failed and was closed: %r", group.exceptions[0])
-            abort_socket(sock)
+            abort_socket(self._open[token])
         finally:
             with trio.CancelScope(shield=True):
-                try:
+                if raw is not None:
+                    trio.lowlevel.notify_closing(raw)
+                    raw.close()
+                with contextlib.suppress(
+                    trio.BrokenResourceError, trio.ClosedResourceError, OSError
+                ):
                     await stream.aclose()
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    pass
-            self._open.discard(sock)
+            del self._open[token]
             if not self._open:
                 self._all_closed.set()
+
+    async def _route(self, stream: trio.SocketStream, token: object) -> socket.socket | None:
+        """Read the request head as far as needed and serve the connection; return the raw
+        socket if the fast path took it (the caller closes it)."""
+        assert self._telemetry is not None
+        buf = bytearray()
+        route = await self._read_head(stream, buf)
+        if route == "http":
+            await self._http(PrefixedStream(stream, bytes(buf)))
+            return None
+        if route != "telemetry":
+            # nothing within the head timeout, EOF, or an oversized/slow telemetry head: close
+            log.debug("closing %s: no complete request head", _peer_of(stream.socket))
+            return None
+        head_end = buf.find(b"\r\n\r\n")
+        head, leftover = bytes(buf[: head_end + 4]), bytes(buf[head_end + 4 :])
+        upgrade = _parse_upgrade(head)
+        if upgrade is None:
+            await self._http(PrefixedStream(stream, bytes(buf)))
+            return None
+        response_101, device_raw = upgrade
+        peer = _peer_of(stream.socket)
+        raw = socket.socket(fileno=stream.socket.detach())
+        self._open[token] = raw
+        self.fast_path_connections += 1
+        await self._telemetry(raw, response_101, device_raw, leftover, peer)
+        return raw
+
+    @staticmethod
+    async def _read_head(stream: trio.SocketStream, buf: bytearray) -> str | None:
+        """Read into ``buf`` until the route is known: "http", "telemetry" (whole head read),
+        or None (closed, timed out, or a telemetry head over the size limit)."""
+        telemetry_line = False
+        with trio.move_on_after(HEAD_TIMEOUT_S):
+            while True:
+                chunk = await stream.receive_some(MAX_HEAD_BYTES)
+                if not chunk:
+                    return None
+                buf += chunk
+                if not telemetry_line:
+                    line_end = buf.find(b"\r\n")
+                    if line_end < 0:
+                        if len(buf) > MAX_REQUEST_LINE_BYTES:
+                            return "http"  # hypercorn answers an oversized request line
+                        continue
+                    if not TELEMETRY_REQUEST_LINE.match(bytes(buf[:line_end])):
+                        return "http"
+                    telemetry_line = True
+                if buf.find(b"\r\n\r\n") >= 0:
+                    return "telemetry"
+                if len(buf) > MAX_HEAD_BYTES:
+                    return None
+        return None
 
     async def wait_all_closed(self) -> None:
         """Return once no accepted connection is open."""
@@ -122,6 +273,26 @@ class FrontDoor:
     def abort_all(self) -> int:
         """Reset every open connection; return how many were aborted."""
         count = len(self._open)
-        for sock in list(self._open):
+        for sock in list(self._open.values()):
             abort_socket(sock)
         return count
+
+
+def _parse_upgrade(head: bytes) -> tuple[bytes, str | None] | None:
+    """(101 response, raw ``device`` value) for a valid WebSocket upgrade head, else None."""
+    conn = h11.Connection(h11.SERVER)
+    try:
+        conn.receive_data(head)
+        event = conn.next_event()
+    except h11.RemoteProtocolError:
+        return None
+    if not isinstance(event, h11.Request):
+        return None
+    try:
+        response = handshake_response(event.headers)
+    except HandshakeError:
+        return None
+    target = event.target.decode("latin-1")
+    query = target.partition("?")[2]
+    values = parse_qs(query, keep_blank_values=True).get("device")
+    return response, (values[0] if values else None)

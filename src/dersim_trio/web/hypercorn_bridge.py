@@ -113,3 +113,34 @@ class HypercornBridge:
     async def close_idle(self) -> None:
         """Tell hypercorn the worker is terminating: idle keep-alive connections close."""
         await self._context.terminated.set()
+
+
+_guard_installed = False
+
+
+def install_connection_guard() -> None:
+    """Contain per-connection failures under plain ``hypercorn -k trio`` (hypercorn#225).
+
+    One WebSocket upgrade request with trailing bytes makes h11 raise ``LocalProtocolError`` out
+    of ``TCPServer.run``, which ends ``serve()`` and with it the whole worker. Wrapping ``run``
+    logs and drops that one connection instead. The front door does the same without patching
+    (each connection runs in its own boundary), so this is only installed by ``dersim_trio.asgi``.
+    """
+    global _guard_installed
+    if _guard_installed:
+        return
+    original = TCPServer.run
+
+    async def guarded_run(self: TCPServer) -> None:
+        try:
+            await original(self)
+        except* Exception as group:
+            log.warning("connection failed and was closed: %r", group.exceptions[0])
+            with trio.CancelScope(shield=True):
+                try:
+                    await self.stream.aclose()
+                except Exception as exc:  # the stream may already be broken
+                    log.debug("closing a failed connection: %r", exc)
+
+    TCPServer.run = guarded_run  # type: ignore[method-assign]
+    _guard_installed = True

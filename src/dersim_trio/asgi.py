@@ -1,0 +1,93 @@
+"""The app for ``hypercorn -k trio dersim_trio.asgi:app`` (the plain ASGI launch mode).
+
+Flags come from the ``DERSIM_ARGS`` environment variable (the same flags as the command line,
+e.g. ``DERSIM_ARGS="-d Batt -N 3"``; ``-wi``/``-wp`` are hypercorn's ``-b`` here). In this mode
+hypercorn owns the sockets, so the telemetry stream is served by the quart-trio WebSocket route
+(same contract, more CPU per message than the front door's fast path) and the tick loop runs in
+the app's lifespan nursery. Should the tick loop fail, the process exits at once (code 70)
+rather than keep serving stale data.
+
+Recommended hypercorn flags: ``--read-timeout 6 --websocket-ping-interval 3`` (hypercorn's
+trio worker never closes an idle keep-alive connection otherwise), ``--graceful-timeout 1``.
+This module also contains hypercorn#225 (one malformed upgrade request crashing the worker) by
+guarding each connection, see ``hypercorn_bridge.install_connection_guard``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from typing import Any
+
+import trio
+
+from .config import ConfigError, parse_args
+from .devices import build_engine
+from .hub import Hub
+from .service import tick_loop, utc_now
+from .web.app import ServerContext, create_app
+from .web.hypercorn_bridge import install_connection_guard
+
+log = logging.getLogger("dersim_trio.Lab")
+
+FAILED_EXIT_CODE = 70
+
+
+def create_asgi_app(argv: list[str] | None = None) -> Any:
+    """Build the quart-trio app with its own tick loop (started by the ASGI lifespan)."""
+    if argv is None:
+        argv = shlex.split(os.environ.get("DERSIM_ARGS", ""))
+    try:
+        config = parse_args(argv)
+        started = utc_now()
+        engine = build_engine(config, started)
+    except ConfigError as exc:
+        print(f"dersim-trio: error: DERSIM_ARGS: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    hub = Hub(config.device_count)
+    context = ServerContext(
+        device_type=config.device_type,
+        device_count=config.device_count,
+        device_profile_name=config.device_profile_name,
+        periodic_time_s=config.periodic_time_s,
+        time_scale=config.time_scale,
+        wall_clock=config.wall_clock,
+        timezone=config.timezone,
+        seed=config.seed,
+        started_at=started.isoformat(timespec="seconds"),
+        started_trio_time=0.0,
+    )
+    app = create_app(hub, context)
+    install_connection_guard()
+
+    async def run_ticks(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await tick_loop(
+                engine,
+                hub,
+                config.periodic_time_s,
+                wall_clock=utc_now if config.wall_clock else None,
+                task_status=task_status,
+            )
+        except BaseException as exc:
+            if isinstance(exc, trio.Cancelled):
+                raise
+            log.critical("tick loop failed; exiting so no stale data is served", exc_info=exc)
+            hub.close_all()
+            os._exit(FAILED_EXIT_CODE)
+
+    @app.before_serving
+    async def start_ticking() -> None:
+        context.started_trio_time = trio.current_time()
+        await app.nursery.start(run_ticks)
+
+    @app.after_serving
+    async def stop_streams() -> None:
+        hub.close_all()
+
+    return app
+
+
+app = create_asgi_app()
