@@ -1,0 +1,441 @@
+"""Tests of the BESS model: SoC window, step-exact limits, energy bookkeeping, converter, pack."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dersim_trio.physics.base import DeviceOutput, Dispatch, Environment
+from dersim_trio.physics.battery import (
+    BatteryModel,
+    BatteryNameplate,
+    cell_ocv_v,
+    converter_efficiency,
+    converter_input_kw,
+    converter_output_kw,
+)
+
+ENV = Environment(sim_time=datetime(2024, 6, 21, 12, 0, tzinfo=UTC))
+IDLE = Dispatch()
+NO_SELF_DISCHARGE = BatteryNameplate(self_discharge_pct_per_month=0.0)
+K_SD_PER_H = 2.0 / 100.0 / 730.0  # default 2 %/month, SoC-proportional
+
+
+def run(model: BatteryModel, dispatch: Dispatch, dt_s: float, steps: int) -> DeviceOutput:
+    out = model.step(ENV, dispatch, dt_s)
+    for _ in range(steps - 1):
+        out = model.step(ENV, dispatch, dt_s)
+    return out
+
+
+def soc_of(out: DeviceOutput) -> float:
+    assert out.storage is not None
+    return out.storage.state_of_charge_pct
+
+
+# --- defaults and reporting -------------------------------------------------------------------
+
+
+def test_defaults_are_the_dersim_documented_10kw_15kwh_nmc_unit() -> None:
+    """DERSim battery.html: 15 kWh, 50 % SoC, 2 strings x 4 modules x 16 cells, NMC, 10 kW."""
+    model = BatteryModel()
+    plate = model.nameplate
+    assert (plate.w_max_kw, plate.w_charge_max_kw, plate.energy_kwh) == (10.0, 10.0, 15.0)
+    assert plate.initial_soc_pct == 50.0
+    assert plate.chemistry == "NMC"
+    assert plate.cells_in_series * plate.strings_in_parallel == 128
+    assert (model.asset_type, model.dc_mode, model.dc_port_count) == ("battery", "battery", 1)
+    assert model.rating.w_max_kw == 10.0
+    assert model.rating.va_max_kva == 10.0
+
+
+def test_idle_battery_is_in_standby_and_soc_moves_only_by_self_discharge() -> None:
+    """No setpoint → 0 W, standby; OpenDER Eq. 3.6.1-4 with only the SoC-proportional term."""
+    model = BatteryModel()
+    out = run(model, IDLE, 1.5, 2400)  # one hour
+    assert out.inverter_state == "standby"
+    assert out.message is None
+    assert (out.ac_power_kw, out.dc_power_kw, out.dc_current_a) == (0.0, 0.0, 0.0)
+    assert out.dc_voltage_v == pytest.approx(out.asset["pack_ocv_v"])
+    # (1 - k·Δt)^n ≈ exp(-k·t): 50 % loses 50·k·1 h ≈ 1.4e-3 points in an hour.
+    assert soc_of(out) == pytest.approx(50.0 * math.exp(-K_SD_PER_H * 1.0), rel=1e-9)
+    assert soc_of(out) < 50.0
+
+
+def test_a_zero_setpoint_is_standby_too() -> None:
+    out = BatteryModel().step(ENV, Dispatch(active_power_setpoint_kw=0.0), 1.5)
+    assert out.inverter_state == "standby"
+    assert out.ac_power_kw == 0.0
+
+
+def test_storage_report_and_energy_available_follow_nameplate_and_soc() -> None:
+    """713 WHAvail defined as WHRtg·SoH·(SoC − SoCRsvMin)/100: 15 kWh·(50 − 10) % = 6 kWh."""
+    plate = replace(NO_SELF_DISCHARGE, state_of_health_pct=80.0)
+    out = BatteryModel(plate).step(ENV, IDLE, 1.5)
+    assert out.storage is not None
+    assert out.storage.state_of_charge_pct == 50.0
+    assert (out.storage.soc_reserve_min_pct, out.storage.soc_reserve_max_pct) == (10.0, 90.0)
+    assert (out.storage.soc_min_pct, out.storage.soc_max_pct) == (5.0, 95.0)
+    assert out.asset["energy_available_kwh"] == pytest.approx(15.0 * 0.8 * 0.40)
+    assert out.asset["energy_to_full_kwh"] == pytest.approx(15.0 * 0.8 * 0.40)
+    assert out.asset["chemistry"] == "NMC"
+    assert out.asset["state_of_health_pct"] == 80.0
+
+
+# --- following the request ----------------------------------------------------------------------
+
+
+def test_full_discharge_request_is_followed_and_dc_side_covers_converter_losses() -> None:
+    """PVWatts curve at 100 % load gives η = 96 % (physics reference B.1.6): P_dc = 10/0.96."""
+    out = BatteryModel().step(ENV, Dispatch(active_power_setpoint_kw=10.0), 1.5)
+    assert out.inverter_state == "running"
+    assert out.ac_power_kw == 10.0
+    assert out.dc_power_kw == pytest.approx(10.0 / 0.96, rel=1e-9)
+    assert out.dc_current_a > 0.0
+    assert out.reactive_power_kvar == 0.0
+
+
+def test_charging_absorbs_from_grid_and_stores_less_on_the_dc_side() -> None:
+    out = BatteryModel().step(ENV, Dispatch(active_power_setpoint_kw=-5.0), 1.5)
+    assert out.ac_power_kw == -5.0
+    assert -5.0 < out.dc_power_kw < -4.7
+    assert out.dc_current_a < 0.0
+    assert soc_of(out) > 50.0
+
+
+def test_request_above_rating_is_capped_without_throttling() -> None:
+    out = BatteryModel().step(ENV, Dispatch(active_power_setpoint_kw=-25.0), 1.5)
+    assert out.ac_power_kw == -10.0
+    assert out.inverter_state == "running"
+
+
+def test_power_limit_pct_throttles_discharge_but_not_charge() -> None:
+    """SunSpec 704 WMaxLimPct caps output (injection) only."""
+    model = BatteryModel()
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=10.0, active_power_limit_pct=50.0), 1.5)
+    assert out.ac_power_kw == pytest.approx(5.0)
+    assert out.inverter_state == "throttled"
+    assert out.message == "discharge limited by WMaxLimPct 50 %"
+    out = model.step(
+        ENV, Dispatch(active_power_setpoint_kw=-10.0, active_power_limit_pct=50.0), 1.5
+    )
+    assert out.ac_power_kw == -10.0
+    assert out.inverter_state == "running"
+
+
+def test_non_finite_inputs_are_treated_as_no_request_and_no_time() -> None:
+    model = BatteryModel()
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=math.nan), 1.5)
+    assert out.inverter_state == "standby"
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=10.0), math.inf)
+    assert soc_of(out) == pytest.approx(50.0, abs=1e-6)
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=10.0), 0.0)
+    assert out.ac_power_kw == 10.0
+    assert soc_of(out) == pytest.approx(50.0, abs=1e-6)
+
+
+# --- SoC window -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dt_s", [1.5, 900.0])
+def test_soc_never_leaves_the_reserve_window_over_a_day_of_alternating_full_power(
+    dt_s: float,
+) -> None:
+    """OpenDER Eq. 3.6.2-2/3: no step overshoots SocRsvMax/SoCRsvMin, at 1.5 s or 900 s steps.
+
+    Three hours of full charge then three of full discharge, four times (a 15 kWh pack at
+    10 kW reaches a limit within each half-cycle), without self-discharge so the bound is exact.
+    """
+    model = BatteryModel(NO_SELF_DISCHARGE)
+    steps_per_half = round(3 * 3600 / dt_s)
+    seen_max = seen_min = False
+    for _cycle in range(4):
+        for setpoint in (-10.0, 10.0):
+            for _ in range(steps_per_half):
+                out = model.step(ENV, Dispatch(active_power_setpoint_kw=setpoint), dt_s)
+                soc = soc_of(out)
+                assert 10.0 <= soc <= 90.0
+                seen_max = seen_max or soc >= 90.0 - 1e-3
+                seen_min = seen_min or soc <= 10.0 + 1e-3
+            assert out.inverter_state == "throttled"
+            assert out.ac_power_kw == 0.0
+    assert seen_max
+    assert seen_min
+    if dt_s == 900.0:
+        assert out.message == "discharge limited at SoC reserve min 10 %"
+
+
+def test_with_self_discharge_only_the_idle_drift_crosses_the_reserve_min() -> None:
+    """Self-discharge is physical: at the floor SoC drifts below by at most k_sd·SoC·t."""
+    model = BatteryModel()
+    out = run(model, Dispatch(active_power_setpoint_kw=10.0), 900.0, 96)  # a day
+    assert 10.0 * (1.0 - K_SD_PER_H * 24.0) - 1e-12 <= soc_of(out) <= 10.0
+    out = run(model, Dispatch(active_power_setpoint_kw=-10.0), 900.0, 96)
+    assert soc_of(out) == 90.0
+
+
+@pytest.mark.parametrize("chemistry", ["NMC", "LFP"])
+def test_one_hour_step_lands_exactly_on_the_reserve_limit_and_stays(chemistry: str) -> None:
+    """A 3600 s step from 50 % at full power would overshoot by far; it lands on 90.0/10.0."""
+    plate = replace(BatteryNameplate(), chemistry=chemistry)
+    model = BatteryModel(plate)
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=-10.0), 3600.0)
+    assert soc_of(out) == 90.0
+    assert out.inverter_state == "throttled"
+    assert out.message == "charge limited at SoC reserve max 90 %"
+    # The average power is exactly what the remaining headroom could take in an hour.
+    assert -out.dc_power_kw * 0.95 == pytest.approx(15.0 * (40.0 + K_SD_PER_H * 50.0) / 100.0)
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=-10.0), 3600.0)
+    assert soc_of(out) == 90.0
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=10.0), 3600.0)
+    assert 10.0 < soc_of(out) < 90.0
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=10.0), 3600.0)
+    assert soc_of(out) == 10.0
+    assert out.message == "discharge limited at SoC reserve min 10 %"
+
+
+def test_short_steps_reach_the_reserve_max_exactly_and_then_hold_it_without_dithering() -> None:
+    """At 1.5 s steps the last step is a partial burst that lands on 90.0 %; parked there, a
+    charge request only replaces self-discharge (OpenDER Eq. 3.6.2-2 includes that term)."""
+    model = BatteryModel(replace(BatteryNameplate(), initial_soc_pct=85.0))
+    charge = Dispatch(active_power_setpoint_kw=-10.0)
+    for _ in range(5000):
+        out = model.step(ENV, charge, 1.5)
+        if soc_of(out) == 90.0:
+            break
+    assert soc_of(out) == 90.0
+    for _ in range(100):
+        out = model.step(ENV, charge, 1.5)
+        assert soc_of(out) == 90.0
+    assert -0.001 < out.ac_power_kw < 0.0
+    assert out.inverter_state == "throttled"
+
+
+def test_power_tapers_linearly_in_the_last_five_points_before_reserve_max() -> None:
+    """Taper table: 100 % at 5 points from the limit, 10 % at the limit, linear between."""
+    model = BatteryModel(replace(NO_SELF_DISCHARGE, initial_soc_pct=88.0))
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=-10.0), 0.01)
+    assert out.ac_power_kw == pytest.approx(-10.0 * (0.1 + 0.9 * 2.0 / 5.0), rel=1e-6)
+    assert out.inverter_state == "throttled"
+    assert out.message == "charge tapered near SoC reserve max 90 %"
+    discharge = model.step(ENV, Dispatch(active_power_setpoint_kw=10.0), 0.01)
+    assert discharge.ac_power_kw == 10.0
+
+
+def test_soc_outside_a_narrowed_reserve_refuses_only_the_wrong_direction() -> None:
+    """Writing 802 SocRsvMax below the present SoC blocks charge but still allows discharge."""
+    model = BatteryModel()
+    model.set_soc_reserve(20.0, 40.0)
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=-5.0), 1.5)
+    assert out.ac_power_kw == 0.0
+    assert out.inverter_state == "throttled"
+    assert out.message == "charge limited at SoC reserve max 40 %"
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=5.0), 1.5)
+    assert out.ac_power_kw == 5.0
+
+
+def test_reserve_must_lie_inside_the_nameplate_usable_range() -> None:
+    with pytest.raises(ValueError, match="soc_reserve_min"):
+        BatteryNameplate(soc_reserve_min_pct=2.0)
+    with pytest.raises(ValueError, match="soc_reserve_min"):
+        BatteryModel().set_soc_reserve(50.0, 96.0)
+    with pytest.raises(ValueError, match="energy_kwh"):
+        BatteryNameplate(energy_kwh=0.0)
+
+
+# --- energy bookkeeping -------------------------------------------------------------------------
+
+
+def test_soc_change_matches_dc_energy_and_ac_round_trip_is_below_pack_efficiency() -> None:
+    """Charge 10→90 %, discharge 90→10 % at full power: ΔSoC·E = η_rt·E_dc,in − E_dc,out.
+
+    AC round trip = η_rt·η_conv,charge·η_conv,discharge ≈ 0.95·0.96·0.96 ≈ 0.876 (the taper runs
+    a little at part load, where the PVWatts curve is within 95-96.2 %).
+    """
+    model = BatteryModel(replace(NO_SELF_DISCHARGE, initial_soc_pct=10.0))
+    ac_in_kwh = ac_out_kwh = 0.0
+    dt_s = 1.5
+    for setpoint, limit in ((-10.0, 90.0), (10.0, 10.0)):
+        start = model.soc_pct
+        start_dc_in = model.step(ENV, IDLE, 0.0).asset["dc_energy_absorbed_kwh"]
+        start_dc_out = model.step(ENV, IDLE, 0.0).asset["dc_energy_injected_kwh"]
+        while abs(model.soc_pct - limit) > 1e-3:
+            out = model.step(ENV, Dispatch(active_power_setpoint_kw=setpoint), dt_s)
+            if out.ac_power_kw < 0:
+                ac_in_kwh -= out.ac_power_kw * dt_s / 3600.0
+            else:
+                ac_out_kwh += out.ac_power_kw * dt_s / 3600.0
+        dc_in = float(out.asset["dc_energy_absorbed_kwh"]) - float(start_dc_in)  # type: ignore[arg-type]
+        dc_out = float(out.asset["dc_energy_injected_kwh"]) - float(start_dc_out)  # type: ignore[arg-type]
+        stored_kwh = (model.soc_pct - start) * 15.0 / 100.0
+        assert stored_kwh == pytest.approx(0.95 * dc_in - dc_out, rel=1e-9)
+    # 80 % of 15 kWh leaves the pack; the converter delivers 95-96.2 % of it (PVWatts curve).
+    assert 0.95 * 12.0 < ac_out_kwh < 0.962 * 12.0
+    ratio = ac_out_kwh / ac_in_kwh
+    assert 0.86 < ratio < 0.89
+
+
+def test_energy_counters_are_monotonic() -> None:
+    model = BatteryModel()
+    last = (0.0, 0.0)
+    for setpoint in (5.0, -5.0, None, 10.0, -10.0):
+        out = model.step(ENV, Dispatch(active_power_setpoint_kw=setpoint), 60.0)
+        now = (out.asset["dc_energy_injected_kwh"], out.asset["dc_energy_absorbed_kwh"])
+        assert now[0] >= last[0]  # type: ignore[operator]
+        assert now[1] >= last[1]  # type: ignore[operator]
+        last = now  # type: ignore[assignment]
+
+
+# --- converter ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("load", "efficiency_pct"), [(0.05, 86.4), (0.10, 92.2), (0.20, 94.9), (0.5, 96.2), (1.0, 96.0)]
+)
+def test_converter_efficiency_reproduces_the_pvwatts_curve(
+    load: float, efficiency_pct: float
+) -> None:
+    """pvlib.inverter.pvwatts values computed in the physics reference B.1.6."""
+    assert 100.0 * converter_efficiency(load) == pytest.approx(efficiency_pct, abs=0.05)
+
+
+def test_converter_input_inverts_output_and_no_load_means_no_power() -> None:
+    p0 = 10.0 / 0.96
+    for out_kw in (0.01, 0.5, 3.0, 10.0):
+        assert converter_output_kw(converter_input_kw(out_kw, p0), p0) == pytest.approx(out_kw)
+    assert converter_input_kw(0.0, p0) == 0.0
+    assert converter_output_kw(0.0, p0) == 0.0
+    assert converter_output_kw(0.01, p0) == 0.0  # below the no-load loss nothing comes out
+    assert converter_output_kw(1e6, p0) > 0.0  # held flat past the fit's vertex, never negative
+
+
+# --- pack voltage -------------------------------------------------------------------------------
+
+
+def test_lfp_ocv_is_flat_on_its_plateau_while_nmc_slopes() -> None:
+    """NMC 3.0→4.2 V; LFP 3.27-3.32 V over 20-80 %, ends 2.5/3.65 V (ansh-bohrey OCV page)."""
+    lfp = [cell_ocv_v("LFP", soc) for soc in range(20, 81)]
+    nmc = [cell_ocv_v("NMC", soc) for soc in range(20, 81)]
+    assert min(lfp) >= 3.27
+    assert max(lfp) <= 3.32
+    assert max(nmc) - min(nmc) > 6 * (max(lfp) - min(lfp))
+    assert (cell_ocv_v("NMC", 0.0), cell_ocv_v("NMC", 100.0)) == (3.0, 4.2)
+    assert (cell_ocv_v("LFP", 0.0), cell_ocv_v("LFP", 100.0)) == (2.5, 3.65)
+    assert cell_ocv_v("NMC", -5.0) == 3.0
+    assert all(b >= a for a, b in itertools.pairwise(nmc))
+
+
+def test_pack_voltage_is_cells_in_series_times_ocv() -> None:
+    out = BatteryModel(NO_SELF_DISCHARGE).step(ENV, IDLE, 1.5)
+    assert out.dc_voltage_v == pytest.approx(64 * 3.70)
+    assert out.asset["cell_voltage_v"] == pytest.approx(3.70)
+
+
+def test_dc_voltage_sags_under_discharge_current_and_rises_under_charge() -> None:
+    """V_dc = N_s·OCV − I·R_pack, I from V·I = P_dc (R_pack = 64 × 2 mΩ / 2 = 0.064 Ω)."""
+    for setpoint in (10.0, -10.0):
+        out = BatteryModel().step(ENV, Dispatch(active_power_setpoint_kw=setpoint), 1.5)
+        ocv = float(out.asset["pack_ocv_v"])  # type: ignore[arg-type]
+        assert out.dc_voltage_v == pytest.approx(ocv - out.dc_current_a * 0.064)
+        assert out.dc_voltage_v * out.dc_current_a == pytest.approx(out.dc_power_kw * 1000.0)
+        if setpoint > 0:
+            assert out.dc_voltage_v < ocv - 2.0
+        else:
+            assert out.dc_voltage_v > ocv + 2.0
+
+
+def test_cell_spread_is_seeded_and_brackets_the_average() -> None:
+    a = BatteryModel(seed=7).step(ENV, IDLE, 1.5).asset
+    b = BatteryModel(seed=7).step(ENV, IDLE, 1.5).asset
+    c = BatteryModel(seed=8).step(ENV, IDLE, 1.5).asset
+    assert a == b
+    assert a["cell_voltage_min_v"] != c["cell_voltage_min_v"]
+    assert a["cell_voltage_min_v"] < a["cell_voltage_v"] < a["cell_voltage_max_v"]  # type: ignore[operator]
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+_steps = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.floats(-30.0, 30.0)),
+        st.floats(0.01, 3600.0),
+        st.floats(0.0, 100.0),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=_steps,
+    seed=st.integers(0, 2**32 - 1),
+    chemistry=st.sampled_from(["NMC", "LFP"]),
+    initial_soc=st.floats(10.0, 90.0),
+    soh=st.floats(50.0, 100.0),
+)
+def test_random_dispatch_keeps_every_output_physical_and_inside_the_window(
+    steps: list[tuple[float | None, float, float]],
+    seed: int,
+    chemistry: str,
+    initial_soc: float,
+    soh: float,
+) -> None:
+    """Finite outputs, ratings respected, SoC inside the reserve (up to idle self-discharge)."""
+    plate = replace(
+        BatteryNameplate(),
+        chemistry=chemistry,
+        initial_soc_pct=initial_soc,
+        state_of_health_pct=soh,
+    )
+    model = BatteryModel(plate, seed=seed)
+    hours = 0.0
+    last_in = last_out = 0.0
+    for setpoint, dt_s, limit_pct in steps:
+        hours += dt_s / 3600.0
+        out = model.step(
+            ENV, Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct), dt_s
+        )
+        numbers = [out.ac_power_kw, out.dc_power_kw, out.dc_voltage_v, out.dc_current_a]
+        numbers += [v for v in out.asset.values() if isinstance(v, float)]
+        assert all(math.isfinite(x) for x in numbers)
+        soc = soc_of(out)
+        assert 10.0 * (1.0 - K_SD_PER_H * hours) - 1e-9 <= soc <= 90.0 + 1e-9
+        assert -10.0 - 1e-9 <= out.ac_power_kw <= 10.0 * limit_pct / 100.0 + 1e-9
+        assert out.reactive_power_kvar == 0.0
+        if out.ac_power_kw > 0.0:
+            assert out.dc_power_kw > out.ac_power_kw
+            assert out.dc_voltage_v < out.asset["pack_ocv_v"]  # type: ignore[operator]
+        elif out.ac_power_kw < 0.0:
+            assert out.ac_power_kw <= out.dc_power_kw <= 0.0
+        else:
+            assert out.dc_power_kw == 0.0
+        if out.dc_current_a != 0.0:
+            assert out.dc_voltage_v * out.dc_current_a == pytest.approx(out.dc_power_kw * 1000.0)
+        assert out.dc_voltage_v > 0.0
+        assert (out.inverter_state == "standby") == (out.ac_power_kw == 0.0 and out.message is None)
+        assert float(out.asset["energy_available_kwh"]) >= 0.0  # type: ignore[arg-type]
+        dc_in = float(out.asset["dc_energy_absorbed_kwh"])  # type: ignore[arg-type]
+        dc_out = float(out.asset["dc_energy_injected_kwh"])  # type: ignore[arg-type]
+        assert dc_in >= last_in
+        assert dc_out >= last_out
+        last_in, last_out = dc_in, dc_out
+
+
+@settings(max_examples=100, deadline=None)
+@given(start=st.floats(10.0, 90.0), setpoint=st.floats(-10.0, 10.0), dt_s=st.floats(0.01, 3600.0))
+def test_soc_bookkeeping_holds_for_any_single_step(
+    start: float, setpoint: float, dt_s: float
+) -> None:
+    """OpenDER Eq. 3.6.1-4 without self-discharge: ΔSoC·E/100 = (η_rt·P_ch,dc − P_dis,dc)·Δt_h."""
+    model = BatteryModel(replace(NO_SELF_DISCHARGE, initial_soc_pct=start))
+    out = model.step(ENV, Dispatch(active_power_setpoint_kw=setpoint), dt_s)
+    dc = out.dc_power_kw
+    expected = (0.95 * -dc if dc < 0 else -dc) * dt_s / 3600.0
+    assert (soc_of(out) - start) * 15.0 / 100.0 == pytest.approx(expected, rel=1e-9, abs=1e-12)
