@@ -36,6 +36,26 @@ def _battery(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
     return BatteryModel(BatteryNameplate(ac_type=ac_type), seed=seed)
 
 
+def _wind(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
+    from .physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
+
+    nameplate = (
+        nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
+    )
+    return WindModel(nameplate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
+
+
+def _fuelcell(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
+    from .physics.fuelcell import FuelCellModel, fuelcell_nameplate
+
+    options = config.fuelcell
+    try:
+        nameplate = fuelcell_nameplate(options.chemistry, options.mode, options.fuel)
+    except ValueError as exc:
+        raise ConfigError(f"--fuelcell_chemistry/--fuelcell_mode/--fuelcell_fuel: {exc}") from None
+    return FuelCellModel(nameplate, seed=seed)
+
+
 ModelFactory = Callable[[SimConfig, AcType, int], DeviceModel]
 
 _FACTORIES: dict[str, ModelFactory] = {
@@ -45,6 +65,9 @@ _FACTORIES: dict[str, ModelFactory] = {
     "Batt-1Phase": _battery,
     "Batt-2Phase": _battery,
     "Batt-3Phase": _battery,
+    "Wind-T3-3Phase": _wind,
+    "Wind-T4-3Phase": _wind,
+    "Fuelcell-3Phase": _fuelcell,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from .clock import SimClock
 from .physics.ac import AcType, EnergyCounters, measure
@@ -26,9 +27,30 @@ from .schema import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileSample:
+    """Values a DC-source profile gives for one instant (``None``: the profile has no such column)."""
+
+    irradiance_w_m2: float | None = None
+    ambient_temperature_c: float | None = None
+    wind_speed_m_s: float | None = None
+
+
+class InputProfile(Protocol):
+    """A time series of simulation inputs (read once at start, sampled every tick)."""
+
+    def sample(self, sim_time: datetime, elapsed_s: float) -> ProfileSample:
+        """The inputs at ``sim_time`` (``elapsed_s`` simulated seconds after the start)."""
+        ...
+
+
 @dataclass(slots=True)
 class GridInputs:
-    """Grid and weather inputs for one device; ``None`` leaves a quantity to its model/profile."""
+    """Runtime overrides for one device; ``None`` leaves a quantity to the profile, then the model.
+
+    Precedence for irradiance, ambient temperature and wind: override, else the device's
+    profile, else the model's own (seeded) source.
+    """
 
     grid_voltage_pu: float = 1.0
     grid_frequency_hz: float = 60.0
@@ -47,6 +69,7 @@ class DeviceSlot:
     voltage_ln_nominal_v: float
     dispatch: Dispatch = field(default_factory=Dispatch)
     inputs: GridInputs = field(default_factory=GridInputs)
+    profile: InputProfile | None = None
     energy: EnergyCounters = field(default_factory=EnergyCounters)
     last_output: DeviceOutput | None = None
 
@@ -93,18 +116,27 @@ class Engine:
     def _evaluate(self, dt_s: float) -> list[Snapshot]:
         now = self.clock.current
         tick = self.clock.tick
+        elapsed_s = (now - self.clock.start).total_seconds()
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
         snapshots: list[Snapshot] = []
         for slot in self.devices:
             inputs = slot.inputs
+            irradiance = inputs.irradiance_w_m2
+            ambient = inputs.ambient_temperature_c
+            wind = inputs.wind_speed_m_s
+            if slot.profile is not None and (irradiance is None or ambient is None or wind is None):
+                sample = slot.profile.sample(now, elapsed_s)
+                irradiance = sample.irradiance_w_m2 if irradiance is None else irradiance
+                ambient = sample.ambient_temperature_c if ambient is None else ambient
+                wind = sample.wind_speed_m_s if wind is None else wind
             env = Environment(
                 sim_time=now,
                 grid_voltage_pu=inputs.grid_voltage_pu,
                 grid_frequency_hz=inputs.grid_frequency_hz,
-                irradiance_w_m2=inputs.irradiance_w_m2,
-                ambient_temperature_c=inputs.ambient_temperature_c,
-                wind_speed_m_s=inputs.wind_speed_m_s,
+                irradiance_w_m2=irradiance,
+                ambient_temperature_c=ambient,
+                wind_speed_m_s=wind,
             )
             out = slot.model.step(env, slot.dispatch, dt_s)
             slot.last_output = out
