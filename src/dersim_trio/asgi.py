@@ -24,6 +24,7 @@ from typing import Any
 import trio
 
 from .config import ConfigError, parse_args
+from .control import Controller
 from .devices import build_engine
 from .hub import Hub
 from .service import tick_loop, utc_now
@@ -59,7 +60,7 @@ def create_asgi_app(argv: list[str] | None = None) -> Any:
         started_at=started.isoformat(timespec="seconds"),
         started_trio_time=0.0,
     )
-    app = create_app(hub, context)
+    app = create_app(hub, context, Controller(engine))
     install_connection_guard()
 
     async def run_ticks(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -29,7 +29,7 @@ from .schema import (
 
 @dataclass(frozen=True, slots=True)
 class ProfileSample:
-    """Values a DC-source profile gives for one instant (``None``: the profile has no such column)."""
+    """Values a DC-source profile gives for one instant (``None``: no such column)."""
 
     irradiance_w_m2: float | None = None
     ambient_temperature_c: float | None = None

@@ -18,11 +18,15 @@ filled: the front door's broadcaster writes pre-framed bytes from there.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import trio
+
+TIMING_WINDOW = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,10 @@ class HubStatistics:
     messages_dropped: int
     last_tick_duration_ms: float
     max_tick_lateness_ms: float
+    tick_lateness_p50_ms: float
+    tick_lateness_p99_ms: float
+    tick_duration_p99_ms: float
+    """Percentiles over the last ``TIMING_WINDOW`` ticks."""
 
 
 class LatestSlot:
@@ -127,6 +135,8 @@ class Hub:
         self._dropped_retired = 0
         self._last_tick_duration_s = 0.0
         self._max_lateness_s = 0.0
+        self._lateness_s: deque[float] = deque(maxlen=TIMING_WINDOW)
+        self._duration_s: deque[float] = deque(maxlen=TIMING_WINDOW)
         self._published = trio.Event()
 
     # --- tick loop side -------------------------------------------------------------------
@@ -150,6 +160,8 @@ class Hub:
         """Remember how long the last tick took and the worst lateness seen."""
         self._last_tick_duration_s = duration_s
         self._max_lateness_s = max(self._max_lateness_s, lateness_s)
+        self._lateness_s.append(lateness_s)
+        self._duration_s.append(duration_s)
 
     # --- readers ----------------------------------------------------------------------------
     @property
@@ -232,4 +244,15 @@ class Hub:
             messages_dropped=dropped,
             last_tick_duration_ms=self._last_tick_duration_s * 1000.0,
             max_tick_lateness_ms=self._max_lateness_s * 1000.0,
+            tick_lateness_p50_ms=_percentile(self._lateness_s, 0.50) * 1000.0,
+            tick_lateness_p99_ms=_percentile(self._lateness_s, 0.99) * 1000.0,
+            tick_duration_p99_ms=_percentile(self._duration_s, 0.99) * 1000.0,
         )
+
+
+def _percentile(values: deque[float], q: float) -> float:
+    """Nearest-rank percentile (0.0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]

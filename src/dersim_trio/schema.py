@@ -166,11 +166,22 @@ class Snapshot(_Strict):
     asset: Asset
 
 
+class FieldError(BaseModel):
+    """One invalid field of a request body."""
+
+    field: str
+    message: str
+    allowed: str | None = Field(default=None, description="The field's allowed values or range.")
+
+
 class ErrorBody(BaseModel):
     """Every 4xx/5xx JSON body."""
 
     error: str = Field(description="Short machine-friendly error name.")
     detail: str = Field(description="What was wrong and what is allowed.")
+    fields: list[FieldError] | None = Field(
+        default=None, description="Per-field problems of a rejected body (422)."
+    )
 
 
 class HubStatisticsModel(BaseModel):
@@ -182,6 +193,9 @@ class HubStatisticsModel(BaseModel):
     messages_dropped: int
     last_tick_duration_ms: float
     max_tick_lateness_ms: float
+    tick_lateness_p50_ms: float
+    tick_lateness_p99_ms: float
+    tick_duration_p99_ms: float
 
 
 class ServerInfo(BaseModel):
@@ -214,3 +228,37 @@ class DeviceQuery(BaseModel):
     """``?device=N``."""
 
     device: int | None = Field(default=None, ge=0, description="0-based device index.")
+
+
+class InputsUpdate(BaseModel):
+    """``PUT .../inputs`` body: every field optional; a number overrides, ``null`` resets."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    irradiance_w_m2: float | None = Field(
+        default=None, ge=0, le=1500, description="Plane-of-array irradiance, W/m² (0..1500)."
+    )
+    ambient_temperature_c: float | None = Field(
+        default=None, ge=-40, le=60, description="Ambient air temperature, °C (-40..60)."
+    )
+    wind_speed_m_s: float | None = Field(
+        default=None, ge=0, le=75, description="Wind at the anemometer height, m/s (0..75)."
+    )
+    grid_voltage_pu: float | None = Field(
+        default=None, ge=0, le=1.5, description="Grid voltage, per unit of nominal (0..1.5)."
+    )
+    grid_frequency_hz: float | None = Field(
+        default=None, ge=45, le=65, description="Grid frequency, Hz (45..65)."
+    )
+
+
+class InputsState(BaseModel):
+    """A device's run-time input overrides; ``null`` means following its profile or model."""
+
+    device_index: int
+    irradiance_w_m2: float | None
+    ambient_temperature_c: float | None
+    wind_speed_m_s: float | None
+    grid_voltage_pu: float
+    grid_frequency_hz: float
+    has_profile: bool = Field(description="True when a --dc_profile feeds this device.")

@@ -29,6 +29,7 @@ import trio
 from hypercorn.config import Config
 
 from .config import SimConfig
+from .control import Controller
 from .devices import build_engine
 from .engine import Engine, encode
 from .hub import Hub
@@ -167,7 +168,7 @@ async def run_service(
         started_trio_time=trio.current_time(),
         fast_path=fast_path,
     )
-    app = create_app(hub, context)
+    app = create_app(hub, context, Controller(engine))
     bridge = HypercornBridge(app, hypercorn_config())
     shutdown = trio.Event()
     async with trio.open_nursery() as supervisor:

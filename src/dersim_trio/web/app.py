@@ -6,6 +6,7 @@ simulation. It is importable on its own for ``hypercorn -k trio`` (see ``dersim_
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import platform
 from collections.abc import Callable
@@ -21,9 +22,12 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
+from ..control import Controller
 from ..hub import Hub
 from ..schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from .bodies import MAX_BODY_BYTES, error_response
 from .params import DeviceParamError, parse_device
+from .routes_inputs import register_input_routes
 
 log = logging.getLogger("dersim_trio.WS")
 
@@ -46,11 +50,6 @@ class ServerContext:
     started_at: str
     started_trio_time: float
     fast_path: bool = False
-
-
-def _error(status: int, error: str, detail: str) -> Response:
-    body = ErrorBody(error=error, detail=detail).model_dump_json()
-    return Response(body, status=status, content_type="application/json")
 
 
 class _WebSocketDocumentingProvider(OpenAPIProvider):
@@ -91,9 +90,14 @@ available now:</p>
 """
 
 
-def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
-    """Build the quart-trio app serving ``hub`` (which the caller ticks)."""
+def create_app(hub: Hub, context: ServerContext, controller: Controller | None = None) -> QuartTrio:
+    """Build the quart-trio app serving ``hub`` (which the caller ticks).
+
+    With a ``controller`` the run-time control routes (inputs, ...) are added; without one the
+    app is read-only.
+    """
     app = QuartTrio("dersim_trio", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/swagger-ui/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/swagger-ui/swagger-ui.css"
     app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/redoc/redoc.standalone.js"
@@ -108,11 +112,11 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
     static_files = _load_static()
     versions = {name: metadata.version(name) for name in ("trio", "hypercorn")}
 
-    def device_or_error(default: int | None) -> int | Response | None:
+    def device_orerror_response(default: int | None) -> int | Response | None:
         try:
             device = parse_device(request.args.get("device"), hub.device_count)
         except DeviceParamError as exc:
-            return _error(400, "invalid_device", str(exc))
+            return error_response(400, "invalid_device", str(exc))
         return default if device is None else device
 
     @app.get("/")
@@ -125,7 +129,7 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
         """Vendored documentation assets (served from memory; the machine may be offline)."""
         body = static_files.get(name)
         if body is None:
-            return _error(404, "not_found", f"no static file {name!r}")
+            return error_response(404, "not_found", f"no static file {name!r}")
         suffix = name[name.rfind(".") :]
         response = Response(
             body, content_type=_STATIC_TYPES.get(suffix, "application/octet-stream")
@@ -139,7 +143,7 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
     @document_response(ErrorBody, 400)
     async def overview() -> Response:
         """The latest snapshot of one device (default 0): the same bytes the stream sends."""
-        device = device_or_error(0)
+        device = device_orerror_response(0)
         if isinstance(device, Response):
             return device
         assert device is not None
@@ -177,14 +181,7 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
             tick=last.tick,
             clock_time=_clock_time_of(last.text[0]),
             fast_path=context.fast_path,
-            statistics=HubStatisticsModel(
-                subscribers=stats.subscribers,
-                ticks_published=stats.ticks_published,
-                messages_sent=stats.messages_sent,
-                messages_dropped=stats.messages_dropped,
-                last_tick_duration_ms=stats.last_tick_duration_ms,
-                max_tick_lateness_ms=stats.max_tick_lateness_ms,
-            ),
+            statistics=HubStatisticsModel.model_validate(dataclasses.asdict(stats)),
         )
         return Response(info.model_dump_json(), content_type="application/json")
 
@@ -201,8 +198,11 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
     for path in TELEMETRY_PATHS:
         app.add_websocket(path, endpoint=f"telemetry{path.replace('/', '_')}", view_func=telemetry)
 
+    if controller is not None:
+        register_input_routes(app, controller)
+
     @app.errorhandler(HTTPException)
-    async def http_error(exc: HTTPException) -> Response:
+    async def httperror_response(exc: HTTPException) -> Response:
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
         detail = exc.description or name
@@ -210,7 +210,7 @@ def create_app(hub: Hub, context: ServerContext) -> QuartTrio:
             detail = f"no route for {request.method} {request.path}"
         elif code == 405:
             detail = f"method {request.method} not allowed on {request.path}"
-        return _error(code, name, detail)
+        return error_response(code, name, detail)
 
     return app
 
