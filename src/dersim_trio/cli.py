@@ -18,6 +18,7 @@ import trio
 
 from .config import ConfigError, SimConfig, parse_args
 from .devices import build_engine
+from .nameplates import list_profiles_text
 from .service import RunningService, run_service, utc_now
 from .web.door import open_listener
 
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the simulator; return the process exit code."""
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
+        if config.list_profiles:
+            print(list_profiles_text())
+            return 0
         build_engine(config, utc_now())  # validate device type, files and models before binding
     except ConfigError as exc:
         print(f"dersim-trio: error: {exc}", file=sys.stderr)

@@ -92,6 +92,8 @@ class SimConfig:
     """Serve the telemetry stream through the front door's broadcaster (else the quart route)."""
     fuelcell: FuelCellOptions = field(default_factory=FuelCellOptions)
     hybrid: HybridOptions = field(default_factory=HybridOptions)
+    list_profiles: bool = False
+    """``--list-profiles``: print the bundled nameplates (and EVSE profiles) and exit 0."""
 
     @property
     def device_profile_name(self) -> str | None:
@@ -176,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="YYYY-MM-DD the simulator clock starts on (default: today)",
     )
     add("-f", dest="nameplate_file", default=None, help="nameplate JSON (<model>.<point> keys)")
+    add(
+        "--list-profiles",
+        "--list_profiles",
+        action="store_true",
+        help="print the bundled nameplates and EVSE profiles, then exit",
+    )
     add("--evse_profile", default=None, help="EVSE profile name or JSON file (implies -d EVSE)")
     add("-dc_p", "--dc_profile", default=None, help="DC-source profile CSV")
     add("--seed", default="0", help="seed of every random process (default 0)")
@@ -243,7 +251,8 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
             f"--device_type: must be one of {', '.join(DEVICE_TYPE_ALIASES)}; got {device_type!r}"
         )
     wall_clock = _yes_no("--wall_clock", ns.wall_clock)
-    if wall_clock and ns.time_scale is not None and float(ns.time_scale) != 1.0:
+    time_scale = _number("--time_scale", ns.time_scale or "1", 0.001, 1e6)
+    if wall_clock and time_scale != 1.0:
         raise ConfigError(
             "--time_scale: must be 1 with --wall_clock yes (the real clock runs at 1)"
         )
@@ -262,9 +271,11 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
             start_date = date.fromisoformat(ns.start_date)
         except ValueError:
             raise ConfigError(f"--start_date: expected YYYY-MM-DD, got {ns.start_date!r}") from None
-    nameplate = Path(ns.nameplate_file) if ns.nameplate_file is not None else None
-    if nameplate is not None and not nameplate.is_file():
-        raise ConfigError(f"-f: nameplate file {str(nameplate)!r} does not exist or is not a file")
+    nameplate = None
+    if ns.nameplate_file is not None:
+        from .nameplates import resolve_nameplate  # late: nameplates imports ConfigError
+
+        nameplate = resolve_nameplate(ns.nameplate_file)  # a path or a bundled name
     dc_profile = Path(ns.dc_profile) if ns.dc_profile is not None else None
     if dc_profile is not None and not dc_profile.is_file():
         raise ConfigError(f"--dc_profile: file {str(dc_profile)!r} does not exist or is not a file")
@@ -288,7 +299,7 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
         website_ip=ns.website_ip,
         website_port=_integer("--website_port", ns.website_port, 0, 65535),
         periodic_time_s=_number("--periodic_time", ns.periodic_time, 0.01, 3600),
-        time_scale=_number("--time_scale", ns.time_scale or "1", 0.001, 1e6),
+        time_scale=time_scale,
         wall_clock=wall_clock,
         timezone=ns.wall_clock_timezone,
         start_clock_time=_clock_time(ns.start_clock_time) if ns.start_clock_time else None,
@@ -309,4 +320,5 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
             fuel=_choice("--fuelcell_fuel", ns.fuelcell_fuel, ("tank", "continuous")),
         ),
         hybrid=hybrid,
+        list_profiles=ns.list_profiles,
     )

@@ -13,9 +13,17 @@ from zoneinfo import ZoneInfo
 
 from .clock import SimClock
 from .config import ConfigError, SimConfig
-from .engine import DeviceSlot, Engine
-from .physics.ac import AcType, nominal_voltage_ln_v
+from .engine import DeviceSlot, Engine, InputProfile
+from .nameplates import (
+    Nameplate,
+    check_ac_type,
+    load_nameplate,
+    nominal_voltage_ln,
+    seed_energy,
+)
+from .physics.ac import AcType
 from .physics.base import DeviceModel
+from .profiles import load_profile
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
 
@@ -24,39 +32,114 @@ def _ac_type(canonical_type: str) -> AcType:
     return _AC_TYPE_BY_SUFFIX[canonical_type.rsplit("-", 1)[-1]]
 
 
-def _pv(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
+def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None) -> DeviceModel:
+    from .nameplates import pv_nameplate
     from .physics.pv import PvModel, PvNameplate
 
-    return PvModel(PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg), seed=seed)
+    plate = PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg)
+    return PvModel(plate if nameplate is None else pv_nameplate(nameplate, plate), seed=seed)
 
 
-def _battery(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
+def _battery(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from .nameplates import battery_nameplate
     from .physics.battery import BatteryModel, BatteryNameplate
 
-    return BatteryModel(BatteryNameplate(ac_type=ac_type), seed=seed)
+    plate = BatteryNameplate(ac_type=ac_type)
+    return BatteryModel(plate if nameplate is None else battery_nameplate(nameplate, plate), seed)
 
 
-def _wind(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
+def _wind(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from .nameplates import wind_nameplate
     from .physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
 
-    nameplate = (
+    plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
-    return WindModel(nameplate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
+    if nameplate is not None:
+        plate = wind_nameplate(nameplate, plate)
+    return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
 
 
-def _fuelcell(config: SimConfig, ac_type: AcType, seed: int) -> DeviceModel:
+def _fuelcell(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from . import nameplates
     from .physics.fuelcell import FuelCellModel, fuelcell_nameplate
 
     options = config.fuelcell
     try:
-        nameplate = fuelcell_nameplate(options.chemistry, options.mode, options.fuel)
+        plate = fuelcell_nameplate(options.chemistry, options.mode, options.fuel)
     except ValueError as exc:
         raise ConfigError(f"--fuelcell_chemistry/--fuelcell_mode/--fuelcell_fuel: {exc}") from None
-    return FuelCellModel(nameplate, seed=seed)
+    if nameplate is None:
+        return FuelCellModel(plate, seed=seed)
+    try:
+        return FuelCellModel(nameplates.fuelcell_nameplate(nameplate, plate), seed=seed)
+    except ValueError as exc:
+        raise nameplate.error("702.WMaxRtg", str(exc)) from None
 
 
-ModelFactory = Callable[[SimConfig, AcType, int], DeviceModel]
+_HYBRID_FILE_KEYS = ("1.", "701.", "702.VNom")
+
+
+def _hybrid(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from .physics.hybrid import HybridModel, HybridNameplate
+
+    if nameplate is not None:
+        for key in nameplate.points:
+            if not key.startswith(_HYBRID_FILE_KEYS):
+                raise nameplate.error(
+                    key,
+                    "HybridDC-3Phase ratings come from the --hybrid_* flags; -f sets only "
+                    "1.*, 701.* energy seeds and 702.VNom for it",
+                )
+    h = config.hybrid
+    try:
+        plate = HybridNameplate(
+            ac_type=ac_type,
+            pv_kw=h.pv_kw,
+            batt_kw=h.batt_kw,
+            batt_kwh=h.batt_kwh,
+            inverter_kva=h.inverter_kva,
+            soc_min_pct=h.soc_min_pct,
+            soc_max_pct=h.soc_max_pct,
+            dispatch=h.dispatch,
+            latitude_deg=config.latitude_deg,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--hybrid_*: {exc}") from None
+    return HybridModel(plate, seed=seed)
+
+
+def _evse(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from .physics.ev_sessions import parse_sessions_csv
+    from .physics.evse import EvseModel, load_profile
+
+    try:
+        profile = load_profile(config.evse_profile or "EVSE-AC-22kW-1port")
+    except ValueError as exc:
+        raise ConfigError(f"--evse_profile: {exc}") from None
+    sessions = None
+    if config.dc_profile is not None:
+        try:
+            sessions = parse_sessions_csv(config.dc_profile.read_text(encoding="utf-8"))
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--dc_profile {config.dc_profile}: {exc}") from None
+    try:
+        return EvseModel(profile, seed=seed, sessions=sessions)
+    except ValueError as exc:
+        raise ConfigError(f"--dc_profile {config.dc_profile}: {exc}") from None
+
+
+ModelFactory = Callable[[SimConfig, AcType, int, Nameplate | None], DeviceModel]
 
 _FACTORIES: dict[str, ModelFactory] = {
     "PV-1Phase": _pv,
@@ -68,6 +151,8 @@ _FACTORIES: dict[str, ModelFactory] = {
     "Wind-T3-3Phase": _wind,
     "Wind-T4-3Phase": _wind,
     "Fuelcell-3Phase": _fuelcell,
+    "HybridDC-3Phase": _hybrid,
+    "EVSE": _evse,
 }
 
 
@@ -97,12 +182,22 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
             f"available: {', '.join(simulated_types())}"
         )
     ac_type = _ac_type(config.canonical_type) if config.canonical_type != "EVSE" else "three"
+    nameplate = None
+    if config.nameplate_file is not None:
+        nameplate = load_nameplate(config.nameplate_file, config.canonical_type)
+        check_ac_type(nameplate, ac_type, config.device_type)
+    profile: InputProfile | None = None
+    if config.dc_profile is not None and config.canonical_type != "EVSE":
+        profile = load_profile(config.dc_profile, config.canonical_type)
+    v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
     devices = [
         DeviceSlot(
             index=i,
-            model=factory(config, ac_type, config.seed + i),
+            model=factory(config, ac_type, config.seed + i, nameplate),
             ac_type=ac_type,
-            voltage_ln_nominal_v=nominal_voltage_ln_v(ac_type),
+            voltage_ln_nominal_v=v_ln_nominal,
+            profile=profile,
+            energy=seed_energy(nameplate),
         )
         for i in range(config.device_count)
     ]

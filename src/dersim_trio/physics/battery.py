@@ -102,7 +102,7 @@ import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import (
@@ -273,6 +273,24 @@ def check_soc_window(
         )
 
 
+class BatteryStep(NamedTuple):
+    """One step of the pack behind its converter (``BatteryModel.advance``), step averages."""
+
+    outer_power_kw: float
+    """Converter outer-port power (AC for a BESS, the DC bus for a hybrid), + discharging."""
+    pack_power_kw: float
+    """Pack terminal power, + discharging."""
+    soc_pct: float
+    """SoC at the end of the step."""
+    pack_voltage_v: float
+    pack_current_a: float
+    """Pack current, + discharging."""
+    pack_ocv_v: float
+    throttled: bool
+    """The taper, energy cap or ``WMaxLimPct`` cut the request (see the module docstring)."""
+    message: str | None
+
+
 class BatteryModel:
     """A BESS device model (sans-IO): follows an active-power setpoint inside its SoC window.
 
@@ -375,19 +393,55 @@ class BatteryModel:
         v0 = self._ocv_v[i - 1]
         return v0 + (self._ocv_v[i] - v0) * (soc - s0) / (_OCV_SOC_PCT[i] - s0)
 
-    def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
-        """Advance SoC by ``dt_s`` seconds at the capped request; return the step-average output."""
+    def power_limits_kw(self, dt_s: float) -> tuple[float, float]:
+        """(max discharge, max charge) at the converter's outer port for the next step, kW ≥ 0.
+
+        Read-only: the step-average outer power that ``step`` delivers over ``dt_s`` for a
+        request at or beyond the rating (rating × taper at the present SoC, then the per-step
+        energy cap as a burst, exactly as ``step`` computes them). ``WMaxLimPct`` is not applied.
+        With ``dt_s`` = 0 the energy cap drops out: the converter's running-power limits.
+        """
+        dt_h = dt_s / 3600.0 if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
+        soc = self._soc_pct
+        rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
+        dis_kw = self._p_dis_rated_kw * self._taper_pu(soc - rsv_min)
+        ch_kw = self._p_ch_rated_kw * self._taper_pu(rsv_max - soc)
+        if dt_h > 0.0:
+            sd_pct = self._k_sd_per_h * soc * dt_h
+            dis_dc = converter_input_kw(dis_kw, self._p0_kw, self._eta_nom)
+            dis_cap = (soc - rsv_min - sd_pct) * self._capacity_kwh / (100.0 * dt_h)
+            if dis_cap <= 0.0:
+                dis_kw = 0.0
+            elif dis_cap < dis_dc:
+                dis_kw *= dis_cap / dis_dc
+            ch_dc = converter_output_kw(ch_kw, self._p0_kw, self._eta_nom)
+            ch_cap = (rsv_max - soc + sd_pct) * self._capacity_kwh / (100.0 * self._eta_rt * dt_h)
+            if ch_cap <= 0.0:
+                ch_kw = 0.0
+            elif ch_cap < ch_dc:
+                ch_kw *= ch_cap / ch_dc
+        return dis_kw, ch_kw
+
+    def advance(self, request_kw: float, dt_s: float, limit_pct: float = 100.0) -> BatteryStep:
+        """Advance the pack by ``dt_s`` seconds at an outer-port request (+ discharge, − charge).
+
+        The core of ``step`` without the ``DeviceOutput``: ``request_kw`` is the setpoint
+        (non-finite = 0), ``limit_pct`` the ``WMaxLimPct`` (clamped to 0-100 %, non-finite =
+        100 %). Used by models that put this battery behind their own converter (hybrid DC bus).
+        """
+        if not math.isfinite(request_kw):
+            request_kw = 0.0
+        limit_pct = min(100.0, max(0.0, limit_pct)) if math.isfinite(limit_pct) else 100.0
+        return BatteryStep(*self._advance(float(request_kw), dt_s, limit_pct))
+
+    def _advance(
+        self, request: float, dt_s: float, limit_pct: float
+    ) -> tuple[float, float, float, float, float, float, bool, str | None]:
+        """``advance`` on sanitised inputs, as a plain tuple (the hot path of ``step``)."""
         dt_h = dt_s / 3600.0 if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
         soc = self._soc_pct
         rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
         sd_pct = self._k_sd_per_h * soc * dt_h  # self-discharge over the step, SoC points
-        request = dispatch.active_power_setpoint_kw
-        if request is None or not math.isfinite(request):
-            request = 0.0
-        request = float(request)
-        limit_pct = dispatch.active_power_limit_pct
-        limit_pct = min(100.0, max(0.0, limit_pct)) if math.isfinite(limit_pct) else 100.0
-
         p_ac = 0.0
         p_dc = 0.0
         message: str | None = None
@@ -467,6 +521,20 @@ class BatteryModel:
         denom = v_oc + math.sqrt(disc)
         current = 2.0 * p_dc_w / denom if denom > 0.0 else 0.0
         v_dc = v_oc - current * self._r_pack_ohm
+        return p_ac, p_dc, new_soc, v_dc, current, v_oc, throttled, message
+
+    def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
+        """Advance SoC by ``dt_s`` seconds at the capped request; return the step-average output."""
+        request = dispatch.active_power_setpoint_kw
+        if request is None or not math.isfinite(request):
+            request = 0.0
+        request = float(request)
+        limit_pct = dispatch.active_power_limit_pct
+        limit_pct = min(100.0, max(0.0, limit_pct)) if math.isfinite(limit_pct) else 100.0
+        p_ac, p_dc, new_soc, v_dc, current, v_oc, throttled, message = self._advance(
+            request, dt_s, limit_pct
+        )
+        rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
         cell_v = v_dc / self._n_series
 
         if p_ac == 0.0 and not throttled:

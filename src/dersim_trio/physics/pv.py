@@ -86,6 +86,7 @@ _ELEMENTARY_CHARGE_C = 1.602176634e-19
 _DIODE_FACTOR = 1.1
 _MAX_IRRADIANCE_W_M2 = 2000.0
 _DEFAULT_WIND_SPEED_M_S = 1.0
+_LN_1000 = math.log(1000.0)
 
 # PVWatts inverter curve coefficients (pvlib.inverter.pvwatts).
 _PVW_A = -0.0162
@@ -170,6 +171,32 @@ class IvPoint(NamedTuple):
     voltage_v: float
     current_a: float
     power_w: float
+
+
+class PvArrayState(NamedTuple):
+    """The array side of one step (chain items 1-7), before any inverter: ``PvModel.array_step``.
+
+    Voltages are the string's; ``*_x`` fields are normalised voltages x = V/V_oc. All zero (and
+    ``available_kw`` 0) at night.
+    """
+
+    irradiance_w_m2: float
+    """Plane-of-array irradiance used, W/m²."""
+    ambient_temperature_c: float
+    cell_temperature_c: float
+    clear_sky_irradiance_w_m2: float
+    clear_sky_index: float
+    cos_zenith: float
+    mpp_kw: float
+    """PVWatts DC power at the unconstrained MPP, kW."""
+    available_kw: float
+    """DC power at the best operating point inside the MPPT window, kW."""
+    mpp_voltage_v: float
+    open_circuit_voltage_v: float
+    operating_x: float
+    """x of the best operating point inside the MPPT window (x_mp when the window allows)."""
+    window_min_x: float
+    window_max_x: float
 
 
 def pvwatts_inverter_efficiency(
@@ -343,8 +370,10 @@ class PvModel:
         if g_w_m2 <= 0.0:
             return 0.0, 0.0
         np_ = self.nameplate
+        # ln(E/1000); written as ln E − ln 1000 only where E/1000 would underflow to 0.
+        ln_g = math.log(g_w_m2 / 1000.0) if g_w_m2 > 1e-300 else math.log(g_w_m2) - _LN_1000
         v_mp = np_.v_mp_stc_v * (1.0 + np_.beta_vmp_per_c * (cell_temp_c - 25.0)) + (
-            self._n_s_delta_per_k * (cell_temp_c + 273.15) * math.log(g_w_m2 / 1000.0)
+            self._n_s_delta_per_k * (cell_temp_c + 273.15) * ln_g
         )
         v_mp = max(0.0, v_mp)
         return v_mp, v_mp / self._shape.v_ratio
@@ -396,8 +425,12 @@ class PvModel:
         self._cell_temp_c = temp
         return temp
 
-    def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
-        """Advance by ``dt_s`` seconds and return the inverter's output (module docstring)."""
+    def array_step(self, env: Environment, dt_s: float) -> PvArrayState:
+        """Advance clouds and cell temperature by ``dt_s`` and return the array's DC state.
+
+        Chain items 1-7 of the module docstring (no inverter): what ``step`` uses, public so
+        that a model with its own inverter (the hybrid DC bus) can reuse the array.
+        """
         np_ = self.nameplate
         if not dt_s > 0.0:
             dt_s = 0.0
@@ -444,6 +477,54 @@ class PvModel:
             if x_lo < x_hi:
                 x_op = min(x_hi, max(x_lo, shape.v_ratio))
                 p_avail_kw = p_mp_kw * (1.0 if x_op == shape.v_ratio else shape.power_ratio(x_op))
+        return PvArrayState(
+            g,
+            t_air,
+            t_cell,
+            ghi_cs,
+            k_report,
+            cos_z,
+            p_mp_kw,
+            p_avail_kw,
+            v_mp,
+            v_oc,
+            x_op,
+            x_lo,
+            x_hi,
+        )
+
+    def curtailed_voltage_v(self, array: PvArrayState, dc_kw: float) -> float:
+        """String voltage at which the array delivers ``dc_kw`` ≤ the available power (item 9).
+
+        On the high-voltage side of the MPP unless the MPPT window forbids it; the operating
+        voltage of the best point when ``dc_kw`` is at or above ``array.available_kw``.
+        """
+        v_oc = array.open_circuit_voltage_v
+        if dc_kw >= array.available_kw or array.mpp_kw <= 0.0:
+            return array.operating_x * v_oc
+        target = max(0.0, dc_kw) / array.mpp_kw
+        return v_oc * self._off_mpp_x(
+            target, array.operating_x, array.window_min_x, array.window_max_x
+        )
+
+    def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
+        """Advance by ``dt_s`` seconds and return the inverter's output (module docstring)."""
+        np_ = self.nameplate
+        (
+            g,
+            t_air,
+            t_cell,
+            ghi_cs,
+            k_report,
+            cos_z,
+            p_mp_kw,
+            p_avail_kw,
+            v_mp,
+            v_oc,
+            x_op,
+            x_lo,
+            x_hi,
+        ) = self.array_step(env, dt_s)
 
         clipped = False
         state: InverterState

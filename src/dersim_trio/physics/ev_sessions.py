@@ -1,0 +1,337 @@
+"""EV charging sessions: who plugs in where, when, how full, and until when.
+
+A session is one EV on one connector (``EvSession``). Times are simulated seconds since the start
+of the simulation (the first tick starts at 0 s). Sessions come from one of two sources:
+
+Seeded stochastic arrival model (``SessionGenerator``, ``generate_sessions``)
+---------------------------------------------------------------------------
+
+Each connector is an independent stream with its own ``random.Random`` seeded by the string
+``"evse-sessions:<seed>:<connector id>"``, so a longer horizon only appends sessions: the
+sessions up to 1 day are the same whether 1 or 10 days are generated, and the generator extends
+lazily, so the simulation never runs out of EVs.
+
+* Arrivals: a non-homogeneous Poisson process per connector, rate
+  λ(h) = λ_peak·shape(h) (per hour, h = local hour of day), sampled by thinning (Lewis and
+  Shedler 1979): candidate gaps are exponential with rate λ_peak and a candidate at hour h is
+  kept with probability shape(h). λ_peak = 0.25 /h for AC and 0.8 /h for DC connectors.
+  ``shape`` (``ARRIVAL_SHAPE_BY_HOUR``) has a morning (08-09 h) and an evening (17-19 h) peak
+  and is low at night; the numbers are representative of published workplace/public charging
+  arrival histograms, not fitted to a data set.
+* Occupancy: a connector serves one EV at a time. The next arrival is drawn from the previous
+  departure plus a 2-minute changeover, so sessions on one connector never overlap.
+* Warm start: so that a freshly started simulator shows activity, each connector's first EV
+  arrives uniformly within the first 5-120 s (a deliberate choice, not part of the Poisson model).
+* Dwell time (departure − arrival): log-normal. AC: median 3 h, σ_ln = 0.6, clamped to
+  20 min-14 h; DC: median 30 min, σ_ln = 0.4, clamped to 8 min-2 h.
+* Arrival SoC uniform 10-50 %, target SoC uniform 80-100 %.
+* The car is drawn from ``FLEET`` (weights sum to 1; representative 2020s models, from memory)::
+
+      name        capacity kWh  max AC kW  max DC kW  pack V  weight
+      compact         40          7.4         50       350    0.20
+      midsize         60         11.0        120       400    0.35
+      long_range      77         11.0        230       800    0.25
+      large           100        11.0        250       400    0.20
+
+CSV schedule (``parse_sessions_csv``; the ``--dc_profile`` file of an EVSE)
+---------------------------------------------------------------------------
+
+UTF-8 text, comma separated, one header line then one session per line. Blank lines and lines
+whose first character is ``#`` are ignored. Columns (any order, names exact)::
+
+    arrival_s        required  EV plugs in, simulated seconds since start (≥ 0)
+    departure_s      required  EV unplugs (> arrival_s)
+    connector        required  connector id of the EVSE profile (integer ≥ 1)
+    capacity_kwh     required  usable battery capacity of the EV (> 0)
+    arrival_soc_pct  required  SoC at plug-in, 0-100
+    target_soc_pct   required  SoC at which the EV stops charging (suspended-EV), 0-100
+    max_power_kw     optional  the car's charging limit on both AC and DC (> 0);
+                               without it: 11 kW AC, 150 kW DC
+    pack_voltage_v   optional  nominal pack voltage (> 0), default 400 V
+
+Example::
+
+    arrival_s,departure_s,connector,capacity_kwh,arrival_soc_pct,target_soc_pct,max_power_kw
+    0,7200,1,60,20,80,11
+    600,4200,2,77,35,90
+
+Errors raise ``ValueError`` with one line naming the line number, column number and column name,
+e.g. ``line 3, column 2 (departure_s): must be greater than arrival_s (600)``. Sessions on the same
+connector must not overlap. Whether each connector exists is checked by the EVSE model, which
+knows the profile.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dersim_trio.physics.evse import EvseProfile
+
+DEFAULT_MAX_AC_KW = 11.0
+DEFAULT_MAX_DC_KW = 150.0
+DEFAULT_PACK_VOLTAGE_V = 400.0
+
+
+@dataclass(frozen=True, slots=True)
+class EvSession:
+    """One EV's visit to one connector (times in simulated seconds since the start)."""
+
+    arrival_s: float
+    departure_s: float
+    connector: int
+    """Connector id in the EVSE profile."""
+    capacity_kwh: float
+    """Usable battery capacity of the EV, kWh."""
+    arrival_soc_pct: float
+    target_soc_pct: float
+    """The EV stops drawing power at this SoC and stays plugged in (pilot B, suspended-EV)."""
+    max_ac_kw: float = DEFAULT_MAX_AC_KW
+    """The car's on-board charger limit, kW."""
+    max_dc_kw: float = DEFAULT_MAX_DC_KW
+    """The car's DC charging limit (also its V2G discharge limit), kW."""
+    pack_voltage_v: float = DEFAULT_PACK_VOLTAGE_V
+    """Nominal pack voltage, V (400 V or 800 V class)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetCar:
+    """One row of the fleet table the generator draws cars from."""
+
+    name: str
+    capacity_kwh: float
+    max_ac_kw: float
+    max_dc_kw: float
+    pack_voltage_v: float
+    weight: float
+
+
+FLEET: tuple[FleetCar, ...] = (
+    FleetCar("compact", 40.0, 7.4, 50.0, 350.0, 0.20),
+    FleetCar("midsize", 60.0, 11.0, 120.0, 400.0, 0.35),
+    FleetCar("long_range", 77.0, 11.0, 230.0, 800.0, 0.25),
+    FleetCar("large", 100.0, 11.0, 250.0, 400.0, 0.20),
+)
+_FLEET_CUM_WEIGHTS: tuple[float, ...] = tuple(
+    sum(car.weight for car in FLEET[: i + 1]) for i in range(len(FLEET))
+)
+
+ARRIVAL_SHAPE_BY_HOUR: tuple[float, ...] = (
+    0.05, 0.03, 0.02, 0.02, 0.03, 0.08,  # 00-05 h
+    0.25, 0.60, 1.00, 0.90, 0.60, 0.50,  # 06-11 h
+    0.55, 0.50, 0.45, 0.50, 0.70, 0.95,  # 12-17 h
+    1.00, 0.85, 0.60, 0.40, 0.20, 0.10,  # 18-23 h
+)  # fmt: skip
+"""Relative arrival rate by local hour of day (1.0 = λ_peak)."""
+
+PEAK_ARRIVALS_PER_H: dict[str, float] = {"AC": 0.25, "DC": 0.8}
+DWELL_MEDIAN_S: dict[str, float] = {"AC": 3.0 * 3600.0, "DC": 30.0 * 60.0}
+DWELL_SIGMA_LN: dict[str, float] = {"AC": 0.6, "DC": 0.4}
+DWELL_RANGE_S: dict[str, tuple[float, float]] = {
+    "AC": (20.0 * 60.0, 14.0 * 3600.0),
+    "DC": (8.0 * 60.0, 2.0 * 3600.0),
+}
+CHANGEOVER_S = 120.0
+WARM_START_RANGE_S = (5.0, 120.0)
+ARRIVAL_SOC_RANGE_PCT = (10.0, 50.0)
+TARGET_SOC_RANGE_PCT = (80.0, 100.0)
+
+
+class _ConnectorStream:
+    """The seeded session sequence of one connector."""
+
+    __slots__ = ("connector_id", "dwell_max_s", "dwell_min_s", "kind", "last_departure_s", "rng")
+
+    def __init__(self, seed: int, connector_id: int, kind: str) -> None:
+        self.connector_id = connector_id
+        self.kind = kind
+        self.rng = random.Random(f"evse-sessions:{seed}:{connector_id}")
+        self.dwell_min_s, self.dwell_max_s = DWELL_RANGE_S[kind]
+        self.last_departure_s: float | None = None
+
+    def next_session(self, start_time_of_day_s: float) -> EvSession:
+        rng = self.rng
+        if self.last_departure_s is None:
+            arrival = rng.uniform(*WARM_START_RANGE_S)
+        else:
+            arrival = self.last_departure_s + CHANGEOVER_S
+            rate_per_s = PEAK_ARRIVALS_PER_H[self.kind] / 3600.0
+            while True:  # thinning: terminates with probability 1 (shape > 0 every hour)
+                arrival += rng.expovariate(rate_per_s)
+                hour = int(((start_time_of_day_s + arrival) % 86400.0) // 3600.0)
+                if rng.random() < ARRIVAL_SHAPE_BY_HOUR[hour]:
+                    break
+        dwell = DWELL_MEDIAN_S[self.kind] * math.exp(rng.gauss(0.0, DWELL_SIGMA_LN[self.kind]))
+        dwell = min(self.dwell_max_s, max(self.dwell_min_s, dwell))
+        car = FLEET[
+            min(
+                bisect.bisect_right(_FLEET_CUM_WEIGHTS, rng.random() * _FLEET_CUM_WEIGHTS[-1]),
+                len(FLEET) - 1,
+            )
+        ]
+        arrival_soc = rng.uniform(*ARRIVAL_SOC_RANGE_PCT)
+        target_soc = rng.uniform(*TARGET_SOC_RANGE_PCT)
+        self.last_departure_s = arrival + dwell
+        return EvSession(
+            arrival_s=arrival,
+            departure_s=arrival + dwell,
+            connector=self.connector_id,
+            capacity_kwh=car.capacity_kwh,
+            arrival_soc_pct=arrival_soc,
+            target_soc_pct=target_soc,
+            max_ac_kw=car.max_ac_kw,
+            max_dc_kw=car.max_dc_kw,
+            pack_voltage_v=car.pack_voltage_v,
+        )
+
+
+class SessionGenerator:
+    """Lazily extendable, seeded session source for every connector of a profile."""
+
+    def __init__(self, seed: int, profile: EvseProfile, start_time_of_day_s: float = 0.0) -> None:
+        """``start_time_of_day_s``: local time of day (s after midnight) at simulated second 0."""
+        self._start_tod_s = float(start_time_of_day_s) % 86400.0
+        self._streams = {c.id: _ConnectorStream(seed, c.id, c.kind) for c in profile.connectors}
+        self._held: dict[int, EvSession] = {}
+
+    def next_session(self, connector_id: int) -> EvSession:
+        """The next session on ``connector_id`` (after all earlier ones on that connector)."""
+        held = self._held.pop(connector_id, None)
+        if held is not None:
+            return held
+        return self._streams[connector_id].next_session(self._start_tod_s)
+
+    def sessions_until(self, horizon_s: float) -> list[EvSession]:
+        """Draw every connector's sessions arriving before ``horizon_s``, sorted by arrival.
+
+        Each call continues where the previous one stopped (no session is lost or repeated).
+        """
+        out: list[EvSession] = []
+        for cid in self._streams:
+            while True:
+                session = self.next_session(cid)
+                if session.arrival_s >= horizon_s:
+                    self._held[cid] = session  # the next call starts with it
+                    break
+                out.append(session)
+        out.sort(key=lambda s: (s.arrival_s, s.connector))
+        return out
+
+
+def generate_sessions(
+    seed: int, profile: EvseProfile, horizon_s: float, start_time_of_day_s: float = 0.0
+) -> list[EvSession]:
+    """All generated sessions arriving before ``horizon_s`` (model in the module docstring)."""
+    return SessionGenerator(seed, profile, start_time_of_day_s).sessions_until(horizon_s)
+
+
+_REQUIRED_COLUMNS = (
+    "arrival_s",
+    "departure_s",
+    "connector",
+    "capacity_kwh",
+    "arrival_soc_pct",
+    "target_soc_pct",
+)
+_OPTIONAL_COLUMNS = ("max_power_kw", "pack_voltage_v")
+
+
+def parse_sessions_csv(text: str) -> list[EvSession]:
+    """Parse an EV session schedule (format in the module docstring); sorted by arrival."""
+    lines = text.splitlines()
+    header_index = next(
+        (i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")),
+        None,
+    )
+    if header_index is None:
+        raise ValueError(
+            "EV session CSV is empty: expected the header " + ",".join(_REQUIRED_COLUMNS)
+        )
+    header = [name.strip().lstrip("\ufeff") for name in lines[header_index].split(",")]
+    allowed = _REQUIRED_COLUMNS + _OPTIONAL_COLUMNS
+    for col, name in enumerate(header, start=1):
+        if name not in allowed:
+            raise ValueError(
+                f"line {header_index + 1}, column {col}: unknown column {name!r}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        if header.index(name) != col - 1:
+            raise ValueError(f"line {header_index + 1}, column {col}: duplicate column {name!r}")
+    missing = [name for name in _REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ValueError(
+            f"line {header_index + 1}: missing column(s) {', '.join(missing)}; "
+            f"the header needs {','.join(_REQUIRED_COLUMNS)}"
+        )
+    position = {name: i for i, name in enumerate(header)}
+    rows: list[tuple[int, EvSession]] = []
+    for index in range(header_index + 1, len(lines)):
+        line = lines[index]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        rows.append((index + 1, _parse_row(index + 1, line, header, position)))
+    rows.sort(key=lambda row: (row[1].connector, row[1].arrival_s))
+    for (_, before), (line_no, session) in itertools.pairwise(rows):
+        if before.connector == session.connector and session.arrival_s < before.departure_s:
+            raise ValueError(
+                f"line {line_no}, column {position['arrival_s'] + 1} (arrival_s): the session "
+                f"on connector {session.connector} arrives at {session.arrival_s:g} s, before "
+                f"the previous one there departs at {before.departure_s:g} s"
+            )
+    return sorted((s for _, s in rows), key=lambda s: (s.arrival_s, s.connector))
+
+
+def _parse_row(line_no: int, line: str, header: list[str], position: dict[str, int]) -> EvSession:
+    fields = [f.strip() for f in line.split(",")]
+    if len(fields) != len(header):
+        raise ValueError(f"line {line_no}: expected {len(header)} fields, got {len(fields)}")
+
+    def where(name: str) -> str:
+        return f"line {line_no}, column {position[name] + 1} ({name})"
+
+    values: dict[str, float] = {}
+    for name, i in position.items():
+        raw = fields[i]
+        if raw == "" and name in _OPTIONAL_COLUMNS:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{where(name)}: {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{where(name)}: {raw!r} is not a finite number")
+        values[name] = value
+    arrival, departure = values["arrival_s"], values["departure_s"]
+    if arrival < 0.0:
+        raise ValueError(f"{where('arrival_s')}: must be >= 0, got {arrival:g}")
+    if departure <= arrival:
+        raise ValueError(
+            f"{where('departure_s')}: must be greater than arrival_s ({arrival:g}), "
+            f"got {departure:g}"
+        )
+    connector = values["connector"]
+    if connector < 1 or connector != int(connector):
+        raise ValueError(f"{where('connector')}: must be an integer >= 1, got {connector:g}")
+    for name in ("arrival_soc_pct", "target_soc_pct"):
+        if not 0.0 <= values[name] <= 100.0:
+            raise ValueError(f"{where(name)}: must be within 0-100 %, got {values[name]:g}")
+    for name in ("capacity_kwh", "max_power_kw", "pack_voltage_v"):
+        if name in values and not values[name] > 0.0:
+            raise ValueError(f"{where(name)}: must be greater than 0, got {values[name]:g}")
+    max_power = values.get("max_power_kw")
+    return EvSession(
+        arrival_s=arrival,
+        departure_s=departure,
+        connector=int(connector),
+        capacity_kwh=values["capacity_kwh"],
+        arrival_soc_pct=values["arrival_soc_pct"],
+        target_soc_pct=values["target_soc_pct"],
+        max_ac_kw=DEFAULT_MAX_AC_KW if max_power is None else max_power,
+        max_dc_kw=DEFAULT_MAX_DC_KW if max_power is None else max_power,
+        pack_voltage_v=values.get("pack_voltage_v", DEFAULT_PACK_VOLTAGE_V),
+    )
