@@ -127,7 +127,8 @@ class Broadcaster:
         frames = self._frame(item)
         self._frames = frames
         sent = 0
-        for client in self._clients:
+        # a failed send removes its client from the dict: iterate over a snapshot
+        for client in list(self._clients):
             data = frames.joined if client.device is None else frames.per_device[client.device]
             if client.flushing:
                 if client.slot is not None:
@@ -136,7 +137,8 @@ class Broadcaster:
                 client.slot = data
                 continue
             self._send_now(client, data)
-            sent += client.messages_per_tick
+            if not client.dead:
+                sent += client.messages_per_tick
         self._hub.count_sent(sent)
 
     def _send_now(self, client: FastClient, data: bytes | memoryview) -> None:
