@@ -117,7 +117,7 @@ def main() -> int:
             day_rows.append((device_type, run_ticks(engine, 57_600)))
         results["simulated_day_s"] = dict(day_rows)
 
-    print("| device type | µs per device-tick (step + snapshot + JSON) | simulated day, 1 device (s) |")
+    print("| device type | µs per device-tick | simulated day, 1 device (s) |")
     print("|---|---|---|")
     days = dict(day_rows)
     for device_type, us in rows:

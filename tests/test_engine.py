@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -277,7 +278,7 @@ async def test_tick_loop_publishes_tick_k_at_k_periods_without_drift(
             engine,
             hub,
             1.5,
-            on_tick=lambda e: times.append((e.tick, trio.current_time())),
+            on_tick=lambda e, _snapshots: times.append((e.tick, trio.current_time())),
         )
     )
     assert hub.last.tick == 0  # published before started()
@@ -298,7 +299,7 @@ async def test_tick_loop_reanchors_after_an_overrun_instead_of_bursting(
     times: list[tuple[int, float]] = []
     t0 = trio.current_time()
 
-    def on_tick(e: Engine) -> None:
+    def on_tick(e: Engine, _snapshots: Sequence[Snapshot]) -> None:
         times.append((e.tick, trio.current_time() - t0))
         if e.tick == 3:
             autojump_clock.jump(2.5)  # tick 3 "took" 2.5 periods
@@ -319,7 +320,7 @@ async def test_tick_loop_catches_up_after_a_small_overrun_keeping_the_schedule(
     times: list[float] = []
     t0 = trio.current_time()
 
-    def on_tick(e: Engine) -> None:
+    def on_tick(e: Engine, _snapshots: Sequence[Snapshot]) -> None:
         times.append(round(trio.current_time() - t0, 6))
         if e.tick == 2:
             autojump_clock.jump(1.5)  # 0.5 late for tick 3: within one period
@@ -336,7 +337,7 @@ async def test_tick_loop_propagates_an_engine_failure(
     engine = kit.make_engine("-d", "Batt")
     hub = Hub(1)
 
-    def explode(e: Engine) -> None:
+    def explode(e: Engine, _snapshots: Sequence[Snapshot]) -> None:
         if e.tick == 2:
             raise RuntimeError("model failed")
 

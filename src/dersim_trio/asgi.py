@@ -7,8 +7,9 @@ hypercorn owns the sockets, so the telemetry stream is served by the quart-trio 
 the app's lifespan nursery. Should the tick loop fail, the process exits at once (code 70)
 rather than keep serving stale data.
 
-Recommended hypercorn flags: ``--read-timeout 6 --websocket-ping-interval 3`` (hypercorn's
-trio worker never closes an idle keep-alive connection otherwise), ``--graceful-timeout 1``.
+Recommended hypercorn flag: ``--graceful-timeout 1`` (WebSocket streams never finish on their
+own, so a shutdown otherwise waits the default 3 s). Idle keep-alive connections close after
+hypercorn's keep-alive timeout (see ``web/asgi_shield.py`` for why that needed help).
 This module also contains hypercorn#225 (one malformed upgrade request crashing the worker) by
 guarding each connection, see ``hypercorn_bridge.install_connection_guard``.
 """
@@ -27,7 +28,8 @@ from .config import ConfigError, parse_args
 from .control import Controller
 from .devices import build_engine
 from .hub import Hub
-from .service import tick_loop, utc_now
+from .logbuffer import InstalledHandler, LogBuffer, install_log_buffer
+from .service import observe_ticks, open_history, tick_loop, utc_now
 from .web.app import ServerContext, create_app
 from .web.hypercorn_bridge import install_connection_guard
 
@@ -60,8 +62,13 @@ def create_asgi_app(argv: list[str] | None = None) -> Any:
         started_at=started.isoformat(timespec="seconds"),
         started_trio_time=0.0,
     )
-    app = create_app(hub, context, Controller(engine))
+    logs = LogBuffer()
+    history = open_history(config)
+    app = create_app(
+        hub, context, Controller(engine), api_token=config.api_token, history=history, logs=logs
+    )
     install_connection_guard()
+    installed: list[InstalledHandler] = []
 
     async def run_ticks(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -70,6 +77,7 @@ def create_asgi_app(argv: list[str] | None = None) -> Any:
                 hub,
                 config.periodic_time_s,
                 wall_clock=utc_now if config.wall_clock else None,
+                on_tick=observe_ticks(history, hub, config.periodic_time_s),
                 task_status=task_status,
             )
         except BaseException as exc:
@@ -82,11 +90,14 @@ def create_asgi_app(argv: list[str] | None = None) -> Any:
     @app.before_serving
     async def start_ticking() -> None:
         context.started_trio_time = trio.current_time()
+        installed.append(install_log_buffer(logs))
         await app.nursery.start(run_ticks)
 
     @app.after_serving
     async def stop_streams() -> None:
         hub.close_all()
+        while installed:
+            installed.pop().remove()
 
     return app
 

@@ -1,8 +1,9 @@
 """The ``dersim-trio`` command: flags → validated config → the service, with signal handling.
 
-Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 2 for a bad flag or input file (one
-line on stderr naming the flag and what is allowed), 1 if the simulator itself fails (the
-traceback is printed: a crashed tick loop never leaves a server serving stale data).
+Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM or ``POST /api/dersim/stop``), 2 for a
+bad flag or input file (one line on stderr naming the flag and what is allowed), 1 if the
+simulator itself fails (the traceback is printed: a crashed tick loop never leaves a server
+serving stale data).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import resource
 import signal
 import sys
-from functools import partial
 
 import trio
 
@@ -24,24 +24,33 @@ from .web.door import open_listener
 
 
 def _configure_logging(level: str) -> None:
+    """stderr shows ``--log_level`` and up; the Logs tab's buffer (installed by ``run_service``
+    on the ``dersim_trio`` logger) keeps debug too, so the level is set on the console handler.
+    """
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(getattr(logging, level))
     logging.basicConfig(
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[console],
     )
     logging.getLogger("dersim_trio.hypercorn").setLevel(logging.WARNING)
 
 
 async def _main_async(config: SimConfig, listen_socket: object) -> None:
     async with trio.open_nursery() as nursery:
-        service: RunningService = await nursery.start(
-            partial(
-                run_service,
+
+        async def serve(*, task_status: trio.TaskStatus[RunningService]) -> None:
+            await run_service(
                 config,
                 listen_socket=listen_socket,  # type: ignore[arg-type]
                 fast_path=config.fast_path,
+                task_status=task_status,
             )
-        )
+            # Stopped from inside (POST /api/dersim/stop): stop waiting for signals too.
+            nursery.cancel_scope.cancel()
+
+        service: RunningService = await nursery.start(serve)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 logging.getLogger("dersim_trio.Lab").info(
@@ -60,9 +69,14 @@ def _raise_open_file_limit() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulator; return the process exit code."""
+    """Run the simulator (or the ``watch``/``record`` tools); return the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("watch", "record"):
+        from .tools import main as tools_main  # the client stack loads only for the tools
+
+        return tools_main(args)
     try:
-        config = parse_args(sys.argv[1:] if argv is None else argv)
+        config = parse_args(args)
         if config.list_profiles:
             print(list_profiles_text())
             return 0

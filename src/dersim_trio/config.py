@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
@@ -94,6 +96,15 @@ class SimConfig:
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     list_profiles: bool = False
     """``--list-profiles``: print the bundled nameplates (and EVSE profiles) and exit 0."""
+    startup_time_s: float = 5.0
+    """``--startup_time_s``: simulated seconds in ``starting`` after a start command."""
+    shutdown_time_s: float = 3.0
+    """``--shutdown_time_s``: simulated seconds the output ramps to 0 after a stop command."""
+    enter_service_delay_s: float = 5.0
+    """``--enter_service_delay_s``: IEEE 1547 enter-service delay, simulated seconds."""
+    api_token: str | None = field(default=None, repr=False)
+    """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
+    Kept out of ``repr`` so that logging a config never shows it."""
 
     @property
     def device_profile_name(self) -> str | None:
@@ -195,6 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="yes",
         help="yes: telemetry through the pre-framed broadcaster; no: through the quart route",
     )
+    add(
+        "--api_token",
+        default=None,
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on mutating requests (default: env "
+        "DERSIM_API_TOKEN, else none); prefer the variable: flags show in the process list",
+    )
+    add("--startup_time_s", default="5", help="seconds in 'starting' after start, 0..3600 (5)")
+    add("--shutdown_time_s", default="3", help="seconds to ramp to 0 after stop, 0..3600 (3)")
+    add(
+        "--enter_service_delay_s",
+        default="5",
+        help="enter-service delay after enter_service, seconds 0..3600 (5)",
+    )
     add("--fuelcell_chemistry", default="PEMFC", help="PEMFC or SOFC")
     add("--fuelcell_mode", default="fc_only", help="fc_only or bidirectional")
     add("--fuelcell_fuel", default="tank", help="tank or continuous")
@@ -236,8 +261,34 @@ def _choice(flag: str, raw: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
-def parse_args(argv: list[str] | None = None) -> SimConfig:
-    """Parse and validate the command line; raise ``ConfigError`` with one clear line."""
+_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+def _api_token(flag_value: str | None, environ: Mapping[str, str]) -> str | None:
+    """The token from ``--api_token``, else ``DERSIM_API_TOKEN``; errors never show the value."""
+    if flag_value is not None:
+        source, value = "--api_token", flag_value
+    elif "DERSIM_API_TOKEN" in environ:
+        source, value = "DERSIM_API_TOKEN", environ["DERSIM_API_TOKEN"]
+    else:
+        return None
+    if not value:
+        raise ConfigError(f"{source}: the token must not be empty (leave it unset for no token)")
+    if not set(value) <= _TOKEN_CHARS:
+        raise ConfigError(
+            f"{source}: the token may contain only printable ASCII without spaces "
+            f"({len(value)} characters given)"
+        )
+    return value
+
+
+def parse_args(
+    argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+) -> SimConfig:
+    """Parse and validate the command line; raise ``ConfigError`` with one clear line.
+
+    ``environ`` (default ``os.environ``) supplies ``DERSIM_API_TOKEN``.
+    """
     ns = build_parser().parse_args(argv)
     device_type = ns.device_type
     if ns.evse_profile is not None:
@@ -321,4 +372,8 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
         ),
         hybrid=hybrid,
         list_profiles=ns.list_profiles,
+        startup_time_s=_number("--startup_time_s", ns.startup_time_s, 0, 3600),
+        shutdown_time_s=_number("--shutdown_time_s", ns.shutdown_time_s, 0, 3600),
+        enter_service_delay_s=_number("--enter_service_delay_s", ns.enter_service_delay_s, 0, 3600),
+        api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )

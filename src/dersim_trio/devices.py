@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import SimClock
 from .config import ConfigError, SimConfig
+from .controls.operating_state import OperatingTimes
 from .engine import DeviceSlot, Engine, InputProfile
 from .nameplates import (
     Nameplate,
@@ -206,4 +207,9 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         sim_seconds_per_tick=config.periodic_time_s * config.time_scale,
         wall_clock=config.wall_clock,
     )
-    return Engine(devices, clock, config.device_type, config.device_profile_name)
+    times = OperatingTimes(
+        startup_time_s=config.startup_time_s,
+        shutdown_time_s=config.shutdown_time_s,
+        enter_service_delay_s=config.enter_service_delay_s,
+    )
+    return Engine(devices, clock, config.device_type, config.device_profile_name, times)

@@ -4,6 +4,11 @@ Sans-IO: no trio, no sockets, no wall-clock reads. The service calls ``step()`` 
 (passing the wall time only in wall-clock mode) and publishes what it returns. Every snapshot is
 validated by the pydantic schema, so a NaN or an out-of-range value from a model fails the tick
 loudly instead of reaching a client.
+
+Around each model step a device's supervisor (``controls.supervisor``) applies the operator's
+controls and the operating, service and fault states: it turns them into the model's
+``Dispatch`` before the step and into the final P, Q, states and message after it. Snapshots and
+energy counters use those final values.
 """
 
 from __future__ import annotations
@@ -14,16 +19,13 @@ from datetime import datetime
 from typing import Protocol
 
 from .clock import SimClock
+from .controls.operating_state import OperatingTimes
+from .controls.supervisor import Delivered, DeviceSupervisor
 from .physics.ac import AcType, EnergyCounters, measure
 from .physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
 from .schema import (
     ASSET_MODELS,
-    PQ,
-    Energy,
-    Metrics,
-    ServiceState,
     Snapshot,
-    Status,
 )
 
 
@@ -61,25 +63,33 @@ class GridInputs:
 
 @dataclass(slots=True)
 class DeviceSlot:
-    """One simulated device and everything the engine keeps for it."""
+    """One simulated device and everything the engine keeps for it.
+
+    ``supervisor`` holds the operator's controls, the operating and service states and the
+    injected faults (``controls.supervisor``); ``last_output`` is the model's raw output of the
+    last tick, before the controls shaped it.
+    """
 
     index: int
     model: DeviceModel
     ac_type: AcType
     voltage_ln_nominal_v: float
-    dispatch: Dispatch = field(default_factory=Dispatch)
     inputs: GridInputs = field(default_factory=GridInputs)
     profile: InputProfile | None = None
     energy: EnergyCounters = field(default_factory=EnergyCounters)
     last_output: DeviceOutput | None = None
+    supervisor: DeviceSupervisor = field(default_factory=DeviceSupervisor)
 
+    @property
+    def dispatch(self) -> Dispatch:
+        """The operator's active power setpoint and limit (before states, ramps, priorities)."""
+        return self.supervisor.controls.base_dispatch()
 
-def _service_state(out: DeviceOutput) -> ServiceState:
-    if out.inverter_state in ("off", "fault"):
-        return "out_of_service"
-    if out.inverter_state == "starting":
-        return "entering_service"
-    return "in_service"
+    @dispatch.setter
+    def dispatch(self, dispatch: Dispatch) -> None:
+        controls = self.supervisor.controls
+        controls.active_power_setpoint_kw = dispatch.active_power_setpoint_kw
+        controls.active_power_limit_pct = dispatch.active_power_limit_pct
 
 
 class Engine:
@@ -91,6 +101,7 @@ class Engine:
         clock: SimClock,
         device_type: str,
         device_profile_name: str | None = None,
+        times: OperatingTimes | None = None,
     ) -> None:
         if not devices:
             raise ValueError("the engine needs at least one device")
@@ -98,11 +109,18 @@ class Engine:
         self.clock = clock
         self.device_type = device_type
         self.device_profile_name = device_profile_name
+        self.times = OperatingTimes() if times is None else times
+        """Startup, shutdown and enter-service durations (simulated seconds)."""
 
     @property
     def tick(self) -> int:
         """The current tick number (0 before the first ``step``)."""
         return self.clock.tick
+
+    @property
+    def elapsed_s(self) -> float:
+        """Simulated seconds from the start to the current tick (reversion deadlines use it)."""
+        return (self.clock.current - self.clock.start).total_seconds()
 
     def initial(self) -> list[Snapshot]:
         """Tick 0: evaluate every device at the start time without advancing its state."""
@@ -117,6 +135,7 @@ class Engine:
         now = self.clock.current
         tick = self.clock.tick
         elapsed_s = (now - self.clock.start).total_seconds()
+        times = self.times
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
         snapshots: list[Snapshot] = []
@@ -138,16 +157,21 @@ class Engine:
                 ambient_temperature_c=ambient,
                 wind_speed_m_s=wind,
             )
-            out = slot.model.step(env, slot.dispatch, dt_s)
+            supervisor = slot.supervisor
+            model = slot.model
+            dispatch = supervisor.before_step(slot.index, model, env, dt_s, elapsed_s, times)
+            out = model.step(env, dispatch, dt_s)
             slot.last_output = out
-            slot.energy.integrate(out.ac_power_kw, out.reactive_power_kvar, dt_s)
-            snapshots.append(self._snapshot(slot, out, env, tick, timestamp, clock_time))
+            delivered = supervisor.after_step(slot.index, model, out)
+            slot.energy.integrate(delivered.active_power_kw, delivered.reactive_power_kvar, dt_s)
+            snapshots.append(self._snapshot(slot, out, delivered, env, tick, timestamp, clock_time))
         return snapshots
 
     def _snapshot(
         self,
         slot: DeviceSlot,
         out: DeviceOutput,
+        delivered: Delivered,
         env: Environment,
         tick: int,
         timestamp: str,
@@ -155,8 +179,8 @@ class Engine:
     ) -> Snapshot:
         ac = measure(
             slot.ac_type,
-            out.ac_power_kw,
-            out.reactive_power_kvar,
+            delivered.active_power_kw,
+            delivered.reactive_power_kvar,
             slot.voltage_ln_nominal_v,
             env.grid_voltage_pu,
             env.grid_frequency_hz,
@@ -164,53 +188,57 @@ class Engine:
         storage = out.storage
         model = slot.model
         energy = slot.energy
-        return Snapshot(
-            tick=tick,
-            metrics=Metrics(
-                power_kw=ac.active_power_kw,
-                reactive_power_kvar=ac.reactive_power_kvar,
-                apparent_power_kva=ac.apparent_power_kva,
-                voltage_ll_v=ac.voltage_ll_v,
-                voltage_ln_v=ac.voltage_ln_v,
-                current_a=ac.current_a,
-                frequency_hz=ac.frequency_hz,
-                power_factor=ac.power_factor,
-                dc_power_kw=out.dc_power_kw,
-                dc_voltage_v=out.dc_voltage_v,
-                dc_current_a=out.dc_current_a,
-                state_of_charge_pct=storage.state_of_charge_pct if storage else None,
-                soc_reserve_min_pct=storage.soc_reserve_min_pct if storage else None,
-                soc_reserve_max_pct=storage.soc_reserve_max_pct if storage else None,
-                soc_min_pct=storage.soc_min_pct if storage else None,
-                soc_max_pct=storage.soc_max_pct if storage else None,
-                timestamp=timestamp,
-            ),
-            pq=PQ(
-                active_kw=ac.active_power_kw,
-                reactive_kvar=ac.reactive_power_kvar,
-                apparent_kva=ac.apparent_power_kva,
-                angle_deg=ac.angle_deg,
-            ),
-            status=Status(
-                service_state=_service_state(out),
-                inverter_state=out.inverter_state,
-                connection_state="connected",
-                message=out.message,
-            ),
-            energy=Energy(
-                injected_kwh=energy.injected_kwh,
-                absorbed_kwh=energy.absorbed_kwh,
-                reactive_injected_kvarh=energy.reactive_injected_kvarh,
-                reactive_absorbed_kvarh=energy.reactive_absorbed_kvarh,
-            ),
-            clock_time=clock_time,
-            dc_mode=model.dc_mode,  # type: ignore[arg-type]
-            dc_port_count=model.dc_port_count,
-            device_type=self.device_type,
-            device_profile_name=self.device_profile_name,
-            asset_type=model.asset_type,  # type: ignore[arg-type]
-            device_index=slot.index,
-            asset=ASSET_MODELS[model.asset_type].model_validate(out.asset),  # type: ignore[arg-type]
+        # One validation call for the whole snapshot (nested models are validated inside
+        # pydantic-core), with the asset validated against its own type's model first.
+        return Snapshot.model_validate(
+            {
+                "tick": tick,
+                "metrics": {
+                    "power_kw": ac.active_power_kw,
+                    "reactive_power_kvar": ac.reactive_power_kvar,
+                    "apparent_power_kva": ac.apparent_power_kva,
+                    "voltage_ll_v": ac.voltage_ll_v,
+                    "voltage_ln_v": ac.voltage_ln_v,
+                    "current_a": ac.current_a,
+                    "frequency_hz": ac.frequency_hz,
+                    "power_factor": ac.power_factor,
+                    "dc_power_kw": delivered.dc_power_kw,
+                    "dc_voltage_v": out.dc_voltage_v,
+                    "dc_current_a": delivered.dc_current_a,
+                    "state_of_charge_pct": storage.state_of_charge_pct if storage else None,
+                    "soc_reserve_min_pct": storage.soc_reserve_min_pct if storage else None,
+                    "soc_reserve_max_pct": storage.soc_reserve_max_pct if storage else None,
+                    "soc_min_pct": storage.soc_min_pct if storage else None,
+                    "soc_max_pct": storage.soc_max_pct if storage else None,
+                    "timestamp": timestamp,
+                },
+                "pq": {
+                    "active_kw": ac.active_power_kw,
+                    "reactive_kvar": ac.reactive_power_kvar,
+                    "apparent_kva": ac.apparent_power_kva,
+                    "angle_deg": ac.angle_deg,
+                },
+                "status": {
+                    "service_state": delivered.service_state,
+                    "inverter_state": delivered.inverter_state,
+                    "connection_state": delivered.connection_state,
+                    "message": delivered.message,
+                },
+                "energy": {
+                    "injected_kwh": energy.injected_kwh,
+                    "absorbed_kwh": energy.absorbed_kwh,
+                    "reactive_injected_kvarh": energy.reactive_injected_kvarh,
+                    "reactive_absorbed_kvarh": energy.reactive_absorbed_kvarh,
+                },
+                "clock_time": clock_time,
+                "dc_mode": model.dc_mode,
+                "dc_port_count": model.dc_port_count,
+                "device_type": self.device_type,
+                "device_profile_name": self.device_profile_name,
+                "asset_type": model.asset_type,
+                "device_index": slot.index,
+                "asset": ASSET_MODELS[model.asset_type].model_validate(out.asset),
+            }
         )
 
 

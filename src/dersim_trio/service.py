@@ -4,12 +4,14 @@ Shape (everything a process runs is visible in ``run_service``):
 
     supervisor nursery
     ├── tick_loop            engine.step() every periodic_time, publish to the hub; a crash here
-    │                        ends the process (fail fast, never serve stale data)
+    │                        ends the process (fail fast, never serve stale data); each tick is
+    │                        also recorded into the History (``observe_ticks``)
     ├── lifespan             the quart app's ASGI lifespan (before/after_serving)
     ├── accept loop          FrontDoor.serve on the socket we own
     └── connections nursery  one task per connection (hypercorn, or the fast broadcaster)
 
-Shutdown (``RunningService.request_shutdown``, wired to SIGINT/SIGTERM by the CLI): stop
+Shutdown (``RunningService.request_shutdown``, wired to SIGINT/SIGTERM by the CLI and to
+``POST /api/dersim/stop`` through ``ServerContext.request_shutdown``): stop
 accepting; end every hub subscription so each WebSocket client gets close 1001; tell hypercorn to
 close idle keep-alive connections; wait up to ``SHUTDOWN_GRACE_S`` for connections to finish;
 abort (RST) whatever is left, e.g. a client that stopped reading; run lifespan shutdown; return.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import gc
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -32,7 +34,10 @@ from .config import SimConfig
 from .control import Controller
 from .devices import build_engine
 from .engine import Engine, encode
+from .history import RETENTION_S, History
 from .hub import Hub
+from .logbuffer import LogBuffer, install_log_buffer
+from .schema import Snapshot
 from .web.app import ServerContext, create_app
 from .web.door import FrontDoor, open_listener
 from .web.fastws import Broadcaster
@@ -53,7 +58,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-TickListener = Callable[[Engine], None]
+TickListener = Callable[[Engine, Sequence[Snapshot]], None]
+"""Called after every tick with the engine and the snapshots it just published."""
+HEARTBEAT_S = 60.0
 
 
 async def tick_loop(
@@ -71,9 +78,10 @@ async def tick_loop(
     that overran by more than a whole period re-anchors the schedule instead of bursting. Any
     exception from the engine propagates and ends the supervisor.
     """
-    hub.publish(0, [encode(s) for s in engine.initial()])
+    snapshots = engine.initial()
+    hub.publish(0, [encode(s) for s in snapshots])
     if on_tick is not None:
-        on_tick(engine)
+        on_tick(engine, snapshots)
     task_status.started()
     deadline = trio.current_time()
     while True:
@@ -84,23 +92,50 @@ async def tick_loop(
         snapshots = engine.step(wall_clock() if wall_clock is not None else None)
         hub.publish(engine.tick, [encode(s) for s in snapshots])
         if on_tick is not None:
-            on_tick(engine)
+            on_tick(engine, snapshots)
         hub.record_tick_timing(trio.current_time() - woke, lateness)
         if lateness > periodic_time_s:
             log.warning("tick %d was %.3f s late; re-anchoring the schedule", engine.tick, lateness)
             deadline = trio.current_time()
 
 
+def open_history(config: SimConfig) -> History:
+    """The telemetry history for ``config`` (logs when its caps keep it below 4 h)."""
+    history = History(config.device_count, config.periodic_time_s * config.time_scale)
+    if history.retention_s < RETENTION_S:
+        log.warning(
+            "history keeps %d ticks (%.0f simulated s, below 4 h): capped by memory or tick count",
+            history.capacity,
+            history.retention_s,
+        )
+    return history
+
+
+def observe_ticks(history: History, hub: Hub, periodic_time_s: float) -> TickListener:
+    """The tick hook: record every tick into ``history``, and log an INFO heartbeat on
+    ``dersim_trio.Lab`` about once a real minute (every ``HEARTBEAT_S / periodic_time_s`` ticks).
+    """
+    every = max(1, round(HEARTBEAT_S / periodic_time_s))
+
+    def on_tick(engine: Engine, snapshots: Sequence[Snapshot]) -> None:
+        history.record(engine.tick, engine.clock.current, snapshots)
+        if engine.tick % every == 0 and engine.tick > 0:
+            log.info(
+                "heartbeat: tick %d, clock %s, %d subscriber(s)",
+                engine.tick,
+                snapshots[0].clock_time,
+                hub.statistics().subscribers,
+            )
+
+    return on_tick
+
+
 def hypercorn_config() -> Config:
     """hypercorn settings for connections the door hands over."""
     cfg = Config()
+    # idle keep-alive connections close after this (re-armed after each response thanks to
+    # web/asgi_shield.py)
     cfg.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
-    # hypercorn's trio worker does not re-arm the keep-alive timer after a quart-trio response
-    # (the restart raises Cancelled inside quart's request nursery), so an idle keep-alive
-    # connection would live forever; a read timeout of the same length closes it. WebSocket
-    # clients on the quart route answer the pings below, which keeps them inside the timeout.
-    cfg.read_timeout = int(KEEP_ALIVE_TIMEOUT_S)
-    cfg.websocket_ping_interval = KEEP_ALIVE_TIMEOUT_S / 2
     cfg.graceful_timeout = SHUTDOWN_GRACE_S
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
@@ -155,6 +190,7 @@ async def run_service(
     hub = Hub(config.device_count)
     sock = listen_socket or open_listener(config.website_ip, config.website_port)
     host, port = sock.getsockname()[:2]
+    shutdown = trio.Event()
     context = ServerContext(
         device_type=config.device_type,
         device_count=config.device_count,
@@ -167,71 +203,88 @@ async def run_service(
         started_at=started_wall.astimezone(UTC).isoformat(timespec="seconds"),
         started_trio_time=trio.current_time(),
         fast_path=fast_path,
+        request_shutdown=shutdown.set,
     )
-    app = create_app(hub, context, Controller(engine))
+    logs = LogBuffer()
+    log_handler = install_log_buffer(logs)
+    history = open_history(config)
+    app = create_app(
+        hub,
+        context,
+        Controller(engine),
+        api_token=config.api_token,
+        history=history,
+        logs=logs,
+    )
     bridge = HypercornBridge(app, hypercorn_config())
-    shutdown = trio.Event()
-    async with trio.open_nursery() as supervisor:
-        await supervisor.start(
-            partial(
-                tick_loop,
-                engine,
-                hub,
-                config.periodic_time_s,
-                wall_clock=wall_clock if config.wall_clock else None,
+    try:
+        async with trio.open_nursery() as supervisor:
+            await supervisor.start(
+                partial(
+                    tick_loop,
+                    engine,
+                    hub,
+                    config.periodic_time_s,
+                    wall_clock=wall_clock if config.wall_clock else None,
+                    on_tick=observe_ticks(history, hub, config.periodic_time_s),
+                )
             )
-        )
-        lifespan_scope = trio.CancelScope()
+            lifespan_scope = trio.CancelScope()
 
-        async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:
-            with lifespan_scope:
-                await bridge.start_lifespan(task_status=task_status)
+            async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:
+                with lifespan_scope:
+                    await bridge.start_lifespan(task_status=task_status)
 
-        await supervisor.start(lifespan)
-        # The start-up heap (quart, pydantic, hypercorn) never becomes garbage: keep it out of
-        # every future collection so a full collection never pauses a tick.
-        if freeze_gc:
-            gc.collect()
-            gc.freeze()
-        async with trio.open_nursery() as connections:
-            broadcaster = Broadcaster(hub, connections) if fast_path else None
-            door = FrontDoor(
-                sock,
-                bridge.serve_connection,
-                broadcaster.serve_client if broadcaster is not None else None,
-            )
-            accept_scope = trio.CancelScope()
+            await supervisor.start(lifespan)
+            # The start-up heap (quart, pydantic, hypercorn) never becomes garbage: keep it out of
+            # every future collection so a full collection never pauses a tick.
+            if freeze_gc:
+                gc.collect()
+                gc.freeze()
+            async with trio.open_nursery() as connections:
+                broadcaster = Broadcaster(hub, connections) if fast_path else None
+                door = FrontDoor(
+                    sock,
+                    bridge.serve_connection,
+                    broadcaster.serve_client if broadcaster is not None else None,
+                )
+                accept_scope = trio.CancelScope()
 
-            async def accept(*, task_status: trio.TaskStatus[list[trio.SocketListener]]) -> None:
-                with accept_scope:
-                    await door.serve(connections, task_status=task_status)
+                async def accept(
+                    *, task_status: trio.TaskStatus[list[trio.SocketListener]]
+                ) -> None:
+                    with accept_scope:
+                        await door.serve(connections, task_status=task_status)
 
-            await supervisor.start(accept)
-            log.info(
-                "dersim-trio serving %d x %s on http://%s:%d (ws path /api/dersim/ws/telemetry)",
-                config.device_count,
-                config.device_type,
-                host,
-                port,
-            )
-            task_status.started(
-                RunningService(hub, engine, door, broadcaster, host, port, shutdown)
-            )
-            await shutdown.wait()
-            log.info("shutting down: closing %d connection(s)", door.open_connections)
-            accept_scope.cancel()
-            hub.close_all()
-            await bridge.close_idle()
-            with trio.move_on_after(SHUTDOWN_GRACE_S):
-                await door.wait_all_closed()
-            aborted = door.abort_all()
-            if aborted:
-                log.info("aborted %d connection(s) that did not close in time", aborted)
-            with trio.move_on_after(ABORT_WAIT_S):
-                await door.wait_all_closed()
-            connections.cancel_scope.cancel()
-        with trio.move_on_after(LIFESPAN_SHUTDOWN_S):
-            await bridge.stop_lifespan()
-        lifespan_scope.cancel()
-        supervisor.cancel_scope.cancel()
+                await supervisor.start(accept)
+                log.info(
+                    "dersim-trio serving %d x %s on http://%s:%d "
+                    "(ws path /api/dersim/ws/telemetry)",
+                    config.device_count,
+                    config.device_type,
+                    host,
+                    port,
+                )
+                task_status.started(
+                    RunningService(hub, engine, door, broadcaster, host, port, shutdown)
+                )
+                await shutdown.wait()
+                log.info("shutting down: closing %d connection(s)", door.open_connections)
+                accept_scope.cancel()
+                hub.close_all()
+                await bridge.close_idle()
+                with trio.move_on_after(SHUTDOWN_GRACE_S):
+                    await door.wait_all_closed()
+                aborted = door.abort_all()
+                if aborted:
+                    log.info("aborted %d connection(s) that did not close in time", aborted)
+                with trio.move_on_after(ABORT_WAIT_S):
+                    await door.wait_all_closed()
+                connections.cancel_scope.cancel()
+            with trio.move_on_after(LIFESPAN_SHUTDOWN_S):
+                await bridge.stop_lifespan()
+            lifespan_scope.cancel()
+            supervisor.cancel_scope.cancel()
+    finally:
+        log_handler.remove()
     log.info("stopped")

@@ -106,9 +106,9 @@ def test_offered_current_maps_to_duty_and_saturates() -> None:
 
 @given(st.floats(min_value=6.0, max_value=80.0))
 def test_current_to_duty_and_back_never_offers_more_than_asked(current_a: float) -> None:
-    """Identity except in the 51-52.5 A gap of the J1772 table, where 51 A is offered."""
+    """Identity except in the (51, 52.5] A gap of the J1772 table, where 51 A is offered."""
     offered = duty_to_current_a(current_to_duty_pct(current_a))
-    if 51.0 < current_a < 52.5:
+    if 51.0 < current_a <= 52.5:
         assert offered == pytest.approx(51.0)
     else:
         assert offered == pytest.approx(current_a)

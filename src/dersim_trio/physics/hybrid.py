@@ -119,7 +119,7 @@ from dersim_trio.physics.battery import (
     converter_input_kw,
     converter_output_kw,
 )
-from dersim_trio.physics.pv import PvModel, PvNameplate
+from dersim_trio.physics.pv import IvPoint, PvModel, PvNameplate
 from dersim_trio.physics.solar import DEFAULT_LATITUDE_DEG
 
 DispatchPolicy = Literal["self_consumption", "pv_priority", "manual"]
@@ -311,6 +311,10 @@ class HybridModel:
     def battery(self) -> BatteryModel:
         """The battery port (read its SoC; ``set_soc_reserve`` narrows the window)."""
         return self._battery
+
+    def iv_curve(self, g_w_m2: float, cell_temp_c: float, points: int = 41) -> list[IvPoint]:
+        """The PV port's string I-V curve (``PvModel.iv_curve``); no state changes."""
+        return self._pv.iv_curve(g_w_m2, cell_temp_c, points)
 
     def _dc_for_ac(self, ac_kw: float) -> float:
         """D(P): inverter DC power for AC power ``ac_kw`` (negative when importing)."""

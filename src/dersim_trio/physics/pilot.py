@@ -185,14 +185,15 @@ def current_to_duty_pct(current_a: float) -> float:
     """Duty cycle (%) an EVSE sets to offer ``current_a``: inverse of ``duty_to_current_a``.
 
     Below 6 A nothing can be offered (100 %: no PWM); above 80 A the duty saturates at 96 %.
-    The J1772 table is discontinuous at 85 % (51 A, then 52.5 A just above), so requests between
-    51 and 52.5 A are offered as 51 A: the EVSE never advertises more than it was asked for.
+    The J1772 table is discontinuous at 85 % (51 A at 85 %, 52.5 A only just above it), so
+    requests above 51 A up to and including 52.5 A are offered as 51 A: the EVSE never
+    advertises more than it was asked for.
     """
     if not current_a >= 6.0:  # also catches NaN
         return 100.0
     if current_a <= 51.0:
         return current_a / 0.6
-    if current_a < 52.5:  # the table jumps from 51 A (85 %) to 52.5 A (just above 85 %)
+    if current_a <= 52.5:  # the table jumps from 51 A (85 %) to 52.5 A (just above 85 %)
         return 85.0
     if current_a <= 80.0:
         return current_a / 2.5 + 64.0

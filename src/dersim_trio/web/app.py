@@ -15,7 +15,7 @@ from importlib import metadata, resources
 from typing import Any
 
 import trio
-from quart import Response, request, websocket
+from quart import Response, has_request_context, has_websocket_context, request, websocket
 from quart_schema import QuartSchema, document_querystring, document_response
 from quart_schema.openapi import OpenAPIProvider
 from quart_trio import QuartTrio
@@ -23,16 +23,34 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..control import Controller
+from ..history import History
 from ..hub import Hub
+from ..logbuffer import LogBuffer
 from ..schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from .asgi_shield import ShieldHttpSends
+from .auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
 from .bodies import MAX_BODY_BYTES, error_response
 from .params import DeviceParamError, parse_device
+from .routes_control import register_control_routes
 from .routes_inputs import register_input_routes
+from .routes_misc import register_misc_routes
+from .routes_observe import register_observe_routes
 
 log = logging.getLogger("dersim_trio.WS")
 
 TELEMETRY_PATHS = ("/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws")
-_STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_STATIC_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    "LICENSE": "text/plain; charset=utf-8",
+}
+_STATIC_FOLDERS = ("swagger-ui", "redoc", "uplot", "dashboard")
+_VENDORED_FOLDERS = frozenset({"swagger-ui", "redoc", "uplot"})
+DASHBOARD_PAGE = "dashboard/index.html"
 
 
 @dataclass(slots=True)
@@ -50,6 +68,9 @@ class ServerContext:
     started_at: str
     started_trio_time: float
     fast_path: bool = False
+    request_shutdown: Callable[[], None] | None = None
+    """Begins the service's graceful shutdown (``POST /api/dersim/stop``); None under plain
+    hypercorn, which owns the process."""
 
 
 class _WebSocketDocumentingProvider(OpenAPIProvider):
@@ -62,42 +83,51 @@ class _WebSocketDocumentingProvider(OpenAPIProvider):
                 continue
             yield rule
 
+    def schema(self) -> dict[str, Any]:
+        """The generated document plus the mutation guard's 401/415 and bearer scheme."""
+        auth_enabled = bool(self._app.config.get(AUTH_ENABLED_CONFIG_KEY))
+        return document_api_guard(super().schema(), auth_enabled=auth_enabled)
+
+
+def _static_type(name: str) -> str | None:
+    """The content type of a servable static file, or None for files not served."""
+    base = name.rsplit("/", 1)[-1]
+    if base == "LICENSE":
+        return _STATIC_TYPES["LICENSE"]
+    dot = base.rfind(".")
+    return _STATIC_TYPES.get(base[dot:]) if dot > 0 else None
+
 
 def _load_static() -> dict[str, bytes]:
+    """Every servable static file (documentation UIs, dashboard, uPlot), read once at start."""
     root = resources.files("dersim_trio.web") / "static"
     files: dict[str, bytes] = {}
-    for folder in ("swagger-ui", "redoc"):
+    for folder in _STATIC_FOLDERS:
         for entry in (root / folder).iterdir():
-            if entry.name.endswith((".js", ".css")):
+            if entry.is_file() and _static_type(entry.name) is not None:
                 files[f"{folder}/{entry.name}"] = entry.read_bytes()
     return files
 
 
-PLACEHOLDER_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>dersim-trio</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto;">
-<h1>dersim-trio</h1>
-<p>The live dashboard is not part of this build yet. The simulator is running and its API is
-available now:</p>
-<ul>
-<li><a href="/api/dersim/overview">/api/dersim/overview</a>: the latest snapshot of device 0</li>
-<li><a href="/api/dersim/devices">/api/dersim/devices</a>: every device's latest snapshot</li>
-<li><a href="/api/dersim/server-info">/api/dersim/server-info</a>: version and run facts</li>
-<li><code>ws://HOST:PORT/api/dersim/ws/telemetry</code>: one message per device per tick</li>
-<li><a href="/docs">/docs</a> (Swagger UI) and <a href="/redoc">/redoc</a> (ReDoc)</li>
-</ul></body></html>
-"""
-
-
-def create_app(hub: Hub, context: ServerContext, controller: Controller | None = None) -> QuartTrio:
+def create_app(
+    hub: Hub,
+    context: ServerContext,
+    controller: Controller | None = None,
+    *,
+    api_token: str | None = None,
+    history: History | None = None,
+    logs: LogBuffer | None = None,
+) -> QuartTrio:
     """Build the quart-trio app serving ``hub`` (which the caller ticks).
 
     With a ``controller`` the run-time control routes (inputs, ...) are added; without one the
-    app is read-only.
+    app is read-only. With an ``api_token`` every mutating request needs it as a bearer token
+    (``web/auth.py``). With ``history`` and ``logs`` (which the caller fills) the
+    ``/history`` and ``/logs`` routes are added (``web/routes_observe.py``).
     """
     app = QuartTrio("dersim_trio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.asgi_app = ShieldHttpSends(app.asgi_app)  # type: ignore[method-assign]
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/swagger-ui/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/swagger-ui/swagger-ui.css"
     app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/redoc/redoc.standalone.js"
@@ -109,6 +139,7 @@ def create_app(hub: Hub, context: ServerContext, controller: Controller | None =
         swagger_ui_path="/docs",
         openapi_provider_class=_WebSocketDocumentingProvider,
     )
+    install_api_guard(app, api_token)
     static_files = _load_static()
     versions = {name: metadata.version(name) for name in ("trio", "hypercorn")}
 
@@ -121,20 +152,23 @@ def create_app(hub: Hub, context: ServerContext, controller: Controller | None =
 
     @app.get("/")
     async def index() -> Response:
-        """Start page (the dashboard arrives in a later release)."""
-        return Response(PLACEHOLDER_PAGE, content_type="text/html; charset=utf-8")
+        """The live dashboard (a static page on top of this API and the telemetry WebSocket)."""
+        response = Response(static_files[DASHBOARD_PAGE], content_type=_STATIC_TYPES[".html"])
+        response.cache_control.no_cache = True
+        return response
 
     @app.get("/static/<path:name>")
     async def static_asset(name: str) -> Response:
-        """Vendored documentation assets (served from memory; the machine may be offline)."""
+        """Dashboard and vendored assets (served from memory; the machine may be offline)."""
         body = static_files.get(name)
-        if body is None:
+        content_type = _static_type(name)
+        if body is None or content_type is None:
             return error_response(404, "not_found", f"no static file {name!r}")
-        suffix = name[name.rfind(".") :]
-        response = Response(
-            body, content_type=_STATIC_TYPES.get(suffix, "application/octet-stream")
-        )
-        response.cache_control.max_age = 86400
+        response = Response(body, content_type=content_type)
+        if name.split("/", 1)[0] in _VENDORED_FOLDERS:
+            response.cache_control.max_age = 86400
+        else:
+            response.cache_control.no_cache = True  # the dashboard changes with the server
         return response
 
     @app.get("/api/dersim/overview")
@@ -185,34 +219,52 @@ def create_app(hub: Hub, context: ServerContext, controller: Controller | None =
         )
         return Response(info.model_dump_json(), content_type="application/json")
 
-    async def telemetry() -> None:
-        """Live telemetry: the cached snapshot(s) at once, then one message per device per tick.
-
-        `?device=N` streams only device N; anything else than an integer in [0, N) is closed
-        with 1008 and a reason. Messages are the `Snapshot` JSON, as text frames.
-        """
-        await serve_telemetry(hub, websocket.args.get("device"), _peer())
-
-    document_querystring(DeviceQuery)(telemetry)
-    document_response(Snapshot, 101)(telemetry)
     for path in TELEMETRY_PATHS:
-        app.add_websocket(path, endpoint=f"telemetry{path.replace('/', '_')}", view_func=telemetry)
+        _add_telemetry_route(app, hub, path)
 
     if controller is not None:
         register_input_routes(app, controller)
+        register_control_routes(app, controller)
+        register_misc_routes(app, controller, context.request_shutdown)
+    if history is not None and logs is not None:
+        register_observe_routes(app, history, logs)
 
     @app.errorhandler(HTTPException)
     async def httperror_response(exc: HTTPException) -> Response:
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
         detail = exc.description or name
+        if has_request_context():
+            method, path = request.method, request.path
+        elif has_websocket_context():
+            method, path = "WebSocket", websocket.path
+        else:
+            return error_response(code, name, detail)
         if code == 404:
-            detail = f"no route for {request.method} {request.path}"
+            detail = f"no route for {method} {path}"
         elif code == 405:
-            detail = f"method {request.method} not allowed on {request.path}"
+            detail = f"method {method} not allowed on {path}"
         return error_response(code, name, detail)
 
     return app
+
+
+def _add_telemetry_route(app: QuartTrio, hub: Hub, path: str) -> None:
+    """Register the telemetry WebSocket at ``path`` (its own view, so OpenAPI ids stay unique)."""
+    name = "telemetry" + path.replace("/api/dersim", "").replace("/", "_")
+
+    async def telemetry() -> None:
+        """Live telemetry: the cached snapshot(s) at once, then one message per device per tick.
+
+        `?device=N` streams only device N; anything but an integer in [0, N) is accepted and then
+        closed with 1008 and a reason. Each message is the `Snapshot` JSON in a text frame.
+        """
+        await serve_telemetry(hub, websocket.args.get("device"), _peer())
+
+    telemetry.__name__ = telemetry.__qualname__ = name
+    document_querystring(DeviceQuery)(telemetry)
+    document_response(Snapshot, 101)(telemetry)
+    app.add_websocket(path, endpoint=name, view_func=telemetry)
 
 
 def _clock_time_of(payload_text: str) -> str:

@@ -1,0 +1,93 @@
+"""A trio client for dersim-trio: typed telemetry with reconnects and gap reports, REST helpers.
+
+Quick tour::
+
+    import trio
+    from dersim_trio.client import DersimClient
+
+    async def main() -> None:
+        async with DersimClient("http://127.0.0.1:8111") as api:
+            info = await api.server_info()
+            async with api.telemetry(device=0, on_gap=print) as stream:
+                async for snapshot in stream:            # dersim_trio.schema.Snapshot
+                    print(snapshot.tick, snapshot.metrics.power_kw)
+
+    trio.run(main)
+
+* ``open_telemetry`` / ``DersimClient.telemetry``: ``TelemetryStream`` of ``Snapshot``; gaps as
+  ``Gap`` (see ``dersim_trio.client.telemetry`` for the rules), reconnects by ``Backoff``.
+* ``DersimClient``: server-info, overview, devices, inputs, controls, commands, faults,
+  history, logs, dc-iv, stop; ``burst`` (apply an action, collect one quantity for T seconds).
+* Errors: every one is a ``DersimError`` (``ApiError`` carries the server's error body).
+"""
+
+from ..schema import InputsState, ServerInfo, Snapshot
+from .backoff import Backoff
+from .burst import Burst, Sample
+from .errors import (
+    ApiError,
+    DersimError,
+    InvalidUrl,
+    PayloadError,
+    ReconnectGaveUp,
+    ServerUnreachable,
+    TelemetryRejected,
+)
+from .fields import UnknownField, field_value, flatten, resolve_field
+from .models import (
+    Capability,
+    Clamp,
+    CommandName,
+    CommandRecord,
+    ControlsState,
+    DcIvCurve,
+    FaultsState,
+    FaultType,
+    History,
+    IvPoint,
+    LogEntry,
+    LogPage,
+)
+from .rest import DersimClient
+from .telemetry import Gap, GapReason, TelemetryStatistics, TelemetryStream, open_telemetry
+from .urls import ServerUrls, parse_server_url
+
+__all__ = [
+    "ApiError",
+    "Backoff",
+    "Burst",
+    "Capability",
+    "Clamp",
+    "CommandName",
+    "CommandRecord",
+    "ControlsState",
+    "DcIvCurve",
+    "DersimClient",
+    "DersimError",
+    "FaultType",
+    "FaultsState",
+    "Gap",
+    "GapReason",
+    "History",
+    "InputsState",
+    "InvalidUrl",
+    "IvPoint",
+    "LogEntry",
+    "LogPage",
+    "PayloadError",
+    "ReconnectGaveUp",
+    "Sample",
+    "ServerInfo",
+    "ServerUnreachable",
+    "ServerUrls",
+    "Snapshot",
+    "TelemetryRejected",
+    "TelemetryStatistics",
+    "TelemetryStream",
+    "UnknownField",
+    "field_value",
+    "flatten",
+    "open_telemetry",
+    "parse_server_url",
+    "resolve_field",
+]

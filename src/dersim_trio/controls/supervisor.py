@@ -1,0 +1,321 @@
+"""One device's supervisor: operator controls and states around the model's step (sans-IO).
+
+Every tick the engine calls, per device::
+
+    dispatch = supervisor.before_step(...)      # timers, states, ramp, priority → Dispatch
+    out = model.step(env, dispatch, dt_s)       # the physics
+    delivered = supervisor.after_step(...)      # final P, Q, states and message
+
+``before_step`` (in this order):
+
+1. reversion timers that have run out return their setpoints to the defaults;
+2. the operating state (``operating_state``) and the enter-service delay (``enter_service``)
+   advance by the step's simulated seconds;
+3. the effective ``Dispatch`` is built so that the model's own state stays consistent with what
+   is reported: not energized (off, starting, fault, out of service) → limit 0 % and no setpoint
+   (an EVSE gets a 0 kW charging cap: with no setpoint it would charge freely); shutting down →
+   |P| ≤ P_stop·(time left / shutdown time), a linear ramp to 0; reactive priority → |P| ≤ the
+   cap of ``reactive.active_power_cap_kw``; the ramp rate (``ramp``) moves the setpoint (storage,
+   fuel cell, hybrid, EVSE) or the limit (PV, wind) toward the operator's value.
+
+``after_step``:
+
+1. P is the model's, held to 0 when not energized and to the cap otherwise (a model with its own
+   dynamics, such as the fuel cell's ramp, may lag the dispatch; the cap is a hard ceiling);
+2. Q is computed from that P (fixed PF, or the var setpoint) and clamped to the var ratings and,
+   with active priority, to √(S² − P²) (``reactive.limit_reactive``). Q flows only while the
+   model delivers (running or throttled, and storage in standby, which can still exchange vars);
+3. the reported inverter state: off, starting, shutting_down and fault override the model's; a
+   running inverter that is out of service (or entering service) reports standby;
+4. the service state (off or faulted → out_of_service), the connection state (disconnected while
+   a grid_disconnect fault is present or latched) and the status message: the fault, the
+   operating or service state, then clamps ("reactive power clamped at 4.40 kvar
+   (VarMaxInjRtg)"), else the model's own message.
+
+Logging (the device index is in every message): reversions and reactive clamps on
+``dersim_trio.AC``, timed state changes on ``dersim_trio.Lab``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from ..physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
+from ..schema import ConnectionState, InverterStateName, ServiceState
+from .enter_service import EnterService, ServiceEvent, grid_in_window
+from .faults import FaultRecord
+from .models import CommandName, FaultType
+from .operating_state import FAULT_STATES, OperatingState, OperatingTimes, Outcome
+from .ramp import ramp_toward
+from .reactive import ReactiveLimit, active_power_cap_kw, limit_reactive, pf_reactive_kvar
+from .setpoints import SETPOINT_ASSETS, DeviceControls
+
+log_ac = logging.getLogger("dersim_trio.AC")
+log_lab = logging.getLogger("dersim_trio.Lab")
+
+STORAGE_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc"})
+"""Assets that exchange vars in standby (the converter stays on the grid)."""
+IDLE_IS_ZERO: frozenset[str] = frozenset({"battery", "fuelcell"})
+"""Assets for which "no setpoint" means 0 kW, so a ramp can end there."""
+
+_NO_OUTPUT = Dispatch(active_power_setpoint_kw=None, active_power_limit_pct=0.0)
+_NO_OUTPUT_EVSE = Dispatch(active_power_setpoint_kw=0.0, active_power_limit_pct=0.0)
+_DEFAULT = Dispatch()
+_EPS_KW = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What the device delivers this tick after the controls (the snapshot's AC and status)."""
+
+    active_power_kw: float
+    reactive_power_kvar: float
+    dc_power_kw: float
+    dc_current_a: float
+    inverter_state: InverterStateName
+    service_state: ServiceState
+    connection_state: ConnectionState
+    message: str | None
+
+
+@dataclass(slots=True)
+class DeviceSupervisor:
+    """Controls, operating and service states, and faults of one device (see module docstring)."""
+
+    controls: DeviceControls = field(default_factory=DeviceControls)
+    operation: OperatingState = field(default_factory=OperatingState)
+    service: EnterService = field(default_factory=EnterService)
+    faults: FaultRecord = field(default_factory=FaultRecord)
+    ramp_kw: float | None = None
+    """The ramped active power command (setpoint or limit, kW); None: not ramping."""
+    shutdown_from_kw: float = 0.0
+    """|P| when the stop command arrived: the start of the shutdown ramp."""
+    last_active_power_kw: float = 0.0
+    reactive_clamp: ReactiveLimit | None = None
+    """The reactive power clamp of the last tick (None: Q fitted)."""
+    _energize: bool = True
+    _p_cap_kw: float = math.inf
+    _q_scale: float = 1.0
+
+    # --- commands and faults --------------------------------------------------------------
+
+    def command(self, name: CommandName, times: OperatingTimes) -> tuple[bool, str]:
+        """Apply an operator command; return (accepted, detail)."""
+        if name == "enter_service" or name == "cease_to_energize":
+            event: ServiceEvent = name
+            result = self.service.handle(event, times.enter_service_delay_s)
+            return result.accepted, result.detail
+        outcome = self.operation.handle(name, times, conditions_cleared=not self.faults.present)
+        if not outcome.accepted and name == "reset" and self.faults.present:
+            present = ", ".join(self.faults.active)
+            return False, (
+                f"the fault condition {present} is still present: clear it first "
+                "(DELETE .../faults), then reset"
+            )
+        if outcome.accepted:
+            if name == "reset":
+                self.faults.reset()
+            elif name == "stop" and outcome.state == "shutting_down":
+                self.shutdown_from_kw = abs(self.last_active_power_kw)
+        return outcome.accepted, outcome.detail
+
+    def inject_fault(self, fault: FaultType, times: OperatingTimes) -> Outcome:
+        """A fault condition appears: the inverter trips into fault."""
+        self.faults.inject(fault)
+        return self.operation.handle("fault", times)
+
+    def clear_fault(self, fault: FaultType | None) -> list[FaultType]:
+        """A condition (None: all) goes away; the fault stays latched until a reset."""
+        return self.faults.clear(fault)
+
+    @property
+    def service_state(self) -> ServiceState:
+        """The service state reported in snapshots (the inverter's state bounds it)."""
+        op = self.operation.state
+        if op == "off" or op in FAULT_STATES:
+            return "out_of_service"
+        if self.service.state != "in_service":
+            return self.service.state
+        if op == "starting":
+            return "entering_service"
+        return "in_service"
+
+    # --- the tick ---------------------------------------------------------------------------
+
+    def before_step(
+        self,
+        index: int,
+        model: DeviceModel,
+        env: Environment,
+        dt_s: float,
+        now_s: float,
+        times: OperatingTimes,
+    ) -> Dispatch:
+        """Advance timers and states by ``dt_s`` and return the dispatch for the model step."""
+        controls = self.controls
+        if controls.revert_at_s:
+            for name in controls.expire(now_s):
+                log_ac.info("device %d: %s reverted to its default (revert timer)", index, name)
+        operation = self.operation
+        for before, after in operation.advance(dt_s, times):
+            log_lab.info("device %d: inverter %s → %s", index, before, after)
+        if self.service.state == "entering_service":
+            may_count = operation.state == "running" and grid_in_window(
+                env.grid_voltage_pu, env.grid_frequency_hz
+            )
+            if self.service.advance(dt_s, times.enter_service_delay_s, may_count):
+                log_lab.info("device %d: entering_service → in_service", index)
+
+        asset = model.asset_type
+        if not (operation.energized and self.service.state == "in_service"):
+            self._energize = False
+            self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
+            return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
+        self._energize = True
+        if controls.is_default and operation.state == "running":
+            self._p_cap_kw = math.inf
+            self._q_scale = 1.0
+            self.ramp_kw = None
+            return _DEFAULT
+
+        rating = model.rating
+        w_max = rating.w_max_kw
+        rate = controls.ramp_rate_pct_per_s
+        limit_pct = controls.active_power_limit_pct
+        setpoint = controls.active_power_setpoint_kw
+        if asset in SETPOINT_ASSETS:
+            target = setpoint
+            if target is None and asset in IDLE_IS_ZERO and self.ramp_kw is not None:
+                target = 0.0
+            if target is None or rate is None:
+                self.ramp_kw = None
+            else:
+                current = self.last_active_power_kw if self.ramp_kw is None else self.ramp_kw
+                self.ramp_kw = ramp_toward(current, target, rate, w_max, dt_s)
+                setpoint = None if setpoint is None and self.ramp_kw == 0.0 else self.ramp_kw
+                if setpoint is None:
+                    self.ramp_kw = None
+        elif rate is None or w_max <= 0.0:
+            self.ramp_kw = None
+        else:
+            target_kw = limit_pct / 100.0 * w_max
+            current = w_max if self.ramp_kw is None else self.ramp_kw
+            if target_kw < current:  # ramp down from what is delivered, not from headroom
+                current = min(current, max(0.0, self.last_active_power_kw))
+            self.ramp_kw = ramp_toward(current, target_kw, rate, w_max, dt_s)
+            limit_pct = 100.0 * self.ramp_kw / w_max
+
+        p_cap = active_power_cap_kw(
+            rating,
+            controls.p_q_priority,
+            controls.power_factor,
+            controls.reactive_power_setpoint_kvar,
+        )
+        q_scale = 1.0
+        if operation.state == "shutting_down":
+            q_scale = operation.remaining_fraction(times)
+            p_cap = min(p_cap, self.shutdown_from_kw * q_scale)
+        if p_cap < math.inf:
+            if w_max > 0.0:
+                limit_pct = min(limit_pct, 100.0 * p_cap / w_max)
+            if setpoint is not None:
+                setpoint = max(-p_cap, min(p_cap, setpoint))
+            elif asset == "evse":
+                setpoint = -p_cap
+        self._p_cap_kw = p_cap
+        self._q_scale = q_scale
+        return Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
+
+    def after_step(self, index: int, model: DeviceModel, out: DeviceOutput) -> Delivered:
+        """Final P and Q, states and message for this tick (see the module docstring)."""
+        p = out.ac_power_kw
+        dc_p = out.dc_power_kw
+        dc_i = out.dc_current_a
+        controls = self.controls
+        if not self._energize:
+            if p != 0.0:
+                p = dc_p = dc_i = 0.0
+        elif abs(p) > self._p_cap_kw + _EPS_KW:
+            scale = self._p_cap_kw / abs(p)
+            p = math.copysign(self._p_cap_kw, p)
+            dc_p *= scale
+            dc_i *= scale
+
+        model_state = out.inverter_state
+        delivering = self._energize and (
+            model_state == "running"
+            or model_state == "throttled"
+            or (model_state == "standby" and model.asset_type in STORAGE_ASSETS)
+        )
+        q = 0.0
+        clamp: ReactiveLimit | None = None
+        if delivering:
+            if controls.power_factor is not None:
+                q_req = pf_reactive_kvar(p, controls.power_factor, controls.excitation)
+            elif controls.reactive_power_setpoint_kvar is not None:
+                q_req = controls.reactive_power_setpoint_kvar * self._q_scale
+            else:
+                q_req = out.reactive_power_kvar
+            if q_req != 0.0:
+                limited = limit_reactive(q_req, p, model.rating, controls.p_q_priority)
+                q = limited.reactive_power_kvar
+                if limited.reason is not None:
+                    clamp = limited
+        self._log_clamp(index, clamp)
+        self.reactive_clamp = clamp
+        self.last_active_power_kw = p
+
+        op = self.operation.state
+        service = self.service_state
+        inverter: InverterStateName
+        if op == "running":
+            inverter = model_state if service == "in_service" else "standby"
+        else:
+            inverter = self.operation.inverter_state
+        return Delivered(
+            active_power_kw=p,
+            reactive_power_kvar=q,
+            dc_power_kw=dc_p,
+            dc_current_a=dc_i,
+            inverter_state=inverter,
+            service_state=service,
+            connection_state="disconnected" if self.faults.disconnected else "connected",
+            message=self._message(out.message, clamp),
+        )
+
+    def _message(self, model_message: str | None, clamp: ReactiveLimit | None) -> str | None:
+        op = self.operation.state
+        if op in FAULT_STATES:
+            return self.faults.message()
+        if op == "off":
+            return "stopped (send start to run)"
+        if op == "starting":
+            return "starting"
+        if op == "shutting_down":
+            return "shutting down"
+        if self.service.state == "out_of_service":
+            return "ceased to energize (send enter_service to resume)"
+        if self.service.state == "entering_service":
+            return "entering service"
+        clamps = self.controls.clamps
+        if not clamps and clamp is None:
+            return model_message
+        parts = [c.message for c in clamps.values()]
+        if clamp is not None and clamp.message is not None:
+            parts.append(clamp.message)
+        return "; ".join(parts)
+
+    def _log_clamp(self, index: int, clamp: ReactiveLimit | None) -> None:
+        before = self.reactive_clamp
+        was = before.reason if before is not None else None
+        now = clamp.reason if clamp is not None else None
+        if was == now:
+            return
+        if clamp is not None:
+            log_ac.warning(
+                "device %d: %s (requested %.2f kvar)", index, clamp.message, clamp.requested_kvar
+            )
+        else:
+            log_ac.info("device %d: reactive power no longer clamped", index)

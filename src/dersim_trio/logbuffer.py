@@ -1,0 +1,254 @@
+"""The in-process log buffer behind ``GET /api/dersim/logs`` (the dashboard's Logs tab).
+
+Theory of operation. ``LogBufferHandler`` is a ``logging.Handler`` attached to the
+``dersim_trio`` logger (``install_log_buffer``); every record that reaches it becomes one
+``LogEntry`` in a ``LogBuffer``: a bounded deque (``capacity`` entries, default 5,000; the oldest
+is dropped and counted once it is full). Each entry gets the next id of a monotonic counter, so
+a poller asks for ``id > after`` and receives only what is new.
+
+What an entry says:
+
+* ``module``: the first part of the logger name after ``dersim_trio.``, one of ``MODULES``
+  (``Lab`` supervisor, ``AC`` AC side, ``DC`` DC source, ``WS`` web server and WebSocket, ``API``
+  HTTP API); ``dersim_trio.hypercorn`` (the web server's own log) is ``WS``, the bare
+  ``dersim_trio`` logger (quart's app logger: request exceptions) is ``API``, anything else
+  ``Lab``.
+* ``level``: ``debug``/``info``/``warning``/``error`` (critical counts as error).
+* ``device``: ``extra={"device": n}`` on the call, else a "device N" in the message, else None.
+* ``time``: the record's own creation time (wall clock, UTC, ISO 8601 with milliseconds).
+
+Records are turned into entries under a lock, so any thread may log and query. The message is
+formatted when the record arrives (its arguments may change later); the timestamp text only
+when queried.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import islice
+from typing import Final, Literal, NamedTuple
+
+Module = Literal["Lab", "AC", "DC", "WS", "API"]
+LevelName = Literal["debug", "info", "warning", "error"]
+
+MODULES: Final[tuple[Module, ...]] = ("Lab", "AC", "DC", "WS", "API")
+LEVELS: Final[dict[LevelName, int]] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+DEFAULT_CAPACITY = 5000
+ROOT_LOGGER = "dersim_trio"
+
+_MODULE_ALIASES: Final[dict[str, Module]] = {
+    **{m: m for m in MODULES},
+    "hypercorn": "WS",
+}
+_DEVICE_IN_MESSAGE = re.compile(r"\bdevice\s*[=#:]?\s*(\d+)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def module_of(logger_name: str) -> Module:
+    """The Logs-tab module of a logger name (see the module docstring)."""
+    if logger_name == ROOT_LOGGER:
+        return "API"
+    prefix = ROOT_LOGGER + "."
+    if not logger_name.startswith(prefix):
+        return "Lab"
+    head = logger_name[len(prefix) :].split(".", 1)[0]
+    return _MODULE_ALIASES.get(head, "Lab")
+
+
+def level_name(levelno: int) -> LevelName:
+    """The Logs-tab level of a ``logging`` level number."""
+    if levelno >= logging.ERROR:
+        return "error"
+    if levelno >= logging.WARNING:
+        return "warning"
+    if levelno >= logging.INFO:
+        return "info"
+    return "debug"
+
+
+def device_of(record: logging.LogRecord, message: str) -> int | None:
+    """``extra={"device": n}`` of the record, else "device N" in the message, else None."""
+    device = getattr(record, "device", None)
+    if isinstance(device, int) and not isinstance(device, bool) and device >= 0:
+        return device
+    if "evice" not in message:  # the regex only when it can match
+        return None
+    match = _DEVICE_IN_MESSAGE.search(message)
+    return int(match.group(1)) if match else None
+
+
+class LogEntry(NamedTuple):
+    """One buffered log record (a named tuple: cheap to create under a flood)."""
+
+    id: int
+    created: float
+    """Wall-clock creation time, seconds since the Unix epoch (``LogRecord.created``)."""
+    levelno: int
+    module: Module
+    device: int | None
+    message: str
+
+    @property
+    def level(self) -> LevelName:
+        """``debug``, ``info``, ``warning`` or ``error``."""
+        return level_name(self.levelno)
+
+    @property
+    def time(self) -> str:
+        """The creation time, ISO 8601 UTC with milliseconds."""
+        return datetime.fromtimestamp(self.created, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A query result: entries oldest first, and the id to poll after next time."""
+
+    entries: list[LogEntry]
+    next_after: int
+    """The newest id in the buffer at query time (0 if nothing was ever logged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogBufferStatistics:
+    """Counters of the buffer (see ``LogBuffer.statistics``)."""
+
+    capacity: int
+    size: int
+    last_id: int
+    dropped: int
+    """Entries pushed out by newer ones since the start."""
+
+
+class LogBuffer:
+    """The newest ``capacity`` log entries, with monotonic ids (thread-safe)."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self._entries: deque[LogEntry] = deque(maxlen=capacity)
+        self._last_id = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def append(
+        self, created: float, levelno: int, module: Module, device: int | None, message: str
+    ) -> LogEntry:
+        """Store one entry (dropping the oldest when full) and return it."""
+        with self._lock:
+            self._last_id += 1
+            entry = LogEntry(self._last_id, created, levelno, module, device, message)
+            if len(self._entries) == self.capacity:
+                self._dropped += 1
+            self._entries.append(entry)
+            return entry
+
+    def query(
+        self,
+        *,
+        module: Module | None = None,
+        min_level: LevelName | None = None,
+        limit: int = 200,
+        after: int = 0,
+    ) -> LogPage:
+        """The newest ``limit`` entries with ``id > after`` matching the filters, oldest first."""
+        min_levelno = LEVELS[min_level] if min_level is not None else 0
+        with self._lock:
+            newest = self._last_id
+            newer = max(0, min(len(self._entries), newest - after))
+            picked: list[LogEntry] = []
+            for entry in islice(reversed(self._entries), newer):
+                if entry.levelno < min_levelno or (module is not None and entry.module != module):
+                    continue
+                picked.append(entry)
+                if len(picked) >= limit:
+                    break
+        picked.reverse()
+        return LogPage(picked, newest)
+
+    def statistics(self) -> LogBufferStatistics:
+        """Capacity, fill, last id and dropped count."""
+        with self._lock:
+            return LogBufferStatistics(
+                self.capacity, len(self._entries), self._last_id, self._dropped
+            )
+
+
+class LogBufferHandler(logging.Handler):
+    """Feeds every record it handles into a ``LogBuffer``."""
+
+    def __init__(self, buffer: LogBuffer, level: int = logging.DEBUG) -> None:
+        super().__init__(level)
+        self.buffer = buffer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Turn ``record`` into a ``LogEntry`` (never raises into the logging call)."""
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                exc = record.exc_info[1]
+                message = f"{message} ({type(exc).__name__}: {exc})"
+            self.buffer.append(
+                record.created,
+                record.levelno,
+                module_of(record.name),
+                device_of(record, message),
+                message,
+            )
+        except Exception:
+            self.handleError(record)
+
+
+_saved_levels: dict[str, int] = {}
+"""Logger name → its level before the first buffer handler lowered it."""
+
+
+def _buffer_handlers(logger: logging.Logger) -> list[LogBufferHandler]:
+    return [h for h in logger.handlers if isinstance(h, LogBufferHandler)]
+
+
+@dataclass(slots=True)
+class InstalledHandler:
+    """A handler attached by ``install_log_buffer``; ``remove()`` undoes the installation."""
+
+    logger: logging.Logger
+    handler: LogBufferHandler
+
+    def remove(self) -> None:
+        """Detach the handler; the last one removed restores the logger's original level."""
+        self.logger.removeHandler(self.handler)
+        if not _buffer_handlers(self.logger):
+            saved = _saved_levels.pop(self.logger.name, None)
+            if saved is not None:
+                self.logger.setLevel(saved)
+
+
+def install_log_buffer(
+    buffer: LogBuffer, *, logger_name: str = ROOT_LOGGER, level: int = logging.DEBUG
+) -> InstalledHandler:
+    """Attach a ``LogBufferHandler`` to ``logger_name`` so records of ``level`` and up reach it.
+
+    The logger's own level is lowered to ``level`` if needed (otherwise an INFO heartbeat would
+    never reach the buffer under a WARNING root); what a console shows is up to the console
+    handler's level (the CLI sets it from ``--log_level``). Call ``remove()`` on the result when
+    the buffer's owner stops (tests start many services in one process).
+    """
+    logger = logging.getLogger(logger_name)
+    if not _buffer_handlers(logger):
+        _saved_levels[logger_name] = logger.level
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    handler = LogBufferHandler(buffer, level)
+    logger.addHandler(handler)
+    return InstalledHandler(logger, handler)

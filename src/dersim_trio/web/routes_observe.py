@@ -1,0 +1,257 @@
+"""Looking back: ``GET /api/dersim/history`` (the Analytics tab's telemetry window) and
+``GET /api/dersim/logs`` (the Logs tab's buffer), plus the API's own request log.
+
+Both read in-memory buffers the service fills (``history.History``, ``logbuffer.LogBuffer``).
+Query parameters are checked here and a bad one is a 400 naming the parameter and what is
+allowed; unknown parameters are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import Literal, cast
+
+import trio
+from pydantic import BaseModel, Field
+from quart import Response, request
+from quart_schema import document_querystring, document_response
+from quart_trio import QuartTrio
+
+from ..history import RETENTION_S, History
+from ..logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
+from ..schema import ErrorBody, FieldError
+from .bodies import error_response
+from .params import DeviceParamError, parse_device
+
+log = logging.getLogger("dersim_trio.API")
+
+DEFAULT_HISTORY_S = 7200
+MIN_HISTORY_S = 1
+MAX_HISTORY_S = RETENTION_S
+DEFAULT_LOG_LIMIT = 200
+MAX_LOG_LIMIT = 1000
+THREAD_ENCODE_MIN_TICKS = 2000
+"""Windows at least this long are encoded in a worker thread so the tick loop keeps its pace."""
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEVICE_IN_PATH = re.compile(r"/devices/(\d+)(?:/|$)")
+
+
+class HistoryQuery(BaseModel):
+    """``?seconds=S&device=N``."""
+
+    seconds: float = Field(
+        default=DEFAULT_HISTORY_S,
+        ge=MIN_HISTORY_S,
+        le=MAX_HISTORY_S,
+        description="Window length in simulated seconds back from the newest tick "
+        f"({MIN_HISTORY_S}..{MAX_HISTORY_S}, default {DEFAULT_HISTORY_S}).",
+    )
+    device: int = Field(default=0, ge=0, description="0-based device index (default 0).")
+
+
+class HistoryWindowBody(BaseModel):
+    """Columnar history of one device: index i of every list is one tick, oldest first."""
+
+    device_index: int
+    period_s: float = Field(description="Simulated seconds per tick.")
+    count: int = Field(description="Number of ticks (the length of every list).")
+    tick: list[int]
+    timestamp: list[str] = Field(description="Simulator time, ISO 8601 with UTC offset.")
+    power_kw: list[float]
+    reactive_power_kvar: list[float]
+    apparent_power_kva: list[float]
+    voltage_ll_v: list[float]
+    current_a: list[float]
+    frequency_hz: list[float]
+    power_factor: list[float]
+    state_of_charge_pct: list[float | None] = Field(description="null for non-storage assets.")
+    dc_power_kw: list[float]
+    key_quantity_name: str | None = Field(
+        description="The asset's key quantity: irradiance_w_m2 (PV), rotor_speed_rpm (wind), "
+        "state_of_charge_pct (battery), hydrogen_pct (fuel cell), battery_soc_pct (hybrid), "
+        "ev_power_kw (EVSE, sum over connectors)."
+    )
+    key_quantity: list[float | None]
+
+
+class LogsQuery(BaseModel):
+    """``?module=M&level=L&limit=N&after=ID``."""
+
+    module: Literal["Lab", "AC", "DC", "WS", "API"] | None = Field(
+        default=None, description="Only this module (default: all)."
+    )
+    level: Literal["debug", "info", "warning", "error"] | None = Field(
+        default=None, description="Minimum level (default: debug, i.e. all)."
+    )
+    limit: int = Field(
+        default=DEFAULT_LOG_LIMIT,
+        ge=1,
+        le=MAX_LOG_LIMIT,
+        description=f"At most this many of the newest matching entries (1..{MAX_LOG_LIMIT}).",
+    )
+    after: int = Field(
+        default=0, ge=0, description="Only entries with a larger id (poll with next_after)."
+    )
+
+
+class LogEntryBody(BaseModel):
+    """One log entry."""
+
+    id: int = Field(description="Monotonic per process.")
+    time: str = Field(description="Wall-clock time, ISO 8601 UTC.")
+    level: Literal["debug", "info", "warning", "error"]
+    module: Literal["Lab", "AC", "DC", "WS", "API"]
+    device: int | None
+    message: str
+
+
+class LogsPageBody(BaseModel):
+    """Entries oldest first, and the id to pass as ``after`` in the next poll."""
+
+    entries: list[LogEntryBody]
+    next_after: int
+
+
+class QueryError(ValueError):
+    """A query parameter outside what is allowed (becomes a 400)."""
+
+    def __init__(self, field: str, message: str, allowed: str) -> None:
+        super().__init__(f"{field}: {message} (allowed: {allowed})")
+        self.field = FieldError(field=field, message=message, allowed=allowed)
+
+    def response(self) -> Response:
+        """The 400 answer."""
+        return error_response(400, "invalid_query", str(self), [self.field])
+
+
+def _number(name: str, raw: str | None, default: float, low: float, high: float) -> float:
+    allowed = f"a number in {low:g}..{high:g}"
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise QueryError(name, f"not a number: {raw!r}", allowed) from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise QueryError(name, f"out of range: {raw!r}", allowed)
+    return value
+
+
+def _integer(name: str, raw: str | None, default: int, low: int, high: int | None) -> int:
+    allowed = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise QueryError(name, f"not an integer: {raw!r}", allowed) from None
+    if value < low or (high is not None and value > high):
+        raise QueryError(name, f"out of range: {raw!r}", allowed)
+    return value
+
+
+def _choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | None:
+    if raw is None or raw == "":
+        return None
+    by_lower = {c.lower(): c for c in choices}
+    value = by_lower.get(raw.strip().lower())
+    if value is None:
+        raise QueryError(name, f"unknown value {raw!r}", ", ".join(choices))
+    return value
+
+
+def parse_logs_query(
+    args: Mapping[str, str],
+) -> tuple[Module | None, LevelName | None, int, int]:
+    """(module, min level, limit, after) from the query, or ``QueryError``."""
+    module = cast("Module | None", _choice("module", args.get("module"), MODULES))
+    level = cast("LevelName | None", _choice("level", args.get("level"), tuple(LEVELS)))
+    limit = _integer("limit", args.get("limit"), DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
+    after = _integer("after", args.get("after"), 0, 0, None)
+    return module, level, limit, after
+
+
+def _json(payload: str) -> Response:
+    return Response(payload, content_type="application/json")
+
+
+def register_observe_routes(app: QuartTrio, history: History, logs: LogBuffer) -> None:
+    """Add ``/history`` and ``/logs`` to ``app``, and log every mutating API request."""
+
+    @app.get("/api/dersim/history")
+    @document_querystring(HistoryQuery)
+    @document_response(HistoryWindowBody, 200)
+    @document_response(ErrorBody, 400)
+    async def history_window() -> Response:
+        """Telemetry of one device for the last `seconds` simulated seconds, as columns.
+
+        Exactly the recorded ticks whose simulator time `t` satisfies `t > now − seconds`
+        (`now`: the newest tick), oldest first. The buffer keeps at least 4 h.
+        """
+        try:
+            seconds = _number(
+                "seconds",
+                request.args.get("seconds"),
+                DEFAULT_HISTORY_S,
+                MIN_HISTORY_S,
+                MAX_HISTORY_S,
+            )
+        except QueryError as exc:
+            return exc.response()
+        try:
+            device = parse_device(request.args.get("device"), history.device_count)
+        except DeviceParamError as exc:
+            return error_response(400, "invalid_device", str(exc))
+        window = history.window(seconds, 0 if device is None else device)
+        if window.count >= THREAD_ENCODE_MIN_TICKS:
+            return _json(await trio.to_thread.run_sync(window.to_json))
+        return _json(window.to_json())
+
+    @app.get("/api/dersim/logs")
+    @document_querystring(LogsQuery)
+    @document_response(LogsPageBody, 200)
+    @document_response(ErrorBody, 400)
+    async def log_entries() -> Response:
+        """The in-process log buffer, filtered; poll with `after` = the last `next_after`.
+
+        `level` is a minimum (`warning` also returns errors). Returns the newest `limit`
+        matching entries with `id > after`, oldest first.
+        """
+        try:
+            module, level, limit, after = parse_logs_query(request.args)
+        except QueryError as exc:
+            return exc.response()
+        page = logs.query(module=module, min_level=level, limit=limit, after=after)
+        body = LogsPageBody(
+            entries=[
+                LogEntryBody(
+                    id=e.id,
+                    time=e.time,
+                    level=e.level,
+                    module=e.module,
+                    device=e.device,
+                    message=e.message,
+                )
+                for e in page.entries
+            ],
+            next_after=page.next_after,
+        )
+        return _json(body.model_dump_json())
+
+    @app.after_request
+    async def log_mutation(response: Response) -> Response:
+        if request.method in MUTATING_METHODS and request.path.startswith("/api/"):
+            match = _DEVICE_IN_PATH.search(request.path)
+            log.log(
+                logging.INFO if response.status_code < 400 else logging.WARNING,
+                "%s %s -> %d (from %s)",
+                request.method,
+                request.path,
+                response.status_code,
+                request.remote_addr or "unknown",
+                extra={"device": int(match.group(1))} if match else None,
+            )
+        return response

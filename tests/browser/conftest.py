@@ -1,0 +1,68 @@
+"""Fixtures of the dashboard browser tests (helpers live in ``browser_support``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    PageProbe,
+    SimServer,
+    browser_unavailable,
+    open_page,
+)
+
+
+@pytest.fixture(scope="session")
+def server_factory() -> Iterator[Callable[..., SimServer]]:
+    reason = browser_unavailable()
+    if reason:
+        pytest.skip(reason)
+    started: list[SimServer] = []
+
+    def make(*flags: str, port: int = 0) -> SimServer:
+        server = SimServer(*flags, port=port).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pv_server(server_factory: Callable[..., SimServer]) -> SimServer:
+    """Two PV devices (device selector shown)."""
+    return server_factory("-d", "PV", "-N", "2")
+
+
+@pytest.fixture(scope="session")
+def battery_server(server_factory: Callable[..., SimServer]) -> SimServer:
+    return server_factory("-d", "Batt")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    reason = browser_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # Playwright gives every launch a fresh, empty user-data-dir of its own.
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def probe(browser: Any) -> Iterator[PageProbe]:
+    yield from open_page(browser)
+
+
+@pytest.fixture
+def phone_probe(browser: Any) -> Iterator[PageProbe]:
+    yield from open_page(browser, 390, 844)

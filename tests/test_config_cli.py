@@ -1,0 +1,247 @@
+"""Command line: a bad flag is a ``ConfigError`` naming the flag; ``main`` exits 2, one line.
+
+Contract §1: "Bad flags or files: exit code 2 and one clear line naming the flag and the allowed
+values."
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dersim_trio import devices
+from dersim_trio.cli import main
+from dersim_trio.config import DEVICE_TYPE_ALIASES, ConfigError, parse_args
+from dersim_trio.devices import build_engine, simulated_types
+
+if TYPE_CHECKING:
+    from conftest import Kit
+
+WALL = datetime(2026, 6, 21, 12, 0, 0, tzinfo=UTC)
+
+BAD_VALUES: list[tuple[list[str], str]] = [
+    (["-d", "Nope"], "--device_type"),
+    (["--device_type", "pv"], "--device_type"),  # names are case-sensitive, as documented
+    (["-N", "0"], "--device_count"),
+    (["-N", "-3"], "--device_count"),
+    (["-N", "two"], "--device_count"),
+    (["-N", "1.5"], "--device_count"),
+    (["-N", "10001"], "--device_count"),
+    (["-wp", "65536"], "--website_port"),
+    (["-wp", "-1"], "--website_port"),
+    (["-wp", "http"], "--website_port"),
+    (["--periodic_time", "0"], "--periodic_time"),
+    (["--periodic_time", "-1"], "--periodic_time"),
+    (["--periodic_time", "nan"], "--periodic_time"),
+    (["--periodic_time", "inf"], "--periodic_time"),
+    (["--periodic_time", "fast"], "--periodic_time"),
+    (["--periodic_time", "3601"], "--periodic_time"),
+    (["--time_scale", "0"], "--time_scale"),
+    (["--time_scale", "-60"], "--time_scale"),
+    (["--time_scale", "x"], "--time_scale"),
+    (["--time_scale", "1e7"], "--time_scale"),
+    (["-wc", "maybe"], "--wall_clock"),
+    (["-wc_tz", "Mars/Olympus_Mons"], "--wall_clock_timezone"),
+    (["-wc_tz", "../../etc/passwd"], "--wall_clock_timezone"),
+    (["--start_clock_time", "25:00:00"], "--start_clock_time"),
+    (["--start_clock_time", "12:60:00"], "--start_clock_time"),
+    (["--start_clock_time", "12:00:60"], "--start_clock_time"),
+    (["--start_clock_time", "noon"], "--start_clock_time"),
+    (["--start_clock_time", "12:00"], "--start_clock_time"),
+    (["--start_date", "2026-13-01"], "--start_date"),
+    (["--start_date", "21.06.2026"], "--start_date"),
+    (["-f", "/nonexistent/nameplate.json"], "-f"),
+    (["-dc_p", "/nonexistent/profile.csv"], "--dc_profile"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", "abc"], "--seed"),
+    (["--log_level", "LOUD"], "--log_level"),
+    (["--wind_anemometer_height_m", "0"], "--wind_anemometer_height_m"),
+    (["--latitude", "91"], "--latitude"),
+    (["--latitude", "north"], "--latitude"),
+    (["--fuelcell_chemistry", "AFC"], "--fuelcell_chemistry"),
+    (["--fuelcell_mode", "both"], "--fuelcell_mode"),
+    (["--fuelcell_fuel", "air"], "--fuelcell_fuel"),
+    (["--hybrid_pv_kw", "0"], "--hybrid_pv_kw"),
+    (["--hybrid_batt_kw", "x"], "--hybrid_batt_kw"),
+    (["--hybrid_batt_kwh", "-5"], "--hybrid_batt_kwh"),
+    (["--hybrid_inverter_kva", "nan"], "--hybrid_inverter_kva"),
+    (["--hybrid_soc_min_pct", "101"], "--hybrid_soc_min_pct"),
+    (["--hybrid_soc_max_pct", "-1"], "--hybrid_soc_max_pct"),
+    (["--hybrid_soc_min_pct", "90", "--hybrid_soc_max_pct", "80"], "--hybrid_soc_min_pct"),
+    (["--hybrid_dispatch", "greedy"], "--hybrid_dispatch"),
+    (["--time_scale", "5", "--wall_clock", "yes"], "--time_scale"),
+    (["-wc", "yes", "--start_clock_time", "08:00:00"], "--start_clock_time"),
+    (["-wc", "yes", "--start_date", "2026-01-01"], "--start_date"),
+    (["-d", "Batt", "--evse_profile", "EVSE-AC-22kW-1port"], "--evse_profile"),
+    (["--bogus", "1"], "--bogus"),
+    (["-d"], "--device_type"),
+]
+
+
+@pytest.mark.parametrize(("argv", "flag"), BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
+def test_a_bad_flag_value_raises_config_error_naming_the_flag(argv: list[str], flag: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_args(argv)
+    message = str(info.value)
+    assert flag in message
+    assert "\n" not in message
+
+
+def test_a_non_number_time_scale_with_wall_clock_is_a_config_error() -> None:
+    """``-wc yes --time_scale x`` must name --time_scale, not crash with a bare ValueError."""
+    with pytest.raises(ConfigError, match="--time_scale"):
+        parse_args(["-wc", "yes", "--time_scale", "x"])
+
+
+def test_device_type_error_lists_every_allowed_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_args(["-d", "Nope"])
+    for name in DEVICE_TYPE_ALIASES:
+        assert name in str(info.value)
+
+
+def test_device_count_error_names_the_allowed_range() -> None:
+    with pytest.raises(ConfigError, match=r"\[1, 10000\]"):
+        parse_args(["-N", "0"])
+
+
+def test_defaults_match_the_contract() -> None:
+    config = parse_args([])
+    assert config.device_type == "PV"
+    assert config.canonical_type == "PV-3Phase"
+    assert config.device_count == 1
+    assert config.website_ip == "127.0.0.1"
+    assert config.website_port == 8111
+    assert config.periodic_time_s == 1.5
+    assert config.time_scale == 1.0
+    assert config.wall_clock is False
+    assert config.timezone == "UTC"
+    assert config.start_clock_time is None
+    assert config.log_level == "INFO"
+
+
+def test_aliases_resolve_to_canonical_types() -> None:
+    assert parse_args(["-d", "Batt"]).canonical_type == "Batt-3Phase"
+    assert parse_args(["-d", "PV"]).canonical_type == "PV-3Phase"
+    assert parse_args(["-d", "Batt-1Phase"]).canonical_type == "Batt-1Phase"
+    config = parse_args(["--evse_profile", "EVSE-AC-22kW-1port"])
+    assert config.device_type == "EVSE"
+    assert config.device_profile_name == "EVSE-AC-22kW-1port"
+
+
+def test_good_values_parse_to_typed_fields(tmp_path: Path) -> None:
+    nameplate = tmp_path / "my-inverter.json"
+    nameplate.write_text('{"702.WMaxRtg": 8000}')
+    config = parse_args(
+        [
+            *("-d", "Batt-2Phase", "-N", "3", "-wi", "0.0.0.0", "-wp", "0"),
+            *("--periodic_time", "0.05", "--time_scale", "60", "-wc_tz", "Europe/Berlin"),
+            *("--start_clock_time", "06:30:00", "--start_date", "2026-06-21", "--seed", "42"),
+            *("--log_level", "debug", "-f", str(nameplate)),
+        ]
+    )
+    assert config.device_count == 3
+    assert config.website_port == 0
+    assert config.periodic_time_s == 0.05
+    assert config.time_scale == 60.0
+    assert config.start_clock_time == time(6, 30)
+    assert config.start_date == date(2026, 6, 21)
+    assert config.seed == 42
+    assert config.log_level == "DEBUG"
+    assert config.device_profile_name == "my-inverter"
+
+
+@pytest.fixture
+def wind_t3_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build without the Wind-T3 model (every contract type is simulated by now)."""
+    monkeypatch.delitem(devices._FACTORIES, "Wind-T3-3Phase")
+
+
+@pytest.mark.usefixtures("wind_t3_not_built")
+def test_a_type_not_simulated_by_this_build_is_refused_by_build_engine() -> None:
+    config = parse_args(["-d", "Wind-T3-3Phase"])
+    with pytest.raises(ConfigError, match="--device_type") as info:
+        build_engine(config, WALL)
+    for available in simulated_types():
+        assert available in str(info.value)
+
+
+def test_a_malformed_nameplate_file_is_refused_naming_f(tmp_path: Path) -> None:
+    """Contract §1: bad files exit 2 with one line; a nameplate that is not JSON is a bad file."""
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="-f"):
+        build_engine(parse_args(["-d", "PV", "-f", str(bad)]), WALL)
+
+
+# --- main(): exit code 2, exactly one line on stderr ---------------------------------------
+
+
+MAIN_FAILURES: list[tuple[list[str], str]] = [
+    (["-d", "Nope"], "--device_type"),
+    (["-N", "0"], "--device_count"),
+    (["-wp", "70000"], "--website_port"),
+    (["-wc_tz", "Nowhere/Special"], "--wall_clock_timezone"),
+    (["--start_clock_time", "24:00:00"], "--start_clock_time"),
+    (["-f", "/nonexistent/nameplate.json"], "-f"),
+    (["--time_scale", "5", "--wall_clock", "yes"], "--time_scale"),
+]
+
+
+@pytest.fixture
+def isolated_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` configures root logging once it parsed the flags; undo that after the test."""
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"), MAIN_FAILURES, ids=[" ".join(a) for a, _ in MAIN_FAILURES]
+)
+@pytest.mark.usefixtures("isolated_logging")
+def test_main_exits_2_with_one_line_naming_the_flag(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dersim-trio: error: ")
+    assert flag in lines[0]
+
+
+@pytest.mark.usefixtures("isolated_logging", "wind_t3_not_built")
+def test_main_exits_2_with_one_line_for_a_type_not_simulated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["-d", "Wind-T3-3Phase"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "--device_type" in lines[0]
+    assert "not simulated" in lines[0]
+
+
+@pytest.mark.usefixtures("isolated_logging")
+def test_main_exits_2_with_one_line_when_the_port_is_taken(
+    capsys: pytest.CaptureFixture[str], kit: type[Kit]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = main([*("-d", "Batt", "-wi", "127.0.0.1", "-wp", str(port))])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "--website_port" in lines[0]
+    assert f"127.0.0.1:{port}" in lines[0]

@@ -1,0 +1,197 @@
+"""Every file in ``examples/`` runs against a real server (the in-process simulator on
+127.0.0.1, real clock) as a subprocess, the way a user runs it.
+
+The two clients from the user's document hard-code ``ws://localhost:8111``; they stay byte for
+byte as written, and a shim (a ``websockets.connect`` wrapper for Python, a ``node -r``
+preload for Node) points that address at the test server's port, so the suite never needs
+port 8111.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from dersim_trio.testing import SimulatorHandle
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+REFERENCE = "reference/websocket-telemetry-stream.txt"
+POWER_LINE = re.compile(r"^\d\d:\d\d:\d\d: -?\d+\.\d\d kW$", re.MULTILINE)
+PYTHON_SHIM = (
+    "import os, runpy, sys, websockets\n"
+    "connect = websockets.connect\n"
+    "websockets.connect = lambda uri, *a, **k: connect(\n"
+    "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+)
+
+
+class Output:
+    """A subprocess's merged stdout/stderr, read as it arrives."""
+
+    def __init__(self, process: trio.Process) -> None:
+        assert process.stdout is not None
+        self._stream = process.stdout
+        self.text = ""
+
+    async def wait_for(self, pattern: re.Pattern[str] | str) -> re.Match[str]:
+        """Read until ``pattern`` matches the output so far (fails at EOF)."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        while (match := regex.search(self.text)) is None:
+            chunk = await self._stream.receive_some(65536)
+            if not chunk:
+                raise AssertionError(f"exited before {regex.pattern!r}; output:\n{self.text}")
+            self.text += chunk.decode(errors="replace")
+        return match
+
+
+@asynccontextmanager
+async def running(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[Output]:
+    """Run ``args`` for the body; it is terminated (SIGTERM) when the body ends."""
+    async with trio.open_nursery() as nursery:
+        process = await nursery.start(
+            partial(
+                trio.run_process,
+                list(args),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                check=False,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                cwd=ROOT,
+            )
+        )
+        yield Output(process)
+        nursery.cancel_scope.cancel()
+
+
+def _reference_document() -> str | None:
+    candidates = [os.environ.get("DERSIM_SHARED_DIR", ""), ROOT.parent / "shared", "/work/shared"]
+    for base in candidates:
+        if base and (path := Path(base) / REFERENCE).is_file():
+            return path.read_text(encoding="utf-8")
+    return None
+
+
+@pytest.mark.parametrize(
+    ("name", "first_line", "last_line"),
+    [
+        ("client_websockets.py", "import asyncio", "asyncio.run(main())"),
+        ("client_node.js", 'const WebSocket = require("ws");', "});"),
+    ],
+)
+def test_the_users_clients_are_verbatim_copies_of_the_document(
+    name: str, first_line: str, last_line: str
+) -> None:
+    document = _reference_document()
+    if document is None:
+        pytest.skip(f"the user's document ({REFERENCE}) is not on this machine")
+    example = (EXAMPLES / name).read_text(encoding="utf-8").rstrip("\n")
+    assert example.startswith(first_line)
+    assert example.endswith(last_line)
+    assert example in document
+
+
+@pytest.mark.dersim("--periodic_time", "0.05")
+async def test_python_websockets_example_prints_power_lines(dersim: SimulatorHandle) -> None:
+    env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
+    with trio.fail_after(30):
+        async with running(
+            sys.executable, "-c", PYTHON_SHIM, str(EXAMPLES / "client_websockets.py"), env=env
+        ) as output:
+            await output.wait_for(r"(?m)^.*kW\n(.*\n){2}")
+    lines = [line for line in output.text.splitlines() if line.endswith("kW")]
+    assert len(lines) >= 3
+    assert all(POWER_LINE.match(line) for line in lines), output.text
+
+
+@pytest.mark.dersim("--periodic_time", "0.05")
+async def test_node_ws_example_connects_and_prints_power_lines(dersim: SimulatorHandle) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (scripts/test.sh installs ws only where node exists)")
+    if not (EXAMPLES / "node_modules" / "ws").is_dir():
+        pytest.skip("npm package ws is not installed: run `npm ci --prefix examples`")
+    env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
+    preload = str(ROOT / "tests" / "redirect_ws.js")
+    with trio.fail_after(30):
+        async with running(
+            node, "-r", preload, str(EXAMPLES / "client_node.js"), env=env
+        ) as output:
+            await output.wait_for(r"(?m)^connected$")
+            await output.wait_for(r"(?m)(^\d\d:\d\d:\d\d: -?\d+\.\d\d kW\n){3}")
+    assert POWER_LINE.search(output.text), output.text
+
+
+@pytest.mark.dersim("-d", "Wind-T3-3Phase", "--periodic_time", "0.05", "--time_scale", "30")
+async def test_wind_harness_sees_the_rotor_settle(dersim: SimulatorHandle) -> None:
+    """0.05 s ticks at time scale 30: each tick is 1.5 simulated seconds, as by default."""
+    with trio.fail_after(60):
+        result = await trio.run_process(
+            [
+                sys.executable,
+                str(EXAMPLES / "harness_wind.py"),
+                dersim.http_url,
+                "--wind",
+                "12",
+                "--seconds",
+                "6",
+            ],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        async with dersim.client() as api:
+            inputs = await api.inputs(0)
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "wind 12 m/s:" in out
+    assert re.search(r"settled at 1\d\.\d{3} rpm", out), out
+    assert inputs.wind_speed_m_s is None  # the harness put the model's wind back
+
+
+@pytest.mark.dersim("-d", "Batt", "--periodic_time", "0.05")
+async def test_wind_harness_refuses_a_simulator_that_is_not_wind(dersim: SimulatorHandle) -> None:
+    with trio.fail_after(30):
+        result = await trio.run_process(
+            [sys.executable, str(EXAMPLES / "harness_wind.py"), dersim.http_url],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert "simulates Batt" in result.stderr.decode()
+
+
+@pytest.mark.dersim("-d", "PV", "--periodic_time", "0.05")
+async def test_anomaly_detector_flags_a_step_in_power(dersim: SimulatorHandle) -> None:
+    """Steady irradiance, then a step from 1000 to 100 W/m²: the detector reports the jump."""
+    with trio.fail_after(60):
+        async with dersim.client() as api:
+            await api.set_inputs(0, irradiance_w_m2=1000.0)
+            async with running(
+                sys.executable,
+                str(EXAMPLES / "anomaly_detector.py"),
+                dersim.http_url,
+                "--window",
+                "10",
+                "--seconds",
+                "30",
+            ) as output:
+                await output.wait_for(r"(?m)^watching ")
+                await dersim.wait_ticks(25)  # the window fills with the steady level
+                quiet = output.text
+                await api.set_inputs(0, irradiance_w_m2=100.0)
+                alert = await output.wait_for(r"(?m)^ALERT .* tick (\d+) device 0: power_kw jumped")
+    assert "ALERT" not in quiet
+    assert int(alert[1]) > 0
