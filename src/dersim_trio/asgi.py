@@ -29,7 +29,7 @@ from .control import Controller
 from .devices import build_engine
 from .hub import Hub
 from .logbuffer import InstalledHandler, LogBuffer, install_log_buffer
-from .service import observe_ticks, open_history, tick_loop, utc_now
+from .service import manage_gc, observe_ticks, open_history, tick_loop, utc_now
 from .web.app import ServerContext, create_app
 from .web.hypercorn_bridge import install_connection_guard
 
@@ -38,8 +38,11 @@ log = logging.getLogger("dersim_trio.Lab")
 FAILED_EXIT_CODE = 70
 
 
-def create_asgi_app(argv: list[str] | None = None) -> Any:
-    """Build the quart-trio app with its own tick loop (started by the ASGI lifespan)."""
+def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> Any:
+    """Build the quart-trio app with its own tick loop (started by the ASGI lifespan).
+
+    ``tune_gc`` applies ``service.manage_gc`` at start-up (process-wide: tests pass False).
+    """
     if argv is None:
         argv = shlex.split(os.environ.get("DERSIM_ARGS", ""))
     try:
@@ -50,18 +53,7 @@ def create_asgi_app(argv: list[str] | None = None) -> Any:
         print(f"dersim-trio: error: DERSIM_ARGS: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     hub = Hub(config.device_count)
-    context = ServerContext(
-        device_type=config.device_type,
-        device_count=config.device_count,
-        device_profile_name=config.device_profile_name,
-        periodic_time_s=config.periodic_time_s,
-        time_scale=config.time_scale,
-        wall_clock=config.wall_clock,
-        timezone=config.timezone,
-        seed=config.seed,
-        started_at=started.isoformat(timespec="seconds"),
-        started_trio_time=0.0,
-    )
+    context = ServerContext.for_run(config, started, started_trio_time=0.0)
     logs = LogBuffer()
     history = open_history(config)
     app = create_app(
@@ -89,6 +81,8 @@ def create_asgi_app(argv: list[str] | None = None) -> Any:
 
     @app.before_serving
     async def start_ticking() -> None:
+        if tune_gc:
+            manage_gc(fast_path=False)
         context.started_trio_time = trio.current_time()
         installed.append(install_log_buffer(logs))
         await app.nursery.start(run_ticks)

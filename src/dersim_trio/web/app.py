@@ -11,6 +11,7 @@ import logging
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata, resources
 from typing import Any
 
@@ -22,6 +23,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
+from ..config import SimConfig
 from ..control import Controller
 from ..history import History
 from ..hub import Hub
@@ -71,6 +73,32 @@ class ServerContext:
     request_shutdown: Callable[[], None] | None = None
     """Begins the service's graceful shutdown (``POST /api/dersim/stop``); None under plain
     hypercorn, which owns the process."""
+
+    @classmethod
+    def for_run(
+        cls,
+        config: SimConfig,
+        started_wall: datetime,
+        started_trio_time: float,
+        *,
+        fast_path: bool = False,
+        request_shutdown: Callable[[], None] | None = None,
+    ) -> ServerContext:
+        """The run facts of a configuration started at ``started_wall`` (timezone-aware)."""
+        return cls(
+            device_type=config.device_type,
+            device_count=config.device_count,
+            device_profile_name=config.device_profile_name,
+            periodic_time_s=config.periodic_time_s,
+            time_scale=config.time_scale,
+            wall_clock=config.wall_clock,
+            timezone=config.timezone,
+            seed=config.seed,
+            started_at=started_wall.astimezone(UTC).isoformat(timespec="seconds"),
+            started_trio_time=started_trio_time,
+            fast_path=fast_path,
+            request_shutdown=request_shutdown,
+        )
 
 
 class _WebSocketDocumentingProvider(OpenAPIProvider):

@@ -246,7 +246,10 @@ class FrontDoor:
         telemetry_line = False
         with trio.move_on_after(HEAD_TIMEOUT_S):
             while True:
-                chunk = await stream.receive_some(MAX_HEAD_BYTES)
+                try:
+                    chunk = await stream.receive_some(MAX_HEAD_BYTES)
+                except trio.BrokenResourceError:
+                    return None  # reset by the peer: no request, like EOF (not a failure)
                 if not chunk:
                     return None
                 buf += chunk
@@ -259,10 +262,11 @@ class FrontDoor:
                     if not TELEMETRY_REQUEST_LINE.match(bytes(buf[:line_end])):
                         return "http"
                     telemetry_line = True
-                if buf.find(b"\r\n\r\n") >= 0:
+                head_end = buf.find(b"\r\n\r\n")
+                if 0 <= head_end <= MAX_HEAD_BYTES - 4:
                     return "telemetry"
-                if len(buf) > MAX_HEAD_BYTES:
-                    return None
+                if head_end >= 0 or len(buf) > MAX_HEAD_BYTES:
+                    return None  # the head is (or would end up) over the size limit
         return None
 
     async def wait_all_closed(self) -> None:

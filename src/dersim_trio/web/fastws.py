@@ -178,6 +178,9 @@ class Broadcaster:
             return memoryview(chunk)
         if client.slot is not None and not client.close_sent:
             chunk, client.slot = client.slot, None
+            # counted when written, as on_tick counts a direct send (dropped ones are counted
+            # when replaced): each tick is either sent or dropped
+            self._hub.count_sent(client.messages_per_tick)
             return memoryview(chunk)
         return None
 
