@@ -159,18 +159,7 @@ def test_a_flood_of_100k_records_keeps_5000_counts_the_dropped_and_costs_little(
     entries = buffer.query(limit=1000).entries
     assert entries[-1].message == "sample 99999"
     assert entries[0].id == 99_001
-    # the buffer's own share (the handler, not logging's record creation), in CPU time so a
-    # loaded machine does not fail it: ~0.1 s on an idle laptop
-    handler = LogBufferHandler(LogBuffer())
-    records = [
-        logging.LogRecord("dersim_trio.DC", logging.DEBUG, __file__, 1, "sample %d", (k,), None)
-        for k in range(100_000)
-    ]
-    started = time.process_time()
-    for record in records:
-        handler.handle(record)
-    assert time.process_time() - started < 1.0
-    assert handler.buffer.statistics().size == 5000
+    # (its cost per record is measured by scripts/bench_toolkit.py, not asserted here)
 
 
 def test_concurrent_threads_get_unique_consecutive_ids() -> None:

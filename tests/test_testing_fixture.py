@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -23,19 +22,16 @@ HOUR_S = 3600.0
 PERIOD = 1.5
 
 
-async def test_a_simulated_hour_under_mockclock_takes_well_under_a_second(
+async def test_a_simulated_hour_under_mockclock_runs_every_tick_in_virtual_time(
     dersim: SimulatorHandle, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """2400 ticks of the default simulator (1.5 s period) in virtual time. The bound is on
-    the process's CPU time, which other processes on a busy machine do not inflate."""
+    """2400 ticks of the default simulator (1.5 s period) pass in virtual time, none skipped
+    (how much wall time that takes is measured by scripts/bench_toolkit.py)."""
     first = dersim.engine.tick
-    cpu, wall = time.process_time(), time.perf_counter()
     await dersim.advance(HOUR_S + PERIOD / 4)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     assert dersim.engine.tick - first == 2400
+    assert dersim.hub.statistics().ticks_published >= 2400
     assert trio.current_time() >= HOUR_S
-    print(f"simulated hour: {cpu:.3f} s CPU, {wall:.3f} s wall")
-    assert cpu < 1.0
 
 
 @pytest.mark.dersim("-d", "Batt", "-N", "3", "--periodic_time", "2")
