@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
@@ -476,12 +477,37 @@ class FuelCellModel:
             return 0.0
         if stack_power_w >= self._p_peak_w:
             return self._i_peak_a
-        lo, hi = 0.0, self._i_peak_a
+        return self._solve_current(
+            self._fc_cell_v_dv, stack_power_w, self._i_peak_a, guess_a, 1e-9 * self._p_peak_w
+        )
+
+    def el_current_for_power_a(self, stack_power_w: float, guess_a: float = 0.0) -> float:
+        """Electrolysis current magnitude (A) drawing ``stack_power_w`` (bidirectional only)."""
+        if stack_power_w <= 0.0 or self.nameplate.el_cell is None:
+            return 0.0
+        tol_w = 1e-9 * self._rated_kw * 1000.0
+        return self._solve_current(
+            self._el_cell_v_dv, stack_power_w, self._el_i_max_a, guess_a, tol_w
+        )
+
+    def _solve_current(
+        self,
+        cell_v_dv: Callable[[float], tuple[float, float]],
+        stack_power_w: float,
+        i_max_a: float,
+        guess_a: float,
+        tol_w: float,
+    ) -> float:
+        """Current in [0, ``i_max_a``] where N·V(i)·i = ``stack_power_w``.
+
+        Safeguarded Newton on the monotone branch (a bisection step whenever Newton leaves the
+        bracket or the slope is not positive), at most ``_SOLVER_MAX_ITERATIONS`` iterations.
+        """
+        lo, hi = 0.0, i_max_a
         i = min(max(guess_a, 0.0), hi)
-        tol_w = 1e-9 * self._p_peak_w
         n = self._n
         for _ in range(_SOLVER_MAX_ITERATIONS):
-            v, dv = self._fc_cell_v_dv(i)
+            v, dv = cell_v_dv(i)
             f = n * v * i - stack_power_w
             if abs(f) <= tol_w:
                 break
@@ -491,28 +517,6 @@ class FuelCellModel:
                 hi = i
             df = n * (v + i * dv)
             nxt = i - f / df if df > 0.0 else lo
-            i = nxt if lo < nxt < hi else 0.5 * (lo + hi)
-        return i
-
-    def el_current_for_power_a(self, stack_power_w: float, guess_a: float = 0.0) -> float:
-        """Electrolysis current magnitude (A) drawing ``stack_power_w`` (bidirectional only)."""
-        if stack_power_w <= 0.0 or self.nameplate.el_cell is None:
-            return 0.0
-        lo, hi = 0.0, self._el_i_max_a
-        i = min(max(guess_a, 0.0), hi)
-        tol_w = 1e-9 * self._rated_kw * 1000.0
-        n = self._n
-        for _ in range(_SOLVER_MAX_ITERATIONS):
-            v, dv = self._el_cell_v_dv(i)
-            f = n * v * i - stack_power_w
-            if abs(f) <= tol_w:
-                break
-            if f < 0.0:
-                lo = i
-            else:
-                hi = i
-            df = n * (v + i * dv)
-            nxt = i - f / df
             i = nxt if lo < nxt < hi else 0.5 * (lo + hi)
         return i
 
