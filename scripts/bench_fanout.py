@@ -57,7 +57,6 @@ import contextlib
 import json
 import os
 import re
-import resource
 import shlex
 import shutil
 import signal
@@ -71,6 +70,9 @@ from typing import Any
 
 HOST = "127.0.0.1"
 CLIENT = Path(__file__).with_name("_benchclient.py")
+sys.path.insert(0, str(CLIENT.parent))
+from _benchclient import raise_nofile_limit  # noqa: E402  (the client process uses it too)
+
 DEFAULT_CMD = (
     "{dersim} -wi {host} -wp {port} --periodic_time {period} -N {devices} -d {device_type}"
 )
@@ -96,14 +98,6 @@ class Interrupted(Exception):
 
 def _on_signal(signum: int, _frame: object) -> None:
     raise Interrupted(signal.Signals(signum).name)
-
-
-def raise_nofile_limit() -> tuple[int, int]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
 def free_port() -> int:

@@ -61,18 +61,7 @@ def make_engine(*flags: str) -> Engine:
 
 def make_context(config: SimConfig) -> ServerContext:
     """The run facts ``run_service`` would report for ``config``."""
-    return ServerContext(
-        device_type=config.device_type,
-        device_count=config.device_count,
-        device_profile_name=config.device_profile_name,
-        periodic_time_s=config.periodic_time_s,
-        time_scale=config.time_scale,
-        wall_clock=config.wall_clock,
-        timezone=config.timezone,
-        seed=config.seed,
-        started_at=FIXED_WALL.isoformat(timespec="seconds"),
-        started_trio_time=trio.current_time(),
-    )
+    return ServerContext.for_run(config, FIXED_WALL, trio.current_time())
 
 
 def tick_of(message: str | bytes) -> int:

@@ -11,7 +11,7 @@ from dersim_trio.hub import Hub, LatestSlot, TickPayload
 
 def payload(tick: int, devices: int = 1) -> TickPayload:
     data = tuple(f'{{"tick":{tick},"device_index":{i}}}'.encode() for i in range(devices))
-    return TickPayload(tick, data, tuple(d.decode() for d in data))
+    return TickPayload(tick, data)
 
 
 def publish(hub: Hub, tick: int) -> None:

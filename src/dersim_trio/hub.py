@@ -23,19 +23,25 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import trio
 
 TIMING_WINDOW = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TickPayload:
-    """One tick's encoded snapshots, in device order, as bytes and as text."""
+    """One tick's encoded snapshots, in device order, as bytes (and as text, decoded once)."""
 
     tick: int
     data: tuple[bytes, ...]
-    text: tuple[str, ...]
+
+    @cached_property
+    def text(self) -> tuple[str, ...]:
+        """The payloads as text frames for the quart route: decoded on first use, once per tick
+        for all its subscribers (the fast path sends ``data`` and never needs this)."""
+        return tuple(p.decode() for p in self.data)
 
     def for_device(self, device: int | None) -> tuple[str, ...]:
         """The text messages a subscriber with this filter receives for this tick."""
@@ -145,7 +151,7 @@ class Hub:
         if len(payloads) != self.device_count:
             raise ValueError(f"expected {self.device_count} payloads, got {len(payloads)}")
         data = tuple(payloads)
-        item = TickPayload(tick, data, tuple(p.decode() for p in data))
+        item = TickPayload(tick, data)
         self._last = item
         self._ticks_published += 1
         for sub in self._subscribers:
