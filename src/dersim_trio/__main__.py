@@ -1,5 +1,5 @@
 """``python -m dersim_trio``: the same as the ``dersim-trio`` command."""
 
-from .cli import main
+from dersim_trio.cli import main
 
 raise SystemExit(main())

@@ -24,14 +24,14 @@ from typing import Any
 
 import trio
 
-from .config import ConfigError, parse_args
-from .control import Controller
-from .devices import build_engine
-from .hub import Hub
-from .logbuffer import InstalledHandler, LogBuffer, install_log_buffer
-from .service import manage_gc, observe_ticks, open_history, tick_loop, utc_now
-from .web.app import ServerContext, create_app
-from .web.hypercorn_bridge import install_connection_guard
+from dersim_trio.config import ConfigError, parse_args
+from dersim_trio.control import Controller
+from dersim_trio.devices import build_engine
+from dersim_trio.hub import Hub
+from dersim_trio.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
+from dersim_trio.service import manage_gc, observe_ticks, open_history, tick_loop, utc_now
+from dersim_trio.web.app import ServerContext, create_app
+from dersim_trio.web.hypercorn_bridge import install_connection_guard
 
 log = logging.getLogger("dersim_trio.Lab")
 

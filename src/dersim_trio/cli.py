@@ -16,11 +16,11 @@ import sys
 
 import trio
 
-from .config import ConfigError, SimConfig, parse_args
-from .devices import build_engine
-from .nameplates import list_profiles_text
-from .service import RunningService, run_service, utc_now
-from .web.door import open_listener
+from dersim_trio.config import ConfigError, SimConfig, parse_args
+from dersim_trio.devices import build_engine
+from dersim_trio.nameplates import list_profiles_text
+from dersim_trio.service import RunningService, run_service, utc_now
+from dersim_trio.web.door import open_listener
 
 
 def _configure_logging(level: str) -> None:
@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the simulator (or the ``watch``/``record`` tools); return the process exit code."""
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("watch", "record"):
-        from .tools import main as tools_main  # the client stack loads only for the tools
+        from dersim_trio.tools import (
+            main as tools_main,  # the client stack loads only for the tools
+        )
 
         return tools_main(args)
     try:

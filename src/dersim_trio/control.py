@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from .controls.models import (
+from dersim_trio.controls.models import (
     Capability,
     ClampRecord,
     CommandName,
@@ -28,10 +28,10 @@ from .controls.models import (
     FaultType,
     HybridDispatchName,
 )
-from .controls.setpoints import SETPOINT_ASSETS, ControlsRejected
-from .engine import DeviceSlot, Engine
-from .physics.hybrid import HybridModel
-from .schema import InputsState, InputsUpdate
+from dersim_trio.controls.setpoints import SETPOINT_ASSETS, ControlsRejected
+from dersim_trio.engine import DeviceSlot, Engine
+from dersim_trio.physics.hybrid import HybridModel
+from dersim_trio.schema import InputsState, InputsUpdate
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from .clock import SimClock
-from .controls.operating_state import OperatingTimes
-from .controls.supervisor import Delivered, DeviceSupervisor
-from .physics.ac import AcType, EnergyCounters, measure
-from .physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
-from .schema import (
+from dersim_trio.clock import SimClock
+from dersim_trio.controls.operating_state import OperatingTimes
+from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
+from dersim_trio.physics.ac import AcType, EnergyCounters, measure
+from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
+from dersim_trio.schema import (
     ASSET_MODELS,
     Snapshot,
 )

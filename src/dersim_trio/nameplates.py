@@ -59,14 +59,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from .config import ConfigError
-from .physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
+from dersim_trio.config import ConfigError
+from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
-    from .physics.battery import BatteryNameplate, Chemistry
-    from .physics.fuelcell import FuelCellNameplate
-    from .physics.pv import PvNameplate
-    from .physics.wind import WindNameplate
+    from dersim_trio.physics.battery import BatteryNameplate, Chemistry
+    from dersim_trio.physics.fuelcell import FuelCellNameplate
+    from dersim_trio.physics.pv import PvNameplate
+    from dersim_trio.physics.wind import WindNameplate
 
 Asset = Literal["pv", "battery", "wind", "fuelcell", "hybrid", "evse"]
 PointValue = float | int | str
@@ -481,7 +481,7 @@ def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
 
 def battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
     """``base`` with the file's battery keys applied (module docstring)."""
-    from .physics.battery import check_soc_window
+    from dersim_trio.physics.battery import check_soc_window
 
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
@@ -559,7 +559,7 @@ def _symmetric_var_pu(nameplate: Nameplate, rated_kw: float) -> float | None:
 
 @cache
 def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNameplate:
-    from .physics.wind import design_pitch_gains
+    from dersim_trio.physics.wind import design_pitch_gains
 
     changed = replace(base, rated_power_kw=rated_kw, reactive_capability_pu=q_pu)
     return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)

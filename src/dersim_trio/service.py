@@ -30,18 +30,18 @@ from functools import partial
 import trio
 from hypercorn.config import Config
 
-from .config import SimConfig
-from .control import Controller
-from .devices import build_engine
-from .engine import Engine, encode
-from .history import RETENTION_S, History
-from .hub import Hub
-from .logbuffer import LogBuffer, install_log_buffer
-from .schema import Snapshot
-from .web.app import ServerContext, create_app
-from .web.door import FrontDoor, open_listener
-from .web.fastws import Broadcaster
-from .web.hypercorn_bridge import HypercornBridge
+from dersim_trio.config import SimConfig
+from dersim_trio.control import Controller
+from dersim_trio.devices import build_engine
+from dersim_trio.engine import Engine, encode
+from dersim_trio.history import RETENTION_S, History
+from dersim_trio.hub import Hub
+from dersim_trio.logbuffer import LogBuffer, install_log_buffer
+from dersim_trio.schema import Snapshot
+from dersim_trio.web.app import ServerContext, create_app
+from dersim_trio.web.door import FrontDoor, open_listener
+from dersim_trio.web.fastws import Broadcaster
+from dersim_trio.web.hypercorn_bridge import HypercornBridge
 
 log = logging.getLogger("dersim_trio.Lab")
 

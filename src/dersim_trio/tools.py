@@ -24,7 +24,7 @@ from typing import IO, Any, NoReturn
 
 import trio
 
-from .client import (
+from dersim_trio.client import (
     Backoff,
     DersimClient,
     DersimError,

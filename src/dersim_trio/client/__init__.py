@@ -21,10 +21,9 @@ Quick tour::
 * Errors: every one is a ``DersimError`` (``ApiError`` carries the server's error body).
 """
 
-from ..schema import InputsState, ServerInfo, Snapshot
-from .backoff import Backoff
-from .burst import Burst, Sample
-from .errors import (
+from dersim_trio.client.backoff import Backoff
+from dersim_trio.client.burst import Burst, Sample
+from dersim_trio.client.errors import (
     ApiError,
     DersimError,
     InvalidUrl,
@@ -33,8 +32,8 @@ from .errors import (
     ServerUnreachable,
     TelemetryRejected,
 )
-from .fields import UnknownField, field_value, flatten, resolve_field
-from .models import (
+from dersim_trio.client.fields import UnknownField, field_value, flatten, resolve_field
+from dersim_trio.client.models import (
     Capability,
     Clamp,
     CommandName,
@@ -48,9 +47,16 @@ from .models import (
     LogEntry,
     LogPage,
 )
-from .rest import DersimClient
-from .telemetry import Gap, GapReason, TelemetryStatistics, TelemetryStream, open_telemetry
-from .urls import ServerUrls, parse_server_url
+from dersim_trio.client.rest import DersimClient
+from dersim_trio.client.telemetry import (
+    Gap,
+    GapReason,
+    TelemetryStatistics,
+    TelemetryStream,
+    open_telemetry,
+)
+from dersim_trio.client.urls import ServerUrls, parse_server_url
+from dersim_trio.schema import InputsState, ServerInfo, Snapshot
 
 __all__ = [
     "ApiError",

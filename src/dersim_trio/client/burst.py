@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .telemetry import Gap
+from dersim_trio.client.telemetry import Gap
 
 
 @dataclass(frozen=True, slots=True)

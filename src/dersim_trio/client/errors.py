@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..schema import FieldError
+from dersim_trio.schema import FieldError
 
 
 class DersimError(Exception):

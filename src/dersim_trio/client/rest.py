@@ -18,12 +18,11 @@ import httpx
 import trio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..schema import ErrorBody, InputsState, ServerInfo, Snapshot
-from .backoff import Backoff
-from .burst import Burst, Sample
-from .errors import ApiError, PayloadError, ServerUnreachable
-from .fields import field_value, resolve_field
-from .models import (
+from dersim_trio.client.backoff import Backoff
+from dersim_trio.client.burst import Burst, Sample
+from dersim_trio.client.errors import ApiError, PayloadError, ServerUnreachable
+from dersim_trio.client.fields import field_value, resolve_field
+from dersim_trio.client.models import (
     CommandName,
     CommandRecord,
     ControlsState,
@@ -35,8 +34,9 @@ from .models import (
     LogModule,
     LogPage,
 )
-from .telemetry import Gap, TelemetryStream, open_telemetry
-from .urls import ServerUrls, parse_server_url
+from dersim_trio.client.telemetry import Gap, TelemetryStream, open_telemetry
+from dersim_trio.client.urls import ServerUrls, parse_server_url
+from dersim_trio.schema import ErrorBody, InputsState, ServerInfo, Snapshot
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from .errors import InvalidUrl
+from dersim_trio.client.errors import InvalidUrl
 
 TELEMETRY_PATH = "/api/dersim/ws/telemetry"
 _TELEMETRY_PATHS = (TELEMETRY_PATH, "/api/dersim/telemetry/ws")

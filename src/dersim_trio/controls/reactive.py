@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..physics.base import AcRating
-from .models import Excitation, Priority
+from dersim_trio.controls.models import Excitation, Priority
+from dersim_trio.physics.base import AcRating
 
 _EPS = 1e-9
 

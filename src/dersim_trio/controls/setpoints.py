@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..physics.base import AcRating, Dispatch
-from .models import ClampRecord, ControlsUpdate, Excitation, Priority
+from dersim_trio.controls.models import ClampRecord, ControlsUpdate, Excitation, Priority
+from dersim_trio.physics.base import AcRating, Dispatch
 
 SETPOINT_FIELDS: tuple[str, ...] = (
     "active_power_setpoint_kw",

@@ -42,15 +42,25 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-from ..physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
-from ..schema import ConnectionState, InverterStateName, ServiceState
-from .enter_service import EnterService, ServiceEvent, grid_in_window
-from .faults import FaultRecord
-from .models import CommandName, FaultType
-from .operating_state import FAULT_STATES, OperatingState, OperatingTimes, Outcome
-from .ramp import ramp_toward
-from .reactive import ReactiveLimit, active_power_cap_kw, limit_reactive, pf_reactive_kvar
-from .setpoints import SETPOINT_ASSETS, DeviceControls
+from dersim_trio.controls.enter_service import EnterService, ServiceEvent, grid_in_window
+from dersim_trio.controls.faults import FaultRecord
+from dersim_trio.controls.models import CommandName, FaultType
+from dersim_trio.controls.operating_state import (
+    FAULT_STATES,
+    OperatingState,
+    OperatingTimes,
+    Outcome,
+)
+from dersim_trio.controls.ramp import ramp_toward
+from dersim_trio.controls.reactive import (
+    ReactiveLimit,
+    active_power_cap_kw,
+    limit_reactive,
+    pf_reactive_kvar,
+)
+from dersim_trio.controls.setpoints import SETPOINT_ASSETS, DeviceControls
+from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
+from dersim_trio.schema import ConnectionState, InverterStateName, ServiceState
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")

@@ -22,21 +22,21 @@ from quart_schema.openapi import OpenAPIProvider
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from .. import __version__
-from ..config import SimConfig
-from ..control import Controller
-from ..history import History
-from ..hub import Hub
-from ..logbuffer import LogBuffer
-from ..schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
-from .asgi_shield import ShieldHttpSends
-from .auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
-from .bodies import MAX_BODY_BYTES, error_response
-from .params import DeviceParamError, parse_device
-from .routes_control import register_control_routes
-from .routes_inputs import register_input_routes
-from .routes_misc import register_misc_routes
-from .routes_observe import register_observe_routes
+from dersim_trio import __version__
+from dersim_trio.config import SimConfig
+from dersim_trio.control import Controller
+from dersim_trio.history import History
+from dersim_trio.hub import Hub
+from dersim_trio.logbuffer import LogBuffer
+from dersim_trio.schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from dersim_trio.web.asgi_shield import ShieldHttpSends
+from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
+from dersim_trio.web.bodies import MAX_BODY_BYTES, error_response
+from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.routes_control import register_control_routes
+from dersim_trio.web.routes_inputs import register_input_routes
+from dersim_trio.web.routes_misc import register_misc_routes
+from dersim_trio.web.routes_observe import register_observe_routes
 
 log = logging.getLogger("dersim_trio.WS")
 

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 import trio
 
-from ..hub import Hub, TickPayload
-from .door import abort_socket
-from .params import DeviceParamError, parse_device
-from .wsframes import (
+from dersim_trio.hub import Hub, TickPayload
+from dersim_trio.web.door import abort_socket
+from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.wsframes import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,

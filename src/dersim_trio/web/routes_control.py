@@ -16,8 +16,8 @@ from quart import Response, request
 from quart_schema import document_querystring, document_request, document_response
 from quart_trio import QuartTrio
 
-from ..control import Controller, ControlsRejected, DeviceIndexError
-from ..controls.models import (
+from dersim_trio.control import Controller, ControlsRejected, DeviceIndexError
+from dersim_trio.controls.models import (
     CommandRecord,
     CommandRequest,
     CommandsQuery,
@@ -27,8 +27,8 @@ from ..controls.models import (
     FaultRequest,
     FaultsState,
 )
-from ..schema import ErrorBody, FieldError
-from .bodies import error_response, read_json_body
+from dersim_trio.schema import ErrorBody, FieldError
+from dersim_trio.web.bodies import error_response, read_json_body
 
 CONTROLS_PATH = "/api/dersim/devices/<int(signed=True):index>/controls"
 FAULTS_PATH = "/api/dersim/devices/<int(signed=True):index>/faults"

@@ -7,9 +7,9 @@ from quart import Response
 from quart_schema import document_request, document_response
 from quart_trio import QuartTrio
 
-from ..control import Controller, DeviceIndexError
-from ..schema import ErrorBody, InputsState, InputsUpdate
-from .bodies import error_response, read_json_body
+from dersim_trio.control import Controller, DeviceIndexError
+from dersim_trio.schema import ErrorBody, InputsState, InputsUpdate
+from dersim_trio.web.bodies import error_response, read_json_body
 
 
 def _json(payload: str) -> Response:

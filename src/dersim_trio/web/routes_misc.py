@@ -12,13 +12,13 @@ from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from ..control import Controller
-from ..engine import DeviceSlot
-from ..physics.base import AssetValue
-from ..physics.pv import IvPoint
-from ..schema import DeviceQuery, ErrorBody
-from .bodies import error_response
-from .params import DeviceParamError, parse_device
+from dersim_trio.control import Controller
+from dersim_trio.engine import DeviceSlot
+from dersim_trio.physics.base import AssetValue
+from dersim_trio.physics.pv import IvPoint
+from dersim_trio.schema import DeviceQuery, ErrorBody
+from dersim_trio.web.bodies import error_response
+from dersim_trio.web.params import DeviceParamError, parse_device
 
 log = logging.getLogger("dersim_trio.API")
 

@@ -20,11 +20,11 @@ from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from ..history import RETENTION_S, History
-from ..logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
-from ..schema import ErrorBody, FieldError
-from .bodies import error_response
-from .params import DeviceParamError, parse_device
+from dersim_trio.history import RETENTION_S, History
+from dersim_trio.logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
+from dersim_trio.schema import ErrorBody, FieldError
+from dersim_trio.web.bodies import error_response
+from dersim_trio.web.params import DeviceParamError, parse_device
 
 log = logging.getLogger("dersim_trio.API")
 
