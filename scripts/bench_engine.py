@@ -25,11 +25,11 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from dersim_trio.clock import SimClock
-from dersim_trio.config import parse_args
-from dersim_trio.devices import build_engine
-from dersim_trio.engine import DeviceSlot, Engine, encode
-from dersim_trio.service import manage_gc
+from dersim_trio.engine.clock import SimClock
+from dersim_trio.engine.core import DeviceSlot, Engine, encode
+from dersim_trio.service.build import build_engine
+from dersim_trio.service.run import manage_gc
+from dersim_trio.setup.config import parse_args
 
 TYPES = [
     "PV-3Phase",

@@ -19,7 +19,7 @@ import time
 import trio
 import trio.testing
 
-from dersim_trio.logbuffer import LogBuffer, LogBufferHandler
+from dersim_trio.service.logbuffer import LogBuffer, LogBufferHandler
 from dersim_trio.testing import run_simulator
 
 HOUR_S = 3600.0

@@ -32,13 +32,13 @@ import pytest
 import trio
 from quart_trio import QuartTrio
 
-from dersim_trio.config import SimConfig, parse_args
-from dersim_trio.devices import build_engine
-from dersim_trio.engine import Engine
-from dersim_trio.hub import Hub
-from dersim_trio.service import RunningService, run_service, tick_loop
+from dersim_trio.engine.core import Engine
+from dersim_trio.service.build import build_engine
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.run import RunningService, run_service, tick_loop
+from dersim_trio.setup.config import SimConfig, parse_args
 from dersim_trio.web.app import ServerContext, create_app
-from dersim_trio.web.door import open_listener
+from dersim_trio.web.fastpath.door import open_listener
 
 FIXED_WALL = datetime(2026, 6, 21, 12, 0, 0, tzinfo=UTC)
 """The wall-clock reading every test engine is built with (only used for defaults)."""

@@ -17,10 +17,10 @@ import trio
 from quart_trio import QuartTrio
 
 from dersim_trio.cli import main
-from dersim_trio.config import ConfigError, parse_args
-from dersim_trio.control import Controller
-from dersim_trio.engine import encode
-from dersim_trio.hub import Hub
+from dersim_trio.engine.core import encode
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.operator import Controller
+from dersim_trio.setup.config import ConfigError, parse_args
 from dersim_trio.web.app import create_app
 
 if TYPE_CHECKING:

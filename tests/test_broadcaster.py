@@ -26,9 +26,9 @@ import pytest
 import trio
 import trio.testing
 
-from dersim_trio.hub import Hub
-from dersim_trio.web.fastws import Broadcaster, FastClient
-from dersim_trio.web.wsframes import pong_frame
+from dersim_trio.service.hub import Hub
+from dersim_trio.web.fastpath.broadcaster import Broadcaster, FastClient
+from dersim_trio.web.fastpath.frames import pong_frame
 
 RESPONSE_101 = b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA

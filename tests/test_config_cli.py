@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dersim_trio import devices
 from dersim_trio.cli import main
-from dersim_trio.config import DEVICE_TYPE_ALIASES, ConfigError, parse_args
-from dersim_trio.devices import build_engine, simulated_types
+from dersim_trio.service import build as devices
+from dersim_trio.service.build import build_engine, simulated_types
+from dersim_trio.setup.config import DEVICE_TYPE_ALIASES, ConfigError, parse_args
 
 if TYPE_CHECKING:
     from conftest import Kit

@@ -17,14 +17,14 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from dersim_trio.control import Controller, ControlsRejected
-from dersim_trio.controls.models import (
+from dersim_trio.api.controls import (
     FAULT_TYPES,
     CommandRequest,
     ControlsUpdate,
 )
-from dersim_trio.engine import Engine
-from dersim_trio.schema import Snapshot
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.engine.core import Engine
+from dersim_trio.service.operator import Controller, ControlsRejected
 
 if TYPE_CHECKING:
     from conftest import Kit

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dersim_trio.control import COMMAND_LOG_SIZE, Controller
+from dersim_trio.api.controls import CommandName, CommandRequest, ControlsUpdate
+from dersim_trio.api.schema import Snapshot
 from dersim_trio.controls.enter_service import SERVICE_EVENTS, SERVICE_STATES, SERVICE_TRANSITIONS
-from dersim_trio.controls.models import CommandName, CommandRequest, ControlsUpdate
 from dersim_trio.controls.operating_state import (
     OPERATING_STATES,
     OPERATOR_EVENTS,
@@ -29,8 +29,8 @@ from dersim_trio.controls.operating_state import (
     Transition,
     duration_s,
 )
-from dersim_trio.engine import Engine
-from dersim_trio.schema import Snapshot
+from dersim_trio.engine.core import Engine
+from dersim_trio.service.operator import COMMAND_LOG_SIZE, Controller
 
 if TYPE_CHECKING:
     from conftest import Kit

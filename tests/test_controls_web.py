@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from quart_trio import QuartTrio
 
-from dersim_trio.control import Controller
-from dersim_trio.engine import Engine, encode
-from dersim_trio.hub import Hub
+from dersim_trio.engine.core import Engine, encode
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.operator import Controller
 from dersim_trio.web.app import create_app
 
 if TYPE_CHECKING:

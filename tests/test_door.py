@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import trio
 
-import dersim_trio.service
-import dersim_trio.web.door
-from dersim_trio.service import RunningService
-from dersim_trio.web.wsframes import accept_key
+import dersim_trio.service.run
+import dersim_trio.web.fastpath.door
+from dersim_trio.service.run import RunningService
+from dersim_trio.web.fastpath.frames import accept_key
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -252,8 +252,8 @@ async def test_an_http_request_dribbled_in_small_pieces_is_answered(
 
 
 def test_the_head_timeout_is_the_5_s_of_hypercorns_keep_alive_timeout() -> None:
-    assert dersim_trio.web.door.HEAD_TIMEOUT_S == 5.0
-    assert dersim_trio.web.door.MAX_HEAD_BYTES == 16 * 1024
+    assert dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S == 5.0
+    assert dersim_trio.web.fastpath.door.MAX_HEAD_BYTES == 16 * 1024
 
 
 @pytest.mark.parametrize(
@@ -267,7 +267,7 @@ async def test_a_connection_without_a_complete_head_is_closed_after_the_head_tim
     monkeypatch: pytest.MonkeyPatch,
     sent: bytes,
 ) -> None:
-    monkeypatch.setattr(dersim_trio.web.door, "HEAD_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(dersim_trio.web.fastpath.door, "HEAD_TIMEOUT_S", 0.5)
     service = await start_service(*FAST)
     with trio.fail_after(5):
         async with connection(service.port) as conn:
@@ -442,7 +442,7 @@ async def test_request_bodies_of_20_kb_are_replayed_intact_through_the_door(
 async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(
     start_service: StartService, kit: type[Kit], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dersim_trio.service, "KEEP_ALIVE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(dersim_trio.service.run, "KEEP_ALIVE_TIMEOUT_S", 0.5)
     service = await start_service(*FAST)
     with trio.fail_after(10):
         async with connection(service.port) as conn:
@@ -757,12 +757,12 @@ async def test_the_startup_heap_is_collected_and_frozen_once_before_serving(
     monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     config = kit.make_config("-wi", "127.0.0.1", "-wp", "0", *FAST)
-    sock = dersim_trio.web.door.open_listener("127.0.0.1", 0)
+    sock = dersim_trio.web.fastpath.door.open_listener("127.0.0.1", 0)
     done = trio.Event()
 
     async def run(*, task_status: trio.TaskStatus[RunningService]) -> None:
         try:
-            await dersim_trio.service.run_service(
+            await dersim_trio.service.run.run_service(
                 config, listen_socket=sock, freeze_gc=freeze_gc, task_status=task_status
             )
         finally:

@@ -20,14 +20,14 @@ import pytest
 import trio
 import trio.testing
 
-from dersim_trio.clock import SimClock
-from dersim_trio.config import parse_args
-from dersim_trio.devices import build_engine
-from dersim_trio.engine import Engine, encode
-from dersim_trio.hub import Hub
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.engine.clock import SimClock
+from dersim_trio.engine.core import Engine, encode
 from dersim_trio.physics.base import Dispatch
-from dersim_trio.schema import Snapshot
-from dersim_trio.service import tick_loop
+from dersim_trio.service.build import build_engine
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.run import tick_loop
+from dersim_trio.setup.config import parse_args
 
 if TYPE_CHECKING:
     from conftest import Kit

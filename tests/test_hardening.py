@@ -24,7 +24,7 @@ import trio
 import websockets.sync.client
 from websockets.exceptions import ConnectionClosed
 
-from dersim_trio.web.door import TCP_USER_TIMEOUT_MS, open_listener
+from dersim_trio.web.fastpath.door import TCP_USER_TIMEOUT_MS, open_listener
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

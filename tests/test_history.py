@@ -1,4 +1,4 @@
-"""The telemetry history (``dersim_trio.history``) and ``GET /api/dersim/history``.
+"""The telemetry history (``dersim_trio.service.history``) and ``GET /api/dersim/history``.
 
 Engine-driven: a real engine is stepped and every tick recorded, so the expected window is the
 list of snapshots the engine returned. The route tests run the tick loop in virtual time
@@ -16,8 +16,9 @@ import pytest
 import trio
 import trio.testing
 
-from dersim_trio.engine import Engine
-from dersim_trio.history import (
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.engine.core import Engine
+from dersim_trio.service.history import (
     BYTES_PER_DEVICE_TICK,
     BYTES_PER_TICK,
     MAX_BYTES,
@@ -28,10 +29,9 @@ from dersim_trio.history import (
     bytes_per_device_hour,
     capacity_for,
 )
-from dersim_trio.hub import Hub
-from dersim_trio.logbuffer import LogBuffer
-from dersim_trio.schema import Snapshot
-from dersim_trio.service import observe_ticks, tick_loop
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.logbuffer import LogBuffer
+from dersim_trio.service.run import observe_ticks, tick_loop
 from dersim_trio.web.app import create_app
 
 if TYPE_CHECKING:

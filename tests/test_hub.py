@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from dersim_trio.hub import Hub, LatestSlot, TickPayload
+from dersim_trio.service.hub import Hub, LatestSlot, TickPayload
 
 
 def payload(tick: int, devices: int = 1) -> TickPayload:

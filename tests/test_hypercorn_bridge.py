@@ -24,7 +24,7 @@ from hypercorn.trio.tcp_server import TCPServer
 from packaging.requirements import Requirement
 
 from dersim_trio.web import hypercorn_bridge
-from dersim_trio.web.door import PrefixedStream
+from dersim_trio.web.fastpath.door import PrefixedStream
 from dersim_trio.web.hypercorn_bridge import (
     SUPPORTED_HYPERCORN,
     HypercornBridge,

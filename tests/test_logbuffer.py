@@ -1,4 +1,4 @@
-"""The in-process log buffer (``dersim_trio.logbuffer``) and ``GET /api/dersim/logs``.
+"""The in-process log buffer (``dersim_trio.service.logbuffer``) and ``GET /api/dersim/logs``.
 
 Most tests log through a private ``logging.Logger`` (not registered in the logging hierarchy),
 so no other handler (pytest's capture, a console) sees or slows their records.
@@ -17,16 +17,16 @@ import pytest
 import trio
 import trio.testing
 
-from dersim_trio.control import Controller
-from dersim_trio.history import History
-from dersim_trio.hub import Hub
-from dersim_trio.logbuffer import (
+from dersim_trio.service.history import History
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.logbuffer import (
     LogBuffer,
     LogBufferHandler,
     install_log_buffer,
     module_of,
 )
-from dersim_trio.service import tick_loop
+from dersim_trio.service.operator import Controller
+from dersim_trio.service.run import tick_loop
 from dersim_trio.web.app import create_app
 
 if TYPE_CHECKING:

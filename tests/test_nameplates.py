@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from dersim_trio.cli import main
-from dersim_trio.config import ConfigError, parse_args
-from dersim_trio.devices import build_engine
-from dersim_trio.engine import Engine
-from dersim_trio.nameplates import BUNDLED, load_nameplate, pv_nameplate
+from dersim_trio.engine.core import Engine
 from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
 from dersim_trio.physics.fuelcell import FuelCellModel, fuelcell_nameplate
 from dersim_trio.physics.pv import PvModel, PvNameplate
 from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
+from dersim_trio.service.build import build_engine
+from dersim_trio.setup.config import ConfigError, parse_args
+from dersim_trio.setup.nameplates import BUNDLED, load_nameplate, pv_nameplate
 
 WALL = datetime(2026, 6, 21, 12, 0, 0, tzinfo=UTC)
 NOON = ("--start_date", "2026-06-21", "--start_clock_time", "12:00:00")

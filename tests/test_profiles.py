@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dersim_trio.config import ConfigError, parse_args
-from dersim_trio.devices import build_engine
-from dersim_trio.engine import Engine
-from dersim_trio.profiles import TabulatedProfile, load_profile
+from dersim_trio.engine.core import Engine
+from dersim_trio.service.build import build_engine
+from dersim_trio.setup.config import ConfigError, parse_args
+from dersim_trio.setup.dc_profiles import TabulatedProfile, load_profile
 
 WALL = datetime(2026, 6, 21, 12, 0, 0, tzinfo=UTC)
 DAY = datetime(2026, 6, 21, tzinfo=UTC)

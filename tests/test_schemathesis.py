@@ -36,9 +36,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from dersim_trio.config import parse_args
-from dersim_trio.service import RunningService, run_service
-from dersim_trio.web.door import open_listener
+from dersim_trio.service.run import RunningService, run_service
+from dersim_trio.setup.config import parse_args
+from dersim_trio.web.fastpath.door import open_listener
 
 MAX_EXAMPLES = 20
 TOKEN = "schemathesis-token"

@@ -19,7 +19,7 @@ import trio_websocket
 import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from dersim_trio.schema import Snapshot
+from dersim_trio.api.schema import Snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

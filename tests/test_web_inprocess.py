@@ -19,7 +19,7 @@ import trio
 import trio.testing
 from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
 
-from dersim_trio.schema import ServerInfo, Snapshot
+from dersim_trio.api.schema import ServerInfo, Snapshot
 
 if TYPE_CHECKING:
     from conftest import InProcess, Kit

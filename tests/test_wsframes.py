@@ -14,7 +14,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from dersim_trio.web.wsframes import (
+from dersim_trio.web.fastpath.frames import (
     MAX_CLIENT_MESSAGE_BYTES,
     ClientEvent,
     ClientFrameReader,

@@ -16,11 +16,11 @@ import sys
 
 import trio
 
-from dersim_trio.config import ConfigError, SimConfig, parse_args
-from dersim_trio.devices import build_engine
-from dersim_trio.nameplates import list_profiles_text
-from dersim_trio.service import RunningService, run_service, utc_now
-from dersim_trio.web.door import open_listener
+from dersim_trio.service.build import build_engine
+from dersim_trio.service.run import RunningService, run_service, utc_now
+from dersim_trio.setup.config import ConfigError, SimConfig, parse_args
+from dersim_trio.setup.nameplates import list_profiles_text
+from dersim_trio.web.fastpath.door import open_listener
 
 
 def _configure_logging(level: str) -> None:

@@ -35,11 +35,11 @@ import pytest
 import trio
 
 from dersim_trio.client import Backoff, DersimClient, Gap, TelemetryStream, open_telemetry
-from dersim_trio.config import SimConfig, parse_args
-from dersim_trio.engine import Engine
-from dersim_trio.hub import Hub
-from dersim_trio.service import RunningService, run_service
-from dersim_trio.web.door import open_listener
+from dersim_trio.engine.core import Engine
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.run import RunningService, run_service
+from dersim_trio.setup.config import SimConfig, parse_args
+from dersim_trio.web.fastpath.door import open_listener
 
 __all__ = ["DEFAULT_START", "SimulatorHandle", "dersim", "run_simulator", "start_simulator"]
 

@@ -9,7 +9,7 @@ Quick tour::
         async with DersimClient("http://127.0.0.1:8111") as api:
             info = await api.server_info()
             async with api.telemetry(device=0, on_gap=print) as stream:
-                async for snapshot in stream:            # dersim_trio.schema.Snapshot
+                async for snapshot in stream:            # dersim_trio.api.schema.Snapshot
                     print(snapshot.tick, snapshot.metrics.power_kw)
 
     trio.run(main)
@@ -21,6 +21,7 @@ Quick tour::
 * Errors: every one is a ``DersimError`` (``ApiError`` carries the server's error body).
 """
 
+from dersim_trio.api.schema import InputsState, ServerInfo, Snapshot
 from dersim_trio.client.backoff import Backoff
 from dersim_trio.client.burst import Burst, Sample
 from dersim_trio.client.errors import (
@@ -56,7 +57,6 @@ from dersim_trio.client.telemetry import (
     open_telemetry,
 )
 from dersim_trio.client.urls import ServerUrls, parse_server_url
-from dersim_trio.schema import InputsState, ServerInfo, Snapshot
 
 __all__ = [
     "ApiError",

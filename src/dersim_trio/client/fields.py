@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dersim_trio.api.schema import Snapshot
 from dersim_trio.client.errors import DersimError
-from dersim_trio.schema import Snapshot
 
 SECTIONS = ("metrics", "pq", "status", "energy", "asset")
 

@@ -18,6 +18,7 @@ import httpx
 import trio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from dersim_trio.api.schema import ErrorBody, InputsState, ServerInfo, Snapshot
 from dersim_trio.client.backoff import Backoff
 from dersim_trio.client.burst import Burst, Sample
 from dersim_trio.client.errors import ApiError, PayloadError, ServerUnreachable
@@ -36,7 +37,6 @@ from dersim_trio.client.models import (
 )
 from dersim_trio.client.telemetry import Gap, TelemetryStream, open_telemetry
 from dersim_trio.client.urls import ServerUrls, parse_server_url
-from dersim_trio.schema import ErrorBody, InputsState, ServerInfo, Snapshot
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -44,11 +44,11 @@ import trio
 from pydantic import ValidationError
 from wsproto.utilities import RemoteProtocolError
 
+from dersim_trio.api.schema import Snapshot
 from dersim_trio.client._wsconn import ABNORMAL_CLOSURE, WsClosed, WsConnection, WsRejected
 from dersim_trio.client.backoff import Backoff
 from dersim_trio.client.errors import PayloadError, ReconnectGaveUp, TelemetryRejected
 from dersim_trio.client.urls import ServerUrls, parse_server_url
-from dersim_trio.schema import Snapshot
 
 log = logging.getLogger("dersim_trio.client")
 

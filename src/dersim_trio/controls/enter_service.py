@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dersim_trio.schema import ServiceState
+from dersim_trio.api.schema import ServiceState
 
 ServiceEvent = Literal["cease_to_energize", "enter_service"]
 SERVICE_EVENTS: tuple[ServiceEvent, ...] = ("cease_to_energize", "enter_service")

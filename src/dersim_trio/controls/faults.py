@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dersim_trio.controls.models import FAULT_TYPES, FaultType
+from dersim_trio.api.controls import FAULT_TYPES, FaultType
 
 
 def _ordered(types: set[FaultType]) -> list[FaultType]:

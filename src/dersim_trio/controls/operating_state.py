@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dersim_trio.schema import InverterStateName
+from dersim_trio.api.schema import InverterStateName
 
 OperatingStateName = Literal[
     "off", "starting", "running", "shutting_down", "fault", "fault_stopped"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dersim_trio.controls.models import Excitation, Priority
+from dersim_trio.api.controls import Excitation, Priority
 from dersim_trio.physics.base import AcRating
 
 _EPS = 1e-9

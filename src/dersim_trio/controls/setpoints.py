@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dersim_trio.controls.models import ClampRecord, ControlsUpdate, Excitation, Priority
+from dersim_trio.api.controls import ClampRecord, ControlsUpdate, Excitation, Priority
 from dersim_trio.physics.base import AcRating, Dispatch
 
 SETPOINT_FIELDS: tuple[str, ...] = (

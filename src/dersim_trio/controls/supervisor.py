@@ -42,9 +42,10 @@ import logging
 import math
 from dataclasses import dataclass, field
 
+from dersim_trio.api.controls import CommandName, FaultType
+from dersim_trio.api.schema import ConnectionState, InverterStateName, ServiceState
 from dersim_trio.controls.enter_service import EnterService, ServiceEvent, grid_in_window
 from dersim_trio.controls.faults import FaultRecord
-from dersim_trio.controls.models import CommandName, FaultType
 from dersim_trio.controls.operating_state import (
     FAULT_STATES,
     OperatingState,
@@ -60,7 +61,6 @@ from dersim_trio.controls.reactive import (
 )
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS, DeviceControls
 from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
-from dersim_trio.schema import ConnectionState, InverterStateName, ServiceState
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")

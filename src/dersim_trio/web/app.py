@@ -23,20 +23,20 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from dersim_trio import __version__
-from dersim_trio.config import SimConfig
-from dersim_trio.control import Controller
-from dersim_trio.history import History
-from dersim_trio.hub import Hub
-from dersim_trio.logbuffer import LogBuffer
-from dersim_trio.schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from dersim_trio.api.schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from dersim_trio.service.history import History
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.logbuffer import LogBuffer
+from dersim_trio.service.operator import Controller
+from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
 from dersim_trio.web.bodies import MAX_BODY_BYTES, error_response
 from dersim_trio.web.params import DeviceParamError, parse_device
-from dersim_trio.web.routes_control import register_control_routes
-from dersim_trio.web.routes_inputs import register_input_routes
-from dersim_trio.web.routes_misc import register_misc_routes
-from dersim_trio.web.routes_observe import register_observe_routes
+from dersim_trio.web.routes.control import register_control_routes
+from dersim_trio.web.routes.inputs import register_input_routes
+from dersim_trio.web.routes.misc import register_misc_routes
+from dersim_trio.web.routes.observe import register_observe_routes
 
 log = logging.getLogger("dersim_trio.WS")
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Final
 
-from dersim_trio.schema import Snapshot
+from dersim_trio.api.schema import Snapshot
 
 RETENTION_S = 4 * 3600
 """The history the Analytics tab may ask for (its longest preset)."""

@@ -12,11 +12,11 @@ from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.control import Controller
-from dersim_trio.engine import DeviceSlot
+from dersim_trio.api.schema import DeviceQuery, ErrorBody
+from dersim_trio.engine.core import DeviceSlot
 from dersim_trio.physics.base import AssetValue
 from dersim_trio.physics.pv import IvPoint
-from dersim_trio.schema import DeviceQuery, ErrorBody
+from dersim_trio.service.operator import Controller
 from dersim_trio.web.bodies import error_response
 from dersim_trio.web.params import DeviceParamError, parse_device
 

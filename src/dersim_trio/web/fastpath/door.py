@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 import h11
 import trio
 
-from dersim_trio.web.wsframes import HandshakeError, handshake_response
+from dersim_trio.web.fastpath.frames import HandshakeError, handshake_response
 
 log = logging.getLogger("dersim_trio.WS")
 

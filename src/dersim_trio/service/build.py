@@ -11,20 +11,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from dersim_trio.clock import SimClock
-from dersim_trio.config import ConfigError, SimConfig
 from dersim_trio.controls.operating_state import OperatingTimes
-from dersim_trio.engine import DeviceSlot, Engine, InputProfile
-from dersim_trio.nameplates import (
+from dersim_trio.engine.clock import SimClock
+from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
+from dersim_trio.physics.ac import AcType
+from dersim_trio.physics.base import DeviceModel
+from dersim_trio.setup.config import ConfigError, SimConfig
+from dersim_trio.setup.dc_profiles import load_profile
+from dersim_trio.setup.nameplates import (
     Nameplate,
     check_ac_type,
     load_nameplate,
     nominal_voltage_ln,
     seed_energy,
 )
-from dersim_trio.physics.ac import AcType
-from dersim_trio.physics.base import DeviceModel
-from dersim_trio.profiles import load_profile
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
 
@@ -34,8 +34,8 @@ def _ac_type(canonical_type: str) -> AcType:
 
 
 def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None) -> DeviceModel:
-    from dersim_trio.nameplates import pv_nameplate
     from dersim_trio.physics.pv import PvModel, PvNameplate
+    from dersim_trio.setup.nameplates import pv_nameplate
 
     plate = PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg)
     return PvModel(plate if nameplate is None else pv_nameplate(nameplate, plate), seed=seed)
@@ -44,8 +44,8 @@ def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | No
 def _battery(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.nameplates import battery_nameplate
     from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
+    from dersim_trio.setup.nameplates import battery_nameplate
 
     plate = BatteryNameplate(ac_type=ac_type)
     return BatteryModel(plate if nameplate is None else battery_nameplate(nameplate, plate), seed)
@@ -54,8 +54,8 @@ def _battery(
 def _wind(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.nameplates import wind_nameplate
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
+    from dersim_trio.setup.nameplates import wind_nameplate
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
@@ -68,8 +68,8 @@ def _wind(
 def _fuelcell(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio import nameplates
     from dersim_trio.physics.fuelcell import FuelCellModel, fuelcell_nameplate
+    from dersim_trio.setup import nameplates
 
     options = config.fuelcell
     try:

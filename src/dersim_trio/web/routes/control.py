@@ -16,8 +16,7 @@ from quart import Response, request
 from quart_schema import document_querystring, document_request, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.control import Controller, ControlsRejected, DeviceIndexError
-from dersim_trio.controls.models import (
+from dersim_trio.api.controls import (
     CommandRecord,
     CommandRequest,
     CommandsQuery,
@@ -27,7 +26,8 @@ from dersim_trio.controls.models import (
     FaultRequest,
     FaultsState,
 )
-from dersim_trio.schema import ErrorBody, FieldError
+from dersim_trio.api.schema import ErrorBody, FieldError
+from dersim_trio.service.operator import Controller, ControlsRejected, DeviceIndexError
 from dersim_trio.web.bodies import error_response, read_json_body
 
 CONTROLS_PATH = "/api/dersim/devices/<int(signed=True):index>/controls"

@@ -30,17 +30,17 @@ from functools import partial
 import trio
 from hypercorn.config import Config
 
-from dersim_trio.config import SimConfig
-from dersim_trio.control import Controller
-from dersim_trio.devices import build_engine
-from dersim_trio.engine import Engine, encode
-from dersim_trio.history import RETENTION_S, History
-from dersim_trio.hub import Hub
-from dersim_trio.logbuffer import LogBuffer, install_log_buffer
-from dersim_trio.schema import Snapshot
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.engine.core import Engine, encode
+from dersim_trio.service.build import build_engine
+from dersim_trio.service.history import RETENTION_S, History
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.logbuffer import LogBuffer, install_log_buffer
+from dersim_trio.service.operator import Controller
+from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.app import ServerContext, create_app
-from dersim_trio.web.door import FrontDoor, open_listener
-from dersim_trio.web.fastws import Broadcaster
+from dersim_trio.web.fastpath.broadcaster import Broadcaster
+from dersim_trio.web.fastpath.door import FrontDoor, open_listener
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
 
 log = logging.getLogger("dersim_trio.Lab")

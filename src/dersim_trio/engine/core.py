@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from dersim_trio.clock import SimClock
-from dersim_trio.controls.operating_state import OperatingTimes
-from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
-from dersim_trio.physics.ac import AcType, EnergyCounters, measure
-from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
-from dersim_trio.schema import (
+from dersim_trio.api.schema import (
     ASSET_MODELS,
     Snapshot,
 )
+from dersim_trio.controls.operating_state import OperatingTimes
+from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
+from dersim_trio.engine.clock import SimClock
+from dersim_trio.physics.ac import AcType, EnergyCounters, measure
+from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from dersim_trio.controls.models import (
+from dersim_trio.api.controls import (
     Capability,
     ClampRecord,
     CommandName,
@@ -28,10 +28,10 @@ from dersim_trio.controls.models import (
     FaultType,
     HybridDispatchName,
 )
+from dersim_trio.api.schema import InputsState, InputsUpdate
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS, ControlsRejected
-from dersim_trio.engine import DeviceSlot, Engine
+from dersim_trio.engine.core import DeviceSlot, Engine
 from dersim_trio.physics.hybrid import HybridModel
-from dersim_trio.schema import InputsState, InputsUpdate
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 
 import trio
 
-from dersim_trio.hub import Hub, TickPayload
-from dersim_trio.web.door import abort_socket
-from dersim_trio.web.params import DeviceParamError, parse_device
-from dersim_trio.web.wsframes import (
+from dersim_trio.service.hub import Hub, TickPayload
+from dersim_trio.web.fastpath.door import abort_socket
+from dersim_trio.web.fastpath.frames import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
@@ -49,6 +48,7 @@ from dersim_trio.web.wsframes import (
     pong_frame,
     text_frame,
 )
+from dersim_trio.web.params import DeviceParamError, parse_device
 
 log = logging.getLogger("dersim_trio.WS")
 

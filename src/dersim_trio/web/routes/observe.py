@@ -20,9 +20,9 @@ from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.history import RETENTION_S, History
-from dersim_trio.logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
-from dersim_trio.schema import ErrorBody, FieldError
+from dersim_trio.api.schema import ErrorBody, FieldError
+from dersim_trio.service.history import RETENTION_S, History
+from dersim_trio.service.logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
 from dersim_trio.web.bodies import error_response
 from dersim_trio.web.params import DeviceParamError, parse_device
 

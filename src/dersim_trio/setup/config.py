@@ -324,7 +324,9 @@ def parse_args(
             raise ConfigError(f"--start_date: expected YYYY-MM-DD, got {ns.start_date!r}") from None
     nameplate = None
     if ns.nameplate_file is not None:
-        from dersim_trio.nameplates import resolve_nameplate  # late: nameplates imports ConfigError
+        from dersim_trio.setup.nameplates import (
+            resolve_nameplate,  # late: nameplates imports ConfigError
+        )
 
         nameplate = resolve_nameplate(ns.nameplate_file)  # a path or a bundled name
     dc_profile = Path(ns.dc_profile) if ns.dc_profile is not None else None

@@ -50,8 +50,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from dersim_trio.config import ConfigError
-from dersim_trio.engine import InputProfile, ProfileSample
+from dersim_trio.engine.core import InputProfile, ProfileSample
+from dersim_trio.setup.config import ConfigError
 
 SECONDS_PER_DAY = 86_400.0
 
