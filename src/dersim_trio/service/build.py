@@ -121,21 +121,23 @@ def _hybrid(
 def _evse(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.physics.ev_sessions import parse_sessions_csv
-    from dersim_trio.physics.evse import EvseModel, load_profile
+    from dersim_trio.physics.evse.spec import DEFAULT_STATION_NAME
+    from dersim_trio.physics.evse.station import EvseModel
+    from dersim_trio.setup.ev_sessions_csv import load_sessions_csv
+    from dersim_trio.setup.evse_stations import load_station_spec
 
     try:
-        profile = load_profile(config.evse_profile or "EVSE-AC-22kW-1port")
+        spec = load_station_spec(config.evse_profile or DEFAULT_STATION_NAME)
     except ValueError as exc:
         raise ConfigError(f"--evse_profile: {exc}") from None
     sessions = None
     if config.dc_profile is not None:
         try:
-            sessions = parse_sessions_csv(config.dc_profile.read_text(encoding="utf-8"))
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            sessions = load_sessions_csv(config.dc_profile)
+        except ValueError as exc:
             raise ConfigError(f"--dc_profile {config.dc_profile}: {exc}") from None
     try:
-        return EvseModel(profile, seed=seed, sessions=sessions)
+        return EvseModel(spec, seed=seed, sessions=sessions)
     except ValueError as exc:
         raise ConfigError(f"--dc_profile {config.dc_profile}: {exc}") from None
 

@@ -47,7 +47,6 @@ voltage of multi-MW turbines (the step-up transformer is not modelled).
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -61,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.setup.config import ConfigError
+from dersim_trio.setup.evse_stations import bundled_station_names
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
     from dersim_trio.physics.battery import BatteryNameplate, Chemistry
@@ -297,20 +297,14 @@ def resolve_nameplate(ref: str) -> Path:
 
 
 def list_profiles_text() -> str:
-    """What ``--list-profiles`` prints: bundled nameplates, then EVSE profiles if present."""
+    """What ``--list-profiles`` prints: bundled nameplates, then the bundled EVSE stations."""
     width = max(len(b.name) for b in BUNDLED)
     lines = ["Nameplates (-f NAME):"]
     lines += [
         f"  {b.name:<{width}}  {', '.join(b.device_types):<16} {b.description}" for b in BUNDLED
     ]
-    try:  # optional: the EVSE model may not be part of this build
-        evse = importlib.import_module("dersim_trio.physics.evse")
-        names = [str(name) for name in evse.bundled_profile_names()]
-    except (ImportError, AttributeError):
-        names = []
-    if names:
-        lines.append("EVSE profiles (--evse_profile NAME, implies -d EVSE):")
-        lines += [f"  {name}" for name in names]
+    lines.append("EVSE profiles (--evse_profile NAME, implies -d EVSE):")
+    lines += [f"  {name}" for name in bundled_station_names()]
     return "\n".join(lines)
 
 
