@@ -17,7 +17,8 @@ import pytest
 from dersim_trio.cli import main
 from dersim_trio.engine.core import Engine
 from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
-from dersim_trio.physics.fuelcell import FuelCellModel, fuelcell_nameplate
+from dersim_trio.physics.fuelcell.model import FuelCellModel
+from dersim_trio.physics.fuelcell.stacks import fuelcell_nameplate
 from dersim_trio.physics.pv import PvModel, PvNameplate
 from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
 from dersim_trio.service.build import build_engine

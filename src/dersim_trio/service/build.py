@@ -68,8 +68,9 @@ def _wind(
 def _fuelcell(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.physics.fuelcell import FuelCellModel, fuelcell_nameplate
-    from dersim_trio.setup import nameplates
+    from dersim_trio.physics.fuelcell.model import FuelCellModel
+    from dersim_trio.physics.fuelcell.stacks import fuelcell_nameplate
+    from dersim_trio.setup.nameplates import apply_fuelcell_nameplate
 
     options = config.fuelcell
     try:
@@ -79,7 +80,7 @@ def _fuelcell(
     if nameplate is None:
         return FuelCellModel(plate, seed=seed)
     try:
-        return FuelCellModel(nameplates.fuelcell_nameplate(nameplate, plate), seed=seed)
+        return FuelCellModel(apply_fuelcell_nameplate(nameplate, plate), seed=seed)
     except ValueError as exc:
         raise nameplate.error("702.WMaxRtg", str(exc)) from None
 

@@ -64,7 +64,7 @@ from dersim_trio.setup.evse_stations import bundled_station_names
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
     from dersim_trio.physics.battery import BatteryNameplate, Chemistry
-    from dersim_trio.physics.fuelcell import FuelCellNameplate
+    from dersim_trio.physics.fuelcell.stacks import FuelCellNameplate
     from dersim_trio.physics.pv import PvNameplate
     from dersim_trio.physics.wind import WindNameplate
 
@@ -566,7 +566,7 @@ def wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
     return _redesigned(base, rated, base.reactive_capability_pu if q_pu is None else q_pu)
 
 
-def fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
+def apply_fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
     """``base`` with the file's fuel-cell keys applied; a bundled file must match the flags."""
     bundled = nameplate.bundled
     combo = (base.chemistry, base.mode, base.fuel)
