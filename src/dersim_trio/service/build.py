@@ -8,6 +8,7 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -91,7 +92,12 @@ _HYBRID_FILE_KEYS = ("1.", "701.", "702.VNom")
 def _hybrid(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.physics.hybrid import HybridModel, HybridNameplate
+    from dersim_trio.physics.hybrid import (
+        DEFAULT_ARRAY,
+        DEFAULT_BATTERY,
+        HybridModel,
+        HybridNameplate,
+    )
 
     if nameplate is not None:
         for key in nameplate.points:
@@ -104,15 +110,21 @@ def _hybrid(
     h = config.hybrid
     try:
         plate = HybridNameplate(
+            array=replace(DEFAULT_ARRAY, dc_rating_kw=h.pv_kw, latitude_deg=config.latitude_deg),
+            battery=replace(
+                DEFAULT_BATTERY,
+                w_max_kw=h.batt_kw,
+                w_charge_max_kw=h.batt_kw,
+                va_max_kva=h.batt_kw,
+                energy_kwh=h.batt_kwh,
+                soc_min_pct=h.soc_min_pct,
+                soc_max_pct=h.soc_max_pct,
+                soc_reserve_min_pct=h.soc_min_pct,
+                soc_reserve_max_pct=h.soc_max_pct,
+            ),
             ac_type=ac_type,
-            pv_kw=h.pv_kw,
-            batt_kw=h.batt_kw,
-            batt_kwh=h.batt_kwh,
             inverter_kva=h.inverter_kva,
-            soc_min_pct=h.soc_min_pct,
-            soc_max_pct=h.soc_max_pct,
             dispatch=h.dispatch,
-            latitude_deg=config.latitude_deg,
         )
     except ValueError as exc:
         raise ConfigError(f"--hybrid_*: {exc}") from None
