@@ -24,7 +24,8 @@ from dersim_trio.api.controls import (
 )
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine
-from dersim_trio.service.operator import Controller, ControlsRejected
+from dersim_trio.errors import ControlsRejected
+from dersim_trio.service.operator import Controller
 
 if TYPE_CHECKING:
     from conftest import Kit

@@ -24,12 +24,13 @@ from typing import Any
 
 import trio
 
+from dersim_trio.errors import ConfigError
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
 from dersim_trio.service.operator import Controller
 from dersim_trio.service.run import manage_gc, observe_ticks, open_history, tick_loop, utc_now
-from dersim_trio.setup.config import ConfigError, parse_args
+from dersim_trio.setup.config import parse_args
 from dersim_trio.web.app import ServerContext, create_app
 from dersim_trio.web.hypercorn_bridge import install_connection_guard
 

@@ -51,7 +51,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dersim_trio.engine.core import InputProfile, ProfileSample
-from dersim_trio.setup.config import ConfigError
+from dersim_trio.errors import ConfigError
 
 SECONDS_PER_DAY = 86_400.0
 
