@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from dersim_trio.errors import ConfigError
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
-from dersim_trio.setup.config import ConfigError
 from dersim_trio.setup.evse_stations import bundled_station_names
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
