@@ -37,33 +37,35 @@ def _ac_type(canonical_type: str) -> AcType:
 
 def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None) -> DeviceModel:
     from dersim_trio.physics.pv import PvModel, PvNameplate
-    from dersim_trio.setup.nameplates import pv_nameplate
+    from dersim_trio.setup.nameplates import apply_pv_nameplate
 
     plate = PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg)
-    return PvModel(plate if nameplate is None else pv_nameplate(nameplate, plate), seed=seed)
+    return PvModel(plate if nameplate is None else apply_pv_nameplate(nameplate, plate), seed=seed)
 
 
 def _battery(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
     from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
-    from dersim_trio.setup.nameplates import battery_nameplate
+    from dersim_trio.setup.nameplates import apply_battery_nameplate
 
     plate = BatteryNameplate(ac_type=ac_type)
-    return BatteryModel(plate if nameplate is None else battery_nameplate(nameplate, plate), seed)
+    if nameplate is not None:
+        plate = apply_battery_nameplate(nameplate, plate)
+    return BatteryModel(plate, seed)
 
 
 def _wind(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
-    from dersim_trio.setup.nameplates import wind_nameplate
+    from dersim_trio.setup.nameplates import apply_wind_nameplate
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
     if nameplate is not None:
-        plate = wind_nameplate(nameplate, plate)
+        plate = apply_wind_nameplate(nameplate, plate)
     return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
 
 

@@ -434,7 +434,7 @@ def _ac_ratings(
     return w, va_kva, inj, absorb
 
 
-def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
+def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
     """``base`` with the file's PV keys applied (module docstring)."""
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
@@ -473,7 +473,7 @@ def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
         raise ConfigError(f"-f {nameplate.source}: {exc}") from None
 
 
-def battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
+def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
     """``base`` with the file's battery keys applied (module docstring)."""
     from dersim_trio.physics.battery import check_soc_window
 
@@ -559,7 +559,7 @@ def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNamepl
     return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)
 
 
-def wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
+def apply_wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
     """``base`` with the file's wind keys applied (pitch gains re-designed for a new rating)."""
     rated = _kilo(nameplate.get("702.WMaxRtg"), base.rated_power_kw)
     q_pu = _symmetric_var_pu(nameplate, rated)
