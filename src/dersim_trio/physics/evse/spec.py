@@ -7,6 +7,14 @@ backing battery. EV demand above the grid limit is served from the backing batte
 is below the limit the battery recharges from the grid with the headroom. That is how a 22 kW
 charger runs on an 11 kW connection. Units: kW, kWh, V, A, %.
 
+Supply voltage. The station is fed three-phase at ``grid_voltage_v`` line-to-line (the AC voltage
+its telemetry reports, SunSpec 702 ``VNom``). An AC connector's ``voltage_v`` is its
+line-to-neutral voltage, so a three-phase connector must sit at ``grid_voltage_v``/√3 and a
+single-phase one at that or, connected between two lines, at ``grid_voltage_v`` (within 1 %):
+IEC Type 2 connectors at 230 V belong to a 400 V station (230/400 V, IEC 60038), J1772 connectors
+at 277 V to a 480 V one. Without ``grid_voltage_v`` the station takes √3 × its first AC
+connector's voltage, and 400 V when it has only DC connectors.
+
 Six stations are bundled as JSON files in ``dersim_trio/data/evse`` (documented behaviour §4.6);
 a custom station is a JSON file of the same shape. Reading them (bundled names, files, one-line
 errors) is set-up work: ``setup/evse_stations.py``. ``--evse_profile`` names the station.
@@ -14,12 +22,18 @@ errors) is set-up work: ``setup/evse_stations.py``. ``--evse_profile`` names the
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_STATION_NAME = "EVSE-AC-22kW-1port"
 """The station ``-d EVSE`` simulates without ``--evse_profile``."""
+
+DEFAULT_DC_STATION_VOLTAGE_V = 400.0
+"""Supply voltage (line-to-line) of a DC-only station that does not state one (IEC 230/400 V)."""
+VOLTAGE_TOLERANCE = 0.01
+"""How far an AC connector's voltage may sit from the station's supply (relative)."""
 
 
 class EvseConnectorSpec(BaseModel):
@@ -72,6 +86,8 @@ class EvseStationSpec(BaseModel):
     v2g: bool = False
     v2g_min_soc_pct: float = Field(default=20.0, ge=0.0, le=100.0)
     """V2G never discharges an EV below this SoC."""
+    grid_voltage_v: float | None = Field(default=None, ge=100.0, le=1000.0)
+    """Line-to-line voltage of the station's three-phase supply, V (module docstring)."""
 
     @model_validator(mode="after")
     def _check_station(self) -> EvseStationSpec:
@@ -85,7 +101,29 @@ class EvseStationSpec(BaseModel):
         bidirectional = any(c.bidirectional for c in self.connectors)
         if self.v2g != bidirectional:
             raise ValueError("v2g must be true exactly when a connector is bidirectional")
+        v_ll = self.supply_voltage_ll_v
+        v_ln = v_ll / math.sqrt(3.0)
+        for connector in self.connectors:
+            if connector.voltage_v is None:
+                continue
+            fits = [v_ln] if connector.phases == 3 else [v_ln, v_ll]
+            if not any(abs(connector.voltage_v - v) <= VOLTAGE_TOLERANCE * v for v in fits):
+                raise ValueError(
+                    f"connector {connector.id}: voltage_v {connector.voltage_v:g} V does not fit "
+                    f"the station's {v_ll:g} V supply (line-to-neutral {v_ln:.1f} V"
+                    + (")" if connector.phases == 3 else f", or {v_ll:g} V line-to-line)")
+                )
         return self
+
+    @property
+    def supply_voltage_ll_v(self) -> float:
+        """The station's supply voltage, line-to-line, V (``grid_voltage_v`` or derived)."""
+        if self.grid_voltage_v is not None:
+            return self.grid_voltage_v
+        for connector in self.connectors:
+            if connector.voltage_v is not None:
+                return connector.voltage_v * math.sqrt(3.0)
+        return DEFAULT_DC_STATION_VOLTAGE_V
 
     @property
     def has_backing_battery(self) -> bool:
