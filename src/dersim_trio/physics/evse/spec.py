@@ -15,6 +15,14 @@ IEC Type 2 connectors at 230 V belong to a 400 V station (230/400 V, IEC 60038),
 at 277 V to a 480 V one. Without ``grid_voltage_v`` the station takes √3 × its first AC
 connector's voltage, and 400 V when it has only DC connectors.
 
+Backing-battery top-up. An idle station does not refill its battery at once at the full grid
+connection: top-up starts only when the battery has fallen below
+``backing_battery_topup_below_pct`` (85 % by default; hysteresis, so a station started at 90 %
+stays idle) and runs until 95 %, drawing at most ``backing_battery_topup_kw`` from the grid
+(default 0.2 C, a full top-up over at least five hours: an ASSUMPTION between the slow grid
+inputs of battery-buffered chargers, about 0.17 C for a 160 kWh pack on a 27 kW input, and the
+fast ones, about 0.6 C, from memory). Top-up only ever uses the grid headroom the EVs leave.
+
 Six stations are bundled as JSON files in ``dersim_trio/data/evse`` (documented behaviour §4.6);
 a custom station is a JSON file of the same shape. Reading them (bundled names, files, one-line
 errors) is set-up work: ``setup/evse_stations.py``. ``--evse_profile`` names the station.
@@ -32,6 +40,8 @@ DEFAULT_STATION_NAME = "EVSE-AC-22kW-1port"
 
 DEFAULT_DC_STATION_VOLTAGE_V = 400.0
 """Supply voltage (line-to-line) of a DC-only station that does not state one (IEC 230/400 V)."""
+TOPUP_C_RATE_PER_H = 0.2
+"""Default top-up rate of a backing battery, per hour of its energy (ASSUMPTION, module doc)."""
 VOLTAGE_TOLERANCE = 0.01
 """How far an AC connector's voltage may sit from the station's supply (relative)."""
 
@@ -80,6 +90,10 @@ class EvseStationSpec(BaseModel):
     """Backing battery energy, kWh (0 = none)."""
     backing_battery_power_kw: float = Field(default=0.0, ge=0.0, le=10000.0)
     backing_battery_initial_soc_pct: float = Field(default=90.0, ge=5.0, le=95.0)
+    backing_battery_topup_kw: float | None = Field(default=None, gt=0.0, le=10000.0)
+    """Most grid power spent topping up the backing battery, kW; None = 0.2·kWh per hour."""
+    backing_battery_topup_below_pct: float = Field(default=85.0, ge=5.0, le=95.0)
+    """Top-up starts when the battery falls below this SoC and runs to 95 %."""
     dc_bus_voltage_v: float = Field(default=800.0, gt=0.0, le=1500.0)
     converter_efficiency_pct: float = Field(default=96.0, ge=80.0, le=100.0)
     """Station AC/DC converter between the DC bus and the grid (flat)."""
@@ -129,3 +143,10 @@ class EvseStationSpec(BaseModel):
     def has_backing_battery(self) -> bool:
         """Whether the station has a backing battery."""
         return self.backing_battery_kwh > 0.0
+
+    @property
+    def topup_kw(self) -> float:
+        """Grid power limit for topping up the backing battery, kW (0 without a battery)."""
+        if self.backing_battery_topup_kw is not None:
+            return self.backing_battery_topup_kw
+        return TOPUP_C_RATE_PER_H * self.backing_battery_kwh

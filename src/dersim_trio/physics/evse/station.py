@@ -232,6 +232,9 @@ class EvseModel:
         self._batt_kwh = spec.backing_battery_kwh
         self._batt_kw = spec.backing_battery_power_kw
         self._batt_soc_pct = spec.backing_battery_initial_soc_pct if self._batt_kwh > 0 else 0.0
+        self._topup_kw = spec.topup_kw
+        self._topup_below_pct = spec.backing_battery_topup_below_pct
+        self._topping_up = self._batt_soc_pct < self._topup_below_pct
         self._v2g = spec.v2g
         self._v2g_min_soc_pct = spec.v2g_min_soc_pct
         self._bus_v = spec.dc_bus_voltage_v
@@ -400,6 +403,8 @@ class EvseModel:
         # 4. backing battery and the AC side
         batt_kw = 0.0
         if has_batt and v2g_request_kw <= 0.0 and dt_h > 0.0:
+            if self._batt_soc_pct < self._topup_below_pct:
+                self._topping_up = True
             batt_kw, self._batt_soc_pct = backing_battery_kw(
                 import_limit,
                 p_ac_ev,
@@ -409,8 +414,11 @@ class EvseModel:
                 self._batt_kwh,
                 self._batt_kw,
                 batt_dis_cap,
+                self._topup_kw if self._topping_up else 0.0,
                 dt_h,
             )
+            if self._batt_soc_pct >= BACKING_SOC_MAX_PCT:
+                self._topping_up = False
         bus_kw = p_dc_ev - batt_kw
         ac_power = station_ac_power_kw(p_ac_ev, bus_kw, eta_conv)
         self._t_s = t1
