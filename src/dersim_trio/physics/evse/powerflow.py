@@ -13,12 +13,14 @@ ocpp-cp-simulator PR #310 do). The EV accepts::
 
 with knee = 90 % on AC, 80 % on DC, floor = 0.05 (so SoC 100 % is reached in finite time: a
 taper that reached 0 there would approach it exponentially and never arrive). P_car is the
-car's on-board charger limit ``max_ac_kw`` on AC and ``max_dc_kw`` on DC. The connector limits
+car's on-board charger limit ``max_ac_kw`` on AC and ``max_dc_kw`` on DC. A named car
+(``cars.py``) follows its own measured DC curve instead of P_car·f on DC. The connector limits
 it further (``connector_limit_kw``):
 
 * AC: I = min(pilot current, connector/cable ``max_current_a``, on-board charger
   P_car·f/(phases·V)), P = phases·V·I (PF 1), V = ``voltage_v``·grid_voltage_pu (B.5:
-  I = P/(V_LN·phases·PF)).
+  I = P/(V_LN·phases·PF)); phases = the fewer of the connector's and the car's (a single-phase
+  on-board charger uses one phase of a three-phase connector).
 * DC: P = min(P_car·f, ``max_power_kw``, ``max_current_a``·V_pack/1000), I = P/V_pack; the pack
   voltage follows SoC linearly, V_pack = V_nom·(0.90 + 0.20·SoC/100) (representative of an NMC
   pack between 3.3 and 4.1 V per cell; CC on DC therefore gains power with SoC, B.5).
