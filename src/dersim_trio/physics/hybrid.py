@@ -22,11 +22,13 @@ Reused models (no copies):
   inverter curve, as PVWatts does, so P_pv at the bus = P_pv at the array.
 * **Battery port**: a ``BatteryModel`` whose "converter" is the bus-side DC-DC converter: its
   outer (``ac_power_kw``) side is the bus, its ``dc_power_kw`` side the pack. So the battery's
-  SoC integration (OpenDER Eq. 3.6.1-4, η_rt on charge), SoC-window taper, per-step energy cap
-  (never overshoots, however long the step), OCV/pack voltage and self-discharge apply unchanged.
-  The DC-DC efficiency is the same PVWatts-shaped curve with η_nom = ``dc_dc_efficiency_nom_pct``
+  SoC integration (OpenDER Eq. 3.6.1-4, η_rt on charge, referred to the converter's outer port:
+  here the bus), SoC-window taper, per-step energy cap (never overshoots, however long the step),
+  OCV/pack voltage and self-discharge apply unchanged. The DC-DC efficiency is the same
+  PVWatts-shaped curve with η_nom = the battery nameplate's ``converter_efficiency_nom_pct``
   (98 % by default, a typical bidirectional DC-DC stage, from memory): discharging
   P_batt = η_dc(P_pack)·P_pack, charging |P_pack| = η_dc(|P_batt|)·|P_batt|, rated at batt_kw.
+  The DC-DC stage also decouples the pack voltage from the 750 V bus.
   The hybrid's soc_min/soc_max are the battery's reserve (and nameplate usable) limits.
 * **Inverter**: PVWatts curve (``battery.converter_output_kw``/``converter_input_kw``,
   ``pvlib.inverter.pvwatts``) with P_0 = S/η_nom, η_nom = 0.96, applied to the input magnitude.
@@ -79,11 +81,13 @@ P_inv,dc (in a step where the battery lands on a SoC limit this overstates the l
 
 Energy counters (kWh, monotonic; every flow counted once): ``pv_energy_kwh`` (PV at the bus),
 ``battery_charge_energy_kwh`` / ``battery_discharge_energy_kwh`` (at the pack terminals, 714
-``DCWhAbs``/``DCWhInj`` of the battery port), ``ac_energy_injected_kwh`` /
-``ac_energy_absorbed_kwh``, ``loss_energy_kwh`` = inverter + DC-DC losses. They close exactly::
+``DCWhAbs``/``DCWhInj`` of the battery port), ``battery_bus_charge_energy_kwh`` /
+``battery_bus_discharge_energy_kwh`` (the same flows on the bus side of the DC-DC stage),
+``ac_energy_injected_kwh`` / ``ac_energy_absorbed_kwh``, ``loss_energy_kwh`` = inverter + DC-DC
+losses. They close exactly::
 
     E_pv + E_dis − E_ch = E_ac,inj − E_ac,abs + E_loss
-    ΔSoC·E_bat/100 = η_rt·E_ch − E_dis − self-discharge                 (battery model)
+    ΔSoC·E_bat/100 = η_rt·E_ch,bus − E_dis,bus − self-discharge         (battery model)
 
 States (SunSpec 701 InvSt): ``throttled`` when PV is curtailed for any reason but the kVA rating
 (WMaxLimPct, or a manual setpoint the full battery cannot absorb; clipping at S stays
@@ -254,6 +258,7 @@ class HybridModel:
     ``battery_voltage_v`` / ``battery_current_a`` (pack terminals, + discharging),
     ``energy_available_kwh`` (battery, as in ``battery.py``), and the counters
     ``pv_energy_kwh``, ``battery_charge_energy_kwh``, ``battery_discharge_energy_kwh``,
+    ``battery_bus_charge_energy_kwh``, ``battery_bus_discharge_energy_kwh``,
     ``ac_energy_injected_kwh``, ``ac_energy_absorbed_kwh``, ``loss_energy_kwh`` (=
     ``inverter_loss_energy_kwh`` + ``dc_dc_loss_energy_kwh``); see the module docstring.
     """
@@ -286,6 +291,8 @@ class HybridModel:
         self._batt_kwh_per_pct = np_.batt_kwh / 100.0
         self._pack_in_kwh = 0.0
         self._pack_out_kwh = 0.0
+        self._bus_in_kwh = 0.0
+        self._bus_out_kwh = 0.0
         self._ac_injected_kwh = 0.0
         self._ac_absorbed_kwh = 0.0
         self._last_target_kw = 0.0
@@ -419,8 +426,10 @@ class HybridModel:
         self._dcdc_loss_kwh += dcdc_loss * dt_h
         if p_pack >= 0.0:
             self._pack_out_kwh += p_pack * dt_h
+            self._bus_out_kwh += b * dt_h
         else:
             self._pack_in_kwh -= p_pack * dt_h
+            self._bus_in_kwh -= b * dt_h
         if p_ac >= 0.0:
             self._ac_injected_kwh += p_ac * dt_h
         else:
@@ -479,6 +488,8 @@ class HybridModel:
             "pv_energy_kwh": self._pv_kwh,
             "battery_charge_energy_kwh": self._pack_in_kwh,
             "battery_discharge_energy_kwh": self._pack_out_kwh,
+            "battery_bus_charge_energy_kwh": self._bus_in_kwh,
+            "battery_bus_discharge_energy_kwh": self._bus_out_kwh,
             "ac_energy_injected_kwh": self._ac_injected_kwh,
             "ac_energy_absorbed_kwh": self._ac_absorbed_kwh,
             "loss_energy_kwh": self._inv_loss_kwh + self._dcdc_loss_kwh,
