@@ -278,5 +278,4 @@ def test_iv_operating_point_stays_in_the_plot_and_its_label_off_the_curve(
     assert l_bottom <= top, facts
     assert fit_problems(page, "#iv-card") == []
     no_page_overflow(page)
-    page.locator("#iv-card").scroll_into_view_if_needed()
     sized_probe.screenshot(f"iv-curve-{size_name(sized_probe)}")

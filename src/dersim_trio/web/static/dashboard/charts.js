@@ -196,8 +196,10 @@ const fmt1 = (v) => (v == null ? "–" : Math.abs(v) >= 100 ? v.toFixed(0) : v.t
 export const MAIN_SERIES = [
   { key: "p", label: "Active power", unit: "kW", scale: "kW", chart: "main" },
   { key: "q", label: "Reactive power", unit: "kvar", scale: "kW", chart: "main" },
-  { key: "s", label: "Apparent power", unit: "kVA", scale: "kW", chart: "main" },
-  { key: "i", label: "Current", unit: "A", scale: "A", chart: "main" },
+  // Dashed, as in the overview: at unity power factor S lies on P.
+  { key: "s", label: "Apparent power", unit: "kVA", scale: "kW", chart: "main", dash: [4, 3] },
+  // Dashed: the current tracks the power, so on its own axis the two lines often coincide.
+  { key: "i", label: "Current", unit: "A", scale: "A", chart: "main", dash: [10, 4] },
   { key: "vll", label: "Voltage L-L", unit: "V", scale: "V", chart: "volt" },
   { key: "vln", label: "Voltage L-N", unit: "V", scale: "V", chart: "volt" },
 ];
@@ -230,6 +232,7 @@ function analyticsChart(el, store, timezone, chart, height) {
       scale: s.scale,
       stroke: c[s.key],
       width: 1.5,
+      dash: s.dash,
       value: (_u, v) => fmt1(v),
       points: { show: false },
     });
