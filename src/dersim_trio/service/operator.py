@@ -28,7 +28,7 @@ from dersim_trio.api.controls import (
     FaultType,
     HybridDispatchName,
 )
-from dersim_trio.api.schema import InputsState, InputsUpdate
+from dersim_trio.api.inputs import InputsState, InputsUpdate
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS
 from dersim_trio.engine.core import DeviceSlot, Engine
 from dersim_trio.errors import ControlsRejected, DeviceIndexError

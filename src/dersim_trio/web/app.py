@@ -23,7 +23,9 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from dersim_trio import __version__
-from dersim_trio.api.schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from dersim_trio.api.common import DeviceQuery, ErrorBody
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.server import HubStatisticsModel, ServerInfo
 from dersim_trio.service.history import History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import LogBuffer

@@ -25,7 +25,7 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import ErrorBody
+from dersim_trio.api.common import ErrorBody
 from dersim_trio.web.bodies import error_response
 
 API_PREFIX = "/api/dersim/"

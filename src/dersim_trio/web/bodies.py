@@ -8,7 +8,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from quart import Response, request
 
-from dersim_trio.api.schema import ErrorBody, FieldError
+from dersim_trio.api.common import ErrorBody, FieldError
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 64 * 1024

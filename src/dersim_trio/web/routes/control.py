@@ -16,6 +16,7 @@ from quart import Response, request
 from quart_schema import document_querystring, document_request, document_response
 from quart_trio import QuartTrio
 
+from dersim_trio.api.common import ErrorBody, FieldError
 from dersim_trio.api.controls import (
     CommandRecord,
     CommandRequest,
@@ -26,7 +27,6 @@ from dersim_trio.api.controls import (
     FaultRequest,
     FaultsState,
 )
-from dersim_trio.api.schema import ErrorBody, FieldError
 from dersim_trio.errors import ControlsRejected, DeviceIndexError
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.bodies import error_response, read_json_body

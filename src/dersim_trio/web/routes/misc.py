@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
 from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import DeviceQuery, ErrorBody
+from dersim_trio.api.common import DeviceQuery, ErrorBody
+from dersim_trio.api.dciv import DcIv, DcIvPoint
+from dersim_trio.api.server import StopAccepted
 from dersim_trio.engine.core import DeviceSlot
 from dersim_trio.physics.base import AssetValue
 from dersim_trio.physics.pv import IvPoint
@@ -24,37 +25,6 @@ log = logging.getLogger("dersim_trio.API")
 
 IV_CURVE_POINTS = 101
 """Samples per curve: linear interpolation between them is within 0.1 % of I_sc and P_mp."""
-
-
-class DcIvPoint(BaseModel):
-    """One point of the DC side: string voltage V, current A, power W."""
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    v: float = Field(description="String voltage, V.")
-    i: float = Field(description="String current, A.")
-    p: float = Field(description="DC power, W.")
-
-
-class DcIv(BaseModel):
-    """``GET /api/dersim/dc-iv``: the I-V curve at the present conditions, with the operating
-    point (documented DERSim shape, power/dc_iv.html)."""
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    irradiance_w_m2: float = Field(description="Plane-of-array irradiance of the last tick.")
-    cell_temperature_c: float = Field(description="Cell temperature of the last tick.")
-    operating_point: DcIvPoint = Field(description="Where the string works now (last tick).")
-    curve: list[DcIvPoint] = Field(
-        description="Short circuit to open circuit, by rising voltage; dense around the knee; "
-        "the MPP is one of the samples. A single (0, 0, 0) point in the dark."
-    )
-
-
-class StopAccepted(BaseModel):
-    """``POST /api/dersim/stop`` answer."""
-
-    status: str = Field(description='"shutting down"')
 
 
 @runtime_checkable
