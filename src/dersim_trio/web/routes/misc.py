@@ -18,8 +18,8 @@ from dersim_trio.engine.core import DeviceSlot
 from dersim_trio.physics.base import AssetValue
 from dersim_trio.physics.pv import IvPoint
 from dersim_trio.service.operator import Controller
-from dersim_trio.web.bodies import error_response
-from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.http_errors import error_response
+from dersim_trio.web.params import device_query
 
 log = logging.getLogger("dersim_trio.API")
 
@@ -100,11 +100,7 @@ def register_misc_routes(
         For PV and HybridDC devices, at the irradiance and cell temperature of the last tick;
         `p` in W. Other device types: 404 `not_applicable`.
         """
-        try:
-            index = parse_device(request.args.get("device"), len(devices))
-        except DeviceParamError as exc:
-            return error_response(400, "invalid_device", str(exc))
-        slot = devices[0 if index is None else index]
+        slot = devices[device_query(request.args.get("device"), len(devices))]
         if not isinstance(slot.model, _IvCurveSource):
             return error_response(
                 404,

@@ -19,7 +19,7 @@ from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.api.common import ErrorBody, FieldError
+from dersim_trio.api.common import ErrorBody
 from dersim_trio.api.history import (
     DEFAULT_HISTORY_S,
     MAX_HISTORY_S,
@@ -34,10 +34,11 @@ from dersim_trio.api.logs import (
     LogsPageBody,
     LogsQuery,
 )
+from dersim_trio.errors import FieldProblem
 from dersim_trio.service.history import History
 from dersim_trio.service.logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
-from dersim_trio.web.bodies import error_response
-from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.http_errors import RequestError
+from dersim_trio.web.params import device_query
 
 log = logging.getLogger("dersim_trio.API")
 
@@ -47,16 +48,12 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEVICE_IN_PATH = re.compile(r"/devices/(\d+)(?:/|$)")
 
 
-class QueryError(ValueError):
-    """A query parameter outside what is allowed (becomes a 400)."""
+class QueryError(RequestError):
+    """A query parameter outside what is allowed: 400 ``invalid_query`` naming it."""
 
     def __init__(self, field: str, message: str, allowed: str) -> None:
-        super().__init__(f"{field}: {message} (allowed: {allowed})")
-        self.field = FieldError(field=field, message=message, allowed=allowed)
-
-    def response(self) -> Response:
-        """The 400 answer."""
-        return error_response(400, "invalid_query", str(self), [self.field])
+        problem = FieldProblem(field, message, allowed)
+        super().__init__(400, "invalid_query", problem.text(), [problem])
 
 
 def _number(name: str, raw: str | None, default: float, low: float, high: float) -> float:
@@ -123,21 +120,11 @@ def register_observe_routes(app: QuartTrio, history: History, logs: LogBuffer) -
         Exactly the recorded ticks whose simulator time `t` satisfies `t > now − seconds`
         (`now`: the newest tick), oldest first. The buffer keeps at least 4 h.
         """
-        try:
-            seconds = _number(
-                "seconds",
-                request.args.get("seconds"),
-                DEFAULT_HISTORY_S,
-                MIN_HISTORY_S,
-                MAX_HISTORY_S,
-            )
-        except QueryError as exc:
-            return exc.response()
-        try:
-            device = parse_device(request.args.get("device"), history.device_count)
-        except DeviceParamError as exc:
-            return error_response(400, "invalid_device", str(exc))
-        window = history.window(seconds, 0 if device is None else device)
+        seconds = _number(
+            "seconds", request.args.get("seconds"), DEFAULT_HISTORY_S, MIN_HISTORY_S, MAX_HISTORY_S
+        )
+        device = device_query(request.args.get("device"), history.device_count)
+        window = history.window(seconds, device)
         if window.count >= THREAD_ENCODE_MIN_TICKS:
             return _json(await trio.to_thread.run_sync(window.to_json))
         return _json(window.to_json())
@@ -152,10 +139,7 @@ def register_observe_routes(app: QuartTrio, history: History, logs: LogBuffer) -
         `level` is a minimum (`warning` also returns errors). Returns the newest `limit`
         matching entries with `id > after`, oldest first.
         """
-        try:
-            module, level, limit, after = parse_logs_query(request.args)
-        except QueryError as exc:
-            return exc.response()
+        module, level, limit, after = parse_logs_query(request.args)
         page = logs.query(module=module, min_level=level, limit=limit, after=after)
         body = LogsPageBody(
             entries=[
