@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from dersim_trio.errors import ConfigError
+from dersim_trio.errors import ConfigError, validation_problems
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
@@ -336,17 +336,6 @@ class Nameplate:
         return ConfigError(f"-f {self.source}: {key}: {problem}")
 
 
-def _problem(err: Mapping[str, Any]) -> str:
-    msg = str(err["msg"])
-    msg = msg[len("Input should be ") :] if msg.startswith("Input should be ") else msg
-    if msg.startswith(("greater", "less")):
-        msg = "must be " + msg
-    else:
-        msg = "must be " + msg if not msg.startswith("String") else msg.lower()
-    got = json.dumps(err.get("input"))
-    return f"{msg}, got {got[:40]}"
-
-
 def load_nameplate(ref: str | Path, canonical_type: str) -> Nameplate:
     """Read and validate ``-f REF`` for a device type; raise a one-line ``ConfigError``."""
     path = resolve_nameplate(str(ref))
@@ -381,15 +370,15 @@ def load_nameplate(ref: str | Path, canonical_type: str) -> Nameplate:
     try:
         validated = NameplatePoints.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else "?"
-        if err["type"] == "extra_forbidden":
-            raise ConfigError(
-                f"-f {source}: {key}: unknown key for {canonical_type} (allowed: {allowed})"
-            ) from None
-        point = _POINT_BY_KEY.get(key)
-        spec = point.allowed if point is not None else allowed
-        raise ConfigError(f"-f {source}: {key}: {_problem(err)} (allowed: {spec})") from None
+
+        def point_allowed(key: str) -> str:
+            point = _POINT_BY_KEY.get(key)
+            return point.allowed if point is not None else allowed
+
+        problem = validation_problems(exc, point_allowed, known_fields=keys_for_type)[0]
+        if problem.message == "unknown field":
+            problem = replace(problem, message=f"unknown key for {canonical_type}", allowed=allowed)
+        raise ConfigError(f"-f {source}: {problem.text()}") from None
     points: dict[str, PointValue] = {
         k: v for k, v in validated.model_dump(by_alias=True, exclude_none=True).items()
     }
