@@ -92,8 +92,8 @@ async def test_a_connection_close_request_is_answered_then_the_connection_closes
 # --- TCP_USER_TIMEOUT ------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")
 def test_listener_and_accepted_sockets_carry_tcp_user_timeout() -> None:
+    """Linux (the platform the simulator is built for; ``socket.TCP_USER_TIMEOUT`` is Linux's)."""
     listener = open_listener("127.0.0.1", 0)
     with listener, socket.create_connection(listener.getsockname()[:2], timeout=2) as client:
         option = (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
