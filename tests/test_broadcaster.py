@@ -27,7 +27,7 @@ import trio
 import trio.testing
 
 from dersim_trio.service.hub import Hub
-from dersim_trio.web.fastpath.broadcaster import Broadcaster, FastClient
+from dersim_trio.web.fastpath.broadcaster import CLOSE_WAIT_S, Broadcaster, FastClient
 from dersim_trio.web.fastpath.frames import pong_frame
 from helpers import CLOSE, PING, PONG, TEXT, client_frame, parse_frames, wait_until
 
@@ -324,7 +324,7 @@ async def test_a_bad_device_filter_completes_the_handshake_then_closes_with_1008
     assert broadcaster.client_count() == 0  # never joined the fan-out
     publish(hub, 1)
     fake_socket.client_send(client_frame(CLOSE, struct.pack("!H", 1008)))
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()
     assert len(after_101(fake_socket)) == 1  # no tick after the close
 
@@ -342,7 +342,7 @@ async def test_abort_all_resets_a_parked_client_and_ends_its_flush_task(
     assert client.flushing
     assert broadcaster.abort_all() == 1
     assert fake_socket.aborted
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()  # the reader saw the reset
     await wait_until(lambda: not client.flushing, within=WAIT_S)  # and the flush task ended
     assert broadcaster.client_count() == 0
@@ -374,7 +374,7 @@ async def test_a_pong_queued_while_parked_goes_out_only_at_a_frame_boundary(
     fake_socket.client_send(client_frame(PING, b"third"))
     await wait_until(lambda: after_101(fake_socket)[-1] == (PONG, b"third"), within=WAIT_S)
     fake_socket.client_send(client_frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()
     assert after_101(fake_socket)[-1] == (CLOSE, struct.pack("!H", 1000) + b"bye")
     assert broadcaster.client_count() == 0
@@ -406,22 +406,23 @@ async def test_the_close_frame_is_the_last_frame_and_nothing_follows_it(
     sent_at_close = len(fake_socket.sent)
     publish(hub, 4)
     fake_socket.client_send(client_frame(CLOSE, struct.pack("!H", 1001)))  # the client's reply
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()
     assert len(fake_socket.sent) == sent_at_close  # the client's close is not echoed twice
 
 
 async def test_a_client_that_never_answers_the_close_is_released_after_the_close_wait(
-    nursery: trio.Nursery, fake_socket: ScriptedSocket
+    nursery: trio.Nursery, fake_socket: ScriptedSocket, autojump_clock: trio.testing.MockClock
 ) -> None:
+    """On virtual time: released ``CLOSE_WAIT_S`` after the close frame, not before."""
     hub = new_hub(1)
     broadcaster = Broadcaster(hub, nursery)
     _client, done = await start_client(nursery, broadcaster, fake_socket)
     start = trio.current_time()
     broadcaster.close_all()
-    with trio.fail_after(3):
+    with trio.fail_after(CLOSE_WAIT_S + 2):
         await done.wait()
-    assert trio.current_time() - start >= 0.9
+    assert trio.current_time() - start >= CLOSE_WAIT_S - 0.1
     assert after_101(fake_socket)[-1][0] == CLOSE
 
 

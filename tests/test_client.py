@@ -250,10 +250,10 @@ async def test_a_slow_reader_is_told_how_many_ticks_the_server_dropped(
 
 
 async def test_cancelling_the_consumer_closes_the_socket_promptly(
-    dersim: SimulatorHandle,
+    dersim: SimulatorHandle, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """Real clock: the server sees the client gone (no subscriber, no open connection) well
-    within a second after the consumer's cancel scope fires."""
+    """On virtual time: the server sees the client gone (no subscriber, no open connection)
+    well within a second after the consumer's cancel scope fires."""
     received = 0
     with trio.fail_after(10):
         with trio.move_on_after(0.5):

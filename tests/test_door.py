@@ -5,15 +5,16 @@ What the door must do with whatever arrives on a fresh connection:
 * route on the request line: a telemetry upgrade goes to the fast broadcaster, anything else to
   hypercorn with the bytes read so far replayed (keep-alive, pipelining and request bodies
   must come through intact);
-* bound the head: nothing for ``HEAD_TIMEOUT_S`` (5 s), or a telemetry head over 16 KiB, closes
-  the connection and harms nobody else;
+* bound the head: nothing for ``HEAD_TIMEOUT_S`` (hypercorn's keep-alive timeout), or a
+  telemetry head over 16 KiB, closes the connection and harms nobody else;
 * contain a connection that makes hypercorn raise (hypercorn#225);
 * leave nothing behind: resets, clean closes and thousands of cycles end with zero clients,
   zero open connections and flat memory.
 
 Every test is bounded with ``trio.fail_after``; waits are on the data itself or polled with a
-deadline. Clients are trio sockets in the test's own event loop unless a blocking client is the
-point (a stalled reader).
+deadline. Tests of a timeout run on virtual time (``autojump_clock``) with the server's own
+setting, so they measure it exactly and never depend on the machine's load. Clients are trio
+sockets in the test's own event loop.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
+import trio.testing
 
 import dersim_trio.service.run
 import dersim_trio.web.fastpath.door
-from dersim_trio.service.run import RunningService
+from dersim_trio.service.run import RunningService, hypercorn_config
 from dersim_trio.web.fastpath.frames import accept_key
 from helpers import (
     CLOSE,
@@ -120,8 +122,11 @@ async def test_an_http_request_dribbled_in_small_pieces_is_answered(
 # --- bounded heads --------------------------------------------------------------------------------
 
 
-def test_the_head_timeout_is_the_5_s_of_hypercorns_keep_alive_timeout() -> None:
-    assert dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S == 5.0
+def test_the_head_timeout_is_the_keep_alive_timeout_the_service_gives_hypercorn() -> None:
+    """A connection that has not sent a head yet waits as long as an idle keep-alive one."""
+    keep_alive_s = hypercorn_config().keep_alive_timeout
+    assert keep_alive_s == dersim_trio.service.run.KEEP_ALIVE_TIMEOUT_S
+    assert keep_alive_s == dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S
     assert dersim_trio.web.fastpath.door.MAX_HEAD_BYTES == 16 * 1024
 
 
@@ -131,20 +136,19 @@ def test_the_head_timeout_is_the_5_s_of_hypercorns_keep_alive_timeout() -> None:
     ids=["nothing", "part-of-a-request-line", "part-of-a-telemetry-head"],
 )
 async def test_a_connection_without_a_complete_head_is_closed_after_the_head_timeout(
-    start_service: StartService,
-    monkeypatch: pytest.MonkeyPatch,
-    sent: bytes,
+    start_service: StartService, autojump_clock: trio.testing.MockClock, sent: bytes
 ) -> None:
-    monkeypatch.setattr(dersim_trio.web.fastpath.door, "HEAD_TIMEOUT_S", 0.5)
+    """On virtual time: the server's real ``HEAD_TIMEOUT_S``, measured exactly."""
+    head_timeout_s = dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S
     service = await start_service(*FAST)
-    with trio.fail_after(5):
+    with trio.fail_after(head_timeout_s + 10):
         async with raw_connection(service.port) as conn:
             start = trio.current_time()
             await conn.send(sent)
             answer = await conn.read_until_closed()
             elapsed = trio.current_time() - start
     assert answer == b""  # closed without a word
-    assert 0.4 <= elapsed < 3
+    assert head_timeout_s - 0.1 <= elapsed < head_timeout_s + 1
     await wait_idle(service)
     with trio.fail_after(10):
         await assert_serving(service)
@@ -308,11 +312,12 @@ async def test_request_bodies_of_20_kb_are_replayed_intact_through_the_door(
 
 
 async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(
-    start_service: StartService, monkeypatch: pytest.MonkeyPatch
+    start_service: StartService, autojump_clock: trio.testing.MockClock
 ) -> None:
-    monkeypatch.setattr(dersim_trio.service.run, "KEEP_ALIVE_TIMEOUT_S", 0.5)
+    """On virtual time: the keep-alive timeout the service really gives hypercorn."""
+    keep_alive_s = hypercorn_config().keep_alive_timeout
     service = await start_service(*FAST)
-    with trio.fail_after(10):
+    with trio.fail_after(keep_alive_s + 10):
         async with raw_connection(service.port) as conn:
             for _ in range(2):  # the timer must be re-armed after every response
                 await conn.send(get_request("/api/dersim/overview"))
@@ -321,14 +326,15 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_time
             answered = trio.current_time()
             assert await conn.read_until_closed() == b""
             idle = trio.current_time() - answered
-    assert 0.4 <= idle < 3
+    assert keep_alive_s - 0.1 <= idle < keep_alive_s + 1
     await wait_idle(service)
 
 
 async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_serve(
-    nursery: trio.Nursery,
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """The other launch mode: the ASGI app served by ``hypercorn.trio.serve`` itself."""
+    """The other launch mode: the ASGI app served by ``hypercorn.trio.serve`` itself, with
+    hypercorn's own default keep-alive timeout (on virtual time)."""
     from hypercorn.config import Config
     from hypercorn.trio import serve
 
@@ -337,7 +343,6 @@ async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_ser
     app = create_asgi_app(["-d", "Batt", "--periodic_time", "0.05"])
     config = Config()
     config.bind = ["127.0.0.1:0"]
-    config.keep_alive_timeout = 0.5
     config.graceful_timeout = 1
     config.accesslog = None
     stop = trio.Event()
@@ -349,7 +354,7 @@ async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_ser
         finally:
             done.set()
 
-    with trio.fail_after(10):
+    with trio.fail_after(config.keep_alive_timeout + 10):
         (bind,) = await nursery.start(run)
         port = int(bind.rsplit(":", 1)[1])
         try:
@@ -364,7 +369,7 @@ async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_ser
         finally:
             stop.set()
             await done.wait()
-    assert 0.4 <= idle < 3
+    assert config.keep_alive_timeout - 0.1 <= idle < config.keep_alive_timeout + 1
 
 
 # --- the fast path's control frames ---------------------------------------------------------------
@@ -464,7 +469,7 @@ async def test_a_stalled_reader_loses_old_ticks_while_a_reading_client_sees_ever
                     )
                     dropped = service.hub.statistics().messages_dropped
                     await wait_until(
-                        lambda: service.hub.statistics().messages_dropped > dropped, within=5
+                        lambda: service.hub.statistics().messages_dropped > dropped, within=10
                     )
                     stop_after[0] = len(seen) + 20 * 10
         # the reader got every tick, all ten devices of each in order, none twice
@@ -504,7 +509,7 @@ async def test_many_abrupt_resets_leave_no_client_and_no_raw_connection(
         conn = await RawClient.open(service.port, rcvbuf=4096)
         await conn.handshake(service.port)
         ticks = service.hub.statistics().ticks_published
-        await wait_until(lambda: service.hub.statistics().ticks_published >= ticks + 10, within=5)
+        await wait_until(lambda: service.hub.statistics().ticks_published >= ticks + 10, within=10)
         conn.reset()  # by now parked: the server holds a partial frame for it
 
     with trio.fail_after(30):

@@ -31,7 +31,7 @@ async def test_stop_answers_202_then_clients_get_1001_and_run_service_returns(
     start_service: StartService, fast_path: bool
 ) -> None:
     service = await start_service(*FAST, fast_path=fast_path)
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(ws_url(service.port)) as ws:
             await ws.get_message()
             async with httpx.AsyncClient(base_url=service.http_url) as http:
@@ -43,13 +43,13 @@ async def test_stop_answers_202_then_clients_get_1001_and_run_service_returns(
         await release(ws)
     assert info.value.reason is not None
     assert info.value.reason.code == 1001
-    with trio.fail_after(3):
+    with trio.fail_after(10):
         await service.done.wait()
 
 
 async def test_stop_needs_the_token_when_one_is_set(start_service: StartService) -> None:
     service = await start_service(*FAST, "--api_token", TOKEN)
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         async with httpx.AsyncClient(base_url=service.http_url) as http:
             refused = await http.post("/api/dersim/stop")
             form = await http.post(
