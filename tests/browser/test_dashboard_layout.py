@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 from browser_support import WAIT_MS, PageProbe, SimServer
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-expect = sync_api.expect
+from playwright.sync_api import expect
 
 # Everything in `root` that is cut off: a box whose content is wider than the box, a box sticking
 # out of its card or the window, a select whose longest option does not fit beside the arrow.
