@@ -19,6 +19,15 @@ InverterStateName = Literal[
     "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
 ]
 ConnectionState = Literal["connected", "disconnected"]
+GridStateName = Literal[
+    "continuous",
+    "mandatory",
+    "permissive",
+    "momentary_cessation",
+    "tripped",
+    "entering_service",
+]
+"""The IEEE 1547-2018 operating region of a device (``grid.support``)."""
 DcMode = Literal["pv", "battery", "wind", "fuelcell", "hybrid-dc", "none"]
 AssetType = Literal["pv", "battery", "wind", "fuelcell", "hybrid-dc", "evse"]
 
@@ -58,6 +67,24 @@ class PQ(_Strict):
     angle_deg: float = Field(description="atan2(Q, P) in degrees.")
 
 
+class LastTrip(_Strict):
+    """A grid trip: its cause (``OV2``, ``UV1``, ``OF2``, ``UF1``, ...) and when."""
+
+    cause: str
+    time_s: float = Field(description="Simulated seconds since the simulator start.")
+
+
+class GridSupportStatus(_Strict):
+    """What the grid-support functions impose this tick."""
+
+    functions: list[str] = Field(
+        description="Enabled functions, the reactive power mode first (trips always act)."
+    )
+    target_q_kvar: float = Field(description="The reactive mode's target before its lag.")
+    p_limit_kw: float = Field(description="The active power ceiling the functions impose.")
+    v_ref_pct: float = Field(description="Volt-var reference voltage, % of nominal.")
+
+
 class Status(_Strict):
     """Service, inverter and connection state with an optional human-readable message."""
 
@@ -65,6 +92,14 @@ class Status(_Strict):
     inverter_state: InverterStateName
     connection_state: ConnectionState
     message: str | None
+    grid_state: GridStateName | None = Field(
+        default=None,
+        description="IEEE 1547 operating region; null while the operator keeps the unit off or "
+        "out of service (or for a device without grid support).",
+    )
+    last_trip: LastTrip | None = Field(
+        default=None, description="The last grid trip (cause and simulated time); null: none."
+    )
 
 
 class Energy(_Strict):
@@ -97,7 +132,7 @@ class BatteryAsset(_Asset):
 
 
 class WindAsset(_Asset):
-    """Wind turbine live detail (extra keys documented in physics/wind.py)."""
+    """Wind turbine live detail (extra keys documented in physics/wind/model.py)."""
 
     wind_speed_m_s: float = Field(ge=0)
     hub_wind_speed_m_s: float = Field(ge=0)
@@ -167,3 +202,6 @@ class Snapshot(_Strict):
     asset_type: AssetType
     device_index: int = Field(ge=0)
     asset: Asset
+    grid_support: GridSupportStatus | None = Field(
+        default=None, description="IEEE 1547 grid support; null for a device without it."
+    )

@@ -47,7 +47,6 @@ voltage of multi-MW turbines (the step-up transformer is not modelled).
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -61,10 +60,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from dersim_trio.errors import ConfigError, validation_problems
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
+from dersim_trio.setup.evse_stations import bundled_station_names
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
     from dersim_trio.physics.battery import BatteryNameplate, Chemistry
-    from dersim_trio.physics.fuelcell import FuelCellNameplate
+    from dersim_trio.physics.fuelcell.stacks import FuelCellNameplate
     from dersim_trio.physics.pv import PvNameplate
     from dersim_trio.physics.wind import WindNameplate
 
@@ -297,20 +297,14 @@ def resolve_nameplate(ref: str) -> Path:
 
 
 def list_profiles_text() -> str:
-    """What ``--list-profiles`` prints: bundled nameplates, then EVSE profiles if present."""
+    """What ``--list-profiles`` prints: bundled nameplates, then the bundled EVSE stations."""
     width = max(len(b.name) for b in BUNDLED)
     lines = ["Nameplates (-f NAME):"]
     lines += [
         f"  {b.name:<{width}}  {', '.join(b.device_types):<16} {b.description}" for b in BUNDLED
     ]
-    try:  # optional: the EVSE model may not be part of this build
-        evse = importlib.import_module("dersim_trio.physics.evse")
-        names = [str(name) for name in evse.bundled_profile_names()]
-    except (ImportError, AttributeError):
-        names = []
-    if names:
-        lines.append("EVSE profiles (--evse_profile NAME, implies -d EVSE):")
-        lines += [f"  {name}" for name in names]
+    lines.append("EVSE profiles (--evse_profile NAME, implies -d EVSE):")
+    lines += [f"  {name}" for name in bundled_station_names()]
     return "\n".join(lines)
 
 
@@ -429,7 +423,7 @@ def _ac_ratings(
     return w, va_kva, inj, absorb
 
 
-def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
+def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
     """``base`` with the file's PV keys applied (module docstring)."""
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
@@ -468,7 +462,7 @@ def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
         raise ConfigError(f"-f {nameplate.source}: {exc}") from None
 
 
-def battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
+def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
     """``base`` with the file's battery keys applied (module docstring)."""
     from dersim_trio.physics.battery import check_soc_window
 
@@ -554,14 +548,14 @@ def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNamepl
     return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)
 
 
-def wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
+def apply_wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
     """``base`` with the file's wind keys applied (pitch gains re-designed for a new rating)."""
     rated = _kilo(nameplate.get("702.WMaxRtg"), base.rated_power_kw)
     q_pu = _symmetric_var_pu(nameplate, rated)
     return _redesigned(base, rated, base.reactive_capability_pu if q_pu is None else q_pu)
 
 
-def fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
+def apply_fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
     """``base`` with the file's fuel-cell keys applied; a bundled file must match the flags."""
     bundled = nameplate.bundled
     combo = (base.chemistry, base.mode, base.fuel)
