@@ -9,11 +9,15 @@ modes (``dersim-trio`` and ``hypercorn -k trio dersim_trio.asgi:app``).
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from typing import Any
 
+from quart import Quart
 from quart_schema import QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from quart_trio import QuartTrio
+from werkzeug.routing import Rule
 
 from dersim_trio import __version__
 from dersim_trio.service.history import History
@@ -40,18 +44,24 @@ __all__ = ["ServerContext", "create_app"]
 
 
 class _WebSocketDocumentingProvider(OpenAPIProvider):
-    """quart-schema skips WebSocket routes; include them (documented as GET + 101)."""
+    """quart-schema skips WebSocket routes; include them (documented as GET + 101).
 
-    def generate_rules(self) -> Any:
-        for rule in self._app.url_map.iter_rules():
-            view = self._app.view_functions[rule.endpoint]
-            if getattr(view, "_quart_schema_hidden", False) or rule.endpoint == "static":
-                continue
-            yield rule
+    Only quart-schema's documented extension points are used (the constructor and the
+    overridable ``generate_rules`` and ``schema``), none of its private attributes.
+    """
+
+    def __init__(self, app: Quart, extension: QuartSchema) -> None:
+        super().__init__(app, extension)
+        self._quart_app = weakref.proxy(app)  # the app holds this provider: no strong cycle
+
+    def generate_rules(self) -> Iterable[Rule]:
+        """quart-schema's HTTP rules, then every WebSocket rule."""
+        yield from super().generate_rules()
+        yield from (rule for rule in self._quart_app.url_map.iter_rules() if rule.websocket)
 
     def schema(self) -> dict[str, Any]:
         """The generated document plus the mutation guard's 401/415 and bearer scheme."""
-        auth_enabled = bool(self._app.config.get(AUTH_ENABLED_CONFIG_KEY))
+        auth_enabled = bool(self._quart_app.config.get(AUTH_ENABLED_CONFIG_KEY))
         return document_api_guard(super().schema(), auth_enabled=auth_enabled)
 
 
