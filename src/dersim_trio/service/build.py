@@ -69,13 +69,19 @@ def _wind(
 ) -> DeviceModel:
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
     from dersim_trio.setup.nameplates import apply_wind_nameplate
+    from dersim_trio.setup.rotor_tables import rotor_performance
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
     if nameplate is not None:
         plate = apply_wind_nameplate(nameplate, plate)
-    return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
+    return WindModel(
+        plate,
+        rotor_performance(plate.rotor_table),
+        seed=seed,
+        anemometer_height_m=config.wind_anemometer_height_m,
+    )
 
 
 def _fuelcell(
