@@ -18,9 +18,10 @@ from quart_trio import QuartTrio
 
 from dersim_trio.cli import main
 from dersim_trio.engine.core import encode
+from dersim_trio.errors import ConfigError
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
-from dersim_trio.setup.config import ConfigError, parse_args
+from dersim_trio.setup.config import parse_args
 from dersim_trio.web.app import create_app
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ async def test_the_telemetry_websocket_stays_open_with_a_token(secured: QuartTri
         secured.test_app() as test_app,
         test_app.test_client().websocket("/api/dersim/ws/telemetry") as ws,
     ):
-        with trio.fail_after(5):
+        with trio.fail_after(10):
             message = await ws.receive()
     assert json.loads(message)["device_index"] == 0
 
