@@ -16,14 +16,21 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 import trio
 import websockets.sync.client
 
-if TYPE_CHECKING:
-    from conftest import Probe
+from helpers import (
+    BINARY,
+    PING,
+    client_frame,
+    free_port,
+    server_info,
+    simulator_process,
+    upgrade_request,
+    wait_answering,
+)
 
 FLOODERS = 10
 FLOOD_S = 3.0
@@ -37,9 +44,8 @@ class Flooder(threading.Thread):
     """One raw WebSocket client writing ``frame`` over and over (and reading what comes back)
     until the server closes it or ``FLOOD_S`` passed; ``close_code`` is the server's code."""
 
-    def __init__(self, probe: type[Probe], port: int, frame: bytes) -> None:
+    def __init__(self, port: int, frame: bytes) -> None:
         super().__init__(daemon=True)
-        self.probe = probe
         self.port = port
         self.batch = frame * max(1, 16384 // len(frame))
         self.close_code: int | None = None
@@ -53,7 +59,7 @@ class Flooder(threading.Thread):
 
     def _run(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(self.probe.upgrade_request(self.port))
+            sock.sendall(upgrade_request(self.port))
             head = b""
             while b"\r\n\r\n" not in head:
                 head += sock.recv(1)
@@ -124,14 +130,14 @@ def read_ticks(port: int, stop: threading.Event) -> list[int]:
     return ticks
 
 
-async def flood(probe: type[Probe], frame: bytes) -> tuple[list[Flooder], list[int], float]:
+async def flood(frame: bytes) -> tuple[list[Flooder], list[int], float]:
     """Flood a fresh server with ``frame`` from ``FLOODERS`` clients beside a normal reader;
     return the flooders, the reader's ticks and the share of due ticks published meanwhile."""
-    port = probe.free_port()
-    with probe.simulator(*FLAGS, "-wp", str(port)) as proc:
-        await probe.wait_serving(proc, port)
+    port = free_port()
+    with simulator_process(*FLAGS, "-wp", str(port)) as proc:
+        await wait_answering(proc, port)
         stop = threading.Event()
-        flooders = [Flooder(probe, port, frame) for _ in range(FLOODERS)]
+        flooders = [Flooder(port, frame) for _ in range(FLOODERS)]
 
         with trio.fail_after(FLOOD_S + 20):
             async with trio.open_nursery() as nursery:
@@ -142,12 +148,12 @@ async def flood(probe: type[Probe], frame: bytes) -> tuple[list[Flooder], list[i
 
                 nursery.start_soon(read)
                 await trio.sleep(5 * PERIOD_S)  # the reader is in before the flood starts
-                before = await trio.to_thread.run_sync(probe.server_info, port)
+                before = await trio.to_thread.run_sync(server_info, port)
                 for flooder in flooders:
                     flooder.start()
                 while any(f.is_alive() for f in flooders):  # noqa: ASYNC110 - threads
                     await trio.sleep(0.05)
-                after = await trio.to_thread.run_sync(probe.server_info, port)
+                after = await trio.to_thread.run_sync(server_info, port)
                 await trio.sleep(5 * PERIOD_S)  # a few ticks after the flood, too
                 stop.set()
         for flooder in flooders:
@@ -161,22 +167,18 @@ async def flood(probe: type[Probe], frame: bytes) -> tuple[list[Flooder], list[i
 
 
 @pytest.mark.slow
-async def test_a_ping_flood_is_closed_with_1008_and_the_ticks_stay_on_time(
-    probe: type[Probe],
-) -> None:
-    ping = probe.client_frame(probe.PING, b"flood")
-    flooders, ticks, on_time = await flood(probe, ping)
+async def test_a_ping_flood_is_closed_with_1008_and_the_ticks_stay_on_time() -> None:
+    flooders, ticks, on_time = await flood(client_frame(PING, b"flood"))
     assert [f.close_code for f in flooders] == [1008] * FLOODERS
     assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # the reader missed nothing
     assert on_time >= ON_TIME
 
 
 @pytest.mark.slow
-async def test_a_flood_of_data_frames_does_not_hold_the_tick_loop(probe: type[Probe]) -> None:
+async def test_a_flood_of_data_frames_does_not_hold_the_tick_loop() -> None:
     """Data frames have no rate limit (they are discarded), so the flood lasts ``FLOOD_S``: the
     frame budget is what keeps the tick loop on time."""
-    tiny = probe.client_frame(probe.BINARY, b"")
-    flooders, ticks, on_time = await flood(probe, tiny)
+    flooders, ticks, on_time = await flood(client_frame(BINARY, b""))
     assert [f.close_code for f in flooders] == [None] * FLOODERS  # flooded to the end
     assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))
     assert on_time >= ON_TIME
