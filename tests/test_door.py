@@ -534,6 +534,7 @@ def vm_rss_kib() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.slow
 async def test_10000_connect_handshake_disconnect_cycles_leave_nothing_behind(
     start_service: StartService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
