@@ -9,7 +9,8 @@ connection it does not serve itself it hands the stream to hypercorn exactly as
 Private names used (and checked by ``check_hypercorn_interfaces`` at import, so an upgrade that
 moves them fails loudly at start-up and in the test suite, never silently at run time):
 
-* ``hypercorn.trio.tcp_server.TCPServer(app, config, context, state, stream).run()``
+* ``hypercorn.trio.tcp_server.TCPServer(app, config, context, state, stream).run()``, and its
+  ``_read_data()`` (the connection's read loop: when it returns, the connection is gone)
 * ``hypercorn.trio.worker_context.WorkerContext(max_requests)`` and ``.terminated.set()``
 * ``hypercorn.trio.lifespan.Lifespan(app, config, state)``: ``handle_lifespan``,
   ``wait_for_startup``, ``wait_for_shutdown``
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import hypercorn
@@ -32,6 +34,8 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 from hypercorn.utils import wrap_app
+
+from dersim_trio.web.asgi_shield import CURRENT_CONNECTION, ConnectionLife
 
 log = logging.getLogger("dersim_trio.WS")
 
@@ -63,7 +67,7 @@ def check_hypercorn_interfaces() -> None:
             problems.append(f"{name}{tuple(params)} != {tuple(expected)}")
     for cls, attrs in (
         (Lifespan, ("handle_lifespan", "wait_for_startup", "wait_for_shutdown")),
-        (TCPServer, ("run",)),
+        (TCPServer, ("run", "_read_data")),
     ):
         problems.extend(f"{cls.__name__}.{a} missing" for a in attrs if not hasattr(cls, a))
     if problems:
@@ -71,7 +75,43 @@ def check_hypercorn_interfaces() -> None:
 
 
 check_hypercorn_interfaces()
+_TCP_SERVER_RUN = TCPServer.run
+"""hypercorn's own ``run`` (``install_connection_guard`` may patch the class attribute)."""
 _ = hypercorn  # keep the import explicit: this module is the hypercorn boundary
+
+
+async def run_with_life(
+    server: TCPServer,
+    run: Callable[[TCPServer], Awaitable[None]],
+    lives: set[ConnectionLife] | None = None,
+) -> None:
+    """``run(server)`` (hypercorn's ``TCPServer.run``) with a ``ConnectionLife`` for the
+    connection (``web/asgi_shield.py``).
+
+    The life ends as soon as hypercorn's read loop ends (EOF, reset, read timeout, the idle
+    timer closing the stream, cancellation): from then on no shielded send of this connection
+    can keep it, or the process, alive. It is registered in ``lives`` while the connection runs.
+    """
+    life = ConnectionLife()
+    read_data = server._read_data
+
+    async def read_until_gone() -> None:
+        try:
+            await read_data()
+        finally:
+            life.end()
+
+    server._read_data = read_until_gone  # type: ignore[method-assign]
+    token = CURRENT_CONNECTION.set(life)
+    if lives is not None:
+        lives.add(life)
+    try:
+        await run(server)
+    finally:
+        life.end()
+        if lives is not None:
+            lives.discard(life)
+        CURRENT_CONNECTION.reset(token)
 
 
 class HypercornBridge:
@@ -84,6 +124,7 @@ class HypercornBridge:
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan = Lifespan(self.app, config, self._lifespan_state)
         self._context = WorkerContext(None)
+        self._lives: set[ConnectionLife] = set()
 
     async def start_lifespan(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -108,11 +149,19 @@ class HypercornBridge:
             ConnectionState(self._lifespan_state.copy()),
             stream,
         )
-        await server.run()
+        await run_with_life(server, _TCP_SERVER_RUN, self._lives)
 
     async def close_idle(self) -> None:
         """Tell hypercorn the worker is terminating: idle keep-alive connections close."""
         await self._context.terminated.set()
+
+    def end_connections(self) -> int:
+        """End the life of every connection still served (shutdown, after the sockets were
+        aborted): no shielded send survives it. Returns how many were still open."""
+        lives = list(self._lives)
+        for life in lives:
+            life.end()
+        return len(lives)
 
 
 _guard_installed = False
@@ -133,7 +182,7 @@ def install_connection_guard() -> None:
 
     async def guarded_run(self: TCPServer) -> None:
         try:
-            await original(self)
+            await run_with_life(self, original)
         except* Exception as group:
             log.warning("connection failed and was closed: %r", group.exceptions[0])
             with trio.CancelScope(shield=True):
