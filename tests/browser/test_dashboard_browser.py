@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from browser_support import WAIT_MS, PageProbe, SimServer, open_page
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow  # a browser and a server process per session: about a minute
 
 LIVE = "Live"
 
