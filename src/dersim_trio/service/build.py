@@ -7,6 +7,7 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
@@ -14,9 +15,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dersim_trio.controls.operating_state import OperatingTimes
+from dersim_trio.controls.supervisor import DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
 from dersim_trio.errors import ConfigError
+from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.settings import category_defaults
+from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType, ll_from_ln
 from dersim_trio.physics.base import DeviceModel
 from dersim_trio.setup.config import SimConfig
@@ -64,13 +69,19 @@ def _wind(
 ) -> DeviceModel:
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
     from dersim_trio.setup.nameplates import apply_wind_nameplate
+    from dersim_trio.setup.rotor_tables import rotor_performance
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
     if nameplate is not None:
         plate = apply_wind_nameplate(nameplate, plate)
-    return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
+    return WindModel(
+        plate,
+        rotor_performance(plate.rotor_table),
+        seed=seed,
+        anemometer_height_m=config.wind_anemometer_height_m,
+    )
 
 
 def _fuelcell(
@@ -215,6 +226,33 @@ def start_time(config: SimConfig, wall_now: datetime) -> datetime:
     return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+ABSORBING_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc", "evse"})
+"""Assets that take active power from the grid (charging), up to their ``WMaxRtg``."""
+
+
+def grid_rating(model: DeviceModel) -> GridRating:
+    """The ratings the grid functions use for a model (charging up to ``WMaxRtg``)."""
+    r = model.rating
+    return GridRating(
+        w_max_kw=r.w_max_kw,
+        va_max_kva=r.va_max_kva,
+        var_max_inj_kvar=r.var_max_inj_kvar,
+        var_max_abs_kvar=r.var_max_abs_kvar,
+        w_max_charge_kw=r.w_max_kw if model.asset_type in ABSORBING_ASSETS else 0.0,
+    )
+
+
+def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSupport:
+    """IEEE 1547 grid support at the start categories' defaults (every model is inverter-based:
+    PV, storage, hybrid, fuel cell and EVSE through their converter, wind type III/IV at theirs).
+
+    The randomized enter-service delay draws from a generator seeded by ``--seed`` and the index.
+    """
+    rating = grid_rating(model)
+    settings = category_defaults(config.grid_normal_category, config.grid_abnormal_category, rating)
+    return GridSupport(settings, rating, random.Random(f"{config.seed}:{index}:grid"))
+
+
 def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     """Create the engine (devices, clock) a configuration describes."""
     factory = _FACTORIES.get(config.canonical_type)
@@ -235,17 +273,20 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         v_ln_nominal = _evse_voltage_ln(config, nameplate)
     else:
         v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
-    devices = [
-        DeviceSlot(
-            index=i,
-            model=factory(config, ac_type, config.seed + i, nameplate),
-            ac_type=ac_type,
-            voltage_ln_nominal_v=v_ln_nominal,
-            profile=profile,
-            energy=seed_energy(nameplate),
+    devices = []
+    for i in range(config.device_count):
+        model = factory(config, ac_type, config.seed + i, nameplate)
+        devices.append(
+            DeviceSlot(
+                index=i,
+                model=model,
+                ac_type=ac_type,
+                voltage_ln_nominal_v=v_ln_nominal,
+                profile=profile,
+                energy=seed_energy(nameplate),
+                supervisor=DeviceSupervisor(grid=grid_support(config, model, i)),
+            )
         )
-        for i in range(config.device_count)
-    ]
     clock = SimClock(
         start=start_time(config, wall_now),
         sim_seconds_per_tick=config.periodic_time_s * config.time_scale,

@@ -18,7 +18,8 @@ Shutdown (``RunningService.request_shutdown``, wired to SIGINT/SIGTERM by the CL
 ``POST /api/dersim/stop`` through ``ServerContext.request_shutdown``): stop
 accepting; end every hub subscription so each WebSocket client gets close 1001; tell hypercorn to
 close idle keep-alive connections; wait up to ``SHUTDOWN_GRACE_S`` for connections to finish;
-abort (RST) whatever is left, e.g. a client that stopped reading; run lifespan shutdown; return.
+abort (RST) whatever is left, e.g. a client that stopped reading, and end every HTTP
+connection's shielded sends (``web/asgi_shield.py``); run lifespan shutdown; return.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
-from dersim_trio.web.app import ServerContext, create_app
+from dersim_trio.web.app import create_app
+from dersim_trio.web.context import ServerContext
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
@@ -342,6 +344,7 @@ async def run_service(
                 with trio.move_on_after(SHUTDOWN_GRACE_S):
                     await door.wait_all_closed()
                 aborted = door.abort_all()
+                bridge.end_connections()  # no shielded HTTP send outlives its aborted socket
                 if aborted:
                     log.info("aborted %d connection(s) that did not close in time", aborted)
                 with trio.move_on_after(ABORT_WAIT_S):

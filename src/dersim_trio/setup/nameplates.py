@@ -32,7 +32,8 @@ mapping, per asset (a key not listed for an asset is refused naming the device t
   the cells in series its DC link needs at that AC voltage, ``physics/battery.py``),
   ``713.SoH``, ``802.SoCMin``/``SoCMax``/``SoCRsvMin``/``SocRsvMax`` (SunSpec's spelling) and
   ``802.Typ`` (chemistry, ``NMC`` or ``LFP``).
-* wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the pitch gains are re-designed for it) and
+* wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the controller keeps its published constants;
+  the rated torque follows the rating) and
   ``702.VarMaxInjRtg``/``VarMaxAbsRtg`` (equal: the model's reactive range is symmetric).
 * fuel cell: ``702.WMaxRtg`` → ``rated_power_kw`` (the stack must carry it) and the equal var
   ratings. The chemistry, mode and fuel come from the ``--fuelcell_*`` flags; a bundled
@@ -52,14 +53,13 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from dersim_trio.errors import ConfigError
+from dersim_trio.errors import ConfigError, validation_problems
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.setup.evse_stations import bundled_station_names
 
@@ -331,17 +331,6 @@ class Nameplate:
         return ConfigError(f"-f {self.source}: {key}: {problem}")
 
 
-def _problem(err: Mapping[str, Any]) -> str:
-    msg = str(err["msg"])
-    msg = msg[len("Input should be ") :] if msg.startswith("Input should be ") else msg
-    if msg.startswith(("greater", "less")):
-        msg = "must be " + msg
-    else:
-        msg = "must be " + msg if not msg.startswith("String") else msg.lower()
-    got = json.dumps(err.get("input"))
-    return f"{msg}, got {got[:40]}"
-
-
 def load_nameplate(ref: str | Path, canonical_type: str) -> Nameplate:
     """Read and validate ``-f REF`` for a device type; raise a one-line ``ConfigError``."""
     path = resolve_nameplate(str(ref))
@@ -376,15 +365,15 @@ def load_nameplate(ref: str | Path, canonical_type: str) -> Nameplate:
     try:
         validated = NameplatePoints.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else "?"
-        if err["type"] == "extra_forbidden":
-            raise ConfigError(
-                f"-f {source}: {key}: unknown key for {canonical_type} (allowed: {allowed})"
-            ) from None
-        point = _POINT_BY_KEY.get(key)
-        spec = point.allowed if point is not None else allowed
-        raise ConfigError(f"-f {source}: {key}: {_problem(err)} (allowed: {spec})") from None
+
+        def point_allowed(key: str) -> str:
+            point = _POINT_BY_KEY.get(key)
+            return point.allowed if point is not None else allowed
+
+        problem = validation_problems(exc, point_allowed, known_fields=keys_for_type)[0]
+        if problem.message == "unknown field":
+            problem = replace(problem, message=f"unknown key for {canonical_type}", allowed=allowed)
+        raise ConfigError(f"-f {source}: {problem.text()}") from None
     points: dict[str, PointValue] = {
         k: v for k, v in validated.model_dump(by_alias=True, exclude_none=True).items()
     }
@@ -550,19 +539,16 @@ def _symmetric_var_pu(nameplate: Nameplate, rated_kw: float) -> float | None:
     return pu
 
 
-@cache
-def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNameplate:
-    from dersim_trio.physics.wind import design_pitch_gains
-
-    changed = replace(base, rated_power_kw=rated_kw, reactive_capability_pu=q_pu)
-    return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)
-
-
 def apply_wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
-    """``base`` with the file's wind keys applied (pitch gains re-designed for a new rating)."""
+    """``base`` with the file's wind keys applied (the controller's published constants are
+    kept; its rated torque follows the new rating)."""
     rated = _kilo(nameplate.get("702.WMaxRtg"), base.rated_power_kw)
     q_pu = _symmetric_var_pu(nameplate, rated)
-    return _redesigned(base, rated, base.reactive_capability_pu if q_pu is None else q_pu)
+    return replace(
+        base,
+        rated_power_kw=rated,
+        reactive_capability_pu=base.reactive_capability_pu if q_pu is None else q_pu,
+    )
 
 
 def apply_fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
