@@ -33,8 +33,9 @@ from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
 from dersim_trio.web.bodies import MAX_BODY_BYTES
+from dersim_trio.web.fastpath.frames import CLOSE_MESSAGE_TOO_BIG, MAX_CLIENT_MESSAGE_BYTES
 from dersim_trio.web.http_errors import error_response, install_error_handlers
-from dersim_trio.web.params import DeviceParamError, device_query, parse_device
+from dersim_trio.web.params import TELEMETRY_PATHS, DeviceParamError, device_query, parse_device
 from dersim_trio.web.routes.control import register_control_routes
 from dersim_trio.web.routes.inputs import register_input_routes
 from dersim_trio.web.routes.misc import register_misc_routes
@@ -42,7 +43,6 @@ from dersim_trio.web.routes.observe import register_observe_routes
 
 log = logging.getLogger("dersim_trio.WS")
 
-TELEMETRY_PATHS = ("/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws")
 _STATIC_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8",
@@ -300,7 +300,7 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
     try:
         with hub.subscribe(device) as sub:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_drain_client_frames)
+                nursery.start_soon(_drain_client_frames, nursery.cancel_scope, peer)
                 slot = sub.slot
                 send = websocket.send
                 count_sent: Callable[[int], None] = hub.count_sent
@@ -319,6 +319,16 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
         log.info("WebSocket disconnect from %s (%s)", peer, reason)
 
 
-async def _drain_client_frames() -> None:
+async def _drain_client_frames(stream_scope: trio.CancelScope, peer: str) -> None:
+    """Read and discard client messages; one over ``MAX_CLIENT_MESSAGE_BYTES`` (as on the fast
+    path) ends the stream with 1009. hypercorn refuses it first when its
+    ``websocket_max_message_size`` is as low (the service's config sets it; under plain hypercorn
+    set it in the config file), so this is the app's own bound."""
     while True:
-        await websocket.receive()
+        message = await websocket.receive()
+        size = len(message) if isinstance(message, bytes) else len(message.encode())
+        if size > MAX_CLIENT_MESSAGE_BYTES:
+            log.info("WebSocket %s: message of %d bytes refused (1009)", peer, size)
+            await websocket.close(CLOSE_MESSAGE_TOO_BIG, "message too big (64 KiB max)")
+            stream_scope.cancel()
+            return

@@ -16,6 +16,8 @@ moves them fails loudly at start-up and in the test suite, never silently at run
   ``wait_for_startup``, ``wait_for_shutdown``
 * ``hypercorn.utils.wrap_app(app, wsgi_max_body_size, mode)``
 * ``hypercorn.trio.statsd.StatsdLogger`` for ``Config.set_statsd_logger_class``
+* ``hypercorn.protocol.ws_stream``: ``WSStream._handle_events`` and ``Handshake.accept``, which
+  ``install_websocket_rules`` replaces (see there) for the quart telemetry route
 """
 
 from __future__ import annotations
@@ -28,12 +30,17 @@ from typing import Any
 import hypercorn
 import trio
 from hypercorn.config import Config
+from hypercorn.protocol.events import StreamClosed
+from hypercorn.protocol.ws_stream import FrameTooLargeError, Handshake, WSStream
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 from hypercorn.utils import wrap_app
+from wsproto.connection import ConnectionState as WSConnectionState
+from wsproto.events import CloseConnection, Message, Ping
+from wsproto.frame_protocol import CloseReason
 
 from dersim_trio.web.asgi_shield import CURRENT_CONNECTION, ConnectionLife
 
@@ -46,6 +53,8 @@ _EXPECTED_SIGNATURES: dict[str, tuple[Any, list[str]]] = {
     "WorkerContext": (WorkerContext.__init__, ["self", "max_requests"]),
     "Lifespan": (Lifespan.__init__, ["self", "app", "config", "state"]),
     "wrap_app": (wrap_app, ["app", "wsgi_max_body_size", "mode"]),
+    "WSStream._handle_events": (WSStream._handle_events, ["self"]),
+    "Handshake.accept": (Handshake.accept, ["self", "subprotocol", "additional_headers"]),
 }
 
 
@@ -68,6 +77,7 @@ def check_hypercorn_interfaces() -> None:
     for cls, attrs in (
         (Lifespan, ("handle_lifespan", "wait_for_startup", "wait_for_shutdown")),
         (TCPServer, ("run", "_read_data")),
+        (WSStream, ("_send_wsproto_event",)),
     ):
         problems.extend(f"{cls.__name__}.{a} missing" for a in attrs if not hasattr(cls, a))
     if problems:
@@ -118,6 +128,7 @@ class HypercornBridge:
     """hypercorn's per-worker machinery for an app, driven by our own accept loop."""
 
     def __init__(self, app: Any, config: Config) -> None:
+        install_websocket_rules()
         config.set_statsd_logger_class(StatsdLogger)
         self.config = config
         self.app = wrap_app(app, config.wsgi_max_body_size, None)
@@ -193,3 +204,69 @@ def install_connection_guard() -> None:
 
     TCPServer.run = guarded_run  # type: ignore[method-assign]
     _guard_installed = True
+
+
+# --- WebSocket rules for the quart route ---------------------------------------------------------
+
+_websocket_rules_installed = False
+
+
+async def _handle_ws_events(self: WSStream) -> None:
+    """hypercorn 0.18's ``WSStream._handle_events``, with three differences (marked below)."""
+    for event in self.connection.events():
+        if isinstance(event, Message):
+            try:
+                self.buffer.extend(event)
+            except FrameTooLargeError:
+                # (1) free the partial message now and end the connection (hypercorn kept the
+                # buffer and the connection until the client answered the close)
+                self.buffer.clear()
+                limit = self.config.websocket_max_message_size
+                await self._send_wsproto_event(
+                    CloseConnection(CloseReason.MESSAGE_TOO_BIG, f"message over {limit} bytes")
+                )
+                await self.send(StreamClosed(stream_id=self.stream_id))
+                break
+            if event.message_finished:
+                assert self.app_put is not None  # set once the handshake was accepted
+                await self.app_put(self.buffer.to_message())
+                self.buffer.clear()
+        elif isinstance(event, Ping):
+            await self._send_wsproto_event(event.response())
+        elif isinstance(event, CloseConnection):
+            if self.connection.state == WSConnectionState.REMOTE_CLOSING:
+                await self._send_wsproto_event(event.response())
+            elif self.connection.state == WSConnectionState.OPEN:
+                # (2) wsproto reports a frame it cannot parse (1002, or 1007 for invalid UTF-8)
+                # as a CloseConnection without a state change; hypercorn dropped it and closed
+                # the TCP connection bare (the client saw 1006). Send it.
+                await self._send_wsproto_event(CloseConnection(event.code, event.reason))
+            await self.send(StreamClosed(stream_id=self.stream_id))
+            break
+
+
+def _accept_without_extensions(accept: Any) -> Any:
+    def accept_uncompressed(self: Handshake, subprotocol: Any, additional_headers: Any) -> Any:
+        # (3) no permessage-deflate: a deflated message inflates before its size is checked,
+        # so a few KiB could cost the server megabytes; the fast path negotiates none either
+        self.extensions = None
+        return accept(self, subprotocol, additional_headers)
+
+    return accept_uncompressed
+
+
+def install_websocket_rules() -> None:
+    """Make hypercorn's WebSocket streams (the quart telemetry route) close as the fast path
+    does: a protocol error with its code (1002, 1007) instead of a bare TCP close, a message over
+    ``websocket_max_message_size`` with 1009 at once, and never negotiate compression.
+
+    hypercorn 0.18 has no option for these, so two of its methods are replaced (process-wide,
+    idempotent); their signatures are checked at import with the other private interfaces, and
+    ``tests/hostile/test_telemetry_routes.py`` covers the behaviour in both launch modes.
+    """
+    global _websocket_rules_installed
+    if _websocket_rules_installed:
+        return
+    WSStream._handle_events = _handle_ws_events  # type: ignore[method-assign]
+    Handshake.accept = _accept_without_extensions(Handshake.accept)  # type: ignore[method-assign]
+    _websocket_rules_installed = True
