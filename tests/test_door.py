@@ -83,7 +83,7 @@ async def assert_serving(service: Served) -> None:
 
 
 async def test_an_upgrade_head_dribbled_one_byte_at_a_time_still_streams(
-    start_service: StartService,
+    start_service: StartService, autojump_clock: trio.testing.MockClock
 ) -> None:
     service = await start_service(*FAST, "-N", "2")
     request = upgrade_request(service.port)
@@ -403,7 +403,9 @@ async def test_a_complete_invalid_client_frame_is_closed_with_1002(
     await wait_idle(service)
 
 
-async def test_a_chatty_client_keeps_getting_consecutive_ticks(start_service: StartService) -> None:
+async def test_a_chatty_client_keeps_getting_consecutive_ticks(
+    start_service: StartService, autojump_clock: trio.testing.MockClock
+) -> None:
     service = await start_service(*FAST, "-N", "2")
     with trio.fail_after(10):
         async with raw_connection(service.port) as conn:
@@ -462,7 +464,7 @@ async def test_a_stalled_reader_loses_old_ticks_while_a_reading_client_sees_ever
     await wait_idle(service)
 
 
-async def test_many_abrupt_resets_leave_no_client_and_no_raw_connection(
+async def test_many_abrupt_resets_leave_no_client_and_no_connection(
     start_service: StartService,
 ) -> None:
     service = await start_service(*FAST, "-N", "20")  # ~30 kB per tick: a non-reader parks
@@ -513,6 +515,7 @@ def vm_rss_kib() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.slow
 async def test_10000_connect_handshake_disconnect_cycles_leave_nothing_behind(
     start_service: StartService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
