@@ -38,7 +38,7 @@ from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine, encode
-from dersim_trio.service.build import build_engine
+from dersim_trio.service.build import build_engine, device_identity
 from dersim_trio.service.history import RETENTION_S, History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
@@ -211,7 +211,7 @@ class ServiceParts:
         )
         logs = LogBuffer()
         history = open_history(config)
-        controller = Controller(engine)
+        controller = Controller(engine, device_identity(config))
         app = create_app(
             hub, context, controller, api_token=config.api_token, history=history, logs=logs
         )
