@@ -456,6 +456,7 @@ async def test_burst_collects_only_ticks_after_the_action(
 # --- typing -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_users_code_passes_mypy_strict() -> None:
     """``py.typed`` ships and the public API is fully annotated: a user's harness (and the
     two Python harness examples) type-check under ``mypy --strict``."""

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dersim_trio.controls.operating_state import OperatingTimes
@@ -21,7 +22,7 @@ from dersim_trio.errors import ConfigError
 from dersim_trio.grid.capability import GridRating
 from dersim_trio.grid.settings import category_defaults
 from dersim_trio.grid.support import GridSupport
-from dersim_trio.physics.ac import AcType
+from dersim_trio.physics.ac import AcType, ll_from_ln
 from dersim_trio.physics.base import DeviceModel
 from dersim_trio.service.operator import DEFAULT_MANUFACTURER, DeviceIdentity
 from dersim_trio.setup.config import SimConfig
@@ -33,6 +34,9 @@ from dersim_trio.setup.nameplates import (
     nominal_voltage_ln,
     seed_energy,
 )
+
+if TYPE_CHECKING:
+    from dersim_trio.physics.evse.spec import EvseStationSpec
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
 
@@ -66,13 +70,19 @@ def _wind(
 ) -> DeviceModel:
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
     from dersim_trio.setup.nameplates import apply_wind_nameplate
+    from dersim_trio.setup.rotor_tables import rotor_performance
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
     if nameplate is not None:
         plate = apply_wind_nameplate(nameplate, plate)
-    return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
+    return WindModel(
+        plate,
+        rotor_performance(plate.rotor_table),
+        seed=seed,
+        anemometer_height_m=config.wind_anemometer_height_m,
+    )
 
 
 def _fuelcell(
@@ -140,18 +150,37 @@ def _hybrid(
     return HybridModel(plate, seed=seed)
 
 
-def _evse(
-    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
-) -> DeviceModel:
+def _evse_station(config: SimConfig) -> EvseStationSpec:
     from dersim_trio.physics.evse.spec import DEFAULT_STATION_NAME
-    from dersim_trio.physics.evse.station import EvseModel
-    from dersim_trio.setup.ev_sessions_csv import load_sessions_csv
     from dersim_trio.setup.evse_stations import load_station_spec
 
     try:
-        spec = load_station_spec(config.evse_profile or DEFAULT_STATION_NAME)
+        return load_station_spec(config.evse_profile or DEFAULT_STATION_NAME)
     except ValueError as exc:
         raise ConfigError(f"--evse_profile: {exc}") from None
+
+
+def _evse_voltage_ln(config: SimConfig, nameplate: Nameplate | None) -> float:
+    """The station's nominal line-to-neutral voltage: its supply, which ``702.VNom`` must match."""
+    from dersim_trio.physics.evse.spec import VOLTAGE_TOLERANCE
+
+    v_ll = _evse_station(config).supply_voltage_ll_v
+    v_nom = None if nameplate is None else nameplate.get("702.VNom")
+    if nameplate is not None and v_nom is not None and abs(v_nom - v_ll) > VOLTAGE_TOLERANCE * v_ll:
+        raise nameplate.error(
+            "702.VNom",
+            f"{v_nom:g} V contradicts the EVSE station's {v_ll:g} V supply (allowed: {v_ll:g})",
+        )
+    return v_ll / ll_from_ln("three", 1.0)
+
+
+def _evse(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from dersim_trio.physics.evse.station import EvseModel
+    from dersim_trio.setup.ev_sessions_csv import load_sessions_csv
+
+    spec = _evse_station(config)
     sessions = None
     if config.dc_profile is not None:
         try:
@@ -241,7 +270,10 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     profile: InputProfile | None = None
     if config.dc_profile is not None and config.canonical_type != "EVSE":
         profile = load_profile(config.dc_profile, config.canonical_type)
-    v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
+    if config.canonical_type == "EVSE":
+        v_ln_nominal = _evse_voltage_ln(config, nameplate)
+    else:
+        v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
     devices = []
     for i in range(config.device_count):
         model = factory(config, ac_type, config.seed + i, nameplate)

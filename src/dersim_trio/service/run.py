@@ -44,7 +44,8 @@ from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
-from dersim_trio.web.app import ServerContext, create_app
+from dersim_trio.web.app import create_app
+from dersim_trio.web.context import ServerContext
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
 from dersim_trio.web.hypercorn_bridge import HypercornBridge

@@ -31,7 +31,8 @@ mapping, per asset (a key not listed for an asset is refused naming the device t
   strings in parallel in proportion to the energy, 2 per 15 kWh, and the matching resistance),
   ``713.SoH``, ``802.SoCMin``/``SoCMax``/``SoCRsvMin``/``SocRsvMax`` (SunSpec's spelling) and
   ``802.Typ`` (chemistry, ``NMC`` or ``LFP``).
-* wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the pitch gains are re-designed for it) and
+* wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the controller keeps its published constants;
+  the rated torque follows the rating) and
   ``702.VarMaxInjRtg``/``VarMaxAbsRtg`` (equal: the model's reactive range is symmetric).
 * fuel cell: ``702.WMaxRtg`` → ``rated_power_kw`` (the stack must carry it) and the equal var
   ratings. The chemistry, mode and fuel come from the ``--fuelcell_*`` flags; a bundled
@@ -51,7 +52,6 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
@@ -540,19 +540,16 @@ def _symmetric_var_pu(nameplate: Nameplate, rated_kw: float) -> float | None:
     return pu
 
 
-@cache
-def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNameplate:
-    from dersim_trio.physics.wind import design_pitch_gains
-
-    changed = replace(base, rated_power_kw=rated_kw, reactive_capability_pu=q_pu)
-    return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)
-
-
 def apply_wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
-    """``base`` with the file's wind keys applied (pitch gains re-designed for a new rating)."""
+    """``base`` with the file's wind keys applied (the controller's published constants are
+    kept; its rated torque follows the new rating)."""
     rated = _kilo(nameplate.get("702.WMaxRtg"), base.rated_power_kw)
     q_pu = _symmetric_var_pu(nameplate, rated)
-    return _redesigned(base, rated, base.reactive_capability_pu if q_pu is None else q_pu)
+    return replace(
+        base,
+        rated_power_kw=rated,
+        reactive_capability_pu=base.reactive_capability_pu if q_pu is None else q_pu,
+    )
 
 
 def apply_fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:

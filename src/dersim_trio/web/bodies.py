@@ -1,12 +1,14 @@
-"""Reading and validating JSON request bodies, with errors that name the field and its range."""
+"""JSON bodies: reading and validating requests (errors name the field and its range), and
+writing responses."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from quart import request
+from quart import Response, request
 
 from dersim_trio.errors import RequestRejected, validation_problems
 from dersim_trio.web.http_errors import RequestError
@@ -51,3 +53,14 @@ async def read_json_body(model: type[M]) -> M:
 def _description(model: type[BaseModel], field: str) -> str | None:
     info = model.model_fields.get(field)
     return info.description if info is not None else None
+
+
+def json_response(body: BaseModel | str | bytes, status: int = 200) -> Response:
+    """A JSON answer: a model (serialised), or text/bytes already encoded."""
+    payload = body.model_dump_json() if isinstance(body, BaseModel) else body
+    return Response(payload, status=status, content_type="application/json")
+
+
+def json_list_response(models: Sequence[BaseModel]) -> Response:
+    """A JSON array of models."""
+    return json_response("[" + ",".join(m.model_dump_json() for m in models) + "]")

@@ -6,16 +6,24 @@ connection it does not serve itself it hands the stream to hypercorn exactly as
 ``hypercorn.trio.run.worker_serve`` would: a ``TCPServer`` built with the worker's
 ``WorkerContext`` and the lifespan state, after the app's ASGI lifespan has started.
 
-Private names used (and checked by ``check_hypercorn_interfaces`` at import, so an upgrade that
-moves them fails loudly at start-up and in the test suite, never silently at run time):
+Private names and behaviours relied on, all checked by ``check_hypercorn_interfaces``:
 
 * ``hypercorn.trio.tcp_server.TCPServer(app, config, context, state, stream).run()``, and its
   ``_read_data()`` (the connection's read loop: when it returns, the connection is gone)
+* how ``TCPServer.run`` tells plain TCP from TLS: it calls ``stream.do_handshake()`` and takes
+  an ``AttributeError`` for plain TCP, then reads ``stream.socket`` for the peer and local
+  addresses. The door replays the bytes it read to route a connection through a
+  ``PrefixedStream``, which therefore has ``socket`` and no ``do_handshake``.
 * ``hypercorn.trio.worker_context.WorkerContext(max_requests)`` and ``.terminated.set()``
 * ``hypercorn.trio.lifespan.Lifespan(app, config, state)``: ``handle_lifespan``,
   ``wait_for_startup``, ``wait_for_shutdown``
 * ``hypercorn.utils.wrap_app(app, wsgi_max_body_size, mode)``
 * ``hypercorn.trio.statsd.StatsdLogger`` for ``Config.set_statsd_logger_class``
+
+The private modules are imported, and the check runs, when a bridge is built or the connection
+guard installed (at service start-up), not when this module is imported: an upgrade that moves
+them stops the service with one clear error and leaves everything else that imports the package
+(the pytest plugin ``dersim_trio.testing`` included) working.
 """
 
 from __future__ import annotations
@@ -23,61 +31,159 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-import hypercorn
 import trio
 from hypercorn.config import Config
-from hypercorn.trio.lifespan import Lifespan
-from hypercorn.trio.statsd import StatsdLogger
-from hypercorn.trio.tcp_server import TCPServer
-from hypercorn.trio.worker_context import WorkerContext
-from hypercorn.typing import ConnectionState
-from hypercorn.utils import wrap_app
 
 from dersim_trio.web.asgi_shield import CURRENT_CONNECTION, ConnectionLife
+
+if TYPE_CHECKING:
+    from hypercorn.trio.tcp_server import TCPServer
 
 log = logging.getLogger("dersim_trio.WS")
 
 SUPPORTED_HYPERCORN = "0.18."
 
-_EXPECTED_SIGNATURES: dict[str, tuple[Any, list[str]]] = {
-    "TCPServer": (TCPServer.__init__, ["self", "app", "config", "context", "state", "stream"]),
-    "WorkerContext": (WorkerContext.__init__, ["self", "max_requests"]),
-    "Lifespan": (Lifespan.__init__, ["self", "app", "config", "state"]),
-    "wrap_app": (wrap_app, ["app", "wsgi_max_body_size", "mode"]),
+EXPECTED_PARAMETERS: dict[str, list[str]] = {
+    "TCPServer": ["self", "app", "config", "context", "state", "stream"],
+    "WorkerContext": ["self", "max_requests"],
+    "Lifespan": ["self", "app", "config", "state"],
+    "wrap_app": ["app", "wsgi_max_body_size", "mode"],
 }
+"""The parameters of each private callable, as hypercorn 0.18 has them."""
+EXPECTED_METHODS: dict[str, tuple[str, ...]] = {
+    "Lifespan": ("handle_lifespan", "wait_for_startup", "wait_for_shutdown"),
+    "TCPServer": ("run", "_read_data"),
+}
+STREAM_TYPE_GUESS = (
+    "await self.stream.do_handshake()",
+    "except AttributeError:  # Not SSL",
+    "socket = self.stream.socket",
+)
+"""The lines of ``hypercorn/trio/tcp_server.py`` by which ``TCPServer.run`` tells plain TCP
+(no ``do_handshake``) from TLS and finds the socket; ``PrefixedStream`` relies on them."""
 
 
 class HypercornInterfaceError(RuntimeError):
     """The installed hypercorn does not have the private interfaces this bridge relies on."""
 
 
-def check_hypercorn_interfaces() -> None:
-    """Raise ``HypercornInterfaceError`` if hypercorn's private shapes differ from 0.18."""
-    from importlib.metadata import version
+@dataclass(frozen=True, slots=True)
+class _Private:
+    """hypercorn's private objects, imported once."""
 
-    installed = version("hypercorn")
+    tcp_server_module: Any
+    TCPServer: Any
+    run: Callable[[Any], Awaitable[None]]
+    """hypercorn's own ``TCPServer.run`` (``install_connection_guard`` patches the class)."""
+    WorkerContext: Any
+    Lifespan: Any
+    StatsdLogger: Any
+    ConnectionState: Any
+    wrap_app: Callable[..., Any]
+
+
+@cache
+def _private() -> _Private:
+    """Import hypercorn's private modules (``HypercornInterfaceError`` if one moved)."""
+    try:
+        from hypercorn.trio import tcp_server
+        from hypercorn.trio.lifespan import Lifespan
+        from hypercorn.trio.statsd import StatsdLogger
+        from hypercorn.trio.worker_context import WorkerContext
+        from hypercorn.typing import ConnectionState
+        from hypercorn.utils import wrap_app
+    except ImportError as exc:
+        raise HypercornInterfaceError(
+            f"hypercorn {metadata.version('hypercorn')}: a private module moved ({exc}); "
+            f"{SUPPORTED_HYPERCORN}* required"
+        ) from None
+    return _Private(
+        tcp_server_module=tcp_server,
+        TCPServer=tcp_server.TCPServer,
+        run=tcp_server.TCPServer.run,
+        WorkerContext=WorkerContext,
+        Lifespan=Lifespan,
+        StatsdLogger=StatsdLogger,
+        ConnectionState=ConnectionState,
+        wrap_app=wrap_app,
+    )
+
+
+def check_hypercorn_interfaces() -> None:
+    """Raise ``HypercornInterfaceError`` naming every private shape that differs from 0.18."""
+    installed = metadata.version("hypercorn")
     problems = []
     if not installed.startswith(SUPPORTED_HYPERCORN):
         problems.append(f"hypercorn {installed} installed, {SUPPORTED_HYPERCORN}* required")
-    for name, (func, expected) in _EXPECTED_SIGNATURES.items():
-        params = list(inspect.signature(func).parameters)
+    private = _private()
+    callables = {
+        "TCPServer": private.TCPServer.__init__,
+        "WorkerContext": private.WorkerContext.__init__,
+        "Lifespan": private.Lifespan.__init__,
+        "wrap_app": private.wrap_app,
+    }
+    for name, expected in EXPECTED_PARAMETERS.items():
+        params = list(inspect.signature(callables[name]).parameters)
         if params != expected:
             problems.append(f"{name}{tuple(params)} != {tuple(expected)}")
-    for cls, attrs in (
-        (Lifespan, ("handle_lifespan", "wait_for_startup", "wait_for_shutdown")),
-        (TCPServer, ("run", "_read_data")),
-    ):
-        problems.extend(f"{cls.__name__}.{a} missing" for a in attrs if not hasattr(cls, a))
+    classes = {"Lifespan": private.Lifespan, "TCPServer": private.TCPServer}
+    for name, methods in EXPECTED_METHODS.items():
+        problems.extend(f"{name}.{m} missing" for m in methods if not hasattr(classes[name], m))
+    try:
+        source = inspect.getsource(private.tcp_server_module)
+    except (OSError, TypeError):  # installed without sources: the version pin has to do
+        log.warning("hypercorn's tcp_server source is not installed; stream typing not checked")
+    else:
+        problems.extend(
+            f"TCPServer.run no longer has {line!r} (how it tells plain TCP from TLS)"
+            for line in STREAM_TYPE_GUESS
+            if line not in source
+        )
     if problems:
         raise HypercornInterfaceError("; ".join(problems))
 
 
-check_hypercorn_interfaces()
-_TCP_SERVER_RUN = TCPServer.run
-"""hypercorn's own ``run`` (``install_connection_guard`` may patch the class attribute)."""
-_ = hypercorn  # keep the import explicit: this module is the hypercorn boundary
+class PrefixedStream(trio.abc.HalfCloseableStream):
+    """A socket stream whose first bytes were already read by the door; they are replayed.
+
+    hypercorn's ``TCPServer`` duck-types its stream (``STREAM_TYPE_GUESS``): plain TCP is
+    recognised by the absence of ``do_handshake``; it uses ``socket``, ``receive_some``,
+    ``send_all``, ``send_eof``, ``aclose``.
+    """
+
+    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
+        self._stream = stream
+        self._prefix = prefix
+        self.socket = stream.socket
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """The replayed prefix first, then the socket's bytes."""
+        if self._prefix:
+            await trio.lowlevel.checkpoint()
+            data, self._prefix = self._prefix, b""
+            return data
+        return bytes(await self._stream.receive_some(max_bytes))
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send on the underlying socket stream."""
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Delegate to the socket stream."""
+        await self._stream.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        """Half-close the socket."""
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the socket stream."""
+        await self._stream.aclose()
 
 
 async def run_with_life(
@@ -115,15 +221,20 @@ async def run_with_life(
 
 
 class HypercornBridge:
-    """hypercorn's per-worker machinery for an app, driven by our own accept loop."""
+    """hypercorn's per-worker machinery for an app, driven by our own accept loop.
+
+    Building one checks hypercorn's private interfaces (``HypercornInterfaceError``).
+    """
 
     def __init__(self, app: Any, config: Config) -> None:
-        config.set_statsd_logger_class(StatsdLogger)
+        check_hypercorn_interfaces()
+        self._private = private = _private()
+        config.set_statsd_logger_class(private.StatsdLogger)
         self.config = config
-        self.app = wrap_app(app, config.wsgi_max_body_size, None)
+        self.app = private.wrap_app(app, config.wsgi_max_body_size, None)
         self._lifespan_state: dict[str, Any] = {}
-        self._lifespan = Lifespan(self.app, config, self._lifespan_state)
-        self._context = WorkerContext(None)
+        self._lifespan = private.Lifespan(self.app, config, self._lifespan_state)
+        self._context = private.WorkerContext(None)
         self._lives: set[ConnectionLife] = set()
 
     async def start_lifespan(
@@ -140,16 +251,18 @@ class HypercornBridge:
         """Run the app's lifespan shutdown (``after_serving``)."""
         await self._lifespan.wait_for_shutdown()
 
-    async def serve_connection(self, stream: Any) -> None:
-        """Serve one accepted connection with hypercorn's HTTP/1.1, h2c and WebSocket stack."""
-        server = TCPServer(
+    async def serve_connection(self, stream: trio.SocketStream, prefix: bytes = b"") -> None:
+        """Serve one accepted connection with hypercorn's HTTP/1.1, h2c and WebSocket stack;
+        ``prefix`` is what was already read from it (replayed first)."""
+        private = self._private
+        server = private.TCPServer(
             self.app,
             self.config,
             self._context,
-            ConnectionState(self._lifespan_state.copy()),
-            stream,
+            private.ConnectionState(self._lifespan_state.copy()),
+            PrefixedStream(stream, prefix) if prefix else stream,
         )
-        await run_with_life(server, _TCP_SERVER_RUN, self._lives)
+        await run_with_life(server, private.run, self._lives)
 
     async def close_idle(self) -> None:
         """Tell hypercorn the worker is terminating: idle keep-alive connections close."""
@@ -174,11 +287,14 @@ def install_connection_guard() -> None:
     of ``TCPServer.run``, which ends ``serve()`` and with it the whole worker. Wrapping ``run``
     logs and drops that one connection instead. The front door does the same without patching
     (each connection runs in its own boundary), so this is only installed by ``dersim_trio.asgi``.
+    Checks hypercorn's private interfaces first (``HypercornInterfaceError``).
     """
     global _guard_installed
+    check_hypercorn_interfaces()
     if _guard_installed:
         return
-    original = TCPServer.run
+    private = _private()
+    original = private.run
 
     async def guarded_run(self: TCPServer) -> None:
         try:
@@ -191,5 +307,5 @@ def install_connection_guard() -> None:
                 except Exception as exc:  # the stream may already be broken
                     log.debug("closing a failed connection: %r", exc)
 
-    TCPServer.run = guarded_run  # type: ignore[method-assign]
+    private.TCPServer.run = guarded_run
     _guard_installed = True

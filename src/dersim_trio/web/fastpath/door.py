@@ -20,7 +20,7 @@ import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs
 
 import h11
@@ -33,8 +33,9 @@ log = logging.getLogger("dersim_trio.WS")
 TCP_USER_TIMEOUT_MS = 10_000
 LISTEN_BACKLOG = 4096
 
-HttpHandler = Callable[[Any], Awaitable[None]]
-"""Serves a connection with the HTTP stack (hypercorn); gets a trio stream (maybe prefixed)."""
+HttpHandler = Callable[[trio.SocketStream, bytes], Awaitable[None]]
+"""Serves a connection with the HTTP stack (``HypercornBridge.serve_connection``): the stream,
+and the bytes the door already read from it (to be replayed first)."""
 
 
 class TelemetryHandler(Protocol):
@@ -56,43 +57,6 @@ MAX_REQUEST_LINE_BYTES = 8 * 1024
 TELEMETRY_REQUEST_LINE = re.compile(
     rb"^GET (/api/dersim/ws/telemetry|/api/dersim/telemetry/ws)(\?[^ ]*)? HTTP/1\.1$"
 )
-
-
-class PrefixedStream(trio.abc.HalfCloseableStream):
-    """A socket stream whose first bytes were already read by the door; they are replayed.
-
-    hypercorn's ``TCPServer`` duck-types its stream: plain TCP is recognised by the absence of
-    ``do_handshake``; it uses ``socket``, ``receive_some``, ``send_all``, ``send_eof``, ``aclose``.
-    """
-
-    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
-        self._stream = stream
-        self._prefix = prefix
-        self.socket = stream.socket
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        """The replayed prefix first, then the socket's bytes."""
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            data, self._prefix = self._prefix, b""
-            return data
-        return bytes(await self._stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Send on the underlying socket stream."""
-        await self._stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        """Delegate to the socket stream."""
-        await self._stream.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        """Half-close the socket."""
-        await self._stream.send_eof()
-
-    async def aclose(self) -> None:
-        """Close the socket stream."""
-        await self._stream.aclose()
 
 
 def open_listener(
@@ -192,7 +156,7 @@ class FrontDoor:
         raw: socket.socket | None = None
         try:
             if self._telemetry is None:
-                await self._http(stream)
+                await self._http(stream, b"")
             else:
                 raw = await self._route(stream, token)
         except* Exception as group:
@@ -219,7 +183,7 @@ class FrontDoor:
         buf = bytearray()
         route = await self._read_head(stream, buf)
         if route == "http":
-            await self._http(PrefixedStream(stream, bytes(buf)))
+            await self._http(stream, bytes(buf))
             return None
         if route != "telemetry":
             # nothing within the head timeout, EOF, or an oversized/slow telemetry head: close
@@ -229,7 +193,7 @@ class FrontDoor:
         head, leftover = bytes(buf[: head_end + 4]), bytes(buf[head_end + 4 :])
         upgrade = _parse_upgrade(head)
         if upgrade is None:
-            await self._http(PrefixedStream(stream, bytes(buf)))
+            await self._http(stream, bytes(buf))
             return None
         response_101, device_raw = upgrade
         peer = _peer_of(stream.socket)
