@@ -116,6 +116,11 @@ class Controller:
         """Number of simulated devices."""
         return len(self.engine.devices)
 
+    @property
+    def elapsed_s(self) -> float:
+        """Simulated seconds from the start to the last tick (a heartbeat a protocol shows)."""
+        return self.engine.elapsed_s
+
     def _check(self, index: int) -> None:
         if not 0 <= index < self.device_count:
             raise DeviceIndexError(index, self.device_count)
