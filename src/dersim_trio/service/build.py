@@ -24,6 +24,7 @@ from dersim_trio.grid.settings import category_defaults
 from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType, ll_from_ln
 from dersim_trio.physics.base import DeviceModel
+from dersim_trio.service.operator import DEFAULT_MANUFACTURER, DeviceIdentity
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.setup.dc_profiles import load_profile
 from dersim_trio.setup.nameplates import (
@@ -306,3 +307,21 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         enter_service_delay_s=config.enter_service_delay_s,
     )
     return Engine(devices, clock, config.device_type, config.device_profile_name, times)
+
+
+def device_identity(config: SimConfig) -> DeviceIdentity:
+    """The SunSpec model 1 identity of the devices: the nameplate file's ``1.Mn``, ``1.Md`` and
+    ``1.DA`` where it sets them; else the simulator's name and the device type (or the bundled
+    nameplate's or profile's name) and unit id 1."""
+    model = config.device_profile_name or config.canonical_type
+    if config.nameplate_file is None:
+        return DeviceIdentity(model=model)
+    points = load_nameplate(config.nameplate_file, config.canonical_type).points
+    manufacturer = points.get("1.Mn")
+    md = points.get("1.Md")
+    address = points.get("1.DA")
+    return DeviceIdentity(
+        manufacturer=str(manufacturer) if manufacturer else DEFAULT_MANUFACTURER,
+        model=str(md) if md else model,
+        device_address=int(address) if isinstance(address, int | float) else 1,
+    )
