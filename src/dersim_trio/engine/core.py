@@ -35,6 +35,8 @@ class ProfileSample:
     """Values a DC-source profile gives for one instant (``None``: no such column)."""
 
     irradiance_w_m2: float | None = None
+    irradiance_is_poa: bool = False
+    """Whether the irradiance is plane-of-array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
 
@@ -61,6 +63,8 @@ class GridInputs:
     """Per-phase L-N voltages (an unbalanced grid); None: every phase at ``grid_voltage_pu``."""
     grid_frequency_hz: float = 60.0
     irradiance_w_m2: float | None = None
+    irradiance_is_poa: bool = False
+    """Whether the irradiance override is plane-of-array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
 
@@ -146,11 +150,14 @@ class Engine:
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
+            is_poa = inputs.irradiance_is_poa
             ambient = inputs.ambient_temperature_c
             wind = inputs.wind_speed_m_s
             if slot.profile is not None and (irradiance is None or ambient is None or wind is None):
                 sample = slot.profile.sample(now, elapsed_s)
-                irradiance = sample.irradiance_w_m2 if irradiance is None else irradiance
+                if irradiance is None:
+                    irradiance = sample.irradiance_w_m2
+                    is_poa = sample.irradiance_is_poa
                 ambient = sample.ambient_temperature_c if ambient is None else ambient
                 wind = sample.wind_speed_m_s if wind is None else wind
             env = Environment(
@@ -158,6 +165,7 @@ class Engine:
                 grid_voltage_pu=inputs.grid_voltage_pu,
                 grid_frequency_hz=inputs.grid_frequency_hz,
                 irradiance_w_m2=irradiance,
+                irradiance_is_poa=is_poa,
                 ambient_temperature_c=ambient,
                 wind_speed_m_s=wind,
             )
