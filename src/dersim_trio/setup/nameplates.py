@@ -31,8 +31,9 @@ mapping, per asset (a key not listed for an asset is refused naming the device t
   ``702.VAMaxRtg`` a PV nameplate's VA rating is √(WMaxRtg² + VarMaxRtg²), so the advertised
   reactive capability is deliverable at full active power.
 * battery: the AC ratings as for PV; ``702.WDisChaRteMaxRtg`` (= WMaxRtg in this model),
-  ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the pack gets
-  strings in parallel in proportion to the energy, 2 per 15 kWh, and the matching resistance),
+  ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the cells are sized
+  to the energy, with the matching resistance), ``702.VNom`` → ``ac_voltage_v`` (the pack gets
+  the cells in series its DC link needs at that AC voltage, ``physics/battery.py``),
   ``713.SoH``, ``802.SoCMin``/``SoCMax``/``SoCRsvMin``/``SocRsvMax`` (SunSpec's spelling) and
   ``802.Typ`` (chemistry, ``NMC`` or ``LFP``).
 * wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the controller keeps its published constants;
@@ -434,7 +435,8 @@ def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
     )
-    if nameplate.get("702.VAMaxRtg") is None:
+    ratings = ("702.WMaxRtg", "702.VarMaxInjRtg", "702.VarMaxAbsRtg")
+    if nameplate.get("702.VAMaxRtg") is None and any(nameplate.get(k) is not None for k in ratings):
         # The reactive capability is deliverable at full active power (module docstring).
         va = math.hypot(w, max(inj, absorb))
     dcv = nameplate.get("714.Prt[0].DCV")
@@ -492,8 +494,7 @@ def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> Bat
         )
     charge_default = w if nameplate.get("702.WMaxRtg") is not None else base.w_charge_max_kw
     energy = _kilo(nameplate.get("713.WHRtg"), base.energy_kwh)
-    strings = max(1, round(base.strings_in_parallel * energy / base.energy_kwh))
-    resistance_per_string = base.pack_resistance_ohm * base.strings_in_parallel
+    v_nom = nameplate.get("702.VNom")
 
     def pct(key: str, default: float) -> float:
         value = nameplate.get(key)
@@ -523,8 +524,7 @@ def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> Bat
             var_max_inj_kvar=inj,
             var_max_abs_kvar=absorb,
             energy_kwh=energy,
-            strings_in_parallel=strings,
-            pack_resistance_ohm=resistance_per_string / strings,
+            ac_voltage_v=base.ac_voltage_v if v_nom is None else v_nom,
             chemistry=chemistry,
             state_of_health_pct=base.state_of_health_pct if soh is None else soh,
             soc_min_pct=soc_min,
