@@ -24,6 +24,7 @@ from dersim_trio.grid.settings import category_defaults
 from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType, ll_from_ln
 from dersim_trio.physics.base import DeviceModel
+from dersim_trio.service.operator import DEFAULT_MANUFACTURER, DeviceIdentity
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.setup.dc_profiles import load_profile
 from dersim_trio.setup.nameplates import (
@@ -116,6 +117,7 @@ def _hybrid(
         HybridModel,
         HybridNameplate,
     )
+    from dersim_trio.setup.site_loads import DEFAULT_KWH_PER_YEAR, load_shape
 
     if nameplate is not None:
         for key in nameplate.points:
@@ -126,6 +128,7 @@ def _hybrid(
                     "1.*, 701.* energy seeds and 702.VNom for it",
                 )
     h = config.hybrid
+    site_kind = None if h.site_load == "none" else h.site_load
     try:
         plate = HybridNameplate(
             array=replace(DEFAULT_ARRAY, dc_rating_kw=h.pv_kw, latitude_deg=config.latitude_deg),
@@ -143,6 +146,12 @@ def _hybrid(
             ac_type=ac_type,
             inverter_kva=h.inverter_kva,
             dispatch=h.dispatch,
+            site_load=None if site_kind is None else load_shape(site_kind),
+            site_load_kwh_per_year=(
+                h.site_load_kwh
+                if h.site_load_kwh is not None
+                else (0.0 if site_kind is None else DEFAULT_KWH_PER_YEAR[site_kind])
+            ),
         )
     except ValueError as exc:
         raise ConfigError(f"--hybrid_*: {exc}") from None
@@ -298,3 +307,21 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         enter_service_delay_s=config.enter_service_delay_s,
     )
     return Engine(devices, clock, config.device_type, config.device_profile_name, times)
+
+
+def device_identity(config: SimConfig) -> DeviceIdentity:
+    """The SunSpec model 1 identity of the devices: the nameplate file's ``1.Mn``, ``1.Md`` and
+    ``1.DA`` where it sets them; else the simulator's name and the device type (or the bundled
+    nameplate's or profile's name) and unit id 1."""
+    model = config.device_profile_name or config.canonical_type
+    if config.nameplate_file is None:
+        return DeviceIdentity(model=model)
+    points = load_nameplate(config.nameplate_file, config.canonical_type).points
+    manufacturer = points.get("1.Mn")
+    md = points.get("1.Md")
+    address = points.get("1.DA")
+    return DeviceIdentity(
+        manufacturer=str(manufacturer) if manufacturer else DEFAULT_MANUFACTURER,
+        model=str(md) if md else model,
+        device_address=int(address) if isinstance(address, int | float) else 1,
+    )

@@ -18,6 +18,7 @@ from typing import Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
+from dersim_trio.protocols.modbus.quirks import DEFAULT_SLOW_MS, QUIRKS
 from dersim_trio.setup.hostnames import parse_allowed_hosts
 from dersim_trio.setup.nameplates import resolve_nameplate
 
@@ -41,6 +42,7 @@ DEVICE_TYPE_ALIASES: dict[str, str] = {
 MAX_DEVICE_COUNT = 10_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
+HybridSiteLoad = Literal["residential", "commercial", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,36 @@ class HybridOptions:
     soc_min_pct: float = 10.0
     soc_max_pct: float = 95.0
     dispatch: HybridDispatch = "self_consumption"
+    site_load: HybridSiteLoad = "residential"
+    """``--hybrid_site_load``: the load shape behind the meter, or ``none``."""
+    site_load_kwh: float | None = None
+    """``--hybrid_site_load_kwh``: yearly site energy; None: the shape's default."""
+
+
+MODBUS_MAX_PORT = 65535
+MODBUS_DEFAULT_MAX_CONNECTIONS = 16
+MODBUS_DEFAULT_IDLE_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusOptions:
+    """``--modbus_*`` flags: the SunSpec Modbus TCP server (device *i* on ``port`` + *i*)."""
+
+    port: int
+    """First device's port; 0: every device gets a free port (tests)."""
+    ip: str
+    quirks: tuple[str, ...] = ()
+    slow_ms: float = DEFAULT_SLOW_MS
+    """Response delay of the ``slow`` quirk, ms."""
+    max_connections: int = MODBUS_DEFAULT_MAX_CONNECTIONS
+    """Concurrent connections per device (``single_connection``: 1)."""
+    idle_timeout_s: float = MODBUS_DEFAULT_IDLE_TIMEOUT_S
+
+    def ports(self, device_count: int) -> list[int]:
+        """The port of every device (all 0 when the OS picks them)."""
+        if self.port == 0:
+            return [0] * device_count
+        return [self.port + i for i in range(device_count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +138,8 @@ class SimConfig:
     """``--grid_category``: IEEE 1547 normal performance category every device starts in."""
     grid_abnormal_category: Literal["I", "II", "III"] = "III"
     """``--grid_category``: IEEE 1547 abnormal performance category every device starts in."""
+    modbus: ModbusOptions | None = None
+    """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
     allowed_hosts: tuple[str, ...] = ()
     """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
     names (``web/hosts.py``); ``*`` accepts any."""
@@ -241,6 +275,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="IEEE 1547 normal,abnormal performance categories every device starts with: "
         "A or B, then I, II or III (default B,III)",
     )
+    add(
+        "--modbus_port",
+        default=None,
+        metavar="P",
+        help="serve SunSpec Modbus TCP: device i on port P+i (0: free ports); default off",
+    )
+    add("--modbus_ip", default=None, help="Modbus bind address (default: --website_ip)")
+    add(
+        "--modbus_quirks",
+        default=None,
+        help="comma list of device quirks: " + ", ".join(QUIRKS),
+    )
+    add(
+        "--modbus_slow_ms",
+        default=None,
+        help=f"response delay of the slow quirk, 0..60000 ms (default {DEFAULT_SLOW_MS:g})",
+    )
+    add(
+        "--modbus_max_connections",
+        default=None,
+        help=f"connections per device, 1..1024 (default {MODBUS_DEFAULT_MAX_CONNECTIONS})",
+    )
+    add(
+        "--modbus_idle_timeout_s",
+        default=None,
+        help=f"close an idle Modbus connection after this many seconds, 0.1..86400 "
+        f"(default {MODBUS_DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
     add("--fuelcell_chemistry", default="PEMFC", help="PEMFC or SOFC")
     add("--fuelcell_mode", default="fc_only", help="fc_only or bidirectional")
     add("--fuelcell_fuel", default="tank", help="tank or continuous")
@@ -254,6 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--hybrid_dispatch",
         default="self_consumption",
         help="self_consumption, pv_priority or manual",
+    )
+    add(
+        "--hybrid_site_load",
+        default="residential",
+        help="site load behind the meter: residential (BDEW H25), commercial (BDEW G25) or none",
+    )
+    add(
+        "--hybrid_site_load_kwh",
+        default=None,
+        help="yearly energy of the site load, kWh (default 5000 residential, 30000 commercial)",
     )
     return p
 
@@ -322,6 +394,70 @@ def _grid_category(raw: str) -> tuple[Literal["A", "B"], Literal["I", "II", "III
     return parts[0], parts[1]  # type: ignore[return-value]
 
 
+def _modbus(ns: argparse.Namespace, device_count: int, website_port: int) -> ModbusOptions | None:
+    """``--modbus_*`` flags; a layout that cannot be served is refused here."""
+    given = [
+        flag
+        for flag, value in (
+            ("--modbus_ip", ns.modbus_ip),
+            ("--modbus_quirks", ns.modbus_quirks),
+            ("--modbus_slow_ms", ns.modbus_slow_ms),
+            ("--modbus_max_connections", ns.modbus_max_connections),
+            ("--modbus_idle_timeout_s", ns.modbus_idle_timeout_s),
+        )
+        if value is not None
+    ]
+    if ns.modbus_port is None:
+        if given:
+            raise ConfigError(f"{given[0]}: needs --modbus_port (the Modbus server is off)")
+        return None
+    port = _integer("--modbus_port", ns.modbus_port, 0, MODBUS_MAX_PORT)
+    if port and port + device_count - 1 > MODBUS_MAX_PORT:
+        raise ConfigError(
+            f"--modbus_port: {device_count} devices need ports {port}..{port + device_count - 1}, "
+            f"beyond {MODBUS_MAX_PORT}; the first port may be at most "
+            f"{MODBUS_MAX_PORT - device_count + 1}"
+        )
+    if port and website_port and port <= website_port < port + device_count:
+        raise ConfigError(
+            f"--modbus_port: ports {port}..{port + device_count - 1} include the web port "
+            f"{website_port} (--website_port)"
+        )
+    quirks: tuple[str, ...] = ()
+    if ns.modbus_quirks is not None:
+        names = [q.strip() for q in ns.modbus_quirks.split(",") if q.strip()]
+        for name in names:
+            if name not in QUIRKS:
+                raise ConfigError(
+                    f"--modbus_quirks: unknown quirk {name!r}; allowed: {', '.join(QUIRKS)} "
+                    "(comma separated)"
+                )
+        quirks = tuple(dict.fromkeys(names))
+    slow_ms = DEFAULT_SLOW_MS
+    if ns.modbus_slow_ms is not None:
+        if "slow" not in quirks:
+            raise ConfigError("--modbus_slow_ms: applies only with --modbus_quirks slow")
+        slow_ms = _number("--modbus_slow_ms", ns.modbus_slow_ms, 0, 60_000)
+    return ModbusOptions(
+        port=port,
+        ip=ns.modbus_ip if ns.modbus_ip is not None else ns.website_ip,
+        quirks=quirks,
+        slow_ms=slow_ms,
+        max_connections=_integer(
+            "--modbus_max_connections",
+            ns.modbus_max_connections or str(MODBUS_DEFAULT_MAX_CONNECTIONS),
+            1,
+            1024,
+        ),
+        idle_timeout_s=_number(
+            "--modbus_idle_timeout_s",
+            ns.modbus_idle_timeout_s or str(MODBUS_DEFAULT_IDLE_TIMEOUT_S),
+            0.1,
+            86_400,
+        ),
+    )
+
+
 def parse_args(
     argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> SimConfig:
@@ -378,16 +514,26 @@ def parse_args(
         dispatch=_choice(  # type: ignore[arg-type]
             "--hybrid_dispatch", ns.hybrid_dispatch, ("self_consumption", "pv_priority", "manual")
         ),
+        site_load=_choice(  # type: ignore[arg-type]
+            "--hybrid_site_load", ns.hybrid_site_load, ("residential", "commercial", "none")
+        ),
+        site_load_kwh=(
+            None
+            if ns.hybrid_site_load_kwh is None
+            else _number("--hybrid_site_load_kwh", ns.hybrid_site_load_kwh, 0, 1e9)
+        ),
     )
     if hybrid.soc_min_pct >= hybrid.soc_max_pct:
         raise ConfigError("--hybrid_soc_min_pct: must be below --hybrid_soc_max_pct")
     grid_normal, grid_abnormal = _grid_category(ns.grid_category)
+    device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
+    website_port = _integer("--website_port", ns.website_port, 0, 65535)
     return SimConfig(
         device_type=device_type,
         canonical_type=DEVICE_TYPE_ALIASES[device_type],
-        device_count=_integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT),
+        device_count=device_count,
         website_ip=ns.website_ip,
-        website_port=_integer("--website_port", ns.website_port, 0, 65535),
+        website_port=website_port,
         periodic_time_s=_number("--periodic_time", ns.periodic_time, 0.01, 3600),
         time_scale=time_scale,
         wall_clock=wall_clock,
@@ -416,6 +562,7 @@ def parse_args(
         enter_service_delay_s=_number("--enter_service_delay_s", ns.enter_service_delay_s, 0, 3600),
         grid_normal_category=grid_normal,
         grid_abnormal_category=grid_abnormal,
+        modbus=_modbus(ns, device_count, website_port),
         allowed_hosts=_allowed_hosts(ns.allowed_hosts),
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )
