@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
 from dersim_trio.protocols.modbus.quirks import DEFAULT_SLOW_MS, QUIRKS
+from dersim_trio.setup.hostnames import parse_allowed_hosts
 from dersim_trio.setup.nameplates import resolve_nameplate
 
 DEVICE_TYPE_ALIASES: dict[str, str] = {
@@ -143,6 +144,9 @@ class SimConfig:
     """``--grid_category``: IEEE 1547 abnormal performance category every device starts in."""
     modbus: ModbusOptions | None = None
     """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
+    names (``web/hosts.py``); ``*`` accepts any."""
     api_token: str | None = field(default=None, repr=False)
     """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
     Kept out of ``repr`` so that logging a config never shows it."""
@@ -255,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="yes: telemetry through the pre-framed broadcaster; no: through the quart route",
     )
     add(
+        "--allowed_hosts",
+        default="",
+        metavar="HOSTS",
+        help="comma-separated Host names (name, name:port, [v6]:port; '*' for any) answered "
+        "besides the bound address, localhost, 127.0.0.1 and [::1] on the server's port; "
+        "any other Host gets 421 (DNS rebinding)",
+    )
+    add(
         "--api_token",
         default=None,
         metavar="TOKEN",
@@ -354,6 +366,15 @@ def _choice(flag: str, raw: str, allowed: tuple[str, ...]) -> str:
 
 
 _TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+def _allowed_hosts(raw: str) -> tuple[str, ...]:
+    try:
+        return parse_allowed_hosts(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--allowed_hosts: {exc} (expected name, name:port, [IPv6]:port or *, comma-separated)"
+        ) from None
 
 
 def _api_token(flag_value: str | None, environ: Mapping[str, str]) -> str | None:
@@ -557,5 +578,6 @@ def parse_args(
         grid_normal_category=grid_normal,
         grid_abnormal_category=grid_abnormal,
         modbus=_modbus(ns, device_count, website_port),
+        allowed_hosts=_allowed_hosts(ns.allowed_hosts),
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )
