@@ -74,6 +74,8 @@ BAD_VALUES: list[tuple[list[str], str]] = [
     (["--hybrid_soc_max_pct", "-1"], "--hybrid_soc_max_pct"),
     (["--hybrid_soc_min_pct", "90", "--hybrid_soc_max_pct", "80"], "--hybrid_soc_min_pct"),
     (["--hybrid_dispatch", "greedy"], "--hybrid_dispatch"),
+    (["--hybrid_site_load", "industrial"], "--hybrid_site_load"),
+    (["--hybrid_site_load_kwh", "-1"], "--hybrid_site_load_kwh"),
     (["--time_scale", "5", "--wall_clock", "yes"], "--time_scale"),
     (["-wc", "yes", "--start_clock_time", "08:00:00"], "--start_clock_time"),
     (["-wc", "yes", "--start_date", "2026-01-01"], "--start_date"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,7 +79,9 @@ def test_the_default_bundled_nameplates_match_the_model_defaults() -> None:
     assert pv.nameplate == PvNameplate()
     batt = engine_for("-d", "Batt", "-f", "Batt-10kW-15kWh-3Phase").devices[0].model
     assert isinstance(batt, BatteryModel)
-    assert batt.nameplate == BatteryNameplate()
+    assert batt.nameplate.ac_voltage_v == 480.0  # 702.VNom, the default three-phase voltage
+    assert replace(batt.nameplate, ac_voltage_v=None) == BatteryNameplate()
+    assert batt.nameplate.series_cells == BatteryNameplate().series_cells
     t3 = engine_for("-d", "Wind-T3-3Phase", "-f", "Wind-NREL-5MW").devices[0].model
     t4 = engine_for("-d", "Wind-T4-3Phase", "-f", "Wind-IEA-15MW").devices[0].model
     assert isinstance(t3, WindModel)
@@ -98,6 +101,10 @@ def test_the_lfp_battery_nameplate_sets_chemistry_energy_and_soc_window() -> Non
     assert (plate.chemistry, plate.energy_kwh, plate.w_charge_max_kw) == ("LFP", 200.0, 100.0)
     assert (plate.soc_min_pct, plate.soc_reserve_min_pct) == (0.0, 5.0)
     assert (plate.soc_reserve_max_pct, plate.soc_max_pct) == (95.0, 100.0)
+    # 480 V three-phase from an LFP pack usable down to 0 %: 272 cells, 680-993 V open-circuit
+    assert plate.series_cells == 272
+    assert 272 * 2.5 >= 2**0.5 * 480.0
+    assert plate.cell_capacity_ah == pytest.approx(200000.0 / (272 * 3.30))
 
 
 def write(tmp_path: Path, body: object, name: str = "plate.json") -> Path:

@@ -96,6 +96,8 @@ BAD_PROFILES: list[tuple[str, str, str, int, str]] = [
     ),
     ("one row", PV_HEADER + "06:00:00,0\n", "PV-3Phase", 2, "at least 2 data rows"),
     ("short row", PV_HEADER + "06:00:00,0\n07:00:00\n", "PV-3Phase", 3, "expected 2 values"),
+    ("hybrid without values", "time\n00:00:00\n12:00:00\n", "HybridDC-3Phase", 1, "load_kw"),
+    ("negative load", "elapsed_s,load_kw\n0,-1\n5,3\n", "HybridDC-3Phase", 2, "0..100000"),
 ]
 
 

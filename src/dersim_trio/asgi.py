@@ -29,7 +29,7 @@ from dersim_trio.errors import ConfigError
 from dersim_trio.service.logbuffer import InstalledHandler
 from dersim_trio.service.run import ServiceParts, manage_gc, utc_now
 from dersim_trio.setup.config import parse_args
-from dersim_trio.web.hypercorn_bridge import install_connection_guard
+from dersim_trio.web.hypercorn_bridge import install_connection_guard, install_websocket_rules
 
 log = logging.getLogger("dersim_trio.Lab")
 
@@ -50,6 +50,7 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         raise SystemExit(2) from None
     app, hub, context = parts.app, parts.hub, parts.context
     install_connection_guard()
+    install_websocket_rules()
     installed: list[InstalledHandler] = []
 
     async def run_ticks(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -26,6 +26,12 @@ class InputsUpdate(BaseModel):
     grid_frequency_hz: float | None = Field(
         default=None, ge=45, le=65, description="Grid frequency, Hz (45..65)."
     )
+    load_kw: float | None = Field(
+        default=None,
+        ge=0,
+        le=100000,
+        description="Site load behind the meter, kW (0..100000; HybridDC).",
+    )
 
 
 class InputsState(BaseModel):
@@ -35,6 +41,7 @@ class InputsState(BaseModel):
     irradiance_w_m2: float | None
     ambient_temperature_c: float | None
     wind_speed_m_s: float | None
+    load_kw: float | None
     grid_voltage_pu: float
     grid_frequency_hz: float
     has_profile: bool = Field(description="True when a --dc_profile feeds this device.")

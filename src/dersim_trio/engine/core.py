@@ -37,6 +37,7 @@ class ProfileSample:
     irradiance_w_m2: float | None = None
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
+    load_kw: float | None = None
 
 
 class InputProfile(Protocol):
@@ -51,8 +52,8 @@ class InputProfile(Protocol):
 class GridInputs:
     """Runtime overrides for one device; ``None`` leaves a quantity to the profile, then the model.
 
-    Precedence for irradiance, ambient temperature and wind: override, else the device's
-    profile, else the model's own (seeded) source.
+    Precedence for irradiance, ambient temperature, wind and site load: override, else the
+    device's profile, else the model's own (seeded) source.
     """
 
     grid_voltage_pu: float = 1.0
@@ -63,6 +64,8 @@ class GridInputs:
     irradiance_w_m2: float | None = None
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
+    load_kw: float | None = None
+    """Site load behind the device's meter, kW (hybrid systems)."""
 
 
 @dataclass(slots=True)
@@ -148,11 +151,15 @@ class Engine:
             irradiance = inputs.irradiance_w_m2
             ambient = inputs.ambient_temperature_c
             wind = inputs.wind_speed_m_s
-            if slot.profile is not None and (irradiance is None or ambient is None or wind is None):
+            load = inputs.load_kw
+            if slot.profile is not None and (
+                irradiance is None or ambient is None or wind is None or load is None
+            ):
                 sample = slot.profile.sample(now, elapsed_s)
                 irradiance = sample.irradiance_w_m2 if irradiance is None else irradiance
                 ambient = sample.ambient_temperature_c if ambient is None else ambient
                 wind = sample.wind_speed_m_s if wind is None else wind
+                load = sample.load_kw if load is None else load
             env = Environment(
                 sim_time=now,
                 grid_voltage_pu=inputs.grid_voltage_pu,
@@ -160,6 +167,7 @@ class Engine:
                 irradiance_w_m2=irradiance,
                 ambient_temperature_c=ambient,
                 wind_speed_m_s=wind,
+                site_load_kw=load,
             )
             supervisor = slot.supervisor
             model = slot.model

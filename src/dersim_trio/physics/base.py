@@ -47,6 +47,8 @@ class Environment:
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
     """Wind speed at the anemometer height, m/s."""
+    site_load_kw: float | None = None
+    """Consumption of the site behind the device's meter, kW ≥ 0 (hybrid systems)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,7 @@ def _hybrid(
         HybridModel,
         HybridNameplate,
     )
+    from dersim_trio.setup.site_loads import DEFAULT_KWH_PER_YEAR, load_shape
 
     if nameplate is not None:
         for key in nameplate.points:
@@ -127,6 +128,7 @@ def _hybrid(
                     "1.*, 701.* energy seeds and 702.VNom for it",
                 )
     h = config.hybrid
+    site_kind = None if h.site_load == "none" else h.site_load
     try:
         plate = HybridNameplate(
             array=replace(DEFAULT_ARRAY, dc_rating_kw=h.pv_kw, latitude_deg=config.latitude_deg),
@@ -144,6 +146,12 @@ def _hybrid(
             ac_type=ac_type,
             inverter_kva=h.inverter_kva,
             dispatch=h.dispatch,
+            site_load=None if site_kind is None else load_shape(site_kind),
+            site_load_kwh_per_year=(
+                h.site_load_kwh
+                if h.site_load_kwh is not None
+                else (0.0 if site_kind is None else DEFAULT_KWH_PER_YEAR[site_kind])
+            ),
         )
     except ValueError as exc:
         raise ConfigError(f"--hybrid_*: {exc}") from None

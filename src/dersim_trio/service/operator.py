@@ -139,6 +139,7 @@ class Controller:
             irradiance_w_m2=i.irradiance_w_m2,
             ambient_temperature_c=i.ambient_temperature_c,
             wind_speed_m_s=i.wind_speed_m_s,
+            load_kw=i.load_kw,
             grid_voltage_pu=i.grid_voltage_pu,
             grid_frequency_hz=i.grid_frequency_hz,
             has_profile=slot.profile is not None,
@@ -162,6 +163,8 @@ class Controller:
                 inputs.ambient_temperature_c = update.ambient_temperature_c
             if "wind_speed_m_s" in fields:
                 inputs.wind_speed_m_s = update.wind_speed_m_s
+            if "load_kw" in fields:
+                inputs.load_kw = update.load_kw
             if "grid_voltage_pu" in fields:
                 v = update.grid_voltage_pu
                 inputs.grid_voltage_pu = 1.0 if v is None else v

@@ -52,6 +52,7 @@ from dersim_trio.web.app import create_app
 from dersim_trio.web.context import ServerContext
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
+from dersim_trio.web.fastpath.frames import MAX_CLIENT_MESSAGE_BYTES
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
 
 log = logging.getLogger("dersim_trio.Lab")
@@ -174,6 +175,9 @@ def hypercorn_config() -> Config:
     # web/asgi_shield.py)
     cfg.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
     cfg.graceful_timeout = SHUTDOWN_GRACE_S
+    # the quart telemetry route (--fast_path no, HTTP/2 WebSockets) bounds client messages as
+    # the fast path does (hypercorn's default is 16 MiB per message)
+    cfg.websocket_max_message_size = MAX_CLIENT_MESSAGE_BYTES
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
     return cfg

@@ -41,6 +41,7 @@ DEVICE_TYPE_ALIASES: dict[str, str] = {
 MAX_DEVICE_COUNT = 10_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
+HybridSiteLoad = Literal["residential", "commercial", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,10 @@ class HybridOptions:
     soc_min_pct: float = 10.0
     soc_max_pct: float = 95.0
     dispatch: HybridDispatch = "self_consumption"
+    site_load: HybridSiteLoad = "residential"
+    """``--hybrid_site_load``: the load shape behind the meter, or ``none``."""
+    site_load_kwh: float | None = None
+    """``--hybrid_site_load_kwh``: yearly site energy; None: the shape's default."""
 
 
 MODBUS_MAX_PORT = 65535
@@ -300,6 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="self_consumption",
         help="self_consumption, pv_priority or manual",
     )
+    add(
+        "--hybrid_site_load",
+        default="residential",
+        help="site load behind the meter: residential (BDEW H25), commercial (BDEW G25) or none",
+    )
+    add(
+        "--hybrid_site_load_kwh",
+        default=None,
+        help="yearly energy of the site load, kWh (default 5000 residential, 30000 commercial)",
+    )
     return p
 
 
@@ -477,6 +492,14 @@ def parse_args(
         soc_max_pct=_number("--hybrid_soc_max_pct", ns.hybrid_soc_max_pct, 0, 100),
         dispatch=_choice(  # type: ignore[arg-type]
             "--hybrid_dispatch", ns.hybrid_dispatch, ("self_consumption", "pv_priority", "manual")
+        ),
+        site_load=_choice(  # type: ignore[arg-type]
+            "--hybrid_site_load", ns.hybrid_site_load, ("residential", "commercial", "none")
+        ),
+        site_load_kwh=(
+            None
+            if ns.hybrid_site_load_kwh is None
+            else _number("--hybrid_site_load_kwh", ns.hybrid_site_load_kwh, 0, 1e9)
         ),
     )
     if hybrid.soc_min_pct >= hybrid.soc_max_pct:

@@ -14,6 +14,8 @@ one header row):
 * Value columns, by device type:
   * PV and HybridDC: ``irradiance_w_m2`` (plane of array, 0..1500 W/m²) and optionally
     ``ambient_temperature_c`` (−80..70 °C; without it the model's diurnal temperature applies).
+    HybridDC also takes ``load_kw`` (the site load behind the meter, 0..100000 kW; without it
+    the ``--hybrid_site_load`` shape applies), and needs only one of its three columns.
   * Wind: ``wind_speed_m_s`` (0..75 m/s, at ``--wind_anemometer_height_m``).
   Other columns are refused (the message lists the expected ones).
 
@@ -59,6 +61,7 @@ _COLUMN_RANGES: dict[str, tuple[float, float]] = {
     "irradiance_w_m2": (0.0, 1500.0),
     "ambient_temperature_c": (-80.0, 70.0),
     "wind_speed_m_s": (0.0, 75.0),
+    "load_kw": (0.0, 100000.0),
 }
 """Allowed range of each value column (irradiance and wind cannot be negative)."""
 
@@ -67,8 +70,13 @@ _HMS = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
 
 
 def profile_columns(canonical_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required, optional) value columns for a device type; raise if it takes no profile."""
-    if canonical_type.startswith(("PV-", "HybridDC-")):
+    """(required, optional) value columns for a device type; raise if it takes no profile.
+
+    With no required column (HybridDC) at least one of the optional ones must be there.
+    """
+    if canonical_type.startswith("HybridDC-"):
+        return (), ("irradiance_w_m2", "ambient_temperature_c", "load_kw")
+    if canonical_type.startswith("PV-"):
         return ("irradiance_w_m2",), ("ambient_temperature_c",)
     if canonical_type.startswith("Wind-"):
         return ("wind_speed_m_s",), ()
@@ -100,6 +108,7 @@ class TabulatedProfile:
         self._irradiance = values.get("irradiance_w_m2")
         self._ambient = values.get("ambient_temperature_c")
         self._wind = values.get("wind_speed_m_s")
+        self._load = values.get("load_kw")
         self._last_key: tuple[datetime, float] | None = None
         self._last_sample = ProfileSample()
 
@@ -135,6 +144,7 @@ class TabulatedProfile:
             irradiance_w_m2=self._interpolate(self._irradiance, i, frac),
             ambient_temperature_c=self._interpolate(self._ambient, i, frac),
             wind_speed_m_s=self._interpolate(self._wind, i, frac),
+            load_kw=self._interpolate(self._load, i, frac),
         )
         self._last_key = key
         self._last_sample = sample
@@ -155,9 +165,14 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
     """Read ``--dc_profile`` for a device type; raise ``ConfigError`` naming the line."""
     required, optional = profile_columns(canonical_type)
     where = f"--dc_profile {path}"
-    expected = f"first column time (HH:MM:SS) or elapsed_s, then {', '.join(required)}" + (
-        f" and optionally {', '.join(optional)}" if optional else ""
-    )
+    if required:
+        expected = f"first column time (HH:MM:SS) or elapsed_s, then {', '.join(required)}" + (
+            f" and optionally {', '.join(optional)}" if optional else ""
+        )
+    else:
+        expected = (
+            f"first column time (HH:MM:SS) or elapsed_s, then one or more of {', '.join(optional)}"
+        )
 
     def fail(line: int, problem: str) -> ConfigError:
         return ConfigError(f"{where}: line {line}: {problem}")
@@ -178,6 +193,8 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
     for name in required:
         if name not in value_names:
             raise fail(header_line, f"missing column {name!r} (expected: {expected})")
+    if not value_names:
+        raise fail(header_line, f"no value column (expected: {expected})")
     daily = names[0] == "time"
     times: list[float] = []
     columns: dict[str, list[float]] = {name: [] for name in value_names}

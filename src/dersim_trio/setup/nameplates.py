@@ -27,8 +27,9 @@ mapping, per asset (a key not listed for an asset is refused naming the device t
   ``dersim.MpptVMax`` give the window. Those two are not SunSpec points (SunSpec 702/714 have no
   MPPT window); the ``dersim.`` prefix marks simulator extensions.
 * battery: the AC ratings as for PV; ``702.WDisChaRteMaxRtg`` (= WMaxRtg in this model),
-  ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the pack gets
-  strings in parallel in proportion to the energy, 2 per 15 kWh, and the matching resistance),
+  ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the cells are sized
+  to the energy, with the matching resistance), ``702.VNom`` → ``ac_voltage_v`` (the pack gets
+  the cells in series its DC link needs at that AC voltage, ``physics/battery.py``),
   ``713.SoH``, ``802.SoCMin``/``SoCMax``/``SoCRsvMin``/``SocRsvMax`` (SunSpec's spelling) and
   ``802.Typ`` (chemistry, ``NMC`` or ``LFP``).
 * wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the controller keeps its published constants;
@@ -477,8 +478,7 @@ def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> Bat
         )
     charge_default = w if nameplate.get("702.WMaxRtg") is not None else base.w_charge_max_kw
     energy = _kilo(nameplate.get("713.WHRtg"), base.energy_kwh)
-    strings = max(1, round(base.strings_in_parallel * energy / base.energy_kwh))
-    resistance_per_string = base.pack_resistance_ohm * base.strings_in_parallel
+    v_nom = nameplate.get("702.VNom")
 
     def pct(key: str, default: float) -> float:
         value = nameplate.get(key)
@@ -508,8 +508,7 @@ def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> Bat
             var_max_inj_kvar=inj,
             var_max_abs_kvar=absorb,
             energy_kwh=energy,
-            strings_in_parallel=strings,
-            pack_resistance_ohm=resistance_per_string / strings,
+            ac_voltage_v=base.ac_voltage_v if v_nom is None else v_nom,
             chemistry=chemistry,
             state_of_health_pct=base.state_of_health_pct if soh is None else soh,
             soc_min_pct=soc_min,

@@ -12,6 +12,9 @@ import math
 from dersim_trio.errors import FieldProblem
 from dersim_trio.web.http_errors import RequestError
 
+TELEMETRY_PATHS = ("/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws")
+"""The telemetry WebSocket's paths (the documented one first, then its alias)."""
+
 
 class DeviceParamError(ValueError):
     """``?device=`` is not an integer in [0, N)."""
