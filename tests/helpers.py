@@ -670,11 +670,15 @@ def sunspec_models_pinned() -> Iterator[None]:
 def sunspec_scan(
     port: int, *, unit: int = 1, timeout: float = 5.0
 ) -> sunspec_client.SunSpecModbusClientDeviceTCP:
-    """Scan a device with pysunspec2 (blocking; every model read once)."""
+    """Scan a device with pysunspec2 (blocking; every model read once; the connection is
+    closed afterwards, also when the scan fails)."""
     device = sunspec_client.SunSpecModbusClientDeviceTCP(
         slave_id=unit, ipaddr="127.0.0.1", ipport=port, timeout=timeout
     )
-    device.scan()
+    try:
+        device.scan()
+    finally:
+        device.disconnect()
     return device
 
 
