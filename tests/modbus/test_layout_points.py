@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import pytest
 import sunspec2.device
@@ -29,6 +30,7 @@ from dersim_trio.protocols.modbus.points import (
     scale_to_raw,
     sf_for_range,
 )
+from helpers import SUNSPEC_MODELS_DIR
 
 
 @pytest.mark.parametrize(
@@ -76,18 +78,16 @@ def test_a_counted_group_without_its_count_is_refused() -> None:
 
 
 def test_definitions_come_from_the_package_even_with_a_doctored_file_in_the_cwd(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """pysunspec2's own loader searches the working directory first; ours never does."""
     genuine = layout_model(701).length
-    doctored = json.loads(
-        (layout.resources.files("sunspec2") / "models" / "json" / "model_701.json").read_text()
-    )
+    doctored = json.loads((Path(SUNSPEC_MODELS_DIR) / "json" / "model_701.json").read_text())
     doctored["group"]["points"] = doctored["group"]["points"][:5]
-    (tmp_path / "model_701.json").write_text(json.dumps(doctored))  # type: ignore[operator]
-    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    (tmp_path / "model_701.json").write_text(json.dumps(doctored))
+    monkeypatch.chdir(tmp_path)
     saved = sunspec2.device.get_model_defs_path()
-    sunspec2.device.clear_model_defs_cache()
+    sunspec2.device.set_model_defs_path([".", SUNSPEC_MODELS_DIR])  # pysunspec2's default
     try:
         trapped = sunspec2.device.get_model_def(701)
         assert len(trapped["group"]["points"]) == 5  # the trap is real
