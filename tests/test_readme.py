@@ -283,15 +283,28 @@ def answers(port: int) -> bool:
 
 
 async def interrupt(process: trio.Process) -> int:
-    """Ctrl-C to the process group; its exit code (killed if it outlives ``STOP_LIMIT_S``)."""
+    """Ctrl-C to the process group; its exit code (killed if it outlives ``STOP_LIMIT_S``). Its
+    pipes are closed either way."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGINT)
-    with trio.move_on_after(STOP_LIMIT_S):
-        return await process.wait()
+    try:
+        with trio.move_on_after(STOP_LIMIT_S):
+            return await process.wait()
+        raise AssertionError(f"still running {STOP_LIMIT_S:g} s after Ctrl-C")
+    finally:
+        await kill(process)
+
+
+async def kill(process: trio.Process) -> None:
+    """SIGKILL to the process group (if anything is left of it), then reap it and close its
+    pipes, even while the test is being cancelled."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    await process.wait()
-    raise AssertionError(f"still running {STOP_LIMIT_S:g} s after Ctrl-C")
+    with trio.CancelScope(shield=True):
+        await process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                await stream.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -308,8 +321,7 @@ async def session() -> AsyncIterator[tuple[Session, trio.Nursery]]:
                     await run.stop_server(port)
             finally:
                 for _, process in run.servers.values():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
+                    await kill(process)
                 nursery.cancel_scope.cancel()
     finally:
         for path in run.written:

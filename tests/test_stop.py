@@ -70,7 +70,7 @@ async def test_stop_needs_the_token_when_one_is_set(start_service: StartService)
 
 async def test_the_process_exits_0_after_stop_and_never_logs_the_token() -> None:
     flags = (*FAST, "-wp", "0", "--log_level", "DEBUG")
-    with simulator_process(*flags, env={"DERSIM_API_TOKEN": TOKEN}) as proc, trio.fail_after(20):
+    with simulator_process(*flags, env={"DERSIM_API_TOKEN": TOKEN}) as proc, trio.fail_after(60):
         log_head, port = await trio.to_thread.run_sync(read_until_serving, proc)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             response = await http.post(
