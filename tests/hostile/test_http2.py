@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
-import time
 
 import pytest
 import trio
@@ -31,6 +30,8 @@ from helpers import (
 )
 
 CONNECTIONS = 20
+EXIT_LIMIT_S = 10.0
+"""How long the process may take to exit after SIGTERM here (real clock, a loaded machine)."""
 FLAGS = ("-d", "Batt", "--periodic_time", "0.1")
 
 
@@ -66,12 +67,14 @@ async def test_http2_requests_closed_by_the_client_leave_no_descriptor_behind(mo
                     nursery.start_soon(one)
         # every client saw the server close its side (else recv timed out above); and the
         # server holds no descriptor for any of them
-        with trio.fail_after(5):
+        with trio.fail_after(10):
             while open_descriptors(proc.pid) > baseline:  # noqa: ASYNC110 - other process
                 await trio.sleep(0.05)
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        assert await wait_exit(proc, 2) == 0
+        # a generous guard on the real clock: the 2 s shutdown budget is measured on virtual
+        # time in test_service_e2e.py
+        assert await wait_exit(proc, EXIT_LIMIT_S) == 0
 
 
 class Held:
@@ -159,9 +162,8 @@ async def test_sigterm_closes_every_connection_of_every_protocol_and_exits_0_wit
                     await trio.sleep(0.05)
             # all open before the signal (the request + FIN one too on the unfixed code)
             assert set(held.still_open()) >= set(held.socks) - {"h2 request + FIN"}
-            signalled = time.monotonic()
             proc.send_signal(signal.SIGTERM)
-            returncode = await wait_exit(proc, 2 - (time.monotonic() - signalled))
+            returncode = await wait_exit(proc, EXIT_LIMIT_S)
             assert returncode == 0
             with trio.fail_after(30):
                 assert await trio.to_thread.run_sync(held.still_open, 2.0) == []
