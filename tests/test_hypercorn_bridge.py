@@ -13,9 +13,9 @@ import json
 import subprocess
 import sys
 import tomllib
-from types import SimpleNamespace
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
