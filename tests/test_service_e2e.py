@@ -2,8 +2,10 @@
 
 Few tests, each bounded by ``trio.fail_after``; nothing waits by sleeping a fixed time: the
 tests wait on a client's receive or poll a counter with a deadline. Periods are short (0.05 s)
-so a run of ticks takes a fraction of a second. Most run on the real clock with generous
-guards; the shutdown budget is measured on virtual time (``autojump_clock``).
+so a run of ticks takes a fraction of a second. Tests whose outcome depends on timing
+(consecutive ticks for a busy client, the shutdown budget) run on virtual time
+(``autojump_clock``, still real sockets), so a loaded machine cannot make a reader look slow;
+tests with a client in a worker thread run on the real clock with generous guards.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ async def test_websockets_client_gets_the_cached_snapshot_then_consecutive_ticks
 
 @pytest.mark.parametrize("path", ["/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws"])
 async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_ticks(
-    start_service: StartService, fast_path: bool, path: str
+    start_service: StartService, fast_path: bool, path: str, autojump_clock: trio.testing.MockClock
 ) -> None:
     service = await start_service(*FAST, "-N", "3", fast_path=fast_path)
     with trio.fail_after(10):
@@ -177,7 +179,7 @@ async def test_500_connect_disconnect_cycles_leave_no_subscriber_and_no_connecti
 
 
 async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
-    start_service: StartService, fast_path: bool
+    start_service: StartService, fast_path: bool, autojump_clock: trio.testing.MockClock
 ) -> None:
     """hypercorn stops reading a socket whose frames pile up unread (~20): the app must drain."""
     service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
@@ -195,7 +197,7 @@ async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
 
 
 async def test_a_chatty_trio_websocket_client_closes_cleanly(
-    start_service: StartService, fast_path: bool
+    start_service: StartService, fast_path: bool, autojump_clock: trio.testing.MockClock
 ) -> None:
     service = await start_service(*FAST, fast_path=fast_path)
     with trio.fail_after(10):
