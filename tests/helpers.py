@@ -22,6 +22,9 @@ produce identical bytes.
   ``wait_answering``, ``wait_exit``, ``server_info``, ``open_descriptors``.
 * **HTTP/2 clients** (built with the ``h2`` package): ``h2_client``,
   ``h2_prior_knowledge_request``, ``h2c_upgrade_request``.
+* **SunSpec Modbus clients** (pysunspec2, blocking: run them with ``trio.to_thread``):
+  ``sunspec_scan``, ``sunspec_models_pinned``, ``modbus_exception_code``; ``modbus_request``
+  (one raw request on a blocking socket).
 """
 
 from __future__ import annotations
@@ -44,11 +47,22 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.settings
+import sunspec2.device
+import sunspec2.modbus.client as sunspec_client
 import trio
 import trio_websocket
 from quart_trio import QuartTrio
 
 from dersim_trio.engine.core import Engine
+from dersim_trio.protocols.modbus.codec import (
+    ReadRegisters,
+    Response,
+    WriteMultiple,
+    WriteSingle,
+    decode_response,
+    encode_frame,
+    encode_request,
+)
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.run import RunningService, tick_loop
@@ -634,3 +648,67 @@ def h2c_upgrade_request(port: int, path: str) -> bytes:
         "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
         f"HTTP2-Settings: {settings}\r\n\r\n"
     ).encode()
+
+
+# --- SunSpec Modbus clients -------------------------------------------------------------------
+
+SUNSPEC_MODELS_DIR = os.path.join(os.path.dirname(sunspec2.device.__file__), "models")
+"""pysunspec2's own model directory (its loader would search the working directory first)."""
+
+
+@contextlib.contextmanager
+def sunspec_models_pinned() -> Iterator[None]:
+    """pysunspec2's model search path limited to its package directory, restored after."""
+    saved = sunspec2.device.get_model_defs_path()
+    sunspec2.device.set_model_defs_path([SUNSPEC_MODELS_DIR])
+    try:
+        yield
+    finally:
+        sunspec2.device.set_model_defs_path(saved)
+
+
+def sunspec_scan(
+    port: int, *, unit: int = 1, timeout: float = 5.0
+) -> sunspec_client.SunSpecModbusClientDeviceTCP:
+    """Scan a device with pysunspec2 (blocking; every model read once; the connection is
+    closed afterwards, also when the scan fails)."""
+    device = sunspec_client.SunSpecModbusClientDeviceTCP(
+        slave_id=unit, ipaddr="127.0.0.1", ipport=port, timeout=timeout
+    )
+    try:
+        device.scan()
+    finally:
+        device.disconnect()
+    return device
+
+
+def modbus_exception_code(exc: BaseException) -> int:
+    """The exception code in a pysunspec2 ``ModbusClientException`` message."""
+    match = re.search(r"exception:? (\d+)", str(exc))
+    assert match is not None, str(exc)
+    return int(match.group(1))
+
+
+def modbus_request(
+    port: int,
+    request: ReadRegisters | WriteSingle | WriteMultiple,
+    *,
+    unit: int = 1,
+    timeout: float = 5.0,
+) -> Response:
+    """One request on a fresh blocking connection; the decoded response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(encode_frame(1, unit, encode_request(request)))
+        head = _recv_exactly(sock, 7)
+        length = struct.unpack(">H", head[4:6])[0]
+        return decode_response(_recv_exactly(sock, length - 1))
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data

@@ -4,7 +4,8 @@ Flags come from the ``DERSIM_ARGS`` environment variable (the same flags as the 
 e.g. ``DERSIM_ARGS="-d Batt -N 3"``; ``-wi``/``-wp`` are hypercorn's ``-b`` here). In this mode
 hypercorn owns the sockets, so the telemetry stream is served by the quart-trio WebSocket route
 (same contract, more CPU per message than the front door's fast path) and the tick loop runs in
-the app's lifespan nursery. Should the tick loop fail, the process exits at once (code 70)
+the app's lifespan nursery (with the SunSpec Modbus server when ``--modbus_port`` is given).
+Should the tick loop fail, the process exits at once (code 70)
 rather than keep serving stale data.
 
 Recommended hypercorn flag: ``--graceful-timeout 1`` (WebSocket streams never finish on their
@@ -28,7 +29,7 @@ from dersim_trio.errors import ConfigError
 from dersim_trio.service.logbuffer import InstalledHandler
 from dersim_trio.service.run import ServiceParts, manage_gc, utc_now
 from dersim_trio.setup.config import parse_args
-from dersim_trio.web.hypercorn_bridge import install_connection_guard
+from dersim_trio.web.hypercorn_bridge import install_connection_guard, install_websocket_rules
 
 log = logging.getLogger("dersim_trio.Lab")
 
@@ -49,6 +50,7 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         raise SystemExit(2) from None
     app, hub, context = parts.app, parts.hub, parts.context
     install_connection_guard()
+    install_websocket_rules()
     installed: list[InstalledHandler] = []
 
     async def run_ticks(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -68,6 +70,8 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         context.started_trio_time = trio.current_time()
         installed.append(parts.capture_logs())
         await app.nursery.start(run_ticks)
+        if parts.config.modbus is not None:
+            await app.nursery.start(parts.run_modbus)
 
     @app.after_serving
     async def stop_streams() -> None:

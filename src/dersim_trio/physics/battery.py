@@ -129,6 +129,7 @@ from dersim_trio.physics.base import (
     Dispatch,
     Environment,
     InverterState,
+    StorageRating,
     StorageReport,
 )
 
@@ -403,6 +404,20 @@ class BatteryModel:
         self._dc_injected_kwh = 0.0
         self._dc_absorbed_kwh = 0.0
         self._cache_messages()
+
+    @property
+    def storage_rating(self) -> StorageRating:
+        """The pack's nameplate ratings (``RatedStorage``)."""
+        np_ = self.nameplate
+        return StorageRating(
+            energy_kwh=np_.energy_kwh,
+            w_charge_max_kw=np_.w_charge_max_kw,
+            w_discharge_max_kw=np_.w_max_kw,
+            chemistry=np_.chemistry,
+            state_of_health_pct=np_.state_of_health_pct,
+            soc_min_pct=np_.soc_min_pct,
+            soc_max_pct=np_.soc_max_pct,
+        )
 
     @property
     def soc_pct(self) -> float:

@@ -125,6 +125,7 @@ from dersim_trio.physics.base import (
     Dispatch,
     Environment,
     InverterState,
+    StorageRating,
     StorageReport,
 )
 from dersim_trio.physics.battery import (
@@ -342,6 +343,20 @@ class HybridModel:
         self._pv_kwh = 0.0
         self._inv_loss_kwh = 0.0
         self._dcdc_loss_kwh = 0.0
+
+    @property
+    def storage_rating(self) -> StorageRating:
+        """The battery port's nameplate ratings (``RatedStorage``; powers at the DC bus)."""
+        battery = self.nameplate.battery
+        return StorageRating(
+            energy_kwh=battery.energy_kwh,
+            w_charge_max_kw=battery.w_charge_max_kw,
+            w_discharge_max_kw=battery.w_max_kw,
+            chemistry=battery.chemistry,
+            state_of_health_pct=battery.state_of_health_pct,
+            soc_min_pct=battery.soc_min_pct,
+            soc_max_pct=battery.soc_max_pct,
+        )
 
     @property
     def dispatch_policy(self) -> DispatchPolicy:

@@ -19,6 +19,9 @@ Private names and behaviours relied on, all checked by ``check_hypercorn_interfa
   ``wait_for_startup``, ``wait_for_shutdown``
 * ``hypercorn.utils.wrap_app(app, wsgi_max_body_size, mode)``
 * ``hypercorn.trio.statsd.StatsdLogger`` for ``Config.set_statsd_logger_class``
+* ``hypercorn.protocol.ws_stream``: ``WSStream._handle_events`` and ``Handshake.accept``, which
+  ``install_websocket_rules`` replaces for the quart telemetry route (see there), and
+  ``FrameTooLargeError``; ``hypercorn.protocol.events.StreamClosed``
 
 The private modules are imported, and the check runs, when a bridge is built or the connection
 guard installed (at service start-up), not when this module is imported: an upgrade that moves
@@ -38,6 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn.config import Config
+from wsproto.connection import ConnectionState as WSConnectionState
+from wsproto.events import CloseConnection, Message, Ping
+from wsproto.frame_protocol import CloseReason
 
 from dersim_trio.web.asgi_shield import CURRENT_CONNECTION, ConnectionLife
 
@@ -53,11 +59,14 @@ EXPECTED_PARAMETERS: dict[str, list[str]] = {
     "WorkerContext": ["self", "max_requests"],
     "Lifespan": ["self", "app", "config", "state"],
     "wrap_app": ["app", "wsgi_max_body_size", "mode"],
+    "WSStream._handle_events": ["self"],
+    "Handshake.accept": ["self", "subprotocol", "additional_headers"],
 }
 """The parameters of each private callable, as hypercorn 0.18 has them."""
 EXPECTED_METHODS: dict[str, tuple[str, ...]] = {
     "Lifespan": ("handle_lifespan", "wait_for_startup", "wait_for_shutdown"),
     "TCPServer": ("run", "_read_data"),
+    "WSStream": ("_handle_events", "_send_wsproto_event"),
 }
 STREAM_TYPE_GUESS = (
     "await self.stream.do_handshake()",
@@ -85,12 +94,18 @@ class _Private:
     StatsdLogger: Any
     ConnectionState: Any
     wrap_app: Callable[..., Any]
+    WSStream: Any
+    Handshake: Any
+    FrameTooLargeError: type[Exception]
+    StreamClosed: Any
 
 
 @cache
 def _private() -> _Private:
     """Import hypercorn's private modules (``HypercornInterfaceError`` if one moved)."""
     try:
+        from hypercorn.protocol.events import StreamClosed
+        from hypercorn.protocol.ws_stream import FrameTooLargeError, Handshake, WSStream
         from hypercorn.trio import tcp_server
         from hypercorn.trio.lifespan import Lifespan
         from hypercorn.trio.statsd import StatsdLogger
@@ -111,6 +126,10 @@ def _private() -> _Private:
         StatsdLogger=StatsdLogger,
         ConnectionState=ConnectionState,
         wrap_app=wrap_app,
+        WSStream=WSStream,
+        Handshake=Handshake,
+        FrameTooLargeError=FrameTooLargeError,
+        StreamClosed=StreamClosed,
     )
 
 
@@ -126,12 +145,18 @@ def check_hypercorn_interfaces() -> None:
         "WorkerContext": private.WorkerContext.__init__,
         "Lifespan": private.Lifespan.__init__,
         "wrap_app": private.wrap_app,
+        "WSStream._handle_events": private.WSStream._handle_events,
+        "Handshake.accept": private.Handshake.accept,
     }
     for name, expected in EXPECTED_PARAMETERS.items():
         params = list(inspect.signature(callables[name]).parameters)
         if params != expected:
             problems.append(f"{name}{tuple(params)} != {tuple(expected)}")
-    classes = {"Lifespan": private.Lifespan, "TCPServer": private.TCPServer}
+    classes = {
+        "Lifespan": private.Lifespan,
+        "TCPServer": private.TCPServer,
+        "WSStream": private.WSStream,
+    }
     for name, methods in EXPECTED_METHODS.items():
         problems.extend(f"{name}.{m} missing" for m in methods if not hasattr(classes[name], m))
     try:
@@ -228,6 +253,7 @@ class HypercornBridge:
 
     def __init__(self, app: Any, config: Config) -> None:
         check_hypercorn_interfaces()
+        install_websocket_rules()
         self._private = private = _private()
         config.set_statsd_logger_class(private.StatsdLogger)
         self.config = config
@@ -309,3 +335,73 @@ def install_connection_guard() -> None:
 
     private.TCPServer.run = guarded_run
     _guard_installed = True
+
+
+# --- WebSocket rules for the quart route ---------------------------------------------------------
+
+_websocket_rules_installed = False
+
+
+def install_websocket_rules() -> None:
+    """Make hypercorn's WebSocket streams (the quart telemetry route) close as the fast path
+    does: a protocol error with its code (1002, or 1007 for invalid UTF-8) instead of a bare TCP
+    close, a message over ``websocket_max_message_size`` with 1009 and the end of the connection
+    at once, and never negotiate compression.
+
+    hypercorn 0.18 has no option for these, so two of its methods are replaced (process-wide,
+    idempotent; installed by ``HypercornBridge`` and ``dersim_trio.asgi``). Their signatures are
+    checked with the other private interfaces, and ``tests/hostile/test_telemetry_routes.py``
+    covers the behaviour in both launch modes. Checks hypercorn's private interfaces first
+    (``HypercornInterfaceError``).
+    """
+    global _websocket_rules_installed
+    check_hypercorn_interfaces()
+    if _websocket_rules_installed:
+        return
+    private = _private()
+    too_large = private.FrameTooLargeError
+    stream_closed = private.StreamClosed
+
+    async def handle_events(self: Any) -> None:
+        """hypercorn 0.18's ``WSStream._handle_events`` with the differences marked (1)-(2)."""
+        for event in self.connection.events():
+            if isinstance(event, Message):
+                try:
+                    self.buffer.extend(event)
+                except too_large:
+                    # (1) free the partial message now and end the connection (hypercorn kept
+                    # both until the client answered the close)
+                    self.buffer.clear()
+                    limit = self.config.websocket_max_message_size
+                    await self._send_wsproto_event(
+                        CloseConnection(CloseReason.MESSAGE_TOO_BIG, f"message over {limit} bytes")
+                    )
+                    await self.send(stream_closed(stream_id=self.stream_id))
+                    break
+                if event.message_finished:
+                    await self.app_put(self.buffer.to_message())
+                    self.buffer.clear()
+            elif isinstance(event, Ping):
+                await self._send_wsproto_event(event.response())
+            elif isinstance(event, CloseConnection):
+                if self.connection.state == WSConnectionState.REMOTE_CLOSING:
+                    await self._send_wsproto_event(event.response())
+                elif self.connection.state == WSConnectionState.OPEN:
+                    # (2) wsproto reports a frame it cannot parse (1002, or 1007 for invalid
+                    # UTF-8) as a CloseConnection without a state change; hypercorn dropped it
+                    # and closed the TCP connection bare (the client saw 1006). Send it.
+                    await self._send_wsproto_event(CloseConnection(event.code, event.reason))
+                await self.send(stream_closed(stream_id=self.stream_id))
+                break
+
+    accept = private.Handshake.accept
+
+    def accept_uncompressed(self: Any, subprotocol: Any, additional_headers: Any) -> Any:
+        # no permessage-deflate: a deflated message is inflated before its size is checked, so
+        # a few KiB could cost megabytes; the fast path negotiates no extension either
+        self.extensions = None
+        return accept(self, subprotocol, additional_headers)
+
+    private.WSStream._handle_events = handle_events
+    private.Handshake.accept = accept_uncompressed
+    _websocket_rules_installed = True

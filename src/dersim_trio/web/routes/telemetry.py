@@ -2,8 +2,9 @@
 WebSocket (``/api/dersim/ws/telemetry``, alias ``/api/dersim/telemetry/ws``) served by quart.
 
 They only read the hub: the bytes the tick loop published, encoded once per tick. Under the CLI
-the front door serves the WebSocket paths itself (``web/fastpath/``) and this route only sees
-upgrades the door passed on; under plain ``hypercorn -k trio`` it serves every client.
+the front door serves the WebSocket paths itself over HTTP/1.1 (``web/fastpath/``) and answers
+every other request for them, so this route serves ``--fast_path no``, HTTP/2 WebSockets and
+plain ``hypercorn -k trio``. It bounds client messages as the fast path does (64 KiB, 1009).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from dersim_trio.api.common import DeviceQuery, ErrorBody
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.service.hub import Hub
 from dersim_trio.web.bodies import json_response
+from dersim_trio.web.fastpath.frames import CLOSE_MESSAGE_TOO_BIG, MAX_CLIENT_MESSAGE_BYTES
+from dersim_trio.web.params import TELEMETRY_PATHS as FULL_TELEMETRY_PATHS
 from dersim_trio.web.params import DeviceParamError, device_query, parse_device
 from dersim_trio.web.routes import API_PREFIX
 
 log = logging.getLogger("dersim_trio.WS")
 
-TELEMETRY_PATHS = ("/ws/telemetry", "/telemetry/ws")
+TELEMETRY_PATHS = tuple(path.removeprefix(API_PREFIX) for path in FULL_TELEMETRY_PATHS)
 """Under ``API_PREFIX``; the first is the documented one."""
 
 
@@ -93,7 +96,7 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
     try:
         with hub.subscribe(device) as sub:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_drain_client_frames)
+                nursery.start_soon(_drain_client_frames, nursery.cancel_scope, peer)
                 slot = sub.slot
                 send = websocket.send
                 count_sent: Callable[[int], None] = hub.count_sent
@@ -112,6 +115,16 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
         log.info("WebSocket disconnect from %s (%s)", peer, reason)
 
 
-async def _drain_client_frames() -> None:
+async def _drain_client_frames(stream_scope: trio.CancelScope, peer: str) -> None:
+    """Read and discard client messages; one over ``MAX_CLIENT_MESSAGE_BYTES`` (as on the fast
+    path) ends the stream with 1009. hypercorn refuses it first when its
+    ``websocket_max_message_size`` is as low (the service's config sets it; under plain hypercorn
+    set it in the config file), so this is the app's own bound."""
     while True:
-        await websocket.receive()
+        message = await websocket.receive()
+        size = len(message) if isinstance(message, bytes) else len(message.encode())
+        if size > MAX_CLIENT_MESSAGE_BYTES:
+            log.info("WebSocket %s: message of %d bytes refused (1009)", peer, size)
+            await websocket.close(CLOSE_MESSAGE_TOO_BIG, "message too big (64 KiB max)")
+            stream_scope.cancel()
+            return
