@@ -90,6 +90,20 @@ MASK = b"\x37\xfa\x21\x3d"
 SERVING_LINE = re.compile(r"serving .* on http://([^:\s]+):(\d+)")
 """The start-up log line of ``dersim-trio``; group 2 is the port it listens on."""
 
+# The two clients of the user's telemetry-stream document (examples/client_websockets.py and
+# examples/client_node.js) hard-code ws://localhost:8111 and stay byte for byte as written;
+# these redirect it to ``DERSIM_WS_HOSTPORT`` (host:port) so tests never need port 8111.
+PYTHON_REDIRECT_8111 = (
+    "import os, runpy, sys, websockets\n"
+    "connect = websockets.connect\n"
+    "websockets.connect = lambda uri, *a, **k: connect(\n"
+    "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+)
+"""``python -c PYTHON_REDIRECT_8111 SCRIPT``: runs SCRIPT with ``websockets.connect`` wrapped."""
+NODE_REDIRECT_8111 = ROOT / "tests" / "redirect_ws.js"
+"""``node -r NODE_REDIRECT_8111 SCRIPT``: the ``ws`` package's WebSocket wrapped."""
+
 
 # --- configurations, engines, the in-process app ----------------------------------------------
 

@@ -17,17 +17,10 @@ import pytest
 import trio
 
 from dersim_trio.testing import SimulatorHandle
-from helpers import ROOT, running
+from helpers import NODE_REDIRECT_8111, PYTHON_REDIRECT_8111, ROOT, running
 
 EXAMPLES = ROOT / "examples"
 POWER_LINE = re.compile(r"^\d\d:\d\d:\d\d: -?\d+\.\d\d kW$", re.MULTILINE)
-PYTHON_SHIM = (
-    "import os, runpy, sys, websockets\n"
-    "connect = websockets.connect\n"
-    "websockets.connect = lambda uri, *a, **k: connect(\n"
-    "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
-    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
-)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +47,11 @@ async def test_python_websockets_example_prints_power_lines(dersim: SimulatorHan
     env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
     with trio.fail_after(30):
         async with running(
-            sys.executable, "-c", PYTHON_SHIM, str(EXAMPLES / "client_websockets.py"), env=env
+            sys.executable,
+            "-c",
+            PYTHON_REDIRECT_8111,
+            str(EXAMPLES / "client_websockets.py"),
+            env=env,
         ) as output:
             await output.wait_for(r"(?m)^.*kW\n(.*\n){2}")
     lines = [line for line in output.text.splitlines() if line.endswith("kW")]
@@ -68,7 +65,7 @@ async def test_node_ws_example_connects_and_prints_power_lines(dersim: Simulator
     assert node is not None, "node is not installed (scripts/test.sh installs Debian's nodejs)"
     assert (EXAMPLES / "node_modules" / "ws").is_dir(), "run `npm ci --prefix examples`"
     env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
-    preload = str(ROOT / "tests" / "redirect_ws.js")
+    preload = str(NODE_REDIRECT_8111)
     with trio.fail_after(30):
         async with running(
             node, "-r", preload, str(EXAMPLES / "client_node.js"), env=env

@@ -216,6 +216,22 @@ def test_power_setpoint_changes_telemetry(battery_server: SimServer, probe: Page
     probe.screenshot("controls-battery-1280x800")
 
 
+def test_faults_inject_then_clear_all(battery_server: SimServer, probe: PageProbe) -> None:
+    """Every mutation the dashboard sends carries a JSON body (the server refuses one
+    without), "Clear all" too (``{}``)."""
+    page = load(probe, battery_server)
+    page.click(".tab[data-tab=controls]")
+    assert_feature_shown(page, "#faults-note")
+    page.select_option("#fault-type", "ground_fault")
+    page.click("#fault-inject")
+    expect(page.locator("#faults-answer")).to_contain_text("HTTP 200")
+    expect(page.locator("#fault-active")).to_contain_text("ground")
+    page.click("#fault-clear-all")
+    expect(page.locator("#faults-answer")).to_contain_text("DELETE")
+    expect(page.locator("#faults-answer")).to_contain_text("HTTP 200")
+    expect(page.locator("#fault-active")).not_to_contain_text("ground")
+
+
 def test_logs_tab(pv_server: SimServer, probe: PageProbe) -> None:
     page = load(probe, pv_server)
     page.click(".tab[data-tab=logs]")

@@ -53,6 +53,7 @@ from dersim_trio.web.context import ServerContext
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
 from dersim_trio.web.fastpath.frames import MAX_CLIENT_MESSAGE_BYTES
+from dersim_trio.web.hosts import HostPolicy, is_loopback_bind
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
 
 log = logging.getLogger("dersim_trio.Lab")
@@ -168,6 +169,21 @@ def manage_gc(fast_path: bool) -> None:
         gc.set_threshold(QUART_ROUTE_GC_GEN0_THRESHOLD, gen1, gen2)
 
 
+def host_policy(config: SimConfig) -> HostPolicy:
+    """The Host rule of a server started with ``config`` (``web/hosts.py``)."""
+    return HostPolicy.for_server(config.website_ip, config.allowed_hosts)
+
+
+def warn_if_exposed(config: SimConfig) -> None:
+    """Warn when the bind reaches beyond this machine and no token protects the mutations."""
+    if config.api_token is None and not is_loopback_bind(config.website_ip):
+        log.warning(
+            "listening on %s without --api_token: anyone who can reach this address can change "
+            "or stop the simulator (set DERSIM_API_TOKEN or --api_token)",
+            config.website_ip or "every address",
+        )
+
+
 def hypercorn_config() -> Config:
     """hypercorn settings for connections the door hands over."""
     cfg = Config()
@@ -231,7 +247,13 @@ class ServiceParts:
         history = open_history(config)
         controller = Controller(engine, device_identity(config))
         app = create_app(
-            hub, context, controller, api_token=config.api_token, history=history, logs=logs
+            hub,
+            context,
+            controller,
+            api_token=config.api_token,
+            history=history,
+            logs=logs,
+            hosts=host_policy(config),
         )
         return cls(config, engine, hub, history, logs, controller, context, app, LatestSnapshots())
 
@@ -377,6 +399,7 @@ async def run_service(
                     sock,
                     bridge.serve_connection,
                     broadcaster.serve_client if broadcaster is not None else None,
+                    hosts=host_policy(config),
                 )
                 accept_scope = trio.CancelScope()
 
@@ -395,6 +418,7 @@ async def run_service(
                     host,
                     port,
                 )
+                warn_if_exposed(config)
                 task_status.started(
                     RunningService(
                         hub,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
 from dersim_trio.protocols.modbus.quirks import DEFAULT_SLOW_MS, QUIRKS
+from dersim_trio.setup.hostnames import parse_allowed_hosts
 from dersim_trio.setup.nameplates import resolve_nameplate
 
 DEVICE_TYPE_ALIASES: dict[str, str] = {
@@ -121,6 +122,10 @@ class SimConfig:
     log_level: str = "INFO"
     wind_anemometer_height_m: float = 10.0
     latitude_deg: float = 35.0
+    pv_tilt_deg: float = 20.0
+    """``--pv_tilt_deg``: PV array tilt from horizontal (a nameplate's ``dersim.Tilt`` wins)."""
+    pv_azimuth_deg: float | None = None
+    """``--pv_azimuth_deg``: PV array azimuth, 180 = south; None = facing the equator."""
     fast_path: bool = True
     """Serve the telemetry stream through the front door's broadcaster (else the quart route)."""
     fuelcell: FuelCellOptions = field(default_factory=FuelCellOptions)
@@ -139,6 +144,9 @@ class SimConfig:
     """``--grid_category``: IEEE 1547 abnormal performance category every device starts in."""
     modbus: ModbusOptions | None = None
     """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
+    names (``web/hosts.py``); ``*`` accepts any."""
     api_token: str | None = field(default=None, repr=False)
     """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
     Kept out of ``repr`` so that logging a config never shows it."""
@@ -238,10 +246,25 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log_level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     add("--wind_anemometer_height_m", default="10", help="wind data measurement height, m")
     add("--latitude", default="35.0", help="site latitude for the sun position, degrees")
+    add("--pv_tilt_deg", default="20", help="PV array tilt from horizontal, degrees (0..90)")
+    add(
+        "--pv_azimuth_deg",
+        default="equator",
+        help="PV array azimuth, degrees clockwise from north (0..360, 180 = south); "
+        "default: facing the equator",
+    )
     add(
         "--fast_path",
         default="yes",
         help="yes: telemetry through the pre-framed broadcaster; no: through the quart route",
+    )
+    add(
+        "--allowed_hosts",
+        default="",
+        metavar="HOSTS",
+        help="comma-separated Host names (name, name:port, [v6]:port; '*' for any) answered "
+        "besides the bound address, localhost, 127.0.0.1 and [::1] on the server's port; "
+        "any other Host gets 421 (DNS rebinding)",
     )
     add(
         "--api_token",
@@ -343,6 +366,15 @@ def _choice(flag: str, raw: str, allowed: tuple[str, ...]) -> str:
 
 
 _TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+def _allowed_hosts(raw: str) -> tuple[str, ...]:
+    try:
+        return parse_allowed_hosts(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--allowed_hosts: {exc} (expected name, name:port, [IPv6]:port or *, comma-separated)"
+        ) from None
 
 
 def _api_token(flag_value: str | None, environ: Mapping[str, str]) -> str | None:
@@ -528,6 +560,10 @@ def parse_args(
             "--wind_anemometer_height_m", ns.wind_anemometer_height_m, 0.5, 300
         ),
         latitude_deg=_number("--latitude", ns.latitude, -90, 90),
+        pv_tilt_deg=_number("--pv_tilt_deg", ns.pv_tilt_deg, 0, 90),
+        pv_azimuth_deg=None
+        if ns.pv_azimuth_deg == "equator"
+        else _number("--pv_azimuth_deg", ns.pv_azimuth_deg, 0, 359.999),
         fast_path=_yes_no("--fast_path", ns.fast_path),
         fuelcell=FuelCellOptions(
             chemistry=_choice("--fuelcell_chemistry", ns.fuelcell_chemistry, ("PEMFC", "SOFC")),
@@ -542,5 +578,6 @@ def parse_args(
         grid_normal_category=grid_normal,
         grid_abnormal_category=grid_abnormal,
         modbus=_modbus(ns, device_count, website_port),
+        allowed_hosts=_allowed_hosts(ns.allowed_hosts),
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )

@@ -26,9 +26,11 @@ from dersim_trio.service.logbuffer import LogBuffer
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
-from dersim_trio.web.bodies import MAX_BODY_BYTES
+from dersim_trio.web.bodies import BODY_TIMEOUT_S, MAX_BODY_BYTES
 from dersim_trio.web.context import ServerContext
+from dersim_trio.web.hosts import HostGuard, HostPolicy
 from dersim_trio.web.http_errors import install_error_handlers
+from dersim_trio.web.params import DEVICE_INDEX_CONVERTER, DeviceIndexConverter
 from dersim_trio.web.routes.commands import commands_blueprint
 from dersim_trio.web.routes.controls import controls_blueprint
 from dersim_trio.web.routes.dciv import dciv_blueprint
@@ -73,17 +75,21 @@ def create_app(
     api_token: str | None = None,
     history: History | None = None,
     logs: LogBuffer | None = None,
+    hosts: HostPolicy | None = None,
 ) -> QuartTrio:
     """Build the quart-trio app serving ``hub`` (which the caller ticks).
 
     With a ``controller`` the run-time control routes (inputs, controls, commands, faults,
     dc-iv) are added; without one the app is read-only. With an ``api_token`` every mutating
     request needs it as a bearer token (``web/auth.py``). With ``history`` and ``logs`` (which
-    the caller fills) the ``/history`` and ``/logs`` routes are added.
+    the caller fills) the ``/history`` and ``/logs`` routes are added. ``hosts`` is the Host
+    rule (``web/hosts.py``; default: the loopback names on the server's port).
     """
     app = QuartTrio("dersim_trio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.asgi_app = ShieldHttpSends(app.asgi_app)  # type: ignore[method-assign]
+    app.config["BODY_TIMEOUT"] = BODY_TIMEOUT_S
+    app.asgi_app = HostGuard(ShieldHttpSends(app.asgi_app), hosts or HostPolicy())  # type: ignore[method-assign]
+    app.url_map.converters[DEVICE_INDEX_CONVERTER] = DeviceIndexConverter
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/swagger-ui/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/swagger-ui/swagger-ui.css"
     app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/redoc/redoc.standalone.js"

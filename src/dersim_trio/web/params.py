@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from werkzeug.routing import BaseConverter
+
 from dersim_trio.errors import FieldProblem
 from dersim_trio.web.http_errors import RequestError
 
@@ -89,3 +91,26 @@ def query_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | 
     if value is None:
         raise QueryError(name, f"unknown value {raw!r}", ", ".join(choices))
     return value
+
+
+DEVICE_INDEX_CONVERTER = "device_index"
+"""The URL converter name of a device index in a path (``<device_index:index>``)."""
+MAX_INDEX_DIGITS = 9
+"""Digits a device index may have in a path (``--device_count`` stops at 10,000)."""
+
+
+class DeviceIndexConverter(BaseConverter):
+    """A device index in a path, parsed once, here: ASCII digits with an optional ``-``, at most
+    ``MAX_INDEX_DIGITS`` of them, as an ``int``. Anything else matches no route (404) and never
+    reaches an ``int()`` of unbounded length (Python refuses over 4,300 digits); an index out of
+    range is the route's own 404 ``device_not_found``."""
+
+    regex = rf"-?[0-9]{{1,{MAX_INDEX_DIGITS}}}"
+
+    def to_python(self, value: str) -> int:
+        """The index."""
+        return int(value)
+
+    def to_url(self, value: object) -> str:
+        """The path segment of an index."""
+        return str(int(str(value)))

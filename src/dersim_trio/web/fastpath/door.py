@@ -27,6 +27,7 @@ import h11
 import trio
 
 from dersim_trio.web.fastpath.frames import HandshakeError, handshake_response
+from dersim_trio.web.hosts import HostPolicy
 from dersim_trio.web.params import TELEMETRY_PATHS
 
 log = logging.getLogger("dersim_trio.WS")
@@ -131,7 +132,8 @@ class FrontDoor:
     5 s), validated as a WebSocket upgrade and handed to the fast path on the raw socket. A
     telemetry request the door does not serve (not ``GET``, not HTTP/1.1, not a valid upgrade)
     is answered by the door itself, 400 with a JSON error body, and closed: the slower quart
-    route is never reached through the door.
+    route is never reached through the door. A telemetry request whose Host does not name this
+    server (``hosts``, ``web/hosts.py``: DNS rebinding) is answered 421 the same way.
     """
 
     def __init__(
@@ -139,8 +141,11 @@ class FrontDoor:
         listen_socket: socket.socket,
         http_handler: HttpHandler,
         telemetry_handler: TelemetryHandler | None = None,
+        *,
+        hosts: HostPolicy | None = None,
     ) -> None:
         self._listen_socket = listen_socket
+        self._hosts = hosts or HostPolicy()
         self._http = http_handler
         self._telemetry = telemetry_handler
         self._open: dict[object, trio.socket.SocketType | socket.socket] = {}
@@ -214,6 +219,13 @@ class FrontDoor:
             return None
         head_end = buf.find(b"\r\n\r\n")
         head, leftover = bytes(buf[: head_end + 4]), bytes(buf[head_end + 4 :])
+        misdirected = self._hosts.refusal(_host_of(head), _local_of(stream.socket))
+        if misdirected is not None:
+            log.info(
+                "refused a telemetry request from %s: %s", _peer_of(stream.socket), misdirected
+            )
+            await _refuse(stream, 421, "misdirected_request", misdirected)
+            return None
         upgrade = _parse_upgrade(head)
         if isinstance(upgrade, str):
             log.info("refused a telemetry request from %s: %s", _peer_of(stream.socket), upgrade)
@@ -268,6 +280,23 @@ class FrontDoor:
         for sock in list(self._open.values()):
             abort_socket(sock)
         return count
+
+
+def _host_of(head: bytes) -> str | None:
+    """The Host header of a request head (None if it has none)."""
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"host":
+            return value.strip().decode("latin-1")
+    return None
+
+
+def _local_of(sock: trio.socket.SocketType) -> tuple[str, int] | None:
+    try:
+        address = sock.getsockname()
+    except OSError:
+        return None
+    return str(address[0]), int(address[1])
 
 
 def _parse_upgrade(head: bytes) -> tuple[bytes, str | None] | str:

@@ -8,5 +8,6 @@ answered by the handlers of ``web/http_errors.py``.
 
 API_PREFIX = "/api/dersim"
 """Where every API route lives."""
-DEVICE_PATH = "/devices/<int(signed=True):index>"
-"""A device's sub-resources (a negative index is routed, then answered 404 like any unknown)."""
+DEVICE_PATH = "/devices/<device_index:index>"
+"""A device's sub-resources (``web/params.DeviceIndexConverter``; a negative index is routed,
+then answered 404 like any unknown). ``web/app.py`` registers the converter."""

@@ -7,7 +7,6 @@ Reads the in-memory ``service.logbuffer.LogBuffer`` the service fills.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import cast
 
@@ -30,7 +29,8 @@ from dersim_trio.web.routes import API_PREFIX
 log = logging.getLogger("dersim_trio.API")
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_DEVICE_IN_PATH = re.compile(r"/devices/(\d+)(?:/|$)")
+MAX_LOGGED_PATH = 200
+"""Characters of a request path kept in its audit record."""
 
 
 def parse_logs_query(
@@ -79,15 +79,17 @@ def logs_blueprint(logs: LogBuffer) -> Blueprint:
     @bp.after_app_request
     async def log_mutation(response: Response) -> Response:
         if request.method in MUTATING_METHODS and request.path.startswith("/api/"):
-            match = _DEVICE_IN_PATH.search(request.path)
+            # the index the route parsed (web/params.DeviceIndexConverter), never re-parsed
+            index = (request.view_args or {}).get("index")
+            path = request.path
             log.log(
                 logging.INFO if response.status_code < 400 else logging.WARNING,
                 "%s %s -> %d (from %s)",
                 request.method,
-                request.path,
+                path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "...",
                 response.status_code,
                 request.remote_addr or "unknown",
-                extra={"device": int(match.group(1))} if match else None,
+                extra={"audit": True, "device": index if isinstance(index, int) else None},
             )
         return response
 

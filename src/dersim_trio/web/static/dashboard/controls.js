@@ -344,10 +344,10 @@ export class ControlsTab {
   async fault(method, oneType) {
     const path = `/api/dersim/devices/${this.device}/faults`;
     const type = $("#fault-type").value;
-    const body = method === "POST" || oneType ? { type } : undefined;
+    const body = method === "POST" || oneType ? { type } : {}; // {}: every condition
     const a = await request(method, path, body);
     this.app.noteAuth(a);
-    showAnswer($("#faults-answer"), a, `${method} ${path}${body ? " " + JSON.stringify(body) : ""}`);
+    showAnswer($("#faults-answer"), a, `${method} ${path} ${JSON.stringify(body)}`);
     if (a.missing) showNote($("#faults-note"), a, path);
     if (a.ok) this.renderFaults(a.body);
   }
