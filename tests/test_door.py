@@ -31,6 +31,7 @@ import trio
 
 import dersim_trio.service.run
 import dersim_trio.web.fastpath.door
+import dersim_trio.web.hypercorn_settings
 from dersim_trio.service.run import RunningService
 from dersim_trio.web.fastpath.frames import accept_key
 
@@ -442,7 +443,7 @@ async def test_request_bodies_of_20_kb_are_replayed_intact_through_the_door(
 async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(
     start_service: StartService, kit: type[Kit], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dersim_trio.service.run, "KEEP_ALIVE_TIMEOUT_S", 0.5)
+    monkeypatch.setitem(dersim_trio.web.hypercorn_settings.SETTINGS, "keep_alive_timeout", 0.5)
     service = await start_service(*FAST)
     with trio.fail_after(10):
         async with connection(service.port) as conn:

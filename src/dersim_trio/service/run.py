@@ -42,11 +42,11 @@ from dersim_trio.web.app import ServerContext, create_app
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
+from dersim_trio.web.hypercorn_settings import GRACEFUL_TIMEOUT_S, apply_settings
 
 log = logging.getLogger("dersim_trio.Lab")
 
-SHUTDOWN_GRACE_S = 1.0
-KEEP_ALIVE_TIMEOUT_S = 5.0
+SHUTDOWN_GRACE_S = GRACEFUL_TIMEOUT_S
 ABORT_WAIT_S = 0.5
 LIFESPAN_SHUTDOWN_S = 0.3
 
@@ -152,12 +152,10 @@ def manage_gc(fast_path: bool) -> None:
 
 
 def hypercorn_config() -> Config:
-    """hypercorn settings for connections the door hands over."""
+    """hypercorn settings for connections the door hands over (``web/hypercorn_settings.py``,
+    the same as under ``hypercorn -k trio``)."""
     cfg = Config()
-    # idle keep-alive connections close after this (re-armed after each response thanks to
-    # web/asgi_shield.py)
-    cfg.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
-    cfg.graceful_timeout = SHUTDOWN_GRACE_S
+    apply_settings(cfg)
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
     return cfg

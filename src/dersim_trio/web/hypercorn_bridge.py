@@ -15,16 +15,32 @@ moves them fails loudly at start-up and in the test suite, never silently at run
   ``wait_for_startup``, ``wait_for_shutdown``
 * ``hypercorn.utils.wrap_app(app, wsgi_max_body_size, mode)``
 * ``hypercorn.trio.statsd.StatsdLogger`` for ``Config.set_statsd_logger_class``
+
+Under ``hypercorn -k trio dersim_trio.asgi:app`` hypercorn owns the listener and the worker, and
+``serve_in_hypercorn_worker`` hooks the app into it (see there) through two more:
+
+* ``hypercorn.trio.run.worker_serve(app, config, *, sockets, shutdown_trigger, task_status)``,
+  looked up by ``trio_worker`` after it imported the app (so the app module can wrap it)
+* ``TCPServer.run`` and its ``app`` (an ``ASGIWrapper`` whose ``.app`` is ours), ``config``,
+  ``context`` (``terminated``) and ``stream`` attributes
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
+import multiprocessing
+import signal
+import socket
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import hypercorn
+import hypercorn.trio.run as hypercorn_trio_run
 import trio
+from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
@@ -42,7 +58,23 @@ _EXPECTED_SIGNATURES: dict[str, tuple[Any, list[str]]] = {
     "WorkerContext": (WorkerContext.__init__, ["self", "max_requests"]),
     "Lifespan": (Lifespan.__init__, ["self", "app", "config", "state"]),
     "wrap_app": (wrap_app, ["app", "wsgi_max_body_size", "mode"]),
+    "ASGIWrapper": (ASGIWrapper.__init__, ["self", "app"]),
+    "worker_serve": (
+        hypercorn_trio_run.worker_serve,
+        ["app", "config", "sockets", "shutdown_trigger", "task_status"],
+    ),
+    "trio_worker": (hypercorn_trio_run.trio_worker, ["config", "sockets", "shutdown_event"]),
 }
+_CONFIG_ATTRIBUTES = (
+    "keep_alive_timeout",
+    "read_timeout",
+    "graceful_timeout",
+    "h11_max_incomplete_size",
+    "websocket_max_message_size",
+    "websocket_ping_interval",
+    "workers",
+    "max_requests",
+)
 
 
 class HypercornInterfaceError(RuntimeError):
@@ -66,6 +98,15 @@ def check_hypercorn_interfaces() -> None:
         (TCPServer, ("run",)),
     ):
         problems.extend(f"{cls.__name__}.{a} missing" for a in attrs if not hasattr(cls, a))
+    problems.extend(f"Config.{a} missing" for a in _CONFIG_ATTRIBUTES if not hasattr(Config, a))
+    if not hasattr(WorkerContext(None).terminated, "wait"):
+        problems.append("WorkerContext.terminated.wait missing")
+    # the app module can only wrap worker_serve because trio_worker imports the app first and
+    # looks worker_serve up afterwards (a module global, at call time)
+    worker_source = inspect.getsource(hypercorn_trio_run.trio_worker)
+    loads = worker_source.find("load_application(")
+    if not 0 <= loads < worker_source.find("worker_serve"):
+        problems.append("trio_worker no longer calls worker_serve after load_application")
     if problems:
         raise HypercornInterfaceError("; ".join(problems))
 
@@ -115,32 +156,174 @@ class HypercornBridge:
         await self._context.terminated.set()
 
 
-_guard_installed = False
+HttpHandler = Callable[[Any], Awaitable[None]]
+"""Serves one connection with hypercorn's own HTTP stack; gets a trio stream (maybe prefixed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerShutdown:
+    """How the hypercorn worker serving a connection ends."""
+
+    graceful_timeout_s: float
+    """After this long hypercorn cancels every connection task (it cannot cancel a shielded
+    send to a peer that stopped reading: those wait until their socket is aborted)."""
+    wait: Callable[[], Awaitable[None]]
+    """Returns once the worker begins its graceful shutdown (stopped accepting)."""
+
+
+class WorkerHooks(Protocol):
+    """What an app served by ``hypercorn -k trio`` plugs into the worker."""
+
+    def worker_starting(self, config: Config, listen_sockets: list[socket.socket]) -> None:
+        """The worker is about to serve (lifespan not started yet). May change ``config`` and
+        the listening sockets' options, or end the process (``SystemExit``)."""
+
+    async def serve_connection(
+        self, stream: trio.SocketStream, serve_http: HttpHandler, shutdown: WorkerShutdown
+    ) -> None:
+        """Serve one accepted plaintext connection; ``serve_http(stream)`` hands it (or a
+        stream replaying the bytes read so far) to hypercorn as it would have been served."""
+
+
+_hooks: weakref.WeakKeyDictionary[Any, WorkerHooks] = weakref.WeakKeyDictionary()
+_original_run = TCPServer.run
+_original_worker_serve = hypercorn_trio_run.worker_serve
+_installed = False
+
+
+def serve_in_hypercorn_worker(app: Any, hooks: WorkerHooks) -> None:
+    """Let ``hooks`` serve ``app``'s connections inside hypercorn's trio worker.
+
+    Installs (once per process) two wrappers that only act for registered apps:
+
+    * around ``worker_serve``: ``hooks.worker_starting(config, listening sockets)`` first; the
+      worker's shutdown trigger also fires on SIGTERM (hypercorn leaves SIGTERM at its default,
+      which kills a worker that receives it directly, e.g. from a process-group signal) and,
+      when the worker runs in hypercorn's own process (``-w 0``, no trigger), on SIGINT too;
+    * around ``TCPServer.run``: every plaintext connection goes to ``hooks.serve_connection``
+      with a handler that serves it with hypercorn's own ``TCPServer.run``. TLS connections
+      (nothing to pre-frame) and other apps' connections are served by hypercorn as before,
+      inside the #225 guard (``install_connection_guard``).
+    """
+    _hooks[app] = hooks
+    _install()
+
+
+def _hooks_for(app_wrapper: Any) -> WorkerHooks | None:
+    app = getattr(app_wrapper, "app", None)
+    if app is None:
+        return None
+    try:
+        return _hooks.get(app)
+    except TypeError:  # an unhashable or not weak-referenceable app: never registered
+        return None
+
+
+def _install() -> None:
+    global _installed
+    if _installed:
+        return
+    TCPServer.run = _run  # type: ignore[method-assign]
+    hypercorn_trio_run.worker_serve = _worker_serve
+    _installed = True
+
+
+async def _run(self: TCPServer) -> None:
+    hooks = _hooks_for(self.app)
+    if hooks is None or not isinstance(self.stream, trio.SocketStream):
+        await _guarded_run(self)
+        return
+
+    async def serve_http(stream: Any) -> None:
+        self.stream = stream
+        await _original_run(self)
+
+    shutdown = WorkerShutdown(float(self.config.graceful_timeout), self.context.terminated.wait)
+    await hooks.serve_connection(self.stream, serve_http, shutdown)
+
+
+async def _guarded_run(self: TCPServer) -> None:
+    try:
+        await _original_run(self)
+    except* Exception as group:
+        log.warning("connection failed and was closed: %r", group.exceptions[0])
+        with trio.CancelScope(shield=True):
+            try:
+                await self.stream.aclose()
+            except Exception as exc:  # the stream may already be broken
+                log.debug("closing a failed connection: %r", exc)
+
+
+async def _worker_serve(
+    app: Any,
+    config: Config,
+    *,
+    sockets: Any = None,
+    shutdown_trigger: Callable[..., Awaitable[None]] | None = None,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    hooks = _hooks_for(app)
+    if hooks is not None:
+        listening = [] if sockets is None else [*sockets.secure_sockets, *sockets.insecure_sockets]
+        hooks.worker_starting(config, listening)
+        shutdown_trigger = _on_signals_too(shutdown_trigger)
+    await _original_worker_serve(
+        app, config, sockets=sockets, shutdown_trigger=shutdown_trigger, task_status=task_status
+    )
+
+
+def _on_signals_too(
+    trigger: Callable[..., Awaitable[None]] | None,
+) -> Callable[[], Awaitable[None]]:
+    """A shutdown trigger that returns when ``trigger`` does or a stop signal arrives."""
+    signums = (signal.SIGTERM,) if trigger is not None else (signal.SIGINT, signal.SIGTERM)
+
+    async def wait() -> None:
+        with trio.open_signal_receiver(*signums) as signals:
+            async with trio.open_nursery() as nursery:
+                if trigger is not None:
+
+                    async def asked() -> None:
+                        await trigger()
+                        nursery.cancel_scope.cancel()
+
+                    nursery.start_soon(asked)
+                async for signum in signals:
+                    log.info("worker received %s", signal.Signals(signum).name)
+                    nursery.cancel_scope.cancel()
+                    break
+
+    return wait
+
+
+def explicitly_set(config: Config, name: str) -> bool:
+    """True if ``name`` was given on hypercorn's command line or in its config file.
+
+    hypercorn keeps its defaults as class attributes and sets only what it was given on the
+    instance (``__main__`` skips unset flags; ``Config.from_mapping`` sets the file's keys).
+    """
+    return name in vars(config)
+
+
+def is_first_worker() -> bool:
+    """True in the process that should speak for all of hypercorn's workers.
+
+    hypercorn starts ``-w N`` workers as multiprocessing "spawn" children of its own process,
+    named ``SpawnProcess-1`` .. ``SpawnProcess-N``; with ``-w 0`` the app runs in hypercorn's
+    own (main) process.
+    """
+    if multiprocessing.parent_process() is None:
+        return True
+    return multiprocessing.current_process().name.rsplit("-", 1)[-1] == "1"
 
 
 def install_connection_guard() -> None:
     """Contain per-connection failures under plain ``hypercorn -k trio`` (hypercorn#225).
 
     One WebSocket upgrade request with trailing bytes makes h11 raise ``LocalProtocolError`` out
-    of ``TCPServer.run``, which ends ``serve()`` and with it the whole worker. Wrapping ``run``
-    logs and drops that one connection instead. The front door does the same without patching
-    (each connection runs in its own boundary), so this is only installed by ``dersim_trio.asgi``.
+    of ``TCPServer.run``, which ends ``serve()`` and with it the whole worker. The wrapped
+    ``run`` logs and drops that one connection instead (connections routed by the app's hooks
+    get the app's own boundary). The front door does the same without patching (each
+    connection runs in its own boundary), so this is only installed for ``dersim_trio.asgi``.
     """
-    global _guard_installed
-    if _guard_installed:
-        return
-    original = TCPServer.run
-
-    async def guarded_run(self: TCPServer) -> None:
-        try:
-            await original(self)
-        except* Exception as group:
-            log.warning("connection failed and was closed: %r", group.exceptions[0])
-            with trio.CancelScope(shield=True):
-                try:
-                    await self.stream.aclose()
-                except Exception as exc:  # the stream may already be broken
-                    log.debug("closing a failed connection: %r", exc)
-
-    TCPServer.run = guarded_run  # type: ignore[method-assign]
-    _guard_installed = True
+    _install()
