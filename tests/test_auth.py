@@ -18,9 +18,10 @@ from quart_trio import QuartTrio
 
 from dersim_trio.cli import main
 from dersim_trio.engine.core import encode
+from dersim_trio.errors import ConfigError
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
-from dersim_trio.setup.config import ConfigError, parse_args
+from dersim_trio.setup.config import parse_args
 from dersim_trio.web.app import create_app
 
 if TYPE_CHECKING:

@@ -27,14 +27,11 @@ from typing import Any
 
 import trio
 
-from dersim_trio.service.build import build_engine
-from dersim_trio.service.hub import Hub
+from dersim_trio.errors import ConfigError
 from dersim_trio.service.hypercorn_launch import HypercornLaunch
-from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
-from dersim_trio.service.operator import Controller
-from dersim_trio.service.run import manage_gc, observe_ticks, open_history, tick_loop, utc_now
-from dersim_trio.setup.config import ConfigError, parse_args
-from dersim_trio.web.app import ServerContext, create_app
+from dersim_trio.service.logbuffer import InstalledHandler
+from dersim_trio.service.run import ServiceParts, manage_gc, utc_now
+from dersim_trio.setup.config import parse_args
 from dersim_trio.web.hypercorn_bridge import install_connection_guard, serve_in_hypercorn_worker
 
 log = logging.getLogger("dersim_trio.Lab")
@@ -53,20 +50,13 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         argv = shlex.split(os.environ.get("DERSIM_ARGS", ""))
     try:
         config = parse_args(argv)
-        started = utc_now()
-        engine = build_engine(config, started)
+        parts = ServiceParts.assemble(
+            config, utc_now(), started_trio_time=0.0, fast_path=config.fast_path
+        )
     except ConfigError as exc:
         print(f"dersim-trio: error: DERSIM_ARGS: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    hub = Hub(config.device_count)
-    context = ServerContext.for_run(
-        config, started, started_trio_time=0.0, fast_path=config.fast_path
-    )
-    logs = LogBuffer()
-    history = open_history(config)
-    app = create_app(
-        hub, context, Controller(engine), api_token=config.api_token, history=history, logs=logs
-    )
+    app, hub, context = parts.app, parts.hub, parts.context
     install_connection_guard()
     launch = HypercornLaunch(hub, fast_path=config.fast_path)
     serve_in_hypercorn_worker(app, launch)
@@ -74,14 +64,7 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
 
     async def run_ticks(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
-            await tick_loop(
-                engine,
-                hub,
-                config.periodic_time_s,
-                wall_clock=utc_now if config.wall_clock else None,
-                on_tick=observe_ticks(history, hub, config.periodic_time_s),
-                task_status=task_status,
-            )
+            await parts.run_ticks(utc_now, task_status=task_status)
         except BaseException as exc:
             if isinstance(exc, trio.Cancelled):
                 raise
@@ -92,7 +75,7 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
     @app.before_serving
     async def start_ticking() -> None:
         context.started_trio_time = trio.current_time()
-        installed.append(install_log_buffer(logs))
+        installed.append(parts.capture_logs())
         await app.nursery.start(run_ticks)
         launch.start(app.nursery)
         if tune_gc:

@@ -16,9 +16,10 @@ import sys
 
 import trio
 
+from dersim_trio.errors import ConfigError
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import RunningService, run_service, utc_now
-from dersim_trio.setup.config import ConfigError, SimConfig, parse_args
+from dersim_trio.setup.config import SimConfig, parse_args
 from dersim_trio.setup.nameplates import list_profiles_text
 from dersim_trio.web.fastpath.door import open_listener
 

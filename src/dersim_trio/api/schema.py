@@ -94,7 +94,7 @@ class BatteryAsset(_Asset):
 
 
 class WindAsset(_Asset):
-    """Wind turbine live detail (extra keys documented in physics/wind.py)."""
+    """Wind turbine live detail (extra keys documented in physics/wind/model.py)."""
 
     wind_speed_m_s: float = Field(ge=0)
     hub_wind_speed_m_s: float = Field(ge=0)

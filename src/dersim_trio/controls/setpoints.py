@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dersim_trio.api.controls import ClampRecord, ControlsUpdate, Excitation, Priority
+from dersim_trio.errors import FieldProblem
 from dersim_trio.physics.base import AcRating, Dispatch
 
 SETPOINT_FIELDS: tuple[str, ...] = (
@@ -39,23 +40,6 @@ _CLAMP_LABELS = {
     "active_power_setpoint_kw": ("active power setpoint", "kW"),
     "reactive_power_setpoint_kvar": ("reactive power setpoint", "kvar"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FieldProblem:
-    """One reason an update is refused, naming the field and what is allowed."""
-
-    field: str
-    message: str
-    allowed: str | None = None
-
-
-class ControlsRejected(ValueError):
-    """An update that cannot apply to this device (422); ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ Every tick the engine calls, per device::
 2. Q is computed from that P (fixed PF, or the var setpoint) and clamped to the var ratings and,
    with active priority, to √(S² − P²) (``reactive.limit_reactive``). Q flows only while the
    model delivers (running or throttled, and storage in standby, which can still exchange vars);
+   a model that reports starting while P ≠ 0 (the fuel cell ramping up from idle is already on
+   the grid) counts as running, here and in 3., since a reported starting means no output;
 3. the reported inverter state: off, starting, shutting_down and fault override the model's; a
    running inverter that is out of service (or entering service) reports standby;
 4. the service state (off or faulted → out_of_service), the connection state (disconnected while
@@ -254,6 +256,10 @@ class DeviceSupervisor:
             dc_i *= scale
 
         model_state = out.inverter_state
+        if model_state == "starting" and p != 0.0:
+            # A model that leaves idle along its own ramp (the fuel cell) reports starting while
+            # it already exports; a reported starting means no output, so this is running.
+            model_state = "running"
         delivering = self._energize and (
             model_state == "running"
             or model_state == "throttled"

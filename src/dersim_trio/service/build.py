@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
+from dersim_trio.errors import ConfigError
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import DeviceModel
-from dersim_trio.setup.config import ConfigError, SimConfig
+from dersim_trio.setup.config import SimConfig
 from dersim_trio.setup.dc_profiles import load_profile
 from dersim_trio.setup.nameplates import (
     Nameplate,

@@ -29,8 +29,9 @@ from dersim_trio.api.controls import (
     HybridDispatchName,
 )
 from dersim_trio.api.schema import InputsState, InputsUpdate
-from dersim_trio.controls.setpoints import SETPOINT_ASSETS, ControlsRejected
+from dersim_trio.controls.setpoints import SETPOINT_ASSETS
 from dersim_trio.engine.core import DeviceSlot, Engine
+from dersim_trio.errors import ControlsRejected, DeviceIndexError
 from dersim_trio.physics.hybrid import HybridModel
 
 log_ac = logging.getLogger("dersim_trio.AC")
@@ -39,12 +40,6 @@ log_dc = logging.getLogger("dersim_trio.DC")
 
 COMMAND_LOG_SIZE = 500
 """Commands kept for ``GET /api/dersim/commands`` (the oldest are dropped)."""
-
-__all__ = ["COMMAND_LOG_SIZE", "Controller", "ControlsRejected", "DeviceIndexError"]
-
-
-class DeviceIndexError(LookupError):
-    """A device index outside [0, N)."""
 
 
 class Controller:
@@ -62,9 +57,7 @@ class Controller:
 
     def _check(self, index: int) -> None:
         if not 0 <= index < self.device_count:
-            raise DeviceIndexError(
-                f"device index must be an integer in [0, {self.device_count - 1}]; got {index}"
-            )
+            raise DeviceIndexError(index, self.device_count)
 
     def inputs(self, index: int) -> InputsState:
         """The run-time input overrides of one device (``None``: following profile/model)."""

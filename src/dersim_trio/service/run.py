@@ -1,5 +1,9 @@
 """The supervisor: one trio nursery running the tick loop beside the front door.
 
+Wiring (``ServiceParts.assemble``, the one place that builds a process's parts; the plain
+``hypercorn -k trio`` launch module ``dersim_trio.asgi`` uses it too): the engine from the flags,
+the hub, the history and log buffer, the operator façade and the quart app over them.
+
 Shape (everything a process runs is visible in ``run_service``):
 
     supervisor nursery
@@ -29,13 +33,14 @@ from functools import partial
 
 import trio
 from hypercorn.config import Config
+from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine, encode
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.history import RETENTION_S, History
 from dersim_trio.service.hub import Hub
-from dersim_trio.service.logbuffer import LogBuffer, install_log_buffer
+from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.app import ServerContext, create_app
@@ -162,6 +167,77 @@ def hypercorn_config() -> Config:
 
 
 @dataclass(slots=True)
+class ServiceParts:
+    """One simulator process, wired: the engine, what observes it, and the app in front of it.
+
+    Built by ``assemble``; ``run_ticks`` is the tick loop that drives it and ``capture_logs``
+    starts filling the Logs tab's buffer. ``run_service`` adds the front door and the
+    supervisor; ``dersim_trio.asgi`` hands ``app`` to hypercorn and runs the ticks in the app's
+    lifespan.
+    """
+
+    config: SimConfig
+    engine: Engine
+    hub: Hub
+    history: History
+    logs: LogBuffer
+    controller: Controller
+    context: ServerContext
+    app: QuartTrio
+
+    @classmethod
+    def assemble(
+        cls,
+        config: SimConfig,
+        started_wall: datetime,
+        started_trio_time: float,
+        *,
+        fast_path: bool = False,
+        request_shutdown: Callable[[], None] | None = None,
+    ) -> ServiceParts:
+        """Build every part for ``config`` started at ``started_wall`` (raises ``ConfigError``
+        for a device type, file or model the flags cannot build)."""
+        engine = build_engine(config, started_wall)
+        hub = Hub(config.device_count)
+        context = ServerContext.for_run(
+            config,
+            started_wall,
+            started_trio_time,
+            fast_path=fast_path,
+            request_shutdown=request_shutdown,
+        )
+        logs = LogBuffer()
+        history = open_history(config)
+        controller = Controller(engine)
+        app = create_app(
+            hub, context, controller, api_token=config.api_token, history=history, logs=logs
+        )
+        return cls(config, engine, hub, history, logs, controller, context, app)
+
+    async def run_ticks(
+        self,
+        wall_clock: WallClock,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The tick loop over these parts; every tick is recorded into the history.
+        ``wall_clock`` is read only with ``--wall_clock yes``."""
+        config = self.config
+        await tick_loop(
+            self.engine,
+            self.hub,
+            config.periodic_time_s,
+            wall_clock=wall_clock if config.wall_clock else None,
+            on_tick=observe_ticks(self.history, self.hub, config.periodic_time_s),
+            task_status=task_status,
+        )
+
+    def capture_logs(self) -> InstalledHandler:
+        """Start copying the ``dersim_trio`` loggers into the Logs tab's buffer."""
+        return install_log_buffer(self.logs)
+
+
+@dataclass(slots=True)
 class RunningService:
     """Handle to a started service (``task_status.started`` value of ``run_service``)."""
 
@@ -204,43 +280,22 @@ async def run_service(
     ``hypercorn -k trio`` runs it). ``freeze_gc`` freezes the start-up heap (see below); tests
     that start many services in one process turn it off.
     """
-    started_wall = wall_clock()
-    engine = build_engine(config, started_wall)
-    hub = Hub(config.device_count)
-    sock = listen_socket or open_listener(config.website_ip, config.website_port)
-    host, port = sock.getsockname()[:2]
     shutdown = trio.Event()
-    context = ServerContext.for_run(
+    parts = ServiceParts.assemble(
         config,
-        started_wall,
+        wall_clock(),
         trio.current_time(),
         fast_path=fast_path,
         request_shutdown=shutdown.set,
     )
-    logs = LogBuffer()
-    log_handler = install_log_buffer(logs)
-    history = open_history(config)
-    app = create_app(
-        hub,
-        context,
-        Controller(engine),
-        api_token=config.api_token,
-        history=history,
-        logs=logs,
-    )
-    bridge = HypercornBridge(app, hypercorn_config())
+    engine, hub = parts.engine, parts.hub
+    sock = listen_socket or open_listener(config.website_ip, config.website_port)
+    host, port = sock.getsockname()[:2]
+    log_handler = parts.capture_logs()
+    bridge = HypercornBridge(parts.app, hypercorn_config())
     try:
         async with trio.open_nursery() as supervisor:
-            await supervisor.start(
-                partial(
-                    tick_loop,
-                    engine,
-                    hub,
-                    config.periodic_time_s,
-                    wall_clock=wall_clock if config.wall_clock else None,
-                    on_tick=observe_ticks(history, hub, config.periodic_time_s),
-                )
-            )
+            await supervisor.start(partial(parts.run_ticks, wall_clock))
             lifespan_scope = trio.CancelScope()
 
             async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dersim_trio.errors import ConfigError
+from dersim_trio.setup.nameplates import resolve_nameplate
+
 DEVICE_TYPE_ALIASES: dict[str, str] = {
     "PV": "PV-3Phase",
     "PV-1Phase": "PV-1Phase",
@@ -37,10 +40,6 @@ DEVICE_TYPE_ALIASES: dict[str, str] = {
 MAX_DEVICE_COUNT = 10_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
-
-
-class ConfigError(Exception):
-    """A flag or input file is invalid; ``str()`` is the one line shown to the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,10 +323,6 @@ def parse_args(
             raise ConfigError(f"--start_date: expected YYYY-MM-DD, got {ns.start_date!r}") from None
     nameplate = None
     if ns.nameplate_file is not None:
-        from dersim_trio.setup.nameplates import (
-            resolve_nameplate,  # late: nameplates imports ConfigError
-        )
-
         nameplate = resolve_nameplate(ns.nameplate_file)  # a path or a bundled name
     dc_profile = Path(ns.dc_profile) if ns.dc_profile is not None else None
     if dc_profile is not None and not dc_profile.is_file():

@@ -30,7 +30,7 @@ Batteries and fuel cells take no profile (setpoint-driven); EVSE session CSVs ar
 
 Without ``--dc_profile`` each device uses its model's own documented, seeded source: clear-sky
 irradiance with seeded clouds (``physics/solar.py``) or the seeded Weibull/OU wind
-(``physics/wind.py``); each device's seed keeps them different. No measured dataset is bundled:
+(``physics/wind/``); each device's seed keeps them different. No measured dataset is bundled:
 none is available offline under a licence that allows it, and no data is invented here. With a
 profile, every device sees the same inputs.
 
@@ -51,7 +51,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dersim_trio.engine.core import InputProfile, ProfileSample
-from dersim_trio.setup.config import ConfigError
+from dersim_trio.errors import ConfigError
 
 SECONDS_PER_DAY = 86_400.0
 

@@ -59,8 +59,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from dersim_trio.errors import ConfigError
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
-from dersim_trio.setup.config import ConfigError
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
     from dersim_trio.physics.battery import BatteryNameplate, Chemistry

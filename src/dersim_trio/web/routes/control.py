@@ -27,7 +27,8 @@ from dersim_trio.api.controls import (
     FaultsState,
 )
 from dersim_trio.api.schema import ErrorBody, FieldError
-from dersim_trio.service.operator import Controller, ControlsRejected, DeviceIndexError
+from dersim_trio.errors import ControlsRejected, DeviceIndexError
+from dersim_trio.service.operator import Controller
 from dersim_trio.web.bodies import error_response, read_json_body
 
 CONTROLS_PATH = "/api/dersim/devices/<int(signed=True):index>/controls"

@@ -8,7 +8,8 @@ from quart_schema import document_request, document_response
 from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import ErrorBody, InputsState, InputsUpdate
-from dersim_trio.service.operator import Controller, DeviceIndexError
+from dersim_trio.errors import DeviceIndexError
+from dersim_trio.service.operator import Controller
 from dersim_trio.web.bodies import error_response, read_json_body
 
 

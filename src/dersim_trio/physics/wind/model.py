@@ -1,0 +1,410 @@
+"""The wind-turbine device model: Type III (DFIG, NREL 5-MW) and Type IV (IEA 15-MW).
+
+Chain per step, one named phase each (physics reference B.3; documented behaviour §4.3):
+
+1. ``wind_input``: anemometer wind (or the seeded stochastic wind) → hub-height wind.
+2. ``power_limit``: the curtailment cap from ``Dispatch.active_power_limit_pct``.
+3. ``controller.supervise``: supervisory timers and operating-state changes.
+4. ``substeps`` and the drivetrain integration: per sub-step the aerodynamic torque
+   (``aero``), the generator torque and blade pitch of the baseline controller
+   (``controller``), then ``drivetrain_step``.
+5. ``_output``: electrical power, converter DC quantities and the asset detail.
+
+Wind (m/s)
+    Hub height by the power law (Hellman), v_hub = v·(h_hub/h_anem)^α with α = 1/7
+    (windpowerlib ``wind_speed.py`` default). ``Environment.wind_speed_m_s`` is the anemometer
+    wind; the anemometer height is a constructor argument (default 10 m; the NDBC buoys behind
+    the bundled profile measure at about 4–5 m, so a loader may pass that).
+    When the environment gives no wind the model draws its own (seeded ``random.Random``), at
+    the anemometer height: v = v_slow·(1 + I·y), where
+    * v_slow = c·(−ln(1 − Φ(z)))^(1/k) is a Weibull(k = 2, mean 8 m/s) marginal of a standard
+      Ornstein–Uhlenbeck process z with a 3 h correlation time (the "hourly mean wind"),
+    * y is a standard OU process with a 60 s correlation time (turbulence), I = 0.10.
+    Both OU processes use the exact discretisation x ← a·x + √(1 − a²)·N(0, 1), a = e^(−Δt/τ),
+    so any Δt is valid.
+
+Drivetrain
+    Single mass on the LSS: J·dω/dt = T_aero − T_gen − D·ω, D chosen so that D·ω_rated² is
+    0.1 % of rated mechanical power. Explicit Euler with a fixed internal step ≤ 0.5 s (the
+    rotor time constant J·ω²/(3P) is 4–10 s, the pitch loop's ω_n·h ≤ 0.3), at most 40
+    sub-steps per call. For Δt > 20 s the turbine first jumps to its quasi-steady operating
+    point for the interval's wind (rotor speed at λ*, clamped to the speed range; above rated
+    or curtailed, rated speed and the pitch that sheds the surplus, found by bisection), then
+    integrates the last 20 s; every timer and the stochastic wind advance by the full Δt.
+    ω is kept in [0, 1.5·ω_rated] (the overspeed trip acts at 1.2·ω_rated).
+    The first call warm-starts: if the first hub wind is in [cut-in, cut-out) the turbine
+    starts ``running`` at its quasi-steady operating point (rotor speed, and the pitch that
+    gives rated power above rated wind), so a freshly started simulator produces power at once.
+
+Electrical side (kW, SunSpec signs: > 0 into the grid)
+    P_elec = η_gen·T_gen·ω (η_gen the machine's overall generator+converter efficiency), capped
+    by the curtailment limit. Reactive power 0 (volt-var and LVRT are grid-function modules).
+    Rating: W_max = P_rated; var ratings ±q·P_rated (q = 0.33 Type III, 0.50 Type IV at full P);
+    VA_max = P_rated·√(1 + q²).
+    * Type IV (IEA 15-MW, direct drive PMSG, full converter): the DC quantities are those of
+      the back-to-back converter link, nominal 1,100 V (assumed: low-voltage 690 V converters);
+      dc_power = P_elec/η_gsc, the power before the grid-side converter loss (η_gsc = 0.985,
+      an assumed share of η_gen), dc_current = dc_power/V_dc.
+    * Type III (NREL 5-MW, DFIG): the DC link is that of the rotor-side converter, which carries
+      the slip power P_rotor = −s·P_stator, s = 1 − p·ω_gen/(2πf) (p = 3 pole pairs, so
+      1,200 rpm synchronous at 60 Hz, the generator 670–1,174 rpm: sub-synchronous, s = 0.44 …
+      0.02, |P_rotor| ≤ 0.13 pu, inside the ≈ 30 % converter), P_stator = P_elec/(1 − s).
+      dc_power = P_rotor (< 0 when the grid feeds the rotor, sub-synchronous), V_dc 1,100 V.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from dersim_trio.physics.base import AcRating, DeviceOutput, Dispatch, Environment, InverterState
+from dersim_trio.physics.wind.aero import (
+    AIR_DENSITY_KG_M3,
+    RotorAero,
+    aerodynamic_power_w,
+    pitch_for_power_deg,
+    power_coefficient,
+    rated_pitch_deg,
+)
+from dersim_trio.physics.wind.controller import (
+    BRAKE_TORQUE_FACTOR,
+    OVERSPEED_TRIP,
+    Mode,
+    PitchGains,
+    SupervisorTimers,
+    TorqueLaw,
+    generator_torque,
+    operating_region,
+    pitch_command,
+    rate_limited,
+    supervise,
+)
+from dersim_trio.physics.wind.turbines import RPM_PER_RAD_S, WindNameplate
+
+HELLMAN_EXPONENT = 1.0 / 7.0
+MAX_SUBSTEP_S = 0.5
+MAX_SUBSTEPS = 40
+SPEED_CLAMP = 1.5
+"""ω is kept in [0, 1.5·ω_rated]."""
+DAMPING_LOSS_FRACTION = 0.001
+"""Drivetrain friction D·ω_rated² as a fraction of rated mechanical power."""
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def power_limit(plate: WindNameplate, dispatch: Dispatch) -> tuple[float, float]:
+    """Phase 2: (electrical cap, W; shaft-power cap, W) from ``active_power_limit_pct``.
+
+    A NaN limit means no limit; the percentage is clamped to [0, 100].
+    """
+    limit_pct = dispatch.active_power_limit_pct
+    if not math.isfinite(limit_pct):
+        limit_pct = 100.0
+    limit_pct = min(max(limit_pct, 0.0), 100.0)
+    p_limit_w = plate.rated_power_kw * 10.0 * limit_pct
+    return p_limit_w, p_limit_w / plate.generator_efficiency
+
+
+def substeps(dt_s: float) -> tuple[int, float, bool]:
+    """Phase 4's plan: (number of sub-steps, sub-step length s, settle first).
+
+    At most ``MAX_SUBSTEP_S`` per sub-step; a step longer than ``MAX_SUBSTEPS`` sub-steps jumps
+    to the quasi-steady operating point first and integrates only the last 20 s.
+    """
+    if dt_s > MAX_SUBSTEPS * MAX_SUBSTEP_S:
+        return MAX_SUBSTEPS, MAX_SUBSTEP_S, True
+    if dt_s > 0.0:
+        n = math.ceil(dt_s / MAX_SUBSTEP_S)
+        return n, dt_s / n, False
+    return 0, 0.0, False
+
+
+def drivetrain_step(
+    rotor_speed_rad_s: float,
+    aero_torque_n_m: float,
+    generator_torque_n_m: float,
+    damping_n_m_s: float,
+    h_over_j: float,
+    speed_clamp_rad_s: float,
+) -> float:
+    """One explicit-Euler step of J·dω/dt = T_aero − T_gen − D·ω, ω kept in [0, clamp]."""
+    w = rotor_speed_rad_s + h_over_j * (
+        aero_torque_n_m - generator_torque_n_m - damping_n_m_s * rotor_speed_rad_s
+    )
+    if w < 0.0:
+        return 0.0
+    if w > speed_clamp_rad_s:
+        return speed_clamp_rad_s
+    return w
+
+
+class StochasticWind:
+    """Phase 1's own wind source: seeded Weibull-marginal slow wind plus OU turbulence.
+
+    See the module docstring; ``advance(dt_s)`` returns the anemometer wind after ``dt_s``.
+    """
+
+    __slots__ = ("_rng", "_scale", "_tau_fast_s", "_tau_slow_s", "_turbulence", "_y", "_z")
+
+    def __init__(
+        self, rng: random.Random, mean_wind_speed_m_s: float, turbulence_intensity: float
+    ) -> None:
+        self._rng = rng
+        # Weibull k = 2 marginal, scale c = mean/Γ(1.5).
+        self._scale = max(mean_wind_speed_m_s, 0.0) / math.gamma(1.5)
+        self._turbulence = max(turbulence_intensity, 0.0)
+        self._z = rng.gauss(0.0, 1.0)
+        self._y = rng.gauss(0.0, 1.0)
+        self._tau_slow_s = 3.0 * 3600.0
+        self._tau_fast_s = 60.0
+
+    def advance(self, dt_s: float) -> float:
+        """Advance both OU processes by ``dt_s`` and return the wind, m/s (≥ 0)."""
+        gauss = self._rng.gauss
+        a = math.exp(-dt_s / self._tau_slow_s)
+        self._z = a * self._z + math.sqrt(1.0 - a * a) * gauss(0.0, 1.0)
+        b = math.exp(-dt_s / self._tau_fast_s)
+        self._y = b * self._y + math.sqrt(1.0 - b * b) * gauss(0.0, 1.0)
+        z = min(max(self._z, -6.0), 6.0)
+        survival = 0.5 * math.erfc(z / math.sqrt(2.0))
+        slow = self._scale * math.sqrt(-math.log(survival))
+        return max(slow * (1.0 + self._turbulence * self._y), 0.0)
+
+
+class WindModel:
+    """A wind turbine (Type III or IV) as a sans-IO ``DeviceModel``.
+
+    ``asset`` keys: ``wind_speed_m_s`` (anemometer), ``hub_wind_speed_m_s``,
+    ``rotor_speed_rpm``, ``generator_speed_rpm``, ``pitch_deg``, ``tip_speed_ratio``,
+    ``power_coefficient``, ``aerodynamic_power_kw`` (½ρAC_pv³), ``generator_torque_knm``
+    (electromagnetic torque on the generator shaft, i.e. the high-speed shaft for the geared
+    Type III), ``operating_region`` (``parked``, ``1``, ``1.5``, ``2``, ``2.5``, ``3``),
+    ``turbine_state`` (``standby``, ``starting``, ``running``, ``shutting_down``), and for
+    Type III ``slip`` and ``rotor_power_kw`` (slip power through the rotor-side converter).
+    """
+
+    asset_type: str = "wind"
+    dc_mode: str = "wind"
+    dc_port_count: int = 1
+
+    def __init__(
+        self,
+        nameplate: WindNameplate,
+        seed: int = 0,
+        anemometer_height_m: float = 10.0,
+        *,
+        mean_wind_speed_m_s: float = 8.0,
+        turbulence_intensity: float = 0.10,
+    ) -> None:
+        """Build a turbine; ``seed`` drives the stochastic wind used when none is supplied."""
+        self.nameplate = plate = nameplate
+        q_kvar = plate.reactive_capability_pu * plate.rated_power_kw
+        self.rating = AcRating(
+            w_max_kw=plate.rated_power_kw,
+            va_max_kva=math.hypot(plate.rated_power_kw, q_kvar),
+            var_max_inj_kvar=q_kvar,
+            var_max_abs_kvar=q_kvar,
+        )
+        self._wind = StochasticWind(random.Random(seed), mean_wind_speed_m_s, turbulence_intensity)
+        self._shear = (plate.hub_height_m / max(anemometer_height_m, 0.1)) ** HELLMAN_EXPONENT
+
+        r = plate.rotor_radius_m
+        self._radius = r
+        self._area_half_rho = 0.5 * AIR_DENSITY_KG_M3 * math.pi * r * r
+        self._aero = RotorAero(plate)
+        self._law = TorqueLaw.of(plate)
+        self._gains = PitchGains.of(plate)
+        self._j = plate.drivetrain_inertia_kg_m2
+        self._w_rated = plate.rated_rotor_speed_rad_s
+        p_mech_rated = plate.rated_mechanical_power_w
+        self._t_brake = BRAKE_TORQUE_FACTOR * p_mech_rated / self._w_rated
+        self._damping = DAMPING_LOSS_FRACTION * p_mech_rated / self._w_rated**2
+        self._w_trip = OVERSPEED_TRIP * self._w_rated
+        self._w_clamp = SPEED_CLAMP * self._w_rated
+
+        self._mode: Mode = "standby"
+        self._initialised = False
+        self._rotor_speed_rad_s = 0.0
+        self._pitch_deg = 90.0
+        self._speed_error_integral = 0.0
+        self._timers = SupervisorTimers()
+        self._message: str | None = None
+
+    # ------------------------------------------------------------------ phase 1
+    def wind_input(self, env: Environment, dt_s: float) -> tuple[float, float]:
+        """Phase 1: (anemometer wind, hub-height wind), m/s; the own wind advances by ``dt_s``."""
+        wind_in = env.wind_speed_m_s
+        if wind_in is None:
+            wind = self._wind.advance(dt_s)
+        else:
+            wind = wind_in if math.isfinite(wind_in) and wind_in > 0.0 else 0.0
+        return wind, wind * self._shear
+
+    # ------------------------------------------------------------------ warm start
+    def _settle(self, hub_wind: float, p_limit_mech: float) -> None:
+        """Jump to the quasi-steady operating point for this wind (warm start, long steps)."""
+        plate = self.nameplate
+        if self._mode in ("standby", "shutting_down"):
+            self._mode = "standby"
+            self._rotor_speed_rad_s = 0.0
+            self._pitch_deg = 90.0
+            self._speed_error_integral = 0.0
+            return
+        w = plate.optimal_tsr * hub_wind / self._radius
+        w = min(max(w, self._law.w_min), self._w_rated)
+        target = min(self._law.p_mech_rated, p_limit_mech)
+        pitch = 0.0
+        if aerodynamic_power_w(plate, hub_wind, w, 0.0) > target:
+            w = self._w_rated
+            pitch = pitch_for_power_deg(plate, hub_wind, w, target)
+        self._mode = "running"
+        self._rotor_speed_rad_s = w
+        self._pitch_deg = pitch
+        self._speed_error_integral = self._gains.integrator_for(pitch)
+
+    # ------------------------------------------------------------------ the step
+    def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
+        """Advance by ``dt_s`` seconds (any value ≥ 0) and return the new output."""
+        plate = self.nameplate
+        dt = dt_s if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
+        wind, v = self.wind_input(env, dt)
+        p_limit_w, p_limit_mech = power_limit(plate, dispatch)
+
+        if not self._initialised:
+            self._initialised = True
+            if plate.cut_in_wind_m_s <= v < plate.cut_out_wind_m_s:
+                self._mode = "running"
+                self._settle(v, p_limit_mech)
+        self._mode, self._timers, self._message = supervise(
+            plate, self._mode, self._timers, self._message, v, dt
+        )
+
+        n, h, settle_first = substeps(dt)
+        if settle_first:
+            if self._mode == "starting":
+                self._mode = "running"
+            self._settle(v, p_limit_mech)
+        self._integrate(v, p_limit_mech, n, h)
+        return self._output(wind, v, p_limit_w, p_limit_mech, env)
+
+    # ------------------------------------------------------------------ phase 4
+    def _integrate(self, v: float, p_limit_mech: float, n: int, h: float) -> None:
+        """Phase 4: ``n`` sub-steps of ``h`` seconds of aerodynamics, control and drivetrain."""
+        w = self._rotor_speed_rad_s
+        pitch = self._pitch_deg
+        integ = self._speed_error_integral
+        mode = self._mode
+        aero = self._aero
+        law = self._law
+        gains = self._gains
+        h_over_j = h / self._j
+        damping = self._damping
+        w_clamp = self._w_clamp
+        dpitch_max = self.nameplate.max_pitch_rate_deg_s * h
+        start_pitch = 0.0
+        w_connect = law.w_min
+        if mode == "starting":
+            # Start-up: pitch (rate-limited) to the pitch that will hold this wind at rated
+            # speed; connect at rated speed above rated wind, at cut-in speed below it.
+            start_pitch = rated_pitch_deg(self.nameplate, v)
+            if start_pitch > 0.0:
+                w_connect = law.w_r99
+        for _ in range(n):
+            t_aero = aero.torque_n_m(w, pitch, v)
+            if mode == "running":
+                t_gen = generator_torque(law, w, pitch, p_limit_mech)[0]
+                target, integ = pitch_command(gains, w, pitch, integ, h)
+            elif mode == "starting":
+                t_gen = 0.0
+                target = start_pitch
+            else:
+                t_gen = self._t_brake if w > 0.0 else 0.0
+                target = 90.0
+            pitch = rate_limited(target, pitch, dpitch_max)
+            w = drivetrain_step(w, t_aero, t_gen, damping, h_over_j, w_clamp)
+
+            if mode == "running":
+                if w > self._w_trip:
+                    mode = "shutting_down"
+                    self._message = "rotor overspeed trip"
+            elif mode == "starting":
+                if w >= w_connect:
+                    # Connect; preload the integrator so the pitch is held (bumpless transfer).
+                    mode = "running"
+                    integ = gains.integrator_for(pitch)
+            elif mode == "shutting_down" and w <= 0.0 and pitch >= 90.0:
+                mode = "standby"
+
+        self._rotor_speed_rad_s = w
+        self._pitch_deg = pitch
+        self._speed_error_integral = integ
+        self._mode = mode
+
+    # ------------------------------------------------------------------ phase 5
+    def _output(
+        self,
+        wind: float,
+        v: float,
+        p_limit_w: float,
+        p_limit_mech: float,
+        env: Environment,
+    ) -> DeviceOutput:
+        plate = self.nameplate
+        w = self._rotor_speed_rad_s
+        pitch = self._pitch_deg
+        mode = self._mode
+        lam = w * self._radius / v if v > 0.01 else 0.0
+        cp = power_coefficient(plate, lam, pitch) if v > 0.01 else 0.0
+        throttled = False
+        if mode == "running":
+            t_gen, throttled = generator_torque(self._law, w, pitch, p_limit_mech)
+        elif mode == "standby" or w <= 0.0:
+            t_gen = 0.0
+        else:
+            t_gen = self._t_brake if mode == "shutting_down" else 0.0
+        p_w = plate.generator_efficiency * t_gen * w if mode == "running" else 0.0
+        p_w = min(max(p_w, 0.0), p_limit_w)
+        p_kw = p_w / 1000.0
+        state: InverterState = (
+            ("throttled" if throttled else "running") if mode == "running" else mode
+        )
+        v_dc = plate.dc_link_voltage_v
+        asset: dict[str, float | str] = {
+            "wind_speed_m_s": wind,
+            "hub_wind_speed_m_s": v,
+            "rotor_speed_rpm": w * RPM_PER_RAD_S,
+            "generator_speed_rpm": w * RPM_PER_RAD_S * plate.gearbox_ratio,
+            "pitch_deg": pitch,
+            "tip_speed_ratio": lam,
+            "power_coefficient": cp,
+            "aerodynamic_power_kw": self._area_half_rho * cp * v * v * v / 1000.0,
+            "generator_torque_knm": t_gen / plate.gearbox_ratio / 1000.0,
+            "operating_region": operating_region(self._law, w, pitch, mode),
+            "turbine_state": mode,
+        }
+        if plate.topology == "type3":
+            freq = env.grid_frequency_hz
+            if not math.isfinite(freq) or freq <= 1.0:
+                freq = 60.0
+            w_gen = w * plate.gearbox_ratio
+            slip = 1.0 - plate.generator_pole_pairs * w_gen / (2.0 * math.pi * freq)
+            if p_kw > 0.0:
+                stator_kw = p_kw / max(1.0 - slip, 0.05)
+                dc_kw = -slip * stator_kw
+            else:
+                dc_kw = 0.0
+            asset["slip"] = slip
+            asset["rotor_power_kw"] = dc_kw
+        else:
+            dc_kw = p_kw / plate.grid_side_converter_efficiency
+        return DeviceOutput(
+            ac_power_kw=p_kw,
+            reactive_power_kvar=0.0,
+            dc_power_kw=dc_kw,
+            dc_voltage_v=v_dc,
+            dc_current_a=dc_kw * 1000.0 / v_dc,
+            inverter_state=state,
+            asset=asset,
+            message=self._message if mode != "running" else None,
+        )
