@@ -39,6 +39,7 @@ from dersim_trio.service.run import RunningService, run_service, tick_loop
 from dersim_trio.setup.config import SimConfig, parse_args
 from dersim_trio.web.app import ServerContext, create_app
 from dersim_trio.web.fastpath.door import open_listener
+from launch_support import InProcessLaunch, Launched, ServerProcess
 
 FIXED_WALL = datetime(2026, 6, 21, 12, 0, 0, tzinfo=UTC)
 """The wall-clock reading every test engine is built with (only used for defaults)."""
@@ -162,6 +163,42 @@ async def start_service(
                 await served.done.wait()
     finally:
         gc.collect()  # report an unclosed socket against this test, not a later one
+
+
+@pytest.fixture
+async def start_launch(
+    start_service: Callable[..., Any], tmp_path: Any
+) -> AsyncIterator[Callable[..., Any]]:
+    """Factory: ``svc = await start_launch(launch, *flags)`` under one of
+    ``launch_support.LAUNCHES``: ``run_service`` with or without the fast path, or
+    ``hypercorn -k trio dersim_trio.asgi:app`` as a real process. Returns a
+    ``launch_support.Launched``. A process still running at teardown gets SIGTERM and must exit
+    0 within 3 s; its log must hold no traceback.
+    """
+    processes: list[ServerProcess] = []
+
+    async def start(launch: str, *flags: str) -> Launched:
+        if launch == "hypercorn":
+            log_path = tmp_path / f"hypercorn-{len(processes)}.log"
+            process = ServerProcess.hypercorn((*DETERMINISTIC_START, *flags), log_path)
+            processes.append(process)
+            process.start()
+            await process.wait_serving()
+            return process
+        assert launch in ("fast_path", "quart_route"), launch
+        return InProcessLaunch(await start_service(*flags, fast_path=launch == "fast_path"))
+
+    try:
+        yield start
+        for process in processes:
+            assert process.proc is not None
+            if process.proc.poll() is None:
+                process.request_shutdown()
+                assert await process.wait_stopped(3) == 0
+            assert "Traceback" not in process.log(), process.log()
+    finally:
+        for process in processes:
+            process.stop()
 
 
 async def wait_until(predicate: Callable[[], bool], *, within: float, poll: float = 0.01) -> None:

@@ -1,8 +1,11 @@
-"""End to end: ``run_service`` on a real socket (127.0.0.1, port 0), real clients, real clock.
+"""The contract suite, end to end under every launch: real sockets, real clients, real clock.
 
-Few tests, each bounded by ``trio.fail_after``; nothing waits by sleeping a fixed time: the
-tests wait on the hub (``wait_published``), on a client's receive, or poll a counter with a
-deadline. Periods are short (0.05 s) so a run of ticks takes a fraction of a second.
+Each test runs against the launches of ``launch_support.LAUNCHES``: ``run_service`` on
+127.0.0.1 port 0 with the front door's fast path (``dersim-trio``) and with the quart route only
+(``dersim-trio --fast_path no``), and ``hypercorn -k trio dersim_trio.asgi:app`` as a real
+process. Few tests, each bounded by ``trio.fail_after``; nothing waits by sleeping a fixed time:
+the tests wait on a client's receive, or poll a counter with a deadline. Periods are short
+(0.05 s) so a run of ticks takes a fraction of a second.
 """
 
 from __future__ import annotations
@@ -20,21 +23,23 @@ import websockets.sync.client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dersim_trio.api.schema import Snapshot
+from launch_support import LAUNCHES, Launched, eventually
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from conftest import Kit, Served
+    from conftest import Kit
 
-    StartService = Callable[..., Awaitable[Served]]
+    StartLaunch = Callable[..., Awaitable[Launched]]
 
 FAST = ("-d", "Batt", "--periodic_time", "0.05")
 
 
-@pytest.fixture(params=[True, False], ids=["fast_path", "quart_route"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    """Telemetry served by the door's pre-framed broadcaster, or by the quart route."""
-    return bool(request.param)
+@pytest.fixture(params=LAUNCHES)
+def launch(request: pytest.FixtureRequest) -> str:
+    """``dersim-trio`` (the door's pre-framed broadcaster), ``dersim-trio --fast_path no`` (the
+    quart route), or ``hypercorn -k trio dersim_trio.asgi:app`` (a real process)."""
+    return str(request.param)
 
 
 # --- a minimal raw WebSocket client on trio sockets ----------------------------------------
@@ -138,19 +143,35 @@ async def release(ws: trio_websocket.WebSocketConnection) -> None:
     await ws._stream.aclose()
 
 
-def ws_url(service: Served, path: str = "/api/dersim/ws/telemetry") -> str:
+def ws_url(service: Launched, path: str = "/api/dersim/ws/telemetry") -> str:
     return f"ws://127.0.0.1:{service.port}{path}"
+
+
+async def wait_for_subscribers(service: Launched, n: int, within: float = 5) -> None:
+    async def reached() -> bool:
+        return (await service.statistics())["subscribers"] == n
+
+    await eventually(reached, within=within)
+
+
+async def wait_idle(service: Launched, within: float = 5) -> None:
+    """No subscriber and no open connection left on the server."""
+
+    async def idle() -> bool:
+        stats = await service.statistics()
+        return stats["subscribers"] == 0 and await service.open_connections() == 0
+
+    await eventually(idle, within=within)
 
 
 # --- real clients -------------------------------------------------------------------------
 
 
 async def test_websockets_client_gets_the_cached_snapshot_then_consecutive_ticks(
-    start_service: StartService,
-    fast_path: bool,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
-    before = service.hub.last.tick
+    service = await start_launch(launch, *FAST, "-N", "2")
+    before = await service.last_tick()
 
     def client() -> list[dict[str, Any]]:
         with websockets.sync.client.connect(ws_url(service), open_timeout=5) as ws:
@@ -164,25 +185,19 @@ async def test_websockets_client_gets_the_cached_snapshot_then_consecutive_ticks
     assert got == [(first + k, d) for k in range(6) for d in (0, 1)]
     for m in messages:
         Snapshot.model_validate(m)
-    await trio_wait_for_subscribers(service, 0)
-
-
-async def trio_wait_for_subscribers(service: Served, n: int, within: float = 5) -> None:
-    with trio.fail_after(within):
-        while service.hub.statistics().subscribers != n:  # noqa: ASYNC110 - polled with deadline
-            await trio.sleep(0.01)
+    await wait_for_subscribers(service, 0)
 
 
 @pytest.mark.parametrize("path", ["/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws"])
 async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_ticks(
-    start_service: StartService, fast_path: bool, path: str
+    start_launch: StartLaunch, launch: str, path: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "3", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "3")
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(ws_url(service, path) + "?device=2") as ws:
             first = json.loads(await ws.get_message())
             # the cached snapshot is the tick published last before the accept
-            assert first["tick"] <= service.hub.last.tick
+            assert first["tick"] <= await service.last_tick()
             ticks = [first["tick"]]
             for _ in range(5):
                 snap = json.loads(await ws.get_message())
@@ -192,10 +207,9 @@ async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_t
 
 
 async def test_a_bad_device_filter_is_closed_with_1008_and_a_reason(
-    start_service: StartService,
-    fast_path: bool,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "2")
     with trio.fail_after(5):
         async with trio_websocket.open_websocket_url(ws_url(service) + "?device=7") as ws:
             with pytest.raises(trio_websocket.ConnectionClosed) as info:
@@ -206,8 +220,10 @@ async def test_a_bad_device_filter_is_closed_with_1008_and_a_reason(
     assert "'7'" in (info.value.reason.reason or "")
 
 
-async def test_http_routes_answer_over_the_real_server(start_service: StartService) -> None:
-    service = await start_service(*FAST, "-N", "2")
+async def test_http_routes_answer_over_the_real_server(
+    start_launch: StartLaunch, launch: str
+) -> None:
+    service = await start_launch(launch, *FAST, "-N", "2")
     with trio.fail_after(10):
         async with httpx.AsyncClient(base_url=service.http_url) as http:
             overview = await http.get("/api/dersim/overview?device=1")
@@ -228,9 +244,9 @@ async def test_http_routes_answer_over_the_real_server(start_service: StartServi
 
 
 async def test_websocket_upgrade_to_an_unknown_path_is_refused_with_404(
-    start_service: StartService,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST)
+    service = await start_launch(launch, *FAST)
 
     def client() -> int:
         try:
@@ -249,9 +265,9 @@ async def test_websocket_upgrade_to_an_unknown_path_is_refused_with_404(
 
 
 async def test_500_connect_disconnect_cycles_leave_no_subscriber_and_no_connection(
-    start_service: StartService, fast_path: bool, kit: type[Kit]
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "2")
 
     async def cycle(i: int) -> None:
         ws = await RawWebSocket.connect(service.port)
@@ -267,19 +283,15 @@ async def test_500_connect_disconnect_cycles_leave_no_subscriber_and_no_connecti
             async with trio.open_nursery() as n:
                 for i in range(10):
                     n.start_soon(cycle, batch * 10 + i)
-    await kit.wait_until(
-        lambda: service.hub.statistics().subscribers == 0 and service.door.open_connections == 0,
-        within=5,
-    )
-    assert service.door.connections_accepted >= 500
-    assert service.door.connections_failed == 0
+    await wait_idle(service)
+    assert await service.failed_connections() == 0
 
 
 async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
-    start_service: StartService, fast_path: bool, kit: type[Kit]
+    start_launch: StartLaunch, launch: str
 ) -> None:
     """hypercorn stops reading a socket whose frames pile up unread (~20): the app must drain."""
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "2")
     with trio.fail_after(10):
         ws = await RawWebSocket.connect(service.port, "/api/dersim/ws/telemetry?device=0")
         try:
@@ -289,16 +301,13 @@ async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
         finally:
             await ws.reset()
         assert ticks == list(range(ticks[0], ticks[0] + 20))
-    await kit.wait_until(
-        lambda: service.hub.statistics().subscribers == 0 and service.door.open_connections == 0,
-        within=5,
-    )
+    await wait_idle(service)
 
 
 async def test_a_chatty_trio_websocket_client_closes_cleanly(
-    start_service: StartService, fast_path: bool
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, fast_path=fast_path)
+    service = await start_launch(launch, *FAST)
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(ws_url(service)) as ws:
             for i in range(200):
@@ -308,17 +317,16 @@ async def test_a_chatty_trio_websocket_client_closes_cleanly(
                 assert json.loads(await ws.get_message())["tick"] == first + k
         assert ws.closed is not None
         assert ws.closed.code == 1000
-    await trio_wait_for_subscribers(service, 0)
+    await wait_for_subscribers(service, 0)
 
 
 # --- shutdown -------------------------------------------------------------------------------
 
 
 async def test_shutdown_closes_reading_clients_with_1001_and_returns_within_2_s(
-    start_service: StartService,
-    fast_path: bool,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "2")
     with trio.fail_after(5):
         async with trio_websocket.open_websocket_url(ws_url(service)) as ws:
             await ws.get_message()
@@ -328,14 +336,13 @@ async def test_shutdown_closes_reading_clients_with_1001_and_returns_within_2_s(
                 await drain(ws)
         await release(ws)
     assert info.value.reason.code == 1001
-    with trio.fail_after(2 - (trio.current_time() - start)):
-        await service.done.wait()
+    assert await service.wait_stopped(2 - (trio.current_time() - start)) == 0
 
 
 async def test_shutdown_closes_a_websockets_client_with_1001(
-    start_service: StartService, fast_path: bool
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, fast_path=fast_path)
+    service = await start_launch(launch, *FAST)
     connected = trio.Event()
 
     def client(token: trio.lowlevel.TrioToken) -> int | None:
@@ -357,21 +364,21 @@ async def test_shutdown_closes_a_websockets_client_with_1001(
             n.start_soon(shut_down_when_connected)
             code = await trio.to_thread.run_sync(client, trio.lowlevel.current_trio_token())
     assert code == 1001
-    with trio.fail_after(2):
-        await service.done.wait()
+    assert await service.wait_stopped(2) == 0
 
 
 async def test_shutdown_with_a_stalled_client_still_returns_within_2_s(
-    start_service: StartService, fast_path: bool, kit: type[Kit]
+    start_launch: StartLaunch, launch: str, kit: type[Kit]
 ) -> None:
     """A client that stopped reading pins hypercorn's shielded send; the door aborts it."""
-    service = await start_service(
-        "-d", "Batt", "-N", "20", "--periodic_time", "0.05", fast_path=fast_path
-    )
+    service = await start_launch(launch, "-d", "Batt", "-N", "20", "--periodic_time", "0.05")
     stalled = await trio.to_thread.run_sync(lambda: kit.raw_handshake(service.port, rcvbuf=4096))
     try:
         # its sender is blocked in send once its slot starts dropping ticks
-        await kit.wait_until(lambda: service.hub.statistics().messages_dropped > 0, within=15)
+        async def dropping() -> bool:
+            return (await service.statistics())["messages_dropped"] > 0
+
+        await eventually(dropping, within=15)
         reader_codes: list[int] = []
         async with trio_websocket.open_websocket_url(ws_url(service)) as reader:
             await reader.get_message()
@@ -383,8 +390,7 @@ async def test_shutdown_with_a_stalled_client_still_returns_within_2_s(
             except trio_websocket.ConnectionClosed as exc:
                 reader_codes.append(exc.reason.code)
         await release(reader)
-        with trio.fail_after(2 - (trio.current_time() - start)):
-            await service.done.wait()
+        assert await service.wait_stopped(2 - (trio.current_time() - start)) == 0
     finally:
         kit.reset_close(stalled)
     assert reader_codes == [1001]

@@ -71,7 +71,6 @@ _CONFIG_ATTRIBUTES = (
     "graceful_timeout",
     "h11_max_incomplete_size",
     "websocket_max_message_size",
-    "websocket_ping_interval",
     "workers",
     "max_requests",
 )

@@ -7,13 +7,14 @@ or in its config file (``service.hypercorn_launch``). Names are hypercorn ``Conf
 
 * ``keep_alive_timeout`` 5 s: an idle keep-alive connection closes after this (re-armed after
   every response, see ``web/asgi_shield.py``); it is also the front door's head timeout.
-* ``read_timeout`` 60 s: a connection whose peer sends nothing for this long while hypercorn
-  waits for it (a request head or body dribbled in, a WebSocket client that stopped
-  answering pings) is closed. Longer than any request takes to answer, because hypercorn's
-  read timer also runs while the app computes a response.
-* ``websocket_ping_interval`` 20 s: hypercorn pings its WebSocket clients (the quart route:
-  upgrades on a reused keep-alive connection, or over TLS), so a live but silent client's pong
-  keeps it within the read timeout. Fast-path clients are not affected.
+* ``read_timeout`` none (hypercorn's default, set explicitly): hypercorn's trio worker runs its
+  read timer on every read, also while the app computes a response and on WebSocket
+  connections whose clients never send (the telemetry stream's normal case). Keeping those
+  alive would take ``websocket_ping_interval``, and hypercorn's ping task keeps every closed
+  WebSocket connection open until its next ping is due (measured: 500 closed quart-route
+  connections still open with a 20 s interval). Dead peers are dropped by ``TCP_USER_TIMEOUT``
+  (10 s, on the listening socket under either launch), idle keep-alive connections by the
+  keep-alive timeout, a first request head that never completes by the door's head timeout.
 * ``h11_max_incomplete_size`` 16 KiB: the largest request head (the front door reads a
   telemetry head up to the same size).
 * ``websocket_max_message_size`` 64 KiB: the largest message a client may send; the fast path
@@ -33,14 +34,11 @@ from dersim_trio.web.fastpath.door import HEAD_TIMEOUT_S, MAX_HEAD_BYTES
 from dersim_trio.web.fastpath.frames import MAX_CLIENT_MESSAGE_BYTES
 
 KEEP_ALIVE_TIMEOUT_S = HEAD_TIMEOUT_S
-READ_TIMEOUT_S = 60.0
-WEBSOCKET_PING_INTERVAL_S = 20.0
 GRACEFUL_TIMEOUT_S = 1.0
 
 SETTINGS: dict[str, Any] = {
     "keep_alive_timeout": KEEP_ALIVE_TIMEOUT_S,
-    "read_timeout": READ_TIMEOUT_S,
-    "websocket_ping_interval": WEBSOCKET_PING_INTERVAL_S,
+    "read_timeout": None,
     "h11_max_incomplete_size": MAX_HEAD_BYTES,
     "websocket_max_message_size": MAX_CLIENT_MESSAGE_BYTES,
     "graceful_timeout": GRACEFUL_TIMEOUT_S,
