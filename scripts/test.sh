@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs into .venv (from scratch on a fresh machine), then run
 # the linters, the type checker and the tests. Usage: bash scripts/test.sh [pytest args...]
+#
+# Nothing is optional: the dashboard's browser tests drive Debian's Chromium and the Node.js
+# example runs on Debian's node, so both are installed here (apt-get, as root) when missing, and
+# the run stops with the command to type when they are missing and this is not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
+
+# system packages: "<file that must exist> <Debian package>" pairs
+SYSTEM_NEEDS=(
+  "/usr/bin/chromium chromium"
+  "/usr/bin/node nodejs"
+  "/usr/bin/npm npm"
+)
+missing=()
+for need in "${SYSTEM_NEEDS[@]}"; do
+  read -r path package <<<"$need"
+  [ -x "$path" ] || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "== installing Debian packages: ${missing[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "error: the tests need the Debian packages ${missing[*]}; install them with:" >&2
+    echo "  sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-# The dashboard's browser tests drive Debian's Chromium (Playwright's own downloads are not used).
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-    echo "== installing Debian chromium for the browser tests"
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
-  else
-    echo "note: /usr/bin/chromium is missing and this is not root: the browser tests" \
-      "(tests/browser) will be skipped. Install it with: apt-get install chromium" >&2
-  fi
-fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-# the Node.js example (examples/client_node.js) needs the npm package ws; without node its test
-# skips with the reason
-if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  npm ci --prefix examples --no-audit --no-fund --loglevel=error
-fi
+# the Node.js example (examples/client_node.js) needs the npm package ws, pinned in
+# examples/package-lock.json
+npm ci --prefix examples --no-audit --no-fund --loglevel=error
+
 echo "== ruff"
 .venv/bin/ruff check src tests scripts examples
 .venv/bin/ruff format --check src tests scripts examples

@@ -138,7 +138,7 @@ async def test_the_telemetry_websocket_stays_open_with_a_token(secured: QuartTri
         secured.test_app() as test_app,
         test_app.test_client().websocket("/api/dersim/ws/telemetry") as ws,
     ):
-        with trio.fail_after(5):
+        with trio.fail_after(10):
             message = await ws.receive()
     assert json.loads(message)["device_index"] == 0
 

@@ -27,11 +27,12 @@ import trio
 import trio.testing
 
 from dersim_trio.service.hub import Hub
-from dersim_trio.web.fastpath.broadcaster import Broadcaster, FastClient
+from dersim_trio.web.fastpath.broadcaster import CLOSE_WAIT_S, Broadcaster, FastClient
 from dersim_trio.web.fastpath.frames import pong_frame
+from helpers import CLOSE, PING, PONG, TEXT, client_frame, parse_frames, wait_until
 
 RESPONSE_101 = b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
-TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
+WAIT_S = 10.0
 Step = int | type[BaseException] | None
 
 
@@ -130,36 +131,6 @@ def register(broadcaster: Broadcaster, sock: Any, device: int | None = None) -> 
     return client
 
 
-def client_frame(opcode: int, data: bytes) -> bytes:
-    mask = b"\x11\x22\x33\x44"
-    return (
-        bytes([0x80 | opcode, 0x80 | len(data)])
-        + mask
-        + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-    )
-
-
-def parse_frames(data: bytes | bytearray) -> list[tuple[int, bytes]]:
-    """Split a server byte stream into (opcode, payload); it must end on a frame boundary."""
-    frames = []
-    pos = 0
-    while pos < len(data):
-        b0, b1 = data[pos], data[pos + 1]
-        assert b0 & 0x80, f"fragmented or corrupt frame at byte {pos}"
-        assert not b1 & 0x80, "server frames are never masked"
-        length, pos = b1 & 0x7F, pos + 2
-        if length == 126:
-            (length,) = struct.unpack_from("!H", data, pos)
-            pos += 2
-        elif length == 127:
-            (length,) = struct.unpack_from("!Q", data, pos)
-            pos += 8
-        assert pos + length <= len(data), "the stream ends inside a frame"
-        frames.append((b0 & 0x0F, bytes(data[pos : pos + length])))
-        pos += length
-    return frames
-
-
 def ticks_in(frames: list[tuple[int, bytes]]) -> list[tuple[int, int]]:
     """(tick, device) of every text frame, checking each is one of ``payload``'s."""
     out = []
@@ -169,12 +140,6 @@ def ticks_in(frames: list[tuple[int, bytes]]) -> list[tuple[int, int]]:
             assert data == payload(tick, device, len(data) - len(payload(tick, device, 0)))
             out.append((tick, device))
     return out
-
-
-async def wait_for(predicate: Any, within: float = 5.0) -> None:
-    with trio.fail_after(within):
-        while not predicate():  # noqa: ASYNC110 - another task's state, polled with a deadline
-            await trio.sleep(0.005)
 
 
 # --- the tick side --------------------------------------------------------------------------------
@@ -207,7 +172,7 @@ async def test_a_partial_frame_is_completed_before_the_next_ticks_frame_starts(
     assert client.pending is not None
     publish(hub, 2)  # parked: tick 2 waits in the slot, behind the pending remainder
     assert client.slot is not None
-    await wait_for(lambda: not client.flushing)
+    await wait_until(lambda: not client.flushing, within=WAIT_S)
     assert fake_socket.calls[:3] == [7, "BlockingIOError", 5]
     assert ticks_in(parse_frames(fake_socket.sent)) == [(t, d) for t in (1, 2) for d in range(3)]
     assert broadcaster.partial_sends == 1
@@ -234,7 +199,7 @@ async def test_a_parked_client_keeps_only_the_newest_tick_and_counts_the_dropped
     assert hub.statistics().messages_dropped == 3 * per_tick
     assert len(fake_socket.sent) == 3  # nothing more was written while parked
     fake_socket.unblock()
-    await wait_for(lambda: not client.flushing)
+    await wait_until(lambda: not client.flushing, within=WAIT_S)
     devices = range(4) if device is None else [device]
     assert ticks_in(parse_frames(fake_socket.sent)) == [(t, d) for t in (1, 5) for d in devices]
     stats = hub.statistics()
@@ -264,7 +229,12 @@ async def test_a_send_error_removes_that_client_without_disturbing_the_others(
         publish(hub, 2)
         assert len(sockets[1].calls) == calls_before  # never tried again
         for i in (0, 2):
-            assert ticks_in(parse_frames(sockets[i].sent)) == [(1, 0), (1, 1), (2, 0), (2, 1)]
+            assert ticks_in(parse_frames(sockets[i].sent)) == [
+                (1, 0),
+                (1, 1),
+                (2, 0),
+                (2, 1),
+            ]
             assert not clients[i].dead
         stats = hub.statistics()
         assert stats.subscribers == 2
@@ -286,7 +256,7 @@ async def test_a_send_error_while_parked_removes_only_that_client(
         stuck.script.extend([4, BlockingIOError, ConnectionResetError])
         publish(hub, 1)
         publish(hub, 2)
-        await wait_for(lambda: stuck_client.dead and not stuck_client.flushing)
+        await wait_until(lambda: stuck_client.dead and not stuck_client.flushing, within=WAIT_S)
         assert stuck.aborted
         assert broadcaster.client_count() == 1
         publish(hub, 3)
@@ -311,7 +281,7 @@ async def start_client(
         done.set()
 
     nursery.start_soon(serve)
-    await wait_for(lambda: broadcaster.client_count() == 1)
+    await wait_until(lambda: broadcaster.client_count() == 1, within=WAIT_S)
     (client,) = broadcaster._clients
     return client, done
 
@@ -346,7 +316,7 @@ async def test_a_bad_device_filter_completes_the_handshake_then_closes_with_1008
         done.set()
 
     nursery.start_soon(serve)
-    await wait_for(lambda: len(fake_socket.sent) > len(RESPONSE_101))
+    await wait_until(lambda: len(fake_socket.sent) > len(RESPONSE_101), within=WAIT_S)
     ((opcode, data),) = after_101(fake_socket)
     assert opcode == CLOSE
     assert struct.unpack("!H", data[:2]) == (1008,)
@@ -354,7 +324,7 @@ async def test_a_bad_device_filter_completes_the_handshake_then_closes_with_1008
     assert broadcaster.client_count() == 0  # never joined the fan-out
     publish(hub, 1)
     fake_socket.client_send(client_frame(CLOSE, struct.pack("!H", 1008)))
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()
     assert len(after_101(fake_socket)) == 1  # no tick after the close
 
@@ -372,9 +342,9 @@ async def test_abort_all_resets_a_parked_client_and_ends_its_flush_task(
     assert client.flushing
     assert broadcaster.abort_all() == 1
     assert fake_socket.aborted
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()  # the reader saw the reset
-    await wait_for(lambda: not client.flushing)  # and the flush task ended
+    await wait_until(lambda: not client.flushing, within=WAIT_S)  # and the flush task ended
     assert broadcaster.client_count() == 0
 
 
@@ -389,10 +359,12 @@ async def test_a_pong_queued_while_parked_goes_out_only_at_a_frame_boundary(
     publish(hub, 1)  # parked 10 bytes into tick 1's first frame
     fake_socket.client_send(client_frame(PING, b"first"))
     fake_socket.client_send(client_frame(PING, b"second"))
-    await wait_for(lambda: client.control == pong_frame(b"second"))  # only the latest pong
+    await wait_until(
+        lambda: client.control == pong_frame(b"second"), within=WAIT_S
+    )  # only the latest pong
     publish(hub, 2)
     fake_socket.unblock()
-    await wait_for(lambda: not client.flushing)
+    await wait_until(lambda: not client.flushing, within=WAIT_S)
     frames = after_101(fake_socket)
     expected_text = [(t, d) for t in (0, 1, 2) for d in range(3)]
     assert ticks_in(frames) == expected_text
@@ -400,9 +372,9 @@ async def test_a_pong_queued_while_parked_goes_out_only_at_a_frame_boundary(
     assert frames[6] == (PONG, b"second")
     # not parked: a ping is answered at once
     fake_socket.client_send(client_frame(PING, b"third"))
-    await wait_for(lambda: after_101(fake_socket)[-1] == (PONG, b"third"))
+    await wait_until(lambda: after_101(fake_socket)[-1] == (PONG, b"third"), within=WAIT_S)
     fake_socket.client_send(client_frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()
     assert after_101(fake_socket)[-1] == (CLOSE, struct.pack("!H", 1000) + b"bye")
     assert broadcaster.client_count() == 0
@@ -419,14 +391,14 @@ async def test_the_close_frame_is_the_last_frame_and_nothing_follows_it(
     publish(hub, 1)  # parked inside tick 1
     publish(hub, 2)  # in the slot
     fake_socket.client_send(client_frame(PING, b"before close"))
-    await wait_for(lambda: client.control is not None)
+    await wait_until(lambda: client.control is not None, within=WAIT_S)
     hub.close_all()  # shutdown: close 1001 queued behind the partial frame and the pong
     assert client.close_queued is not None
     fake_socket.client_send(client_frame(PING, b"after close"))
     await trio.testing.wait_all_tasks_blocked()
     publish(hub, 3)  # no longer a listener's client
     fake_socket.unblock()
-    await wait_for(lambda: not client.flushing)
+    await wait_until(lambda: not client.flushing, within=WAIT_S)
     frames = after_101(fake_socket)
     assert [op for op, _ in frames] == [TEXT, TEXT, TEXT, TEXT, PONG, CLOSE]
     assert ticks_in(frames) == [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -434,22 +406,23 @@ async def test_the_close_frame_is_the_last_frame_and_nothing_follows_it(
     sent_at_close = len(fake_socket.sent)
     publish(hub, 4)
     fake_socket.client_send(client_frame(CLOSE, struct.pack("!H", 1001)))  # the client's reply
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await done.wait()
     assert len(fake_socket.sent) == sent_at_close  # the client's close is not echoed twice
 
 
 async def test_a_client_that_never_answers_the_close_is_released_after_the_close_wait(
-    nursery: trio.Nursery, fake_socket: ScriptedSocket
+    nursery: trio.Nursery, fake_socket: ScriptedSocket, autojump_clock: trio.testing.MockClock
 ) -> None:
+    """On virtual time: released ``CLOSE_WAIT_S`` after the close frame, not before."""
     hub = new_hub(1)
     broadcaster = Broadcaster(hub, nursery)
     _client, done = await start_client(nursery, broadcaster, fake_socket)
     start = trio.current_time()
     broadcaster.close_all()
-    with trio.fail_after(3):
+    with trio.fail_after(CLOSE_WAIT_S + 2):
         await done.wait()
-    assert trio.current_time() - start >= 0.9
+    assert trio.current_time() - start >= CLOSE_WAIT_S - 0.1
     assert after_101(fake_socket)[-1][0] == CLOSE
 
 
@@ -460,7 +433,7 @@ async def test_a_protocol_error_is_answered_with_1002_and_ends_the_client(
     broadcaster = Broadcaster(hub, nursery)
     await start_client(nursery, broadcaster, fake_socket)
     fake_socket.client_send(bytes([0x81, 0x02]) + b"hi")  # unmasked
-    await wait_for(lambda: after_101(fake_socket)[-1][0] == CLOSE)
+    await wait_until(lambda: after_101(fake_socket)[-1][0] == CLOSE, within=WAIT_S)
     code = struct.unpack("!H", after_101(fake_socket)[-1][1][:2])[0]
     assert code == 1002
     assert broadcaster.client_count() == 0
@@ -475,7 +448,7 @@ async def test_client_data_frames_are_discarded_and_the_stream_goes_on(
     for i in range(200):
         fake_socket.client_send(client_frame(TEXT, b"chatter %d" % i))
     fake_socket.client_send(client_frame(PING, b"end of chatter"))
-    await wait_for(lambda: after_101(fake_socket)[-1] == (PONG, b"end of chatter"))
+    await wait_until(lambda: after_101(fake_socket)[-1] == (PONG, b"end of chatter"), within=WAIT_S)
     for tick in range(1, 4):
         publish(hub, tick)
     assert ticks_in(after_101(fake_socket)) == [(t, 0) for t in range(4)]

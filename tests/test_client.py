@@ -2,8 +2,7 @@
 
 Most tests run the real simulator in-process (``dersim`` fixture) on pytest-trio's
 ``autojump_clock``: reconnect delays and ticks cost no wall time and counts are exact. Every
-I/O wait is bounded by a (virtual) ``fail_after``. Tests of endpoints added in this release
-skip, naming the route, while the server does not have it yet.
+I/O wait is bounded by a (virtual) ``fail_after``.
 """
 
 from __future__ import annotations
@@ -11,10 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 import sys
-from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import trio
@@ -34,20 +30,9 @@ from dersim_trio.client import (
     parse_server_url,
 )
 from dersim_trio.testing import SimulatorHandle
+from helpers import ROOT
 
-T = TypeVar("T")
 PERIOD = 1.5
-ROOT = Path(__file__).resolve().parent.parent
-
-
-async def _route(call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call``; skip the test if the server has no such route yet (colleagues' work)."""
-    try:
-        return await call()
-    except ApiError as exc:
-        if exc.status in (404, 405) and exc.detail.startswith(("no route", "method ")):
-            pytest.skip(f"server has no route yet: {exc}")
-        raise
 
 
 # --- backoff and URLs (pure) ------------------------------------------------------------------
@@ -265,10 +250,10 @@ async def test_a_slow_reader_is_told_how_many_ticks_the_server_dropped(
 
 
 async def test_cancelling_the_consumer_closes_the_socket_promptly(
-    dersim: SimulatorHandle,
+    dersim: SimulatorHandle, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """Real clock: the server sees the client gone (no subscriber, no open connection) well
-    within a second after the consumer's cancel scope fires."""
+    """On virtual time: the server sees the client gone (no subscriber, no open connection)
+    well within a second after the consumer's cancel scope fires."""
     received = 0
     with trio.fail_after(10):
         with trio.move_on_after(0.5):
@@ -396,7 +381,7 @@ async def test_controls_round_trip(
 ) -> None:
     with trio.fail_after(30):
         async with dersim.client() as api:
-            state = await _route(lambda: api.set_controls(0, active_power_limit_pct=50.0))
+            state = await api.set_controls(0, active_power_limit_pct=50.0)
             again = await api.controls(0)
             with pytest.raises(ApiError) as both:
                 await api.set_controls(0, power_factor=0.9, reactive_power_setpoint_kvar=1.0)
@@ -411,7 +396,7 @@ async def test_commands_and_their_log(
 ) -> None:
     with trio.fail_after(60):
         async with dersim.client() as api:
-            (record,) = await _route(lambda: api.command("stop", device=0))
+            (record,) = await api.command("stop", device=0)
             listed = await api.commands(limit=5)
     assert record.command == "stop"
     assert record.outcome == "accepted"
@@ -424,7 +409,7 @@ async def test_faults_inject_list_and_clear(
 ) -> None:
     with trio.fail_after(60):
         async with dersim.client() as api:
-            injected = await _route(lambda: api.inject_fault(0, "over_temperature"))
+            injected = await api.inject_fault(0, "over_temperature")
             await dersim.wait_ticks(2)
             snapshot = await api.overview(0)
             listed = await api.faults(0)
@@ -441,7 +426,7 @@ async def test_history_covers_the_last_seconds(
     await dersim.advance(60 + PERIOD / 4)
     with trio.fail_after(30):
         async with dersim.client() as api:
-            history = await _route(lambda: api.history(seconds=30, device=0))
+            history = await api.history(seconds=30, device=0)
     assert history.device_index == 0
     assert history.count == len(history.tick) == len(history.power_kw)
     assert 19 <= history.count <= 21
@@ -474,11 +459,10 @@ async def test_burst_collects_only_ticks_after_the_action(
 async def test_a_users_code_passes_mypy_strict() -> None:
     """``py.typed`` ships and the public API is fully annotated: a user's harness (and the
     two Python harness examples) type-check under ``mypy --strict``."""
-    root = ROOT
     files = [
-        root / "tests" / "typing_user.py",
-        root / "examples" / "harness_wind.py",
-        root / "examples" / "anomaly_detector.py",
+        ROOT / "tests" / "typing_user.py",
+        ROOT / "examples" / "harness_wind.py",
+        ROOT / "examples" / "anomaly_detector.py",
     ]
     with trio.fail_after(300):
         result = await trio.run_process(
@@ -488,13 +472,13 @@ async def test_a_users_code_passes_mypy_strict() -> None:
                 "mypy",
                 "--strict",
                 "--cache-dir",
-                str(root / ".mypy_cache"),
+                str(ROOT / ".mypy_cache"),
                 *map(str, files),
             ],
             capture_stdout=True,
             capture_stderr=True,
             check=False,
-            cwd=root / "tests",
+            cwd=ROOT / "tests",
         )
     output = result.stdout.decode() + result.stderr.decode()
     assert result.returncode == 0, output

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import InputsUpdate
+from dersim_trio.api.inputs import InputsUpdate
 from dersim_trio.engine.core import Engine, encode
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller

@@ -5,15 +5,16 @@ What the door must do with whatever arrives on a fresh connection:
 * route on the request line: a telemetry upgrade goes to the fast broadcaster, anything else to
   hypercorn with the bytes read so far replayed (keep-alive, pipelining and request bodies
   must come through intact);
-* bound the head: nothing for ``HEAD_TIMEOUT_S`` (5 s), or a telemetry head over 16 KiB, closes
-  the connection and harms nobody else;
+* bound the head: nothing for ``HEAD_TIMEOUT_S`` (hypercorn's keep-alive timeout), or a
+  telemetry head over 16 KiB, closes the connection and harms nobody else;
 * contain a connection that makes hypercorn raise (hypercorn#225);
 * leave nothing behind: resets, clean closes and thousands of cycles end with zero clients,
   zero open connections and flat memory.
 
 Every test is bounded with ``trio.fail_after``; waits are on the data itself or polled with a
-deadline. Clients are trio sockets in the test's own event loop unless a blocking client is the
-point (a stalled reader).
+deadline. Tests of a timeout run on virtual time (``autojump_clock``) with the server's own
+setting, so they measure it exactly and never depend on the machine's load. Clients are trio
+sockets in the test's own event loop.
 """
 
 from __future__ import annotations
@@ -22,176 +23,53 @@ import contextlib
 import gc
 import json
 import logging
-import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
+import trio.testing
 
 import dersim_trio.service.run
 import dersim_trio.web.fastpath.door
-import dersim_trio.web.hypercorn_settings
-from dersim_trio.service.run import RunningService
+from dersim_trio.service.run import RunningService, hypercorn_config
 from dersim_trio.web.fastpath.frames import accept_key
+from helpers import (
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    WS_PATH,
+    RawClient,
+    client_frame,
+    get_request,
+    make_config,
+    raw_connection,
+    upgrade_request,
+    wait_idle,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from conftest import Kit, Served
+    from helpers import Served
 
     StartService = Callable[..., Awaitable[Served]]
 
 FAST = ("-d", "Batt", "--periodic_time", "0.05")
-WS_PATH = "/api/dersim/ws/telemetry"
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
-
-
-def upgrade_request(
-    port: int,
-    path: str = WS_PATH,
-    *,
-    key: str | None = KEY,
-    version: str = "13",
-    extra: str = "",
-) -> bytes:
-    """A WebSocket upgrade request (``key=None`` leaves the key out)."""
-    key_line = "" if key is None else f"Sec-WebSocket-Key: {key}\r\n"
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\n{key_line}"
-        f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n"
-    ).encode()
-
-
-def get_request(path: str, *, close: bool = False) -> bytes:
-    connection = "Connection: close\r\n" if close else ""
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{connection}\r\n".encode()
-
-
-def client_frame(opcode: int, data: bytes = b"", mask: bytes = b"\x5a\xa5\x0f\xf0") -> bytes:
-    assert len(data) < 126
-    return (
-        bytes([0x80 | opcode, 0x80 | len(data)])
-        + mask
-        + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-    )
-
-
-class Conn:
-    """A trio client socket with a read buffer: HTTP responses, WebSocket frames, EOF."""
-
-    def __init__(self, sock: trio.socket.SocketType) -> None:
-        self.sock = sock
-        self.buffer = bytearray()
-
-    @classmethod
-    async def open(cls, port: int, *, rcvbuf: int | None = None) -> Conn:
-        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if rcvbuf is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        try:
-            await sock.connect(("127.0.0.1", port))
-        except BaseException:
-            sock.close()
-            raise
-        return cls(sock)
-
-    async def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[await self.sock.send(view) :]
-
-    async def _fill(self) -> None:
-        chunk = await self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("the server closed the connection")
-        self.buffer += chunk
-
-    async def read_until(self, marker: bytes) -> bytes:
-        while (end := self.buffer.find(marker)) < 0:
-            await self._fill()
-        data = bytes(self.buffer[:end])
-        del self.buffer[: end + len(marker)]
-        return data
-
-    async def read_exactly(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            await self._fill()
-        data = bytes(self.buffer[:n])
-        del self.buffer[:n]
-        return data
-
-    async def read_response(self) -> tuple[int, dict[str, str], bytes]:
-        """(status, lower-case headers, body) of one response, read by content-length."""
-        head = (await self.read_until(b"\r\n\r\n")).decode("latin-1")
-        lines = head.split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
-        body = await self.read_exactly(int(headers.get("content-length", "0")))
-        return status, headers, body
-
-    async def handshake(self, port: int, path: str = WS_PATH) -> None:
-        await self.send(upgrade_request(port, path))
-        head = await self.read_until(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101"), head
-        assert f"Sec-WebSocket-Accept: {accept_key(KEY)}".encode() in head
-
-    async def read_frame(self) -> tuple[int, bytes]:
-        b0, b1 = await self.read_exactly(2)
-        assert b0 & 0x80, "the server never fragments"
-        length = b1 & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await self.read_exactly(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await self.read_exactly(8))
-        return b0 & 0x0F, await self.read_exactly(length)
-
-    async def read_snapshot(self) -> dict[str, Any]:
-        opcode, data = await self.read_frame()
-        assert opcode == TEXT, (opcode, data)
-        return json.loads(data)  # type: ignore[no-any-return]
-
-    async def read_until_closed(self) -> bytes:
-        """Everything until EOF or a reset (a reset is a close too)."""
-        with contextlib.suppress(ConnectionResetError):
-            while chunk := await self.sock.recv(65536):
-                self.buffer += chunk
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
-
-    def reset(self) -> None:
-        """Close with RST (SO_LINGER 0)."""
-        with contextlib.suppress(OSError):
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@contextlib.asynccontextmanager
-async def connection(port: int, **kwargs: Any) -> Any:
-    conn = await Conn.open(port, **kwargs)
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 async def assert_serving(service: Served) -> None:
     """The server still answers HTTP and streams telemetry on the fast path."""
-    async with connection(service.port) as conn:
+    async with raw_connection(service.port) as conn:
         await conn.send(get_request("/api/dersim/overview"))
         status, _, body = await conn.read_response()
         assert status == 200
         assert "tick" in json.loads(body)
     before = service.door.fast_path_connections
     n = service.hub.device_count
-    async with connection(service.port) as conn:
+    async with raw_connection(service.port) as conn:
         await conn.handshake(service.port)
         got = [await conn.read_snapshot() for _ in range(2 * n)]
     first = got[0]["tick"]
@@ -199,14 +77,6 @@ async def assert_serving(service: Served) -> None:
         (first + k, d) for k in range(2) for d in range(n)
     ]
     assert service.door.fast_path_connections == before + 1
-
-
-async def wait_idle(service: Served, kit: type[Kit], within: float = 5) -> None:
-    """No WebSocket client and no open connection left."""
-    await kit.wait_until(
-        lambda: service.hub.statistics().subscribers == 0 and service.door.open_connections == 0,
-        within=within,
-    )
 
 
 # --- heads in pieces ------------------------------------------------------------------------------
@@ -218,7 +88,7 @@ async def test_an_upgrade_head_dribbled_one_byte_at_a_time_still_streams(
     service = await start_service(*FAST, "-N", "2")
     request = upgrade_request(service.port)
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             for i in range(len(request)):
                 await conn.send(request[i : i + 1])
                 await trio.sleep(0.001)  # pacing, so the bytes travel as separate segments
@@ -238,7 +108,7 @@ async def test_an_http_request_dribbled_in_small_pieces_is_answered(
     service = await start_service(*FAST, "-N", "2")
     request = get_request("/api/dersim/overview?device=1")
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             for i in range(0, len(request), 3):
                 await conn.send(request[i : i + 3])
                 await trio.sleep(0.001)
@@ -252,8 +122,11 @@ async def test_an_http_request_dribbled_in_small_pieces_is_answered(
 # --- bounded heads --------------------------------------------------------------------------------
 
 
-def test_the_head_timeout_is_the_5_s_of_hypercorns_keep_alive_timeout() -> None:
-    assert dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S == 5.0
+def test_the_head_timeout_is_the_keep_alive_timeout_the_service_gives_hypercorn() -> None:
+    """A connection that has not sent a head yet waits as long as an idle keep-alive one."""
+    keep_alive_s = hypercorn_config().keep_alive_timeout
+    assert keep_alive_s == dersim_trio.service.run.KEEP_ALIVE_TIMEOUT_S
+    assert keep_alive_s == dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S
     assert dersim_trio.web.fastpath.door.MAX_HEAD_BYTES == 16 * 1024
 
 
@@ -263,22 +136,20 @@ def test_the_head_timeout_is_the_5_s_of_hypercorns_keep_alive_timeout() -> None:
     ids=["nothing", "part-of-a-request-line", "part-of-a-telemetry-head"],
 )
 async def test_a_connection_without_a_complete_head_is_closed_after_the_head_timeout(
-    start_service: StartService,
-    kit: type[Kit],
-    monkeypatch: pytest.MonkeyPatch,
-    sent: bytes,
+    start_service: StartService, autojump_clock: trio.testing.MockClock, sent: bytes
 ) -> None:
-    monkeypatch.setattr(dersim_trio.web.fastpath.door, "HEAD_TIMEOUT_S", 0.5)
+    """On virtual time: the server's real ``HEAD_TIMEOUT_S``, measured exactly."""
+    head_timeout_s = dersim_trio.web.fastpath.door.HEAD_TIMEOUT_S
     service = await start_service(*FAST)
-    with trio.fail_after(5):
-        async with connection(service.port) as conn:
+    with trio.fail_after(head_timeout_s + 10):
+        async with raw_connection(service.port) as conn:
             start = trio.current_time()
             await conn.send(sent)
             answer = await conn.read_until_closed()
             elapsed = trio.current_time() - start
     assert answer == b""  # closed without a word
-    assert 0.4 <= elapsed < 3
-    await wait_idle(service, kit)
+    assert head_timeout_s - 0.1 <= elapsed < head_timeout_s + 1
+    await wait_idle(service)
     with trio.fail_after(10):
         await assert_serving(service)
     assert service.door.connections_failed == 0
@@ -286,7 +157,7 @@ async def test_a_connection_without_a_complete_head_is_closed_after_the_head_tim
 
 @pytest.mark.parametrize("complete", [False, True], ids=["unfinished", "finished-too-late"])
 async def test_an_oversized_telemetry_head_is_closed_and_the_server_unharmed(
-    start_service: StartService, kit: type[Kit], complete: bool
+    start_service: StartService, complete: bool
 ) -> None:
     service = await start_service(*FAST)
     pad = "X-Pad: " + "p" * (20 * 1024) + "\r\n"
@@ -294,13 +165,13 @@ async def test_an_oversized_telemetry_head_is_closed_and_the_server_unharmed(
     if not complete:
         request = request[:-4]  # the head never ends
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 await conn.send(request)
             answer = await conn.read_until_closed()
         assert not answer.startswith(b"HTTP/1.1 101")
         assert answer == b""
-        await wait_idle(service, kit)
+        await wait_idle(service)
         await assert_serving(service)
     assert service.door.fast_path_connections == 1  # assert_serving's only
 
@@ -317,51 +188,51 @@ async def test_an_oversized_telemetry_head_is_closed_and_the_server_unharmed(
     ids=["version-12", "no-key"],
 )
 async def test_a_malformed_upgrade_on_the_telemetry_path_is_refused_by_the_http_stack(
-    start_service: StartService, kit: type[Kit], kwargs: dict[str, Any], status: int
+    start_service: StartService, kwargs: dict[str, Any], status: int
 ) -> None:
     service = await start_service(*FAST)
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.send(upgrade_request(service.port, **kwargs))
             got, _, _ = await conn.read_response()
         assert got == status
-        await wait_idle(service, kit)
+        await wait_idle(service)
         assert service.door.fast_path_connections == 0
         await assert_serving(service)
     assert service.door.connections_failed == 0
 
 
 async def test_an_upgrade_with_a_key_that_is_not_16_bytes_is_left_to_the_quart_route(
-    start_service: StartService, kit: type[Kit]
+    start_service: StartService,
 ) -> None:
     """The door only fast-paths a strictly valid upgrade; anything else gets exactly what the
     HTTP stack would answer without the door (hypercorn does not check the key's length)."""
     service = await start_service(*FAST)
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.send(upgrade_request(service.port, key="c2hvcnQ="))
             head = await conn.read_until(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 101")
             expected = f"sec-websocket-accept: {accept_key('c2hvcnQ=')}".lower().encode()
             assert expected in head.lower()
             assert service.door.fast_path_connections == 0
-        await wait_idle(service, kit)
+        await wait_idle(service)
         await assert_serving(service)
 
 
 async def test_an_upgrade_with_trailing_bytes_on_another_path_is_contained(
-    start_service: StartService, kit: type[Kit], caplog: pytest.LogCaptureFixture
+    start_service: StartService, caplog: pytest.LogCaptureFixture
 ) -> None:
     """hypercorn#225: h11 raises out of hypercorn for this connection; only it is closed."""
     service = await start_service(*FAST)
     caplog.set_level(logging.WARNING, logger="dersim_trio.WS")
     with trio.fail_after(10):
         for _ in range(3):
-            async with connection(service.port) as conn:
+            async with raw_connection(service.port) as conn:
                 await conn.send(upgrade_request(service.port, "/api/dersim/overview") + b"X")
                 answer = await conn.read_until_closed()
             assert not answer.startswith(b"HTTP/1.1 101")
-        await wait_idle(service, kit)
+        await wait_idle(service)
         await assert_serving(service)
     failures = [r for r in caplog.records if "connection failed and was closed" in r.message]
     assert len(failures) == 3
@@ -376,7 +247,7 @@ async def test_three_requests_on_one_keep_alive_connection_are_answered(
 ) -> None:
     service = await start_service(*FAST, "-N", "3")
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             for device in (2, 0, 1):
                 await conn.send(get_request(f"/api/dersim/overview?device={device}"))
                 status, headers, body = await conn.read_response()
@@ -391,7 +262,7 @@ async def test_three_pipelined_requests_in_one_write_get_three_responses_in_orde
 ) -> None:
     service = await start_service(*FAST, "-N", "3")
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.send(
                 get_request("/api/dersim/overview?device=1")
                 + get_request("/api/dersim/overview?device=9")
@@ -415,7 +286,7 @@ async def test_request_bodies_of_20_kb_are_replayed_intact_through_the_door(
     body = json.dumps({field: 1}).encode()
     assert len(body) > 20_000
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             # a method the route does not allow: answered without reading the body...
             await conn.send(
                 b"POST /api/dersim/overview HTTP/1.1\r\nHost: x\r\n"
@@ -441,12 +312,13 @@ async def test_request_bodies_of_20_kb_are_replayed_intact_through_the_door(
 
 
 async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(
-    start_service: StartService, kit: type[Kit], monkeypatch: pytest.MonkeyPatch
+    start_service: StartService, autojump_clock: trio.testing.MockClock
 ) -> None:
-    monkeypatch.setitem(dersim_trio.web.hypercorn_settings.SETTINGS, "keep_alive_timeout", 0.5)
+    """On virtual time: the keep-alive timeout the service really gives hypercorn."""
+    keep_alive_s = hypercorn_config().keep_alive_timeout
     service = await start_service(*FAST)
-    with trio.fail_after(10):
-        async with connection(service.port) as conn:
+    with trio.fail_after(keep_alive_s + 10):
+        async with raw_connection(service.port) as conn:
             for _ in range(2):  # the timer must be re-armed after every response
                 await conn.send(get_request("/api/dersim/overview"))
                 status, _, _ = await conn.read_response()
@@ -454,14 +326,15 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_time
             answered = trio.current_time()
             assert await conn.read_until_closed() == b""
             idle = trio.current_time() - answered
-    assert 0.4 <= idle < 3
-    await wait_idle(service, kit)
+    assert keep_alive_s - 0.1 <= idle < keep_alive_s + 1
+    await wait_idle(service)
 
 
 async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_serve(
-    nursery: trio.Nursery,
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    """The other launch mode: the ASGI app served by ``hypercorn.trio.serve`` itself."""
+    """The other launch mode: the ASGI app served by ``hypercorn.trio.serve`` itself, with
+    hypercorn's own default keep-alive timeout (on virtual time)."""
     from hypercorn.config import Config
     from hypercorn.trio import serve
 
@@ -470,7 +343,6 @@ async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_ser
     app = create_asgi_app(["-d", "Batt", "--periodic_time", "0.05"])
     config = Config()
     config.bind = ["127.0.0.1:0"]
-    config.keep_alive_timeout = 0.5
     config.graceful_timeout = 1
     config.accesslog = None
     stop = trio.Event()
@@ -482,11 +354,11 @@ async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_ser
         finally:
             done.set()
 
-    with trio.fail_after(10):
+    with trio.fail_after(config.keep_alive_timeout + 10):
         (bind,) = await nursery.start(run)
         port = int(bind.rsplit(":", 1)[1])
         try:
-            async with connection(port) as conn:
+            async with raw_connection(port) as conn:
                 for _ in range(2):
                     await conn.send(get_request("/api/dersim/overview"))
                     status, _, _ = await conn.read_response()
@@ -497,71 +369,65 @@ async def test_an_idle_keep_alive_connection_is_closed_under_plain_hypercorn_ser
         finally:
             stop.set()
             await done.wait()
-    assert 0.4 <= idle < 3
+    assert config.keep_alive_timeout - 0.1 <= idle < config.keep_alive_timeout + 1
 
 
 # --- the fast path's control frames ---------------------------------------------------------------
 
 
 async def test_a_ping_is_answered_with_a_pong_carrying_its_payload_and_a_close_is_echoed(
-    start_service: StartService, kit: type[Kit]
+    start_service: StartService,
 ) -> None:
     service = await start_service(*FAST)
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.handshake(service.port)
             await conn.send(client_frame(PING, b"ping payload \x00\xff"))
-            while (frame := await conn.read_frame())[0] == TEXT:
-                pass
+            frame = await conn.read_control_frame()
             assert frame == (PONG, b"ping payload \x00\xff")
             await conn.send(client_frame(CLOSE, struct.pack("!H", 1000) + b"done"))
-            while (frame := await conn.read_frame())[0] == TEXT:
-                pass
+            frame = await conn.read_control_frame()
             assert frame == (CLOSE, struct.pack("!H", 1000) + b"done")
             assert await conn.read_until_closed() == b""  # nothing follows the close
-    await wait_idle(service, kit)
+    await wait_idle(service)
 
 
 async def test_a_partial_client_frame_in_the_head_packet_is_completed_by_the_next_bytes(
-    start_service: StartService, kit: type[Kit]
+    start_service: StartService,
 ) -> None:
     """Bytes after the head (``leftover``) start a client frame; the rest comes later."""
     service = await start_service(*FAST)
     ping = client_frame(PING, b"split")
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.send(upgrade_request(service.port) + ping[:3])
             assert (await conn.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
             await conn.read_snapshot()
             await conn.send(ping[3:])
-            while (frame := await conn.read_frame())[0] == TEXT:
-                pass
+            frame = await conn.read_control_frame()
             assert frame == (PONG, b"split")
-    await wait_idle(service, kit)
+    await wait_idle(service)
 
 
 async def test_a_complete_invalid_client_frame_is_closed_with_1002(
-    start_service: StartService, kit: type[Kit]
+    start_service: StartService,
 ) -> None:
     service = await start_service(*FAST)
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.handshake(service.port)
             await conn.send(bytes([0xC1, 0x80]) + b"\0\0\0\0")  # RSV1 set, no extension agreed
-            while (frame := await conn.read_frame())[0] == TEXT:
-                pass
+            frame = await conn.read_control_frame()
             assert frame[0] == CLOSE
             assert struct.unpack("!H", frame[1][:2]) == (1002,)
             await conn.read_until_closed()
-    await wait_idle(service, kit)
+    await wait_idle(service)
 
 
-async def test_a_chatty_client_keeps_getting_consecutive_ticks(
-    start_service: StartService, kit: type[Kit]
-) -> None:
+async def test_a_chatty_client_keeps_getting_consecutive_ticks(start_service: StartService) -> None:
     service = await start_service(*FAST, "-N", "2")
     with trio.fail_after(10):
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.handshake(service.port, WS_PATH + "?device=1")
             ticks = []
             for i in range(40):
@@ -571,22 +437,21 @@ async def test_a_chatty_client_keeps_getting_consecutive_ticks(
                 ticks.append(snapshot["tick"])
             conn.reset()
     assert ticks == list(range(ticks[0], ticks[0] + 40))
-    await wait_idle(service, kit)
+    await wait_idle(service)
 
 
 # --- stalled readers, resets, cycles --------------------------------------------------------------
 
 
 async def test_a_stalled_reader_loses_old_ticks_while_a_reading_client_sees_every_tick(
-    start_service: StartService, kit: type[Kit]
+    start_service: StartService,
 ) -> None:
     service = await start_service("-d", "Batt", "-N", "10", "--periodic_time", "0.02")
-    stalled = await trio.to_thread.run_sync(
-        lambda: kit.raw_handshake(service.port, rcvbuf=4096)
-    )  # never reads again
+    stalled = await RawClient.open(service.port, rcvbuf=4096)
+    await stalled.handshake(service.port)  # and never reads again
     try:
         with trio.fail_after(30):
-            async with connection(service.port) as reader:
+            async with raw_connection(service.port) as reader:
                 await reader.handshake(service.port)
                 seen: list[tuple[int, int]] = []
                 stop_after = [10**9]  # set once drops were seen: read ~20 more ticks, then stop
@@ -599,12 +464,12 @@ async def test_a_stalled_reader_loses_old_ticks_while_a_reading_client_sees_ever
                 # read while the stalled client's queue fills and its ticks start dropping
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(read_ticks)
-                    await kit.wait_until(
+                    await wait_until(
                         lambda: service.hub.statistics().messages_dropped > 0, within=20
                     )
                     dropped = service.hub.statistics().messages_dropped
-                    await kit.wait_until(
-                        lambda: service.hub.statistics().messages_dropped > dropped, within=5
+                    await wait_until(
+                        lambda: service.hub.statistics().messages_dropped > dropped, within=10
                     )
                     stop_after[0] = len(seen) + 20 * 10
         # the reader got every tick, all ten devices of each in order, none twice
@@ -614,39 +479,37 @@ async def test_a_stalled_reader_loses_old_ticks_while_a_reading_client_sees_ever
         assert len(complete) >= 20 * 10
         assert service.hub.statistics().messages_dropped % 10 == 0  # whole ticks only
     finally:
-        kit.reset_close(stalled)
-    await wait_idle(service, kit)
+        stalled.reset()
+    await wait_idle(service)
 
 
-async def test_many_abrupt_resets_leave_no_client_and_no_connection(
-    start_service: StartService, kit: type[Kit]
+async def test_many_abrupt_resets_leave_no_client_and_no_raw_connection(
+    start_service: StartService,
 ) -> None:
     service = await start_service(*FAST, "-N", "20")  # ~30 kB per tick: a non-reader parks
 
     async def after_handshake(i: int) -> None:
-        conn = await Conn.open(service.port)
+        conn = await RawClient.open(service.port)
         await conn.handshake(service.port)
         await conn.read_snapshot()
         conn.reset()
 
     async def mid_head(i: int) -> None:
-        conn = await Conn.open(service.port)
+        conn = await RawClient.open(service.port)
         await conn.send(upgrade_request(service.port)[: 20 + i])
         conn.reset()
 
     async def mid_frame(i: int) -> None:
-        conn = await Conn.open(service.port)
+        conn = await RawClient.open(service.port)
         await conn.handshake(service.port)
         await conn.send(client_frame(PING, b"half a ping")[:5])
         conn.reset()
 
     async def stalled(i: int) -> None:
-        conn = await Conn.open(service.port, rcvbuf=4096)
+        conn = await RawClient.open(service.port, rcvbuf=4096)
         await conn.handshake(service.port)
         ticks = service.hub.statistics().ticks_published
-        await kit.wait_until(
-            lambda: service.hub.statistics().ticks_published >= ticks + 10, within=5
-        )
+        await wait_until(lambda: service.hub.statistics().ticks_published >= ticks + 10, within=10)
         conn.reset()  # by now parked: the server holds a partial frame for it
 
     with trio.fail_after(30):
@@ -654,7 +517,7 @@ async def test_many_abrupt_resets_leave_no_client_and_no_connection(
             for i in range(25):
                 for kind in (after_handshake, mid_head, mid_frame, stalled):
                     nursery.start_soon(kind, i)
-        await wait_idle(service, kit, within=10)
+        await wait_idle(service, within=10)
         await assert_serving(service)
     assert service.door.connections_failed == 0
     assert service.door.connections_accepted >= 100
@@ -672,7 +535,7 @@ def vm_rss_kib() -> int:
 
 
 async def test_10000_connect_handshake_disconnect_cycles_leave_nothing_behind(
-    start_service: StartService, kit: type[Kit], monkeypatch: pytest.MonkeyPatch
+    start_service: StartService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Half close cleanly (close frame, echo, EOF), half reset; 50 at a time.
 
@@ -691,7 +554,7 @@ async def test_10000_connect_handshake_disconnect_cycles_leave_nothing_behind(
     close = client_frame(CLOSE, struct.pack("!H", 1000))
 
     async def cycle(i: int) -> None:
-        conn = await Conn.open(port)
+        conn = await RawClient.open(port)
         try:
             await conn.send(request)
             await conn.read_until(b"\r\n\r\n")
@@ -717,7 +580,7 @@ async def test_10000_connect_handshake_disconnect_cycles_leave_nothing_behind(
         async with trio.open_nursery() as nursery:
             for _ in range(concurrency):
                 nursery.start_soon(worker)
-        await wait_idle(service, kit)
+        await wait_idle(service)
 
     with trio.fail_after(120):
         await run_cycles(0, 1_000)
@@ -751,13 +614,13 @@ async def test_10000_connect_handshake_disconnect_cycles_leave_nothing_behind(
 
 @pytest.mark.parametrize("freeze_gc", [True, False])
 async def test_the_startup_heap_is_collected_and_frozen_once_before_serving(
-    nursery: trio.Nursery, kit: type[Kit], monkeypatch: pytest.MonkeyPatch, freeze_gc: bool
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, freeze_gc: bool
 ) -> None:
     """A full collection never has to scan the start-up heap (quart, pydantic, hypercorn)."""
     calls: list[str] = []
     monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-    config = kit.make_config("-wi", "127.0.0.1", "-wp", "0", *FAST)
+    config = make_config("-wi", "127.0.0.1", "-wp", "0", *FAST)
     sock = dersim_trio.web.fastpath.door.open_listener("127.0.0.1", 0)
     done = trio.Event()
 
@@ -773,7 +636,7 @@ async def test_the_startup_heap_is_collected_and_frozen_once_before_serving(
     with trio.fail_after(10):
         service = await nursery.start(run)
         assert calls == (["collect", "freeze"] if freeze_gc else [])
-        async with connection(service.port) as conn:
+        async with raw_connection(service.port) as conn:
             await conn.send(get_request("/api/dersim/overview"))
             assert (await conn.read_response())[0] == 200
         service.request_shutdown()

@@ -9,24 +9,17 @@ port 8111.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
-from pathlib import Path
 
 import pytest
 import trio
 
 from dersim_trio.testing import SimulatorHandle
+from helpers import ROOT, running
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-REFERENCE = "reference/websocket-telemetry-stream.txt"
 POWER_LINE = re.compile(r"^\d\d:\d\d:\d\d: -?\d+\.\d\d kW$", re.MULTILINE)
 PYTHON_SHIM = (
     "import os, runpy, sys, websockets\n"
@@ -35,52 +28,6 @@ PYTHON_SHIM = (
     "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
     "runpy.run_path(sys.argv[1], run_name='__main__')\n"
 )
-
-
-class Output:
-    """A subprocess's merged stdout/stderr, read as it arrives."""
-
-    def __init__(self, process: trio.Process) -> None:
-        assert process.stdout is not None
-        self._stream = process.stdout
-        self.text = ""
-
-    async def wait_for(self, pattern: re.Pattern[str] | str) -> re.Match[str]:
-        """Read until ``pattern`` matches the output so far (fails at EOF)."""
-        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
-        while (match := regex.search(self.text)) is None:
-            chunk = await self._stream.receive_some(65536)
-            if not chunk:
-                raise AssertionError(f"exited before {regex.pattern!r}; output:\n{self.text}")
-            self.text += chunk.decode(errors="replace")
-        return match
-
-
-@asynccontextmanager
-async def running(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[Output]:
-    """Run ``args`` for the body; it is terminated (SIGTERM) when the body ends."""
-    async with trio.open_nursery() as nursery:
-        process = await nursery.start(
-            partial(
-                trio.run_process,
-                list(args),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                check=False,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-                cwd=ROOT,
-            )
-        )
-        yield Output(process)
-        nursery.cancel_scope.cancel()
-
-
-def _reference_document() -> str | None:
-    candidates = [os.environ.get("DERSIM_SHARED_DIR", ""), ROOT.parent / "shared", "/work/shared"]
-    for base in candidates:
-        if base and (path := Path(base) / REFERENCE).is_file():
-            return path.read_text(encoding="utf-8")
-    return None
 
 
 @pytest.mark.parametrize(
@@ -93,13 +40,13 @@ def _reference_document() -> str | None:
 def test_the_users_clients_are_verbatim_copies_of_the_document(
     name: str, first_line: str, last_line: str
 ) -> None:
-    document = _reference_document()
-    if document is None:
-        pytest.skip(f"the user's document ({REFERENCE}) is not on this machine")
+    """The README quotes the user's telemetry-stream document's two clients verbatim (its
+    "The telemetry stream" section); the examples are the same bytes."""
+    document = (ROOT / "README.md").read_text(encoding="utf-8")
     example = (EXAMPLES / name).read_text(encoding="utf-8").rstrip("\n")
     assert example.startswith(first_line)
     assert example.endswith(last_line)
-    assert example in document
+    assert f"\n{example}\n```" in document
 
 
 @pytest.mark.dersim("--periodic_time", "0.05")
@@ -118,10 +65,8 @@ async def test_python_websockets_example_prints_power_lines(dersim: SimulatorHan
 @pytest.mark.dersim("--periodic_time", "0.05")
 async def test_node_ws_example_connects_and_prints_power_lines(dersim: SimulatorHandle) -> None:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (scripts/test.sh installs ws only where node exists)")
-    if not (EXAMPLES / "node_modules" / "ws").is_dir():
-        pytest.skip("npm package ws is not installed: run `npm ci --prefix examples`")
+    assert node is not None, "node is not installed (scripts/test.sh installs Debian's nodejs)"
+    assert (EXAMPLES / "node_modules" / "ws").is_dir(), "run `npm ci --prefix examples`"
     env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
     preload = str(ROOT / "tests" / "redirect_ws.js")
     with trio.fail_after(30):

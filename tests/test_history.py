@@ -16,6 +16,7 @@ import pytest
 import trio
 import trio.testing
 
+from dersim_trio.api.history import MAX_HISTORY_S
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine
 from dersim_trio.service.history import (
@@ -25,6 +26,7 @@ from dersim_trio.service.history import (
     MAX_TICKS,
     METRICS,
     MIN_TICKS,
+    RETENTION_S,
     History,
     bytes_per_device_hour,
     capacity_for,
@@ -193,6 +195,10 @@ def test_documented_memory_numbers_match_the_array_item_sizes() -> None:
     assert capacity_for(1.5, 1) == capacity_for(1.5, 1000) == 10_560
     assert 10_560 * (BYTES_PER_TICK + 1000 * BYTES_PER_DEVICE_TICK) == 422_568_960
     assert History(1000, 1.5).retention_s >= 4 * 3600
+
+
+def test_the_longest_window_the_api_allows_is_what_the_history_keeps() -> None:
+    assert MAX_HISTORY_S == RETENTION_S == 4 * 3600
 
 
 def test_capacity_is_capped_for_tiny_ticks_huge_fleets_and_floored_for_huge_ticks() -> None:

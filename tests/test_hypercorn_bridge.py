@@ -227,7 +227,7 @@ async def test_a_prefixed_stream_is_served_by_hypercorn_with_lifespan_state_and_
     bridge = HypercornBridge(tiny_app, config)
     (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listener.socket.getsockname()[1]
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         await nursery.start(bridge.start_lifespan)
         client = await trio.open_tcp_stream("127.0.0.1", port)
         async with client, listener:

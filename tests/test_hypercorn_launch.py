@@ -16,7 +16,6 @@ import struct
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -28,10 +27,7 @@ from dersim_trio.service.hypercorn_launch import REFUSED_EXIT_CODE, HypercornLau
 from dersim_trio.web.fastpath.door import TCP_USER_TIMEOUT_MS
 from dersim_trio.web.hypercorn_bridge import explicitly_set
 from dersim_trio.web.hypercorn_settings import SETTINGS
-from launch_support import ServerProcess, eventually, process_tree, server_info
-
-if TYPE_CHECKING:
-    from conftest import Kit
+from helpers import ServerProcess, eventually, process_tree, server_info, upgrade_request
 
 FLAGS = ("-d", "Batt", "-N", "20", "--periodic_time", "0.05")
 WS_PATH = "/api/dersim/ws/telemetry"
@@ -122,9 +118,20 @@ async def test_two_workers_are_refused_with_one_line_and_nothing_is_served(
         socket.create_connection(("127.0.0.1", process.port), timeout=2).close()
 
 
-def stalled_websocket(kit: type[Kit], port: int) -> socket.socket:
+def stalled_websocket(port: int) -> socket.socket:
     """A telemetry client that completes the handshake and never reads (4 KiB receive buffer)."""
-    return kit.raw_handshake(port, rcvbuf=4096)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(upgrade_request(port))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, "closed during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
 
 
 def stalled_http_pipeliner(port: int) -> socket.socket:
@@ -168,7 +175,7 @@ def reset(sock: socket.socket) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_closes_telemetry_clients_with_1001_and_exits_0_within_2_s_despite_stalled_clients(  # noqa: E501
-    tmp_path: Path, kit: type[Kit], signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals
 ) -> None:
     with hypercorn_process(tmp_path) as process:
         await process.wait_serving()
@@ -177,7 +184,7 @@ async def test_a_signal_closes_telemetry_clients_with_1001_and_exits_0_within_2_
         stalled: list[socket.socket] = []
         try:
             for _ in range(3):
-                stalled.append(await trio.to_thread.run_sync(stalled_websocket, kit, process.port))
+                stalled.append(await trio.to_thread.run_sync(stalled_websocket, process.port))
             stalled.append(await trio.to_thread.run_sync(stalled_http_pipeliner, process.port))
 
             pid = process.proc.pid

@@ -17,12 +17,13 @@ import pytest
 from dersim_trio.cli import main
 from dersim_trio.engine.core import Engine
 from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
-from dersim_trio.physics.fuelcell import FuelCellModel, fuelcell_nameplate
+from dersim_trio.physics.fuelcell.model import FuelCellModel
+from dersim_trio.physics.fuelcell.stacks import fuelcell_nameplate
 from dersim_trio.physics.pv import PvModel, PvNameplate
 from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
 from dersim_trio.service.build import build_engine
 from dersim_trio.setup.config import ConfigError, parse_args
-from dersim_trio.setup.nameplates import BUNDLED, load_nameplate, pv_nameplate
+from dersim_trio.setup.nameplates import BUNDLED, apply_pv_nameplate, load_nameplate
 
 WALL = datetime(2026, 6, 21, 12, 0, 0, tzinfo=UTC)
 NOON = ("--start_date", "2026-06-21", "--start_clock_time", "12:00:00")
@@ -192,7 +193,7 @@ def test_an_unknown_name_lists_the_bundled_nameplates() -> None:
 
 def test_pv_nameplate_keeps_unset_fields(tmp_path: Path) -> None:
     plate = load_nameplate(write(tmp_path, {"714.Prt[0].DCW": 12000}), "PV-3Phase")
-    assert pv_nameplate(plate, PvNameplate()) == PvNameplate(dc_rating_kw=12.0)
+    assert apply_pv_nameplate(plate, PvNameplate()) == PvNameplate(dc_rating_kw=12.0)
 
 
 def test_list_profiles_prints_every_bundled_nameplate_and_exits_0(

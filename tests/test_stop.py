@@ -6,11 +6,6 @@ End to end on 127.0.0.1 port 0 with real clients, every wait bounded by ``trio.f
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,10 +13,12 @@ import pytest
 import trio
 import trio_websocket
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+from helpers import drain, read_until_serving, release, simulator_process, ws_url
 
-    from conftest import Served
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from helpers import Served
 
     StartService = Callable[..., Awaitable[Served]]
 
@@ -29,55 +26,13 @@ FAST = ("-d", "PV", "--periodic_time", "0.05")
 TOKEN = "stop-token-81c2"
 
 
-def ws_url(service: Served) -> str:
-    return f"ws://127.0.0.1:{service.port}/api/dersim/ws/telemetry"
-
-
-async def drain(ws: trio_websocket.WebSocketConnection) -> None:
-    """Read messages until the connection closes (raises ``ConnectionClosed``)."""
-    while True:
-        await ws.get_message()
-
-
-@contextlib.contextmanager
-def simulator_process(*flags: str, token: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m dersim_trio`` with ``DERSIM_API_TOKEN``; killed if still running at the end."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DERSIM_API_TOKEN": token}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dersim_trio", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
-def read_until_serving(proc: subprocess.Popen[bytes]) -> tuple[str, int]:
-    """The log up to the "serving ... on http://127.0.0.1:PORT" line, and PORT (blocking)."""
-    assert proc.stderr is not None
-    seen = ""
-    while True:
-        line = proc.stderr.readline().decode()
-        if not line:
-            raise AssertionError(f"exited during start-up:\n{seen}")
-        seen += line
-        match = re.search(r"serving .* on http://127\.0\.0\.1:(\d+)", line)
-        if match:
-            return seen, int(match.group(1))
-
-
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast_path", "quart_route"])
 async def test_stop_answers_202_then_clients_get_1001_and_run_service_returns(
     start_service: StartService, fast_path: bool
 ) -> None:
     service = await start_service(*FAST, fast_path=fast_path)
-    with trio.fail_after(5):
-        async with trio_websocket.open_websocket_url(ws_url(service)) as ws:
+    with trio.fail_after(10):
+        async with trio_websocket.open_websocket_url(ws_url(service.port)) as ws:
             await ws.get_message()
             async with httpx.AsyncClient(base_url=service.http_url) as http:
                 response = await http.post("/api/dersim/stop")
@@ -85,16 +40,16 @@ async def test_stop_answers_202_then_clients_get_1001_and_run_service_returns(
             assert response.json() == {"status": "shutting down"}
             with pytest.raises(trio_websocket.ConnectionClosed) as info:
                 await drain(ws)
-        await ws._stream.aclose()  # trio-websocket 0.12 leaves it open after a server close
+        await release(ws)
     assert info.value.reason is not None
     assert info.value.reason.code == 1001
-    with trio.fail_after(3):
+    with trio.fail_after(10):
         await service.done.wait()
 
 
 async def test_stop_needs_the_token_when_one_is_set(start_service: StartService) -> None:
     service = await start_service(*FAST, "--api_token", TOKEN)
-    with trio.fail_after(5):
+    with trio.fail_after(10):
         async with httpx.AsyncClient(base_url=service.http_url) as http:
             refused = await http.post("/api/dersim/stop")
             form = await http.post(
@@ -115,7 +70,7 @@ async def test_stop_needs_the_token_when_one_is_set(start_service: StartService)
 
 async def test_the_process_exits_0_after_stop_and_never_logs_the_token() -> None:
     flags = (*FAST, "-wp", "0", "--log_level", "DEBUG")
-    with simulator_process(*flags, token=TOKEN) as proc, trio.fail_after(20):
+    with simulator_process(*flags, env={"DERSIM_API_TOKEN": TOKEN}) as proc, trio.fail_after(20):
         log_head, port = await trio.to_thread.run_sync(read_until_serving, proc)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             response = await http.post(

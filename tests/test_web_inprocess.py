@@ -19,7 +19,8 @@ import trio
 import trio.testing
 from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
 
-from dersim_trio.api.schema import ServerInfo, Snapshot
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.server import ServerInfo
 
 if TYPE_CHECKING:
     from conftest import InProcess, Kit

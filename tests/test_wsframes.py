@@ -28,41 +28,10 @@ from dersim_trio.web.fastpath.frames import (
     pong_frame,
     text_frame,
 )
+from helpers import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, WS_KEY, client_frame
 
-RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+RFC_KEY = WS_KEY
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-MASK = b"\x37\xfa\x21\x3d"
-
-TEXT, BINARY, CONTINUATION = 0x1, 0x2, 0x0
-CLOSE, PING, PONG = 0x8, 0x9, 0xA
-
-
-def client_frame(
-    opcode: int,
-    payload: bytes = b"",
-    *,
-    fin: bool = True,
-    rsv: int = 0,
-    mask: bytes | None = MASK,
-    length: int | None = None,
-) -> bytes:
-    """A client frame as a client would send it (masked unless ``mask`` is None).
-
-    ``length`` overrides the header's length (to announce a payload that is not sent).
-    """
-    n = len(payload) if length is None else length
-    mask_bit = 0x80 if mask is not None else 0
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
-    if mask is None:
-        return head + payload
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + masked
 
 
 def feed_all(data: bytes) -> list[ClientEvent]:

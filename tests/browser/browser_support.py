@@ -1,16 +1,15 @@
 """Support for the dashboard browser tests: the real server as a subprocess, Debian's Chromium
 driven by Playwright's sync API (``executable_path``; no Playwright browser download).
 
-Skipped, with the reason, when ``/usr/bin/chromium`` or the ``playwright`` package is missing.
-Every wait is on a condition with a timeout; there are no fixed sleeps.
+Chromium and the ``playwright`` package are required (``scripts/test.sh`` installs both): without
+them the tests fail, they are never skipped. Every wait is on a condition with a timeout; there
+are no fixed sleeps.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from helpers import DETERMINISTIC_START, SERVING_LINE
 
 CHROMIUM = os.environ.get("DERSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -33,24 +34,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-DETERMINISTIC_START = ["--start_date", "2026-06-21", "--start_clock_time", "12:00:00"]
 SERVER_START_TIMEOUT_S = 20.0
 WAIT_MS = 10_000
-SERVING = re.compile(r"serving .* on http://([^:\s]+):(\d+)")
-
-
-def browser_unavailable() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-        return (
-            f"{CHROMIUM} not found (Debian package 'chromium'; scripts/test.sh installs it "
-            "when run as root)"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed (pip install -e '.[test]')"
-    return None
 
 
 class SimServer:
@@ -85,7 +70,7 @@ class SimServer:
                 raise RuntimeError(f"server did not start: {''.join(self.log)}") from None
             if line is None:
                 raise RuntimeError(f"server exited: {''.join(self.log)}")
-            match = SERVING.search(line)
+            match = SERVING_LINE.search(line)
             if match:
                 self.port = int(match.group(2))
                 return self

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +19,8 @@ from dersim_trio.physics.battery import (
     converter_output_kw,
 )
 from dersim_trio.physics.hybrid import (
+    DEFAULT_ARRAY,
+    DEFAULT_BATTERY,
     DISPATCH_POLICIES,
     DispatchPolicy,
     HybridModel,
@@ -36,6 +40,25 @@ COUNTERS = (
     "ac_energy_absorbed_kwh",
     "loss_energy_kwh",
 )
+
+
+def hybrid(
+    pv_kw: float = 10.0,
+    *,
+    inverter_kva: float = 15.0,
+    initial_soc_pct: float = 50.0,
+    self_discharge_pct_per_month: float = 2.0,
+) -> HybridNameplate:
+    """The default hybrid with another PV size, inverter, initial SoC or self-discharge."""
+    return HybridNameplate(
+        array=replace(DEFAULT_ARRAY, dc_rating_kw=pv_kw),
+        battery=replace(
+            DEFAULT_BATTERY,
+            initial_soc_pct=initial_soc_pct,
+            self_discharge_pct_per_month=self_discharge_pct_per_month,
+        ),
+        inverter_kva=inverter_kva,
+    )
 
 
 def env_at(t: datetime, irradiance_w_m2: float | None = None) -> Environment:
@@ -90,7 +113,7 @@ def assert_energy_balance(out: DeviceOutput, model: HybridModel, soc_start_pct: 
     plate = model.nameplate
     stored_kwh = (soc_of(out) - soc_start_pct) * plate.batt_kwh / 100.0
     expected_kwh = (
-        plate.round_trip_efficiency_pct / 100.0 * a["battery_charge_energy_kwh"]
+        plate.battery.round_trip_efficiency_pct / 100.0 * a["battery_charge_energy_kwh"]
         - a["battery_discharge_energy_kwh"]
     )
     moved = a["battery_charge_energy_kwh"] + a["battery_discharge_energy_kwh"]
@@ -162,15 +185,15 @@ def test_same_seed_gives_identical_days() -> None:
 # --- energy balance over a day ----------------------------------------------------------------
 
 DAY_CASES: list[tuple[DispatchPolicy, HybridNameplate, dict[int, Dispatch] | None]] = [
-    ("self_consumption", HybridNameplate(self_discharge_pct_per_month=0.0), None),
+    ("self_consumption", hybrid(self_discharge_pct_per_month=0.0), None),
     (
         "pv_priority",
-        HybridNameplate(pv_kw=16.0, inverter_kva=6.0, self_discharge_pct_per_month=0.0),
+        hybrid(16.0, inverter_kva=6.0, self_discharge_pct_per_month=0.0),
         {0: IDLE, 16: Dispatch(active_power_limit_pct=50.0)},
     ),
     (
         "manual",
-        HybridNameplate(self_discharge_pct_per_month=0.0),
+        hybrid(self_discharge_pct_per_month=0.0),
         {
             0: Dispatch(active_power_setpoint_kw=-4.0),
             3: Dispatch(active_power_setpoint_kw=2.5),
@@ -194,7 +217,7 @@ def test_energy_balance_closes_over_a_day(
     model = HybridModel(plate, seed=3)
     model.dispatch_policy = policy
     outs = run_day(model, dt_s, schedule)
-    assert_energy_balance(outs[-1], model, plate.initial_soc_pct)
+    assert_energy_balance(outs[-1], model, plate.battery.initial_soc_pct)
 
 
 # --- self_consumption -------------------------------------------------------------------------
@@ -223,7 +246,7 @@ def test_self_consumption_discharges_at_night_to_the_target() -> None:
 
 def test_self_consumption_exports_what_the_battery_cannot_absorb() -> None:
     """20 kW of PV: the battery takes its 10 kW rating, the rest is exported up to 15 kVA."""
-    model = HybridModel(HybridNameplate(pv_kw=20.0), clouds=False)
+    model = HybridModel(hybrid(20.0), clouds=False)
     out = model.step(env_at(NOON, 1000.0), IDLE, 1.5)
     assert num(out, "battery_power_kw") == pytest.approx(-10.0)
     p_inv = num(out, "pv_power_kw") - 10.0
@@ -232,7 +255,7 @@ def test_self_consumption_exports_what_the_battery_cannot_absorb() -> None:
 
 
 def test_self_consumption_exports_everything_once_the_battery_is_full() -> None:
-    model = HybridModel(HybridNameplate(initial_soc_pct=95.0), clouds=False)
+    model = HybridModel(hybrid(initial_soc_pct=95.0), clouds=False)
     out = model.step(env_at(NOON), IDLE, 60.0)
     assert abs(num(out, "battery_power_kw")) < 1e-3  # only self-discharge replacement
     assert num(out, "pv_curtailed_kw") == 0.0
@@ -240,7 +263,7 @@ def test_self_consumption_exports_everything_once_the_battery_is_full() -> None:
 
 
 def test_self_consumption_stops_at_soc_min_overnight() -> None:
-    plate = HybridNameplate(initial_soc_pct=12.0, self_discharge_pct_per_month=0.0)
+    plate = hybrid(initial_soc_pct=12.0, self_discharge_pct_per_month=0.0)
     out = hold(HybridModel(plate, clouds=False), NIGHT, IDLE, 60.0, 120)
     assert soc_of(out) == pytest.approx(10.0, abs=1e-6)
     assert out.ac_power_kw == 0.0
@@ -254,7 +277,7 @@ def test_self_consumption_stops_at_soc_min_overnight() -> None:
 
 def test_pv_priority_exports_up_to_the_rating_and_charges_with_the_surplus() -> None:
     """16 kW PV behind 6 kVA: AC at the rating, the DC surplus above D(6 kW) to the battery."""
-    model = HybridModel(HybridNameplate(pv_kw=16.0, inverter_kva=6.0), clouds=False)
+    model = HybridModel(hybrid(16.0, inverter_kva=6.0), clouds=False)
     model.dispatch_policy = "pv_priority"
     out = model.step(env_at(NOON, 1000.0), IDLE, 1.5)
     d_rating = converter_input_kw(6.0, 6.0 / 0.96)
@@ -278,7 +301,7 @@ def test_pv_priority_leaves_the_battery_idle_below_the_rating_and_at_night() -> 
 
 def test_pv_priority_clips_when_the_battery_is_full() -> None:
     """Surplus with a full battery: PV curtailed to the rating (clipping, not throttling)."""
-    plate = HybridNameplate(pv_kw=16.0, inverter_kva=6.0, initial_soc_pct=95.0)
+    plate = hybrid(16.0, inverter_kva=6.0, initial_soc_pct=95.0)
     model = HybridModel(plate, clouds=False)
     model.dispatch_policy = "pv_priority"
     out = model.step(env_at(NOON, 1000.0), IDLE, 1.5)
@@ -289,7 +312,7 @@ def test_pv_priority_clips_when_the_battery_is_full() -> None:
 
 
 def test_wmaxlimpct_curtails_export_and_throttles() -> None:
-    model = HybridModel(HybridNameplate(initial_soc_pct=95.0), clouds=False)
+    model = HybridModel(hybrid(initial_soc_pct=95.0), clouds=False)
     model.dispatch_policy = "pv_priority"
     out = model.step(env_at(NOON), Dispatch(active_power_limit_pct=20.0), 60.0)
     assert out.ac_power_kw == pytest.approx(3.0)
@@ -322,7 +345,7 @@ def test_manual_negative_setpoint_charges_from_grid_and_pv() -> None:
 
 def test_manual_curtails_pv_off_mpp_when_the_battery_is_full() -> None:
     """Full battery, setpoint below PV: AC held at the setpoint, string moves above V_mp."""
-    model = HybridModel(HybridNameplate(initial_soc_pct=95.0), clouds=False)
+    model = HybridModel(hybrid(initial_soc_pct=95.0), clouds=False)
     model.dispatch_policy = "manual"
     mpp = model.step(env_at(NOON), IDLE, 60.0)  # no setpoint: battery idle, PV at MPP
     out = model.step(env_at(NOON), Dispatch(active_power_setpoint_kw=2.0), 60.0)
@@ -334,7 +357,7 @@ def test_manual_curtails_pv_off_mpp_when_the_battery_is_full() -> None:
 
 def test_manual_import_with_a_full_battery_does_not_feed_inverter_no_load_loss() -> None:
     """A trickle (self-discharge replacement) would not wake the inverter: AC stays 0."""
-    model = HybridModel(HybridNameplate(initial_soc_pct=95.0), clouds=False)
+    model = HybridModel(hybrid(initial_soc_pct=95.0), clouds=False)
     model.dispatch_policy = "manual"
     out = model.step(env_at(NIGHT), Dispatch(active_power_setpoint_kw=-5.0), 60.0)
     assert out.ac_power_kw == 0.0
@@ -342,7 +365,7 @@ def test_manual_import_with_a_full_battery_does_not_feed_inverter_no_load_loss()
 
 
 def test_manual_setpoint_not_reached_on_an_empty_battery_throttles() -> None:
-    model = HybridModel(HybridNameplate(initial_soc_pct=10.0), clouds=False)
+    model = HybridModel(hybrid(initial_soc_pct=10.0), clouds=False)
     model.dispatch_policy = "manual"
     out = model.step(env_at(NIGHT), Dispatch(active_power_setpoint_kw=3.0), 60.0)
     assert out.ac_power_kw == 0.0
@@ -364,7 +387,7 @@ def test_manual_without_a_setpoint_leaves_the_battery_idle() -> None:
 @pytest.mark.parametrize("policy", DISPATCH_POLICIES)
 def test_the_inverter_kva_limit_is_never_exceeded(policy: DispatchPolicy) -> None:
     """30 kW of PV, 2000 W/m² and a full battery behind 15 kVA; setpoints far above and below."""
-    model = HybridModel(HybridNameplate(pv_kw=30.0, initial_soc_pct=94.0), clouds=False)
+    model = HybridModel(hybrid(30.0, initial_soc_pct=94.0), clouds=False)
     model.dispatch_policy = policy
     for setpoint in (None, 40.0, -40.0, 14.9):
         for _ in range(20):
@@ -394,7 +417,7 @@ def test_an_unknown_policy_is_rejected() -> None:
 
 def test_large_steps_land_soc_on_the_window_without_overshoot() -> None:
     """900 s steps at a bright noon: charging stops exactly at 95 %; overnight exactly at 10 %."""
-    plate = HybridNameplate(pv_kw=20.0, initial_soc_pct=80.0, self_discharge_pct_per_month=0.0)
+    plate = hybrid(20.0, initial_soc_pct=80.0, self_discharge_pct_per_month=0.0)
     model = HybridModel(plate, clouds=False)
     socs = [soc_of(hold(model, NOON, IDLE, 900.0, 1)) for _ in range(8)]
     assert max(socs) <= 95.0
@@ -414,19 +437,36 @@ def test_a_day_at_900_s_matches_a_day_at_60_s() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "build",
     [
-        {"pv_kw": 0.0},
-        {"inverter_kva": -1.0},
-        {"batt_kwh": math.nan},
-        {"dispatch": "greedy"},
-        {"soc_min_pct": 95.0, "soc_max_pct": 10.0},
-        {"self_consumption_target_kw": 20.0},
+        lambda: hybrid(0.0),
+        lambda: HybridNameplate(inverter_kva=-1.0),
+        lambda: HybridNameplate(battery=replace(DEFAULT_BATTERY, energy_kwh=math.nan)),
+        lambda: HybridNameplate(dispatch="greedy"),  # type: ignore[arg-type]
+        lambda: HybridNameplate(
+            battery=replace(DEFAULT_BATTERY, soc_reserve_min_pct=95.0, soc_reserve_max_pct=10.0)
+        ),
+        lambda: HybridNameplate(self_consumption_target_kw=20.0),
+        lambda: HybridNameplate(dc_bus_voltage_v=math.inf),
     ],
 )
-def test_nameplate_rejects_inconsistent_values(kwargs: dict[str, object]) -> None:
+def test_nameplate_rejects_inconsistent_values(build: Callable[[], HybridNameplate]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
-        HybridNameplate(**kwargs)  # type: ignore[arg-type]
+        build()
+
+
+def test_the_nameplate_is_composed_of_the_pv_and_battery_nameplates() -> None:
+    """The PV port is the array with the shared inverter's ratings; the battery port is the
+    battery nameplate itself (its converter is the DC-DC stage)."""
+    plate = hybrid(16.0, inverter_kva=6.0)
+    port = plate.pv_port()
+    assert (port.dc_rating_kw, port.w_max_kw, port.va_max_kva) == (16.0, 6.0, 6.0)
+    assert port.var_max_inj_kvar == pytest.approx(0.44 * 6.0)
+    assert port.eta_inv_nom == pytest.approx(0.96)
+    assert port.gamma_pdc_per_c == DEFAULT_ARRAY.gamma_pdc_per_c
+    assert (plate.pv_kw, plate.batt_kw) == (16.0, 10.0)
+    assert (plate.soc_min_pct, plate.soc_max_pct) == (10.0, 95.0)
+    assert HybridModel(plate).battery.nameplate is plate.battery
 
 
 # --- the battery helpers the hybrid reuses ----------------------------------------------------
@@ -486,7 +526,7 @@ def test_outputs_are_finite_within_limits_and_counters_monotonic(
     inverter_kva: float,
     steps: list[tuple[DispatchPolicy, float | None, float, float, int, float | None]],
 ) -> None:
-    plate = HybridNameplate(pv_kw=pv_kw, inverter_kva=inverter_kva, initial_soc_pct=soc0)
+    plate = hybrid(pv_kw, inverter_kva=inverter_kva, initial_soc_pct=soc0)
     model = HybridModel(plate, seed=seed)
     lo = min(soc0, plate.soc_min_pct) - 1e-3  # self-discharge may drift a parked pack slightly
     hi = max(soc0, plate.soc_max_pct) + 1e-9

@@ -1,6 +1,9 @@
-"""Pydantic models: the one schema source for HTTP, WebSocket and OpenAPI.
+"""The telemetry payload: one device's ``Snapshot`` for one tick (contract §2), the body of
+``GET /api/dersim/overview``, ``/devices`` and every WebSocket message.
 
-A ``Snapshot`` is one device's telemetry for one tick (contract §2). Every float is validated
+The other request and response bodies live beside this module, one per resource: ``common``
+(errors, ``?device=``), ``server`` (server-info, stop), ``inputs``, ``controls`` (controls,
+commands, faults), ``history``, ``logs`` and ``dciv``. Every float is validated
 finite (``allow_inf_nan=False``): a model that ever produced NaN or infinity makes the tick fail
 loudly instead of publishing a broken number.
 """
@@ -16,6 +19,15 @@ InverterStateName = Literal[
     "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
 ]
 ConnectionState = Literal["connected", "disconnected"]
+GridStateName = Literal[
+    "continuous",
+    "mandatory",
+    "permissive",
+    "momentary_cessation",
+    "tripped",
+    "entering_service",
+]
+"""The IEEE 1547-2018 operating region of a device (``grid.support``)."""
 DcMode = Literal["pv", "battery", "wind", "fuelcell", "hybrid-dc", "none"]
 AssetType = Literal["pv", "battery", "wind", "fuelcell", "hybrid-dc", "evse"]
 
@@ -55,6 +67,24 @@ class PQ(_Strict):
     angle_deg: float = Field(description="atan2(Q, P) in degrees.")
 
 
+class LastTrip(_Strict):
+    """A grid trip: its cause (``OV2``, ``UV1``, ``OF2``, ``UF1``, ...) and when."""
+
+    cause: str
+    time_s: float = Field(description="Simulated seconds since the simulator start.")
+
+
+class GridSupportStatus(_Strict):
+    """What the grid-support functions impose this tick."""
+
+    functions: list[str] = Field(
+        description="Enabled functions, the reactive power mode first (trips always act)."
+    )
+    target_q_kvar: float = Field(description="The reactive mode's target before its lag.")
+    p_limit_kw: float = Field(description="The active power ceiling the functions impose.")
+    v_ref_pct: float = Field(description="Volt-var reference voltage, % of nominal.")
+
+
 class Status(_Strict):
     """Service, inverter and connection state with an optional human-readable message."""
 
@@ -62,6 +92,14 @@ class Status(_Strict):
     inverter_state: InverterStateName
     connection_state: ConnectionState
     message: str | None
+    grid_state: GridStateName | None = Field(
+        default=None,
+        description="IEEE 1547 operating region; null while the operator keeps the unit off or "
+        "out of service (or for a device without grid support).",
+    )
+    last_trip: LastTrip | None = Field(
+        default=None, description="The last grid trip (cause and simulated time); null: none."
+    )
 
 
 class Energy(_Strict):
@@ -164,101 +202,6 @@ class Snapshot(_Strict):
     asset_type: AssetType
     device_index: int = Field(ge=0)
     asset: Asset
-
-
-class FieldError(BaseModel):
-    """One invalid field of a request body."""
-
-    field: str
-    message: str
-    allowed: str | None = Field(default=None, description="The field's allowed values or range.")
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx/5xx JSON body."""
-
-    error: str = Field(description="Short machine-friendly error name.")
-    detail: str = Field(description="What was wrong and what is allowed.")
-    fields: list[FieldError] | None = Field(
-        default=None, description="Per-field problems of a rejected body (422)."
+    grid_support: GridSupportStatus | None = Field(
+        default=None, description="IEEE 1547 grid support; null for a device without it."
     )
-
-
-class HubStatisticsModel(BaseModel):
-    """Broadcaster counters (``Hub.statistics()``)."""
-
-    subscribers: int
-    ticks_published: int
-    messages_sent: int
-    messages_dropped: int
-    last_tick_duration_ms: float
-    max_tick_lateness_ms: float
-    tick_lateness_p50_ms: float
-    tick_lateness_p99_ms: float
-    tick_duration_p99_ms: float
-
-
-class ServerInfo(BaseModel):
-    """What this simulator process is and how it runs."""
-
-    name: str
-    version: str
-    python_version: str
-    trio_version: str
-    hypercorn_version: str
-    device_type: str
-    device_count: int
-    device_profile_name: str | None
-    periodic_time_s: float
-    time_scale: float
-    wall_clock: bool
-    timezone: str
-    seed: int
-    started_at: str = Field(description="Wall-clock start time, ISO 8601 UTC.")
-    uptime_s: float
-    tick: int
-    clock_time: str
-    fast_path: bool = Field(
-        description="True when the telemetry stream is served by the front door."
-    )
-    statistics: HubStatisticsModel
-
-
-class DeviceQuery(BaseModel):
-    """``?device=N``."""
-
-    device: int | None = Field(default=None, ge=0, description="0-based device index.")
-
-
-class InputsUpdate(BaseModel):
-    """``PUT .../inputs`` body: every field optional; a number overrides, ``null`` resets."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    irradiance_w_m2: float | None = Field(
-        default=None, ge=0, le=1500, description="Plane-of-array irradiance, W/m² (0..1500)."
-    )
-    ambient_temperature_c: float | None = Field(
-        default=None, ge=-40, le=60, description="Ambient air temperature, °C (-40..60)."
-    )
-    wind_speed_m_s: float | None = Field(
-        default=None, ge=0, le=75, description="Wind at the anemometer height, m/s (0..75)."
-    )
-    grid_voltage_pu: float | None = Field(
-        default=None, ge=0, le=1.5, description="Grid voltage, per unit of nominal (0..1.5)."
-    )
-    grid_frequency_hz: float | None = Field(
-        default=None, ge=45, le=65, description="Grid frequency, Hz (45..65)."
-    )
-
-
-class InputsState(BaseModel):
-    """A device's run-time input overrides; ``null`` means following its profile or model."""
-
-    device_index: int
-    irradiance_w_m2: float | None
-    ambient_temperature_c: float | None
-    wind_speed_m_s: float | None
-    grid_voltage_pu: float
-    grid_frequency_hz: float
-    has_profile: bool = Field(description="True when a --dc_profile feeds this device.")

@@ -21,7 +21,9 @@ Quick tour::
 * Errors: every one is a ``DersimError`` (``ApiError`` carries the server's error body).
 """
 
-from dersim_trio.api.schema import InputsState, ServerInfo, Snapshot
+from dersim_trio.api.inputs import InputsState
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.server import ServerInfo
 from dersim_trio.client.backoff import Backoff
 from dersim_trio.client.burst import Burst, Sample
 from dersim_trio.client.errors import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dersim_trio.api.schema import FieldError
+from dersim_trio.api.common import FieldError
 
 
 class DersimError(Exception):

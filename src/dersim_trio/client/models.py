@@ -3,7 +3,7 @@ history, logs, DC I-V), following the API reference.
 
 They accept unknown extra keys (``extra="allow"``), so a newer server never breaks an older
 client. Snapshot, ServerInfo and the inputs models are the server's own
-(``dersim_trio.api.schema``).
+(``dersim_trio.api``).
 """
 
 from __future__ import annotations

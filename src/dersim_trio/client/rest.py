@@ -18,7 +18,10 @@ import httpx
 import trio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from dersim_trio.api.schema import ErrorBody, InputsState, ServerInfo, Snapshot
+from dersim_trio.api.common import ErrorBody
+from dersim_trio.api.inputs import InputsState
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.server import ServerInfo
 from dersim_trio.client.backoff import Backoff
 from dersim_trio.client.burst import Burst, Sample
 from dersim_trio.client.errors import ApiError, PayloadError, ServerUnreachable

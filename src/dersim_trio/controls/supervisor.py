@@ -34,6 +34,18 @@ Every tick the engine calls, per device::
    operating or service state, then clamps ("reactive power clamped at 4.40 kvar
    (VarMaxInjRtg)"), else the model's own message.
 
+Grid support (``grid.support``, IEEE 1547-2018), when the device has it (every inverter-based
+device built by the service does): in ``before_step``, once the inverter is running and in
+service, the grid functions integrate the tick (trips at 10 ms sub-steps, momentary cessation,
+re-entry after a trip) and bound the dispatch: the PV/wind limit and the storage setpoint are
+held under their active power ceiling, and while the frequency droop acts its command replaces
+them (a limit for PV and wind, a setpoint for storage, fuel cell and hybrid; the EVSE's charging
+is held inside the current limit only). In ``after_step`` the grid's reactive mode, if one is
+enabled, replaces the operator's Q (``settings.REACTIVE_MODES``); the VA circle and the current
+limit then bound P and Q. A trip or momentary cessation zeroes the output; a trip reports the
+unit ``out_of_service`` and ``disconnected`` until it has re-entered service. Trips are logged
+on ``dersim_trio.Grid``.
+
 Logging (the device index is in every message): reversions and reactive clamps on
 ``dersim_trio.AC``, timed state changes on ``dersim_trio.Lab``.
 """
@@ -42,6 +54,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dersim_trio.api.controls import CommandName, FaultType
@@ -62,10 +75,13 @@ from dersim_trio.controls.reactive import (
     pf_reactive_kvar,
 )
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS, DeviceControls
+from dersim_trio.grid.support import GridState, GridSupport, PowerBounds
+from dersim_trio.grid.trip import GridSample, TripEvent
 from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")
+log_grid = logging.getLogger("dersim_trio.Grid")
 
 STORAGE_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc"})
 """Assets that exchange vars in standby (the converter stays on the grid)."""
@@ -90,6 +106,9 @@ class Delivered:
     service_state: ServiceState
     connection_state: ConnectionState
     message: str | None
+    grid_state: GridState | None = None
+    """The IEEE 1547 operating region (None: the device has no grid support or is not energized
+    by its operator)."""
 
 
 @dataclass(slots=True)
@@ -107,9 +126,14 @@ class DeviceSupervisor:
     last_active_power_kw: float = 0.0
     reactive_clamp: ReactiveLimit | None = None
     """The reactive power clamp of the last tick (None: Q fitted)."""
+    grid: GridSupport | None = None
+    """IEEE 1547 grid support (``grid.support``); None: the device ignores its grid."""
     _energize: bool = True
     _p_cap_kw: float = math.inf
     _q_scale: float = 1.0
+    _grid_active: bool = False
+    _grid_bounds: PowerBounds | None = None
+    _dt_s: float = 0.0
 
     # --- commands and faults --------------------------------------------------------------
 
@@ -143,10 +167,15 @@ class DeviceSupervisor:
         return self.faults.clear(fault)
 
     @property
+    def grid_tripped(self) -> bool:
+        """True while the grid support holds the unit tripped (waiting to re-enter)."""
+        return self.grid is not None and self.grid.tripped
+
+    @property
     def service_state(self) -> ServiceState:
         """The service state reported in snapshots (the inverter's state bounds it)."""
         op = self.operation.state
-        if op == "off" or op in FAULT_STATES:
+        if op == "off" or op in FAULT_STATES or self.grid_tripped:
             return "out_of_service"
         if self.service.state != "in_service":
             return self.service.state
@@ -164,9 +193,17 @@ class DeviceSupervisor:
         dt_s: float,
         now_s: float,
         times: OperatingTimes,
+        grid: GridSample | None = None,
+        grid_at: Callable[[float], GridSample] | None = None,
     ) -> Dispatch:
-        """Advance timers and states by ``dt_s`` and return the dispatch for the model step."""
+        """Advance timers and states by ``dt_s`` and return the dispatch for the model step.
+
+        ``grid`` is the grid at the end of the step (default: ``env``'s voltage on every
+        phase), ``grid_at(t)`` the grid at simulated time t inside the step (default: ``grid``
+        throughout); only the grid support uses them.
+        """
         controls = self.controls
+        self._dt_s = dt_s
         if controls.revert_at_s:
             for name in controls.expire(now_s):
                 log_ac.info("device %d: %s reverted to its default (revert timer)", index, name)
@@ -174,19 +211,36 @@ class DeviceSupervisor:
         for before, after in operation.advance(dt_s, times):
             log_lab.info("device %d: inverter %s → %s", index, before, after)
         if self.service.state == "entering_service":
-            may_count = operation.state == "running" and grid_in_window(
-                env.grid_voltage_pu, env.grid_frequency_hz
-            )
+            if self.grid is not None:
+                es = self.grid.settings.enter_service
+                sample = grid or GridSample(
+                    env.grid_voltage_pu, env.grid_voltage_pu, env.grid_frequency_hz
+                )
+                in_window = es.in_window(sample.v_lo_pu, sample.v_hi_pu, sample.f_hz)
+            else:
+                in_window = grid_in_window(env.grid_voltage_pu, env.grid_frequency_hz)
+            may_count = operation.state == "running" and in_window
             if self.service.advance(dt_s, times.enter_service_delay_s, may_count):
                 log_lab.info("device %d: entering_service → in_service", index)
 
         asset = model.asset_type
+        self._grid_active = False
+        self._grid_bounds = None
         if not (operation.energized and self.service.state == "in_service"):
             self._energize = False
             self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
             return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
+        if self.grid is not None:
+            bounds = self._grid_before(index, model, env, dt_s, now_s, grid, grid_at)
+            if not bounds.energize:
+                self._energize = False
+                self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
+                return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
+            w = model.rating.w_max_kw
+            if not (bounds.droop_kw is None and bounds.p_max_kw >= w - _EPS_KW):
+                self._grid_bounds = bounds
         self._energize = True
-        if controls.is_default and operation.state == "running":
+        if controls.is_default and operation.state == "running" and self._grid_bounds is None:
             self._p_cap_kw = math.inf
             self._q_scale = 1.0
             self.ramp_kw = None
@@ -236,9 +290,99 @@ class DeviceSupervisor:
                 setpoint = max(-p_cap, min(p_cap, setpoint))
             elif asset == "evse":
                 setpoint = -p_cap
+        grid_bounds = self._grid_bounds
+        if grid_bounds is not None:
+            setpoint, limit_pct, p_cap = self._apply_bounds(
+                grid_bounds, asset, w_max, setpoint, limit_pct, p_cap
+            )
         self._p_cap_kw = p_cap
         self._q_scale = q_scale
         return Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
+
+    def _grid_before(
+        self,
+        index: int,
+        model: DeviceModel,
+        env: Environment,
+        dt_s: float,
+        now_s: float,
+        grid: GridSample | None,
+        grid_at: Callable[[float], GridSample] | None,
+    ) -> PowerBounds:
+        """Run the grid functions over the step (see the module docstring)."""
+        gs = self.grid
+        assert gs is not None
+        end = grid or GridSample(env.grid_voltage_pu, env.grid_voltage_pu, env.grid_frequency_hz)
+        w_max = model.rating.w_max_kw
+        controls = self.controls
+        if model.asset_type in SETPOINT_ASSETS:
+            normal = controls.active_power_setpoint_kw or 0.0
+        else:
+            normal = controls.active_power_limit_pct / 100.0 * w_max
+        was = gs.state
+        bounds, event = gs.before_step(
+            now_s - dt_s,
+            dt_s,
+            grid_at or (lambda _t: end),
+            env.grid_voltage_pu,
+            self.last_active_power_kw,
+            normal,
+        )
+        self._grid_active = True
+        if event is not None:
+            self._log_trip(index, event, end)
+        elif was != gs.state and (was == "tripped" or gs.state == "momentary_cessation"):
+            log_grid.info("device %d: grid state %s → %s", index, was, gs.state)
+        return bounds
+
+    def _apply_bounds(
+        self,
+        bounds: PowerBounds,
+        asset: str,
+        w_max: float,
+        setpoint: float | None,
+        limit_pct: float,
+        p_cap: float,
+    ) -> tuple[float | None, float, float]:
+        """The dispatch inside the grid's bounds: (setpoint, limit %, |P| cap)."""
+        p_max = bounds.p_max_kw
+        droop = bounds.droop_kw
+        if asset == "evse":
+            if setpoint is None or setpoint < bounds.p_min_kw:
+                setpoint = bounds.p_min_kw if bounds.p_min_kw < 0.0 else setpoint
+            return setpoint, min(limit_pct, 100.0 * p_max / w_max), min(p_cap, p_max)
+        if asset in SETPOINT_ASSETS:
+            if droop is not None:
+                setpoint = droop
+            elif setpoint is not None:
+                setpoint = max(bounds.p_min_kw, min(p_max, setpoint))
+            if w_max > 0.0:
+                limit_pct = min(limit_pct, 100.0 * p_max / w_max)
+        elif w_max > 0.0:
+            ceiling = p_max if droop is None else max(0.0, droop)
+            limit_pct = (
+                100.0 * ceiling / w_max
+                if droop is not None
+                else min(limit_pct, 100.0 * ceiling / w_max)
+            )
+        return setpoint, max(0.0, min(100.0, limit_pct)), min(p_cap, p_max)
+
+    def _log_trip(self, index: int, event: TripEvent, grid: GridSample) -> None:
+        gs = self.grid
+        assert gs is not None
+        es = gs.settings.enter_service
+        log_grid.warning(
+            "device %d: tripped (%s) at %.3f s: V %.3f..%.3f pu, f %.3f Hz; re-entering after "
+            "%g s inside the window, then a %g s ramp",
+            index,
+            event.cause,
+            event.time_s,
+            grid.v_lo_pu,
+            grid.v_hi_pu,
+            grid.f_hz,
+            es.es_dly_tms_s,
+            es.es_rmp_tms_s,
+        )
 
     def after_step(self, index: int, model: DeviceModel, out: DeviceOutput) -> Delivered:
         """Final P and Q, states and message for this tick (see the module docstring)."""
@@ -279,6 +423,21 @@ class DeviceSupervisor:
                 q = limited.reactive_power_kvar
                 if limited.reason is not None:
                     clamp = limited
+        gs = self.grid
+        grid_state: GridState | None = None
+        if gs is not None and self._grid_active:
+            grid_state = gs.state
+            if self._energize:
+                p_before = p
+                p, q = gs.after_step(p, q, self._dt_s)
+                if not delivering:
+                    q = 0.0
+                if p != p_before:
+                    scale = p / p_before if p_before != 0.0 else 0.0
+                    dc_p *= scale
+                    dc_i *= scale
+            else:
+                p = dc_p = dc_i = q = 0.0
         self._log_clamp(index, clamp)
         self.reactive_clamp = clamp
         self.last_active_power_kw = p
@@ -287,7 +446,8 @@ class DeviceSupervisor:
         service = self.service_state
         inverter: InverterStateName
         if op == "running":
-            inverter = model_state if service == "in_service" else "standby"
+            energized = service == "in_service" and (self._energize or not self._grid_active)
+            inverter = model_state if energized else "standby"
         else:
             inverter = self.operation.inverter_state
         return Delivered(
@@ -297,8 +457,11 @@ class DeviceSupervisor:
             dc_current_a=dc_i,
             inverter_state=inverter,
             service_state=service,
-            connection_state="disconnected" if self.faults.disconnected else "connected",
+            connection_state="disconnected"
+            if self.faults.disconnected or self.grid_tripped
+            else "connected",
             message=self._message(out.message, clamp),
+            grid_state=grid_state,
         )
 
     def _message(self, model_message: str | None, clamp: ReactiveLimit | None) -> str | None:
@@ -315,6 +478,17 @@ class DeviceSupervisor:
             return "ceased to energize (send enter_service to resume)"
         if self.service.state == "entering_service":
             return "entering service"
+        gs = self.grid
+        if gs is not None and self._grid_active:
+            if gs.tripped and gs.last_trip is not None:
+                return (
+                    f"tripped ({gs.last_trip.cause} at {gs.last_trip.time_s:.2f} s); "
+                    "waiting to re-enter service"
+                )
+            if gs.state == "momentary_cessation":
+                return "momentary cessation (grid voltage outside the ride-through range)"
+            if gs.state == "entering_service":
+                return "entering service (ramping after a trip)"
         clamps = self.controls.clamps
         if not clamps and clamp is None:
             return model_message

@@ -25,6 +25,7 @@ from dersim_trio.api.schema import (
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
+from dersim_trio.grid.trip import GridSample
 from dersim_trio.physics.ac import AcType, EnergyCounters, measure
 from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
 
@@ -55,6 +56,9 @@ class GridInputs:
     """
 
     grid_voltage_pu: float = 1.0
+    """Per-unit grid voltage (the average of the phases when ``grid_voltage_phases_pu`` is set)."""
+    grid_voltage_phases_pu: tuple[float, float, float] | None = None
+    """Per-phase L-N voltages (an unbalanced grid); None: every phase at ``grid_voltage_pu``."""
     grid_frequency_hz: float = 60.0
     irradiance_w_m2: float | None = None
     ambient_temperature_c: float | None = None
@@ -159,7 +163,15 @@ class Engine:
             )
             supervisor = slot.supervisor
             model = slot.model
-            dispatch = supervisor.before_step(slot.index, model, env, dt_s, elapsed_s, times)
+            phases = inputs.grid_voltage_phases_pu
+            if phases is None:
+                v = inputs.grid_voltage_pu
+                grid = GridSample(v, v, inputs.grid_frequency_hz)
+            else:
+                grid = GridSample(min(phases), max(phases), inputs.grid_frequency_hz)
+            dispatch = supervisor.before_step(
+                slot.index, model, env, dt_s, elapsed_s, times, grid=grid
+            )
             out = model.step(env, dispatch, dt_s)
             slot.last_output = out
             delivered = supervisor.after_step(slot.index, model, out)
@@ -223,6 +235,8 @@ class Engine:
                     "inverter_state": delivered.inverter_state,
                     "connection_state": delivered.connection_state,
                     "message": delivered.message,
+                    "grid_state": delivered.grid_state,
+                    "last_trip": _last_trip(slot),
                 },
                 "energy": {
                     "injected_kwh": energy.injected_kwh,
@@ -238,8 +252,28 @@ class Engine:
                 "asset_type": model.asset_type,
                 "device_index": slot.index,
                 "asset": ASSET_MODELS[model.asset_type].model_validate(out.asset),
+                "grid_support": _grid_support(slot),
             }
         )
+
+
+def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
+    grid = slot.supervisor.grid
+    if grid is None or grid.last_trip is None:
+        return None
+    return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
+
+
+def _grid_support(slot: DeviceSlot) -> dict[str, object] | None:
+    grid = slot.supervisor.grid
+    if grid is None:
+        return None
+    return {
+        "functions": grid.settings.active_functions,
+        "target_q_kvar": grid.q_target_kvar,
+        "p_limit_kw": grid.p_limit_kw,
+        "v_ref_pct": grid.v_ref_pct,
+    }
 
 
 def encode(snapshot: Snapshot) -> bytes:

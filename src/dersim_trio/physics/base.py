@@ -16,10 +16,10 @@ Sign conventions (SunSpec 701, used everywhere in this package):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 InverterState = Literal[
     "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
@@ -114,3 +114,25 @@ class DeviceModel(Protocol):
     def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
         """Advance the model by ``dt_s`` simulated seconds and return its new output."""
         ...
+
+
+# --- capabilities: what some models offer beyond ``step`` (checked with ``isinstance``) -----------
+
+
+@runtime_checkable
+class IvCurveSource(Protocol):
+    """A model with a PV string whose current-voltage curve can be traced (PV, hybrid DC)."""
+
+    def iv_curve(
+        self, g_w_m2: float, cell_temp_c: float, points: int = ...
+    ) -> Sequence[tuple[float, float, float]]:
+        """(V, A, W) samples of the string's I-V curve at an irradiance and cell temperature."""
+        ...
+
+
+@runtime_checkable
+class SelectableDispatch(Protocol):
+    """A model whose coordinator policy the operator may change at run time (hybrid DC)."""
+
+    dispatch_policy: str
+    """The policy in force; assigning a name the model does not know raises ``ValueError``."""

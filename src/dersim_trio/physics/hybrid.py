@@ -99,7 +99,7 @@ three-phase bridge), ``dc_current_a`` = P_inv,dc/V_bus. Reactive power is 0.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from dersim_trio.physics.ac import AcType
@@ -115,12 +115,10 @@ from dersim_trio.physics.base import (
 from dersim_trio.physics.battery import (
     BatteryModel,
     BatteryNameplate,
-    Chemistry,
     converter_input_kw,
     converter_output_kw,
 )
 from dersim_trio.physics.pv import IvPoint, PvModel, PvNameplate
-from dersim_trio.physics.solar import DEFAULT_LATITUDE_DEG
 
 DispatchPolicy = Literal["self_consumption", "pv_priority", "manual"]
 DISPATCH_POLICIES: tuple[DispatchPolicy, ...] = get_args(DispatchPolicy)
@@ -131,54 +129,57 @@ _EPS_KW = 1e-9
 _SETPOINT_TOL_KW = 1e-6
 
 
+DEFAULT_ARRAY = PvNameplate(dc_rating_kw=10.0)
+"""The hybrid's PV array by default: 10 kW DC, otherwise ``PvNameplate``'s defaults."""
+
+DEFAULT_BATTERY = BatteryNameplate(
+    w_max_kw=10.0,
+    w_charge_max_kw=10.0,
+    va_max_kva=10.0,
+    var_max_inj_kvar=0.0,
+    var_max_abs_kvar=0.0,
+    energy_kwh=15.0,
+    soc_min_pct=10.0,
+    soc_max_pct=95.0,
+    soc_reserve_min_pct=10.0,
+    soc_reserve_max_pct=95.0,
+    converter_efficiency_nom_pct=98.0,
+)
+"""The hybrid's battery by default: 10 kW at the bus both ways, 15 kWh NMC, window 10-95 %,
+behind a DC-DC stage of η_nom 98 % (a typical bidirectional DC-DC converter, from memory)."""
+
+
 @dataclass(frozen=True, slots=True)
 class HybridNameplate:
-    """Static ratings of a hybrid DC system (defaults: DERSim ``HybridDC-3Phase``, §2.8).
+    """A hybrid DC system composed of a PV and a battery nameplate behind one inverter.
 
-    The PV and battery sub-nameplates are built from these fields by ``pv_nameplate()`` and
-    ``battery_nameplate()`` (validated on construction).
+    Defaults: DERSim ``HybridDC-3Phase`` (§2.8): 10 kW PV, 10 kW / 15 kWh battery, 15 kVA.
+
+    ``array`` describes the PV port: its array, MPPT window, temperature and loss fields and its
+    site are used as they are; its inverter fields (AC ratings, inverter efficiency, start
+    threshold) are replaced by the shared inverter's (``pv_port()``). ``battery`` is the battery
+    port as it stands: its "converter" is the bus-side DC-DC stage (``w_max_kw`` /
+    ``w_charge_max_kw`` the power at the bus, ``converter_efficiency_nom_pct`` the DC-DC
+    efficiency), its SoC window the hybrid's.
     """
 
+    array: PvNameplate = DEFAULT_ARRAY
+    battery: BatteryNameplate = DEFAULT_BATTERY
     ac_type: AcType = "three"
-    pv_kw: float = 10.0
-    """PV array STC rating, kW DC (``--hybrid_pv_kw``)."""
-    batt_kw: float = 10.0
-    """Battery power, symmetric charge/discharge at the bus (``--hybrid_batt_kw``)."""
-    batt_kwh: float = 15.0
-    """Battery energy, kWh (``--hybrid_batt_kwh``)."""
     inverter_kva: float = 15.0
     """Shared inverter rating S (``--hybrid_inverter_kva``)."""
-    soc_min_pct: float = 10.0
-    """Battery refuses to discharge below (``--hybrid_soc_min_pct``)."""
-    soc_max_pct: float = 95.0
-    """Battery refuses to charge above (``--hybrid_soc_max_pct``)."""
-    dispatch: DispatchPolicy = "self_consumption"
-    """Initial coordinator policy (``--hybrid_dispatch``); hot-swappable at run time."""
-    self_consumption_target_kw: float = 0.5
-    """AC output ``self_consumption`` holds when it can (stand-in for the site base load)."""
-    initial_soc_pct: float = 50.0
-    chemistry: Chemistry = "NMC"
-    round_trip_efficiency_pct: float = 95.0
-    """Pack DC round-trip efficiency (applied on charge, as in ``battery.py``)."""
-    self_discharge_pct_per_month: float = 2.0
-    dc_dc_efficiency_nom_pct: float = 98.0
-    """PVWatts-curve η_nom of the battery's bus-side DC-DC converter."""
     inverter_efficiency_nom_pct: float = 96.0
     """PVWatts-curve η_nom of the shared inverter."""
     dc_bus_voltage_v: float = 750.0
     """Regulated DC-link voltage."""
-    pv_system_losses: float = 0.14
-    pv_gamma_pdc_per_c: float = -0.0037
-    pv_thermal_time_constant_s: float = 300.0
-    latitude_deg: float = DEFAULT_LATITUDE_DEG
-    longitude_deg: float | None = None
+    dispatch: DispatchPolicy = "self_consumption"
+    """Initial coordinator policy (``--hybrid_dispatch``); hot-swappable at run time."""
+    self_consumption_target_kw: float = 0.5
+    """AC output ``self_consumption`` holds when it can (stand-in for the site base load)."""
 
     def __post_init__(self) -> None:
-        """Reject inconsistent values; builds both sub-nameplates to validate them too."""
+        """Reject inconsistent values (the sub-nameplates validate themselves)."""
         for name, value in {
-            "pv_kw": self.pv_kw,
-            "batt_kw": self.batt_kw,
-            "batt_kwh": self.batt_kwh,
             "inverter_kva": self.inverter_kva,
             "dc_bus_voltage_v": self.dc_bus_voltage_v,
         }.items():
@@ -190,46 +191,43 @@ class HybridNameplate:
             raise ValueError("self_consumption_target_kw must lie within 0..inverter_kva")
         if not 0.0 < self.inverter_efficiency_nom_pct <= 100.0:
             raise ValueError("inverter_efficiency_nom_pct must be within (0, 100]")
-        self.pv_nameplate()
-        self.battery_nameplate()
 
-    def pv_nameplate(self) -> PvNameplate:
-        """The PV port as a ``PvNameplate`` (its inverter fields describe the shared inverter)."""
-        return PvNameplate(
+    @property
+    def pv_kw(self) -> float:
+        """PV array STC rating, kW DC."""
+        return self.array.dc_rating_kw
+
+    @property
+    def batt_kw(self) -> float:
+        """Battery power at the bus (the larger of its charge and discharge ratings), kW."""
+        return max(self.battery.w_max_kw, self.battery.w_charge_max_kw)
+
+    @property
+    def batt_kwh(self) -> float:
+        """Battery energy rating, kWh."""
+        return self.battery.energy_kwh
+
+    @property
+    def soc_min_pct(self) -> float:
+        """The battery refuses to discharge below this SoC (its usable minimum), %."""
+        return self.battery.soc_min_pct
+
+    @property
+    def soc_max_pct(self) -> float:
+        """The battery refuses to charge above this SoC (its usable maximum), %."""
+        return self.battery.soc_max_pct
+
+    def pv_port(self) -> PvNameplate:
+        """The PV port: ``array`` with the shared inverter's ratings and efficiency."""
+        return replace(
+            self.array,
             ac_type=self.ac_type,
             w_max_kw=self.inverter_kva,
             va_max_kva=self.inverter_kva,
             var_max_inj_kvar=_VAR_PU * self.inverter_kva,
             var_max_abs_kvar=_VAR_PU * self.inverter_kva,
-            dc_rating_kw=self.pv_kw,
-            gamma_pdc_per_c=self.pv_gamma_pdc_per_c,
-            system_losses=self.pv_system_losses,
             eta_inv_nom=self.inverter_efficiency_nom_pct / 100.0,
-            start_threshold_kw=_START_PU * self.pv_kw,
-            thermal_time_constant_s=self.pv_thermal_time_constant_s,
-            latitude_deg=self.latitude_deg,
-            longitude_deg=self.longitude_deg,
-        )
-
-    def battery_nameplate(self) -> BatteryNameplate:
-        """The battery port as a ``BatteryNameplate`` whose converter is the DC-DC stage."""
-        return BatteryNameplate(
-            ac_type=self.ac_type,
-            w_max_kw=self.batt_kw,
-            w_charge_max_kw=self.batt_kw,
-            va_max_kva=self.batt_kw,
-            var_max_inj_kvar=0.0,
-            var_max_abs_kvar=0.0,
-            energy_kwh=self.batt_kwh,
-            initial_soc_pct=self.initial_soc_pct,
-            chemistry=self.chemistry,
-            soc_min_pct=self.soc_min_pct,
-            soc_max_pct=self.soc_max_pct,
-            soc_reserve_min_pct=self.soc_min_pct,
-            soc_reserve_max_pct=self.soc_max_pct,
-            round_trip_efficiency_pct=self.round_trip_efficiency_pct,
-            converter_efficiency_nom_pct=self.dc_dc_efficiency_nom_pct,
-            self_discharge_pct_per_month=self.self_discharge_pct_per_month,
+            start_threshold_kw=_START_PU * self.array.dc_rating_kw,
         )
 
     @property
@@ -271,8 +269,8 @@ class HybridModel:
         np_ = HybridNameplate() if nameplate is None else nameplate
         self.nameplate = np_
         self.rating: AcRating = np_.rating
-        self._pv = PvModel(np_.pv_nameplate(), seed, clouds=clouds)
-        self._battery = BatteryModel(np_.battery_nameplate(), seed)
+        self._pv = PvModel(np_.pv_port(), seed, clouds=clouds)
+        self._battery = BatteryModel(np_.battery, seed)
         self._policy: DispatchPolicy = np_.dispatch
         self._s_kva = np_.inverter_kva
         self._eta_inv = np_.inverter_efficiency_nom_pct / 100.0

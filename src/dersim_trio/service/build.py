@@ -7,14 +7,20 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from dersim_trio.controls.operating_state import OperatingTimes
+from dersim_trio.controls.supervisor import DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
 from dersim_trio.errors import ConfigError
+from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.settings import category_defaults
+from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import DeviceModel
 from dersim_trio.setup.config import SimConfig
@@ -36,41 +42,44 @@ def _ac_type(canonical_type: str) -> AcType:
 
 def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None) -> DeviceModel:
     from dersim_trio.physics.pv import PvModel, PvNameplate
-    from dersim_trio.setup.nameplates import pv_nameplate
+    from dersim_trio.setup.nameplates import apply_pv_nameplate
 
     plate = PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg)
-    return PvModel(plate if nameplate is None else pv_nameplate(nameplate, plate), seed=seed)
+    return PvModel(plate if nameplate is None else apply_pv_nameplate(nameplate, plate), seed=seed)
 
 
 def _battery(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
     from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
-    from dersim_trio.setup.nameplates import battery_nameplate
+    from dersim_trio.setup.nameplates import apply_battery_nameplate
 
     plate = BatteryNameplate(ac_type=ac_type)
-    return BatteryModel(plate if nameplate is None else battery_nameplate(nameplate, plate), seed)
+    if nameplate is not None:
+        plate = apply_battery_nameplate(nameplate, plate)
+    return BatteryModel(plate, seed)
 
 
 def _wind(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
-    from dersim_trio.setup.nameplates import wind_nameplate
+    from dersim_trio.setup.nameplates import apply_wind_nameplate
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
     if nameplate is not None:
-        plate = wind_nameplate(nameplate, plate)
+        plate = apply_wind_nameplate(nameplate, plate)
     return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
 
 
 def _fuelcell(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.physics.fuelcell import FuelCellModel, fuelcell_nameplate
-    from dersim_trio.setup import nameplates
+    from dersim_trio.physics.fuelcell.model import FuelCellModel
+    from dersim_trio.physics.fuelcell.stacks import fuelcell_nameplate
+    from dersim_trio.setup.nameplates import apply_fuelcell_nameplate
 
     options = config.fuelcell
     try:
@@ -80,7 +89,7 @@ def _fuelcell(
     if nameplate is None:
         return FuelCellModel(plate, seed=seed)
     try:
-        return FuelCellModel(nameplates.fuelcell_nameplate(nameplate, plate), seed=seed)
+        return FuelCellModel(apply_fuelcell_nameplate(nameplate, plate), seed=seed)
     except ValueError as exc:
         raise nameplate.error("702.WMaxRtg", str(exc)) from None
 
@@ -91,7 +100,12 @@ _HYBRID_FILE_KEYS = ("1.", "701.", "702.VNom")
 def _hybrid(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.physics.hybrid import HybridModel, HybridNameplate
+    from dersim_trio.physics.hybrid import (
+        DEFAULT_ARRAY,
+        DEFAULT_BATTERY,
+        HybridModel,
+        HybridNameplate,
+    )
 
     if nameplate is not None:
         for key in nameplate.points:
@@ -104,15 +118,21 @@ def _hybrid(
     h = config.hybrid
     try:
         plate = HybridNameplate(
+            array=replace(DEFAULT_ARRAY, dc_rating_kw=h.pv_kw, latitude_deg=config.latitude_deg),
+            battery=replace(
+                DEFAULT_BATTERY,
+                w_max_kw=h.batt_kw,
+                w_charge_max_kw=h.batt_kw,
+                va_max_kva=h.batt_kw,
+                energy_kwh=h.batt_kwh,
+                soc_min_pct=h.soc_min_pct,
+                soc_max_pct=h.soc_max_pct,
+                soc_reserve_min_pct=h.soc_min_pct,
+                soc_reserve_max_pct=h.soc_max_pct,
+            ),
             ac_type=ac_type,
-            pv_kw=h.pv_kw,
-            batt_kw=h.batt_kw,
-            batt_kwh=h.batt_kwh,
             inverter_kva=h.inverter_kva,
-            soc_min_pct=h.soc_min_pct,
-            soc_max_pct=h.soc_max_pct,
             dispatch=h.dispatch,
-            latitude_deg=config.latitude_deg,
         )
     except ValueError as exc:
         raise ConfigError(f"--hybrid_*: {exc}") from None
@@ -122,21 +142,23 @@ def _hybrid(
 def _evse(
     config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
 ) -> DeviceModel:
-    from dersim_trio.physics.ev_sessions import parse_sessions_csv
-    from dersim_trio.physics.evse import EvseModel, load_profile
+    from dersim_trio.physics.evse.spec import DEFAULT_STATION_NAME
+    from dersim_trio.physics.evse.station import EvseModel
+    from dersim_trio.setup.ev_sessions_csv import load_sessions_csv
+    from dersim_trio.setup.evse_stations import load_station_spec
 
     try:
-        profile = load_profile(config.evse_profile or "EVSE-AC-22kW-1port")
+        spec = load_station_spec(config.evse_profile or DEFAULT_STATION_NAME)
     except ValueError as exc:
         raise ConfigError(f"--evse_profile: {exc}") from None
     sessions = None
     if config.dc_profile is not None:
         try:
-            sessions = parse_sessions_csv(config.dc_profile.read_text(encoding="utf-8"))
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            sessions = load_sessions_csv(config.dc_profile)
+        except ValueError as exc:
             raise ConfigError(f"--dc_profile {config.dc_profile}: {exc}") from None
     try:
-        return EvseModel(profile, seed=seed, sessions=sessions)
+        return EvseModel(spec, seed=seed, sessions=sessions)
     except ValueError as exc:
         raise ConfigError(f"--dc_profile {config.dc_profile}: {exc}") from None
 
@@ -175,6 +197,33 @@ def start_time(config: SimConfig, wall_now: datetime) -> datetime:
     return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+ABSORBING_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc", "evse"})
+"""Assets that take active power from the grid (charging), up to their ``WMaxRtg``."""
+
+
+def grid_rating(model: DeviceModel) -> GridRating:
+    """The ratings the grid functions use for a model (charging up to ``WMaxRtg``)."""
+    r = model.rating
+    return GridRating(
+        w_max_kw=r.w_max_kw,
+        va_max_kva=r.va_max_kva,
+        var_max_inj_kvar=r.var_max_inj_kvar,
+        var_max_abs_kvar=r.var_max_abs_kvar,
+        w_max_charge_kw=r.w_max_kw if model.asset_type in ABSORBING_ASSETS else 0.0,
+    )
+
+
+def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSupport:
+    """IEEE 1547 grid support at the start categories' defaults (every model is inverter-based:
+    PV, storage, hybrid, fuel cell and EVSE through their converter, wind type III/IV at theirs).
+
+    The randomized enter-service delay draws from a generator seeded by ``--seed`` and the index.
+    """
+    rating = grid_rating(model)
+    settings = category_defaults(config.grid_normal_category, config.grid_abnormal_category, rating)
+    return GridSupport(settings, rating, random.Random(f"{config.seed}:{index}:grid"))
+
+
 def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     """Create the engine (devices, clock) a configuration describes."""
     factory = _FACTORIES.get(config.canonical_type)
@@ -192,17 +241,20 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     if config.dc_profile is not None and config.canonical_type != "EVSE":
         profile = load_profile(config.dc_profile, config.canonical_type)
     v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
-    devices = [
-        DeviceSlot(
-            index=i,
-            model=factory(config, ac_type, config.seed + i, nameplate),
-            ac_type=ac_type,
-            voltage_ln_nominal_v=v_ln_nominal,
-            profile=profile,
-            energy=seed_energy(nameplate),
+    devices = []
+    for i in range(config.device_count):
+        model = factory(config, ac_type, config.seed + i, nameplate)
+        devices.append(
+            DeviceSlot(
+                index=i,
+                model=model,
+                ac_type=ac_type,
+                voltage_ln_nominal_v=v_ln_nominal,
+                profile=profile,
+                energy=seed_energy(nameplate),
+                supervisor=DeviceSupervisor(grid=grid_support(config, model, i)),
+            )
         )
-        for i in range(config.device_count)
-    ]
     clock = SimClock(
         start=start_time(config, wall_now),
         sim_seconds_per_tick=config.periodic_time_s * config.time_scale,

@@ -111,6 +111,7 @@ class HypercornLaunch:
         with trio.move_on_after(shutdown.graceful_timeout_s):
             await self.door.wait_all_closed()
         aborted = self.aborted_at_shutdown = self.door.abort_all()
+        shutdown.end_connections()  # no shielded HTTP send outlives its aborted socket
         if aborted:
             log.info("aborted %d connection(s) that did not close in time", aborted)
 

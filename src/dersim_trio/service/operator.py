@@ -1,9 +1,15 @@
-"""The simulator's control surface, as plain methods over the engine (no web, no trio).
+"""The operator façade: the simulator's control surface, as plain methods over the engine (no
+web, no trio).
 
-Everything an operator can change at run time goes through ``Controller``: the web routes call
-it, tests call it directly. Changes are applied between ticks (the tick loop and the web handlers
-share one trio thread and ``Engine.step`` never awaits), so a change is visible in the very next
-tick's snapshot.
+Everything an operator reads beyond the telemetry or changes at run time goes through
+``Controller``: the web routes and the dashboard (through them) call it, tests call it directly,
+and every later front end (Modbus, MQTT) is meant to. It answers with the API's pydantic models
+(``dersim_trio.api``) and raises the shared exceptions (``dersim_trio.errors``), so no front end
+imports an engine or physics class. What a device type offers beyond ``step`` is asked of its
+model through the capability protocols of ``physics/base.py``, never by its class.
+
+Changes are applied between ticks (the tick loop and the web handlers share one trio thread and
+``Engine.step`` never awaits), so a change is visible in the very next tick's snapshot.
 
 Run-time inputs (grid, weather) are here; setpoints, commands and faults are applied to each
 device's supervisor (``controls.supervisor``), whose tables and equations live in ``controls/``.
@@ -15,6 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Mapping
+from typing import cast
 
 from dersim_trio.api.controls import (
     Capability,
@@ -28,11 +36,12 @@ from dersim_trio.api.controls import (
     FaultType,
     HybridDispatchName,
 )
-from dersim_trio.api.schema import InputsState, InputsUpdate
+from dersim_trio.api.dciv import DcIv, DcIvPoint
+from dersim_trio.api.inputs import InputsState, InputsUpdate
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS
 from dersim_trio.engine.core import DeviceSlot, Engine
-from dersim_trio.errors import ControlsRejected, DeviceIndexError
-from dersim_trio.physics.hybrid import HybridModel
+from dersim_trio.errors import ControlsRejected, DeviceIndexError, NotApplicableError, NotReadyError
+from dersim_trio.physics.base import AssetValue, DeviceModel, IvCurveSource, SelectableDispatch
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")
@@ -40,6 +49,20 @@ log_dc = logging.getLogger("dersim_trio.DC")
 
 COMMAND_LOG_SIZE = 500
 """Commands kept for ``GET /api/dersim/commands`` (the oldest are dropped)."""
+IV_CURVE_POINTS = 101
+"""Samples per I-V curve: linear interpolation between them is within 0.1 % of I_sc and P_mp."""
+
+
+def _dispatch_policy(model: DeviceModel) -> HybridDispatchName | None:
+    """The coordinator policy of a model that has one (the model validates its own values)."""
+    if not isinstance(model, SelectableDispatch):
+        return None
+    return cast("HybridDispatchName", model.dispatch_policy)
+
+
+def _number(asset: Mapping[str, AssetValue], key: str) -> float:
+    value = asset.get(key)
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 class Controller:
@@ -49,6 +72,10 @@ class Controller:
         self.engine = engine
         self._commands: deque[CommandRecord] = deque(maxlen=COMMAND_LOG_SIZE)
         self._next_command_id = 1
+        self._configured_dispatch = {
+            slot.index: _dispatch_policy(slot.model) for slot in engine.devices
+        }
+        """The policy each device started with (``hybrid_dispatch: null`` returns to it)."""
 
     @property
     def device_count(self) -> int:
@@ -58,6 +85,10 @@ class Controller:
     def _check(self, index: int) -> None:
         if not 0 <= index < self.device_count:
             raise DeviceIndexError(index, self.device_count)
+
+    def _slot(self, index: int) -> DeviceSlot:
+        self._check(index)
+        return self.engine.devices[index]
 
     def inputs(self, index: int) -> InputsState:
         """The run-time input overrides of one device (``None``: following profile/model)."""
@@ -102,10 +133,6 @@ class Controller:
 
     # --- setpoints ----------------------------------------------------------------------------
 
-    def _slot(self, index: int) -> DeviceSlot:
-        self._check(index)
-        return self.engine.devices[index]
-
     def controls(self, index: int) -> ControlsState:
         """One device's controls as they apply from the next tick, with its capability."""
         slot = self._slot(index)
@@ -133,7 +160,7 @@ class Controller:
             reactive_power_setpoint_kvar=c.reactive_power_setpoint_kvar,
             p_q_priority=c.p_q_priority,
             ramp_rate_pct_per_s=c.ramp_rate_pct_per_s,
-            hybrid_dispatch=model.dispatch_policy if isinstance(model, HybridModel) else None,
+            hybrid_dispatch=_dispatch_policy(model),
             reversion=c.remaining_s(self.engine.elapsed_s),
             clamped=clamped,
             capability=Capability(
@@ -155,18 +182,16 @@ class Controller:
         model = slot.model
         controls = slot.supervisor.controls
         fields = update.model_fields_set
-        policy: HybridDispatchName | None = None
-        if isinstance(model, HybridModel):
-            policy = model.dispatch_policy
-            if "hybrid_dispatch" in fields:
-                policy = update.hybrid_dispatch or model.nameplate.dispatch
+        policy = _dispatch_policy(model)
+        if policy is not None and "hybrid_dispatch" in fields:
+            policy = update.hybrid_dispatch or self._configured_dispatch[index]
         problems = controls.check(update, model.asset_type, policy)
         if problems:
             log_ac.info(
                 "device %d: controls update rejected: %s", index, ControlsRejected(problems)
             )
             raise ControlsRejected(problems)
-        if isinstance(model, HybridModel) and policy is not None:
+        if isinstance(model, SelectableDispatch) and policy is not None:
             model.dispatch_policy = policy
         clamps = controls.apply(update, model.rating, self.engine.elapsed_s)
         log_ac.info(
@@ -263,3 +288,41 @@ class Controller:
                 fault or "all",
             )
         return self.faults(index)
+
+    # --- DC side ------------------------------------------------------------------------------
+
+    def dc_iv(self, index: int) -> DcIv:
+        """The PV string's I-V curve at the last tick's irradiance and cell temperature, with
+        the operating point (V, A, W).
+
+        Raises ``NotApplicableError`` for a device without a PV string and ``NotReadyError``
+        before its first tick.
+        """
+        slot = self._slot(index)
+        model = slot.model
+        if not isinstance(model, IvCurveSource):
+            raise NotApplicableError(
+                f"dc-iv is available for PV and HybridDC devices; device {index} is "
+                f"{model.asset_type}"
+            )
+        out = slot.last_output
+        if out is None:
+            raise NotReadyError("no tick has been computed yet; retry")
+        asset = out.asset
+        if "pv_voltage_v" in asset:  # a DC bus (hybrid): the string's own point is in the asset
+            point = DcIvPoint(
+                v=_number(asset, "pv_voltage_v"),
+                i=_number(asset, "pv_current_a"),
+                p=_number(asset, "pv_power_kw") * 1000.0,
+            )
+        else:
+            point = DcIvPoint(v=out.dc_voltage_v, i=out.dc_current_a, p=out.dc_power_kw * 1000.0)
+        irradiance = _number(asset, "irradiance_w_m2")
+        cell_c = _number(asset, "cell_temperature_c")
+        curve = model.iv_curve(irradiance, cell_c, IV_CURVE_POINTS)
+        return DcIv(
+            irradiance_w_m2=irradiance,
+            cell_temperature_c=cell_c,
+            operating_point=point,
+            curve=[DcIvPoint(v=v, i=i, p=p) for v, i, p in curve],
+        )

@@ -18,7 +18,8 @@ Shutdown (``RunningService.request_shutdown``, wired to SIGINT/SIGTERM by the CL
 ``POST /api/dersim/stop`` through ``ServerContext.request_shutdown``): stop
 accepting; end every hub subscription so each WebSocket client gets close 1001; tell hypercorn to
 close idle keep-alive connections; wait up to ``SHUTDOWN_GRACE_S`` for connections to finish;
-abort (RST) whatever is left, e.g. a client that stopped reading; run lifespan shutdown; return.
+abort (RST) whatever is left, e.g. a client that stopped reading, and end every HTTP
+connection's shielded sends (``web/asgi_shield.py``); run lifespan shutdown; return.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
 from dersim_trio.web.hypercorn_settings import GRACEFUL_TIMEOUT_S, apply_settings
+from dersim_trio.web.hypercorn_settings import (  # the idle keep-alive both launches give hypercorn
+    KEEP_ALIVE_TIMEOUT_S as KEEP_ALIVE_TIMEOUT_S,
+)
 
 log = logging.getLogger("dersim_trio.Lab")
 
@@ -340,6 +344,7 @@ async def run_service(
                 with trio.move_on_after(SHUTDOWN_GRACE_S):
                     await door.wait_all_closed()
                 aborted = door.abort_all()
+                bridge.end_connections()  # no shielded HTTP send outlives its aborted socket
                 if aborted:
                     log.info("aborted %d connection(s) that did not close in time", aborted)
                 with trio.move_on_after(ABORT_WAIT_S):

@@ -100,7 +100,11 @@ class SimConfig:
     shutdown_time_s: float = 3.0
     """``--shutdown_time_s``: simulated seconds the output ramps to 0 after a stop command."""
     enter_service_delay_s: float = 5.0
-    """``--enter_service_delay_s``: IEEE 1547 enter-service delay, simulated seconds."""
+    """``--enter_service_delay_s``: delay after an operator ``enter_service`` command, s."""
+    grid_normal_category: Literal["A", "B"] = "B"
+    """``--grid_category``: IEEE 1547 normal performance category every device starts in."""
+    grid_abnormal_category: Literal["I", "II", "III"] = "III"
+    """``--grid_category``: IEEE 1547 abnormal performance category every device starts in."""
     api_token: str | None = field(default=None, repr=False)
     """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
     Kept out of ``repr`` so that logging a config never shows it."""
@@ -219,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="5",
         help="enter-service delay after enter_service, seconds 0..3600 (5)",
     )
+    add(
+        "--grid_category",
+        default="B,III",
+        help="IEEE 1547 normal,abnormal performance categories every device starts with: "
+        "A or B, then I, II or III (default B,III)",
+    )
     add("--fuelcell_chemistry", default="PEMFC", help="PEMFC or SOFC")
     add("--fuelcell_mode", default="fc_only", help="fc_only or bidirectional")
     add("--fuelcell_fuel", default="tank", help="tank or continuous")
@@ -281,6 +291,16 @@ def _api_token(flag_value: str | None, environ: Mapping[str, str]) -> str | None
     return value
 
 
+def _grid_category(raw: str) -> tuple[Literal["A", "B"], Literal["I", "II", "III"]]:
+    parts = [p.strip().upper() for p in raw.split(",")]
+    if len(parts) != 2 or parts[0] not in ("A", "B") or parts[1] not in ("I", "II", "III"):
+        raise ConfigError(
+            f"--grid_category: expected NORMAL,ABNORMAL with A or B and I, II or III "
+            f"(e.g. B,III); got {raw!r}"
+        )
+    return parts[0], parts[1]  # type: ignore[return-value]
+
+
 def parse_args(
     argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> SimConfig:
@@ -340,6 +360,7 @@ def parse_args(
     )
     if hybrid.soc_min_pct >= hybrid.soc_max_pct:
         raise ConfigError("--hybrid_soc_min_pct: must be below --hybrid_soc_max_pct")
+    grid_normal, grid_abnormal = _grid_category(ns.grid_category)
     return SimConfig(
         device_type=device_type,
         canonical_type=DEVICE_TYPE_ALIASES[device_type],
@@ -372,5 +393,7 @@ def parse_args(
         startup_time_s=_number("--startup_time_s", ns.startup_time_s, 0, 3600),
         shutdown_time_s=_number("--shutdown_time_s", ns.shutdown_time_s, 0, 3600),
         enter_service_delay_s=_number("--enter_service_delay_s", ns.enter_service_delay_s, 0, 3600),
+        grid_normal_category=grid_normal,
+        grid_abnormal_category=grid_abnormal,
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )

@@ -1,6 +1,7 @@
 """DC-source profiles (``--dc_profile CSV``): a time series read once at start, sampled per tick.
 
-CSV format (comma-separated, UTF-8, one header row, ``#`` lines and blank lines ignored):
+CSV format (read by ``csv_rows.py``: comma-separated, UTF-8, ``#`` lines and blank lines ignored;
+one header row):
 
 * First column, the time axis, one of
   * ``time``: ``HH:MM:SS`` time of day (00:00:00..23:59:59). A daily profile: values are
@@ -25,7 +26,7 @@ Example (a daily irradiance profile)::
     18:00:00,0,20
 
 Batteries and fuel cells take no profile (setpoint-driven); EVSE session CSVs are read by
-``physics/ev_sessions.py``. Every profile problem is a ``ConfigError``
+``ev_sessions_csv.py``. Every profile problem is a ``ConfigError``
 ``--dc_profile FILE: line N: <problem>`` (line 1 is the header).
 
 Without ``--dc_profile`` each device uses its model's own documented, seeded source: clear-sky
@@ -40,8 +41,6 @@ asks every device for the same instant, so the last sample is cached.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
 import re
@@ -52,6 +51,7 @@ from pathlib import Path
 
 from dersim_trio.engine.core import InputProfile, ProfileSample
 from dersim_trio.errors import ConfigError
+from dersim_trio.setup.csv_rows import read_csv_rows
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -163,21 +163,12 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
         return ConfigError(f"{where}: line {line}: {problem}")
 
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the file: {exc.strerror or exc}") from None
-    reader = csv.reader(io.StringIO(text))
-    rows = [
-        (reader.line_num, row)
-        for row in reader
-        if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
-    ]
+        rows = read_csv_rows(path)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     if not rows:
         raise fail(1, f"empty file (expected a header: {expected})")
-    header_line, header = rows[0]
-    names = [cell.strip() for cell in header]
+    header_line, names = rows[0]
     if names[0] not in _TIME_COLUMNS:
         raise fail(header_line, f"unknown time column {names[0]!r} (expected: {expected})")
     value_names = names[1:]

@@ -47,7 +47,6 @@ voltage of multi-MW turbines (the step-up transformer is not modelled).
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -59,12 +58,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from dersim_trio.errors import ConfigError
+from dersim_trio.errors import ConfigError, validation_problems
 from dersim_trio.physics.ac import AcType, EnergyCounters, ll_from_ln, nominal_voltage_ln_v
+from dersim_trio.setup.evse_stations import bundled_station_names
 
 if TYPE_CHECKING:  # the device models are imported only when a device type needs them
     from dersim_trio.physics.battery import BatteryNameplate, Chemistry
-    from dersim_trio.physics.fuelcell import FuelCellNameplate
+    from dersim_trio.physics.fuelcell.stacks import FuelCellNameplate
     from dersim_trio.physics.pv import PvNameplate
     from dersim_trio.physics.wind import WindNameplate
 
@@ -297,20 +297,14 @@ def resolve_nameplate(ref: str) -> Path:
 
 
 def list_profiles_text() -> str:
-    """What ``--list-profiles`` prints: bundled nameplates, then EVSE profiles if present."""
+    """What ``--list-profiles`` prints: bundled nameplates, then the bundled EVSE stations."""
     width = max(len(b.name) for b in BUNDLED)
     lines = ["Nameplates (-f NAME):"]
     lines += [
         f"  {b.name:<{width}}  {', '.join(b.device_types):<16} {b.description}" for b in BUNDLED
     ]
-    try:  # optional: the EVSE model may not be part of this build
-        evse = importlib.import_module("dersim_trio.physics.evse")
-        names = [str(name) for name in evse.bundled_profile_names()]
-    except (ImportError, AttributeError):
-        names = []
-    if names:
-        lines.append("EVSE profiles (--evse_profile NAME, implies -d EVSE):")
-        lines += [f"  {name}" for name in names]
+    lines.append("EVSE profiles (--evse_profile NAME, implies -d EVSE):")
+    lines += [f"  {name}" for name in bundled_station_names()]
     return "\n".join(lines)
 
 
@@ -334,17 +328,6 @@ class Nameplate:
     def error(self, key: str, problem: str) -> ConfigError:
         """A one-line ``ConfigError`` about one key of this file."""
         return ConfigError(f"-f {self.source}: {key}: {problem}")
-
-
-def _problem(err: Mapping[str, Any]) -> str:
-    msg = str(err["msg"])
-    msg = msg[len("Input should be ") :] if msg.startswith("Input should be ") else msg
-    if msg.startswith(("greater", "less")):
-        msg = "must be " + msg
-    else:
-        msg = "must be " + msg if not msg.startswith("String") else msg.lower()
-    got = json.dumps(err.get("input"))
-    return f"{msg}, got {got[:40]}"
 
 
 def load_nameplate(ref: str | Path, canonical_type: str) -> Nameplate:
@@ -381,15 +364,15 @@ def load_nameplate(ref: str | Path, canonical_type: str) -> Nameplate:
     try:
         validated = NameplatePoints.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else "?"
-        if err["type"] == "extra_forbidden":
-            raise ConfigError(
-                f"-f {source}: {key}: unknown key for {canonical_type} (allowed: {allowed})"
-            ) from None
-        point = _POINT_BY_KEY.get(key)
-        spec = point.allowed if point is not None else allowed
-        raise ConfigError(f"-f {source}: {key}: {_problem(err)} (allowed: {spec})") from None
+
+        def point_allowed(key: str) -> str:
+            point = _POINT_BY_KEY.get(key)
+            return point.allowed if point is not None else allowed
+
+        problem = validation_problems(exc, point_allowed, known_fields=keys_for_type)[0]
+        if problem.message == "unknown field":
+            problem = replace(problem, message=f"unknown key for {canonical_type}", allowed=allowed)
+        raise ConfigError(f"-f {source}: {problem.text()}") from None
     points: dict[str, PointValue] = {
         k: v for k, v in validated.model_dump(by_alias=True, exclude_none=True).items()
     }
@@ -440,7 +423,7 @@ def _ac_ratings(
     return w, va_kva, inj, absorb
 
 
-def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
+def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
     """``base`` with the file's PV keys applied (module docstring)."""
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
@@ -479,7 +462,7 @@ def pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
         raise ConfigError(f"-f {nameplate.source}: {exc}") from None
 
 
-def battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
+def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> BatteryNameplate:
     """``base`` with the file's battery keys applied (module docstring)."""
     from dersim_trio.physics.battery import check_soc_window
 
@@ -565,14 +548,14 @@ def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNamepl
     return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)
 
 
-def wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
+def apply_wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
     """``base`` with the file's wind keys applied (pitch gains re-designed for a new rating)."""
     rated = _kilo(nameplate.get("702.WMaxRtg"), base.rated_power_kw)
     q_pu = _symmetric_var_pu(nameplate, rated)
     return _redesigned(base, rated, base.reactive_capability_pu if q_pu is None else q_pu)
 
 
-def fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
+def apply_fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:
     """``base`` with the file's fuel-cell keys applied; a bundled file must match the flags."""
     bundled = nameplate.bundled
     combo = (base.chemistry, base.mode, base.fuel)

@@ -16,14 +16,15 @@ from importlib import metadata, resources
 from typing import Any
 
 import trio
-from quart import Response, has_request_context, has_websocket_context, request, websocket
+from quart import Response, request, websocket
 from quart_schema import QuartSchema, document_querystring, document_response
 from quart_schema.openapi import OpenAPIProvider
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
 
 from dersim_trio import __version__
-from dersim_trio.api.schema import DeviceQuery, ErrorBody, HubStatisticsModel, ServerInfo, Snapshot
+from dersim_trio.api.common import DeviceQuery, ErrorBody
+from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.server import HubStatisticsModel, ServerInfo
 from dersim_trio.service.history import History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import LogBuffer
@@ -31,8 +32,9 @@ from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
-from dersim_trio.web.bodies import MAX_BODY_BYTES, error_response
-from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.bodies import MAX_BODY_BYTES
+from dersim_trio.web.http_errors import error_response, install_error_handlers
+from dersim_trio.web.params import DeviceParamError, device_query, parse_device
 from dersim_trio.web.routes.control import register_control_routes
 from dersim_trio.web.routes.inputs import register_input_routes
 from dersim_trio.web.routes.misc import register_misc_routes
@@ -171,13 +173,6 @@ def create_app(
     static_files = _load_static()
     versions = {name: metadata.version(name) for name in ("trio", "hypercorn")}
 
-    def device_orerror_response(default: int | None) -> int | Response | None:
-        try:
-            device = parse_device(request.args.get("device"), hub.device_count)
-        except DeviceParamError as exc:
-            return error_response(400, "invalid_device", str(exc))
-        return default if device is None else device
-
     @app.get("/")
     async def index() -> Response:
         """The live dashboard (a static page on top of this API and the telemetry WebSocket)."""
@@ -205,10 +200,7 @@ def create_app(
     @document_response(ErrorBody, 400)
     async def overview() -> Response:
         """The latest snapshot of one device (default 0): the same bytes the stream sends."""
-        device = device_orerror_response(0)
-        if isinstance(device, Response):
-            return device
-        assert device is not None
+        device = device_query(request.args.get("device"), hub.device_count)
         return Response(hub.last.data[device], content_type="application/json")
 
     @app.get("/api/dersim/devices")
@@ -257,23 +249,7 @@ def create_app(
     if history is not None and logs is not None:
         register_observe_routes(app, history, logs)
 
-    @app.errorhandler(HTTPException)
-    async def httperror_response(exc: HTTPException) -> Response:
-        code = exc.code or 500
-        name = (exc.name or "error").lower().replace(" ", "_")
-        detail = exc.description or name
-        if has_request_context():
-            method, path = request.method, request.path
-        elif has_websocket_context():
-            method, path = "WebSocket", websocket.path
-        else:
-            return error_response(code, name, detail)
-        if code == 404:
-            detail = f"no route for {method} {path}"
-        elif code == 405:
-            detail = f"method {method} not allowed on {path}"
-        return error_response(code, name, detail)
-
+    install_error_handlers(app)
     return app
 
 

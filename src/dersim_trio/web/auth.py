@@ -25,8 +25,8 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import ErrorBody
-from dersim_trio.web.bodies import error_response
+from dersim_trio.api.common import ErrorBody
+from dersim_trio.web.http_errors import error_response
 
 API_PREFIX = "/api/dersim/"
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -9,7 +9,8 @@ connection it does not serve itself it hands the stream to hypercorn exactly as
 Private names used (and checked by ``check_hypercorn_interfaces`` at import, so an upgrade that
 moves them fails loudly at start-up and in the test suite, never silently at run time):
 
-* ``hypercorn.trio.tcp_server.TCPServer(app, config, context, state, stream).run()``
+* ``hypercorn.trio.tcp_server.TCPServer(app, config, context, state, stream).run()``, and its
+  ``_read_data()`` (the connection's read loop: when it returns, the connection is gone)
 * ``hypercorn.trio.worker_context.WorkerContext(max_requests)`` and ``.terminated.set()``
 * ``hypercorn.trio.lifespan.Lifespan(app, config, state)``: ``handle_lifespan``,
   ``wait_for_startup``, ``wait_for_shutdown``
@@ -34,7 +35,7 @@ import signal
 import socket
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import hypercorn
@@ -48,6 +49,8 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 from hypercorn.utils import wrap_app
+
+from dersim_trio.web.asgi_shield import CURRENT_CONNECTION, ConnectionLife
 
 log = logging.getLogger("dersim_trio.WS")
 
@@ -94,7 +97,7 @@ def check_hypercorn_interfaces() -> None:
             problems.append(f"{name}{tuple(params)} != {tuple(expected)}")
     for cls, attrs in (
         (Lifespan, ("handle_lifespan", "wait_for_startup", "wait_for_shutdown")),
-        (TCPServer, ("run",)),
+        (TCPServer, ("run", "_read_data")),
     ):
         problems.extend(f"{cls.__name__}.{a} missing" for a in attrs if not hasattr(cls, a))
     problems.extend(f"Config.{a} missing" for a in _CONFIG_ATTRIBUTES if not hasattr(Config, a))
@@ -111,7 +114,43 @@ def check_hypercorn_interfaces() -> None:
 
 
 check_hypercorn_interfaces()
+_TCP_SERVER_RUN = TCPServer.run
+"""hypercorn's own ``run`` (``install_connection_guard`` may patch the class attribute)."""
 _ = hypercorn  # keep the import explicit: this module is the hypercorn boundary
+
+
+async def run_with_life(
+    server: TCPServer,
+    run: Callable[[TCPServer], Awaitable[None]],
+    lives: set[ConnectionLife] | None = None,
+) -> None:
+    """``run(server)`` (hypercorn's ``TCPServer.run``) with a ``ConnectionLife`` for the
+    connection (``web/asgi_shield.py``).
+
+    The life ends as soon as hypercorn's read loop ends (EOF, reset, read timeout, the idle
+    timer closing the stream, cancellation): from then on no shielded send of this connection
+    can keep it, or the process, alive. It is registered in ``lives`` while the connection runs.
+    """
+    life = ConnectionLife()
+    read_data = server._read_data
+
+    async def read_until_gone() -> None:
+        try:
+            await read_data()
+        finally:
+            life.end()
+
+    server._read_data = read_until_gone  # type: ignore[method-assign]
+    token = CURRENT_CONNECTION.set(life)
+    if lives is not None:
+        lives.add(life)
+    try:
+        await run(server)
+    finally:
+        life.end()
+        if lives is not None:
+            lives.discard(life)
+        CURRENT_CONNECTION.reset(token)
 
 
 class HypercornBridge:
@@ -124,6 +163,7 @@ class HypercornBridge:
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan = Lifespan(self.app, config, self._lifespan_state)
         self._context = WorkerContext(None)
+        self._lives: set[ConnectionLife] = set()
 
     async def start_lifespan(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -148,11 +188,19 @@ class HypercornBridge:
             ConnectionState(self._lifespan_state.copy()),
             stream,
         )
-        await server.run()
+        await run_with_life(server, _TCP_SERVER_RUN, self._lives)
 
     async def close_idle(self) -> None:
         """Tell hypercorn the worker is terminating: idle keep-alive connections close."""
         await self._context.terminated.set()
+
+    def end_connections(self) -> int:
+        """End the life of every connection still served (shutdown, after the sockets were
+        aborted): no shielded send survives it. Returns how many were still open."""
+        lives = list(self._lives)
+        for life in lives:
+            life.end()
+        return len(lives)
 
 
 HttpHandler = Callable[[Any], Awaitable[None]]
@@ -168,6 +216,9 @@ class WorkerShutdown:
     send to a peer that stopped reading: those wait until their socket is aborted)."""
     wait: Callable[[], Awaitable[None]]
     """Returns once the worker begins its graceful shutdown (stopped accepting)."""
+    end_connections: Callable[[], int]
+    """End the life of every connection hypercorn still serves (after their sockets were
+    aborted): no shielded send survives it. Returns how many were still open."""
 
 
 class WorkerHooks(Protocol):
@@ -184,8 +235,19 @@ class WorkerHooks(Protocol):
         stream replaying the bytes read so far) to hypercorn as it would have been served."""
 
 
-_hooks: weakref.WeakKeyDictionary[Any, WorkerHooks] = weakref.WeakKeyDictionary()
-_original_run = TCPServer.run
+@dataclass(slots=True)
+class _Registration:
+    hooks: WorkerHooks
+    lives: set[ConnectionLife] = field(default_factory=set)
+
+    def end_connections(self) -> int:
+        lives = list(self.lives)
+        for life in lives:
+            life.end()
+        return len(lives)
+
+
+_registered: weakref.WeakKeyDictionary[Any, _Registration] = weakref.WeakKeyDictionary()
 _original_worker_serve = hypercorn_trio_run.worker_serve
 _installed = False
 
@@ -200,20 +262,20 @@ def serve_in_hypercorn_worker(app: Any, hooks: WorkerHooks) -> None:
       which kills a worker that receives it directly, e.g. from a process-group signal) and,
       when the worker runs in hypercorn's own process (``-w 0``, no trigger), on SIGINT too;
     * around ``TCPServer.run``: every plaintext connection goes to ``hooks.serve_connection``
-      with a handler that serves it with hypercorn's own ``TCPServer.run``. TLS connections
-      (nothing to pre-frame) and other apps' connections are served by hypercorn as before,
-      inside the #225 guard (``install_connection_guard``).
+      with a handler that serves it with hypercorn's own ``TCPServer.run`` (with its
+      ``ConnectionLife``). TLS connections (nothing to pre-frame) and other apps' connections
+      are served by hypercorn as before, inside the #225 guard.
     """
-    _hooks[app] = hooks
+    _registered[app] = _Registration(hooks)
     _install()
 
 
-def _hooks_for(app_wrapper: Any) -> WorkerHooks | None:
+def _registration_of(app_wrapper: Any) -> _Registration | None:
     app = getattr(app_wrapper, "app", None)
     if app is None:
         return None
     try:
-        return _hooks.get(app)
+        return _registered.get(app)
     except TypeError:  # an unhashable or not weak-referenceable app: never registered
         return None
 
@@ -228,22 +290,26 @@ def _install() -> None:
 
 
 async def _run(self: TCPServer) -> None:
-    hooks = _hooks_for(self.app)
-    if hooks is None or not isinstance(self.stream, trio.SocketStream):
+    registration = _registration_of(self.app)
+    if registration is None or not isinstance(self.stream, trio.SocketStream):
         await _guarded_run(self)
         return
 
     async def serve_http(stream: Any) -> None:
         self.stream = stream
-        await _original_run(self)
+        await run_with_life(self, _TCP_SERVER_RUN, registration.lives)
 
-    shutdown = WorkerShutdown(float(self.config.graceful_timeout), self.context.terminated.wait)
-    await hooks.serve_connection(self.stream, serve_http, shutdown)
+    shutdown = WorkerShutdown(
+        float(self.config.graceful_timeout),
+        self.context.terminated.wait,
+        registration.end_connections,
+    )
+    await registration.hooks.serve_connection(self.stream, serve_http, shutdown)
 
 
 async def _guarded_run(self: TCPServer) -> None:
     try:
-        await _original_run(self)
+        await run_with_life(self, _TCP_SERVER_RUN)
     except* Exception as group:
         log.warning("connection failed and was closed: %r", group.exceptions[0])
         with trio.CancelScope(shield=True):
@@ -261,10 +327,10 @@ async def _worker_serve(
     shutdown_trigger: Callable[..., Awaitable[None]] | None = None,
     task_status: Any = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    hooks = _hooks_for(app)
-    if hooks is not None:
+    registration = _registration_of(app)
+    if registration is not None:
         listening = [] if sockets is None else [*sockets.secure_sockets, *sockets.insecure_sockets]
-        hooks.worker_starting(config, listening)
+        registration.hooks.worker_starting(config, listening)
         shutdown_trigger = _on_signals_too(shutdown_trigger)
     await _original_worker_serve(
         app, config, sockets=sockets, shutdown_trigger=shutdown_trigger, task_status=task_status
@@ -322,7 +388,8 @@ def install_connection_guard() -> None:
     One WebSocket upgrade request with trailing bytes makes h11 raise ``LocalProtocolError`` out
     of ``TCPServer.run``, which ends ``serve()`` and with it the whole worker. The wrapped
     ``run`` logs and drops that one connection instead (connections routed by the app's hooks
-    get the app's own boundary). The front door does the same without patching (each
-    connection runs in its own boundary), so this is only installed for ``dersim_trio.asgi``.
+    get the app's own boundary, the front door's). Each connection also gets its
+    ``ConnectionLife``. The front door does the same without patching (each connection runs in
+    its own boundary), so this is only installed for ``dersim_trio.asgi``.
     """
     _install()

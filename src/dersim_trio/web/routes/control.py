@@ -16,6 +16,7 @@ from quart import Response, request
 from quart_schema import document_querystring, document_request, document_response
 from quart_trio import QuartTrio
 
+from dersim_trio.api.common import ErrorBody
 from dersim_trio.api.controls import (
     CommandRecord,
     CommandRequest,
@@ -26,10 +27,9 @@ from dersim_trio.api.controls import (
     FaultRequest,
     FaultsState,
 )
-from dersim_trio.api.schema import ErrorBody, FieldError
-from dersim_trio.errors import ControlsRejected, DeviceIndexError
 from dersim_trio.service.operator import Controller
-from dersim_trio.web.bodies import error_response, read_json_body
+from dersim_trio.web.bodies import read_json_body
+from dersim_trio.web.http_errors import RequestError
 
 CONTROLS_PATH = "/api/dersim/devices/<int(signed=True):index>/controls"
 FAULTS_PATH = "/api/dersim/devices/<int(signed=True):index>/faults"
@@ -45,20 +45,7 @@ def _json_list(models: Sequence[BaseModel]) -> Response:
     return Response(body, content_type="application/json")
 
 
-def _not_found(exc: DeviceIndexError) -> Response:
-    return error_response(404, "device_not_found", str(exc))
-
-
-def _rejected(exc: ControlsRejected) -> Response:
-    fields = [FieldError(field=p.field, message=p.message, allowed=p.allowed) for p in exc.problems]
-    detail = "; ".join(
-        f"{p.field}: {p.message}" + (f" (allowed: {p.allowed})" if p.allowed else "")
-        for p in exc.problems
-    )
-    return error_response(422, "validation_error", detail, fields)
-
-
-def _parse_limit(raw: str | None) -> int | Response:
+def _parse_limit(raw: str | None) -> int:
     field = CommandsQuery.model_fields["limit"]
     default = field.default
     assert isinstance(default, int)
@@ -69,7 +56,7 @@ def _parse_limit(raw: str | None) -> int | Response:
     except ValueError:
         value = 0
     if not 1 <= value <= 500:
-        return error_response(
+        raise RequestError(
             400, "invalid_query", f"limit must be an integer in [1, 500]; got {raw!r}"
         )
     return value
@@ -83,10 +70,7 @@ def register_control_routes(app: QuartTrio, controller: Controller) -> None:
     @document_response(ErrorBody, 404)
     async def get_controls(index: int) -> Response:
         """One device's controls (setpoints, priority, ramp, reversion timers, clamps)."""
-        try:
-            return _json(controller.controls(index))
-        except DeviceIndexError as exc:
-            return _not_found(exc)
+        return _json(controller.controls(index))
 
     @app.put(CONTROLS_PATH)
     @document_request(ControlsUpdate)
@@ -105,14 +89,7 @@ def register_control_routes(app: QuartTrio, controller: Controller) -> None:
         many simulated seconds. The effect shows from the next tick.
         """
         body = await read_json_body(ControlsUpdate)
-        if isinstance(body, Response):
-            return body
-        try:
-            return _json(controller.update_controls(index, body))
-        except DeviceIndexError as exc:
-            return _not_found(exc)
-        except ControlsRejected as exc:
-            return _rejected(exc)
+        return _json(controller.update_controls(index, body))
 
     @app.get(COMMANDS_PATH)
     @document_querystring(CommandsQuery)
@@ -120,10 +97,7 @@ def register_control_routes(app: QuartTrio, controller: Controller) -> None:
     @document_response(ErrorBody, 400)
     async def get_commands() -> Response:
         """The last commands (`limit`, default 100, at most 500 are kept), newest last."""
-        limit = _parse_limit(request.args.get("limit"))
-        if isinstance(limit, Response):
-            return limit
-        return _json_list(controller.commands(limit))
+        return _json_list(controller.commands(_parse_limit(request.args.get("limit"))))
 
     @app.post(COMMANDS_PATH)
     @document_request(CommandRequest)
@@ -141,22 +115,14 @@ def register_control_routes(app: QuartTrio, controller: Controller) -> None:
         in_service. One record per device, with outcome "accepted" or "rejected" and why.
         """
         body = await read_json_body(CommandRequest)
-        if isinstance(body, Response):
-            return body
-        try:
-            return _json_list(controller.command(body))
-        except DeviceIndexError as exc:
-            return _not_found(exc)
+        return _json_list(controller.command(body))
 
     @app.get(FAULTS_PATH)
     @document_response(FaultsState, 200)
     @document_response(ErrorBody, 404)
     async def get_faults(index: int) -> Response:
         """The fault conditions present on a device and whether it is latched in fault."""
-        try:
-            return _json(controller.faults(index))
-        except DeviceIndexError as exc:
-            return _not_found(exc)
+        return _json(controller.faults(index))
 
     @app.post(FAULTS_PATH)
     @document_request(FaultRequest)
@@ -172,12 +138,7 @@ def register_control_routes(app: QuartTrio, controller: Controller) -> None:
         condition (DELETE), then the `reset` command.
         """
         body = await read_json_body(FaultRequest)
-        if isinstance(body, Response):
-            return body
-        try:
-            return _json(controller.inject_fault(index, body.type))
-        except DeviceIndexError as exc:
-            return _not_found(exc)
+        return _json(controller.inject_fault(index, body.type))
 
     @app.delete(FAULTS_PATH)
     @document_request(FaultClearRequest)
@@ -191,11 +152,5 @@ def register_control_routes(app: QuartTrio, controller: Controller) -> None:
         raw = await request.get_data(cache=True, as_text=False)
         fault = None
         if raw.strip():
-            body = await read_json_body(FaultClearRequest)
-            if isinstance(body, Response):
-                return body
-            fault = body.type
-        try:
-            return _json(controller.clear_fault(index, fault))
-        except DeviceIndexError as exc:
-            return _not_found(exc)
+            fault = (await read_json_body(FaultClearRequest)).type
+        return _json(controller.clear_fault(index, fault))

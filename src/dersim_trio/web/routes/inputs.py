@@ -7,10 +7,10 @@ from quart import Response
 from quart_schema import document_request, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import ErrorBody, InputsState, InputsUpdate
-from dersim_trio.errors import DeviceIndexError
+from dersim_trio.api.common import ErrorBody
+from dersim_trio.api.inputs import InputsState, InputsUpdate
 from dersim_trio.service.operator import Controller
-from dersim_trio.web.bodies import error_response, read_json_body
+from dersim_trio.web.bodies import read_json_body
 
 
 def _json(payload: str) -> Response:
@@ -25,10 +25,7 @@ def register_input_routes(app: QuartTrio, controller: Controller) -> None:
     @document_response(ErrorBody, 404)
     async def get_inputs(index: int) -> Response:
         """One device's input overrides (`null`: following its profile or model)."""
-        try:
-            return _json(controller.inputs(index).model_dump_json())
-        except DeviceIndexError as exc:
-            return error_response(404, "device_not_found", str(exc))
+        return _json(controller.inputs(index).model_dump_json())
 
     @app.put("/api/dersim/devices/<int(signed=True):index>/inputs")
     @document_request(InputsUpdate)
@@ -41,12 +38,7 @@ def register_input_routes(app: QuartTrio, controller: Controller) -> None:
         Only the fields present change. The effect shows in the next tick's snapshot.
         """
         body = await read_json_body(InputsUpdate)
-        if isinstance(body, Response):
-            return body
-        try:
-            states = controller.update_inputs(index, body)
-        except DeviceIndexError as exc:
-            return error_response(404, "device_not_found", str(exc))
+        states = controller.update_inputs(index, body)
         return _json(states[0].model_dump_json())
 
     @app.put("/api/dersim/inputs")
@@ -56,7 +48,5 @@ def register_input_routes(app: QuartTrio, controller: Controller) -> None:
     async def put_all_inputs() -> Response:
         """Apply the same input overrides to every device."""
         body = await read_json_body(InputsUpdate)
-        if isinstance(body, Response):
-            return body
         states = controller.update_inputs(None, body)
         return _json("[" + ",".join(s.model_dump_json() for s in states) + "]")

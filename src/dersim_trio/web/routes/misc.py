@@ -4,106 +4,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
 from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import DeviceQuery, ErrorBody
-from dersim_trio.engine.core import DeviceSlot
-from dersim_trio.physics.base import AssetValue
-from dersim_trio.physics.pv import IvPoint
+from dersim_trio.api.common import DeviceQuery, ErrorBody
+from dersim_trio.api.dciv import DcIv
+from dersim_trio.api.server import StopAccepted
 from dersim_trio.service.operator import Controller
-from dersim_trio.web.bodies import error_response
-from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.http_errors import error_response
+from dersim_trio.web.params import device_query
 
 log = logging.getLogger("dersim_trio.API")
-
-IV_CURVE_POINTS = 101
-"""Samples per curve: linear interpolation between them is within 0.1 % of I_sc and P_mp."""
-
-
-class DcIvPoint(BaseModel):
-    """One point of the DC side: string voltage V, current A, power W."""
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    v: float = Field(description="String voltage, V.")
-    i: float = Field(description="String current, A.")
-    p: float = Field(description="DC power, W.")
-
-
-class DcIv(BaseModel):
-    """``GET /api/dersim/dc-iv``: the I-V curve at the present conditions, with the operating
-    point (documented DERSim shape, power/dc_iv.html)."""
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    irradiance_w_m2: float = Field(description="Plane-of-array irradiance of the last tick.")
-    cell_temperature_c: float = Field(description="Cell temperature of the last tick.")
-    operating_point: DcIvPoint = Field(description="Where the string works now (last tick).")
-    curve: list[DcIvPoint] = Field(
-        description="Short circuit to open circuit, by rising voltage; dense around the knee; "
-        "the MPP is one of the samples. A single (0, 0, 0) point in the dark."
-    )
-
-
-class StopAccepted(BaseModel):
-    """``POST /api/dersim/stop`` answer."""
-
-    status: str = Field(description='"shutting down"')
-
-
-@runtime_checkable
-class _IvCurveSource(Protocol):
-    """What a PV-bearing model offers (``PvModel``, ``HybridModel``)."""
-
-    def iv_curve(self, g_w_m2: float, cell_temp_c: float, points: int = ...) -> list[IvPoint]:
-        """The string's I-V curve at an irradiance and cell temperature."""
-        ...
-
-
-def _number(asset: Mapping[str, AssetValue], key: str) -> float:
-    value = asset.get(key)
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _operating_point(slot: DeviceSlot) -> tuple[float, float, float] | None:
-    """(V, A, W) of the PV string from the last output, None before the first evaluation."""
-    out = slot.last_output
-    if out is None:
-        return None
-    if slot.model.asset_type == "hybrid-dc":
-        # The hybrid's DC voltage is the bus; the string's operating point is in the asset.
-        asset = out.asset
-        return (
-            _number(asset, "pv_voltage_v"),
-            _number(asset, "pv_current_a"),
-            _number(asset, "pv_power_kw") * 1000.0,
-        )
-    return out.dc_voltage_v, out.dc_current_a, out.dc_power_kw * 1000.0
-
-
-def dc_iv_of(slot: DeviceSlot) -> DcIv | None:
-    """The dc-iv answer for a PV or hybrid device (None before its first evaluation)."""
-    model = slot.model
-    assert isinstance(model, _IvCurveSource)
-    point = _operating_point(slot)
-    if point is None or slot.last_output is None:
-        return None
-    asset = slot.last_output.asset
-    irradiance = _number(asset, "irradiance_w_m2")
-    cell_c = _number(asset, "cell_temperature_c")
-    curve = model.iv_curve(irradiance, cell_c, IV_CURVE_POINTS)
-    return DcIv(
-        irradiance_w_m2=irradiance,
-        cell_temperature_c=cell_c,
-        operating_point=DcIvPoint(v=point[0], i=point[1], p=point[2]),
-        curve=[DcIvPoint(v=v, i=i, p=p) for v, i, p in curve],
-    )
 
 
 def _json(payload: str, status: int = 200) -> Response:
@@ -116,7 +30,6 @@ def register_misc_routes(
     request_shutdown: Callable[[], None] | None,
 ) -> None:
     """Add dc-iv and stop to ``app``; ``request_shutdown`` None means stop answers 501."""
-    devices: Sequence[DeviceSlot] = controller.engine.devices
 
     @app.get("/api/dersim/dc-iv")
     @document_querystring(DeviceQuery)
@@ -130,22 +43,8 @@ def register_misc_routes(
         For PV and HybridDC devices, at the irradiance and cell temperature of the last tick;
         `p` in W. Other device types: 404 `not_applicable`.
         """
-        try:
-            index = parse_device(request.args.get("device"), len(devices))
-        except DeviceParamError as exc:
-            return error_response(400, "invalid_device", str(exc))
-        slot = devices[0 if index is None else index]
-        if not isinstance(slot.model, _IvCurveSource):
-            return error_response(
-                404,
-                "not_applicable",
-                f"dc-iv is available for PV and HybridDC devices; device {slot.index} is "
-                f"{slot.model.asset_type}",
-            )
-        answer = dc_iv_of(slot)
-        if answer is None:
-            return error_response(503, "not_ready", "no tick has been computed yet; retry")
-        return _json(answer.model_dump_json())
+        index = device_query(request.args.get("device"), controller.device_count)
+        return _json(controller.dc_iv(index).model_dump_json())
 
     @app.post("/api/dersim/stop")
     @document_response(StopAccepted, 202)

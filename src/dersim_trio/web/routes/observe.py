@@ -12,119 +12,48 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from typing import Literal, cast
+from typing import cast
 
 import trio
-from pydantic import BaseModel, Field
 from quart import Response, request
 from quart_schema import document_querystring, document_response
 from quart_trio import QuartTrio
 
-from dersim_trio.api.schema import ErrorBody, FieldError
-from dersim_trio.service.history import RETENTION_S, History
+from dersim_trio.api.common import ErrorBody
+from dersim_trio.api.history import (
+    DEFAULT_HISTORY_S,
+    MAX_HISTORY_S,
+    MIN_HISTORY_S,
+    HistoryQuery,
+    HistoryWindowBody,
+)
+from dersim_trio.api.logs import (
+    DEFAULT_LOG_LIMIT,
+    MAX_LOG_LIMIT,
+    LogEntryBody,
+    LogsPageBody,
+    LogsQuery,
+)
+from dersim_trio.errors import FieldProblem
+from dersim_trio.service.history import History
 from dersim_trio.service.logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
-from dersim_trio.web.bodies import error_response
-from dersim_trio.web.params import DeviceParamError, parse_device
+from dersim_trio.web.http_errors import RequestError
+from dersim_trio.web.params import device_query
 
 log = logging.getLogger("dersim_trio.API")
 
-DEFAULT_HISTORY_S = 7200
-MIN_HISTORY_S = 1
-MAX_HISTORY_S = RETENTION_S
-DEFAULT_LOG_LIMIT = 200
-MAX_LOG_LIMIT = 1000
 THREAD_ENCODE_MIN_TICKS = 2000
 """Windows at least this long are encoded in a worker thread so the tick loop keeps its pace."""
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEVICE_IN_PATH = re.compile(r"/devices/(\d+)(?:/|$)")
 
 
-class HistoryQuery(BaseModel):
-    """``?seconds=S&device=N``."""
-
-    seconds: float = Field(
-        default=DEFAULT_HISTORY_S,
-        ge=MIN_HISTORY_S,
-        le=MAX_HISTORY_S,
-        description="Window length in simulated seconds back from the newest tick "
-        f"({MIN_HISTORY_S}..{MAX_HISTORY_S}, default {DEFAULT_HISTORY_S}).",
-    )
-    device: int = Field(default=0, ge=0, description="0-based device index (default 0).")
-
-
-class HistoryWindowBody(BaseModel):
-    """Columnar history of one device: index i of every list is one tick, oldest first."""
-
-    device_index: int
-    period_s: float = Field(description="Simulated seconds per tick.")
-    count: int = Field(description="Number of ticks (the length of every list).")
-    tick: list[int]
-    timestamp: list[str] = Field(description="Simulator time, ISO 8601 with UTC offset.")
-    power_kw: list[float]
-    reactive_power_kvar: list[float]
-    apparent_power_kva: list[float]
-    voltage_ll_v: list[float]
-    current_a: list[float]
-    frequency_hz: list[float]
-    power_factor: list[float]
-    state_of_charge_pct: list[float | None] = Field(description="null for non-storage assets.")
-    dc_power_kw: list[float]
-    key_quantity_name: str | None = Field(
-        description="The asset's key quantity: irradiance_w_m2 (PV), rotor_speed_rpm (wind), "
-        "state_of_charge_pct (battery), hydrogen_pct (fuel cell), battery_soc_pct (hybrid), "
-        "ev_power_kw (EVSE, sum over connectors)."
-    )
-    key_quantity: list[float | None]
-
-
-class LogsQuery(BaseModel):
-    """``?module=M&level=L&limit=N&after=ID``."""
-
-    module: Literal["Lab", "AC", "DC", "WS", "API"] | None = Field(
-        default=None, description="Only this module (default: all)."
-    )
-    level: Literal["debug", "info", "warning", "error"] | None = Field(
-        default=None, description="Minimum level (default: debug, i.e. all)."
-    )
-    limit: int = Field(
-        default=DEFAULT_LOG_LIMIT,
-        ge=1,
-        le=MAX_LOG_LIMIT,
-        description=f"At most this many of the newest matching entries (1..{MAX_LOG_LIMIT}).",
-    )
-    after: int = Field(
-        default=0, ge=0, description="Only entries with a larger id (poll with next_after)."
-    )
-
-
-class LogEntryBody(BaseModel):
-    """One log entry."""
-
-    id: int = Field(description="Monotonic per process.")
-    time: str = Field(description="Wall-clock time, ISO 8601 UTC.")
-    level: Literal["debug", "info", "warning", "error"]
-    module: Literal["Lab", "AC", "DC", "WS", "API"]
-    device: int | None
-    message: str
-
-
-class LogsPageBody(BaseModel):
-    """Entries oldest first, and the id to pass as ``after`` in the next poll."""
-
-    entries: list[LogEntryBody]
-    next_after: int
-
-
-class QueryError(ValueError):
-    """A query parameter outside what is allowed (becomes a 400)."""
+class QueryError(RequestError):
+    """A query parameter outside what is allowed: 400 ``invalid_query`` naming it."""
 
     def __init__(self, field: str, message: str, allowed: str) -> None:
-        super().__init__(f"{field}: {message} (allowed: {allowed})")
-        self.field = FieldError(field=field, message=message, allowed=allowed)
-
-    def response(self) -> Response:
-        """The 400 answer."""
-        return error_response(400, "invalid_query", str(self), [self.field])
+        problem = FieldProblem(field, message, allowed)
+        super().__init__(400, "invalid_query", problem.text(), [problem])
 
 
 def _number(name: str, raw: str | None, default: float, low: float, high: float) -> float:
@@ -191,21 +120,11 @@ def register_observe_routes(app: QuartTrio, history: History, logs: LogBuffer) -
         Exactly the recorded ticks whose simulator time `t` satisfies `t > now − seconds`
         (`now`: the newest tick), oldest first. The buffer keeps at least 4 h.
         """
-        try:
-            seconds = _number(
-                "seconds",
-                request.args.get("seconds"),
-                DEFAULT_HISTORY_S,
-                MIN_HISTORY_S,
-                MAX_HISTORY_S,
-            )
-        except QueryError as exc:
-            return exc.response()
-        try:
-            device = parse_device(request.args.get("device"), history.device_count)
-        except DeviceParamError as exc:
-            return error_response(400, "invalid_device", str(exc))
-        window = history.window(seconds, 0 if device is None else device)
+        seconds = _number(
+            "seconds", request.args.get("seconds"), DEFAULT_HISTORY_S, MIN_HISTORY_S, MAX_HISTORY_S
+        )
+        device = device_query(request.args.get("device"), history.device_count)
+        window = history.window(seconds, device)
         if window.count >= THREAD_ENCODE_MIN_TICKS:
             return _json(await trio.to_thread.run_sync(window.to_json))
         return _json(window.to_json())
@@ -220,10 +139,7 @@ def register_observe_routes(app: QuartTrio, history: History, logs: LogBuffer) -
         `level` is a minimum (`warning` also returns errors). Returns the newest `limit`
         matching entries with `id > after`, oldest first.
         """
-        try:
-            module, level, limit, after = parse_logs_query(request.args)
-        except QueryError as exc:
-            return exc.response()
+        module, level, limit, after = parse_logs_query(request.args)
         page = logs.query(module=module, min_level=level, limit=limit, after=after)
         body = LogsPageBody(
             entries=[

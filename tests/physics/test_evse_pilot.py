@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dersim_trio.physics.pilot import (
+from dersim_trio.physics.evse.pilot import (
     PILOT_EVENTS,
     PILOT_HIGH_LEVEL_V,
     PILOT_STATES,

@@ -12,15 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
-from dersim_trio.physics.fuelcell import (
+from dersim_trio.physics.fuelcell.cells import (
     FARADAY_C_PER_MOL,
     H2_MOLAR_MASS_G_PER_MOL,
+    OPEM_STANDARD_CELL,
+)
+from dersim_trio.physics.fuelcell.model import (
     MESSAGE_FC_ONLY,
     MESSAGE_TANK_EMPTY,
     MESSAGE_TANK_FULL,
-    OPEM_STANDARD_CELL,
-    SUPPORTED_COMBINATIONS,
     FuelCellModel,
+)
+from dersim_trio.physics.fuelcell.stacks import (
+    SUPPORTED_COMBINATIONS,
     FuelCellNameplate,
     fuelcell_nameplate,
 )

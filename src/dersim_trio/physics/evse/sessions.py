@@ -33,45 +33,22 @@ lazily, so the simulation never runs out of EVs.
       long_range      77         11.0        230       800    0.25
       large           100        11.0        250       400    0.20
 
-CSV schedule (``parse_sessions_csv``; the ``--dc_profile`` file of an EVSE)
----------------------------------------------------------------------------
+CSV schedule
+------------
 
-UTF-8 text, comma separated, one header line then one session per line. Blank lines and lines
-whose first character is ``#`` are ignored. Columns (any order, names exact)::
-
-    arrival_s        required  EV plugs in, simulated seconds since start (≥ 0)
-    departure_s      required  EV unplugs (> arrival_s)
-    connector        required  connector id of the EVSE profile (integer ≥ 1)
-    capacity_kwh     required  usable battery capacity of the EV (> 0)
-    arrival_soc_pct  required  SoC at plug-in, 0-100
-    target_soc_pct   required  SoC at which the EV stops charging (suspended-EV), 0-100
-    max_power_kw     optional  the car's charging limit on both AC and DC (> 0);
-                               without it: 11 kW AC, 150 kW DC
-    pack_voltage_v   optional  nominal pack voltage (> 0), default 400 V
-
-Example::
-
-    arrival_s,departure_s,connector,capacity_kwh,arrival_soc_pct,target_soc_pct,max_power_kw
-    0,7200,1,60,20,80,11
-    600,4200,2,77,35,90
-
-Errors raise ``ValueError`` with one line naming the line number, column number and column name,
-e.g. ``line 3, column 2 (departure_s): must be greater than arrival_s (600)``. Sessions on the same
-connector must not overlap. Whether each connector exists is checked by the EVSE model, which
-knows the profile.
+A ``--dc_profile`` CSV of sessions is read by ``setup/ev_sessions_csv.py`` into ``EvSession``
+values (format there). Whether each session's connector exists is checked by the station model,
+which knows the station spec.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dersim_trio.physics.evse import EvseProfile
+from dersim_trio.physics.evse.spec import EvseStationSpec
 
 DEFAULT_MAX_AC_KW = 11.0
 DEFAULT_MAX_DC_KW = 150.0
@@ -85,7 +62,7 @@ class EvSession:
     arrival_s: float
     departure_s: float
     connector: int
-    """Connector id in the EVSE profile."""
+    """Connector id in the station spec."""
     capacity_kwh: float
     """Usable battery capacity of the EV, kWh."""
     arrival_soc_pct: float
@@ -191,12 +168,14 @@ class _ConnectorStream:
 
 
 class SessionGenerator:
-    """Lazily extendable, seeded session source for every connector of a profile."""
+    """Lazily extendable, seeded session source for every connector of a station."""
 
-    def __init__(self, seed: int, profile: EvseProfile, start_time_of_day_s: float = 0.0) -> None:
+    def __init__(
+        self, seed: int, station: EvseStationSpec, start_time_of_day_s: float = 0.0
+    ) -> None:
         """``start_time_of_day_s``: local time of day (s after midnight) at simulated second 0."""
         self._start_tod_s = float(start_time_of_day_s) % 86400.0
-        self._streams = {c.id: _ConnectorStream(seed, c.id, c.kind) for c in profile.connectors}
+        self._streams = {c.id: _ConnectorStream(seed, c.id, c.kind) for c in station.connectors}
         self._held: dict[int, EvSession] = {}
 
     def next_session(self, connector_id: int) -> EvSession:
@@ -224,114 +203,7 @@ class SessionGenerator:
 
 
 def generate_sessions(
-    seed: int, profile: EvseProfile, horizon_s: float, start_time_of_day_s: float = 0.0
+    seed: int, station: EvseStationSpec, horizon_s: float, start_time_of_day_s: float = 0.0
 ) -> list[EvSession]:
     """All generated sessions arriving before ``horizon_s`` (model in the module docstring)."""
-    return SessionGenerator(seed, profile, start_time_of_day_s).sessions_until(horizon_s)
-
-
-_REQUIRED_COLUMNS = (
-    "arrival_s",
-    "departure_s",
-    "connector",
-    "capacity_kwh",
-    "arrival_soc_pct",
-    "target_soc_pct",
-)
-_OPTIONAL_COLUMNS = ("max_power_kw", "pack_voltage_v")
-
-
-def parse_sessions_csv(text: str) -> list[EvSession]:
-    """Parse an EV session schedule (format in the module docstring); sorted by arrival."""
-    lines = text.splitlines()
-    header_index = next(
-        (i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")),
-        None,
-    )
-    if header_index is None:
-        raise ValueError(
-            "EV session CSV is empty: expected the header " + ",".join(_REQUIRED_COLUMNS)
-        )
-    header = [name.strip().lstrip("\ufeff") for name in lines[header_index].split(",")]
-    allowed = _REQUIRED_COLUMNS + _OPTIONAL_COLUMNS
-    for col, name in enumerate(header, start=1):
-        if name not in allowed:
-            raise ValueError(
-                f"line {header_index + 1}, column {col}: unknown column {name!r}; "
-                f"allowed: {', '.join(allowed)}"
-            )
-        if header.index(name) != col - 1:
-            raise ValueError(f"line {header_index + 1}, column {col}: duplicate column {name!r}")
-    missing = [name for name in _REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise ValueError(
-            f"line {header_index + 1}: missing column(s) {', '.join(missing)}; "
-            f"the header needs {','.join(_REQUIRED_COLUMNS)}"
-        )
-    position = {name: i for i, name in enumerate(header)}
-    rows: list[tuple[int, EvSession]] = []
-    for index in range(header_index + 1, len(lines)):
-        line = lines[index]
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        rows.append((index + 1, _parse_row(index + 1, line, header, position)))
-    rows.sort(key=lambda row: (row[1].connector, row[1].arrival_s))
-    for (_, before), (line_no, session) in itertools.pairwise(rows):
-        if before.connector == session.connector and session.arrival_s < before.departure_s:
-            raise ValueError(
-                f"line {line_no}, column {position['arrival_s'] + 1} (arrival_s): the session "
-                f"on connector {session.connector} arrives at {session.arrival_s:g} s, before "
-                f"the previous one there departs at {before.departure_s:g} s"
-            )
-    return sorted((s for _, s in rows), key=lambda s: (s.arrival_s, s.connector))
-
-
-def _parse_row(line_no: int, line: str, header: list[str], position: dict[str, int]) -> EvSession:
-    fields = [f.strip() for f in line.split(",")]
-    if len(fields) != len(header):
-        raise ValueError(f"line {line_no}: expected {len(header)} fields, got {len(fields)}")
-
-    def where(name: str) -> str:
-        return f"line {line_no}, column {position[name] + 1} ({name})"
-
-    values: dict[str, float] = {}
-    for name, i in position.items():
-        raw = fields[i]
-        if raw == "" and name in _OPTIONAL_COLUMNS:
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{where(name)}: {raw!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"{where(name)}: {raw!r} is not a finite number")
-        values[name] = value
-    arrival, departure = values["arrival_s"], values["departure_s"]
-    if arrival < 0.0:
-        raise ValueError(f"{where('arrival_s')}: must be >= 0, got {arrival:g}")
-    if departure <= arrival:
-        raise ValueError(
-            f"{where('departure_s')}: must be greater than arrival_s ({arrival:g}), "
-            f"got {departure:g}"
-        )
-    connector = values["connector"]
-    if connector < 1 or connector != int(connector):
-        raise ValueError(f"{where('connector')}: must be an integer >= 1, got {connector:g}")
-    for name in ("arrival_soc_pct", "target_soc_pct"):
-        if not 0.0 <= values[name] <= 100.0:
-            raise ValueError(f"{where(name)}: must be within 0-100 %, got {values[name]:g}")
-    for name in ("capacity_kwh", "max_power_kw", "pack_voltage_v"):
-        if name in values and not values[name] > 0.0:
-            raise ValueError(f"{where(name)}: must be greater than 0, got {values[name]:g}")
-    max_power = values.get("max_power_kw")
-    return EvSession(
-        arrival_s=arrival,
-        departure_s=departure,
-        connector=int(connector),
-        capacity_kwh=values["capacity_kwh"],
-        arrival_soc_pct=values["arrival_soc_pct"],
-        target_soc_pct=values["target_soc_pct"],
-        max_ac_kw=DEFAULT_MAX_AC_KW if max_power is None else max_power,
-        max_dc_kw=DEFAULT_MAX_DC_KW if max_power is None else max_power,
-        pack_voltage_v=values.get("pack_voltage_v", DEFAULT_PACK_VOLTAGE_V),
-    )
+    return SessionGenerator(seed, station, start_time_of_day_s).sessions_until(horizon_s)

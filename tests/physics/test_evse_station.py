@@ -1,12 +1,10 @@
-"""Tests of the EVSE model: bundled profiles, loading errors, charge curve, limits, V2G."""
+"""Tests of the EVSE station model: bundled stations, sessions, charge curve, limits, V2G."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dersim_trio.physics.base import DeviceOutput, Dispatch, Environment
-from dersim_trio.physics.ev_sessions import EvSession, parse_sessions_csv
-from dersim_trio.physics.evse import (
-    EvseModel,
-    EvseProfile,
-    bundled_profile_names,
-    ev_power_fraction,
-    load_profile,
-)
+from dersim_trio.physics.evse.powerflow import ev_power_fraction
+from dersim_trio.physics.evse.sessions import EvSession
+from dersim_trio.physics.evse.spec import EvseStationSpec
+from dersim_trio.physics.evse.station import EvseModel
+from dersim_trio.setup.ev_sessions_csv import parse_sessions_csv
+from dersim_trio.setup.evse_stations import load_station_spec
 
 ENV = Environment(sim_time=datetime(2024, 6, 21, 12, 0, tzinfo=UTC))
 IDLE = Dispatch()
@@ -73,8 +69,8 @@ def run(model: EvseModel, dispatch: Dispatch, dt_s: float, steps: int) -> list[D
     return [model.step(ENV, dispatch, dt_s) for _ in range(steps)]
 
 
-def ac_profile(max_current_a: float, phases: int = 1, voltage_v: float = 240.0) -> EvseProfile:
-    return EvseProfile.model_validate(
+def ac_station(max_current_a: float, phases: int = 1, voltage_v: float = 240.0) -> EvseStationSpec:
+    return EvseStationSpec.model_validate(
         {
             "name": "test-ac",
             "connectors": [
@@ -92,20 +88,6 @@ def ac_profile(max_current_a: float, phases: int = 1, voltage_v: float = 240.0) 
 
 
 # --- profiles ---------------------------------------------------------------------------------
-
-
-def test_the_six_documented_profiles_are_bundled() -> None:
-    """Documented behaviour §4.6 lists exactly these six bundled EVSE profiles."""
-    assert bundled_profile_names() == sorted(BUNDLED)
-    for name in BUNDLED:
-        assert load_profile(name).name == name
-        assert load_profile(name + ".json") == load_profile(name)
-
-
-def test_the_default_profile_is_the_22kw_ac_single_port() -> None:
-    model = EvseModel()
-    assert model.profile.name == "EVSE-AC-22kW-1port"
-    assert load_profile().name == "EVSE-AC-22kW-1port"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +110,7 @@ def test_bundled_profiles_carry_the_documented_numbers(
     v2g: bool,
 ) -> None:
     """Documented behaviour §4.6 table: max kW, backing kWh, topology."""
-    profile = load_profile(name)
+    profile = load_station_spec(name)
     assert [c.kind for c in profile.connectors] == kinds
     assert [c.max_power_kw for c in profile.connectors] == max_kw
     assert profile.backing_battery_kwh == battery_kwh
@@ -145,7 +127,7 @@ def test_bundled_profiles_carry_the_documented_numbers(
 
 
 def test_an_ac_profile_without_battery_has_no_dc_side() -> None:
-    model = EvseModel(ac_profile(32.0))
+    model = EvseModel(ac_station(32.0))
     assert (model.dc_mode, model.dc_port_count) == ("none", 0)
     assert model.rating.w_max_kw == 50.0  # connector power: no grid limit given
     out = model.step(ENV, IDLE, 1.5)
@@ -154,111 +136,20 @@ def test_an_ac_profile_without_battery_has_no_dc_side() -> None:
     assert (out.dc_power_kw, out.dc_voltage_v, out.dc_current_a) == (0.0, 0.0, 0.0)
 
 
-def write(tmp_path: Path, content: str) -> str:
-    path = tmp_path / "custom.json"
-    path.write_text(content, encoding="utf-8")
-    return str(path)
-
-
-def custom(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = load_profile("EVSE-Hybrid-2DC-1AC").model_dump()
-    data.update(changes)
-    return data
-
-
-BAD_KIND = {"id": 1, "kind": "XX", "max_power_kw": 1, "max_current_a": 1}
-TOO_POWERFUL = {"id": 1, "kind": "DC", "max_power_kw": 2000, "max_current_a": 1}
-AC_WITHOUT_PHASES = {"id": 1, "kind": "AC", "max_power_kw": 7, "max_current_a": 32}
-
-
-def test_a_custom_json_file_of_the_same_shape_loads(tmp_path: Path) -> None:
-    """Documented behaviour §4.6: custom JSON 'with the same shape' is accepted."""
-    data = custom()
-    del data["name"]
-    profile = load_profile(write(tmp_path, json.dumps(data)))
-    assert profile.name == "custom"  # the file stem when the JSON has no name
-    assert len(profile.connectors) == 3
-
-
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        (
-            '{"name": "x",\n  "connectors": [}',
-            r"invalid JSON at line 2, column 18: Expecting value",
-        ),
-        ("[1, 2]", r"the top level must be a JSON object"),
-        (
-            json.dumps(custom(grid_limit_kw=-5)),
-            r"grid_limit_kw: Input should be greater than 0 \(allowed: > 0 and <= 10000\), "
-            r"got -5",
-        ),
-        (
-            json.dumps(custom(connectors=[BAD_KIND])),
-            r"connectors\[0\]\.kind: Input should be 'AC' or 'DC', got 'XX'",
-        ),
-        (
-            json.dumps(custom(connectors=[TOO_POWERFUL])),
-            r"connectors\[0\]\.max_power_kw: .*less than or equal to 1000 "
-            r"\(allowed: > 0 and <= 1000\), got 2000",
-        ),
-        (
-            json.dumps(custom(connectors=[AC_WITHOUT_PHASES])),
-            r"connectors\[0\]: an AC connector needs phases \(1 or 3\) and voltage_v",
-        ),
-        (json.dumps(custom(connectors=[])), r"connectors: List should have at least 1 item"),
-        (json.dumps(custom(colour="red")), r"colour: Extra inputs are not permitted"),
-        (json.dumps(custom(v2g=True)), r"v2g must be true exactly when a connector is bidirec"),
-        (
-            json.dumps(custom(backing_battery_power_kw=0)),
-            r"backing_battery_kwh and backing_battery_power_kw must both be > 0 or both 0",
-        ),
-        (
-            json.dumps({"name": "x"}),
-            r"connectors: Field required$",
-        ),
-    ],
-)
-def test_a_bad_custom_profile_gives_one_clear_line(
-    tmp_path: Path, content: str, expected: str
-) -> None:
-    with pytest.raises(ValueError, match=expected) as info:
-        load_profile(write(tmp_path, content))
-    message = str(info.value)
-    assert message.startswith("EVSE profile ")
-    assert "\n" not in message
-
-
-def test_duplicate_connector_ids_are_refused(tmp_path: Path) -> None:
-    data = custom()
-    data["connectors"][1]["id"] = 1
-    with pytest.raises(ValueError, match=r"connector ids must be unique, got \[1, 1, 3\]"):
-        load_profile(write(tmp_path, json.dumps(data)))
-
-
-def test_a_missing_file_and_an_unknown_name_are_told_apart(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"^EVSE profile file not found: .*nope\.json$"):
-        load_profile(str(tmp_path / "nope.json"))
-    with pytest.raises(ValueError, match=r"^unknown EVSE profile 'EVSE-AC-99kW'; bundled") as info:
-        load_profile("EVSE-AC-99kW")
-    for name in BUNDLED:
-        assert name in str(info.value)
-
-
 def test_a_session_for_a_connector_the_profile_lacks_is_refused() -> None:
     sessions = parse_sessions_csv(
         "arrival_s,departure_s,connector,capacity_kwh,arrival_soc_pct,target_soc_pct\n"
         "0,100,1,60,20,80\n0,100,3,60,20,80\n"
     )
     with pytest.raises(ValueError, match=r"connector 3 is not in profile EVSE-AC-7.4kW-2port"):
-        EvseModel(load_profile("EVSE-AC-7.4kW-2port"), sessions=sessions)
+        EvseModel(load_station_spec("EVSE-AC-7.4kW-2port"), sessions=sessions)
 
 
 # --- sessions, pilot, charge curve ------------------------------------------------------------
 
 
 def test_no_ev_means_pilot_a_available_and_no_power() -> None:
-    model = EvseModel(ac_profile(32.0), sessions=[])
+    model = EvseModel(ac_station(32.0), sessions=[])
     out = model.step(ENV, IDLE, 1.5)
     assert conn(out)["state"] == "A"
     assert conn(out)["status"] == "available"
@@ -271,7 +162,7 @@ def test_no_ev_means_pilot_a_available_and_no_power() -> None:
 def test_a_dc_session_tapers_above_its_knee_and_stops_at_target_until_departure() -> None:
     """Physics reference B.5: flat to the DC knee (80 %), taper, then C→B SuspendedEV at the
     target SoC with 0 kW while still plugged in; unplug at departure → A."""
-    profile = load_profile("EVSE-DC-150kW-CCS-1port")
+    profile = load_station_spec("EVSE-DC-150kW-CCS-1port")
     ev = session(arrival_soc_pct=50.0, target_soc_pct=95.0, departure_s=7200.0, max_dc_kw=120.0)
     model = EvseModel(profile, sessions=[ev])
     flat: list[float] = []
@@ -323,7 +214,7 @@ def test_ac_current_follows_the_pilot_duty_cycle(max_current_a: float, duty_pct:
     """EVerest YetiSimulator / SAE J1772: 10 % → 6 A, 50 % → 30 A, 96 % → 80 A; the EV draws
     I = min(pilot, cable, on-board charger) and P = V·I (physics reference B.5)."""
     model = EvseModel(
-        ac_profile(max_current_a), sessions=[session(max_ac_kw=50.0, pack_voltage_v=400.0)]
+        ac_station(max_current_a), sessions=[session(max_ac_kw=50.0, pack_voltage_v=400.0)]
     )
     out = run(model, IDLE, 1.0, 3)[-1]
     c = conn(out)
@@ -336,7 +227,7 @@ def test_ac_current_follows_the_pilot_duty_cycle(max_current_a: float, duty_pct:
 
 
 def test_the_on_board_charger_limits_ac_current_below_the_pilot() -> None:
-    model = EvseModel(ac_profile(32.0, phases=3, voltage_v=230.0), sessions=[session()])
+    model = EvseModel(ac_station(32.0, phases=3, voltage_v=230.0), sessions=[session()])
     c = conn(run(model, IDLE, 1.0, 3)[-1])
     assert c["power_kw"] == pytest.approx(11.0)  # 11 kW car on a 22 kW connector
     assert c["current_a"] == pytest.approx(11000.0 / (3 * 230.0))  # 15.9 A per phase
@@ -345,14 +236,14 @@ def test_the_on_board_charger_limits_ac_current_below_the_pilot() -> None:
 
 def test_ac_soc_gain_uses_the_charging_efficiency() -> None:
     """η_AC = 0.92: an hour at 11 kW puts 10.12 kWh into a 60 kWh pack (+16.87 points)."""
-    model = EvseModel(ac_profile(32.0, phases=3, voltage_v=230.0), sessions=[session()])
+    model = EvseModel(ac_station(32.0, phases=3, voltage_v=230.0), sessions=[session()])
     out = run(model, IDLE, 1.0, 3600)[-1]
     assert conn(out)["ev_soc_pct"] == pytest.approx(20.0 + 100.0 * 0.92 * 11.0 / 60.0, rel=1e-9)
     assert conn(out)["session_energy_kwh"] == pytest.approx(11.0)
 
 
 def test_an_ev_already_at_target_stays_in_b_suspended_ev() -> None:
-    model = EvseModel(ac_profile(32.0), sessions=[session(arrival_soc_pct=85.0, target_soc_pct=80)])
+    model = EvseModel(ac_station(32.0), sessions=[session(arrival_soc_pct=85.0, target_soc_pct=80)])
     out = model.step(ENV, IDLE, 1.5)
     assert (conn(out)["state"], conn(out)["status"]) == ("B", "suspended_ev")
     assert conn(out)["power_kw"] == 0.0
@@ -363,17 +254,17 @@ def test_sessions_from_csv_drive_arrival_and_departure_times() -> None:
         "arrival_s,departure_s,connector,capacity_kwh,arrival_soc_pct,target_soc_pct\n"
         "60,120,1,60,20,80\n"
     )
-    model = EvseModel(ac_profile(32.0), sessions=sessions)
+    model = EvseModel(ac_station(32.0), sessions=sessions)
     states = [conn(out)["state"] for out in run(model, IDLE, 30.0, 6)]
     assert states == ["A", "C", "C", "A", "A", "A"]
 
 
 def test_the_generator_brings_evs_without_a_schedule() -> None:
-    model = EvseModel(load_profile("EVSE-AC-7.4kW-2port"), seed=4)
+    model = EvseModel(load_station_spec("EVSE-AC-7.4kW-2port"), seed=4)
     outs = run(model, IDLE, 60.0, 24 * 60)
     assert {conn(o, 0)["state"] for o in outs} >= {"A", "C"}
     assert outs[-1].asset["sessions_completed"] >= 2  # type: ignore[operator]
-    again = run(EvseModel(load_profile("EVSE-AC-7.4kW-2port"), seed=4), IDLE, 60.0, 24 * 60)
+    again = run(EvseModel(load_station_spec("EVSE-AC-7.4kW-2port"), seed=4), IDLE, 60.0, 24 * 60)
     assert [o.ac_power_kw for o in outs] == [o.ac_power_kw for o in again]
 
 
@@ -384,7 +275,7 @@ def test_two_ports_share_the_battery_in_proportion_to_their_demand() -> None:
     """Documented behaviour §4.6: the 7.4 kW 2-port shares one 14 kWh battery, power split
     proportionally to each port's demand. With the grid import capped at 0 (WMaxLimPct 0 %)
     the battery alone (8 kW·0.96) serves a 3.7 kW and a 7.36 kW demand."""
-    profile = load_profile("EVSE-AC-7.4kW-2port")
+    profile = load_station_spec("EVSE-AC-7.4kW-2port")
     sessions = [session(1, max_ac_kw=3.7), session(2, max_ac_kw=11.0)]
     model = EvseModel(profile, sessions=sessions)
     out = model.step(ENV, Dispatch(active_power_limit_pct=0.0), 1.0)
@@ -401,7 +292,7 @@ def test_two_ports_share_the_battery_in_proportion_to_their_demand() -> None:
 
 def test_demand_above_the_grid_limit_comes_from_the_backing_battery() -> None:
     """A 150 kW DC charger on a 75 kW connection: the battery supplies the rest."""
-    model = EvseModel(load_profile("EVSE-DC-150kW-CCS-1port"), sessions=[session()])
+    model = EvseModel(load_station_spec("EVSE-DC-150kW-CCS-1port"), sessions=[session()])
     out = run(model, IDLE, 1.0, 3)[-1]
     assert conn(out)["power_kw"] == pytest.approx(150.0)
     assert out.ac_power_kw == pytest.approx(-75.0)
@@ -411,7 +302,7 @@ def test_demand_above_the_grid_limit_comes_from_the_backing_battery() -> None:
 
 
 def test_the_battery_recharges_from_the_grid_headroom_when_idle() -> None:
-    model = EvseModel(load_profile("EVSE-DC-150kW-CCS-1port"), sessions=[])
+    model = EvseModel(load_station_spec("EVSE-DC-150kW-CCS-1port"), sessions=[])
     out = run(model, IDLE, 60.0, 2)[-1]
     assert out.ac_power_kw == pytest.approx(-75.0)
     assert out.asset["backing_battery_power_kw"] == pytest.approx(-75.0 * 0.96)
@@ -428,7 +319,7 @@ def test_the_battery_recharges_from_the_grid_headroom_when_idle() -> None:
 def test_the_group_limit_is_shared_in_proportion_to_demand() -> None:
     """Hybrid 2DC+1AC: 200 kW group limit (documented behaviour §4.6)."""
     sessions = [session(1, max_dc_kw=150.0), session(2, max_dc_kw=50.0), session(3)]
-    model = EvseModel(load_profile("EVSE-Hybrid-2DC-1AC"), sessions=sessions)
+    model = EvseModel(load_station_spec("EVSE-Hybrid-2DC-1AC"), sessions=sessions)
     out = run(model, IDLE, 1.0, 3)[-1]
     powers = [c["power_kw"] for c in connectors(out)]
     assert sum(powers) == pytest.approx(200.0)
@@ -440,7 +331,7 @@ def test_the_group_limit_is_shared_in_proportion_to_demand() -> None:
 
 def test_a_negative_setpoint_caps_total_charging_power() -> None:
     sessions = [session(1), session(2)]
-    model = EvseModel(load_profile("EVSE-DC-350kW-CCS-2port"), sessions=sessions)
+    model = EvseModel(load_station_spec("EVSE-DC-350kW-CCS-2port"), sessions=sessions)
     out = run(model, Dispatch(active_power_setpoint_kw=-100.0), 1.0, 3)[-1]
     assert sum(c["power_kw"] for c in connectors(out)) == pytest.approx(100.0)
     assert out.message == "charging limited by charging setpoint 100 kW"
@@ -451,7 +342,7 @@ def test_a_negative_setpoint_caps_total_charging_power() -> None:
 
 def test_an_ac_share_below_6_a_suspends_the_connector() -> None:
     """J1772 cannot offer less than 6 A (10 % duty)."""
-    model = EvseModel(ac_profile(32.0), sessions=[session()])
+    model = EvseModel(ac_station(32.0), sessions=[session()])
     out = run(model, Dispatch(active_power_setpoint_kw=-1.0), 1.0, 2)[-1]  # 4.2 A at 240 V
     assert (conn(out)["state"], conn(out)["status"]) == ("B", "suspended_evse")
     assert conn(out)["pilot_duty_pct"] == 100.0
@@ -466,7 +357,7 @@ def test_an_ac_share_below_6_a_suspends_the_connector() -> None:
 
 def test_v2g_discharges_the_ev_on_a_positive_setpoint() -> None:
     ev = session(arrival_soc_pct=60.0, max_dc_kw=50.0)
-    model = EvseModel(load_profile("EVSE-V2G-DC-50kW-bidir"), sessions=[ev])
+    model = EvseModel(load_station_spec("EVSE-V2G-DC-50kW-bidir"), sessions=[ev])
     before = model.step(ENV, IDLE, 1.0)
     out = run(model, Dispatch(active_power_setpoint_kw=30.0), 1.0, 10)[-1]
     c = conn(out)
@@ -481,7 +372,7 @@ def test_v2g_discharges_the_ev_on_a_positive_setpoint() -> None:
 
 def test_v2g_stops_at_the_minimum_soc() -> None:
     ev = session(arrival_soc_pct=21.0, capacity_kwh=40.0, max_dc_kw=50.0)
-    model = EvseModel(load_profile("EVSE-V2G-DC-50kW-bidir"), sessions=[ev])
+    model = EvseModel(load_station_spec("EVSE-V2G-DC-50kW-bidir"), sessions=[ev])
     outs = run(model, Dispatch(active_power_setpoint_kw=50.0), 60.0, 5)
     assert conn(outs[0])["ev_soc_pct"] == pytest.approx(20.0)  # lands exactly, no overshoot
     assert conn(outs[-1])["power_kw"] == 0.0
@@ -489,7 +380,7 @@ def test_v2g_stops_at_the_minimum_soc() -> None:
 
 
 def test_a_positive_setpoint_is_ignored_without_v2g() -> None:
-    model = EvseModel(load_profile("EVSE-DC-150kW-CCS-1port"), sessions=[session()])
+    model = EvseModel(load_station_spec("EVSE-DC-150kW-CCS-1port"), sessions=[session()])
     out = run(model, Dispatch(active_power_setpoint_kw=20.0), 1.0, 2)[-1]
     assert out.message is not None
     assert "not bidirectional" in out.message
@@ -501,7 +392,7 @@ def test_a_positive_setpoint_is_ignored_without_v2g() -> None:
 
 
 def test_fault_and_unavailable_drive_pilot_e_and_f() -> None:
-    model = EvseModel(ac_profile(32.0), sessions=[session()])
+    model = EvseModel(ac_station(32.0), sessions=[session()])
     assert conn(model.step(ENV, IDLE, 1.0))["state"] == "C"
     model.set_connector_fault(1, True)
     out = model.step(ENV, IDLE, 1.0)
@@ -528,7 +419,7 @@ def test_large_steps_are_stable_and_soc_never_exceeds_100() -> None:
         session(2, arrival_s=600, departure_s=5 * 3600, capacity_kwh=40, arrival_soc_pct=90),
         session(3, arrival_s=0, departure_s=20 * 3600, capacity_kwh=20, arrival_soc_pct=50),
     ]
-    model = EvseModel(load_profile("EVSE-Hybrid-2DC-1AC"), sessions=sessions)
+    model = EvseModel(load_station_spec("EVSE-Hybrid-2DC-1AC"), sessions=sessions)
     for out in run(model, IDLE, 600.0, 200):
         for c in connectors(out):
             if c["ev_soc_pct"] is not None:
@@ -541,7 +432,7 @@ def test_large_steps_are_stable_and_soc_never_exceeds_100() -> None:
 
 
 def test_nan_and_silly_inputs_give_finite_output() -> None:
-    model = EvseModel(load_profile("EVSE-V2G-DC-50kW-bidir"), sessions=[session()])
+    model = EvseModel(load_station_spec("EVSE-V2G-DC-50kW-bidir"), sessions=[session()])
     env = Environment(sim_time=ENV.sim_time, grid_voltage_pu=math.nan)
     for dispatch in (
         Dispatch(active_power_setpoint_kw=math.nan, active_power_limit_pct=math.inf),
@@ -586,7 +477,7 @@ def test_properties_hold_for_any_profile_seed_dt_and_dispatch(
 ) -> None:
     """No NaN/inf; SoC within [0, 100] and the battery within 5-95 %; energy totals monotonic;
     connector powers within their ratings; import within the limit; export within WMax."""
-    profile = load_profile(name)
+    profile = load_station_spec(name)
     model = EvseModel(profile, seed=seed)
     max_kw = {c.id: c.max_power_kw for c in profile.connectors}
     delivered = returned = 0.0

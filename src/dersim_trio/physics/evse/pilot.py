@@ -1,7 +1,8 @@
 """The SAE J1772 / IEC 61851-1 control-pilot state machine, as one transition table.
 
 Rule: every pilot state transition of an EVSE connector lives in this file, as data in
-``PILOT_TRANSITIONS``. The EVSE model (``evse.py``) only *fires events*; it never assigns a state.
+``PILOT_TRANSITIONS``. The station model (``station.py``) only *fires events*; it never
+assigns a state.
 
 Theory of operation
 ===================

@@ -1,0 +1,30 @@
+"""``GET /api/dersim/dc-iv``: a PV string's I-V curve and operating point."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DcIvPoint(BaseModel):
+    """One point of the DC side: string voltage V, current A, power W."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    v: float = Field(description="String voltage, V.")
+    i: float = Field(description="String current, A.")
+    p: float = Field(description="DC power, W.")
+
+
+class DcIv(BaseModel):
+    """``GET /api/dersim/dc-iv``: the I-V curve at the present conditions, with the operating
+    point (documented DERSim shape, power/dc_iv.html)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    irradiance_w_m2: float = Field(description="Plane-of-array irradiance of the last tick.")
+    cell_temperature_c: float = Field(description="Cell temperature of the last tick.")
+    operating_point: DcIvPoint = Field(description="Where the string works now (last tick).")
+    curve: list[DcIvPoint] = Field(
+        description="Short circuit to open circuit, by rising voltage; dense around the knee; "
+        "the MPP is one of the samples. A single (0, 0, 0) point in the dark."
+    )

@@ -1,0 +1,109 @@
+"""Enter service after a trip (IEEE 1547-2018 §4.10, Table 4; SunSpec 703).
+
+Theory of operation
+-------------------
+
+A unit that has tripped (``trip``) stays out of service until the grid has been inside the
+enter-service window for the enter-service delay, plus a randomized delay when one is set, and
+then raises its output along a linear ramp over the enter-service period:
+
+::
+
+    tripped ──(V and f inside the window for es_dly_tms_s [+ U(0, es_rnd_tms_s)])──▶ ramping
+       ▲                                                                               │
+       └──────────────(a trip)───────── continuous ◀──(es_rmp_tms_s elapsed)──────────┘
+
+Leaving the window while waiting starts the delay over (the randomized part is drawn once per
+wait). During the ramp the active power is at most t/es_rmp_tms_s of ``WMaxRtg`` (§4.10.3: "the
+DER shall increase its output ... linearly ... over the enter service period"); a unit at
+``WMaxRtg`` therefore needs the whole period, one at half output half of it. Table 4 defaults:
+window 0.917..1.05 pu and 59.5..60.1 Hz, delay 300 s, randomized delay 0 (when used 1..1000 s),
+ramp 300 s (1..1000 s).
+
+The operator's ``enter_service`` and ``cease_to_energize`` commands (``controls.enter_service``)
+use the same window, with the ``--enter_service_delay_s`` delay and no ramp, as a lab operator
+expects after a manual restart; the 300 s defaults apply to the automatic re-entry after a
+trip. A harness shortens them with ``PUT .../grid-support``
+(``{"enter_service": {"es_dly_tms_s": 5, "es_rmp_tms_s": 0}}``).
+
+The randomized delay uses a ``random.Random`` the caller seeds (``--seed`` and the device
+index), so runs repeat exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EnterServiceSettings:
+    """703 ``ESVHi``/``ESVLo``, ``ESHzHi``/``ESHzLo``, ``ESDlyTms``, ``ESRndTms``, ``ESRmpTms``."""
+
+    es_v_hi_pct: float = 105.0
+    es_v_lo_pct: float = 91.7
+    es_hz_hi: float = 60.1
+    es_hz_lo: float = 59.5
+    es_dly_tms_s: float = 300.0
+    es_rnd_tms_s: float = 0.0
+    es_rmp_tms_s: float = 300.0
+
+    def in_window(self, v_lo_pu: float, v_hi_pu: float, f_hz: float) -> bool:
+        """True when every phase voltage and the frequency are inside the window."""
+        return (
+            v_lo_pu * 100.0 >= self.es_v_lo_pct
+            and v_hi_pu * 100.0 <= self.es_v_hi_pct
+            and self.es_hz_lo <= f_hz <= self.es_hz_hi
+        )
+
+
+@dataclass(slots=True)
+class ReEntry:
+    """The wait and ramp after a trip (``waiting`` False and ``ramp_s`` None: not re-entering)."""
+
+    waiting: bool = False
+    counted_s: float = 0.0
+    random_s: float | None = None
+    ramp_s: float | None = None
+    """Seconds into the ramp; None when not ramping."""
+
+    def start_wait(self) -> None:
+        """A trip happened: wait for the window."""
+        self.waiting = True
+        self.counted_s = 0.0
+        self.random_s = None
+        self.ramp_s = None
+
+    def advance_wait(
+        self,
+        settings: EnterServiceSettings,
+        in_window: bool,
+        dt_s: float,
+        rng: random.Random,
+    ) -> bool:
+        """Count ``dt_s`` of the wait; True when the delay is over (the ramp starts)."""
+        if not self.waiting:
+            return False
+        if not in_window:
+            self.counted_s = 0.0
+            self.random_s = None
+            return False
+        if self.random_s is None:
+            rnd = settings.es_rnd_tms_s
+            self.random_s = rng.uniform(0.0, rnd) if rnd > 0.0 else 0.0
+        self.counted_s += dt_s
+        if self.counted_s + 1e-9 < settings.es_dly_tms_s + self.random_s:
+            return False
+        self.waiting = False
+        self.ramp_s = 0.0
+        return True
+
+    def ramp_cap_pu(self, settings: EnterServiceSettings, dt_s: float) -> float | None:
+        """Advance the ramp by ``dt_s``; the cap in pu of WMaxRtg, or None once it is over."""
+        if self.ramp_s is None:
+            return None
+        self.ramp_s += dt_s
+        if settings.es_rmp_tms_s <= 0.0 or self.ramp_s >= settings.es_rmp_tms_s:
+            self.ramp_s = None
+            return None
+        return self.ramp_s / settings.es_rmp_tms_s

@@ -1,0 +1,300 @@
+"""One device's IEEE 1547-2018 grid support: the functions composed in the standard's order.
+
+Theory of operation
+-------------------
+
+The supervisor (``controls.supervisor``) calls ``GridSupport`` twice per tick around the model
+step, as it does for the operator's controls:
+
+``before_step`` (the grid over the tick is known, the model has not run):
+
+1. **Trip** (``trip``): the must-trip timers integrate the grid over the tick at 10 ms
+   sub-steps while anything is beyond a threshold; a trip latches, zeroes the output and starts
+   the re-entry wait.
+2. **Enter service** (``enter_service``): while tripped, the wait counts inside the window; when
+   it is over the output ramps over the enter-service period.
+3. **Ride-through region** (``ride_through``): in momentary cessation the unit ceases to energize
+   (no P, no Q) without tripping.
+4. **Active power**: the ceiling is the smallest of ``WMaxRtg``, the current limit at the lowest
+   phase voltage (``capability``), the room the reactive mode leaves inside that circle
+   (reactive power has priority for volt-var and constant Q, the power factor is kept for
+   constant PF, and watt-var gives way where its curve meets the circle), volt-watt
+   (``volt_watt``), the active power limit (``active_power_limit``) and the enter-service ramp.
+   The frequency droop (``freq_droop``) gives a command of its own; while it acts, the active
+   power limit and the enter-service ramp do not (OpenDER ``p_funcs.py``: the droop starts from
+   the pre-disturbance power, which already honoured them).
+5. The reactive power of volt-var (with V_ref) and constant Q, which do not depend on P, steps
+   through its lag.
+
+``after_step`` (the model delivered P): P is held inside the bounds; the reactive power of
+constant PF or watt-var follows P through its lag; Q is clipped to the reactive capability at
+that P (reduced below 20 % P) and to the circle, P yielding where the mode has reactive
+priority.
+
+Reactive modes are exclusive (``settings.REACTIVE_MODES`` gives the precedence when several
+are enabled). On a change of mode the new mode's lag starts from the Q being delivered, so Q
+moves to the new target with the new mode's response time (OpenDER instead ramps over 15 s
+from about 0 var; see the oracle tests).
+
+Operating states reported (``grid_state``): ``continuous``, ``mandatory``, ``permissive``,
+``momentary_cessation``, ``tripped``, ``entering_service`` (the wait after a trip is
+``tripped``; the ramp is ``entering_service``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dersim_trio.grid import constant_pf, constant_q, volt_var, volt_watt, watt_var
+from dersim_trio.grid.active_power_limit import LimitRamp
+from dersim_trio.grid.capability import (
+    GridRating,
+    apparent_limit_kva,
+    p_room_kw,
+    q_limits_kvar,
+)
+from dersim_trio.grid.enter_service import ReEntry
+from dersim_trio.grid.freq_droop import FreqDroop
+from dersim_trio.grid.lag import Lag
+from dersim_trio.grid.ride_through import region
+from dersim_trio.grid.settings import GridSettings
+from dersim_trio.grid.trip import GridSample, TripEvent, TripMonitor
+
+GridState = Literal[
+    "continuous",
+    "mandatory",
+    "permissive",
+    "momentary_cessation",
+    "tripped",
+    "entering_service",
+]
+GRID_STATES: tuple[GridState, ...] = (
+    "continuous",
+    "mandatory",
+    "permissive",
+    "momentary_cessation",
+    "tripped",
+    "entering_service",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PowerBounds:
+    """What the grid functions allow for the coming model step (kW)."""
+
+    energize: bool
+    p_max_kw: float
+    """Ceiling on active power (injection side)."""
+    p_min_kw: float
+    """Floor on active power (≤ 0; the absorption the current and VA limits allow)."""
+    droop_kw: float | None
+    """The frequency droop's command while it acts: a limit for PV and wind, a setpoint for
+    dispatchable units."""
+
+
+_OFF = PowerBounds(energize=False, p_max_kw=0.0, p_min_kw=0.0, droop_kw=None)
+
+
+@dataclass(slots=True)
+class GridSupport:
+    """Settings and state of every grid-support function of one device (see module docstring)."""
+
+    settings: GridSettings
+    rating: GridRating
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    state: GridState = "continuous"
+    tripped: bool = False
+    last_trip: TripEvent | None = None
+    q_target_kvar: float = 0.0
+    """The reactive mode's target before its lag (0 with no mode)."""
+    p_limit_kw: float = 0.0
+    """The active power ceiling the functions impose this tick."""
+    v_ref_pct: float = 100.0
+    monitor: TripMonitor = field(default_factory=TripMonitor)
+    reentry: ReEntry = field(default_factory=ReEntry)
+    droop: FreqDroop = field(default_factory=FreqDroop)
+    q_lag: Lag = field(default_factory=Lag)
+    vw_lag: Lag = field(default_factory=Lag)
+    ap_ramp: LimitRamp = field(default_factory=LimitRamp)
+    v_ref: volt_var.VRefTracker = field(default_factory=volt_var.VRefTracker)
+    _mode: str | None = None
+    _q_cmd_kvar: float | None = None
+    _q_last_kvar: float = 0.0
+    _s_limit_kva: float = 0.0
+    _p_floor_kw: float = 0.0
+    _energize: bool = True
+
+    def __post_init__(self) -> None:
+        self.p_limit_kw = self.rating.w_max_kw
+        self._s_limit_kva = self.rating.va_max_kva
+
+    # --- before the model step ----------------------------------------------------------------
+
+    def before_step(
+        self,
+        start_s: float,
+        dt_s: float,
+        grid_at: Callable[[float], GridSample],
+        v_avg_pu: float,
+        p_last_kw: float,
+        normal_kw: float,
+    ) -> tuple[PowerBounds, TripEvent | None]:
+        """Advance every function over the tick [start_s, start_s + dt_s] (see module doc).
+
+        ``grid_at(t)`` is the grid at simulated time t; ``v_avg_pu`` the average phase voltage
+        at the end of the tick (volt-var and volt-watt respond to it, OpenDER's default
+        ``NP_V_MEAS_UNBALANCE = AVG``); ``p_last_kw`` the active power of the last tick;
+        ``normal_kw`` the unit's command without the droop. Returns the bounds and the trip
+        that happened in this tick, if any.
+        """
+        s = self.settings
+        rating = self.rating
+        end = grid_at(start_s + dt_s)
+        event: TripEvent | None = None
+        if not self.tripped:
+            event = self.monitor.advance(s.trip, start_s, dt_s, grid_at)
+            if event is not None:
+                self._trip(event)
+        if self.tripped:
+            if self.reentry.advance_wait(
+                s.enter_service,
+                s.enter_service.in_window(end.v_lo_pu, end.v_hi_pu, end.f_hz),
+                dt_s if event is None else 0.0,
+                self.rng,
+            ):
+                self.tripped = False
+            else:
+                return self._off("tripped"), event
+        where = region(s.abnormal_category, s.trip, end)
+        if where == "momentary_cessation":
+            return self._off("momentary_cessation"), event
+
+        w_max = rating.w_max_kw
+        s_lim = apparent_limit_kva(rating, end.v_lo_pu)
+        self._s_limit_kva = s_lim
+        v_pct = v_avg_pu * 100.0
+        self.v_ref_pct = self.v_ref.step(s.volt_var, v_pct, dt_s)
+        mode = s.reactive_mode
+        if mode != self._mode:
+            self.q_lag.reset(self._q_last_kvar if self._mode is not None else None)
+            self._mode = mode
+        q_cmd: float | None = None
+        p_cap = min(w_max, s_lim)
+        if mode == "volt_var":
+            target = volt_var.curve_q_kvar(s.volt_var, self.v_ref_pct, v_pct, rating)
+            self.q_target_kvar = target
+            q_cmd = self.q_lag.step(target, s.volt_var.rsp_tms_s, dt_s)
+        elif mode == "constant_q":
+            target = constant_q.q_target_kvar(s.constant_q, rating)
+            self.q_target_kvar = target
+            q_cmd = self.q_lag.step(target, s.constant_q.rsp_tms_s, dt_s)
+        elif mode == "constant_pf":
+            pf = s.constant_pf.pf_w_inj
+            p_cap = min(p_cap, s_lim * pf)
+        elif mode == "watt_var":
+            p_cap = min(p_cap, watt_var.circle_p_kw(s.watt_var, w_max, s_lim, rating))
+        else:
+            self.q_target_kvar = 0.0
+        if q_cmd is not None:
+            q_cmd = max(-rating.var_max_abs_kvar, min(rating.var_max_inj_kvar, q_cmd))
+            q_cmd = max(-s_lim, min(s_lim, q_cmd))
+            p_cap = min(p_cap, p_room_kw(s_lim, q_cmd))
+        self._q_cmd_kvar = q_cmd
+
+        if s.volt_watt.enabled:
+            p_vw = self.vw_lag.step(
+                volt_watt.p_limit_kw(s.volt_watt, v_pct, rating), s.volt_watt.rsp_tms_s, dt_s
+            )
+            p_cap = min(p_cap, p_vw)
+        else:
+            self.vw_lag.reset()
+        ap_kw = self.ap_ramp.step(s.active_power_limit, dt_s) / 100.0 * w_max
+        es_pu = self.reentry.ramp_cap_pu(s.enter_service, dt_s)
+
+        droop_pu = self.droop.step(
+            s.freq_droop,
+            end.f_hz,
+            p_last_kw / w_max if w_max > 0.0 else 0.0,
+            normal_kw / w_max if w_max > 0.0 else 0.0,
+            dt_s,
+        )
+        droop_kw: float | None = None
+        if droop_pu is not None:
+            droop_kw = max(-p_cap, min(p_cap, droop_pu * w_max))
+        else:
+            p_cap = min(p_cap, ap_kw)
+            if es_pu is not None:
+                p_cap = min(p_cap, es_pu * w_max)
+        p_cap = max(0.0, p_cap)
+        self.p_limit_kw = p_cap
+        p_floor = -min(rating.w_max_charge_kw, s_lim) if rating.can_absorb else 0.0
+        if q_cmd is not None and rating.can_absorb:
+            p_floor = -min(rating.w_max_charge_kw, p_room_kw(s_lim, q_cmd))
+        self._p_floor_kw = p_floor
+        self._energize = True
+        self.state = "entering_service" if es_pu is not None else where
+        return PowerBounds(True, p_cap, p_floor, droop_kw), event
+
+    def _trip(self, event: TripEvent) -> None:
+        self.tripped = True
+        self.last_trip = event
+        self.monitor.reset()
+        self.reentry.start_wait()
+        self.droop.reset()
+        self.q_lag.reset()
+        self.vw_lag.reset()
+        self._mode = None
+        self._q_last_kvar = 0.0
+
+    def _off(self, state: GridState) -> PowerBounds:
+        self.state = state
+        self._energize = False
+        self.p_limit_kw = 0.0
+        self._q_cmd_kvar = None
+        return _OFF
+
+    # --- after the model step -----------------------------------------------------------------
+
+    @property
+    def reactive_mode(self) -> str | None:
+        """The reactive mode acting this tick (None: the operator's controls decide Q)."""
+        return self._mode if self._energize else None
+
+    def after_step(self, p_kw: float, q_operator_kvar: float, dt_s: float) -> tuple[float, float]:
+        """Final (P, Q) from the model's P and, with no reactive mode, the operator's Q."""
+        if not self._energize:
+            self._q_last_kvar = 0.0
+            return 0.0, 0.0
+        s = self.settings
+        rating = self.rating
+        p = max(self._p_floor_kw, min(self.p_limit_kw, p_kw))
+        mode = self._mode
+        if mode == "constant_pf":
+            target = constant_pf.q_target_kvar(s.constant_pf, p)
+            self.q_target_kvar = target
+            q = self.q_lag.step(target, s.constant_pf.rsp_tms_s, dt_s)
+        elif mode == "watt_var":
+            target = watt_var.q_target_kvar(s.watt_var, p, rating)
+            self.q_target_kvar = target
+            q = self.q_lag.step(target, s.watt_var.rsp_tms_s, dt_s)
+        elif self._q_cmd_kvar is not None:
+            q = self._q_cmd_kvar
+        else:
+            q = q_operator_kvar
+        if mode is not None:
+            q_inj, q_abs = q_limits_kvar(p, rating)
+            q = max(-q_abs, min(q_inj, q))
+        s_lim = self._s_limit_kva
+        if p * p + q * q > s_lim * s_lim + 1e-12:
+            if mode == "constant_pf":
+                k = s_lim / math.hypot(p, q)
+                p, q = p * k, q * k
+            else:
+                q = max(-s_lim, min(s_lim, q))
+                p = math.copysign(p_room_kw(s_lim, q), p)
+        self._q_last_kvar = q
+        return p, q
