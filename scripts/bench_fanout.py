@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_fanout.py: a bounded fan-out benchmark of the dersim-trio telemetry stream.
 
-What it measures, per case (every case runs against a fresh server process):
+What it measures, per case and launch (every run starts a fresh server process):
 
 * tick lateness p50/p99/max and tick duration p99: the server's own statistics
   (``GET /api/dersim/server-info`` → ``statistics``) read right after the window; they cover the
@@ -27,16 +27,26 @@ connects everything (bounded), waits for a new tick, opens the window mid-gap, m
 ``--duration`` seconds, closes every socket and prints one JSON object. The server is always
 stopped afterwards: SIGTERM to its process group, SIGKILL after 5 s, also on errors and Ctrl-C.
 
+Launches (``--launch``, comma separated; each case runs against each, interleaved, the whole
+set ``--repeat`` times, so launches are compared in the same run):
+
+* ``dersim-trio`` (default): ``dersim-trio -wi HOST -wp PORT ...`` (the front door);
+* ``quart-route``: the same with ``--fast_path no``;
+* ``hypercorn``: ``python -m hypercorn -k trio -w 0 -b HOST:PORT --graceful-timeout 1
+  dersim_trio.asgi:app`` with the flags in ``DERSIM_ARGS`` (the README's command line);
+* ``hypercorn-w1``: the same with hypercorn's default ``-w 1`` (a worker process under
+  hypercorn's main process, both counted).
+
 Usage (from the repository root, with the project's venv):
 
     python scripts/bench_fanout.py -K 1000 -N 1 --period 1 --duration 15
+    python scripts/bench_fanout.py --cases k1000 --launch dersim-trio,hypercorn --repeat 3
     python scripts/bench_fanout.py -K 500 -S 100 --out /tmp/k500s100.json
     python scripts/bench_fanout.py --cases k1000,k1000s100,n10k100,stall --md /tmp/fanout.md
     python scripts/bench_fanout.py --cases k50n2,stall --duration 5          # a small smoke run
-    python scripts/bench_fanout.py --cases stall --server-args '--fast_path no'
+    python scripts/bench_fanout.py --cases stall --server-args '--seed 7'
     python scripts/bench_fanout.py -K 100 --server-cmd \\
-        'hypercorn -k trio -w 0 -b 127.0.0.1:{port} --read-timeout 6 \\
-         --websocket-ping-interval 3 --graceful-timeout 1 dersim_trio.asgi:app' \\
+        '{python} -m hypercorn -k trio -w 0 -b 127.0.0.1:{port} dersim_trio.asgi:app' \\
         --server-env 'DERSIM_ARGS=--periodic_time {period} -N {devices} -d {device_type}'
 
 Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``k1000s100``
@@ -44,9 +54,11 @@ Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``
 N=10, period 0.25 s); or any spec ``k<K>[s<S>][n<N>][p<period>][f<device filter>]``, e.g.
 ``k50n2`` or ``k200s20n5p0.5``. Unset parts come from -K/-S/-N/--period/--device-filter.
 
-Placeholders of ``--server-cmd``/``--server-env``: {port} {host} {devices} {period}
-{device_type} {dersim} (the dersim-trio executable next to this Python) {bindir} (the directory
-of this Python, e.g. {bindir}/hypercorn). The server must bind
+``--server-args`` are extra simulator flags (appended to ``DERSIM_ARGS`` for ``hypercorn``);
+``--server-cmd`` replaces the launches with one command of your own (``custom``).
+Placeholders of ``--server-cmd``/``--server-args``/``--server-env``: {port} {host} {devices}
+{period} {device_type} {dersim} (the dersim-trio executable next to this Python) {python} (this
+Python) {bindir} (its directory, e.g. {bindir}/hypercorn). The server must bind
 127.0.0.1 (all traffic stays on the loopback interface).
 """
 
@@ -76,6 +88,20 @@ from _benchclient import raise_nofile_limit  # noqa: E402  (the client process u
 DEFAULT_CMD = (
     "{dersim} -wi {host} -wp {port} --periodic_time {period} -N {devices} -d {device_type}"
 )
+LAUNCHES: dict[str, tuple[str, dict[str, str]]] = {
+    "dersim-trio": (DEFAULT_CMD, {}),
+    "quart-route": (DEFAULT_CMD + " --fast_path no", {}),
+    "hypercorn": (
+        "{python} -m hypercorn -k trio -w 0 -b {host}:{port} --graceful-timeout 1 "
+        "dersim_trio.asgi:app",
+        {"DERSIM_ARGS": "--periodic_time {period} -N {devices} -d {device_type}"},
+    ),
+    "hypercorn-w1": (
+        "{python} -m hypercorn -k trio -b {host}:{port} --graceful-timeout 1 dersim_trio.asgi:app",
+        {"DERSIM_ARGS": "--periodic_time {period} -N {devices} -d {device_type}"},
+    ),
+}
+"""Named launches: (command template, environment templates)."""
 NAMED_CASES: dict[str, dict[str, Any]] = {
     "k1000": {"clients": 1000, "stalled": 0, "devices": 1},
     "k1000s100": {"clients": 1000, "stalled": 100, "devices": 1},
@@ -233,7 +259,7 @@ def check_case(name: str, c: dict[str, Any]) -> None:
 
 
 def server_command(
-    a: argparse.Namespace, case: dict[str, Any], port: int
+    a: argparse.Namespace, case: dict[str, Any], port: int, launch: str
 ) -> tuple[list[str], dict[str, str]]:
     values = {
         "port": port,
@@ -242,12 +268,18 @@ def server_command(
         "period": f"{case['period']:g}",
         "device_type": a.device_type,
         "dersim": dersim_executable(),
+        "python": sys.executable,
         "bindir": str(Path(sys.executable).parent),
     }
-    argv = shlex.split((a.server_cmd or DEFAULT_CMD).format(**values))
+    template, env_templates = (a.server_cmd, {}) if launch == "custom" else LAUNCHES[launch]
+    argv = shlex.split(template.format(**values))
+    env = {key: value.format(**values) for key, value in env_templates.items()}
     if a.server_args:
-        argv += shlex.split(a.server_args.format(**values))
-    env: dict[str, str] = {}
+        extra = a.server_args.format(**values)
+        if "DERSIM_ARGS" in env:
+            env["DERSIM_ARGS"] += " " + extra
+        else:
+            argv += shlex.split(extra)
     for item in a.server_env:
         key, sep, value = item.partition("=")
         if not sep:
@@ -297,18 +329,20 @@ def run_client(a: argparse.Namespace, case: dict[str, Any], port: int, pid: int)
     return res
 
 
-def run_case(a: argparse.Namespace, case: dict[str, Any], log_dir: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"case": case, "duration_s": a.duration}
+def run_case(
+    a: argparse.Namespace, case: dict[str, Any], launch: str, log_dir: Path
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"case": case, "launch": launch, "duration_s": a.duration}
     server: Server | None = None
     try:
         for attempt in range(3):  # a port picked free can be taken before the server binds
             port = free_port()
-            argv, env = server_command(a, case, port)
+            argv, env = server_command(a, case, port, launch)
             result["server_cmd"] = shlex.join(argv)
             result["server_env"] = env
-            log(f"case {case['name']}: starting {result['server_cmd']}")
+            log(f"case {case['name']} ({launch}): starting {result['server_cmd']}")
             try:
-                server = Server(argv, env, log_dir / f"server-{case['name']}-{port}.log")
+                server = Server(argv, env, log_dir / f"server-{case['name']}-{launch}-{port}.log")
             except OSError as exc:
                 result["fatal"] = f"cannot start the server: {exc}"
                 return result
@@ -319,7 +353,8 @@ def run_case(a: argparse.Namespace, case: dict[str, Any], log_dir: Path) -> dict
             code = server.stop()
             tail = server.log_tail()
             server = None
-            if code not in (None, 2) or attempt == 2 or "cannot listen" not in tail:
+            port_taken = "cannot listen" in tail or "Address already in use" in tail
+            if code not in (None, 1, 2) or attempt == 2 or not port_taken:
                 result["fatal"] = (
                     f"server exited (code {code}) before it was ready"
                     if server_exited
@@ -344,7 +379,8 @@ def run_case(a: argparse.Namespace, case: dict[str, Any], log_dir: Path) -> dict
 def derive(res: dict[str, Any]) -> dict[str, Any]:
     """The reported figures of one case (the table row), from the raw client result."""
     case = res["case"]
-    row: dict[str, Any] = {"case": case["name"], "K": case["clients"], "S": case["stalled"]}
+    row: dict[str, Any] = {"case": case["name"], "launch": res.get("launch", "custom")}
+    row.update(K=case["clients"], S=case["stalled"])
     row.update(N=case["devices"], period_s=case["period"], filter=case["device_filter"])
     if res.get("fatal"):
         row["fatal"] = res["fatal"]
@@ -396,6 +432,7 @@ def _f(x: Any) -> str:
 
 COLUMNS = (
     ("case", lambda r: r["case"]),
+    ("launch", lambda r: r["launch"]),
     ("K+S", lambda r: f"{r['K']}+{r['S']}"),
     ("N", lambda r: str(r["N"]) + ("" if r["filter"] is None else f" (?device={r['filter']})")),
     ("P s", lambda r: f"{r['period_s']:g}"),
@@ -432,7 +469,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if r.get("fatal") and r.get("delivered") is None:
-            cells = [r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 2)
+            cells = [r["case"], r["launch"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 3)
         else:
             cells = [fmt(r) for _, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
@@ -444,7 +481,8 @@ def text_table(rows: list[dict[str, Any]]) -> str:
     columns = []
     for r in rows:
         if r.get("fatal") and r.get("delivered") is None:
-            columns.append([r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 2))
+            failed = f"FAILED: {r['fatal']}"
+            columns.append([r["case"], r["launch"], failed] + [""] * (len(COLUMNS) - 3))
         else:
             columns.append([fmt(r) for _, fmt in COLUMNS])
     names = [name for name, _ in COLUMNS]
@@ -471,8 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", "-T", type=float, default=15.0, help="window, s (15)")
     p.add_argument("--device-type", "-d", default="PV", help="device type (PV)")
     p.add_argument("--cases", default=None, help="comma-separated case names/specs (see doc)")
-    p.add_argument("--server-cmd", default=None, help=f"server command template ({DEFAULT_CMD})")
-    p.add_argument("--server-args", default="", help="extra server args, e.g. '--fast_path no'")
+    p.add_argument(
+        "--launch",
+        default="dersim-trio",
+        help=f"comma-separated launches: {', '.join(LAUNCHES)} (dersim-trio)",
+    )
+    p.add_argument("--repeat", type=int, default=1, help="run every case × launch R times (1)")
+    p.add_argument("--server-cmd", default=None, help="a server command template of your own")
+    p.add_argument("--server-args", default="", help="extra simulator flags, e.g. '--seed 7'")
     p.add_argument(
         "--server-env", action="append", default=[], help="KEY=VALUE template (repeatable)"
     )
@@ -490,6 +534,16 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in a.cases.split(",") if n.strip()] if a.cases else ["custom"]
     if len(names) > 20:
         p.error("at most 20 cases per run")
+    launches = [n.strip() for n in a.launch.split(",") if n.strip()]
+    unknown = [n for n in launches if n not in LAUNCHES]
+    if unknown or not launches:
+        p.error(f"--launch: unknown {unknown} (choose from {', '.join(LAUNCHES)})")
+    if a.server_cmd is not None:
+        if a.launch != "dersim-trio":
+            p.error("--server-cmd replaces --launch: give one or the other")
+        launches = ["custom"]
+    if not 1 <= a.repeat <= 10 or len(names) * len(launches) * a.repeat > 40:
+        p.error("--repeat must be in [1, 10], at most 40 runs in all")
     cases = []
     for name in names:
         if name == "custom":
@@ -522,11 +576,12 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     interrupted = None
     try:
-        for case in cases:
-            res = run_case(a, case, log_dir)
+        runs = [(c, launch) for _ in range(a.repeat) for c in cases for launch in launches]
+        for case, launch in runs:
+            res = run_case(a, case, launch, log_dir)
             results.append(res)
             if res.get("fatal"):
-                log(f"case {case['name']}: {res['fatal']}")
+                log(f"case {case['name']} ({launch}): {res['fatal']}")
                 if res.get("server_log_tail"):
                     log("server log tail:\n" + res["server_log_tail"])
     except (KeyboardInterrupt, Interrupted) as exc:
@@ -550,7 +605,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Window {a.duration:g} s per case; {os.cpu_count()} CPUs; {report['when']}.",
         "Server commands: "
-        + "; ".join(f"{r['case']['name']}: `{r.get('server_cmd', '?')}`" for r in results),
+        + "; ".join(
+            f"{r['case']['name']} ({r['launch']}): `{r.get('server_cmd', '?')}`"
+            + (f" with {r['server_env']}" if r.get("server_env") else "")
+            for r in results
+        ),
         "",
         markdown_table(rows),
         "",

@@ -537,13 +537,14 @@ async def running(
 # --- launches ---------------------------------------------------------------------------------
 # ``fast_path`` and ``quart_route``: ``run_service`` in the test's own trio run (what
 # ``dersim-trio`` and ``dersim-trio --fast_path no`` run), observed through its objects.
-# ``hypercorn``: ``hypercorn -k trio --graceful-timeout 1 dersim_trio.asgi:app`` as a real
-# process (hypercorn's default single worker: a main process and one worker process), flags in
-# ``DERSIM_ARGS``, observed from outside. Its listening socket is bound by the test (port 0) and
-# passed as ``-b fd://N``, so no port is picked and lost to a race.
+# ``hypercorn``: ``hypercorn -k trio -w 0 --graceful-timeout 1 dersim_trio.asgi:app`` as a real
+# process (the README's command line), flags in ``DERSIM_ARGS``, observed from outside. Its
+# listening socket is bound by the test (port 0) and passed as ``-b fd://N``, so no port is
+# picked and lost to a race.
 
 LAUNCHES = ("fast_path", "quart_route", "hypercorn")
 HYPERCORN_ARGS = ("-k", "trio", "--graceful-timeout", "1")
+"""The README's recommended command line, with ``-w 0`` (``ServerProcess.hypercorn``)."""
 APP = "dersim_trio.asgi:app"
 
 
@@ -627,10 +628,14 @@ class ServerProcess:
 
     @classmethod
     def hypercorn(
-        cls, flags: tuple[str, ...], log_path: Path, *hypercorn_args: str
+        cls, flags: tuple[str, ...], log_path: Path, *hypercorn_args: str, workers: int = 0
     ) -> ServerProcess:
-        """``hypercorn -k trio --graceful-timeout 1 [hypercorn_args] dersim_trio.asgi:app``."""
-        argv = [sys.executable, "-m", "hypercorn", *HYPERCORN_ARGS, *hypercorn_args]
+        """``hypercorn -k trio -w WORKERS --graceful-timeout 1 [hypercorn_args]
+        dersim_trio.asgi:app``: with ``-w 0`` (the README's recommendation) the app runs in
+        hypercorn's own process, with ``-w 1`` (hypercorn's default) in a worker process
+        hypercorn's process starts and supervises."""
+        argv = [sys.executable, "-m", "hypercorn", *HYPERCORN_ARGS, "-w", str(workers)]
+        argv += hypercorn_args
         return cls(argv, {"DERSIM_ARGS": " ".join(flags)}, 0, log_path)
 
     @classmethod

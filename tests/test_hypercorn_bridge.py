@@ -130,6 +130,20 @@ def test_a_worker_that_calls_worker_serve_before_importing_the_app_fails_the_che
         check_hypercorn_interfaces()
 
 
+def test_a_worker_that_stops_polling_the_shutdown_event_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The launch replaces that poll by a wait in a thread (it found the poll by its shape)."""
+
+    def trio_worker(config: Any, sockets: Any = None, shutdown_event: Any = None) -> None:
+        load_application(config)  # noqa: F821
+        trio.run(worker_serve, config, shutdown_event)  # noqa: F821
+
+    monkeypatch.setattr(hypercorn_trio_run, "trio_worker", trio_worker)
+    with pytest.raises(HypercornInterfaceError, match="check_multiprocess_shutdown_event"):
+        check_hypercorn_interfaces()
+
+
 @pytest.mark.parametrize("name", ["graceful_timeout", "websocket_max_message_size", "workers"])
 def test_a_config_setting_that_went_away_fails_the_check(
     monkeypatch: pytest.MonkeyPatch, name: str

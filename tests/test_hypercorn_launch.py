@@ -3,8 +3,15 @@
 The contract suite (``test_service_e2e.py``) runs against this launch too; here is what is
 particular to it: the app sets hypercorn's settings unless the operator gave them, refuses more
 than one worker, and at SIGINT/SIGTERM closes every telemetry client with 1001 and exits 0
-within 2 s even with clients that stopped reading, in a real hypercorn process
-(``--graceful-timeout 1``). The 2 s bound is a trio ``fail_after`` from the signal.
+within 2 s even with clients that stopped reading, in a real hypercorn process started with the
+README's command line (``-w 0 --graceful-timeout 1``). The 2 s bound is a trio ``fail_after``
+from the signal.
+
+With hypercorn's default ``-w 1`` the app runs in a worker process that hypercorn's own process
+starts and waits for; the worker stops as fast, and hypercorn's process then takes its own time
+to exit (its interpreter teardown: 0.3 s here on a quiet machine, up to 1.3 s with the machine's
+two cores loaded ten times over), so that case is held to ``W1_EXIT_BOUND_S``, still far below
+what a stalled client could otherwise hold (``TCP_USER_TIMEOUT``, 10 s).
 """
 
 from __future__ import annotations
@@ -13,7 +20,6 @@ import contextlib
 import signal
 import socket
 import struct
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +36,10 @@ from dersim_trio.web.hypercorn_settings import SETTINGS
 from helpers import ServerProcess, eventually, process_tree, server_info, upgrade_request
 
 FLAGS = ("-d", "Batt", "-N", "20", "--periodic_time", "0.05")
+EXIT_BOUND_S = 2.0
+"""README/contract: exit 0 within 2 s of SIGINT/SIGTERM (``-w 0 --graceful-timeout 1``)."""
+W1_EXIT_BOUND_S = 5.0
+"""The same with hypercorn's default ``-w 1`` (see the module docstring)."""
 WS_PATH = "/api/dersim/ws/telemetry"
 
 
@@ -91,9 +101,10 @@ def test_several_workers_or_recycled_workers_are_refused_with_one_line(
 
 @contextlib.contextmanager
 def hypercorn_process(
-    tmp_path: Path, *hypercorn_args: str, flags: tuple[str, ...] = FLAGS
+    tmp_path: Path, *, workers: int = 0, flags: tuple[str, ...] = FLAGS
 ) -> Iterator[ServerProcess]:
-    process = ServerProcess.hypercorn(flags, tmp_path / "hypercorn.log", *hypercorn_args)
+    log_path = tmp_path / "hypercorn.log"
+    process = ServerProcess.hypercorn(flags, log_path, workers=workers)
     try:
         process.start()
         yield process
@@ -104,7 +115,7 @@ def hypercorn_process(
 async def test_two_workers_are_refused_with_one_line_and_nothing_is_served(
     tmp_path: Path,
 ) -> None:
-    with hypercorn_process(tmp_path, "-w", "2", flags=("-d", "Batt")) as process:
+    with hypercorn_process(tmp_path, workers=2, flags=("-d", "Batt")) as process:
         returncode = await process.wait_stopped(60)
         log = process.log()
     assert log.splitlines() == [
@@ -172,12 +183,14 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_a_signal_closes_telemetry_clients_with_1001_and_exits_0_within_2_s_despite_stalled_clients(  # noqa: E501
-    tmp_path: Path, signum: signal.Signals
+@pytest.mark.parametrize(
+    ("workers", "bound_s"), [(0, EXIT_BOUND_S), (1, W1_EXIT_BOUND_S)], ids=["w0", "w1"]
+)
+async def test_a_signal_closes_telemetry_clients_with_1001_and_exits_0_despite_stalled_clients(
+    tmp_path: Path, signum: signal.Signals, workers: int, bound_s: float
 ) -> None:
-    with hypercorn_process(tmp_path) as process:
+    with hypercorn_process(tmp_path, workers=workers) as process:
         await process.wait_serving()
         assert process.proc is not None
         assert (await trio.to_thread.run_sync(server_info, process.port))["fast_path"] is True
@@ -216,7 +229,7 @@ async def test_a_signal_closes_telemetry_clients_with_1001_and_exits_0_within_2_
                         await readers_ready.acquire()
                 signalled = trio.current_time()
                 process.request_shutdown(signum)
-            returncode = await process.wait_stopped(2 - (trio.current_time() - signalled))
+            returncode = await process.wait_stopped(bound_s - (trio.current_time() - signalled))
         finally:
             for sock in stalled:
                 reset(sock)

@@ -2,13 +2,14 @@
 
 Each test runs against the launches of ``helpers.LAUNCHES``: ``run_service`` on 127.0.0.1
 port 0 with the front door's fast path (``dersim-trio``) and with the quart route only
-(``dersim-trio --fast_path no``), and ``hypercorn -k trio dersim_trio.asgi:app`` as a real
-process. Few tests, each bounded by ``trio.fail_after``; nothing waits by sleeping a fixed time:
-the tests wait on a client's receive or poll a counter with a deadline. Periods are short
-(0.05 s) so a run of ticks takes a fraction of a second. Most run on the real clock with
-generous guards; the shutdown budget of the in-process launches is measured on virtual time
-(``autojump_clock``), that of the hypercorn process, which runs on the real clock, in
-``test_hypercorn_launch.py`` (a ``fail_after`` of 2 s from the signal, with stalled clients).
+(``dersim-trio --fast_path no``), and ``hypercorn -k trio -w 0 --graceful-timeout 1
+dersim_trio.asgi:app`` as a real process. Few tests, each bounded by ``trio.fail_after``;
+nothing waits by sleeping a fixed time: the tests wait on a client's receive or poll a counter
+with a deadline. Periods are short (0.05 s) so a run of ticks takes a fraction of a second. Most
+run on the real clock with generous guards; the shutdown budget of the in-process launches is
+measured on virtual time (``autojump_clock``), that of the hypercorn process, which runs on the
+real clock, in ``test_hypercorn_launch.py`` (a ``fail_after`` of 2 s from the signal, with
+stalled clients).
 """
 
 from __future__ import annotations

@@ -24,10 +24,14 @@ Under ``hypercorn -k trio dersim_trio.asgi:app`` hypercorn owns the listener and
   looked up by ``trio_worker`` after it imported the app (so the app module can wrap it)
 * ``TCPServer.run`` and its ``app`` (an ``ASGIWrapper`` whose ``.app`` is ours), ``config``,
   ``context`` (``terminated``) and ``stream`` attributes
+* ``hypercorn.utils.check_multiprocess_shutdown_event``: the shutdown trigger ``trio_worker``
+  builds for a worker process (``partial(check_multiprocess_shutdown_event, shutdown_event,
+  trio.sleep)``), replaced by a wait that costs no CPU (see ``_on_signals_too``)
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import multiprocessing
@@ -48,7 +52,7 @@ from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
-from hypercorn.utils import wrap_app
+from hypercorn.utils import check_multiprocess_shutdown_event, wrap_app
 
 from dersim_trio.web.asgi_shield import CURRENT_CONNECTION, ConnectionLife
 
@@ -109,6 +113,8 @@ def check_hypercorn_interfaces() -> None:
     loads = worker_source.find("load_application(")
     if not 0 <= loads < worker_source.find("worker_serve"):
         problems.append("trio_worker no longer calls worker_serve after load_application")
+    if "partial(check_multiprocess_shutdown_event, shutdown_event" not in worker_source:
+        problems.append("trio_worker no longer polls check_multiprocess_shutdown_event")
     if problems:
         raise HypercornInterfaceError("; ".join(problems))
 
@@ -340,8 +346,26 @@ async def _worker_serve(
 def _on_signals_too(
     trigger: Callable[..., Awaitable[None]] | None,
 ) -> Callable[[], Awaitable[None]]:
-    """A shutdown trigger that returns when ``trigger`` does or a stop signal arrives."""
+    """A shutdown trigger that returns when ``trigger`` does or a stop signal arrives.
+
+    hypercorn's trigger for a worker process polls the main process's ``shutdown_event`` (a
+    multiprocessing ``Event``) every 0.1 s; those ten wake-ups a second cost the worker about
+    4.5 ms of CPU per second (measured idle: 5.8 against 1.3 ms/s for ``dersim-trio``), 4.5 µs
+    per message at 1,000 messages a second. Waiting for the event in a worker thread costs
+    nothing until it is set.
+    """
     signums = (signal.SIGTERM,) if trigger is not None else (signal.SIGINT, signal.SIGTERM)
+    if (
+        isinstance(trigger, functools.partial)
+        and trigger.func is check_multiprocess_shutdown_event
+        and trigger.args
+    ):
+        event = trigger.args[0]
+
+        async def event_set() -> None:
+            await trio.to_thread.run_sync(event.wait, abandon_on_cancel=True)
+
+        trigger = event_set
 
     async def wait() -> None:
         with trio.open_signal_receiver(*signums) as signals:
