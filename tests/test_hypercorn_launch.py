@@ -50,12 +50,11 @@ def test_the_settings_are_applied_where_the_operator_gave_none() -> None:
     config = Config()
     config.keep_alive_timeout = 2  # as ``--keep-alive 2`` sets it
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
+        listener.bind(("127.0.0.1", 0))  # not listening yet: the backlog's listen() shows
         HypercornLaunch(Hub(1)).worker_starting(config, [listener])
-        if hasattr(socket, "TCP_USER_TIMEOUT"):
-            option = (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
-            assert listener.getsockopt(*option) == TCP_USER_TIMEOUT_MS
+        option = (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+        assert listener.getsockopt(*option) == TCP_USER_TIMEOUT_MS
+        socket.create_connection(listener.getsockname(), timeout=2).close()
     assert config.keep_alive_timeout == 2
     assert config.graceful_timeout == 1.0
     assert config.websocket_max_message_size == 64 * 1024
@@ -67,10 +66,16 @@ def test_the_settings_are_applied_where_the_operator_gave_none() -> None:
 
 
 def test_values_from_a_config_file_count_as_given() -> None:
-    config = Config.from_mapping({"graceful_timeout": 5, "websocket_max_message_size": 1024})
+    config = Config.from_mapping(
+        {"graceful_timeout": 5, "websocket_max_message_size": 1024, "backlog": 50}
+    )
     assert explicitly_set(config, "graceful_timeout")
     assert not explicitly_set(config, "keep_alive_timeout")
-    HypercornLaunch(Hub(1)).worker_starting(config, [])
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        HypercornLaunch(Hub(1)).worker_starting(config, [bound])
+        with pytest.raises(ConnectionRefusedError):  # hypercorn's own backlog: not listened to
+            socket.create_connection(bound.getsockname(), timeout=2).close()
     assert config.graceful_timeout == 5
     assert config.websocket_max_message_size == 1024
     assert config.keep_alive_timeout == SETTINGS["keep_alive_timeout"]

@@ -14,10 +14,13 @@ through ``web/hypercorn_bridge.py`` (``serve_in_hypercorn_worker``) and gives it
   hypercorn's ``graceful_timeout`` every connection still open (a client that stopped reading,
   which pins hypercorn's shielded send) is aborted, so the worker ends.
 * **Settings and worker count.** Before the worker serves: ``web/hypercorn_settings.py`` is
-  applied wherever the operator gave no value, the listening sockets get ``TCP_USER_TIMEOUT``
-  (as the door's own listener), and more than one worker (``-w N``, N > 1) or worker recycling
-  (``--max-requests``) is refused with one line and exit code 2: each worker process would run
-  its own simulator behind the one port, and clients would see different simulators.
+  applied wherever the operator gave no value; the listening sockets get ``TCP_USER_TIMEOUT``
+  (as the door's own listener) and, unless ``--backlog`` was given, the door's listen backlog
+  (4096 where hypercorn's is 100, so a thousand clients connecting at once see no dropped
+  SYNs; Linux takes a second ``listen`` on a listening socket as a new backlog). More than one
+  worker (``-w N``, N > 1) or worker recycling (``--max-requests``) is refused with one line
+  and exit code 2: each worker process would run its own simulator behind the one port, and
+  clients would see different simulators.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from hypercorn.config import Config
 
 from dersim_trio.service.hub import Hub
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
-from dersim_trio.web.fastpath.door import TCP_USER_TIMEOUT_MS, FrontDoor
+from dersim_trio.web.fastpath.door import LISTEN_BACKLOG, TCP_USER_TIMEOUT_MS, FrontDoor
 from dersim_trio.web.hypercorn_bridge import (
     HttpHandler,
     WorkerShutdown,
@@ -84,12 +87,15 @@ class HypercornLaunch:
             if kept
             else "",
         )
-        if hasattr(socket, "TCP_USER_TIMEOUT"):
-            option = (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, TCP_USER_TIMEOUT_MS)
-            for sock in listen_sockets:
-                if sock.type == socket.SOCK_STREAM and sock.family != socket.AF_UNIX:
-                    # Linux copies it to every accepted socket, as for the door's own listener
-                    sock.setsockopt(*option)
+        backlog = None if explicitly_set(config, "backlog") else LISTEN_BACKLOG
+        for sock in listen_sockets:
+            if sock.type != socket.SOCK_STREAM:
+                continue
+            if backlog is not None:
+                sock.listen(backlog)
+            if hasattr(socket, "TCP_USER_TIMEOUT") and sock.family != socket.AF_UNIX:
+                # Linux copies it to every accepted socket, as for the door's own listener
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, TCP_USER_TIMEOUT_MS)
 
     async def serve_connection(
         self, stream: trio.SocketStream, serve_http: HttpHandler, shutdown: WorkerShutdown

@@ -80,6 +80,7 @@ _CONFIG_ATTRIBUTES = (
     "websocket_max_message_size",
     "workers",
     "max_requests",
+    "backlog",
 )
 
 
