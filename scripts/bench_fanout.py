@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_fanout.py: a bounded fan-out benchmark of the dersim-trio telemetry stream.
 
-What it measures, per case and launch (every run starts a fresh server process):
+What it measures, per case (every case runs against a fresh server process):
 
 * tick lateness p50/p99/max and tick duration p99: the server's own statistics
   (``GET /api/dersim/server-info`` → ``statistics``) read right after the window; they cover the
@@ -27,24 +27,15 @@ connects everything (bounded), waits for a new tick, opens the window mid-gap, m
 ``--duration`` seconds, closes every socket and prints one JSON object. The server is always
 stopped afterwards: SIGTERM to its process group, SIGKILL after 5 s, also on errors and Ctrl-C.
 
-Launches (``--launch``, comma separated; each case runs against each, interleaved, the whole
-set ``--repeat`` times, so launches are compared in the same run):
-
-* ``dersim-trio`` (default): ``dersim-trio -wi HOST -wp PORT ...`` (the front door);
-* ``quart-route``: the same with ``--fast_path no``;
-* ``hypercorn``: ``python -m hypercorn -k trio -w 0 -b HOST:PORT --graceful-timeout 1
-  dersim_trio.asgi:app`` with the flags in ``DERSIM_ARGS`` (the README's command line);
-* ``hypercorn-w1``: the same with hypercorn's default ``-w 1`` (a worker process under
-  hypercorn's main process, both counted).
-
 Usage (from the repository root, with the project's venv):
 
     python scripts/bench_fanout.py -K 1000 -N 1 --period 1 --duration 15
-    python scripts/bench_fanout.py --cases k1000 --launch dersim-trio,hypercorn --repeat 3
     python scripts/bench_fanout.py -K 500 -S 100 --out /tmp/k500s100.json
     python scripts/bench_fanout.py --cases k1000,k1000s100,n10k100,stall --md /tmp/fanout.md
     python scripts/bench_fanout.py --cases k50n2,stall --duration 5          # a small smoke run
-    python scripts/bench_fanout.py --cases stall --server-args '--seed 7'
+    python scripts/bench_fanout.py --cases stall --server-args '--fast_path no'
+    python scripts/bench_fanout.py --cases k1000,stall --servers dersim-trio,raw-trio,fastapi
+    python scripts/bench_fanout.py --cases k1000 --servers dersim-trio,hypercorn --repeat 3
     python scripts/bench_fanout.py -K 100 --server-cmd \\
         '{python} -m hypercorn -k trio -w 0 -b 127.0.0.1:{port} dersim_trio.asgi:app' \\
         --server-env 'DERSIM_ARGS=--periodic_time {period} -N {devices} -d {device_type}'
@@ -54,12 +45,23 @@ Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``
 N=10, period 0.25 s); or any spec ``k<K>[s<S>][n<N>][p<period>][f<device filter>]``, e.g.
 ``k50n2`` or ``k200s20n5p0.5``. Unset parts come from -K/-S/-N/--period/--device-filter.
 
-``--server-args`` are extra simulator flags (appended to ``DERSIM_ARGS`` for ``hypercorn``);
-``--server-cmd`` replaces the launches with one command of your own (``custom``).
-Placeholders of ``--server-cmd``/``--server-args``/``--server-env``: {port} {host} {devices}
-{period} {device_type} {dersim} (the dersim-trio executable next to this Python) {python} (this
-Python) {bindir} (its directory, e.g. {bindir}/hypercorn). The server must bind
-127.0.0.1 (all traffic stays on the loopback interface).
+Servers (``--servers``, comma separated; every case runs against each, one report; with
+``--repeat R`` the whole round R times, so servers alternate): ``dersim-trio`` (the default
+launch), ``dersim-trio-quart-route`` (``--fast_path no``), ``hypercorn`` (``hypercorn -k trio -w
+0 -b HOST:PORT --graceful-timeout 1 dersim_trio.asgi:app``, the README's command line, flags in
+``DERSIM_ARGS``), ``hypercorn-w1`` (the same with hypercorn's default ``-w 1``: a worker process
+under hypercorn's own, both counted), and the comparison servers of ``scripts/bench/`` that
+honour the same contract on other stacks: ``raw-trio`` (bare trio, pre-framed bytes: the floor
+for Python), ``fastapi`` (FastAPI + uvicorn), ``quart-trio`` and ``quart-trio-gc100k``
+(quart-trio + hypercorn, default collector or a gen-0 threshold of 100,000). Their packages come
+with the ``bench`` extra
+(``pip install -r requirements/bench.lock``). ``--server-args`` is appended to every server's
+command (meant for dersim-trio's flags; for the hypercorn launches to ``DERSIM_ARGS``).
+
+Placeholders of ``--server-cmd``/``--server-env``: {port} {host} {devices} {period}
+{device_type} {dersim} (the dersim-trio executable next to this Python) {bindir} (the directory
+of this Python, e.g. {bindir}/hypercorn) {python} (this Python) {peers} (``scripts/bench``). The
+server must bind 127.0.0.1 (all traffic stays on the loopback interface).
 """
 
 from __future__ import annotations
@@ -82,26 +84,31 @@ from typing import Any
 
 HOST = "127.0.0.1"
 CLIENT = Path(__file__).with_name("_benchclient.py")
+PEERS = Path(__file__).with_name("bench")
 sys.path.insert(0, str(CLIENT.parent))
 from _benchclient import raise_nofile_limit  # noqa: E402  (the client process uses it too)
 
 DEFAULT_CMD = (
     "{dersim} -wi {host} -wp {port} --periodic_time {period} -N {devices} -d {device_type}"
 )
-LAUNCHES: dict[str, tuple[str, dict[str, str]]] = {
-    "dersim-trio": (DEFAULT_CMD, {}),
-    "quart-route": (DEFAULT_CMD + " --fast_path no", {}),
-    "hypercorn": (
-        "{python} -m hypercorn -k trio -w 0 -b {host}:{port} --graceful-timeout 1 "
-        "dersim_trio.asgi:app",
-        {"DERSIM_ARGS": "--periodic_time {period} -N {devices} -d {device_type}"},
-    ),
-    "hypercorn-w1": (
-        "{python} -m hypercorn -k trio -b {host}:{port} --graceful-timeout 1 dersim_trio.asgi:app",
-        {"DERSIM_ARGS": "--periodic_time {period} -N {devices} -d {device_type}"},
-    ),
+PEER_ARGS = "--host {host} --port {port} --devices {devices} --period {period}"
+HYPERCORN_CMD = (
+    "env 'DERSIM_ARGS=--periodic_time {{period}} -N {{devices}} -d {{device_type}}{{server_args}}' "
+    "{{python}} -m hypercorn -k trio {workers}-b {{host}}:{{port}} --graceful-timeout 1 "
+    "dersim_trio.asgi:app"
+)
+NAMED_SERVERS: dict[str, str] = {
+    "dersim-trio": DEFAULT_CMD,
+    "dersim-trio-quart-route": DEFAULT_CMD + " --fast_path no",
+    # the same simulator under hypercorn (DERSIM_ARGS through env; {server_args} go there)
+    "hypercorn": HYPERCORN_CMD.format(workers="-w 0 "),
+    "hypercorn-w1": HYPERCORN_CMD.format(workers=""),
+    # the comparison servers of scripts/bench/ (the `bench` extra installs what they need)
+    "raw-trio": "{python} {peers}/peer_raw_trio.py " + PEER_ARGS,
+    "fastapi": "{python} {peers}/peer_fastapi.py " + PEER_ARGS,
+    "quart-trio": "{python} {peers}/peer_quart_trio.py " + PEER_ARGS,
+    "quart-trio-gc100k": "{python} {peers}/peer_quart_trio.py --gc-gen0 100000 " + PEER_ARGS,
 }
-"""Named launches: (command template, environment templates)."""
 NAMED_CASES: dict[str, dict[str, Any]] = {
     "k1000": {"clients": 1000, "stalled": 0, "devices": 1},
     "k1000s100": {"clients": 1000, "stalled": 100, "devices": 1},
@@ -259,7 +266,7 @@ def check_case(name: str, c: dict[str, Any]) -> None:
 
 
 def server_command(
-    a: argparse.Namespace, case: dict[str, Any], port: int, launch: str
+    a: argparse.Namespace, template: str, case: dict[str, Any], port: int
 ) -> tuple[list[str], dict[str, str]]:
     values = {
         "port": port,
@@ -268,18 +275,16 @@ def server_command(
         "period": f"{case['period']:g}",
         "device_type": a.device_type,
         "dersim": dersim_executable(),
-        "python": sys.executable,
         "bindir": str(Path(sys.executable).parent),
+        "python": sys.executable,
+        "peers": str(PEERS),
     }
-    template, env_templates = (a.server_cmd, {}) if launch == "custom" else LAUNCHES[launch]
-    argv = shlex.split(template.format(**values))
-    env = {key: value.format(**values) for key, value in env_templates.items()}
-    if a.server_args:
-        extra = a.server_args.format(**values)
-        if "DERSIM_ARGS" in env:
-            env["DERSIM_ARGS"] += " " + extra
-        else:
-            argv += shlex.split(extra)
+    extra = a.server_args.format(**values) if a.server_args else ""
+    if "{server_args}" in template:  # the flags go into the template (DERSIM_ARGS)
+        argv = shlex.split(template.format(**values, server_args=" " + extra if extra else ""))
+    else:
+        argv = shlex.split(template.format(**values)) + shlex.split(extra)
+    env: dict[str, str] = {}
     for item in a.server_env:
         key, sep, value = item.partition("=")
         if not sep:
@@ -330,19 +335,19 @@ def run_client(a: argparse.Namespace, case: dict[str, Any], port: int, pid: int)
 
 
 def run_case(
-    a: argparse.Namespace, case: dict[str, Any], launch: str, log_dir: Path
+    a: argparse.Namespace, server_name: str, template: str, case: dict[str, Any], log_dir: Path
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"case": case, "launch": launch, "duration_s": a.duration}
+    result: dict[str, Any] = {"server": server_name, "case": case, "duration_s": a.duration}
     server: Server | None = None
     try:
         for attempt in range(3):  # a port picked free can be taken before the server binds
             port = free_port()
-            argv, env = server_command(a, case, port, launch)
+            argv, env = server_command(a, template, case, port)
             result["server_cmd"] = shlex.join(argv)
             result["server_env"] = env
-            log(f"case {case['name']} ({launch}): starting {result['server_cmd']}")
+            log(f"{server_name} {case['name']}: starting {result['server_cmd']}")
             try:
-                server = Server(argv, env, log_dir / f"server-{case['name']}-{launch}-{port}.log")
+                server = Server(argv, env, log_dir / f"{server_name}-{case['name']}-{port}.log")
             except OSError as exc:
                 result["fatal"] = f"cannot start the server: {exc}"
                 return result
@@ -379,7 +384,7 @@ def run_case(
 def derive(res: dict[str, Any]) -> dict[str, Any]:
     """The reported figures of one case (the table row), from the raw client result."""
     case = res["case"]
-    row: dict[str, Any] = {"case": case["name"], "launch": res.get("launch", "custom")}
+    row: dict[str, Any] = {"server": res["server"], "case": case["name"]}
     row.update(K=case["clients"], S=case["stalled"])
     row.update(N=case["devices"], period_s=case["period"], filter=case["device_filter"])
     if res.get("fatal"):
@@ -431,8 +436,8 @@ def _f(x: Any) -> str:
 
 
 COLUMNS = (
+    ("server", lambda r: r["server"]),
     ("case", lambda r: r["case"]),
-    ("launch", lambda r: r["launch"]),
     ("K+S", lambda r: f"{r['K']}+{r['S']}"),
     ("N", lambda r: str(r["N"]) + ("" if r["filter"] is None else f" (?device={r['filter']})")),
     ("P s", lambda r: f"{r['period_s']:g}"),
@@ -469,7 +474,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if r.get("fatal") and r.get("delivered") is None:
-            cells = [r["case"], r["launch"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 3)
+            cells = [r["server"], r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 3)
         else:
             cells = [fmt(r) for _, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
@@ -481,8 +486,9 @@ def text_table(rows: list[dict[str, Any]]) -> str:
     columns = []
     for r in rows:
         if r.get("fatal") and r.get("delivered") is None:
-            failed = f"FAILED: {r['fatal']}"
-            columns.append([r["case"], r["launch"], failed] + [""] * (len(COLUMNS) - 3))
+            columns.append(
+                [r["server"], r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 3)
+            )
         else:
             columns.append([fmt(r) for _, fmt in COLUMNS])
     names = [name for name, _ in COLUMNS]
@@ -510,13 +516,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device-type", "-d", default="PV", help="device type (PV)")
     p.add_argument("--cases", default=None, help="comma-separated case names/specs (see doc)")
     p.add_argument(
-        "--launch",
+        "--servers",
         default="dersim-trio",
-        help=f"comma-separated launches: {', '.join(LAUNCHES)} (dersim-trio)",
+        help="comma-separated named servers, each run on every case: "
+        + ", ".join(NAMED_SERVERS)
+        + " (dersim-trio)",
     )
-    p.add_argument("--repeat", type=int, default=1, help="run every case × launch R times (1)")
-    p.add_argument("--server-cmd", default=None, help="a server command template of your own")
-    p.add_argument("--server-args", default="", help="extra simulator flags, e.g. '--seed 7'")
+    p.add_argument("--repeat", type=int, default=1, help="run the whole round R times (1)")
+    p.add_argument(
+        "--server-cmd", default=None, help="a server command template instead of --servers"
+    )
+    p.add_argument("--server-args", default="", help="extra server args, e.g. '--fast_path no'")
     p.add_argument(
         "--server-env", action="append", default=[], help="KEY=VALUE template (repeatable)"
     )
@@ -531,19 +541,19 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not 0.5 <= a.duration <= MAX_DURATION_S:
         p.error(f"--duration must be in [0.5, {MAX_DURATION_S:g}] s")
+    if a.server_cmd:
+        servers = {"custom": a.server_cmd}
+    else:
+        wanted = [n.strip() for n in a.servers.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in NAMED_SERVERS]
+        if unknown or not wanted:
+            p.error(f"--servers: unknown {unknown}; named servers: {', '.join(NAMED_SERVERS)}")
+        servers = {n: NAMED_SERVERS[n] for n in wanted}
     names = [n.strip() for n in a.cases.split(",") if n.strip()] if a.cases else ["custom"]
     if len(names) > 20:
         p.error("at most 20 cases per run")
-    launches = [n.strip() for n in a.launch.split(",") if n.strip()]
-    unknown = [n for n in launches if n not in LAUNCHES]
-    if unknown or not launches:
-        p.error(f"--launch: unknown {unknown} (choose from {', '.join(LAUNCHES)})")
-    if a.server_cmd is not None:
-        if a.launch != "dersim-trio":
-            p.error("--server-cmd replaces --launch: give one or the other")
-        launches = ["custom"]
-    if not 1 <= a.repeat <= 10 or len(names) * len(launches) * a.repeat > 40:
-        p.error("--repeat must be in [1, 10], at most 40 runs in all")
+    if not 1 <= a.repeat <= 10:
+        p.error("--repeat must be in [1, 10]")
     cases = []
     for name in names:
         if name == "custom":
@@ -576,14 +586,15 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     interrupted = None
     try:
-        runs = [(c, launch) for _ in range(a.repeat) for c in cases for launch in launches]
-        for case, launch in runs:
-            res = run_case(a, case, launch, log_dir)
-            results.append(res)
-            if res.get("fatal"):
-                log(f"case {case['name']} ({launch}): {res['fatal']}")
-                if res.get("server_log_tail"):
-                    log("server log tail:\n" + res["server_log_tail"])
+        rounds = [(n, t) for _ in range(a.repeat) for n, t in servers.items()]
+        for server_name, template in rounds:
+            for case in cases:
+                res = run_case(a, server_name, template, case, log_dir)
+                results.append(res)
+                if res.get("fatal"):
+                    log(f"{server_name} {case['name']}: {res['fatal']}")
+                    if res.get("server_log_tail"):
+                        log("server log tail:\n" + res["server_log_tail"])
     except (KeyboardInterrupt, Interrupted) as exc:
         interrupted = type(exc).__name__ if isinstance(exc, KeyboardInterrupt) else str(exc)
         log(f"interrupted ({interrupted}); the server was stopped; reporting finished cases")
@@ -604,12 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command}`" + (f" ({a.label})" if a.label else ""),
         "",
         f"Window {a.duration:g} s per case; {os.cpu_count()} CPUs; {report['when']}.",
-        "Server commands: "
-        + "; ".join(
-            f"{r['case']['name']} ({r['launch']}): `{r.get('server_cmd', '?')}`"
-            + (f" with {r['server_env']}" if r.get("server_env") else "")
-            for r in results
-        ),
+        "Server commands: " + "; ".join(f"{n}: `{t}`" for n, t in servers.items()),
         "",
         markdown_table(rows),
         "",

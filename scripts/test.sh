@@ -36,7 +36,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# the test environment is pinned (requirements/test.lock, compiled from pyproject.toml's ranges
+# and the `test` extra: see requirements/README.md); the project itself goes in without deps
+.venv/bin/python -m pip install -q -r requirements/test.lock
+.venv/bin/python -m pip install -q --no-deps -e .
 # the Node.js example (examples/client_node.js) needs the npm package ws, pinned in
 # examples/package-lock.json
 npm ci --prefix examples --no-audit --no-fund --loglevel=error

@@ -18,7 +18,10 @@ produce identical bytes.
   ``get_request``; blocking ``http_get_raw`` for worker threads.
 * **trio-websocket clients**: ``ws_url``, ``drain``, ``release``.
 * **The simulator as a process**: ``simulator_process``, ``read_until_serving``,
-  ``SERVING_LINE``; ``running`` / ``Output`` for any command whose output a test reads.
+  ``SERVING_LINE``; ``running`` / ``Output`` for any command whose output a test reads;
+  ``wait_answering``, ``wait_exit``, ``server_info``, ``open_descriptors``.
+* **HTTP/2 clients** (built with the ``h2`` package): ``h2_client``,
+  ``h2_prior_knowledge_request``, ``h2c_upgrade_request``.
 * **Launches** (the contract suite runs against each of ``LAUNCHES``): ``Launched``, the one
   interface over ``InProcessLaunch`` (``run_service`` in the test's trio run, with or without
   the fast path) and ``ServerProcess`` (``hypercorn -k trio dersim_trio.asgi:app`` or
@@ -45,6 +48,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+import h2.config
+import h2.connection
+import h2.settings
 import trio
 import trio_websocket
 from quart_trio import QuartTrio
@@ -184,20 +190,45 @@ def upgrade_request(
     key: str | None = WS_KEY,
     version: str = "13",
     extra: str = "",
+    host: str | None = None,
 ) -> bytes:
-    """A WebSocket upgrade request (``key=None`` leaves the key out; ``extra``: header lines)."""
+    """A WebSocket upgrade request (``key=None`` leaves the key out; ``extra``: header lines;
+    ``host``: the Host header, default ``127.0.0.1:<port>``)."""
     key_line = f"Sec-WebSocket-Key: {key}\r\n" if key is not None else ""
     return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\n{key_line}"
         f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n"
     ).encode()
 
 
-def get_request(path: str, *, close: bool = False) -> bytes:
-    """An HTTP/1.1 GET (``close``: with ``Connection: close``)."""
-    connection = "Connection: close\r\n" if close else ""
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{connection}\r\n".encode()
+def get_request(path: str, port: int, *, close: bool = False) -> bytes:
+    """An HTTP/1.1 GET to 127.0.0.1:``port`` (``close``: with ``Connection: close``)."""
+    return http_request(port, "GET", path, close=close)
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    host: str | None = None,
+    body: bytes | None = None,
+    content_type: str | None = "application/json",
+    close: bool = False,
+    extra: str = "",
+) -> bytes:
+    """One HTTP/1.1 request; ``host`` defaults to ``127.0.0.1:<port>`` (the server refuses a
+    Host naming anything else, ``web/hosts.py``); with a ``body``, ``Content-Length`` and
+    ``content_type``; ``extra``: more header lines."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}"]
+    if body is not None:
+        if content_type is not None:
+            lines.append(f"Content-Type: {content_type}")
+        lines.append(f"Content-Length: {len(body)}")
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode() + (body or b"")
 
 
 def client_frame(
@@ -310,9 +341,9 @@ class RawClient:
         body = await self.read_exactly(int(headers.get("content-length", "0")))
         return status, headers, body
 
-    async def handshake(self, port: int, path: str = WS_PATH) -> bytes:
+    async def handshake(self, port: int, path: str = WS_PATH, *, extra: str = "") -> bytes:
         """Send a valid upgrade and read the 101 (checked); return the response head."""
-        await self.send(upgrade_request(port, path))
+        await self.send(upgrade_request(port, path, extra=extra))
         head = await self.read_until(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
         expected = f"sec-websocket-accept: {accept_key(WS_KEY)}".lower().encode()
@@ -349,6 +380,16 @@ class RawClient:
 
     async def send_frame(self, opcode: int, payload: bytes = b"") -> None:
         await self.send(client_frame(opcode, payload))
+
+    async def read_close_code(self) -> int | None:
+        """Skip data, ping and pong frames; the code of the server's close frame (1005 for an
+        empty one; None when the connection ended without one)."""
+        try:
+            while (frame := await self.read_frame())[0] != CLOSE:
+                pass
+        except (EOFError, ConnectionResetError):
+            return None
+        return int(struct.unpack("!H", frame[1][:2])[0]) if len(frame[1]) >= 2 else 1005
 
     async def read_until_closed(self) -> bytes:
         """Everything until EOF or a reset (a reset is a close too)."""
@@ -394,7 +435,7 @@ def http_get_raw(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes
     worker threads and for tests of another process.
     """
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(get_request(path, close=True))
+        sock.sendall(get_request(path, port, close=True))
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
@@ -532,6 +573,74 @@ async def running(
         )
         yield Output(process)
         nursery.cancel_scope.cancel()
+
+
+async def wait_answering(proc: subprocess.Popen[bytes], port: int, within: float = 20) -> None:
+    """Poll until the simulator process ``proc`` answers HTTP on ``port``."""
+
+    def answers() -> bool:
+        assert proc.poll() is None, "the simulator exited during start-up"
+        try:
+            return http_get_raw(port, "/api/dersim/overview", timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    with trio.fail_after(within):
+        while not await trio.to_thread.run_sync(answers):  # noqa: ASYNC110 - another process
+            await trio.sleep(0.05)
+
+
+async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
+    """The exit code of ``proc``; ``trio.TooSlowError`` if it is still running after ``within``."""
+    with trio.fail_after(within):
+        while proc.poll() is None:  # noqa: ASYNC110 - a child process has no trio event
+            await trio.sleep(0.01)
+    return proc.returncode
+
+
+def server_info(port: int) -> dict[str, Any]:
+    """``GET /api/dersim/server-info`` of a server on 127.0.0.1:``port`` (blocking)."""
+    status, body = http_get_raw(port, "/api/dersim/server-info")
+    assert status == 200, body
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def open_descriptors(pid: int) -> int:
+    """How many file descriptors process ``pid`` holds (Linux ``/proc``)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# --- HTTP/2 clients ---------------------------------------------------------------------------
+
+
+def h2_client(**settings: int) -> h2.connection.H2Connection:
+    """A client-side HTTP/2 connection; ``settings`` by ``SettingCodes`` name, e.g.
+    ``INITIAL_WINDOW_SIZE=0``."""
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    codes = {getattr(h2.settings.SettingCodes, k): v for k, v in settings.items()}
+    conn.local_settings = h2.settings.Settings(client=True, initial_values=codes)
+    return conn
+
+
+def h2_prior_knowledge_request(port: int, path: str, **settings: int) -> bytes:
+    """Connection preface, SETTINGS and one GET on stream 1 (end of stream): HTTP/2 with prior
+    knowledge, as ``curl --http2-prior-knowledge`` sends it."""
+    conn = h2_client(**settings)
+    conn.initiate_connection()
+    authority = f"127.0.0.1:{port}"
+    headers = [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", authority)]
+    conn.send_headers(1, headers, end_stream=True)
+    return conn.data_to_send()
+
+
+def h2c_upgrade_request(port: int, path: str) -> bytes:
+    """An HTTP/1.1 GET asking to upgrade to HTTP/2 (``Upgrade: h2c``, RFC 7540 section 3.2)."""
+    settings = h2_client().initiate_upgrade_connection().decode()  # already base64url
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        f"HTTP2-Settings: {settings}\r\n\r\n"
+    ).encode()
 
 
 # --- launches ---------------------------------------------------------------------------------
@@ -728,39 +837,13 @@ def http_status(port: int, path: str = "/api/dersim/overview") -> int | None:
     """The status of a one-shot GET, or None if nothing answers."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall(
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-            )
+            request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            sock.sendall(request.encode())
             head = sock.recv(64)
     except OSError:
         return None
     parts = head.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-
-
-def server_info(port: int) -> dict[str, Any]:
-    """``GET /api/dersim/server-info`` (read by content-length)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(
-            b"GET /api/dersim/server-info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            assert chunk, "closed before the response head"
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")[1:]
-            if line.lower().startswith(b"content-length:")
-        )
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            assert chunk, "closed before the end of the body"
-            body += chunk
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return dict(json.loads(body))
 
 
 def process_tree(pid: int) -> list[int]:

@@ -78,6 +78,7 @@ async def test_node_ws_example_connects_and_prints_power_lines(dersim: Simulator
     assert POWER_LINE.search(output.text), output.text
 
 
+@pytest.mark.slow
 @pytest.mark.dersim("-d", "Wind-T3-3Phase", "--periodic_time", "0.05", "--time_scale", "30")
 async def test_wind_harness_sees_the_rotor_settle(dersim: SimulatorHandle) -> None:
     """0.05 s ticks at time scale 30: each tick is 1.5 simulated seconds, as by default."""

@@ -34,7 +34,7 @@ FRONT_END_FILES = sorted(p for front in FRONT_ENDS for p in (PACKAGE / front).rg
 
 def test_the_front_end_files_are_found() -> None:
     names = {p.relative_to(PACKAGE).as_posix() for p in FRONT_END_FILES}
-    assert {"web/app.py", "web/routes/control.py", "web/fastpath/door.py"} <= names
+    assert {"web/app.py", "web/routes/controls.py", "web/fastpath/door.py"} <= names
 
 
 @pytest.mark.parametrize(

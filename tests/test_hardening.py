@@ -25,7 +25,14 @@ import websockets.sync.client
 from websockets.exceptions import ConnectionClosed
 
 from dersim_trio.web.fastpath.door import TCP_USER_TIMEOUT_MS, open_listener
-from helpers import RawClient, free_port, http_get_raw, simulator_process, upgrade_request
+from helpers import (
+    RawClient,
+    free_port,
+    get_request,
+    http_get_raw,
+    simulator_process,
+    upgrade_request,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -76,9 +83,7 @@ async def test_a_connection_close_request_is_answered_then_the_connection_closes
 
     def exchange() -> bytes:
         with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
-            sock.sendall(
-                b"GET /api/dersim/overview HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            )
+            sock.sendall(get_request("/api/dersim/overview", service.port, close=True))
             data = b""
             with contextlib.suppress(TimeoutError):
                 while chunk := sock.recv(65536):

@@ -156,7 +156,9 @@ def stalled_http_pipeliner(port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(5)
     sock.connect(("127.0.0.1", port))
-    request = b"GET /static/swagger-ui/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    request = (
+        f"GET /static/swagger-ui/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    ).encode()
     sock.sendall(request * 4)
     return sock
 

@@ -1,15 +1,20 @@
 """The contract suite, end to end under every launch: real sockets, real clients.
 
-Each test runs against the launches of ``helpers.LAUNCHES``: ``run_service`` on 127.0.0.1
+Every check runs against the launches of ``helpers.LAUNCHES``: ``run_service`` on 127.0.0.1
 port 0 with the front door's fast path (``dersim-trio``) and with the quart route only
 (``dersim-trio --fast_path no``), and ``hypercorn -k trio -w 0 --graceful-timeout 1
-dersim_trio.asgi:app`` as a real process. Few tests, each bounded by ``trio.fail_after``;
-nothing waits by sleeping a fixed time: the tests wait on a client's receive or poll a counter
-with a deadline. Periods are short (0.05 s) so a run of ticks takes a fraction of a second. Most
-run on the real clock with generous guards; the shutdown budget of the in-process launches is
-measured on virtual time (``autojump_clock``), that of the hypercorn process, which runs on the
-real clock, in ``test_hypercorn_launch.py`` (a ``fail_after`` of 2 s from the signal, with
-stalled clients).
+dersim_trio.asgi:app`` as a real process.
+
+Few tests, each bounded by ``trio.fail_after``; nothing waits by sleeping a fixed time: the
+tests wait on a client's receive or poll a counter with a deadline. Periods are short (0.05 s)
+so a run of ticks takes a fraction of a second. Tests whose outcome depends on timing
+(consecutive ticks for a busy client, the shutdown budget) run on virtual time
+(``autojump_clock``, still real sockets), so a loaded machine cannot make a reader look slow;
+tests with a client in a worker thread run on the real clock with generous guards. Virtual
+time cannot drive another process, so for the hypercorn process such a check is a test of its
+own on the real clock with a slower tick (``HYPERCORN_TICKS``); its shutdown budget, with
+stalled clients, is tested in ``test_hypercorn_launch.py`` (a ``fail_after`` of 2 s from the
+signal).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from helpers import (
     LAUNCHES,
     TEXT,
     WS_PATH,
+    InProcessLaunch,
     Launched,
     RawClient,
     drain,
@@ -48,6 +54,9 @@ if TYPE_CHECKING:
     StartLaunch = Callable[..., Awaitable[Launched]]
 
 FAST = ("-d", "Batt", "--periodic_time", "0.05")
+HYPERCORN_TICKS = ("-d", "Batt", "--periodic_time", "0.2")
+"""For the checks of consecutive ticks against the hypercorn process on the real clock: slow
+enough that a test client on a loaded machine keeps up."""
 SHUTDOWN_BUDGET_S = 2.0
 """README: on shutdown every client gets 1001 and the service returns within 2 s."""
 
@@ -61,8 +70,8 @@ def launch(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(params=[True, False], ids=["fast_path", "quart_route"])
 def fast_path(request: pytest.FixtureRequest) -> bool:
-    """The in-process launches only (virtual-time tests): the door's pre-framed broadcaster,
-    or the quart route."""
+    """The in-process launches (tests on virtual time): the door's pre-framed broadcaster, or
+    the quart route."""
     return bool(request.param)
 
 
@@ -90,11 +99,26 @@ async def test_websockets_client_gets_the_cached_snapshot_then_consecutive_ticks
     await wait_launch_idle(service)
 
 
-@pytest.mark.parametrize("path", ["/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws"])
+PATHS = ["/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_ticks(
-    start_launch: StartLaunch, launch: str, path: str
+    start_service: StartService, fast_path: bool, path: str, autojump_clock: trio.testing.MockClock
 ) -> None:
-    service = await start_launch(launch, *FAST, "-N", "3")
+    service = await start_service(*FAST, "-N", "3", fast_path=fast_path)
+    await check_cached_snapshot_then_consecutive_ticks(InProcessLaunch(service), path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_ticks_under_hypercorn(  # noqa: E501
+    start_launch: StartLaunch, path: str
+) -> None:
+    service = await start_launch("hypercorn", *HYPERCORN_TICKS, "-N", "3")
+    await check_cached_snapshot_then_consecutive_ticks(service, path)
+
+
+async def check_cached_snapshot_then_consecutive_ticks(service: Launched, path: str) -> None:
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(
             ws_url(service.port, path) + "?device=2"
@@ -193,10 +217,20 @@ async def test_500_connect_disconnect_cycles_leave_no_subscriber_and_no_connecti
 
 
 async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
-    start_launch: StartLaunch, launch: str
+    start_service: StartService, fast_path: bool, autojump_clock: trio.testing.MockClock
 ) -> None:
     """hypercorn stops reading a socket whose frames pile up unread (~20): the app must drain."""
-    service = await start_launch(launch, *FAST, "-N", "2")
+    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    await check_chatty_client(InProcessLaunch(service))
+
+
+async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen_under_hypercorn(
+    start_launch: StartLaunch,
+) -> None:
+    await check_chatty_client(await start_launch("hypercorn", *HYPERCORN_TICKS, "-N", "2"))
+
+
+async def check_chatty_client(service: Launched) -> None:
     with trio.fail_after(10):
         ws = await RawClient.open(service.port)
         try:
@@ -211,9 +245,19 @@ async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
 
 
 async def test_a_chatty_trio_websocket_client_closes_cleanly(
-    start_launch: StartLaunch, launch: str
+    start_service: StartService, fast_path: bool, autojump_clock: trio.testing.MockClock
 ) -> None:
-    service = await start_launch(launch, *FAST)
+    service = await start_service(*FAST, fast_path=fast_path)
+    await check_chatty_trio_websocket_client(InProcessLaunch(service))
+
+
+async def test_a_chatty_trio_websocket_client_closes_cleanly_under_hypercorn(
+    start_launch: StartLaunch,
+) -> None:
+    await check_chatty_trio_websocket_client(await start_launch("hypercorn", *HYPERCORN_TICKS))
+
+
+async def check_chatty_trio_websocket_client(service: Launched) -> None:
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(ws_url(service.port)) as ws:
             for i in range(200):

@@ -8,13 +8,14 @@ hypercorn's own connection handling (``service/hypercorn_launch.py``, through
 broadcaster as under ``dersim-trio`` and everything else by hypercorn and quart-trio as usual
 (``--fast_path no`` in ``DERSIM_ARGS`` leaves the stream to the quart route). At shutdown every
 telemetry client gets close 1001 and whatever is left after hypercorn's graceful timeout is
-aborted. The tick loop runs in the app's lifespan nursery; should it fail, the process exits at
-once (code 70) rather than keep serving stale data.
+aborted. The tick loop runs in the app's lifespan nursery (with the SunSpec Modbus server when
+``--modbus_port`` is given); should it fail, the process exits at once (code 70) rather than
+keep serving stale data.
 
-Recommended command line (README "Launch modes"):
-``hypercorn -k trio -b 127.0.0.1:8111 --graceful-timeout 1 dersim_trio.asgi:app``; more than one
-worker is refused (exit code 2). Connections that fail inside hypercorn (hypercorn#225: one
-malformed upgrade request crashing the worker) are contained per connection.
+Recommended command line (README "Under hypercorn"):
+``hypercorn -k trio -w 0 -b 127.0.0.1:8111 --graceful-timeout 1 dersim_trio.asgi:app``; more
+than one worker is refused (exit code 2). Connections that fail inside hypercorn (hypercorn#225:
+one malformed upgrade request crashing the worker) are contained per connection.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ import trio
 from dersim_trio.errors import ConfigError
 from dersim_trio.service.hypercorn_launch import HypercornLaunch
 from dersim_trio.service.logbuffer import InstalledHandler
-from dersim_trio.service.run import ServiceParts, manage_gc, utc_now
+from dersim_trio.service.run import ServiceParts, host_policy, manage_gc, utc_now
 from dersim_trio.setup.config import parse_args
-from dersim_trio.web.hypercorn_bridge import install_connection_guard, serve_in_hypercorn_worker
+from dersim_trio.web.hypercorn_bridge import (
+    install_connection_guard,
+    install_websocket_rules,
+    serve_in_hypercorn_worker,
+)
 
 log = logging.getLogger("dersim_trio.Lab")
 
@@ -58,7 +63,8 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         raise SystemExit(2) from None
     app, hub, context = parts.app, parts.hub, parts.context
     install_connection_guard()
-    launch = HypercornLaunch(hub, fast_path=config.fast_path)
+    install_websocket_rules()
+    launch = HypercornLaunch(hub, fast_path=config.fast_path, hosts=host_policy(config))
     serve_in_hypercorn_worker(app, launch)
     installed: list[InstalledHandler] = []
 
@@ -77,6 +83,8 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         context.started_trio_time = trio.current_time()
         installed.append(parts.capture_logs())
         await app.nursery.start(run_ticks)
+        if parts.config.modbus is not None:
+            await app.nursery.start(parts.run_modbus)
         launch.start(app.nursery)
         if tune_gc:
             manage_gc(fast_path=config.fast_path)

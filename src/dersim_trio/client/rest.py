@@ -96,9 +96,15 @@ class DersimClient:
     async def request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = _NO_BODY
     ) -> Any:
-        """Send one request to ``path``; return the decoded JSON (raises on error statuses)."""
+        """Send one request to ``path``; return the decoded JSON (raises on error statuses).
+
+        A mutating request always carries a JSON body (``{}`` when ``body`` is not given): the
+        server refuses mutations without one (they could come from a web page).
+        """
         url = self.urls.http_base + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        if body is _NO_BODY and method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            body = {}
         try:
             if body is _NO_BODY:
                 response = await self._http.request(
@@ -232,7 +238,7 @@ class DersimClient:
     async def clear_faults(self, device: int, fault: FaultType | None = None) -> FaultsState:
         """``DELETE .../devices/{device}/faults``: one type, or all (None)."""
         path = f"/api/dersim/devices/{device}/faults"
-        body = {"type": fault} if fault is not None else _NO_BODY
+        body = {"type": fault} if fault is not None else {}
         data = await self.request("DELETE", path, body=body)
         return self._model(FaultsState, data, "faults")
 

@@ -35,6 +35,7 @@ from hypercorn.config import Config
 from dersim_trio.service.hub import Hub
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import LISTEN_BACKLOG, TCP_USER_TIMEOUT_MS, FrontDoor
+from dersim_trio.web.hosts import HostPolicy
 from dersim_trio.web.hypercorn_bridge import (
     HttpHandler,
     WorkerShutdown,
@@ -51,9 +52,12 @@ REFUSED_EXIT_CODE = 2
 class HypercornLaunch:
     """Serves the hub's telemetry on the fast path inside hypercorn's worker (``WorkerHooks``)."""
 
-    def __init__(self, hub: Hub, *, fast_path: bool = True) -> None:
+    def __init__(
+        self, hub: Hub, *, fast_path: bool = True, hosts: HostPolicy | None = None
+    ) -> None:
         self._hub = hub
         self._fast_path = fast_path
+        self._hosts = hosts
         self._nursery: trio.Nursery | None = None
         self.broadcaster: Broadcaster | None = None
         self.door: FrontDoor | None = None
@@ -67,7 +71,10 @@ class HypercornLaunch:
         self._nursery = nursery
         self.broadcaster = Broadcaster(self._hub, nursery) if self._fast_path else None
         self.door = FrontDoor(
-            None, None, self.broadcaster.serve_client if self.broadcaster is not None else None
+            None,
+            None,
+            self.broadcaster.serve_client if self.broadcaster is not None else None,
+            hosts=self._hosts,
         )
 
     # --- WorkerHooks ------------------------------------------------------------------------------
@@ -102,7 +109,7 @@ class HypercornLaunch:
     ) -> None:
         """Route one accepted connection through the door (fast path or hypercorn)."""
         if self.door is None or self._nursery is None:  # not started: hypercorn serves it
-            await serve_http(stream)
+            await serve_http(stream, b"")
             return
         if not self._watching:
             self._watching = True
