@@ -22,6 +22,9 @@ produce identical bytes.
   ``wait_answering``, ``wait_exit``, ``server_info``, ``open_descriptors``.
 * **HTTP/2 clients** (built with the ``h2`` package): ``h2_client``,
   ``h2_prior_knowledge_request``, ``h2c_upgrade_request``.
+* **SunSpec Modbus clients** (pysunspec2, blocking: run them with ``trio.to_thread``):
+  ``sunspec_scan``, ``sunspec_models_pinned``, ``modbus_exception_code``; ``modbus_request``
+  (one raw request on a blocking socket).
 * **Launches** (the contract suite runs against each of ``LAUNCHES``): ``Launched``, the one
   interface over ``InProcessLaunch`` (``run_service`` in the test's trio run, with or without
   the fast path) and ``ServerProcess`` (``hypercorn -k trio dersim_trio.asgi:app`` or
@@ -51,11 +54,22 @@ from typing import Any, Protocol
 import h2.config
 import h2.connection
 import h2.settings
+import sunspec2.device
+import sunspec2.modbus.client as sunspec_client
 import trio
 import trio_websocket
 from quart_trio import QuartTrio
 
 from dersim_trio.engine.core import Engine
+from dersim_trio.protocols.modbus.codec import (
+    ReadRegisters,
+    Response,
+    WriteMultiple,
+    WriteSingle,
+    decode_response,
+    encode_frame,
+    encode_request,
+)
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.run import RunningService, tick_loop
@@ -82,6 +96,20 @@ MASK = b"\x37\xfa\x21\x3d"
 
 SERVING_LINE = re.compile(r"serving .* on http://([^:\s]+):(\d+)")
 """The start-up log line of ``dersim-trio``; group 2 is the port it listens on."""
+
+# The two clients of the user's telemetry-stream document (examples/client_websockets.py and
+# examples/client_node.js) hard-code ws://localhost:8111 and stay byte for byte as written;
+# these redirect it to ``DERSIM_WS_HOSTPORT`` (host:port) so tests never need port 8111.
+PYTHON_REDIRECT_8111 = (
+    "import os, runpy, sys, websockets\n"
+    "connect = websockets.connect\n"
+    "websockets.connect = lambda uri, *a, **k: connect(\n"
+    "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+)
+"""``python -c PYTHON_REDIRECT_8111 SCRIPT``: runs SCRIPT with ``websockets.connect`` wrapped."""
+NODE_REDIRECT_8111 = ROOT / "tests" / "redirect_ws.js"
+"""``node -r NODE_REDIRECT_8111 SCRIPT``: the ``ws`` package's WebSocket wrapped."""
 
 
 # --- configurations, engines, the in-process app ----------------------------------------------
@@ -641,6 +669,70 @@ def h2c_upgrade_request(port: int, path: str) -> bytes:
         "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
         f"HTTP2-Settings: {settings}\r\n\r\n"
     ).encode()
+
+
+# --- SunSpec Modbus clients -------------------------------------------------------------------
+
+SUNSPEC_MODELS_DIR = os.path.join(os.path.dirname(sunspec2.device.__file__), "models")
+"""pysunspec2's own model directory (its loader would search the working directory first)."""
+
+
+@contextlib.contextmanager
+def sunspec_models_pinned() -> Iterator[None]:
+    """pysunspec2's model search path limited to its package directory, restored after."""
+    saved = sunspec2.device.get_model_defs_path()
+    sunspec2.device.set_model_defs_path([SUNSPEC_MODELS_DIR])
+    try:
+        yield
+    finally:
+        sunspec2.device.set_model_defs_path(saved)
+
+
+def sunspec_scan(
+    port: int, *, unit: int = 1, timeout: float = 5.0
+) -> sunspec_client.SunSpecModbusClientDeviceTCP:
+    """Scan a device with pysunspec2 (blocking; every model read once; the connection is
+    closed afterwards, also when the scan fails)."""
+    device = sunspec_client.SunSpecModbusClientDeviceTCP(
+        slave_id=unit, ipaddr="127.0.0.1", ipport=port, timeout=timeout
+    )
+    try:
+        device.scan()
+    finally:
+        device.disconnect()
+    return device
+
+
+def modbus_exception_code(exc: BaseException) -> int:
+    """The exception code in a pysunspec2 ``ModbusClientException`` message."""
+    match = re.search(r"exception:? (\d+)", str(exc))
+    assert match is not None, str(exc)
+    return int(match.group(1))
+
+
+def modbus_request(
+    port: int,
+    request: ReadRegisters | WriteSingle | WriteMultiple,
+    *,
+    unit: int = 1,
+    timeout: float = 5.0,
+) -> Response:
+    """One request on a fresh blocking connection; the decoded response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(encode_frame(1, unit, encode_request(request)))
+        head = _recv_exactly(sock, 7)
+        length = struct.unpack(">H", head[4:6])[0]
+        return decode_response(_recv_exactly(sock, length - 1))
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
 
 
 # --- launches ---------------------------------------------------------------------------------

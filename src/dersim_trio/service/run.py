@@ -219,6 +219,8 @@ class ServiceParts:
     app: QuartTrio
     latest: LatestSnapshots
     """The last tick's snapshots, for the Modbus server."""
+    modbus: ModbusServer | None = None
+    """The SunSpec Modbus server while ``run_modbus`` runs."""
 
     @classmethod
     def assemble(
@@ -295,6 +297,7 @@ class ServiceParts:
             max_connections=options.max_connections,
             idle_timeout_s=options.idle_timeout_s,
         )
+        self.modbus = server
         try:
             await server.serve(sockets, task_status=task_status)
         finally:
@@ -319,6 +322,8 @@ class RunningService:
     _shutdown: trio.Event
     modbus_ports: list[int]
     """Device *i*'s SunSpec Modbus TCP port (empty: the Modbus server is off)."""
+    modbus: ModbusServer | None
+    """The SunSpec Modbus server (None: off); ``devices[i].connections`` counts clients."""
 
     @property
     def http_url(self) -> str:
@@ -416,7 +421,15 @@ async def run_service(
                 warn_if_exposed(config)
                 task_status.started(
                     RunningService(
-                        hub, engine, door, broadcaster, host, port, shutdown, modbus_ports
+                        hub,
+                        engine,
+                        door,
+                        broadcaster,
+                        host,
+                        port,
+                        shutdown,
+                        modbus_ports,
+                        parts.modbus,
                     )
                 )
                 await shutdown.wait()
