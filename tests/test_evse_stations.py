@@ -103,7 +103,10 @@ def test_a_custom_json_file_of_the_same_shape_loads(tmp_path: Path) -> None:
         ),
         (json.dumps(custom(connectors=[])), r"connectors: list should have at least 1 item"),
         (json.dumps(custom(colour="red")), r"colour: unknown field"),
-        (json.dumps(custom(v2g=True)), r"profile: v2g must be true exactly when a connector is bidirec"),
+        (
+            json.dumps(custom(v2g=True)),
+            r"profile: v2g must be true exactly when a connector is bidirec",
+        ),
         (
             json.dumps(custom(backing_battery_power_kw=0)),
             r"backing_battery_kwh and backing_battery_power_kw must both be > 0 or both 0",
