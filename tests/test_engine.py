@@ -26,6 +26,7 @@ from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import Engine, encode
 from dersim_trio.physics.base import Dispatch
+from dersim_trio.physics.hybrid import HybridModel
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
@@ -403,3 +404,16 @@ def test_an_irradiance_override_says_whether_it_is_horizontal_or_in_plane() -> N
     assert engine.step()[0].asset.irradiance_w_m2 == 400.0  # type: ignore[union-attr]
     (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind=None))
     assert state.irradiance_kind == "ghi"
+
+
+def test_hybrid_arrays_share_the_runs_solar_site_and_the_pv_orientation_flags() -> None:
+    """One sky per run (physics/solar.py, setup/solar_site.py): every hybrid's PV port uses the
+    run's SolarSite, with the Linke turbidity climatology, and the --pv_tilt_deg flag."""
+    engine = hybrid_engine("-N", "2", "--pv_tilt_deg", "35")
+    models = [slot.model for slot in engine.devices]
+    assert all(isinstance(m, HybridModel) for m in models)
+    sites = [m.solar_site for m in models if isinstance(m, HybridModel)]
+    assert sites[0] is not None
+    assert sites[0] is sites[1]
+    plates = [m.nameplate for m in models if isinstance(m, HybridModel)]
+    assert plates[0].array.tilt_deg == 35.0
