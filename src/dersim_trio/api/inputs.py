@@ -3,7 +3,11 @@ overrides of the simulation inputs (weather, grid)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+IrradianceKind = Literal["ghi", "poa"]
 
 
 class InputsUpdate(BaseModel):
@@ -12,7 +16,16 @@ class InputsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     irradiance_w_m2: float | None = Field(
-        default=None, ge=0, le=1500, description="Plane-of-array irradiance, W/m² (0..1500)."
+        default=None,
+        ge=0,
+        le=1500,
+        description="Irradiance, W/m² (0..1500): global horizontal, or in the plane of the "
+        "array when irradiance_kind is poa.",
+    )
+    irradiance_kind: IrradianceKind | None = Field(
+        default=None,
+        description="What irradiance_w_m2 is: ghi (global horizontal, the default; transposed "
+        "to each array's tilt and azimuth) or poa (plane of array); null resets to ghi.",
     )
     ambient_temperature_c: float | None = Field(
         default=None, ge=-40, le=60, description="Ambient air temperature, °C (-40..60)."
@@ -39,6 +52,7 @@ class InputsState(BaseModel):
 
     device_index: int
     irradiance_w_m2: float | None
+    irradiance_kind: IrradianceKind
     ambient_temperature_c: float | None
     wind_speed_m_s: float | None
     load_kw: float | None

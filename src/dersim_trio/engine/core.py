@@ -35,6 +35,8 @@ class ProfileSample:
     """Values a DC-source profile gives for one instant (``None``: no such column)."""
 
     irradiance_w_m2: float | None = None
+    irradiance_is_poa: bool = False
+    """Whether the irradiance is plane-of-array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
     load_kw: float | None = None
@@ -62,6 +64,8 @@ class GridInputs:
     """Per-phase L-N voltages (an unbalanced grid); None: every phase at ``grid_voltage_pu``."""
     grid_frequency_hz: float = 60.0
     irradiance_w_m2: float | None = None
+    irradiance_is_poa: bool = False
+    """Whether the irradiance override is plane-of-array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
     load_kw: float | None = None
@@ -149,6 +153,7 @@ class Engine:
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
+            is_poa = inputs.irradiance_is_poa
             ambient = inputs.ambient_temperature_c
             wind = inputs.wind_speed_m_s
             load = inputs.load_kw
@@ -156,7 +161,9 @@ class Engine:
                 irradiance is None or ambient is None or wind is None or load is None
             ):
                 sample = slot.profile.sample(now, elapsed_s)
-                irradiance = sample.irradiance_w_m2 if irradiance is None else irradiance
+                if irradiance is None:
+                    irradiance = sample.irradiance_w_m2
+                    is_poa = sample.irradiance_is_poa
                 ambient = sample.ambient_temperature_c if ambient is None else ambient
                 wind = sample.wind_speed_m_s if wind is None else wind
                 load = sample.load_kw if load is None else load
@@ -165,6 +172,7 @@ class Engine:
                 grid_voltage_pu=inputs.grid_voltage_pu,
                 grid_frequency_hz=inputs.grid_frequency_hz,
                 irradiance_w_m2=irradiance,
+                irradiance_is_poa=is_poa,
                 ambient_temperature_c=ambient,
                 wind_speed_m_s=wind,
                 site_load_kw=load,

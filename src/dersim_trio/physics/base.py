@@ -43,7 +43,9 @@ class Environment:
     """Grid voltage at the point of connection in per-unit of the nominal voltage."""
     grid_frequency_hz: float = 60.0
     irradiance_w_m2: float | None = None
-    """Plane-of-array irradiance, W/m²."""
+    """Irradiance, W/m²: global horizontal, or plane-of-array when ``irradiance_is_poa``."""
+    irradiance_is_poa: bool = False
+    """Whether ``irradiance_w_m2`` is in the plane of the array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
     """Wind speed at the anemometer height, m/s."""

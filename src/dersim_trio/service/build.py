@@ -7,6 +7,7 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,6 +38,7 @@ from dersim_trio.setup.nameplates import (
 
 if TYPE_CHECKING:
     from dersim_trio.physics.evse.spec import EvseStationSpec
+    from dersim_trio.physics.solar import SolarSite
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
 
@@ -45,12 +47,26 @@ def _ac_type(canonical_type: str) -> AcType:
     return _AC_TYPE_BY_SUFFIX[canonical_type.rsplit("-", 1)[-1]]
 
 
-def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None) -> DeviceModel:
+def _pv(
+    config: SimConfig,
+    ac_type: AcType,
+    seed: int,
+    nameplate: Nameplate | None,
+    *,
+    site: SolarSite | None = None,
+) -> DeviceModel:
     from dersim_trio.physics.pv import PvModel, PvNameplate
     from dersim_trio.setup.nameplates import apply_pv_nameplate
 
-    plate = PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg)
-    return PvModel(plate if nameplate is None else apply_pv_nameplate(nameplate, plate), seed=seed)
+    plate = PvNameplate(
+        ac_type=ac_type,
+        latitude_deg=config.latitude_deg,
+        tilt_deg=config.pv_tilt_deg,
+        azimuth_deg=config.pv_azimuth_deg,
+    )
+    if nameplate is not None:
+        plate = apply_pv_nameplate(nameplate, plate)
+    return PvModel(plate, seed=seed, site=site)
 
 
 def _battery(
@@ -282,6 +298,12 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         v_ln_nominal = _evse_voltage_ln(config, nameplate)
     else:
         v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
+    start = start_time(config, wall_now)
+    if config.canonical_type.startswith("PV-"):
+        # One sky for every PV device of the run (physics/solar.py: computed for all at once).
+        from dersim_trio.setup.solar_site import solar_site
+
+        factory = functools.partial(_pv, site=solar_site(config.latitude_deg, None, start))
     devices = []
     for i in range(config.device_count):
         model = factory(config, ac_type, config.seed + i, nameplate)
@@ -297,7 +319,7 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
             )
         )
     clock = SimClock(
-        start=start_time(config, wall_now),
+        start=start,
         sim_seconds_per_tick=config.periodic_time_s * config.time_scale,
         wall_clock=config.wall_clock,
     )

@@ -137,6 +137,7 @@ class Controller:
         return InputsState(
             device_index=index,
             irradiance_w_m2=i.irradiance_w_m2,
+            irradiance_kind="poa" if i.irradiance_is_poa else "ghi",
             ambient_temperature_c=i.ambient_temperature_c,
             wind_speed_m_s=i.wind_speed_m_s,
             load_kw=i.load_kw,
@@ -159,6 +160,8 @@ class Controller:
             inputs = self.engine.devices[i].inputs
             if "irradiance_w_m2" in fields:
                 inputs.irradiance_w_m2 = update.irradiance_w_m2
+            if "irradiance_kind" in fields:
+                inputs.irradiance_is_poa = update.irradiance_kind == "poa"
             if "ambient_temperature_c" in fields:
                 inputs.ambient_temperature_c = update.ambient_temperature_c
             if "wind_speed_m_s" in fields:
@@ -404,7 +407,8 @@ class Controller:
             )
         else:
             point = DcIvPoint(v=out.dc_voltage_v, i=out.dc_current_a, p=out.dc_power_kw * 1000.0)
-        irradiance = _number(asset, "irradiance_w_m2")
+        # the cells see the plane-of-array irradiance after the incidence-angle loss
+        irradiance = _number(asset, "effective_irradiance_w_m2")
         cell_c = _number(asset, "cell_temperature_c")
         curve = model.iv_curve(irradiance, cell_c, IV_CURVE_POINTS)
         return DcIv(

@@ -122,6 +122,10 @@ class SimConfig:
     log_level: str = "INFO"
     wind_anemometer_height_m: float = 10.0
     latitude_deg: float = 35.0
+    pv_tilt_deg: float = 20.0
+    """``--pv_tilt_deg``: PV array tilt from horizontal (a nameplate's ``dersim.Tilt`` wins)."""
+    pv_azimuth_deg: float | None = None
+    """``--pv_azimuth_deg``: PV array azimuth, 180 = south; None = facing the equator."""
     fast_path: bool = True
     """Serve the telemetry stream through the front door's broadcaster (else the quart route)."""
     fuelcell: FuelCellOptions = field(default_factory=FuelCellOptions)
@@ -242,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log_level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     add("--wind_anemometer_height_m", default="10", help="wind data measurement height, m")
     add("--latitude", default="35.0", help="site latitude for the sun position, degrees")
+    add("--pv_tilt_deg", default="20", help="PV array tilt from horizontal, degrees (0..90)")
+    add(
+        "--pv_azimuth_deg",
+        default="equator",
+        help="PV array azimuth, degrees clockwise from north (0..360, 180 = south); "
+        "default: facing the equator",
+    )
     add(
         "--fast_path",
         default="yes",
@@ -549,6 +560,10 @@ def parse_args(
             "--wind_anemometer_height_m", ns.wind_anemometer_height_m, 0.5, 300
         ),
         latitude_deg=_number("--latitude", ns.latitude, -90, 90),
+        pv_tilt_deg=_number("--pv_tilt_deg", ns.pv_tilt_deg, 0, 90),
+        pv_azimuth_deg=None
+        if ns.pv_azimuth_deg == "equator"
+        else _number("--pv_azimuth_deg", ns.pv_azimuth_deg, 0, 359.999),
         fast_path=_yes_no("--fast_path", ns.fast_path),
         fuelcell=FuelCellOptions(
             chemistry=_choice("--fuelcell_chemistry", ns.fuelcell_chemistry, ("PEMFC", "SOFC")),

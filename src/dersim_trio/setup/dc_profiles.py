@@ -12,7 +12,9 @@ one header row):
     last repeat with period (last − first) seconds.
   Times must be strictly increasing; at least 2 data rows.
 * Value columns, by device type:
-  * PV and HybridDC: ``irradiance_w_m2`` (plane of array, 0..1500 W/m²) and optionally
+  * PV and HybridDC: ``irradiance_w_m2`` (global horizontal, 0..1500 W/m²; the model splits
+    and transposes it to each array's tilt and azimuth) or ``poa_irradiance_w_m2`` (already in
+    the plane of the array, 0..1500 W/m²), one of the two, and optionally
     ``ambient_temperature_c`` (−80..70 °C; without it the model's diurnal temperature applies).
     HybridDC also takes ``load_kw`` (the site load behind the meter, 0..100000 kW; without it
     the ``--hybrid_site_load`` shape applies), and needs only one of its three columns.
@@ -90,9 +92,16 @@ class TabulatedProfile:
     """A profile from table rows: ``time`` (daily) or ``elapsed_s`` (looping) axis."""
 
     def __init__(
-        self, daily: bool, times_s: Sequence[float], columns: Mapping[str, Sequence[float]]
+        self,
+        daily: bool,
+        times_s: Sequence[float],
+        columns: Mapping[str, Sequence[float]],
+        *,
+        irradiance_is_poa: bool = False,
     ) -> None:
-        """``times_s`` strictly increasing (seconds of day, or since the start); ≥ 2 rows."""
+        """``times_s`` strictly increasing (seconds of day, or since the start); ≥ 2 rows;
+        ``irradiance_is_poa``: the ``irradiance_w_m2`` column is plane-of-array."""
+        self.irradiance_is_poa = irradiance_is_poa
         if len(times_s) < 2 or any(b <= a for a, b in itertools.pairwise(times_s)):
             raise ValueError("need at least 2 strictly increasing times")
         self.daily = daily
@@ -142,6 +151,7 @@ class TabulatedProfile:
         frac = (t - times[i]) / (times[i + 1] - times[i])
         sample = ProfileSample(
             irradiance_w_m2=self._interpolate(self._irradiance, i, frac),
+            irradiance_is_poa=self.irradiance_is_poa,
             ambient_temperature_c=self._interpolate(self._ambient, i, frac),
             wind_speed_m_s=self._interpolate(self._wind, i, frac),
             load_kw=self._interpolate(self._load, i, frac),
@@ -161,17 +171,27 @@ def _seconds_of_day(text: str) -> float | None:
     return h * 3600.0 + m * 60.0 + s
 
 
+_POA_COLUMN = "poa_irradiance_w_m2"
+"""Plane-of-array irradiance: the alternative to the global horizontal ``irradiance_w_m2``."""
+
+
 def load_profile(path: Path, canonical_type: str) -> InputProfile:
     """Read ``--dc_profile`` for a device type; raise ``ConfigError`` naming the line."""
     required, optional = profile_columns(canonical_type)
     where = f"--dc_profile {path}"
+    irradiance_names = "irradiance_w_m2 (or poa_irradiance_w_m2)"
+    takes_irradiance = "irradiance_w_m2" in required + optional
+
+    def names_of(columns: tuple[str, ...]) -> str:
+        return ", ".join(irradiance_names if n == "irradiance_w_m2" else n for n in columns)
+
     if required:
-        expected = f"first column time (HH:MM:SS) or elapsed_s, then {', '.join(required)}" + (
-            f" and optionally {', '.join(optional)}" if optional else ""
+        expected = f"first column time (HH:MM:SS) or elapsed_s, then {names_of(required)}" + (
+            f" and optionally {names_of(optional)}" if optional else ""
         )
     else:
         expected = (
-            f"first column time (HH:MM:SS) or elapsed_s, then one or more of {', '.join(optional)}"
+            f"first column time (HH:MM:SS) or elapsed_s, then one or more of {names_of(optional)}"
         )
 
     def fail(line: int, problem: str) -> ConfigError:
@@ -187,6 +207,15 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
     if names[0] not in _TIME_COLUMNS:
         raise fail(header_line, f"unknown time column {names[0]!r} (expected: {expected})")
     value_names = names[1:]
+    poa = takes_irradiance and _POA_COLUMN in value_names
+    if poa:
+        if "irradiance_w_m2" in value_names:
+            raise fail(
+                header_line,
+                "give irradiance_w_m2 (global horizontal) or poa_irradiance_w_m2 "
+                "(plane of array), not both",
+            )
+        value_names = ["irradiance_w_m2" if n == _POA_COLUMN else n for n in value_names]
     for name in value_names:
         if name not in required + optional or value_names.count(name) > 1:
             raise fail(header_line, f"unexpected column {name!r} (expected: {expected})")
@@ -223,7 +252,7 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
     if len(times) < 2:
         last_line = rows[-1][0]
         raise fail(last_line, f"need at least 2 data rows, got {len(times)}")
-    return TabulatedProfile(daily, times, columns)
+    return TabulatedProfile(daily, times, columns, irradiance_is_poa=poa)
 
 
 def _number(text: str) -> float | None:

@@ -24,8 +24,12 @@ mapping, per asset (a key not listed for an asset is refused naming the device t
   0.44·VAMaxRtg, IEEE 1547 Category B), ``714.Prt[0].DCW`` → ``dc_rating_kw`` (array at STC),
   ``714.Prt[0].DCV`` → ``v_mp_stc_v``. The string's V_oc, cells in series, maximum DC voltage and
   the MPPT window scale with DCV/400 V (the defaults' proportions) unless ``dersim.MpptVMin`` /
-  ``dersim.MpptVMax`` give the window. Those two are not SunSpec points (SunSpec 702/714 have no
-  MPPT window); the ``dersim.`` prefix marks simulator extensions.
+  ``dersim.MpptVMax`` give the window; ``dersim.Tilt`` (0..90°) and ``dersim.Azimuth``
+  (0..360°, 180 = south) orient the array (default: the ``--pv_tilt_deg``/``--pv_azimuth_deg``
+  flags, 20° facing the equator). These four are not SunSpec points (SunSpec 702/714 have no
+  MPPT window or array orientation); the ``dersim.`` prefix marks simulator extensions. Without
+  ``702.VAMaxRtg`` a PV nameplate's VA rating is √(WMaxRtg² + VarMaxRtg²), so the advertised
+  reactive capability is deliverable at full active power.
 * battery: the AC ratings as for PV; ``702.WDisChaRteMaxRtg`` (= WMaxRtg in this model),
   ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the cells are sized
   to the energy, with the matching resistance), ``702.VNom`` → ``ac_voltage_v`` (the pack gets
@@ -142,6 +146,8 @@ POINTS: tuple[Point, ...] = (
     Point("714.Prt[0].DCV", float, _PV, 10.0, 1500.0, unit="V"),
     Point("dersim.MpptVMin", float, _PV, 10.0, 1500.0, unit="V"),
     Point("dersim.MpptVMax", float, _PV, 10.0, 1500.0, unit="V"),
+    Point("dersim.Tilt", float, _PV, 0.0, 90.0, unit="deg"),
+    Point("dersim.Azimuth", float, _PV, 0.0, 359.999, unit="deg"),
     *_energy_seeds(),
 )
 """Every key a nameplate file may hold (SunSpec units; ``dersim.*`` are simulator extensions)."""
@@ -429,6 +435,10 @@ def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
     )
+    ratings = ("702.WMaxRtg", "702.VarMaxInjRtg", "702.VarMaxAbsRtg")
+    if nameplate.get("702.VAMaxRtg") is None and any(nameplate.get(k) is not None for k in ratings):
+        # The reactive capability is deliverable at full active power (module docstring).
+        va = math.hypot(w, max(inj, absorb))
     dcv = nameplate.get("714.Prt[0].DCV")
     k = 1.0 if dcv is None else dcv / base.v_mp_stc_v
     mppt_min = nameplate.get("dersim.MpptVMin")
@@ -447,6 +457,12 @@ def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
         "mppt_v_max_v": base.mppt_v_max_v * k if mppt_max is None else mppt_max,
         "start_threshold_kw": base.start_threshold_kw * w / base.w_max_kw,
     }
+    tilt = nameplate.get("dersim.Tilt")
+    azimuth = nameplate.get("dersim.Azimuth")
+    if tilt is not None:
+        fields["tilt_deg"] = tilt
+    if azimuth is not None:
+        fields["azimuth_deg"] = azimuth
     if not fields["mppt_v_min_v"] < fields["mppt_v_max_v"]:
         raise nameplate.error(
             "dersim.MpptVMin", "must be below dersim.MpptVMax (allowed: min < max)"

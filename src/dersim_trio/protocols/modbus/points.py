@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sunspec2 import mb
@@ -91,11 +91,15 @@ _FLOAT32 = struct.Struct(">f")
 _FLOAT32_NAN = struct.pack(">I", int(mb.unimpl_value["float32"]))
 
 
+_POW10 = {sf: 10.0 ** abs(sf) for sf in range(-30, 31)}
+"""10**|sf| for every scale factor a ``sunssf`` can sensibly hold."""
+
+
 def scale_to_raw(value: float, sf: int) -> int:
     """``round(value / 10**sf)`` without the float error of a negative power."""
     if sf < 0:
-        return round(value * 10.0 ** (-sf))
-    return round(value / 10.0**sf)
+        return round(value * _POW10[sf])
+    return round(value / _POW10[sf])
 
 
 def raw_to_scaled(raw: int, sf: int) -> float:
@@ -180,3 +184,57 @@ def sf_for_range(peak: float, type_name: str, *, finest: int = -3, coarsest: int
         if scale_to_raw(peak, sf) <= limit:
             return sf
     return coarsest
+
+
+EncodePlan = Sequence[tuple[int, PointSlot, IntType | None]]
+"""(byte offset in the model, slot, its integer type or None) for every point to encode."""
+
+
+def encode_plan(slots: Sequence[PointSlot]) -> EncodePlan:
+    """The plan ``encode_values`` follows for ``slots`` (built once per model)."""
+    return [(2 * slot.offset, slot, INT_TYPES.get(slot.point.type)) for slot in slots]
+
+
+def encode_values(
+    buf: bytearray,
+    base: int,
+    plan: EncodePlan,
+    values: Mapping[str, Value],
+    hidden: Collection[str] = (),
+) -> None:
+    """Encode a model's values at ``base`` (bytes) exactly as ``encode_into`` does, with the
+    integer path inlined: a refresh is the per-tick cost of a model, so this is the server's
+    hot loop (a three-phase 701 refresh took 0.53 ms through ``encode_into``)."""
+    get = values.get
+    for offset, slot, int_type in plan:
+        path = slot.path
+        value = None if path in hidden else get(path)
+        if slot.sf_literal is not None:
+            sf = slot.sf_literal
+        elif slot.sf_path is not None:
+            found = get(slot.sf_path)
+            sf = found if isinstance(found, int) else 0
+        else:
+            sf = 0
+        if int_type is None:
+            encode_into(buf, base + offset, slot, value, sf)
+            continue
+        if value is None or isinstance(value, str):
+            int_type.fmt.pack_into(buf, base + offset, int_type.sentinel)
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                int_type.fmt.pack_into(buf, base + offset, int_type.sentinel)
+                continue
+            raw = round(value * _POW10[sf]) if sf < 0 else round(value / _POW10[sf])
+        elif sf:
+            raw = round(value * _POW10[sf]) if sf < 0 else round(value / _POW10[sf])
+        else:
+            raw = value
+        if int_type.accumulator:
+            raw %= int_type.hi + 1
+        elif raw < int_type.lo:
+            raw = int_type.lo
+        elif raw > int_type.hi:
+            raw = int_type.hi
+        int_type.fmt.pack_into(buf, base + offset, raw)

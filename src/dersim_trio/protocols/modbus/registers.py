@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from dersim_trio.protocols.modbus.codec import ExceptionCode
 from dersim_trio.protocols.modbus.layout import ModelLayout, PointSlot, layout_model
-from dersim_trio.protocols.modbus.points import Value, encode_into
+from dersim_trio.protocols.modbus.points import EncodePlan, Value, encode_plan, encode_values
 
 if TYPE_CHECKING:
     from dersim_trio.api.nameplate import DeviceNameplate
@@ -105,6 +105,8 @@ class MappedSection:
     layout: ModelLayout
     start: int
     writable: frozenset[str]
+    plan: EncodePlan
+    """How ``store`` encodes the points after ``ID`` and ``L``."""
     hidden: frozenset[str] = frozenset()
     """Points read as not implemented (``write_only_controls``)."""
     refreshed_tick: int = -1
@@ -131,7 +133,8 @@ class RegisterMap:
             if unknown:
                 raise ValueError(f"model {section.model_id}: not RW points {sorted(unknown)}")
             hidden = writable if hide_controls and section.controls else frozenset()
-            self.sections.append(MappedSection(section, layout, address, writable, hidden))
+            plan = encode_plan(layout.points[2:])  # ID and L stay as laid out
+            self.sections.append(MappedSection(section, layout, address, writable, plan, hidden))
             address += layout.size
         self.end_model = end_model
         self.end = address + (2 if end_model else 0)
@@ -173,12 +176,8 @@ class RegisterMap:
     def store(self, mapped: MappedSection, values: Values) -> None:
         """Encode a section's values into the image (every point; missing → not implemented)."""
         mapped.current = values
-        image = self.image
         base = 2 * (mapped.start - BASE_ADDRESS)
-        hidden = mapped.hidden
-        for slot in mapped.layout.points[2:]:  # ID and L stay as laid out
-            value = None if slot.path in hidden else values.get(slot.path)
-            encode_into(image, base + 2 * slot.offset, slot, value, sf_of(slot, values))
+        encode_values(self.image, base, mapped.plan, values, mapped.hidden)
 
     def read(self, address: int, count: int) -> bytes:
         """The registers as bytes (the caller refreshed the sections first)."""
