@@ -242,26 +242,55 @@ def _worker_problems(private: _Private) -> list[str]:
     return problems
 
 
+LINGER_S = 1.0
+"""How long a connection the server closes keeps reading (and discarding) what the client still
+sends, after the FIN (a "lingering close")."""
+
+
 class PrefixedStream(trio.abc.HalfCloseableStream):
     """A socket stream whose first bytes were already read by the door; they are replayed.
 
     hypercorn's ``TCPServer`` duck-types its stream (``STREAM_TYPE_GUESS``): plain TCP is
     recognised by the absence of ``do_handshake``; it uses ``socket``, ``receive_some``,
     ``send_all``, ``send_eof``, ``aclose``.
+
+    Closing lingers: when the server closes a connection whose client may still be sending (a
+    request refused before its body was read, pipelined bytes behind a ``Connection: close``),
+    closing the socket at once would answer those bytes with a reset, and a reset can destroy
+    the response before the client reads it. So ``aclose`` sends the FIN, discards input until
+    the client's EOF or ``LINGER_S``, then closes. hypercorn's own read loop may be waiting on
+    the socket meanwhile: reads take turns (a lock), and once closing, every read discards.
     """
 
-    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
+    def __init__(
+        self, stream: trio.SocketStream, prefix: bytes = b"", life: ConnectionLife | None = None
+    ) -> None:
         self._stream = stream
         self._prefix = prefix
+        self._life = life
+        self._receive_lock = trio.Lock()
+        self._closing = False
+        self._eof_received = False
+        self._eof_sent = False
         self.socket = stream.socket
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        """The replayed prefix first, then the socket's bytes."""
+        """The replayed prefix first, then the socket's bytes (none once closing or once the
+        connection stopped reading: they are discarded until the client's EOF, which is
+        returned)."""
         if self._prefix:
             await trio.lowlevel.checkpoint()
             data, self._prefix = self._prefix, b""
             return data
-        return bytes(await self._stream.receive_some(max_bytes))
+        life = self._life
+        async with self._receive_lock:
+            while not self._eof_received:
+                data = bytes(await self._stream.receive_some(max_bytes))
+                if not data:
+                    self._eof_received = True
+                elif not self._closing and not (life is not None and life.reading_stopped):
+                    return data
+            return b""
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send on the underlying socket stream."""
@@ -273,17 +302,29 @@ class PrefixedStream(trio.abc.HalfCloseableStream):
 
     async def send_eof(self) -> None:
         """Half-close the socket."""
+        self._eof_sent = True
         await self._stream.send_eof()
 
     async def aclose(self) -> None:
-        """Close the socket stream."""
-        await self._stream.aclose()
+        """FIN, discard the client's input until its EOF (at most ``LINGER_S``), close."""
+        self._closing = True
+        try:
+            if not self._eof_received:
+                with trio.move_on_after(LINGER_S):
+                    if not self._eof_sent:
+                        await self.send_eof()
+                    await self.receive_some(65536)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+            pass
+        finally:
+            await self._stream.aclose()
 
 
 async def run_with_life(
     server: TCPServer,
     run: Callable[[TCPServer], Awaitable[None]],
     lives: set[ConnectionLife] | None = None,
+    life: ConnectionLife | None = None,
 ) -> None:
     """``run(server)`` (hypercorn's ``TCPServer.run``) with a ``ConnectionLife`` for the
     connection (``web/asgi_shield.py``).
@@ -291,8 +332,9 @@ async def run_with_life(
     The life ends as soon as hypercorn's read loop ends (EOF, reset, read timeout, the idle
     timer closing the stream, cancellation): from then on no shielded send of this connection
     can keep it, or the process, alive. It is registered in ``lives`` while the connection runs.
+    ``life`` is the connection's own (its stream may share it), else a new one.
     """
-    life = ConnectionLife()
+    life = life or ConnectionLife()
     read_data = server._read_data
 
     async def read_until_gone() -> None:
@@ -350,14 +392,15 @@ class HypercornBridge:
         """Serve one accepted connection with hypercorn's HTTP/1.1, h2c and WebSocket stack;
         ``prefix`` is what was already read from it (replayed first)."""
         private = self._private
+        life = ConnectionLife()
         server = private.TCPServer(
             self.app,
             self.config,
             self._context,
             private.ConnectionState(self._lifespan_state.copy()),
-            PrefixedStream(stream, prefix) if prefix else stream,
+            PrefixedStream(stream, prefix, life),
         )
-        await run_with_life(server, private.run, self._lives)
+        await run_with_life(server, private.run, self._lives, life)
 
     async def close_idle(self) -> None:
         """Tell hypercorn the worker is terminating: idle keep-alive connections close."""
@@ -487,8 +530,9 @@ async def _run(self: TCPServer) -> None:
         return
 
     async def serve_http(stream: trio.SocketStream, prefix: bytes) -> None:
-        self.stream = PrefixedStream(stream, prefix) if prefix else stream
-        await run_with_life(self, run, registration.lives)
+        life = ConnectionLife()
+        self.stream = PrefixedStream(stream, prefix, life)
+        await run_with_life(self, run, registration.lives, life)
 
     shutdown = WorkerShutdown(
         float(self.config.graceful_timeout),

@@ -16,7 +16,8 @@ or in its config file (``service.hypercorn_launch``). Names are hypercorn ``Conf
   (10 s, on the listening socket under either launch), idle keep-alive connections by the
   keep-alive timeout, a first request head that never completes by the door's head timeout.
 * ``h11_max_incomplete_size`` 16 KiB: the largest request head (the front door reads a
-  telemetry head up to the same size).
+  telemetry head up to the same size); ``h2_max_header_list_size`` the same for HTTP/2
+  (hypercorn's default is 64 KiB).
 * ``websocket_max_message_size`` 64 KiB: the largest message a client may send; the fast path
   closes with 1009 above the same size.
 * ``graceful_timeout`` 1 s: how long shutdown waits for connections after every telemetry
@@ -40,6 +41,7 @@ SETTINGS: dict[str, Any] = {
     "keep_alive_timeout": KEEP_ALIVE_TIMEOUT_S,
     "read_timeout": None,
     "h11_max_incomplete_size": MAX_HEAD_BYTES,
+    "h2_max_header_list_size": MAX_HEAD_BYTES,
     "websocket_max_message_size": MAX_CLIENT_MESSAGE_BYTES,
     "graceful_timeout": GRACEFUL_TIMEOUT_S,
 }
