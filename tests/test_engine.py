@@ -386,6 +386,26 @@ def test_a_load_override_and_a_profile_column_drive_the_site_load(tmp_path: Path
     assert none.step()[0].asset.model_dump()["site_load_kw"] == 0.0
 
 
+def test_an_irradiance_override_says_whether_it_is_horizontal_or_in_plane() -> None:
+    """Inputs API ``irradiance_kind``: ``ghi`` (default) is transposed to the tilted array,
+    ``poa`` reaches it as given; ``null`` resets the kind to ``ghi``."""
+    engine = build_engine(
+        parse_args(["-d", "PV", "--start_date", "2026-12-21", "--start_clock_time", "12:00:00"]),
+        datetime(2026, 12, 21, 12, 0, tzinfo=UTC),
+    )
+    controller = Controller(engine)
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_w_m2=400.0))
+    assert state.irradiance_kind == "ghi"
+    asset = engine.step()[0].asset
+    assert asset.ghi_w_m2 == 400.0  # type: ignore[union-attr]
+    assert asset.irradiance_w_m2 > 1.2 * 400.0  # type: ignore[union-attr]  # 20° south, winter
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind="poa"))
+    assert (state.irradiance_w_m2, state.irradiance_kind) == (400.0, "poa")
+    assert engine.step()[0].asset.irradiance_w_m2 == 400.0  # type: ignore[union-attr]
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind=None))
+    assert state.irradiance_kind == "ghi"
+
+
 def test_hybrid_arrays_share_the_runs_solar_site_and_the_pv_orientation_flags() -> None:
     """One sky per run (physics/solar.py, setup/solar_site.py): every hybrid's PV port uses the
     run's SolarSite, with the Linke turbidity climatology, and the --pv_tilt_deg flag."""

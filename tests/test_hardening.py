@@ -12,7 +12,6 @@ measured on virtual time in ``test_service_e2e.py``.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import socket
 import subprocess
@@ -30,8 +29,11 @@ from helpers import (
     free_port,
     get_request,
     http_get_raw,
+    server_info,
     simulator_process,
     upgrade_request,
+    wait_answering,
+    wait_exit,
 )
 
 if TYPE_CHECKING:
@@ -114,30 +116,8 @@ def test_listener_and_accepted_sockets_carry_tcp_user_timeout() -> None:
 # --- the real process ------------------------------------------------------------------------
 
 
-async def wait_serving(proc: subprocess.Popen[bytes], port: int) -> None:
-    def answers() -> bool:
-        assert proc.poll() is None, "the simulator exited during start-up"
-        try:
-            return http_get_raw(port, "/api/dersim/overview", timeout=1)[0] == 200
-        except OSError:
-            return False
-
-    with trio.fail_after(20):
-        while not await trio.to_thread.run_sync(answers):  # noqa: ASYNC110 - another process
-            await trio.sleep(0.05)
-
-
-async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
-    with trio.fail_after(within):
-        while proc.poll() is None:  # noqa: ASYNC110 - a child process has no trio event
-            await trio.sleep(0.01)
-    return proc.returncode
-
-
 def dropped_messages(port: int) -> int:
-    status, body = http_get_raw(port, "/api/dersim/server-info")
-    assert status == 200
-    return int(json.loads(body)["statistics"]["messages_dropped"])
+    return int(server_info(port)["statistics"]["messages_dropped"])
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -151,7 +131,7 @@ async def test_a_signal_closes_clients_with_1001_and_the_process_exits_0(
     stalled: RawClient | None = None
     with simulator_process(*flags) as proc:
         try:
-            await wait_serving(proc, port)
+            await wait_answering(proc, port)
             if with_stalled_client:
                 stalled = await RawClient.open(port, rcvbuf=4096)
                 await stalled.handshake(port)  # and never reads again

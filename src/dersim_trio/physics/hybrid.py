@@ -547,6 +547,7 @@ class HybridModel:
             "battery_power_kw": b,
             "dispatch": policy,
             "irradiance_w_m2": array.irradiance_w_m2,
+            "effective_irradiance_w_m2": array.effective_irradiance_w_m2,
             "cell_temperature_c": array.cell_temperature_c,
             "ambient_temperature_c": array.ambient_temperature_c,
             "battery_soc_pct": soc_pct,
