@@ -35,9 +35,9 @@ Usage (from the repository root, with the project's venv):
     python scripts/bench_fanout.py --cases k50n2,stall --duration 5          # a small smoke run
     python scripts/bench_fanout.py --cases stall --server-args '--fast_path no'
     python scripts/bench_fanout.py --cases k1000,stall --servers dersim-trio,raw-trio,fastapi
+    python scripts/bench_fanout.py --cases k1000 --servers dersim-trio,hypercorn --repeat 3
     python scripts/bench_fanout.py -K 100 --server-cmd \\
-        'hypercorn -k trio -w 0 -b 127.0.0.1:{port} --read-timeout 6 \\
-         --websocket-ping-interval 3 --graceful-timeout 1 dersim_trio.asgi:app' \\
+        '{python} -m hypercorn -k trio -w 0 -b 127.0.0.1:{port} dersim_trio.asgi:app' \\
         --server-env 'DERSIM_ARGS=--periodic_time {period} -N {devices} -d {device_type}'
 
 Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``k1000s100``
@@ -45,14 +45,18 @@ Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``
 N=10, period 0.25 s); or any spec ``k<K>[s<S>][n<N>][p<period>][f<device filter>]``, e.g.
 ``k50n2`` or ``k200s20n5p0.5``. Unset parts come from -K/-S/-N/--period/--device-filter.
 
-Servers (``--servers``, comma separated; every case runs against each, one report):
-``dersim-trio`` (the default launch), ``dersim-trio-quart-route`` (``--fast_path no``), and the
-comparison servers of ``scripts/bench/`` that honour the same contract on other stacks:
-``raw-trio`` (bare trio, pre-framed bytes: the floor for Python), ``fastapi`` (FastAPI +
-uvicorn), ``quart-trio`` and ``quart-trio-gc100k`` (quart-trio + hypercorn, default collector or
-a gen-0 threshold of 100,000). Their packages come with the ``bench`` extra
+Servers (``--servers``, comma separated; every case runs against each, one report; with
+``--repeat R`` the whole round R times, so servers alternate): ``dersim-trio`` (the default
+launch), ``dersim-trio-quart-route`` (``--fast_path no``), ``hypercorn`` (``hypercorn -k trio -w
+0 -b HOST:PORT --graceful-timeout 1 dersim_trio.asgi:app``, the README's command line, flags in
+``DERSIM_ARGS``), ``hypercorn-w1`` (the same with hypercorn's default ``-w 1``: a worker process
+under hypercorn's own, both counted), and the comparison servers of ``scripts/bench/`` that
+honour the same contract on other stacks: ``raw-trio`` (bare trio, pre-framed bytes: the floor
+for Python), ``fastapi`` (FastAPI + uvicorn), ``quart-trio`` and ``quart-trio-gc100k``
+(quart-trio + hypercorn, default collector or a gen-0 threshold of 100,000). Their packages come
+with the ``bench`` extra
 (``pip install -r requirements/bench.lock``). ``--server-args`` is appended to every server's
-command (meant for dersim-trio's flags).
+command (meant for dersim-trio's flags; for the hypercorn launches to ``DERSIM_ARGS``).
 
 Placeholders of ``--server-cmd``/``--server-env``: {port} {host} {devices} {period}
 {device_type} {dersim} (the dersim-trio executable next to this Python) {bindir} (the directory
@@ -88,9 +92,17 @@ DEFAULT_CMD = (
     "{dersim} -wi {host} -wp {port} --periodic_time {period} -N {devices} -d {device_type}"
 )
 PEER_ARGS = "--host {host} --port {port} --devices {devices} --period {period}"
+HYPERCORN_CMD = (
+    "env 'DERSIM_ARGS=--periodic_time {{period}} -N {{devices}} -d {{device_type}}{{server_args}}' "
+    "{{python}} -m hypercorn -k trio {workers}-b {{host}}:{{port}} --graceful-timeout 1 "
+    "dersim_trio.asgi:app"
+)
 NAMED_SERVERS: dict[str, str] = {
     "dersim-trio": DEFAULT_CMD,
     "dersim-trio-quart-route": DEFAULT_CMD + " --fast_path no",
+    # the same simulator under hypercorn (DERSIM_ARGS through env; {server_args} go there)
+    "hypercorn": HYPERCORN_CMD.format(workers="-w 0 "),
+    "hypercorn-w1": HYPERCORN_CMD.format(workers=""),
     # the comparison servers of scripts/bench/ (the `bench` extra installs what they need)
     "raw-trio": "{python} {peers}/peer_raw_trio.py " + PEER_ARGS,
     "fastapi": "{python} {peers}/peer_fastapi.py " + PEER_ARGS,
@@ -267,9 +279,11 @@ def server_command(
         "python": sys.executable,
         "peers": str(PEERS),
     }
-    argv = shlex.split(template.format(**values))
-    if a.server_args:
-        argv += shlex.split(a.server_args.format(**values))
+    extra = a.server_args.format(**values) if a.server_args else ""
+    if "{server_args}" in template:  # the flags go into the template (DERSIM_ARGS)
+        argv = shlex.split(template.format(**values, server_args=" " + extra if extra else ""))
+    else:
+        argv = shlex.split(template.format(**values)) + shlex.split(extra)
     env: dict[str, str] = {}
     for item in a.server_env:
         key, sep, value = item.partition("=")
@@ -344,7 +358,8 @@ def run_case(
             code = server.stop()
             tail = server.log_tail()
             server = None
-            if code not in (None, 2) or attempt == 2 or "cannot listen" not in tail:
+            port_taken = "cannot listen" in tail or "Address already in use" in tail
+            if code not in (None, 1, 2) or attempt == 2 or not port_taken:
                 result["fatal"] = (
                     f"server exited (code {code}) before it was ready"
                     if server_exited
@@ -507,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(NAMED_SERVERS)
         + " (dersim-trio)",
     )
+    p.add_argument("--repeat", type=int, default=1, help="run the whole round R times (1)")
     p.add_argument(
         "--server-cmd", default=None, help="a server command template instead of --servers"
     )
@@ -536,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in a.cases.split(",") if n.strip()] if a.cases else ["custom"]
     if len(names) > 20:
         p.error("at most 20 cases per run")
+    if not 1 <= a.repeat <= 10:
+        p.error("--repeat must be in [1, 10]")
     cases = []
     for name in names:
         if name == "custom":
@@ -568,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     interrupted = None
     try:
-        for server_name, template in servers.items():
+        rounds = [(n, t) for _ in range(a.repeat) for n, t in servers.items()]
+        for server_name, template in rounds:
             for case in cases:
                 res = run_case(a, server_name, template, case, log_dir)
                 results.append(res)

@@ -116,6 +116,7 @@ def run_clients(
     reads = 0
     latencies: list[float] = []
     errors = 0
+    cpu0 = time.process_time()
     end = start + duration_s
     try:
         while True:
@@ -162,6 +163,7 @@ def run_clients(
         "seconds": duration_s,
         "latency_p50_ms": 1000 * pct(latencies, 0.50),
         "latency_p99_ms": 1000 * pct(latencies, 0.99),
+        "client_cpu_share": (time.process_time() - cpu0) / duration_s,
     }
 
 
@@ -215,7 +217,7 @@ def case_poll(args: argparse.Namespace, workdir: Path, clients: int) -> dict[str
             result = run_clients(ports[:clients], 1, 1.0, args.duration)
         else:
             time.sleep(args.duration)
-            result = {"reads": 0, "errors": 0}
+            result = {"reads": 0, "errors": 0, "client_cpu_share": 0.0}
         cpu = (server_cpu_s(proc.pid) or 0.0) - cpu0
         stats = server_info(web)["statistics"]
     reads = result["reads"]

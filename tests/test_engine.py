@@ -26,6 +26,7 @@ from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import Engine, encode
 from dersim_trio.physics.base import Dispatch
+from dersim_trio.physics.hybrid import HybridModel
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
@@ -383,3 +384,36 @@ def test_a_load_override_and_a_profile_column_drive_the_site_load(tmp_path: Path
     assert engine.step()[0].asset.model_dump()["site_load_kw"] == pytest.approx(2.0)
     none = hybrid_engine("--hybrid_site_load", "none")
     assert none.step()[0].asset.model_dump()["site_load_kw"] == 0.0
+
+
+def test_an_irradiance_override_says_whether_it_is_horizontal_or_in_plane() -> None:
+    """Inputs API ``irradiance_kind``: ``ghi`` (default) is transposed to the tilted array,
+    ``poa`` reaches it as given; ``null`` resets the kind to ``ghi``."""
+    engine = build_engine(
+        parse_args(["-d", "PV", "--start_date", "2026-12-21", "--start_clock_time", "12:00:00"]),
+        datetime(2026, 12, 21, 12, 0, tzinfo=UTC),
+    )
+    controller = Controller(engine)
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_w_m2=400.0))
+    assert state.irradiance_kind == "ghi"
+    asset = engine.step()[0].asset
+    assert asset.ghi_w_m2 == 400.0  # type: ignore[union-attr]
+    assert asset.irradiance_w_m2 > 1.2 * 400.0  # type: ignore[union-attr]  # 20° south, winter
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind="poa"))
+    assert (state.irradiance_w_m2, state.irradiance_kind) == (400.0, "poa")
+    assert engine.step()[0].asset.irradiance_w_m2 == 400.0  # type: ignore[union-attr]
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind=None))
+    assert state.irradiance_kind == "ghi"
+
+
+def test_hybrid_arrays_share_the_runs_solar_site_and_the_pv_orientation_flags() -> None:
+    """One sky per run (physics/solar.py, setup/solar_site.py): every hybrid's PV port uses the
+    run's SolarSite, with the Linke turbidity climatology, and the --pv_tilt_deg flag."""
+    engine = hybrid_engine("-N", "2", "--pv_tilt_deg", "35")
+    models = [slot.model for slot in engine.devices]
+    assert all(isinstance(m, HybridModel) for m in models)
+    sites = [m.solar_site for m in models if isinstance(m, HybridModel)]
+    assert sites[0] is not None
+    assert sites[0] is sites[1]
+    plates = [m.nameplate for m in models if isinstance(m, HybridModel)]
+    assert plates[0].array.tilt_deg == 35.0

@@ -138,3 +138,31 @@ async def test_anomaly_detector_flags_a_step_in_power(dersim: SimulatorHandle) -
                 alert = await output.wait_for(r"(?m)^ALERT .* tick (\d+) device 0: power_kw jumped")
     assert "ALERT" not in quiet
     assert int(alert[1]) > 0
+
+
+@pytest.mark.dersim("-d", "PV", "--modbus_port", "0", "--periodic_time", "0.05")
+async def test_sunspec_client_reads_and_curtails_over_modbus(dersim: SimulatorHandle) -> None:
+    """pysunspec2 (examples/sunspec_client.py) scans the device, reads 701, writes 704."""
+    port = dersim.modbus_ports[0]
+    with trio.fail_after(60):
+        result = await trio.run_process(
+            [
+                sys.executable,
+                str(EXAMPLES / "sunspec_client.py"),
+                "--port",
+                str(port),
+                "--limit",
+                "40",
+            ],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        async with dersim.client() as api:
+            limit = (await api.controls(0)).active_power_limit_pct
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "dersim-trio PV-3Phase DERSIM-00000: models [1, 701, 702," in out
+    assert re.search(r"(?m)^W \d+ VA \d+ var -?\d+ PF -?[\d.]+ Hz 60\.0 TotWhInj \d+", out), out
+    assert "WMaxLimPctEna 1 WMaxLimPct 40.0" in out
+    assert limit == 40.0

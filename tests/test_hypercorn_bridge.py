@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import hypercorn.trio.run as hypercorn_trio_run
 import pytest
 import trio
 from hypercorn.config import Config
@@ -33,6 +34,7 @@ from dersim_trio.web.hypercorn_bridge import (
     HypercornInterfaceError,
     PrefixedStream,
     check_hypercorn_interfaces,
+    is_first_worker,
 )
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
@@ -104,6 +106,48 @@ def test_a_missing_method_fails_the_check(
     monkeypatch.delattr(cls, method)
     with pytest.raises(HypercornInterfaceError, match=rf"{cls.__name__}\.{method} missing"):
         check_hypercorn_interfaces()
+
+
+def test_a_worker_that_calls_worker_serve_before_importing_the_app_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hypercorn launch wraps ``worker_serve`` from the app module, which only works if
+    ``trio_worker`` imports the app first and looks ``worker_serve`` up afterwards."""
+
+    def trio_worker(config: Any, sockets: Any = None, shutdown_event: Any = None) -> None:
+        trio.run(worker_serve, config)  # noqa: F821
+        load_application(config)  # noqa: F821
+
+    monkeypatch.setattr(hypercorn_trio_run, "trio_worker", trio_worker)
+    with pytest.raises(HypercornInterfaceError, match="after load_application"):
+        check_hypercorn_interfaces()
+
+
+def test_a_worker_that_stops_polling_the_shutdown_event_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The launch replaces that poll by a wait in a thread (it found the poll by its shape)."""
+
+    def trio_worker(config: Any, sockets: Any = None, shutdown_event: Any = None) -> None:
+        load_application(config)  # noqa: F821
+        trio.run(worker_serve, config, shutdown_event)  # noqa: F821
+
+    monkeypatch.setattr(hypercorn_trio_run, "trio_worker", trio_worker)
+    with pytest.raises(HypercornInterfaceError, match="check_multiprocess_shutdown_event"):
+        check_hypercorn_interfaces()
+
+
+@pytest.mark.parametrize("name", ["graceful_timeout", "websocket_max_message_size", "workers"])
+def test_a_config_setting_that_went_away_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.delattr(Config, name)
+    with pytest.raises(HypercornInterfaceError, match=rf"Config\.{name} missing"):
+        check_hypercorn_interfaces()
+
+
+def test_the_app_process_speaks_for_the_workers_when_it_is_the_only_one() -> None:
+    assert is_first_worker()  # this test process is nobody's multiprocessing child
 
 
 def test_tcpserver_tells_plain_tcp_by_the_absence_of_do_handshake() -> None:

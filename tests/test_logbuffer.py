@@ -260,7 +260,7 @@ async def test_logs_route_filters_and_polls(
         "probe dc sample",
     ]
     assert everything[-1]["device"] == 1
-    assert set(everything[-1]) == {"id", "time", "level", "module", "device", "message"}
+    assert set(everything[-1]) == {"id", "time", "level", "module", "device", "message", "audit"}
     logging.getLogger("dersim_trio.AC").warning("probe var limit reached")
     polled, next_after = await probe_entries(f"after={after}")
     assert [e["message"] for e in polled] == ["probe var limit reached"]
@@ -332,3 +332,35 @@ async def test_the_running_service_serves_its_startup_line_and_history(
     assert status == 200
     assert b'"device_index":1' in raw
     assert b'"key_quantity_name":"irradiance_w_m2"' in raw
+
+
+# --- audit records --------------------------------------------------------------------------
+
+
+def test_audit_records_survive_any_amount_of_chatter() -> None:
+    buffer = LogBuffer(capacity=10, audit_capacity=3)
+    logger = private_logger("audit_probe", buffer)
+    logger.info("PUT /api/dersim/inputs -> 200 (from 127.0.0.1)", extra={"audit": True})
+    for i in range(1000):
+        logger.info("WebSocket connect from 127.0.0.1:%d", i)
+    page = buffer.query(limit=1000)
+    assert [e.message for e in page.entries if e.audit] == [
+        "PUT /api/dersim/inputs -> 200 (from 127.0.0.1)"
+    ]
+    assert page.entries[0].audit  # the oldest entry returned: ids merge across both buffers
+    assert [e.id for e in page.entries] == sorted(e.id for e in page.entries)
+    stats = buffer.statistics()
+    assert (stats.size, stats.dropped, stats.audit_size, stats.audit_dropped) == (10, 990, 1, 0)
+
+
+def test_the_audit_buffer_is_bounded_and_can_be_read_alone() -> None:
+    buffer = LogBuffer(capacity=10, audit_capacity=3)
+    for i in range(5):
+        buffer.append(0.0, logging.INFO, "API", None, f"change {i}", audit=True)
+        buffer.append(0.0, logging.INFO, "WS", None, f"chatter {i}")
+    audit = buffer.query(audit_only=True)
+    assert [e.message for e in audit.entries] == ["change 2", "change 3", "change 4"]
+    assert buffer.statistics().audit_dropped == 2
+    newer = buffer.query(after=audit.entries[1].id)
+    assert [e.message for e in newer.entries] == ["chatter 3", "change 4", "chatter 4"]
+    assert [e.message for e in buffer.query(limit=2).entries] == ["change 4", "chatter 4"]

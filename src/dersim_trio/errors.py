@@ -120,11 +120,15 @@ def validation_problems(
     allowed: Callable[[str], str | None] | None = None,
     *,
     known_fields: Iterable[str] = (),
+    allowed_at: Callable[[tuple[int | str, ...]], str | None] | None = None,
+    root: str = "(body)",
 ) -> list[FieldProblem]:
     """The problems of a pydantic ``ValidationError``, one per error, in pydantic's order.
 
     ``allowed(top_level_field)`` supplies a field's allowed values or range (e.g. its
-    description); an unknown field gets the list of ``known_fields`` instead.
+    description), or ``allowed_at(location)`` for nested documents (``("connectors", 0,
+    "max_power_kw")``); an unknown field gets the list of ``known_fields`` instead. ``root``
+    names a problem of the whole document (a model-level check).
     """
     known = ", ".join(known_fields) or None
     problems: list[FieldProblem] = []
@@ -132,7 +136,9 @@ def validation_problems(
         loc = err["loc"]
         if err["type"] == "extra_forbidden":
             hint = known
+        elif allowed_at is not None:
+            hint = allowed_at(tuple(loc))
         else:
             hint = allowed(str(loc[0]) if loc else "") if allowed is not None else None
-        problems.append(FieldProblem(_location(loc), _message(err), hint))
+        problems.append(FieldProblem(_location(loc) if loc else root, _message(err), hint))
     return problems

@@ -191,13 +191,16 @@ async def test_an_http_request_on_another_path_is_still_replayed_to_the_http_sta
 @contextlib.asynccontextmanager
 async def plain_hypercorn() -> AsyncIterator[int]:
     """``dersim_trio.asgi``'s app under ``hypercorn.trio.serve`` with hypercorn's default
-    config (16 MiB messages); yields the port."""
+    config (16 MiB messages), the stream left to the quart route (``--fast_path no``: the app
+    would otherwise route a first-request upgrade to the fast path); yields the port."""
     from hypercorn.config import Config
     from hypercorn.trio import serve
 
     from dersim_trio.asgi import create_asgi_app
 
-    app = create_asgi_app(["-d", "Batt", "--periodic_time", "0.05"], tune_gc=False)
+    app = create_asgi_app(
+        ["-d", "Batt", "--periodic_time", "0.05", "--fast_path", "no"], tune_gc=False
+    )
     config = Config()
     config.bind = ["127.0.0.1:0"]
     config.graceful_timeout = 1

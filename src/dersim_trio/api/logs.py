@@ -11,7 +11,7 @@ MAX_LOG_LIMIT = 1000
 
 
 class LogsQuery(BaseModel):
-    """``?module=M&level=L&limit=N&after=ID``."""
+    """``?module=M&level=L&limit=N&after=ID&audit=yes``."""
 
     module: Literal["Lab", "AC", "DC", "WS", "API", "Modbus"] | None = Field(
         default=None, description="Only this module (default: all)."
@@ -28,6 +28,11 @@ class LogsQuery(BaseModel):
     after: int = Field(
         default=0, ge=0, description="Only entries with a larger id (poll with next_after)."
     )
+    audit: Literal["yes", "no"] = Field(
+        default="no",
+        description="yes: only audit records (every change made through the API or Modbus, "
+        "kept in a buffer of their own that connection chatter cannot overflow).",
+    )
 
 
 class LogEntryBody(BaseModel):
@@ -39,6 +44,9 @@ class LogEntryBody(BaseModel):
     module: Literal["Lab", "AC", "DC", "WS", "API", "Modbus"]
     device: int | None
     message: str
+    audit: bool = Field(
+        description="An audit record of a change (mutating API request, Modbus write)."
+    )
 
 
 class LogsPageBody(BaseModel):

@@ -144,7 +144,7 @@ class WindAsset(_Asset):
 
 
 class FuelCellAsset(_Asset):
-    """Fuel cell live detail (extra keys documented in physics/fuelcell.py)."""
+    """Fuel cell live detail (extra keys documented in physics/fuelcell/model.py)."""
 
     mode: str
     stack_voltage_v: float

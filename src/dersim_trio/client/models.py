@@ -110,6 +110,8 @@ class LogEntry(_Lenient):
     module: str
     device: int | None = None
     message: str
+    audit: bool = False
+    """An audit record of a change (mutating API request, Modbus write)."""
 
 
 class LogPage(_Lenient):

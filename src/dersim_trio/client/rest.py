@@ -190,13 +190,13 @@ class DersimClient:
         data = await self.request("GET", f"/api/dersim/devices/{device}/inputs")
         return self._model(InputsState, data, "inputs")
 
-    async def set_inputs(self, device: int, **changes: float | None) -> InputsState:
+    async def set_inputs(self, device: int, **changes: float | str | None) -> InputsState:
         """``PUT .../devices/{device}/inputs``: a number overrides, ``None`` returns to the
         profile, e.g. ``await api.set_inputs(0, wind_speed_m_s=12.0)``."""
         data = await self.request("PUT", f"/api/dersim/devices/{device}/inputs", body=changes)
         return self._model(InputsState, data, "inputs")
 
-    async def set_all_inputs(self, **changes: float | None) -> list[InputsState]:
+    async def set_all_inputs(self, **changes: float | str | None) -> list[InputsState]:
         """``PUT /api/dersim/inputs``: the same overrides for every device."""
         data = await self.request("PUT", "/api/dersim/inputs", body=changes)
         return self._list(InputsState, data, "inputs")

@@ -136,6 +136,7 @@ from dersim_trio.physics.battery import (
 )
 from dersim_trio.physics.pv import IvPoint, PvModel, PvNameplate
 from dersim_trio.physics.site_load import LoadShape, SiteLoad
+from dersim_trio.physics.solar import SolarSite
 
 DispatchPolicy = Literal["self_consumption", "pv_priority", "manual"]
 DISPATCH_POLICIES: tuple[DispatchPolicy, ...] = get_args(DispatchPolicy)
@@ -277,8 +278,10 @@ class HybridModel:
 
     ``HybridModel(nameplate, seed=0, *, clouds=True, load_scatter=True)``: ``seed`` seeds the PV
     cloud model, the battery's cell spread and the site load's scatter; ``clouds=False`` keeps the
-    clear sky, ``load_scatter=False`` the mean load shape. ``dispatch_policy`` is read every step
-    and may be set at any time (validated; takes effect on the next step).
+    clear sky, ``load_scatter=False`` the mean load shape; ``site`` is the ``SolarSite`` the
+    PV port shares with the other arrays of the run (a private one when omitted).
+    ``dispatch_policy`` is read every step and may be set at any time (validated; takes effect
+    on the next step).
 
     ``asset`` keys: ``pv_power_kw`` (PV at the bus), ``battery_power_kw`` (at the bus,
     + discharging), ``dispatch`` (policy name), ``irradiance_w_m2``, ``cell_temperature_c``,
@@ -306,12 +309,14 @@ class HybridModel:
         *,
         clouds: bool = True,
         load_scatter: bool = True,
+        site: SolarSite | None = None,
     ) -> None:
         """Build the PV port, battery port and inverter constants from the nameplate."""
         np_ = HybridNameplate() if nameplate is None else nameplate
         self.nameplate = np_
         self.rating: AcRating = np_.rating
-        self._pv = PvModel(np_.pv_port(), seed, clouds=clouds)
+        self._pv = PvModel(np_.pv_port(), seed, clouds=clouds, site=site)
+        self._solar_site = site
         self._battery = BatteryModel(np_.battery, seed)
         self._policy: DispatchPolicy = np_.dispatch
         self._s_kva = np_.inverter_kva
@@ -368,6 +373,11 @@ class HybridModel:
         if policy not in DISPATCH_POLICIES:
             raise ValueError(f"dispatch policy must be one of {list(DISPATCH_POLICIES)}")
         self._policy = policy
+
+    @property
+    def solar_site(self) -> SolarSite | None:
+        """The shared ``SolarSite`` of the PV port (None: it has a private one)."""
+        return self._solar_site
 
     @property
     def battery(self) -> BatteryModel:
@@ -537,6 +547,7 @@ class HybridModel:
             "battery_power_kw": b,
             "dispatch": policy,
             "irradiance_w_m2": array.irradiance_w_m2,
+            "effective_irradiance_w_m2": array.effective_irradiance_w_m2,
             "cell_temperature_c": array.cell_temperature_c,
             "ambient_temperature_c": array.ambient_temperature_c,
             "battery_soc_pct": soc_pct,

@@ -47,6 +47,8 @@ DAY_TYPES: Final = ("WT", "SA", "FT")
 NORMALIZATION_KWH_PER_YEAR: Final = 1_000_000.0
 LOG_SIGMA: Final = 0.35
 CORRELATION_TIME_S: Final = 900.0
+_HALF_VARIANCE: Final = 0.5 * LOG_SIGMA * LOG_SIGMA
+_QUARTER_HOUR: Final = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +91,26 @@ def dynamisation_factor(day_of_year: float) -> float:
 
 
 class SiteLoad:
-    """One site's load: a ``LoadShape`` scaled to ``kwh_per_year``, with seeded scatter."""
+    """One site's load: a ``LoadShape`` scaled to ``kwh_per_year``, with seeded scatter.
 
-    __slots__ = ("_kwh_per_year", "_rng", "_shape", "_variability", "_x")
+    The mean of the current quarter hour and the OU coefficients of the last step length are
+    cached (the engine steps at one length, and a quarter hour spans many ticks).
+    """
+
+    __slots__ = (
+        "_decay",
+        "_dt_s",
+        "_half_step",
+        "_kwh_per_year",
+        "_noise",
+        "_q_end",
+        "_q_mean_kw",
+        "_q_start",
+        "_rng",
+        "_shape",
+        "_variability",
+        "_x",
+    )
 
     def __init__(
         self, shape: LoadShape, kwh_per_year: float, seed: int = 0, *, variability: bool = True
@@ -104,6 +123,13 @@ class SiteLoad:
         self._variability = variability
         self._rng = random.Random(f"site-load:{seed}")
         self._x = self._rng.gauss(0.0, LOG_SIGMA) if variability else 0.0
+        self._q_start: datetime | None = None
+        self._q_end: datetime | None = None
+        self._q_mean_kw = 0.0
+        self._dt_s = -1.0
+        self._half_step = timedelta(0)
+        self._decay = 0.0
+        self._noise = 0.0
 
     @property
     def shape(self) -> LoadShape:
@@ -112,13 +138,20 @@ class SiteLoad:
 
     def step(self, end_time: datetime, dt_s: float) -> float:
         """The site's average load over the step ending at ``end_time`` (``dt_s`` long), kW."""
-        mid = end_time - timedelta(seconds=dt_s / 2.0) if dt_s > 0.0 else end_time
-        power = self._shape.mean_kw(mid, self._kwh_per_year)
+        if dt_s != self._dt_s:
+            self._dt_s = dt_s
+            self._half_step = timedelta(seconds=dt_s / 2.0) if dt_s > 0.0 else timedelta(0)
+            self._decay = math.exp(-dt_s / CORRELATION_TIME_S) if dt_s > 0.0 else 1.0
+            self._noise = LOG_SIGMA * math.sqrt(1.0 - self._decay * self._decay)
+        mid = end_time - self._half_step
+        start, end = self._q_start, self._q_end
+        if start is None or end is None or not start <= mid < end:
+            start = mid.replace(minute=mid.minute - mid.minute % 15, second=0, microsecond=0)
+            self._q_start, self._q_end = start, start + _QUARTER_HOUR
+            self._q_mean_kw = self._shape.mean_kw(mid, self._kwh_per_year)
+        power = self._q_mean_kw
         if not self._variability:
             return power
         if dt_s > 0.0:
-            decay = math.exp(-dt_s / CORRELATION_TIME_S)
-            self._x = self._x * decay + LOG_SIGMA * math.sqrt(
-                1.0 - decay * decay
-            ) * self._rng.gauss(0.0, 1.0)
-        return power * math.exp(self._x - 0.5 * LOG_SIGMA * LOG_SIGMA)
+            self._x = self._x * self._decay + self._noise * self._rng.gauss(0.0, 1.0)
+        return power * math.exp(self._x - _HALF_VARIANCE)

@@ -125,7 +125,12 @@ _HYBRID_FILE_KEYS = ("1.", "701.", "702.VNom")
 
 
 def _hybrid(
-    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+    config: SimConfig,
+    ac_type: AcType,
+    seed: int,
+    nameplate: Nameplate | None,
+    *,
+    site: SolarSite | None = None,
 ) -> DeviceModel:
     from dersim_trio.physics.hybrid import (
         DEFAULT_ARRAY,
@@ -147,7 +152,13 @@ def _hybrid(
     site_kind = None if h.site_load == "none" else h.site_load
     try:
         plate = HybridNameplate(
-            array=replace(DEFAULT_ARRAY, dc_rating_kw=h.pv_kw, latitude_deg=config.latitude_deg),
+            array=replace(
+                DEFAULT_ARRAY,
+                dc_rating_kw=h.pv_kw,
+                latitude_deg=config.latitude_deg,
+                tilt_deg=config.pv_tilt_deg,
+                azimuth_deg=config.pv_azimuth_deg,
+            ),
             battery=replace(
                 DEFAULT_BATTERY,
                 w_max_kw=h.batt_kw,
@@ -171,7 +182,7 @@ def _hybrid(
         )
     except ValueError as exc:
         raise ConfigError(f"--hybrid_*: {exc}") from None
-    return HybridModel(plate, seed=seed)
+    return HybridModel(plate, seed=seed, site=site)
 
 
 def _evse_station(config: SimConfig) -> EvseStationSpec:
@@ -299,11 +310,14 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     else:
         v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
     start = start_time(config, wall_now)
-    if config.canonical_type.startswith("PV-"):
-        # One sky for every PV device of the run (physics/solar.py: computed for all at once).
+    if config.canonical_type.startswith(("PV-", "HybridDC-")):
+        # One sky for every PV array of the run (physics/solar.py: computed for all at once).
         from dersim_trio.setup.solar_site import solar_site
 
-        factory = functools.partial(_pv, site=solar_site(config.latitude_deg, None, start))
+        site = solar_site(config.latitude_deg, None, start)
+        factory = functools.partial(
+            _pv if config.canonical_type.startswith("PV-") else _hybrid, site=site
+        )
     devices = []
     for i in range(config.device_count):
         model = factory(config, ac_type, config.seed + i, nameplate)

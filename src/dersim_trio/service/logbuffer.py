@@ -17,6 +17,11 @@ What an entry says:
 * ``device``: ``extra={"device": n}`` on the call, else a "device N" in the message, else None.
 * ``time``: the record's own creation time (wall clock, UTC, ISO 8601 with milliseconds).
 
+Audit records (``extra={"audit": True}`` on the call: every mutating API request, every Modbus
+write) are kept in a bounded buffer of their own (``audit_capacity``, default 1,000), so a flood
+of connection chatter (thousands of anonymous WebSocket connects) cannot push the record of a
+change out; a query reads both buffers merged by id (``audit_only`` reads only the audit one).
+
 Records are turned into entries under a lock, so any thread may log and query. The message is
 formatted when the record arrives (its arguments may change later); the timestamp text only
 when queried.
@@ -24,6 +29,7 @@ when queried.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 import threading
@@ -31,7 +37,6 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from itertools import islice
 from typing import Final, Literal, NamedTuple
 
 Module = Literal["Lab", "AC", "DC", "WS", "API", "Modbus"]
@@ -45,6 +50,7 @@ LEVELS: Final[dict[LevelName, int]] = {
     "error": logging.ERROR,
 }
 DEFAULT_CAPACITY = 5000
+DEFAULT_AUDIT_CAPACITY = 1000
 ROOT_LOGGER = "dersim_trio"
 
 _MODULE_ALIASES: Final[dict[str, Module]] = {
@@ -98,6 +104,8 @@ class LogEntry(NamedTuple):
     module: Module
     device: int | None
     message: str
+    audit: bool = False
+    """An audit record of a change (kept in the audit buffer)."""
 
     @property
     def level(self) -> LevelName:
@@ -127,31 +135,53 @@ class LogBufferStatistics:
     size: int
     last_id: int
     dropped: int
-    """Entries pushed out by newer ones since the start."""
+    """Entries pushed out by newer ones since the start (not counting audit records)."""
+    audit_capacity: int = DEFAULT_AUDIT_CAPACITY
+    audit_size: int = 0
+    audit_dropped: int = 0
+    """Audit records pushed out by newer audit records since the start."""
 
 
 class LogBuffer:
-    """The newest ``capacity`` log entries, with monotonic ids (thread-safe)."""
+    """The newest ``capacity`` log entries and the newest ``audit_capacity`` audit records, with
+    monotonic ids shared by both (thread-safe)."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
+    def __init__(
+        self, capacity: int = DEFAULT_CAPACITY, audit_capacity: int = DEFAULT_AUDIT_CAPACITY
+    ) -> None:
+        if capacity < 1 or audit_capacity < 1:
+            raise ValueError("capacities must be >= 1")
         self.capacity = capacity
+        self.audit_capacity = audit_capacity
         self._entries: deque[LogEntry] = deque(maxlen=capacity)
+        self._audit: deque[LogEntry] = deque(maxlen=audit_capacity)
         self._last_id = 0
         self._dropped = 0
+        self._audit_dropped = 0
         self._lock = threading.Lock()
 
     def append(
-        self, created: float, levelno: int, module: Module, device: int | None, message: str
+        self,
+        created: float,
+        levelno: int,
+        module: Module,
+        device: int | None,
+        message: str,
+        *,
+        audit: bool = False,
     ) -> LogEntry:
-        """Store one entry (dropping the oldest when full) and return it."""
+        """Store one entry in its buffer (dropping that buffer's oldest when full); return it."""
         with self._lock:
             self._last_id += 1
-            entry = LogEntry(self._last_id, created, levelno, module, device, message)
-            if len(self._entries) == self.capacity:
-                self._dropped += 1
-            self._entries.append(entry)
+            entry = LogEntry(self._last_id, created, levelno, module, device, message, audit)
+            if audit:
+                if len(self._audit) == self.audit_capacity:
+                    self._audit_dropped += 1
+                self._audit.append(entry)
+            else:
+                if len(self._entries) == self.capacity:
+                    self._dropped += 1
+                self._entries.append(entry)
             return entry
 
     def query(
@@ -161,14 +191,20 @@ class LogBuffer:
         min_level: LevelName | None = None,
         limit: int = 200,
         after: int = 0,
+        audit_only: bool = False,
     ) -> LogPage:
-        """The newest ``limit`` entries with ``id > after`` matching the filters, oldest first."""
+        """The newest ``limit`` entries with ``id > after`` matching the filters, oldest first
+        (both buffers merged by id; only the audit buffer with ``audit_only``)."""
         min_levelno = LEVELS[min_level] if min_level is not None else 0
         with self._lock:
             newest = self._last_id
-            newer = max(0, min(len(self._entries), newest - after))
+            sources = [reversed(self._audit)]
+            if not audit_only:
+                sources.append(reversed(self._entries))
             picked: list[LogEntry] = []
-            for entry in islice(reversed(self._entries), newer):
+            for entry in heapq.merge(*sources, key=_newest_first):
+                if entry.id <= after:
+                    break
                 if entry.levelno < min_levelno or (module is not None and entry.module != module):
                     continue
                 picked.append(entry)
@@ -178,11 +214,21 @@ class LogBuffer:
         return LogPage(picked, newest)
 
     def statistics(self) -> LogBufferStatistics:
-        """Capacity, fill, last id and dropped count."""
+        """Capacities, fills, last id and dropped counts."""
         with self._lock:
             return LogBufferStatistics(
-                self.capacity, len(self._entries), self._last_id, self._dropped
+                self.capacity,
+                len(self._entries),
+                self._last_id,
+                self._dropped,
+                self.audit_capacity,
+                len(self._audit),
+                self._audit_dropped,
             )
+
+
+def _newest_first(entry: LogEntry) -> int:
+    return -entry.id
 
 
 class LogBufferHandler(logging.Handler):
@@ -205,6 +251,7 @@ class LogBufferHandler(logging.Handler):
                 module_of(record.name),
                 device_of(record, message),
                 message,
+                audit=getattr(record, "audit", False) is True,
             )
         except Exception:
             self.handleError(record)

@@ -407,7 +407,8 @@ class Controller:
             )
         else:
             point = DcIvPoint(v=out.dc_voltage_v, i=out.dc_current_a, p=out.dc_power_kw * 1000.0)
-        irradiance = _number(asset, "irradiance_w_m2")
+        # the cells see the plane-of-array irradiance after the incidence-angle loss
+        irradiance = _number(asset, "effective_irradiance_w_m2")
         cell_c = _number(asset, "cell_temperature_c")
         curve = model.iv_curve(irradiance, cell_c, IV_CURVE_POINTS)
         return DcIv(

@@ -52,14 +52,16 @@ from dersim_trio.web.app import create_app
 from dersim_trio.web.context import ServerContext
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
-from dersim_trio.web.fastpath.frames import MAX_CLIENT_MESSAGE_BYTES
 from dersim_trio.web.hosts import HostPolicy, is_loopback_bind
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
+from dersim_trio.web.hypercorn_settings import GRACEFUL_TIMEOUT_S, apply_settings
+from dersim_trio.web.hypercorn_settings import (  # the idle keep-alive both launches give hypercorn
+    KEEP_ALIVE_TIMEOUT_S as KEEP_ALIVE_TIMEOUT_S,
+)
 
 log = logging.getLogger("dersim_trio.Lab")
 
-SHUTDOWN_GRACE_S = 1.0
-KEEP_ALIVE_TIMEOUT_S = 5.0
+SHUTDOWN_GRACE_S = GRACEFUL_TIMEOUT_S
 ABORT_WAIT_S = 0.5
 LIFESPAN_SHUTDOWN_S = 0.3
 
@@ -185,15 +187,13 @@ def warn_if_exposed(config: SimConfig) -> None:
 
 
 def hypercorn_config() -> Config:
-    """hypercorn settings for connections the door hands over."""
+    """hypercorn settings for connections the door hands over (``web/hypercorn_settings.py``,
+    the same as under ``hypercorn -k trio``)."""
     cfg = Config()
-    # idle keep-alive connections close after this (re-armed after each response thanks to
-    # web/asgi_shield.py)
-    cfg.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
-    cfg.graceful_timeout = SHUTDOWN_GRACE_S
-    # the quart telemetry route (--fast_path no, HTTP/2 WebSockets) bounds client messages as
-    # the fast path does (hypercorn's default is 16 MiB per message)
-    cfg.websocket_max_message_size = MAX_CLIENT_MESSAGE_BYTES
+    # keep-alive 5 s (re-armed after each response thanks to web/asgi_shield.py), graceful
+    # timeout 1 s, client WebSocket messages at most 64 KiB on the quart route as on the fast
+    # path (hypercorn's default is 16 MiB), request heads at most 16 KiB, no read timeout
+    apply_settings(cfg)
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
     return cfg

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from dersim_trio.errors import validation_problems
 from dersim_trio.physics.evse.spec import (
     DEFAULT_STATION_NAME,
     EvseConnectorSpec,
@@ -91,40 +92,28 @@ def _parse_spec(text: str, source: str, stem: str) -> EvseStationSpec:
 
 
 def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    err = errors[0]
-    loc = err["loc"]
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item not in ("function-after", "literal[1,3]", "float", "int", "none"):
-            parts.append(("." if parts else "") + str(item))
-    where = "".join(parts) or "profile"
-    msg = err["msg"].removeprefix("Value error, ")
-    allowed = _allowed_range(loc)
-    text = f"{where}: {msg}"
-    if allowed:
-        text += f" (allowed: {allowed})"
-    if err["type"] not in ("missing", "value_error") and not isinstance(err.get("input"), dict):
-        text += f", got {err.get('input')!r}"
-    if len(errors) > 1:
-        text += f" (+{len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    """The first problem in the project's one format (``errors.validation_problems``), with a
+    count of the rest: a spec file gets one line."""
+    problems = validation_problems(exc, allowed_at=_allowed_range, root="profile")
+    text = problems[0].text()
+    if len(problems) > 1:
+        more = len(problems) - 1
+        text += f" (+{more} more error{'s' if more > 1 else ''})"
     return text
 
 
-def _allowed_range(loc: tuple[int | str, ...]) -> str:
+def _allowed_range(loc: tuple[int | str, ...]) -> str | None:
     names = [item for item in loc if isinstance(item, str)]
     if not names:
-        return ""
+        return None
     model: type[BaseModel] = EvseConnectorSpec if names[0] == "connectors" else EvseStationSpec
     field = model.model_fields.get(names[-1])
     if field is None:
-        return ""
+        return None
     bounds: list[str] = []
     for meta in field.metadata:
         for attr, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
             value = getattr(meta, attr, None)
             if value is not None:
                 bounds.append(f"{symbol} {value:g}")
-    return " and ".join(bounds)
+    return " and ".join(bounds) or None

@@ -28,6 +28,7 @@ from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
 from dersim_trio.web.bodies import BODY_TIMEOUT_S, MAX_BODY_BYTES
 from dersim_trio.web.context import ServerContext
+from dersim_trio.web.framing import RefuseAmbiguousFraming
 from dersim_trio.web.hosts import HostGuard, HostPolicy
 from dersim_trio.web.http_errors import install_error_handlers
 from dersim_trio.web.params import DEVICE_INDEX_CONVERTER, DeviceIndexConverter
@@ -88,7 +89,10 @@ def create_app(
     app = QuartTrio("dersim_trio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["BODY_TIMEOUT"] = BODY_TIMEOUT_S
-    app.asgi_app = HostGuard(ShieldHttpSends(app.asgi_app), hosts or HostPolicy())  # type: ignore[method-assign]
+    # the request rules around the app (web/framing.py, web/hosts.py, web/asgi_shield.py)
+    app.asgi_app = RefuseAmbiguousFraming(  # type: ignore[method-assign]
+        HostGuard(ShieldHttpSends(app.asgi_app), hosts or HostPolicy())
+    )
     app.url_map.converters[DEVICE_INDEX_CONVERTER] = DeviceIndexConverter
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/swagger-ui/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/swagger-ui/swagger-ui.css"

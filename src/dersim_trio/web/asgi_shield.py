@@ -38,11 +38,21 @@ ASGIApp = Callable[[Any, Receive, Send], Awaitable[None]]
 class ConnectionLife:
     """Whether one connection is still being read, and the shields that must end with it."""
 
-    __slots__ = ("_shields", "gone")
+    __slots__ = ("_shields", "gone", "reading_stopped")
 
     def __init__(self) -> None:
         self._shields: set[trio.CancelScope] = set()
         self.gone = False
+        self.reading_stopped = False
+        """Set by ``stop_reading``: the stream discards whatever the client sends from now on
+        (``web/hypercorn_bridge.PrefixedStream``)."""
+
+    def stop_reading(self) -> None:
+        """No further request is read from this connection: the response being written is its
+        last (the caller sends ``Connection: close``). Without this, bytes the client already
+        sent behind the request would reach hypercorn's HTTP/1.1 parser, which answers them by
+        closing the connection mid-response."""
+        self.reading_stopped = True
 
     @contextmanager
     def shield(self) -> Iterator[None]:

@@ -141,12 +141,20 @@ class SunSpecDevice:
                 span,
                 refused.code,
                 refused.reason,
+                extra={"audit": True},
             )
             return exception_response(function, refused.code)
         except Exception:
             log.exception("device %d: Modbus write from %s, %s failed", self.index, peer, span)
             return exception_response(function, ExceptionCode.SERVER_DEVICE_FAILURE)
-        log.info("device %d: Modbus write from %s, %s: %s", self.index, peer, span, summary)
+        log.info(
+            "device %d: Modbus write from %s, %s: %s",
+            self.index,
+            peer,
+            span,
+            summary,
+            extra={"audit": True},
+        )
         if count == 1 and function == 6:
             return write_single_response(address, registers[0])
         return write_multiple_response(address, count)

@@ -7,7 +7,9 @@ CLI binds them before the service starts, so a port in use exits 2 with one line
 
 Per connection (one trio task each, in the server's nursery): bytes go through a
 ``FrameDecoder``; each complete frame is answered by its ``SunSpecDevice`` (synchronous: one
-request sees one tick) and the answer is sent before the next frame is read. Limits, named here
+request sees one tick), and the answers to the frames of one read go out in one send (a send is
+the costliest step of a request on loopback: a profile put 0.5 ms of a loaded machine's CPU on
+each) before the next bytes are read. Limits, named here
 once:
 
 * ``--modbus_max_connections`` per device (default 16; 1 with ``single_connection``): a
@@ -212,14 +214,16 @@ class ModbusServer:
                     "device %d: malformed Modbus frame from %s: %s; closed", index, peer, exc
                 )
                 return
-            for frame in frames:
-                reply = device.handle(frame, peer)
-                if reply is None:
-                    continue
+            replies = [r for r in (device.handle(f, peer) for f in frames) if r is not None]
+            if not replies:
+                continue
+            # pipelined requests: their answers in one send (slow: each after its own delay)
+            batches = replies if quirks.slow else [b"".join(replies)]
+            for batch in batches:
                 if quirks.slow:
                     await trio.sleep(quirks.slow_s)
                 with trio.move_on_after(SEND_TIMEOUT_S) as sent:
-                    await stream.send_all(reply)
+                    await stream.send_all(batch)
                 if sent.cancelled_caught:
                     log.info("device %d: Modbus client %s stopped reading: closed", index, peer)
                     return

@@ -134,12 +134,15 @@ class FrontDoor:
     is answered by the door itself, 400 with a JSON error body, and closed: the slower quart
     route is never reached through the door. A telemetry request whose Host does not name this
     server (``hosts``, ``web/hosts.py``: DNS rebinding) is answered 421 the same way.
+
+    Under ``hypercorn -k trio`` hypercorn owns the listener (``listen_socket`` None) and hands
+    each accepted connection to ``handle_connection`` with that connection's own HTTP handler.
     """
 
     def __init__(
         self,
-        listen_socket: socket.socket,
-        http_handler: HttpHandler,
+        listen_socket: socket.socket | None,
+        http_handler: HttpHandler | None,
         telemetry_handler: TelemetryHandler | None = None,
         *,
         hosts: HostPolicy | None = None,
@@ -167,16 +170,27 @@ class FrontDoor:
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Accept until cancelled; handlers run in ``handler_nursery`` (they outlive accepting)."""
+        if self._listen_socket is None:
+            raise RuntimeError("this door has no listening socket (its connections come in)")
         listener = trio.SocketListener(trio.socket.from_stdlib_socket(self._listen_socket))
         try:
             await trio.serve_listeners(
-                self._handle, [listener], handler_nursery=handler_nursery, task_status=task_status
+                self.handle_connection,
+                [listener],
+                handler_nursery=handler_nursery,
+                task_status=task_status,
             )
         finally:
             with trio.CancelScope(shield=True):
                 await listener.aclose()
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
+    async def handle_connection(
+        self, stream: trio.SocketStream, http_handler: HttpHandler | None = None
+    ) -> None:
+        """Route and serve one accepted connection (``http_handler`` overrides the door's own)."""
+        http = http_handler or self._http
+        if http is None:
+            raise RuntimeError("no HTTP handler for this connection")
         token = object()
         self._open[token] = stream.socket
         self._all_closed = trio.Event()
@@ -184,9 +198,9 @@ class FrontDoor:
         raw: socket.socket | None = None
         try:
             if self._telemetry is None:
-                await self._http(stream, b"")
+                await http(stream, b"")
             else:
-                raw = await self._route(stream, token)
+                raw = await self._route(stream, token, http)
         except* Exception as group:
             self.connections_failed += 1
             log.warning("connection failed and was closed: %r", group.exceptions[0])
@@ -204,14 +218,16 @@ class FrontDoor:
             if not self._open:
                 self._all_closed.set()
 
-    async def _route(self, stream: trio.SocketStream, token: object) -> socket.socket | None:
+    async def _route(
+        self, stream: trio.SocketStream, token: object, http: HttpHandler
+    ) -> socket.socket | None:
         """Read the request head as far as needed and serve the connection; return the raw
         socket if the fast path took it (the caller closes it)."""
         assert self._telemetry is not None
         buf = bytearray()
         route = await self._read_head(stream, buf)
         if route == "http":
-            await self._http(stream, bytes(buf))
+            await http(stream, bytes(buf))
             return None
         if route != "telemetry":
             # nothing within the head timeout, EOF, or an oversized/slow telemetry head: close

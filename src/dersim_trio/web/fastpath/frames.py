@@ -12,6 +12,16 @@
   comes near that rate (libraries ping every 20 to 30 s). The pull interface
   (``receive_data`` / ``next_event``) returns after every frame, so its caller can yield to the
   scheduler every so many frames however fast they arrive.
+
+Why the client side is not wsproto (a dependency already, used by the client library): the
+fast path reads client bytes on the tick's own trio thread, and what a telemetry client sends is
+nothing, a ping, a close, or (from a hostile client) data nobody reads. wsproto has neither the
+message size cap, nor the control-frame rate limit, nor a per-frame pull interface, and it
+unmasks every data byte. Measured by ``scripts/bench_client_frames.py`` (CPU, best of 5; see
+BENCHMARKS.md §6): binary data costs 0.22 ms per MiB here against 3.8–4.5 ms through wsproto
+(discarded without unmasking), a ping 5.2 µs against 15–16 µs; text, which both unmask and
+decode as UTF-8, costs 5.7 ms per MiB here against 3.5–3.7 ms, bounded by the size cap and the
+rate of the caller's reads.
 """
 
 from __future__ import annotations

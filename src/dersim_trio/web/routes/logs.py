@@ -36,7 +36,8 @@ MAX_LOGGED_PATH = 200
 def parse_logs_query(
     args: Mapping[str, str],
 ) -> tuple[Module | None, LevelName | None, int, int]:
-    """(module, min level, limit, after) from the query, or ``QueryError``."""
+    """(module, min level, limit, after) from the query, or ``QueryError`` (``audit`` is
+    read by ``audit_only``)."""
     module = cast("Module | None", query_choice("module", args.get("module"), MODULES))
     level = cast("LevelName | None", query_choice("level", args.get("level"), tuple(LEVELS)))
     limit = query_integer("limit", args.get("limit"), DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
@@ -56,10 +57,15 @@ def logs_blueprint(logs: LogBuffer) -> Blueprint:
         """The in-process log buffer, filtered; poll with `after` = the last `next_after`.
 
         `level` is a minimum (`warning` also returns errors). Returns the newest `limit`
-        matching entries with `id > after`, oldest first.
+        matching entries with `id > after`, oldest first. Audit records (every change, marked
+        `audit`) have a buffer of their own, so connection chatter never pushes them out;
+        `audit=yes` returns only them.
         """
         module, level, limit, after = parse_logs_query(request.args)
-        page = logs.query(module=module, min_level=level, limit=limit, after=after)
+        audit_only = query_choice("audit", request.args.get("audit"), ("yes", "no")) == "yes"
+        page = logs.query(
+            module=module, min_level=level, limit=limit, after=after, audit_only=audit_only
+        )
         body = LogsPageBody(
             entries=[
                 LogEntryBody(
@@ -69,6 +75,7 @@ def logs_blueprint(logs: LogBuffer) -> Blueprint:
                     module=e.module,
                     device=e.device,
                     message=e.message,
+                    audit=e.audit,
                 )
                 for e in page.entries
             ],

@@ -90,6 +90,8 @@ const ASSET_FIELDS = {
     ["irradiance_w_m2", "Irradiance", "W/m²", n(0)],
     ["cell_temperature_c", "Cell temperature", "°C", n(1)],
     ["battery_soc_pct", "Battery SoC", "%", n(1)],
+    ["site_load_kw", "Site load", "kW", n(2)],
+    ["grid_power_kw", "Grid (+ import)", "kW", n(2)],
     ["energy_available_kwh", "Energy available", "kWh", n(2)],
     ["pv_curtailed_kw", "PV curtailed", "kW", n(2)],
     ["pv_voltage_v", "PV voltage", "V", n(1)],

@@ -8,6 +8,7 @@ const INPUTS = [
   { field: "irradiance_w_m2", label: "Irradiance", unit: "W/m²", min: 0, max: 1500, step: 10, types: ["pv", "hybrid-dc"] },
   { field: "wind_speed_m_s", label: "Wind speed", unit: "m/s", min: 0, max: 75, step: 0.5, types: ["wind"] },
   { field: "ambient_temperature_c", label: "Ambient temperature", unit: "°C", min: -40, max: 60, step: 1 },
+  { field: "load_kw", label: "Site load", unit: "kW", min: 0, max: 100000, step: 0.1, types: ["hybrid-dc"] },
   { field: "grid_voltage_pu", label: "Grid voltage", unit: "pu", min: 0, max: 1.5, step: 0.01 },
   { field: "grid_frequency_hz", label: "Grid frequency", unit: "Hz", min: 45, max: 65, step: 0.01 },
 ];
