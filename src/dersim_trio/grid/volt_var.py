@@ -10,8 +10,8 @@ for the device's var ratings.
 The curve follows the reference voltage: every point moves by V_ref − 100 % (Table 8 defines
 V1..V4 relative to V_ref; OpenDER ``volt_var.py``, EPRI report 3002030962 §3.8.1.2). With
 ``v_ref_auto_ena`` V_ref tracks the measured voltage through a first-order filter with time
-constant ``v_ref_auto_tms_s`` (Table 8: 300–5000 s), held within 95..105 % (Table 8's V_ref
-range). The reactive power reaches 90 % of a step after ``rsp_tms_s`` (the OLRT; Table 8:
+constant ``v_ref_auto_tms_s`` (§5.3.3: 300–5000 s), held within 95..105 % (the V_ref range of
+§5.3.3). The reactive power reaches 90 % of a step after ``rsp_tms_s`` (the OLRT; Table 8:
 category A 10 s, category B 5 s, adjustable 1–90 s), through ``lag``.
 """
 
@@ -24,7 +24,7 @@ from dersim_trio.grid.capability import GridRating
 from dersim_trio.grid.curves import interpolate
 
 V_REF_RANGE_PCT = (95.0, 105.0)
-"""Table 8: V_ref is adjustable within 0.95..1.05 V_nom."""
+"""§5.3.3: V_ref is adjustable within 0.95..1.05 V_nom."""
 
 
 @dataclass(frozen=True, slots=True)
