@@ -120,18 +120,23 @@ def validation_problems(
     allowed: Callable[[str], str | None] | None = None,
     *,
     known_fields: Iterable[str] = (),
+    allowed_at: Callable[[Sequence[int | str]], str | None] | None = None,
 ) -> list[FieldProblem]:
     """The problems of a pydantic ``ValidationError``, one per error, in pydantic's order.
 
     ``allowed(top_level_field)`` supplies a field's allowed values or range (e.g. its
-    description); an unknown field gets the list of ``known_fields`` instead.
+    description); ``allowed_at(location)``, when given, does so from pydantic's whole location
+    (for a nested unknown field it names the fields allowed there); an unknown top-level field
+    gets the list of ``known_fields``.
     """
     known = ", ".join(known_fields) or None
     problems: list[FieldProblem] = []
     for err in exc.errors(include_url=False):
         loc = err["loc"]
         if err["type"] == "extra_forbidden":
-            hint = known
+            hint = known if len(loc) == 1 or allowed_at is None else allowed_at(loc)
+        elif allowed_at is not None:
+            hint = allowed_at(loc)
         else:
             hint = allowed(str(loc[0]) if loc else "") if allowed is not None else None
         problems.append(FieldProblem(_location(loc), _message(err), hint))

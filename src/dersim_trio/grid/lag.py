@@ -44,6 +44,12 @@ class Lag:
         self.value += lag_gain(response_time_s, dt_s) * (target - self.value)
         return self.value
 
+    def preview(self, target: float, response_time_s: float, dt_s: float) -> float:
+        """What ``step`` would return, without moving the state."""
+        if self.value is None:
+            return target
+        return self.value + lag_gain(response_time_s, dt_s) * (target - self.value)
+
     def reset(self, value: float | None = None) -> None:
         """Forget the state (None: the next input passes straight through)."""
         self.value = value

@@ -100,7 +100,8 @@ def _pct_of(value_of_s: float, var_rating_kvar: float, s_kva: float) -> float:
     """A reactive power in pu of S as % of a var rating (capped at 100 %)."""
     if var_rating_kvar <= 0.0:
         return 0.0
-    return min(100.0, 100.0 * value_of_s * s_kva / var_rating_kvar)
+    # rounded to 1e-9 %: 0.44·S over a rating of 0.44·S is 100 %, not 99.99999999999999
+    return round(min(100.0, 100.0 * value_of_s * s_kva / var_rating_kvar), 9)
 
 
 def normal_defaults(

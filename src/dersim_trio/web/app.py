@@ -36,6 +36,7 @@ from dersim_trio.web.bodies import MAX_BODY_BYTES
 from dersim_trio.web.http_errors import error_response, install_error_handlers
 from dersim_trio.web.params import DeviceParamError, device_query, parse_device
 from dersim_trio.web.routes.control import register_control_routes
+from dersim_trio.web.routes.grid import register_grid_routes
 from dersim_trio.web.routes.inputs import register_input_routes
 from dersim_trio.web.routes.misc import register_misc_routes
 from dersim_trio.web.routes.observe import register_observe_routes
@@ -245,6 +246,7 @@ def create_app(
     if controller is not None:
         register_input_routes(app, controller)
         register_control_routes(app, controller)
+        register_grid_routes(app, controller)
         register_misc_routes(app, controller, context.request_shutdown)
     if history is not None and logs is not None:
         register_observe_routes(app, history, logs)
