@@ -9,8 +9,9 @@ a poller asks for ``id > after`` and receives only what is new.
 What an entry says:
 
 * ``module``: the first part of the logger name after ``dersim_trio.``, one of ``MODULES``
-  (``Lab`` supervisor, ``AC`` AC side, ``DC`` DC source, ``WS`` web server and WebSocket, ``API``
-  HTTP API); ``dersim_trio.hypercorn`` (the web server's own log) is ``WS``, the bare
+  (``Lab`` supervisor, ``AC`` AC side, ``DC`` DC source, ``Grid`` IEEE 1547 grid support: trips,
+  re-entry, grid events and settings changes, ``WS`` web server and WebSocket, ``API`` HTTP
+  API); ``dersim_trio.hypercorn`` (the web server's own log) is ``WS``, the bare
   ``dersim_trio`` logger (quart's app logger: request exceptions) is ``API``, anything else
   ``Lab``.
 * ``level``: ``debug``/``info``/``warning``/``error`` (critical counts as error).
@@ -34,10 +35,10 @@ from functools import lru_cache
 from itertools import islice
 from typing import Final, Literal, NamedTuple
 
-Module = Literal["Lab", "AC", "DC", "WS", "API"]
+Module = Literal["Lab", "AC", "DC", "Grid", "WS", "API"]
 LevelName = Literal["debug", "info", "warning", "error"]
 
-MODULES: Final[tuple[Module, ...]] = ("Lab", "AC", "DC", "WS", "API")
+MODULES: Final[tuple[Module, ...]] = ("Lab", "AC", "DC", "Grid", "WS", "API")
 LEVELS: Final[dict[LevelName, int]] = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
