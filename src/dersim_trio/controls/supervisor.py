@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dersim_trio.api.controls import CommandName, FaultType
@@ -256,14 +256,15 @@ class DeviceSupervisor:
         grid_at: Callable[[float], GridSample] | None = None,
         network: Thevenin | None = None,
         source_v_pu: float | None = None,
+        grid_corners: Sequence[float] = (),
     ) -> Dispatch:
         """Advance timers and states by ``dt_s`` and return the dispatch for the model step.
 
         ``grid`` is the grid at the end of the step (default: ``env``'s voltage on every
         phase), ``grid_at(t)`` the grid at simulated time t inside the step (default: ``grid``
-        throughout); behind a weak grid, ``network`` is the source impedance and
-        ``source_v_pu`` the source's average voltage (``grid.network``). Only the grid support
-        uses them.
+        throughout), linear between ``grid_corners``; behind a weak grid, ``network`` is the
+        source impedance and ``source_v_pu`` the source's average voltage (``grid.network``).
+        Only the grid support uses them.
         """
         controls = self.controls
         self._dt_s = dt_s
@@ -295,7 +296,7 @@ class DeviceSupervisor:
             return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
         if self.grid is not None:
             bounds = self._grid_before(
-                index, model, env, dt_s, now_s, grid, grid_at, network, source_v_pu
+                index, model, env, dt_s, now_s, grid, grid_at, network, source_v_pu, grid_corners
             )
             if not bounds.energize:
                 self._energize = False
@@ -375,6 +376,7 @@ class DeviceSupervisor:
         grid_at: Callable[[float], GridSample] | None,
         network: Thevenin | None,
         source_v_pu: float | None,
+        grid_corners: Sequence[float],
     ) -> PowerBounds:
         """Run the grid functions over the step (see the module docstring)."""
         gs = self.grid
@@ -396,6 +398,7 @@ class DeviceSupervisor:
             normal,
             network,
             source_v_pu,
+            grid_corners,
         )
         self._grid_active = True
         if event is not None:

@@ -28,6 +28,8 @@ MAX_POINTS = 2000
 """Points per series (a 1547.1 ride-through profile needs a few dozen)."""
 MAX_TIME_S = 10_000_000.0
 """Latest point time (about 116 simulated days)."""
+_BEFORE_S = 1e-9
+"""How far before a point its left-hand value is looked at (a step's old value)."""
 
 
 def order_problem(times: Sequence[float]) -> tuple[int, str] | None:
@@ -132,6 +134,22 @@ class GridEvent:
         self._key = now_s
         self._sample = (v, f)
         return v, f
+
+    def corners(self, t0_s: float, t1_s: float) -> list[float]:
+        """The instants in (``t0_s``, ``t1_s``) (simulated time) where a series changes slope
+        or steps, each with the instant just before it, so that the grid between them is
+        linear (the trip monitor's quick look, ``trip.TripMonitor.advance``)."""
+        out: list[float] = []
+        for s in (self.voltage, self.frequency):
+            if s is None:
+                continue
+            for t in s.times_s:
+                at = self.start_s + t
+                if t0_s < at < t1_s:
+                    out.append(at)
+                    if at - _BEFORE_S > t0_s:
+                        out.append(at - _BEFORE_S)
+        return out
 
     def past_data(self, now_s: float) -> bool:
         """True once ``now_s`` is beyond the event's last point."""
