@@ -34,9 +34,10 @@ Usage (from the repository root, with the project's venv):
     python scripts/bench_fanout.py --cases k1000,k1000s100,n10k100,stall --md /tmp/fanout.md
     python scripts/bench_fanout.py --cases k50n2,stall --duration 5          # a small smoke run
     python scripts/bench_fanout.py --cases stall --server-args '--fast_path no'
+    python scripts/bench_fanout.py --cases k1000,stall --servers dersim-trio,raw-trio,fastapi
+    python scripts/bench_fanout.py --cases k1000 --servers dersim-trio,hypercorn --repeat 3
     python scripts/bench_fanout.py -K 100 --server-cmd \\
-        'hypercorn -k trio -w 0 -b 127.0.0.1:{port} --read-timeout 6 \\
-         --websocket-ping-interval 3 --graceful-timeout 1 dersim_trio.asgi:app' \\
+        '{python} -m hypercorn -k trio -w 0 -b 127.0.0.1:{port} dersim_trio.asgi:app' \\
         --server-env 'DERSIM_ARGS=--periodic_time {period} -N {devices} -d {device_type}'
 
 Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``k1000s100``
@@ -44,10 +45,23 @@ Cases (``--cases``, comma separated): the named ones ``k1000`` (K=1000, N=1), ``
 N=10, period 0.25 s); or any spec ``k<K>[s<S>][n<N>][p<period>][f<device filter>]``, e.g.
 ``k50n2`` or ``k200s20n5p0.5``. Unset parts come from -K/-S/-N/--period/--device-filter.
 
+Servers (``--servers``, comma separated; every case runs against each, one report; with
+``--repeat R`` the whole round R times, so servers alternate): ``dersim-trio`` (the default
+launch), ``dersim-trio-quart-route`` (``--fast_path no``), ``hypercorn`` (``hypercorn -k trio -w
+0 -b HOST:PORT --graceful-timeout 1 dersim_trio.asgi:app``, the README's command line, flags in
+``DERSIM_ARGS``), ``hypercorn-w1`` (the same with hypercorn's default ``-w 1``: a worker process
+under hypercorn's own, both counted), and the comparison servers of ``scripts/bench/`` that
+honour the same contract on other stacks: ``raw-trio`` (bare trio, pre-framed bytes: the floor
+for Python), ``fastapi`` (FastAPI + uvicorn), ``quart-trio`` and ``quart-trio-gc100k``
+(quart-trio + hypercorn, default collector or a gen-0 threshold of 100,000). Their packages come
+with the ``bench`` extra
+(``pip install -r requirements/bench.lock``). ``--server-args`` is appended to every server's
+command (meant for dersim-trio's flags; for the hypercorn launches to ``DERSIM_ARGS``).
+
 Placeholders of ``--server-cmd``/``--server-env``: {port} {host} {devices} {period}
 {device_type} {dersim} (the dersim-trio executable next to this Python) {bindir} (the directory
-of this Python, e.g. {bindir}/hypercorn). The server must bind
-127.0.0.1 (all traffic stays on the loopback interface).
+of this Python, e.g. {bindir}/hypercorn) {python} (this Python) {peers} (``scripts/bench``). The
+server must bind 127.0.0.1 (all traffic stays on the loopback interface).
 """
 
 from __future__ import annotations
@@ -70,12 +84,31 @@ from typing import Any
 
 HOST = "127.0.0.1"
 CLIENT = Path(__file__).with_name("_benchclient.py")
+PEERS = Path(__file__).with_name("bench")
 sys.path.insert(0, str(CLIENT.parent))
 from _benchclient import raise_nofile_limit  # noqa: E402  (the client process uses it too)
 
 DEFAULT_CMD = (
     "{dersim} -wi {host} -wp {port} --periodic_time {period} -N {devices} -d {device_type}"
 )
+PEER_ARGS = "--host {host} --port {port} --devices {devices} --period {period}"
+HYPERCORN_CMD = (
+    "env 'DERSIM_ARGS=--periodic_time {{period}} -N {{devices}} -d {{device_type}}{{server_args}}' "
+    "{{python}} -m hypercorn -k trio {workers}-b {{host}}:{{port}} --graceful-timeout 1 "
+    "dersim_trio.asgi:app"
+)
+NAMED_SERVERS: dict[str, str] = {
+    "dersim-trio": DEFAULT_CMD,
+    "dersim-trio-quart-route": DEFAULT_CMD + " --fast_path no",
+    # the same simulator under hypercorn (DERSIM_ARGS through env; {server_args} go there)
+    "hypercorn": HYPERCORN_CMD.format(workers="-w 0 "),
+    "hypercorn-w1": HYPERCORN_CMD.format(workers=""),
+    # the comparison servers of scripts/bench/ (the `bench` extra installs what they need)
+    "raw-trio": "{python} {peers}/peer_raw_trio.py " + PEER_ARGS,
+    "fastapi": "{python} {peers}/peer_fastapi.py " + PEER_ARGS,
+    "quart-trio": "{python} {peers}/peer_quart_trio.py " + PEER_ARGS,
+    "quart-trio-gc100k": "{python} {peers}/peer_quart_trio.py --gc-gen0 100000 " + PEER_ARGS,
+}
 NAMED_CASES: dict[str, dict[str, Any]] = {
     "k1000": {"clients": 1000, "stalled": 0, "devices": 1},
     "k1000s100": {"clients": 1000, "stalled": 100, "devices": 1},
@@ -233,7 +266,7 @@ def check_case(name: str, c: dict[str, Any]) -> None:
 
 
 def server_command(
-    a: argparse.Namespace, case: dict[str, Any], port: int
+    a: argparse.Namespace, template: str, case: dict[str, Any], port: int
 ) -> tuple[list[str], dict[str, str]]:
     values = {
         "port": port,
@@ -243,10 +276,14 @@ def server_command(
         "device_type": a.device_type,
         "dersim": dersim_executable(),
         "bindir": str(Path(sys.executable).parent),
+        "python": sys.executable,
+        "peers": str(PEERS),
     }
-    argv = shlex.split((a.server_cmd or DEFAULT_CMD).format(**values))
-    if a.server_args:
-        argv += shlex.split(a.server_args.format(**values))
+    extra = a.server_args.format(**values) if a.server_args else ""
+    if "{server_args}" in template:  # the flags go into the template (DERSIM_ARGS)
+        argv = shlex.split(template.format(**values, server_args=" " + extra if extra else ""))
+    else:
+        argv = shlex.split(template.format(**values)) + shlex.split(extra)
     env: dict[str, str] = {}
     for item in a.server_env:
         key, sep, value = item.partition("=")
@@ -297,18 +334,20 @@ def run_client(a: argparse.Namespace, case: dict[str, Any], port: int, pid: int)
     return res
 
 
-def run_case(a: argparse.Namespace, case: dict[str, Any], log_dir: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"case": case, "duration_s": a.duration}
+def run_case(
+    a: argparse.Namespace, server_name: str, template: str, case: dict[str, Any], log_dir: Path
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"server": server_name, "case": case, "duration_s": a.duration}
     server: Server | None = None
     try:
         for attempt in range(3):  # a port picked free can be taken before the server binds
             port = free_port()
-            argv, env = server_command(a, case, port)
+            argv, env = server_command(a, template, case, port)
             result["server_cmd"] = shlex.join(argv)
             result["server_env"] = env
-            log(f"case {case['name']}: starting {result['server_cmd']}")
+            log(f"{server_name} {case['name']}: starting {result['server_cmd']}")
             try:
-                server = Server(argv, env, log_dir / f"server-{case['name']}-{port}.log")
+                server = Server(argv, env, log_dir / f"{server_name}-{case['name']}-{port}.log")
             except OSError as exc:
                 result["fatal"] = f"cannot start the server: {exc}"
                 return result
@@ -319,7 +358,8 @@ def run_case(a: argparse.Namespace, case: dict[str, Any], log_dir: Path) -> dict
             code = server.stop()
             tail = server.log_tail()
             server = None
-            if code not in (None, 2) or attempt == 2 or "cannot listen" not in tail:
+            port_taken = "cannot listen" in tail or "Address already in use" in tail
+            if code not in (None, 1, 2) or attempt == 2 or not port_taken:
                 result["fatal"] = (
                     f"server exited (code {code}) before it was ready"
                     if server_exited
@@ -344,7 +384,8 @@ def run_case(a: argparse.Namespace, case: dict[str, Any], log_dir: Path) -> dict
 def derive(res: dict[str, Any]) -> dict[str, Any]:
     """The reported figures of one case (the table row), from the raw client result."""
     case = res["case"]
-    row: dict[str, Any] = {"case": case["name"], "K": case["clients"], "S": case["stalled"]}
+    row: dict[str, Any] = {"server": res["server"], "case": case["name"]}
+    row.update(K=case["clients"], S=case["stalled"])
     row.update(N=case["devices"], period_s=case["period"], filter=case["device_filter"])
     if res.get("fatal"):
         row["fatal"] = res["fatal"]
@@ -395,6 +436,7 @@ def _f(x: Any) -> str:
 
 
 COLUMNS = (
+    ("server", lambda r: r["server"]),
     ("case", lambda r: r["case"]),
     ("K+S", lambda r: f"{r['K']}+{r['S']}"),
     ("N", lambda r: str(r["N"]) + ("" if r["filter"] is None else f" (?device={r['filter']})")),
@@ -432,7 +474,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if r.get("fatal") and r.get("delivered") is None:
-            cells = [r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 2)
+            cells = [r["server"], r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 3)
         else:
             cells = [fmt(r) for _, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
@@ -444,7 +486,9 @@ def text_table(rows: list[dict[str, Any]]) -> str:
     columns = []
     for r in rows:
         if r.get("fatal") and r.get("delivered") is None:
-            columns.append([r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 2))
+            columns.append(
+                [r["server"], r["case"], f"FAILED: {r['fatal']}"] + [""] * (len(COLUMNS) - 3)
+            )
         else:
             columns.append([fmt(r) for _, fmt in COLUMNS])
     names = [name for name, _ in COLUMNS]
@@ -471,7 +515,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", "-T", type=float, default=15.0, help="window, s (15)")
     p.add_argument("--device-type", "-d", default="PV", help="device type (PV)")
     p.add_argument("--cases", default=None, help="comma-separated case names/specs (see doc)")
-    p.add_argument("--server-cmd", default=None, help=f"server command template ({DEFAULT_CMD})")
+    p.add_argument(
+        "--servers",
+        default="dersim-trio",
+        help="comma-separated named servers, each run on every case: "
+        + ", ".join(NAMED_SERVERS)
+        + " (dersim-trio)",
+    )
+    p.add_argument("--repeat", type=int, default=1, help="run the whole round R times (1)")
+    p.add_argument(
+        "--server-cmd", default=None, help="a server command template instead of --servers"
+    )
     p.add_argument("--server-args", default="", help="extra server args, e.g. '--fast_path no'")
     p.add_argument(
         "--server-env", action="append", default=[], help="KEY=VALUE template (repeatable)"
@@ -487,9 +541,19 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not 0.5 <= a.duration <= MAX_DURATION_S:
         p.error(f"--duration must be in [0.5, {MAX_DURATION_S:g}] s")
+    if a.server_cmd:
+        servers = {"custom": a.server_cmd}
+    else:
+        wanted = [n.strip() for n in a.servers.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in NAMED_SERVERS]
+        if unknown or not wanted:
+            p.error(f"--servers: unknown {unknown}; named servers: {', '.join(NAMED_SERVERS)}")
+        servers = {n: NAMED_SERVERS[n] for n in wanted}
     names = [n.strip() for n in a.cases.split(",") if n.strip()] if a.cases else ["custom"]
     if len(names) > 20:
         p.error("at most 20 cases per run")
+    if not 1 <= a.repeat <= 10:
+        p.error("--repeat must be in [1, 10]")
     cases = []
     for name in names:
         if name == "custom":
@@ -522,13 +586,15 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     interrupted = None
     try:
-        for case in cases:
-            res = run_case(a, case, log_dir)
-            results.append(res)
-            if res.get("fatal"):
-                log(f"case {case['name']}: {res['fatal']}")
-                if res.get("server_log_tail"):
-                    log("server log tail:\n" + res["server_log_tail"])
+        rounds = [(n, t) for _ in range(a.repeat) for n, t in servers.items()]
+        for server_name, template in rounds:
+            for case in cases:
+                res = run_case(a, server_name, template, case, log_dir)
+                results.append(res)
+                if res.get("fatal"):
+                    log(f"{server_name} {case['name']}: {res['fatal']}")
+                    if res.get("server_log_tail"):
+                        log("server log tail:\n" + res["server_log_tail"])
     except (KeyboardInterrupt, Interrupted) as exc:
         interrupted = type(exc).__name__ if isinstance(exc, KeyboardInterrupt) else str(exc)
         log(f"interrupted ({interrupted}); the server was stopped; reporting finished cases")
@@ -549,8 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command}`" + (f" ({a.label})" if a.label else ""),
         "",
         f"Window {a.duration:g} s per case; {os.cpu_count()} CPUs; {report['when']}.",
-        "Server commands: "
-        + "; ".join(f"{r['case']['name']}: `{r.get('server_cmd', '?')}`" for r in results),
+        "Server commands: " + "; ".join(f"{n}: `{t}`" for n, t in servers.items()),
         "",
         markdown_table(rows),
         "",

@@ -2,9 +2,10 @@
 # Install everything the test suite needs into .venv (from scratch on a fresh machine), then run
 # the linters, the type checker and the tests. Usage: bash scripts/test.sh [pytest args...]
 #
-# Nothing is optional: the dashboard's browser tests drive Debian's Chromium and the Node.js
-# example runs on Debian's node, so both are installed here (apt-get, as root) when missing, and
-# the run stops with the command to type when they are missing and this is not root.
+# Nothing is optional: the dashboard's browser tests drive Debian's Chromium, the Node.js example
+# runs on Debian's node and the README's commands use curl, so they are installed here (apt-get,
+# as root) when missing, and the run stops with the command to type when they are missing and
+# this is not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -14,6 +15,7 @@ SYSTEM_NEEDS=(
   "/usr/bin/chromium chromium"
   "/usr/bin/node nodejs"
   "/usr/bin/npm npm"
+  "/usr/bin/curl curl"
 )
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do
@@ -36,7 +38,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# the test environment is pinned (requirements/test.lock, compiled from pyproject.toml's ranges
+# and the `test` extra: see requirements/README.md); the project itself goes in without deps
+.venv/bin/python -m pip install -q -r requirements/test.lock
+.venv/bin/python -m pip install -q --no-deps -e .
 # the Node.js example (examples/client_node.js) needs the npm package ws, pinned in
 # examples/package-lock.json
 npm ci --prefix examples --no-audit --no-fund --loglevel=error

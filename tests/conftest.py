@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,14 @@ import trio
 import helpers
 from dersim_trio.service.run import RunningService, run_service
 from dersim_trio.web.fastpath.door import open_listener
-from helpers import Served, make_config
+from helpers import (
+    DETERMINISTIC_START,
+    InProcessLaunch,
+    Launched,
+    Served,
+    ServerProcess,
+    make_config,
+)
 
 SHUTDOWN_LIMIT_S = 10.0
 """How long a service still running at a test's end may take to stop (a generous bound: the
@@ -71,6 +79,42 @@ async def start_service(
                 await served.done.wait()
     finally:
         gc.collect()  # report an unclosed socket against this test, not a later one
+
+
+@pytest.fixture
+async def start_launch(
+    start_service: Callable[..., Any], tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    """Factory: ``svc = await start_launch(launch, *flags)`` under one of ``helpers.LAUNCHES``:
+    ``run_service`` with or without the fast path (``start_service``), or
+    ``hypercorn -k trio dersim_trio.asgi:app`` as a real process. Returns a
+    ``helpers.Launched``. A process still running at teardown gets SIGTERM and must exit 0
+    within ``SHUTDOWN_LIMIT_S``; its log must hold no traceback.
+    """
+    processes: list[ServerProcess] = []
+
+    async def start(launch: str, *flags: str) -> Launched:
+        if launch == "hypercorn":
+            log_path = tmp_path / f"hypercorn-{len(processes)}.log"
+            process = ServerProcess.hypercorn((*DETERMINISTIC_START, *flags), log_path)
+            processes.append(process)
+            process.start()
+            await process.wait_serving()
+            return process
+        assert launch in ("fast_path", "quart_route"), launch
+        return InProcessLaunch(await start_service(*flags, fast_path=launch == "fast_path"))
+
+    try:
+        yield start
+        for process in processes:
+            assert process.proc is not None
+            if process.proc.poll() is None:
+                process.request_shutdown()
+                assert await process.wait_stopped(SHUTDOWN_LIMIT_S) == 0
+            assert "Traceback" not in process.log(), process.log()
+    finally:
+        for process in processes:
+            process.stop()
 
 
 class Kit:

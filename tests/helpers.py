@@ -18,31 +18,58 @@ produce identical bytes.
   ``get_request``; blocking ``http_get_raw`` for worker threads.
 * **trio-websocket clients**: ``ws_url``, ``drain``, ``release``.
 * **The simulator as a process**: ``simulator_process``, ``read_until_serving``,
-  ``SERVING_LINE``; ``running`` / ``Output`` for any command whose output a test reads.
+  ``SERVING_LINE``; ``running`` / ``Output`` for any command whose output a test reads;
+  ``wait_answering``, ``wait_exit``, ``server_info``, ``open_descriptors``.
+* **HTTP/2 clients** (built with the ``h2`` package): ``h2_client``,
+  ``h2_prior_knowledge_request``, ``h2c_upgrade_request``.
+* **SunSpec Modbus clients** (pysunspec2, blocking: run them with ``trio.to_thread``):
+  ``sunspec_scan``, ``sunspec_models_pinned``, ``modbus_exception_code``; ``modbus_request``
+  (one raw request on a blocking socket).
+* **Launches** (the contract suite runs against each of ``LAUNCHES``): ``Launched``, the one
+  interface over ``InProcessLaunch`` (``run_service`` in the test's trio run, with or without
+  the fast path) and ``ServerProcess`` (``hypercorn -k trio dersim_trio.asgi:app`` or
+  ``python -m dersim_trio`` as a real process, observed from outside: ``server_info`` and the
+  process tree's sockets in ``/proc``); ``eventually`` and ``wait_launch_idle`` to wait on them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import h2.config
+import h2.connection
+import h2.settings
+import sunspec2.device
+import sunspec2.modbus.client as sunspec_client
 import trio
 import trio_websocket
 from quart_trio import QuartTrio
 
 from dersim_trio.engine.core import Engine
+from dersim_trio.protocols.modbus.codec import (
+    ReadRegisters,
+    Response,
+    WriteMultiple,
+    WriteSingle,
+    decode_response,
+    encode_frame,
+    encode_request,
+)
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.run import RunningService, tick_loop
@@ -69,6 +96,20 @@ MASK = b"\x37\xfa\x21\x3d"
 
 SERVING_LINE = re.compile(r"serving .* on http://([^:\s]+):(\d+)")
 """The start-up log line of ``dersim-trio``; group 2 is the port it listens on."""
+
+# The two clients of the user's telemetry-stream document (examples/client_websockets.py and
+# examples/client_node.js) hard-code ws://localhost:8111 and stay byte for byte as written;
+# these redirect it to ``DERSIM_WS_HOSTPORT`` (host:port) so tests never need port 8111.
+PYTHON_REDIRECT_8111 = (
+    "import os, runpy, sys, websockets\n"
+    "connect = websockets.connect\n"
+    "websockets.connect = lambda uri, *a, **k: connect(\n"
+    "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+)
+"""``python -c PYTHON_REDIRECT_8111 SCRIPT``: runs SCRIPT with ``websockets.connect`` wrapped."""
+NODE_REDIRECT_8111 = ROOT / "tests" / "redirect_ws.js"
+"""``node -r NODE_REDIRECT_8111 SCRIPT``: the ``ws`` package's WebSocket wrapped."""
 
 
 # --- configurations, engines, the in-process app ----------------------------------------------
@@ -177,20 +218,45 @@ def upgrade_request(
     key: str | None = WS_KEY,
     version: str = "13",
     extra: str = "",
+    host: str | None = None,
 ) -> bytes:
-    """A WebSocket upgrade request (``key=None`` leaves the key out; ``extra``: header lines)."""
+    """A WebSocket upgrade request (``key=None`` leaves the key out; ``extra``: header lines;
+    ``host``: the Host header, default ``127.0.0.1:<port>``)."""
     key_line = f"Sec-WebSocket-Key: {key}\r\n" if key is not None else ""
     return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\n{key_line}"
         f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n"
     ).encode()
 
 
-def get_request(path: str, *, close: bool = False) -> bytes:
-    """An HTTP/1.1 GET (``close``: with ``Connection: close``)."""
-    connection = "Connection: close\r\n" if close else ""
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{connection}\r\n".encode()
+def get_request(path: str, port: int, *, close: bool = False) -> bytes:
+    """An HTTP/1.1 GET to 127.0.0.1:``port`` (``close``: with ``Connection: close``)."""
+    return http_request(port, "GET", path, close=close)
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    host: str | None = None,
+    body: bytes | None = None,
+    content_type: str | None = "application/json",
+    close: bool = False,
+    extra: str = "",
+) -> bytes:
+    """One HTTP/1.1 request; ``host`` defaults to ``127.0.0.1:<port>`` (the server refuses a
+    Host naming anything else, ``web/hosts.py``); with a ``body``, ``Content-Length`` and
+    ``content_type``; ``extra``: more header lines."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}"]
+    if body is not None:
+        if content_type is not None:
+            lines.append(f"Content-Type: {content_type}")
+        lines.append(f"Content-Length: {len(body)}")
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode() + (body or b"")
 
 
 def client_frame(
@@ -303,9 +369,9 @@ class RawClient:
         body = await self.read_exactly(int(headers.get("content-length", "0")))
         return status, headers, body
 
-    async def handshake(self, port: int, path: str = WS_PATH) -> bytes:
+    async def handshake(self, port: int, path: str = WS_PATH, *, extra: str = "") -> bytes:
         """Send a valid upgrade and read the 101 (checked); return the response head."""
-        await self.send(upgrade_request(port, path))
+        await self.send(upgrade_request(port, path, extra=extra))
         head = await self.read_until(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
         expected = f"sec-websocket-accept: {accept_key(WS_KEY)}".lower().encode()
@@ -342,6 +408,16 @@ class RawClient:
 
     async def send_frame(self, opcode: int, payload: bytes = b"") -> None:
         await self.send(client_frame(opcode, payload))
+
+    async def read_close_code(self) -> int | None:
+        """Skip data, ping and pong frames; the code of the server's close frame (1005 for an
+        empty one; None when the connection ended without one)."""
+        try:
+            while (frame := await self.read_frame())[0] != CLOSE:
+                pass
+        except (EOFError, ConnectionResetError):
+            return None
+        return int(struct.unpack("!H", frame[1][:2])[0]) if len(frame[1]) >= 2 else 1005
 
     async def read_until_closed(self) -> bytes:
         """Everything until EOF or a reset (a reset is a close too)."""
@@ -387,7 +463,7 @@ def http_get_raw(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes
     worker threads and for tests of another process.
     """
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(get_request(path, close=True))
+        sock.sendall(get_request(path, port, close=True))
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
@@ -525,3 +601,402 @@ async def running(
         )
         yield Output(process)
         nursery.cancel_scope.cancel()
+
+
+async def wait_answering(proc: subprocess.Popen[bytes], port: int, within: float = 20) -> None:
+    """Poll until the simulator process ``proc`` answers HTTP on ``port``."""
+
+    def answers() -> bool:
+        assert proc.poll() is None, "the simulator exited during start-up"
+        try:
+            return http_get_raw(port, "/api/dersim/overview", timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    with trio.fail_after(within):
+        while not await trio.to_thread.run_sync(answers):  # noqa: ASYNC110 - another process
+            await trio.sleep(0.05)
+
+
+async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
+    """The exit code of ``proc``; ``trio.TooSlowError`` if it is still running after ``within``."""
+    with trio.fail_after(within):
+        while proc.poll() is None:  # noqa: ASYNC110 - a child process has no trio event
+            await trio.sleep(0.01)
+    return proc.returncode
+
+
+def server_info(port: int) -> dict[str, Any]:
+    """``GET /api/dersim/server-info`` of a server on 127.0.0.1:``port`` (blocking)."""
+    status, body = http_get_raw(port, "/api/dersim/server-info")
+    assert status == 200, body
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def open_descriptors(pid: int) -> int:
+    """How many file descriptors process ``pid`` holds (Linux ``/proc``)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# --- HTTP/2 clients ---------------------------------------------------------------------------
+
+
+def h2_client(**settings: int) -> h2.connection.H2Connection:
+    """A client-side HTTP/2 connection; ``settings`` by ``SettingCodes`` name, e.g.
+    ``INITIAL_WINDOW_SIZE=0``."""
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    codes = {getattr(h2.settings.SettingCodes, k): v for k, v in settings.items()}
+    conn.local_settings = h2.settings.Settings(client=True, initial_values=codes)
+    return conn
+
+
+def h2_prior_knowledge_request(port: int, path: str, **settings: int) -> bytes:
+    """Connection preface, SETTINGS and one GET on stream 1 (end of stream): HTTP/2 with prior
+    knowledge, as ``curl --http2-prior-knowledge`` sends it."""
+    conn = h2_client(**settings)
+    conn.initiate_connection()
+    authority = f"127.0.0.1:{port}"
+    headers = [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", authority)]
+    conn.send_headers(1, headers, end_stream=True)
+    return conn.data_to_send()
+
+
+def h2c_upgrade_request(port: int, path: str) -> bytes:
+    """An HTTP/1.1 GET asking to upgrade to HTTP/2 (``Upgrade: h2c``, RFC 7540 section 3.2)."""
+    settings = h2_client().initiate_upgrade_connection().decode()  # already base64url
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        f"HTTP2-Settings: {settings}\r\n\r\n"
+    ).encode()
+
+
+# --- SunSpec Modbus clients -------------------------------------------------------------------
+
+SUNSPEC_MODELS_DIR = os.path.join(os.path.dirname(sunspec2.device.__file__), "models")
+"""pysunspec2's own model directory (its loader would search the working directory first)."""
+
+
+@contextlib.contextmanager
+def sunspec_models_pinned() -> Iterator[None]:
+    """pysunspec2's model search path limited to its package directory, restored after."""
+    saved = sunspec2.device.get_model_defs_path()
+    sunspec2.device.set_model_defs_path([SUNSPEC_MODELS_DIR])
+    try:
+        yield
+    finally:
+        sunspec2.device.set_model_defs_path(saved)
+
+
+def sunspec_scan(
+    port: int, *, unit: int = 1, timeout: float = 5.0
+) -> sunspec_client.SunSpecModbusClientDeviceTCP:
+    """Scan a device with pysunspec2 (blocking; every model read once; the connection is
+    closed afterwards, also when the scan fails)."""
+    device = sunspec_client.SunSpecModbusClientDeviceTCP(
+        slave_id=unit, ipaddr="127.0.0.1", ipport=port, timeout=timeout
+    )
+    try:
+        device.scan()
+    finally:
+        device.disconnect()
+    return device
+
+
+def modbus_exception_code(exc: BaseException) -> int:
+    """The exception code in a pysunspec2 ``ModbusClientException`` message."""
+    match = re.search(r"exception:? (\d+)", str(exc))
+    assert match is not None, str(exc)
+    return int(match.group(1))
+
+
+def modbus_request(
+    port: int,
+    request: ReadRegisters | WriteSingle | WriteMultiple,
+    *,
+    unit: int = 1,
+    timeout: float = 5.0,
+) -> Response:
+    """One request on a fresh blocking connection; the decoded response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(encode_frame(1, unit, encode_request(request)))
+        head = _recv_exactly(sock, 7)
+        length = struct.unpack(">H", head[4:6])[0]
+        return decode_response(_recv_exactly(sock, length - 1))
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+# --- launches ---------------------------------------------------------------------------------
+# ``fast_path`` and ``quart_route``: ``run_service`` in the test's own trio run (what
+# ``dersim-trio`` and ``dersim-trio --fast_path no`` run), observed through its objects.
+# ``hypercorn``: ``hypercorn -k trio -w 0 --graceful-timeout 1 dersim_trio.asgi:app`` as a real
+# process (the README's command line), flags in ``DERSIM_ARGS``, observed from outside. Its
+# listening socket is bound by the test (port 0) and passed as ``-b fd://N``, so no port is
+# picked and lost to a race.
+
+LAUNCHES = ("fast_path", "quart_route", "hypercorn")
+HYPERCORN_ARGS = ("-k", "trio", "--graceful-timeout", "1")
+"""The README's recommended command line, with ``-w 0`` (``ServerProcess.hypercorn``)."""
+APP = "dersim_trio.asgi:app"
+
+
+class Launched(Protocol):
+    """A started simulator under one of the launches."""
+
+    port: int
+
+    @property
+    def http_url(self) -> str: ...
+
+    async def statistics(self) -> dict[str, Any]:
+        """``statistics`` of ``/api/dersim/server-info``."""
+        ...
+
+    async def last_tick(self) -> int:
+        """The tick published last."""
+        ...
+
+    async def open_connections(self) -> int:
+        """Accepted connections the server still holds."""
+        ...
+
+    async def failed_connections(self) -> int:
+        """Connections that failed inside the server (logged and closed)."""
+        ...
+
+    def request_shutdown(self) -> None:
+        """Begin a graceful shutdown (SIGTERM for a process)."""
+
+    async def wait_stopped(self, within: float) -> int:
+        """The exit status once stopped (0 for a clean stop); ``TooSlowError`` after ``within``."""
+        ...
+
+
+class InProcessLaunch:
+    """``run_service`` in this trio run (a ``conftest.Served``)."""
+
+    def __init__(self, served: Served) -> None:
+        self.served = served
+        self.port: int = served.port
+
+    @property
+    def http_url(self) -> str:
+        return str(self.served.http_url)
+
+    async def statistics(self) -> dict[str, Any]:
+        await trio.lowlevel.checkpoint()
+        return dataclasses.asdict(self.served.hub.statistics())
+
+    async def last_tick(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return int(self.served.hub.last.tick)
+
+    async def open_connections(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return int(self.served.door.open_connections)
+
+    async def failed_connections(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return int(self.served.door.connections_failed)
+
+    def request_shutdown(self) -> None:
+        self.served.request_shutdown()
+
+    async def wait_stopped(self, within: float) -> int:
+        with trio.fail_after(within):
+            await self.served.done.wait()
+        return 0
+
+
+class ServerProcess:
+    """A simulator process started by a test; ``stop`` always ends it (SIGKILL if needed)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+        self._argv = argv
+        self._env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def hypercorn(
+        cls, flags: tuple[str, ...], log_path: Path, *hypercorn_args: str, workers: int = 0
+    ) -> ServerProcess:
+        """``hypercorn -k trio -w WORKERS --graceful-timeout 1 [hypercorn_args]
+        dersim_trio.asgi:app``: with ``-w 0`` (the README's recommendation) the app runs in
+        hypercorn's own process, with ``-w 1`` (hypercorn's default) in a worker process
+        hypercorn's process starts and supervises."""
+        argv = [sys.executable, "-m", "hypercorn", *HYPERCORN_ARGS, "-w", str(workers)]
+        argv += hypercorn_args
+        return cls(argv, {"DERSIM_ARGS": " ".join(flags)}, 0, log_path)
+
+    @classmethod
+    def dersim(cls, flags: tuple[str, ...], log_path: Path) -> ServerProcess:
+        """``python -m dersim_trio [flags]`` (it binds ``-wp`` itself)."""
+        return cls([sys.executable, "-m", "dersim_trio", *flags], {}, 0, log_path)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, bind_port: int | None = None) -> None:
+        """Start the process. hypercorn gets a listening socket bound here (``-b fd://N``);
+        ``python -m dersim_trio`` binds ``bind_port`` itself."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self._env}
+        argv = list(self._argv)
+        listener: socket.socket | None = None
+        if bind_port is None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            self.port = listener.getsockname()[1]
+            argv += ["-b", f"fd://{listener.fileno()}", APP]
+        else:
+            self.port = bind_port
+        try:
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    pass_fds=() if listener is None else (listener.fileno(),),
+                )
+        finally:
+            if listener is not None:
+                listener.close()  # the child has its own copy
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_serving(self, within: float = 30) -> None:
+        """Until ``GET /api/dersim/overview`` answers 200 (fails if the process exits)."""
+        assert self.proc is not None
+        with trio.fail_after(within):
+            while True:
+                assert self.proc.poll() is None, f"exited during start-up:\n{self.log()}"
+                status = await trio.to_thread.run_sync(http_status, self.port)
+                if status == 200:
+                    return
+                await trio.sleep(0.05)
+
+    async def statistics(self) -> dict[str, Any]:
+        info = await trio.to_thread.run_sync(server_info, self.port)
+        return dict(info["statistics"])
+
+    async def last_tick(self) -> int:
+        return int((await trio.to_thread.run_sync(server_info, self.port))["tick"])
+
+    async def open_connections(self) -> int:
+        assert self.proc is not None
+        pid = self.proc.pid
+        return await trio.to_thread.run_sync(server_side_connections, pid, self.port)
+
+    async def failed_connections(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return self.log().count("connection failed")
+
+    def request_shutdown(self, signum: int = signal.SIGTERM) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    async def wait_stopped(self, within: float) -> int:
+        assert self.proc is not None
+        with trio.fail_after(within):
+            while self.proc.poll() is None:  # noqa: ASYNC110 - a child process has no trio event
+                await trio.sleep(0.01)
+        return self.proc.returncode
+
+    def stop(self) -> None:
+        """Kill the process if it still runs, and reap it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def http_status(port: int, path: str = "/api/dersim/overview") -> int | None:
+    """The status of a one-shot GET, or None if nothing answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            sock.sendall(request.encode())
+            head = sock.recv(64)
+    except OSError:
+        return None
+    parts = head.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (hypercorn's worker is a child of its main process)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, ()))
+    return tree
+
+
+def server_side_connections(pid: int, port: int) -> int:
+    """TCP connections on local ``port`` (not the listener) held open by ``pid``'s tree."""
+    inodes = set()
+    for p in process_tree(pid):
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{p}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        lines = Path(table).read_text().splitlines()[1:]
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            listening = fields[3] == "0A"
+            if local_port == port and not listening and fields[9] in inodes:
+                count += 1
+    return count
+
+
+async def wait_launch_idle(service: Launched, within: float = 10) -> None:
+    """No WebSocket subscriber and no open connection left on ``service``."""
+
+    async def idle() -> bool:
+        stats = await service.statistics()
+        return stats["subscribers"] == 0 and await service.open_connections() == 0
+
+    await eventually(idle, within=within)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float) -> None:
+    """Poll ``check`` until true; ``trio.TooSlowError`` after ``within`` seconds."""
+    with trio.fail_after(within):
+        while not await check():  # noqa: ASYNC110 - polling state another process holds
+            await trio.sleep(0.02)

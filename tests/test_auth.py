@@ -104,17 +104,36 @@ async def test_the_bearer_scheme_name_is_case_insensitive(secured: QuartTrio) ->
     [
         ("POST", "/api/dersim/stop"),
         ("PUT", "/api/dersim/inputs"),
-        ("DELETE", INPUTS),
-        ("PATCH", INPUTS),
-        ("POST", "/api/dersim/no-such-route"),
+        ("PUT", INPUTS),
+        ("POST", "/api/dersim/commands"),
+        ("DELETE", "/api/dersim/devices/0/faults"),
     ],
 )
-async def test_every_mutating_method_under_the_api_needs_the_token(
+async def test_every_mutating_route_under_the_api_needs_the_token(
     secured: QuartTrio, method: str, path: str
 ) -> None:
-    status, body, _ = await call(secured, method, path)
+    status, body, _ = await call(secured, method, path, json={})
     assert status == 401
     assert body["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("DELETE", INPUTS, 405),
+        ("PATCH", INPUTS, 405),
+        ("POST", "/api/dersim/no-such-route", 404),
+        ("PUT", "/api/dersim/devices/" + "9" * 5000 + "/inputs", 404),
+    ],
+)
+async def test_what_is_no_route_is_answered_as_such_before_the_token(
+    secured: QuartTrio, method: str, path: str, status: int
+) -> None:
+    """Routes are public (``/openapi.json``): a path that is none, or a method the route does
+    not have, gets its 404/405 with or without the token (and a 5000-digit index is no path)."""
+    got, body, _ = await call(secured, method, path, json={})
+    assert got == status
+    assert body["error"] in ("not_found", "method_not_allowed")
 
 
 @pytest.mark.parametrize(
@@ -146,6 +165,9 @@ async def test_the_telemetry_websocket_stays_open_with_a_token(secured: QuartTri
 async def test_without_a_token_mutations_are_open(kit: type[Kit]) -> None:
     status, _, _ = await call(build_app(kit, None), "PUT", INPUTS, json=JSON_BODY)
     assert status == 200
+
+
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 # --- JSON only ---------------------------------------------------------------------------------
@@ -187,11 +209,16 @@ async def test_any_non_json_mutation_is_415(
     assert body["error"] == "unsupported_media_type"
 
 
-async def test_a_bodiless_post_without_content_type_passes_the_guard(kit: type[Kit]) -> None:
-    """``curl -X POST .../stop``: reaches the route (501 here: the app has no service)."""
-    status, body, _ = await call(build_app(kit, None), "POST", "/api/dersim/stop")
-    assert status == 501
-    assert body["error"] == "not_implemented"
+async def test_a_bodiless_post_is_refused_even_on_a_route_without_fields(kit: type[Kit]) -> None:
+    """``curl -X POST .../stop``, or a page's ``fetch(url, {method: "POST", mode: "no-cors"})``:
+    refused; ``{}`` reaches the route (501 here: the app has no service)."""
+    app = build_app(kit, None)
+    status, body, _ = await call(app, "POST", "/api/dersim/stop")
+    assert (status, body["error"]) == (415, "unsupported_media_type")
+    status, body, _ = await call(app, "POST", "/api/dersim/stop", data=b"", headers=JSON_TYPE)
+    assert (status, body["error"]) == (400, "invalid_json")
+    status, body, _ = await call(app, "POST", "/api/dersim/stop", json={})
+    assert (status, body["error"]) == (501, "not_implemented")
 
 
 async def test_json_with_a_charset_is_accepted(secured: QuartTrio) -> None:

@@ -11,6 +11,7 @@ import itertools
 import random
 import sys
 from functools import partial
+from typing import Any
 
 import pytest
 import trio
@@ -456,6 +457,7 @@ async def test_burst_collects_only_ticks_after_the_action(
 # --- typing -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_users_code_passes_mypy_strict() -> None:
     """``py.typed`` ships and the public API is fully annotated: a user's harness (and the
     two Python harness examples) type-check under ``mypy --strict``."""
@@ -483,3 +485,13 @@ async def test_a_users_code_passes_mypy_strict() -> None:
     output = result.stdout.decode() + result.stderr.decode()
     assert result.returncode == 0, output
     assert "Success" in output
+
+
+async def test_stop_server_stops_a_real_server(start_service: Any) -> None:
+    """The client sends every mutation with a JSON body (``{}`` for stop): the server refuses a
+    mutation without one."""
+    service = await start_service("-d", "Batt", "--periodic_time", "0.05")
+    with trio.fail_after(10):
+        async with DersimClient(service.http_url) as api:
+            await api.stop_server()
+        await service.done.wait()

@@ -149,7 +149,7 @@ async def test_unknown_devices_are_404_json(batt: Served) -> None:
         ("PUT", "/api/dersim/devices/-1/controls", {}),
         ("GET", "/api/dersim/devices/7/faults", None),
         ("POST", "/api/dersim/devices/7/faults", {"type": "ground_fault"}),
-        ("DELETE", "/api/dersim/devices/7/faults", None),
+        ("DELETE", "/api/dersim/devices/7/faults", {}),
         ("POST", "/api/dersim/commands", {"command": "stop", "device": 5}),
     ]:
         kwargs = {} if body is None else {"json": body}
@@ -191,7 +191,7 @@ async def test_commands_walk_and_are_listed_newest_last(batt: Served) -> None:
     assert error["fields"][0]["field"] == "command"
 
 
-async def test_faults_inject_list_and_clear_with_or_without_a_body(batt: Served) -> None:
+async def test_faults_inject_list_and_clear_one_or_all(batt: Served) -> None:
     status, state = await batt.call("POST", FAULTS, json={"type": "grid_disconnect"})
     assert (status, state) == (
         200,
@@ -205,7 +205,7 @@ async def test_faults_inject_list_and_clear_with_or_without_a_body(batt: Served)
     assert snap["status"]["message"] == "fault: ground_fault, grid_disconnect"
     status, state = await batt.call("DELETE", FAULTS, json={"type": "ground_fault"})
     assert (status, state["active"]) == (200, ["grid_disconnect"])
-    status, state = await batt.call("DELETE", FAULTS)
+    status, state = await batt.call("DELETE", FAULTS, json={})  # {}: every condition
     assert (status, state["active"], state["latched"]) == (200, [], True)
     status, state = await batt.call("GET", FAULTS)
     assert (status, state["active"], state["latched"]) == (200, [], True)

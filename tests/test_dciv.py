@@ -72,7 +72,7 @@ async def test_the_curve_runs_from_short_circuit_to_open_circuit_at_the_last_tic
     asset = engine.devices[0].last_output.asset  # type: ignore[union-attr]
     status, body = await get(app, DC_IV)
     assert status == 200
-    assert body["irradiance_w_m2"] == asset["irradiance_w_m2"]
+    assert body["irradiance_w_m2"] == asset["effective_irradiance_w_m2"]
     assert body["cell_temperature_c"] == asset["cell_temperature_c"]
     curve = body["curve"]
     assert len(curve) >= 100
@@ -87,9 +87,9 @@ async def test_the_curve_runs_from_short_circuit_to_open_circuit_at_the_last_tic
 
 
 async def test_the_mpp_is_a_sample_and_matches_the_pvwatts_power(kit: type[Kit]) -> None:
-    """At 500 W/m² the default 14 kW array does not clip, so the string works at its MPP."""
+    """At 500 W/m² in plane the default 14 kW array does not clip: the string is at its MPP."""
     engine, app = build(kit, "-d", "PV")
-    Controller(engine).update_inputs(0, InputsUpdate(irradiance_w_m2=500.0))
+    Controller(engine).update_inputs(0, InputsUpdate(irradiance_w_m2=500.0, irradiance_kind="poa"))
     step(engine)
     out = engine.devices[0].last_output
     assert out is not None
@@ -101,10 +101,10 @@ async def test_the_mpp_is_a_sample_and_matches_the_pvwatts_power(kit: type[Kit])
 
 
 async def test_a_clipped_string_works_on_the_curve_right_of_the_mpp(kit: type[Kit]) -> None:
-    """1000 W/m² on the 1.4 DC/AC default array clips: the inverter moves up the voltage axis."""
+    """1000 W/m² in plane on the 1.4 DC/AC default array clips: the inverter moves up in V."""
     engine, app = build(kit, "-d", "PV")
     Controller(engine).update_inputs(
-        0, InputsUpdate(irradiance_w_m2=1000.0, ambient_temperature_c=25.0)
+        0, InputsUpdate(irradiance_w_m2=1000.0, irradiance_kind="poa", ambient_temperature_c=25.0)
     )
     step(engine)
     out = engine.devices[0].last_output
@@ -139,7 +139,7 @@ async def test_a_hybrid_reports_its_pv_string_not_the_dc_bus(kit: type[Kit]) -> 
     asset = engine.devices[1].last_output.asset  # type: ignore[union-attr]
     status, body = await get(app, f"{DC_IV}?device=1")
     assert status == 200
-    assert body["irradiance_w_m2"] == asset["irradiance_w_m2"]
+    assert body["irradiance_w_m2"] == asset["effective_irradiance_w_m2"]
     assert body["operating_point"] == pytest.approx(
         {
             "v": asset["pv_voltage_v"],

@@ -12,20 +12,23 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import trio
 import trio.testing
 
+from dersim_trio.api.inputs import InputsUpdate
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import Engine, encode
 from dersim_trio.physics.base import Dispatch
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.hub import Hub
+from dersim_trio.service.operator import Controller
 from dersim_trio.service.run import tick_loop
 from dersim_trio.setup.config import parse_args
 
@@ -344,3 +347,59 @@ async def test_tick_loop_propagates_an_engine_failure(
     with pytest.raises(RuntimeError, match="model failed"), trio.fail_after(60):
         await tick_loop(engine, hub, 1.0, on_tick=explode)
     assert hub.last.tick == 2
+
+
+# --- the hybrid's site load ---------------------------------------------------------------------
+
+
+def hybrid_engine(*flags: str) -> Engine:
+    argv = ["-d", "HybridDC-3Phase", "--start_date", "2026-06-21", "--start_clock_time", "19:00:00"]
+    return build_engine(parse_args([*argv, *flags]), datetime(2026, 6, 21, 19, 0, tzinfo=UTC))
+
+
+def test_the_hybrid_serves_a_residential_site_load_by_default() -> None:
+    """--hybrid_site_load residential (BDEW H25, 5000 kWh/a): a summer evening's load is served
+    from the battery, so the site's meter stays near zero while the inverter delivers it."""
+    engine = hybrid_engine()
+    for _ in range(10):
+        snapshot = engine.step()[0]
+    asset = snapshot.asset.model_dump()
+    assert asset["site_load_kw"] > 0.1
+    assert snapshot.metrics.power_kw == pytest.approx(asset["site_load_kw"], rel=1e-9)
+    assert asset["grid_power_kw"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_load_override_and_a_profile_column_drive_the_site_load(tmp_path: Path) -> None:
+    """PUT .../inputs {"load_kw": …} overrides; null returns to the --dc_profile load_kw column."""
+    path = tmp_path / "load.csv"
+    path.write_text("elapsed_s,load_kw\n0,2.0\n3600,2.0\n", encoding="utf-8")
+    engine = hybrid_engine("--dc_profile", str(path), "--hybrid_site_load", "none")
+    assert engine.step()[0].asset.model_dump()["site_load_kw"] == pytest.approx(2.0)
+    operator = Controller(engine)
+    state = operator.update_inputs(0, InputsUpdate(load_kw=3.5))[0]
+    assert state.load_kw == 3.5
+    assert engine.step()[0].asset.model_dump()["site_load_kw"] == 3.5
+    operator.update_inputs(0, InputsUpdate(load_kw=None))
+    assert engine.step()[0].asset.model_dump()["site_load_kw"] == pytest.approx(2.0)
+    none = hybrid_engine("--hybrid_site_load", "none")
+    assert none.step()[0].asset.model_dump()["site_load_kw"] == 0.0
+
+
+def test_an_irradiance_override_says_whether_it_is_horizontal_or_in_plane() -> None:
+    """Inputs API ``irradiance_kind``: ``ghi`` (default) is transposed to the tilted array,
+    ``poa`` reaches it as given; ``null`` resets the kind to ``ghi``."""
+    engine = build_engine(
+        parse_args(["-d", "PV", "--start_date", "2026-12-21", "--start_clock_time", "12:00:00"]),
+        datetime(2026, 12, 21, 12, 0, tzinfo=UTC),
+    )
+    controller = Controller(engine)
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_w_m2=400.0))
+    assert state.irradiance_kind == "ghi"
+    asset = engine.step()[0].asset
+    assert asset.ghi_w_m2 == 400.0  # type: ignore[union-attr]
+    assert asset.irradiance_w_m2 > 1.2 * 400.0  # type: ignore[union-attr]  # 20° south, winter
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind="poa"))
+    assert (state.irradiance_w_m2, state.irradiance_kind) == (400.0, "poa")
+    assert engine.step()[0].asset.irradiance_w_m2 == 400.0  # type: ignore[union-attr]
+    (state,) = controller.update_inputs(0, InputsUpdate(irradiance_kind=None))
+    assert state.irradiance_kind == "ghi"

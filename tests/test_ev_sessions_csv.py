@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dersim_trio.physics.evse.cars import CARS_BY_NAME
 from dersim_trio.physics.evse.sessions import EvSession
 from dersim_trio.setup.ev_sessions_csv import load_sessions_csv, parse_sessions_csv
 
@@ -95,3 +96,37 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
         load_sessions_csv(path)
     with pytest.raises(ValueError, match=r"^cannot read the file: "):
         load_sessions_csv(tmp_path / "missing.csv")
+
+
+# --- named cars -------------------------------------------------------------------------------
+
+CAR_HEADER = "arrival_s,departure_s,connector,arrival_soc_pct,target_soc_pct,car,capacity_kwh"
+
+
+def test_a_row_may_name_its_car_and_another_describe_an_unnamed_one() -> None:
+    sessions = parse_sessions_csv(
+        f"{CAR_HEADER}\n0,7200,1,20,80,,60\n600,4200,2,35,90,vw-id4-77,\n"
+    )
+    assert sessions[0] == EvSession(0.0, 7200.0, 1, 60.0, 20.0, 80.0)
+    assert sessions[1] == EvSession.for_car(CARS_BY_NAME["vw-id4-77"], 600.0, 4200.0, 2, 35, 90)
+    assert sessions[1].capacity_kwh == 77.0
+    only_cars = "arrival_s,departure_s,connector,arrival_soc_pct,target_soc_pct,car\n"
+    assert parse_sessions_csv(only_cars + "0,60,1,10,90,hyundai-ioniq5\n")[0].car is not None
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("0,100,1,20,80,beetle,", r"^line 2, column 6 \(car\): unknown car 'beetle'; named cars: "),
+        ("0,100,1,20,80,vw-id4-77,60", r"column 7 \(capacity_kwh\): leave it empty, the car"),
+        ("0,100,1,20,80,,", r"^line 2, column 7 \(capacity_kwh\): required for a row without"),
+    ],
+)
+def test_a_bad_car_cell_names_its_line_and_column(row: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        parse_sessions_csv(f"{CAR_HEADER}\n{row}\n")
+
+
+def test_the_header_needs_a_car_or_a_capacity_column() -> None:
+    with pytest.raises(ValueError, match=r"missing column\(s\) car or capacity_kwh"):
+        parse_sessions_csv("arrival_s,departure_s,connector,arrival_soc_pct,target_soc_pct\n")

@@ -7,12 +7,17 @@ one ``ValueError`` line naming the field, its allowed range and the offending va
 from __future__ import annotations
 
 import json
+import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dersim_trio.errors import ConfigError
 from dersim_trio.physics.evse.spec import DEFAULT_STATION_NAME
+from dersim_trio.service.build import build_engine
+from dersim_trio.setup.config import parse_args
 from dersim_trio.setup.evse_stations import bundled_station_names, load_station_spec
 from dersim_trio.setup.nameplates import list_profiles_text
 
@@ -134,3 +139,57 @@ def test_a_missing_file_and_an_unknown_name_are_told_apart(tmp_path: Path) -> No
         load_station_spec("EVSE-AC-99kW")
     for name in BUNDLED:
         assert name in str(info.value)
+
+
+# --- supply voltage ---------------------------------------------------------------------------
+
+WALL = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_the_bundled_stations_run_at_400_v_like_their_iec_connectors(name: str) -> None:
+    """IEC 60038 230/400 V: Type 2 connectors at 230 V line-to-neutral sit on a 400 V supply,
+    and the station's telemetry reports that supply (not the 480 V three-phase default)."""
+    spec = load_station_spec(name)
+    assert spec.supply_voltage_ll_v == 400.0
+    for connector in spec.connectors:
+        if connector.voltage_v is not None:
+            assert connector.voltage_v == pytest.approx(400.0 / math.sqrt(3.0), rel=0.01)
+    engine = build_engine(parse_args(["--evse_profile", name]), WALL)
+    metrics = engine.initial()[0].metrics
+    assert metrics.voltage_ll_v == pytest.approx(400.0)
+    assert metrics.voltage_ln_v == pytest.approx(400.0 / math.sqrt(3.0))
+
+
+def test_a_connector_voltage_that_does_not_fit_the_supply_is_refused(tmp_path: Path) -> None:
+    data = custom(grid_voltage_v=480.0)
+    with pytest.raises(
+        ValueError, match=r"connector 3: voltage_v 230 V does not fit the station's 480 V supply"
+    ):
+        load_station_spec(write(tmp_path, json.dumps(data)))
+
+
+def test_without_grid_voltage_the_supply_follows_the_ac_connectors(tmp_path: Path) -> None:
+    """A North American station: J1772 single-phase 277 V connectors → 480 V supply; a
+    single-phase 208 V connector between two lines of a 208 V supply also fits."""
+    data = custom(grid_voltage_v=None)
+    data["connectors"][2].update(voltage_v=277.0, phases=1)
+    assert load_station_spec(write(tmp_path, json.dumps(data))).supply_voltage_ll_v == (
+        pytest.approx(277.0 * math.sqrt(3.0))
+    )
+    data = custom(grid_voltage_v=208.0)
+    data["connectors"][2].update(voltage_v=208.0, phases=1)
+    assert load_station_spec(write(tmp_path, json.dumps(data))).supply_voltage_ll_v == 208.0
+    dc_only = custom(grid_voltage_v=None, group_limit_kw=None)
+    dc_only["connectors"] = dc_only["connectors"][:2]
+    assert load_station_spec(write(tmp_path, json.dumps(dc_only))).supply_voltage_ll_v == 400.0
+
+
+def test_a_nameplate_vnom_must_match_the_station_supply(tmp_path: Path) -> None:
+    plate = tmp_path / "plate.json"
+    plate.write_text(json.dumps({"702.VNom": 480}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"702\.VNom: 480 V contradicts the EVSE station's 400"):
+        build_engine(parse_args(["-d", "EVSE", "-f", str(plate)]), WALL)
+    plate.write_text(json.dumps({"702.VNom": 400}), encoding="utf-8")
+    engine = build_engine(parse_args(["-d", "EVSE", "-f", str(plate)]), WALL)
+    assert engine.initial()[0].metrics.voltage_ll_v == pytest.approx(400.0)

@@ -17,17 +17,10 @@ import pytest
 import trio
 
 from dersim_trio.testing import SimulatorHandle
-from helpers import ROOT, running
+from helpers import NODE_REDIRECT_8111, PYTHON_REDIRECT_8111, ROOT, running
 
 EXAMPLES = ROOT / "examples"
 POWER_LINE = re.compile(r"^\d\d:\d\d:\d\d: -?\d+\.\d\d kW$", re.MULTILINE)
-PYTHON_SHIM = (
-    "import os, runpy, sys, websockets\n"
-    "connect = websockets.connect\n"
-    "websockets.connect = lambda uri, *a, **k: connect(\n"
-    "    uri.replace('localhost:8111', os.environ['DERSIM_WS_HOSTPORT']), *a, **k)\n"
-    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
-)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +47,11 @@ async def test_python_websockets_example_prints_power_lines(dersim: SimulatorHan
     env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
     with trio.fail_after(30):
         async with running(
-            sys.executable, "-c", PYTHON_SHIM, str(EXAMPLES / "client_websockets.py"), env=env
+            sys.executable,
+            "-c",
+            PYTHON_REDIRECT_8111,
+            str(EXAMPLES / "client_websockets.py"),
+            env=env,
         ) as output:
             await output.wait_for(r"(?m)^.*kW\n(.*\n){2}")
     lines = [line for line in output.text.splitlines() if line.endswith("kW")]
@@ -68,7 +65,7 @@ async def test_node_ws_example_connects_and_prints_power_lines(dersim: Simulator
     assert node is not None, "node is not installed (scripts/test.sh installs Debian's nodejs)"
     assert (EXAMPLES / "node_modules" / "ws").is_dir(), "run `npm ci --prefix examples`"
     env = {"DERSIM_WS_HOSTPORT": f"127.0.0.1:{dersim.port}"}
-    preload = str(ROOT / "tests" / "redirect_ws.js")
+    preload = str(NODE_REDIRECT_8111)
     with trio.fail_after(30):
         async with running(
             node, "-r", preload, str(EXAMPLES / "client_node.js"), env=env
@@ -78,6 +75,7 @@ async def test_node_ws_example_connects_and_prints_power_lines(dersim: Simulator
     assert POWER_LINE.search(output.text), output.text
 
 
+@pytest.mark.slow
 @pytest.mark.dersim("-d", "Wind-T3-3Phase", "--periodic_time", "0.05", "--time_scale", "30")
 async def test_wind_harness_sees_the_rotor_settle(dersim: SimulatorHandle) -> None:
     """0.05 s ticks at time scale 30: each tick is 1.5 simulated seconds, as by default."""
@@ -140,3 +138,31 @@ async def test_anomaly_detector_flags_a_step_in_power(dersim: SimulatorHandle) -
                 alert = await output.wait_for(r"(?m)^ALERT .* tick (\d+) device 0: power_kw jumped")
     assert "ALERT" not in quiet
     assert int(alert[1]) > 0
+
+
+@pytest.mark.dersim("-d", "PV", "--modbus_port", "0", "--periodic_time", "0.05")
+async def test_sunspec_client_reads_and_curtails_over_modbus(dersim: SimulatorHandle) -> None:
+    """pysunspec2 (examples/sunspec_client.py) scans the device, reads 701, writes 704."""
+    port = dersim.modbus_ports[0]
+    with trio.fail_after(60):
+        result = await trio.run_process(
+            [
+                sys.executable,
+                str(EXAMPLES / "sunspec_client.py"),
+                "--port",
+                str(port),
+                "--limit",
+                "40",
+            ],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        async with dersim.client() as api:
+            limit = (await api.controls(0)).active_power_limit_pct
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "dersim-trio PV-3Phase DERSIM-00000: models [1, 701, 702," in out
+    assert re.search(r"(?m)^W \d+ VA \d+ var -?\d+ PF -?[\d.]+ Hz 60\.0 TotWhInj \d+", out), out
+    assert "WMaxLimPctEna 1 WMaxLimPct 40.0" in out
+    assert limit == 40.0

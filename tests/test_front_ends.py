@@ -1,6 +1,6 @@
 """Front ends translate; they never reach into the simulation.
 
-Every module under ``web/`` reaches devices only through the operator façade
+Every module under ``web/`` and ``protocols/`` reaches devices only through the operator façade
 (``service/operator.py``) and the published telemetry (``service/hub.py``): none imports a module
 of ``physics/``, ``engine/``, ``controls/`` or ``grid/``. Read from the source (module-level and
 function-level imports alike), so a late import cannot hide one.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dersim_trio"
-FRONT_ENDS = ("web",)
+FRONT_ENDS = ("web", "protocols")
 SIMULATION = ("physics", "engine", "controls", "grid")
 
 
@@ -34,7 +34,8 @@ FRONT_END_FILES = sorted(p for front in FRONT_ENDS for p in (PACKAGE / front).rg
 
 def test_the_front_end_files_are_found() -> None:
     names = {p.relative_to(PACKAGE).as_posix() for p in FRONT_END_FILES}
-    assert {"web/app.py", "web/routes/control.py", "web/fastpath/door.py"} <= names
+    assert {"web/app.py", "web/routes/controls.py", "web/fastpath/door.py"} <= names
+    assert {"protocols/modbus/server.py", "protocols/modbus/models/ac_controls.py"} <= names
 
 
 @pytest.mark.parametrize(

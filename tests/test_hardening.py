@@ -12,7 +12,6 @@ measured on virtual time in ``test_service_e2e.py``.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import socket
 import subprocess
@@ -25,7 +24,17 @@ import websockets.sync.client
 from websockets.exceptions import ConnectionClosed
 
 from dersim_trio.web.fastpath.door import TCP_USER_TIMEOUT_MS, open_listener
-from helpers import RawClient, free_port, http_get_raw, simulator_process, upgrade_request
+from helpers import (
+    RawClient,
+    free_port,
+    get_request,
+    http_get_raw,
+    server_info,
+    simulator_process,
+    upgrade_request,
+    wait_answering,
+    wait_exit,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -76,9 +85,7 @@ async def test_a_connection_close_request_is_answered_then_the_connection_closes
 
     def exchange() -> bytes:
         with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
-            sock.sendall(
-                b"GET /api/dersim/overview HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            )
+            sock.sendall(get_request("/api/dersim/overview", service.port, close=True))
             data = b""
             with contextlib.suppress(TimeoutError):
                 while chunk := sock.recv(65536):
@@ -109,30 +116,8 @@ def test_listener_and_accepted_sockets_carry_tcp_user_timeout() -> None:
 # --- the real process ------------------------------------------------------------------------
 
 
-async def wait_serving(proc: subprocess.Popen[bytes], port: int) -> None:
-    def answers() -> bool:
-        assert proc.poll() is None, "the simulator exited during start-up"
-        try:
-            return http_get_raw(port, "/api/dersim/overview", timeout=1)[0] == 200
-        except OSError:
-            return False
-
-    with trio.fail_after(20):
-        while not await trio.to_thread.run_sync(answers):  # noqa: ASYNC110 - another process
-            await trio.sleep(0.05)
-
-
-async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
-    with trio.fail_after(within):
-        while proc.poll() is None:  # noqa: ASYNC110 - a child process has no trio event
-            await trio.sleep(0.01)
-    return proc.returncode
-
-
 def dropped_messages(port: int) -> int:
-    status, body = http_get_raw(port, "/api/dersim/server-info")
-    assert status == 200
-    return int(json.loads(body)["statistics"]["messages_dropped"])
+    return int(server_info(port)["statistics"]["messages_dropped"])
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -146,7 +131,7 @@ async def test_a_signal_closes_clients_with_1001_and_the_process_exits_0(
     stalled: RawClient | None = None
     with simulator_process(*flags) as proc:
         try:
-            await wait_serving(proc, port)
+            await wait_answering(proc, port)
             if with_stalled_client:
                 stalled = await RawClient.open(port, rcvbuf=4096)
                 await stalled.handshake(port)  # and never reads again

@@ -1,35 +1,40 @@
 """The hypercorn boundary (``web/hypercorn_bridge.py``): pinned version, checked private shapes.
 
 The front door drives hypercorn's private per-connection machinery itself. These tests fail
-loudly when a hypercorn upgrade moves any of it: the version pin, the signature check (which
-must also *detect* a change), and a real connection served through the bridge with a replayed
-prefix, lifespan state and the worker's graceful close.
+loudly when a hypercorn upgrade moves any of it: the version pin, the signature, method and
+stream-typing checks (which must also *detect* a change), the check running at service start
+rather than at import, and a real connection served through the bridge with a replayed prefix,
+lifespan state and the worker's graceful close.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import hypercorn.trio.run as hypercorn_trio_run
 import pytest
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import tcp_server
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.tcp_server import TCPServer
 from packaging.requirements import Requirement
 
 from dersim_trio.web import hypercorn_bridge
-from dersim_trio.web.fastpath.door import PrefixedStream
 from dersim_trio.web.hypercorn_bridge import (
+    EXPECTED_PARAMETERS,
     SUPPORTED_HYPERCORN,
     HypercornBridge,
     HypercornInterfaceError,
+    PrefixedStream,
     check_hypercorn_interfaces,
+    is_first_worker,
 )
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
@@ -59,30 +64,20 @@ def test_the_interface_check_passes_on_the_pinned_hypercorn() -> None:
 
 
 def test_a_changed_signature_fails_the_check_and_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    class OldTCPServer:  # hypercorn 0.16's shape: no ``state`` before ``stream``
-        def __init__(self, app: Any, config: Any, context: Any, stream: Any) -> None: ...
+    def old_init(self: Any, app: Any, config: Any, context: Any, stream: Any) -> None:
+        """hypercorn 0.16's shape: no ``state`` before ``stream``."""
 
-    expected = hypercorn_bridge._EXPECTED_SIGNATURES["TCPServer"][1]
-    monkeypatch.setitem(
-        hypercorn_bridge._EXPECTED_SIGNATURES, "TCPServer", (OldTCPServer.__init__, expected)
-    )
+    monkeypatch.setattr(TCPServer, "__init__", old_init)
     with pytest.raises(HypercornInterfaceError, match=r"TCPServer\(") as info:
         check_hypercorn_interfaces()
     assert "'state'" in str(info.value)
 
 
-def test_every_checked_signature_is_the_real_one_and_each_change_is_caught(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def changed(*args: Any, extra: int = 0) -> None: ...
-
-    for name in list(hypercorn_bridge._EXPECTED_SIGNATURES):
-        with monkeypatch.context() as patch:
-            expected = hypercorn_bridge._EXPECTED_SIGNATURES[name][1]
-            patch.setitem(hypercorn_bridge._EXPECTED_SIGNATURES, name, (changed, expected))
-            with pytest.raises(HypercornInterfaceError, match=name):
-                check_hypercorn_interfaces()
-    check_hypercorn_interfaces()  # restored
+@pytest.mark.parametrize("name", list(EXPECTED_PARAMETERS))
+def test_each_checked_signature_is_compared(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setitem(EXPECTED_PARAMETERS, name, [*EXPECTED_PARAMETERS[name], "added"])
+    with pytest.raises(HypercornInterfaceError, match=name):
+        check_hypercorn_interfaces()
 
 
 def test_another_hypercorn_series_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,15 +108,97 @@ def test_a_missing_method_fails_the_check(
         check_hypercorn_interfaces()
 
 
+def test_a_worker_that_calls_worker_serve_before_importing_the_app_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hypercorn launch wraps ``worker_serve`` from the app module, which only works if
+    ``trio_worker`` imports the app first and looks ``worker_serve`` up afterwards."""
+
+    def trio_worker(config: Any, sockets: Any = None, shutdown_event: Any = None) -> None:
+        trio.run(worker_serve, config)  # noqa: F821
+        load_application(config)  # noqa: F821
+
+    monkeypatch.setattr(hypercorn_trio_run, "trio_worker", trio_worker)
+    with pytest.raises(HypercornInterfaceError, match="after load_application"):
+        check_hypercorn_interfaces()
+
+
+def test_a_worker_that_stops_polling_the_shutdown_event_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The launch replaces that poll by a wait in a thread (it found the poll by its shape)."""
+
+    def trio_worker(config: Any, sockets: Any = None, shutdown_event: Any = None) -> None:
+        load_application(config)  # noqa: F821
+        trio.run(worker_serve, config, shutdown_event)  # noqa: F821
+
+    monkeypatch.setattr(hypercorn_trio_run, "trio_worker", trio_worker)
+    with pytest.raises(HypercornInterfaceError, match="check_multiprocess_shutdown_event"):
+        check_hypercorn_interfaces()
+
+
+@pytest.mark.parametrize("name", ["graceful_timeout", "websocket_max_message_size", "workers"])
+def test_a_config_setting_that_went_away_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.delattr(Config, name)
+    with pytest.raises(HypercornInterfaceError, match=rf"Config\.{name} missing"):
+        check_hypercorn_interfaces()
+
+
+def test_the_app_process_speaks_for_the_workers_when_it_is_the_only_one() -> None:
+    assert is_first_worker()  # this test process is nobody's multiprocessing child
+
+
 def test_tcpserver_tells_plain_tcp_by_the_absence_of_do_handshake() -> None:
-    """``PrefixedStream`` relies on hypercorn's duck typing of its stream."""
-    # read from the module source: ``TCPServer.run`` itself may be wrapped by the #225 guard
-    source = inspect.getsource(tcp_server)
-    assert "await self.stream.do_handshake()" in source
-    assert "except AttributeError:  # Not SSL" in source
-    assert "socket = self.stream.socket" in source
+    """``PrefixedStream`` relies on hypercorn's duck typing of its stream, which the check
+    reads from hypercorn's source."""
+    check_hypercorn_interfaces()
     assert not hasattr(PrefixedStream, "do_handshake")
     assert not hasattr(PrefixedStream, "transport_stream")
+    stream = PrefixedStream(SimpleNamespace(socket="the socket"), b"")  # type: ignore[arg-type]
+    assert stream.socket == "the socket"
+
+
+def test_a_changed_stream_type_guess_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        hypercorn_bridge,
+        "STREAM_TYPE_GUESS",
+        (*hypercorn_bridge.STREAM_TYPE_GUESS, "isinstance(self.stream, trio.SSLStream)"),
+    )
+    with pytest.raises(HypercornInterfaceError, match="how it tells plain TCP from TLS"):
+        check_hypercorn_interfaces()
+
+
+def test_building_a_bridge_runs_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_version = metadata.version
+    monkeypatch.setattr(
+        metadata, "version", lambda name: "0.19.0" if name == "hypercorn" else real_version(name)
+    )
+    with pytest.raises(HypercornInterfaceError, match=r"hypercorn 0\.19\.0 installed"):
+        HypercornBridge(tiny_app, Config())
+
+
+def test_a_mismatch_does_not_break_importing_the_package_or_the_pytest_plugin() -> None:
+    """The check runs when the service starts, not when ``dersim_trio.testing`` (a pytest
+    plugin every session in the environment loads) or the bridge is imported."""
+    program = (
+        "import importlib.metadata as m\n"
+        "real = m.version\n"
+        "m.version = lambda name: '0.19.0' if name == 'hypercorn' else real(name)\n"
+        "import dersim_trio.testing, dersim_trio.service.run\n"
+        "from dersim_trio.web.hypercorn_bridge import HypercornBridge, HypercornInterfaceError\n"
+        "from hypercorn.config import Config\n"
+        "try:\n"
+        "    HypercornBridge(None, Config())\n"
+        "except HypercornInterfaceError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused: hypercorn 0.19.0 installed, 0.18.* required")
 
 
 # --- a real connection through the bridge ---------------------------------------------------------
@@ -209,7 +286,7 @@ async def test_a_prefixed_stream_is_served_by_hypercorn_with_lifespan_state_and_
             served = trio.Event()
 
             async def serve() -> None:
-                await bridge.serve_connection(PrefixedStream(server_side, prefix))
+                await bridge.serve_connection(server_side, prefix)
                 served.set()
 
             nursery.start_soon(serve)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,7 +79,9 @@ def test_the_default_bundled_nameplates_match_the_model_defaults() -> None:
     assert pv.nameplate == PvNameplate()
     batt = engine_for("-d", "Batt", "-f", "Batt-10kW-15kWh-3Phase").devices[0].model
     assert isinstance(batt, BatteryModel)
-    assert batt.nameplate == BatteryNameplate()
+    assert batt.nameplate.ac_voltage_v == 480.0  # 702.VNom, the default three-phase voltage
+    assert replace(batt.nameplate, ac_voltage_v=None) == BatteryNameplate()
+    assert batt.nameplate.series_cells == BatteryNameplate().series_cells
     t3 = engine_for("-d", "Wind-T3-3Phase", "-f", "Wind-NREL-5MW").devices[0].model
     t4 = engine_for("-d", "Wind-T4-3Phase", "-f", "Wind-IEA-15MW").devices[0].model
     assert isinstance(t3, WindModel)
@@ -98,6 +101,10 @@ def test_the_lfp_battery_nameplate_sets_chemistry_energy_and_soc_window() -> Non
     assert (plate.chemistry, plate.energy_kwh, plate.w_charge_max_kw) == ("LFP", 200.0, 100.0)
     assert (plate.soc_min_pct, plate.soc_reserve_min_pct) == (0.0, 5.0)
     assert (plate.soc_reserve_max_pct, plate.soc_max_pct) == (95.0, 100.0)
+    # 480 V three-phase from an LFP pack usable down to 0 %: 272 cells, 680-993 V open-circuit
+    assert plate.series_cells == 272
+    assert 272 * 2.5 >= 2**0.5 * 480.0
+    assert plate.cell_capacity_ah == pytest.approx(200000.0 / (272 * 3.30))
 
 
 def write(tmp_path: Path, body: object, name: str = "plate.json") -> Path:
@@ -111,8 +118,9 @@ def test_a_user_nameplate_maps_sunspec_units_onto_the_model(tmp_path: Path) -> N
     engine = engine_for("-f", str(path))
     model = engine.devices[0].model
     assert isinstance(model, PvModel)
-    assert (model.rating.w_max_kw, model.rating.va_max_kva) == (8.0, 8.0)
+    assert model.rating.w_max_kw == 8.0
     assert model.rating.var_max_inj_kvar == pytest.approx(0.44 * 8.0)
+    assert model.rating.va_max_kva == pytest.approx(math.hypot(8.0, 0.44 * 8.0))
     assert model.nameplate.dc_rating_kw == pytest.approx(9.6)
     assert engine.devices[0].voltage_ln_nominal_v == pytest.approx(208.0 / math.sqrt(3.0))
 
@@ -214,3 +222,37 @@ def test_main_exits_2_with_one_line_for_a_bad_nameplate(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"-f {path}: invalid JSON at line 1 column 2" in err
+
+
+def test_pv_orientation_comes_from_the_flags_and_a_nameplate_overrides_it(tmp_path: Path) -> None:
+    """``--pv_tilt_deg``/``--pv_azimuth_deg`` (default 20° facing the equator) and the
+    ``dersim.Tilt``/``dersim.Azimuth`` nameplate keys."""
+    default = engine_for("-d", "PV-3Phase").devices[0].model
+    assert isinstance(default, PvModel)
+    assert default.nameplate.geometry == (20.0, 180.0)
+    south = engine_for("-d", "PV-3Phase", "--latitude", "-33.9").devices[0].model
+    assert isinstance(south, PvModel)
+    assert south.nameplate.geometry == (20.0, 0.0)
+    flagged = engine_for("-d", "PV-3Phase", "--pv_tilt_deg", "30", "--pv_azimuth_deg", "270")
+    flagged_model = flagged.devices[0].model
+    assert isinstance(flagged_model, PvModel)
+    assert flagged_model.nameplate.geometry == (30.0, 270.0)
+    path = write(tmp_path, {"dersim.Tilt": 10, "dersim.Azimuth": 90})
+    filed = engine_for("-d", "PV-3Phase", "--pv_tilt_deg", "30", "-f", str(path))
+    filed_model = filed.devices[0].model
+    assert isinstance(filed_model, PvModel)
+    assert filed_model.nameplate.geometry == (10.0, 90.0)
+
+
+def test_a_pv_nameplate_without_va_can_deliver_its_vars_at_full_power(tmp_path: Path) -> None:
+    """No ``702.VAMaxRtg``: VA = √(W² + Var²) (the physics-fidelity issue)."""
+    path = write(tmp_path, {"702.WMaxRtg": 8000, "702.VarMaxInjRtg": 3000})
+    model = engine_for("-d", "PV-3Phase", "-f", str(path)).devices[0].model
+    assert model.rating.va_max_kva == pytest.approx(math.hypot(8.0, 0.44 * 8.0), rel=1e-9)
+    assert model.rating.var_max_inj_kvar == pytest.approx(3.0)
+
+
+def test_an_out_of_range_tilt_in_a_nameplate_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, {"dersim.Tilt": 120})
+    with pytest.raises(ConfigError, match=r"dersim\.Tilt"):
+        engine_for("-d", "PV-3Phase", "-f", str(path))

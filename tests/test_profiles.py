@@ -96,6 +96,8 @@ BAD_PROFILES: list[tuple[str, str, str, int, str]] = [
     ),
     ("one row", PV_HEADER + "06:00:00,0\n", "PV-3Phase", 2, "at least 2 data rows"),
     ("short row", PV_HEADER + "06:00:00,0\n07:00:00\n", "PV-3Phase", 3, "expected 2 values"),
+    ("hybrid without values", "time\n00:00:00\n12:00:00\n", "HybridDC-3Phase", 1, "load_kw"),
+    ("negative load", "elapsed_s,load_kw\n0,-1\n5,3\n", "HybridDC-3Phase", 2, "0..100000"),
 ]
 
 
@@ -131,8 +133,11 @@ def pv_engine(tmp_path: Path, clock: str) -> Engine:
 
 
 def test_a_pv_engine_shows_the_profile_irradiance_at_noon_and_at_night(tmp_path: Path) -> None:
+    """``irradiance_w_m2`` is global horizontal: the array (20° toward the equator) receives it
+    split and transposed, reported as ``ghi_w_m2`` beside the plane-of-array value."""
     noon = pv_engine(tmp_path, "12:00:00").initial()
-    assert [s.asset.irradiance_w_m2 for s in noon] == [800.0, 800.0]  # type: ignore[union-attr]
+    assert [s.asset.ghi_w_m2 for s in noon] == [800.0, 800.0]  # type: ignore[union-attr]
+    assert 700.0 < noon[0].asset.irradiance_w_m2 < 900.0  # type: ignore[union-attr]
     assert noon[0].metrics.power_kw > 5.0
     night = pv_engine(tmp_path, "03:00:00").initial()
     assert night[0].asset.irradiance_w_m2 == 0.0  # type: ignore[union-attr]
@@ -149,3 +154,20 @@ def test_a_wind_engine_follows_the_profile_wind_speed(tmp_path: Path) -> None:
     engine = build_engine(parse_args(["-d", "Wind-T4-3Phase", "--dc_profile", str(path)]), WALL)
     snap = engine.initial()[0]
     assert snap.asset.wind_speed_m_s == pytest.approx(7.5)  # type: ignore[union-attr]
+
+
+def test_a_plane_of_array_column_reaches_the_array_as_it_is(tmp_path: Path) -> None:
+    path = write(tmp_path, "time,poa_irradiance_w_m2\n00:00:00,0\n12:00:00,800\n18:00:00,0\n")
+    profile = load_profile(path, "PV-3Phase")
+    sample = profile.sample(at("12:00:00"), 0.0)
+    assert (sample.irradiance_w_m2, sample.irradiance_is_poa) == (800.0, True)
+    argv = ["--dc_profile", str(path), "--start_date", "2026-06-21", "--start_clock_time"]
+    snap = build_engine(parse_args([*argv, "12:00:00"]), WALL).initial()[0]
+    assert snap.asset.irradiance_w_m2 == 800.0  # type: ignore[union-attr]
+    assert snap.asset.ghi_w_m2 is None  # type: ignore[union-attr]
+
+
+def test_a_profile_with_both_irradiance_columns_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "time,irradiance_w_m2,poa_irradiance_w_m2\n00:00:00,0,0\n12:00:00,1,1\n")
+    with pytest.raises(ConfigError, match=r"line 1: give irradiance_w_m2 .* not both"):
+        load_profile(path, "PV-3Phase")

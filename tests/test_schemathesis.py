@@ -137,6 +137,7 @@ def test_the_document_declares_the_routes_this_module_must_cover() -> None:
     assert TOKEN not in json.dumps(DOCUMENT)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,

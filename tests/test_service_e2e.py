@@ -1,9 +1,20 @@
-"""End to end: ``run_service`` on a real socket (127.0.0.1, port 0), real clients.
+"""The contract suite, end to end under every launch: real sockets, real clients.
+
+Every check runs against the launches of ``helpers.LAUNCHES``: ``run_service`` on 127.0.0.1
+port 0 with the front door's fast path (``dersim-trio``) and with the quart route only
+(``dersim-trio --fast_path no``), and ``hypercorn -k trio -w 0 --graceful-timeout 1
+dersim_trio.asgi:app`` as a real process.
 
 Few tests, each bounded by ``trio.fail_after``; nothing waits by sleeping a fixed time: the
 tests wait on a client's receive or poll a counter with a deadline. Periods are short (0.05 s)
-so a run of ticks takes a fraction of a second. Most run on the real clock with generous
-guards; the shutdown budget is measured on virtual time (``autojump_clock``).
+so a run of ticks takes a fraction of a second. Tests whose outcome depends on timing
+(consecutive ticks for a busy client, the shutdown budget) run on virtual time
+(``autojump_clock``, still real sockets), so a loaded machine cannot make a reader look slow;
+tests with a client in a worker thread run on the real clock with generous guards. Virtual
+time cannot drive another process, so for the hypercorn process such a check is a test of its
+own on the real clock with a slower tick (``HYPERCORN_TICKS``); its shutdown budget, with
+stalled clients, is tested in ``test_hypercorn_launch.py`` (a ``fail_after`` of 2 s from the
+signal).
 """
 
 from __future__ import annotations
@@ -21,12 +32,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dersim_trio.api.schema import Snapshot
 from helpers import (
+    LAUNCHES,
     TEXT,
     WS_PATH,
+    InProcessLaunch,
+    Launched,
     RawClient,
     drain,
     release,
-    wait_idle,
+    wait_launch_idle,
     wait_until,
     ws_url,
 )
@@ -37,15 +51,27 @@ if TYPE_CHECKING:
     from helpers import Served
 
     StartService = Callable[..., Awaitable[Served]]
+    StartLaunch = Callable[..., Awaitable[Launched]]
 
 FAST = ("-d", "Batt", "--periodic_time", "0.05")
+HYPERCORN_TICKS = ("-d", "Batt", "--periodic_time", "0.2")
+"""For the checks of consecutive ticks against the hypercorn process on the real clock: slow
+enough that a test client on a loaded machine keeps up."""
 SHUTDOWN_BUDGET_S = 2.0
 """README: on shutdown every client gets 1001 and the service returns within 2 s."""
 
 
+@pytest.fixture(params=LAUNCHES)
+def launch(request: pytest.FixtureRequest) -> str:
+    """``dersim-trio`` (the door's pre-framed broadcaster), ``dersim-trio --fast_path no`` (the
+    quart route), or ``hypercorn -k trio dersim_trio.asgi:app`` (a real process)."""
+    return str(request.param)
+
+
 @pytest.fixture(params=[True, False], ids=["fast_path", "quart_route"])
 def fast_path(request: pytest.FixtureRequest) -> bool:
-    """Telemetry served by the door's pre-framed broadcaster, or by the quart route."""
+    """The in-process launches (tests on virtual time): the door's pre-framed broadcaster, or
+    the quart route."""
     return bool(request.param)
 
 
@@ -53,11 +79,10 @@ def fast_path(request: pytest.FixtureRequest) -> bool:
 
 
 async def test_websockets_client_gets_the_cached_snapshot_then_consecutive_ticks(
-    start_service: StartService,
-    fast_path: bool,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
-    before = service.hub.last.tick
+    service = await start_launch(launch, *FAST, "-N", "2")
+    before = await service.last_tick()
 
     def client() -> list[dict[str, Any]]:
         with websockets.sync.client.connect(ws_url(service.port), open_timeout=10) as ws:
@@ -71,21 +96,36 @@ async def test_websockets_client_gets_the_cached_snapshot_then_consecutive_ticks
     assert got == [(first + k, d) for k in range(6) for d in (0, 1)]
     for m in messages:
         Snapshot.model_validate(m)
-    await wait_idle(service)
+    await wait_launch_idle(service)
 
 
-@pytest.mark.parametrize("path", ["/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws"])
+PATHS = ["/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_ticks(
-    start_service: StartService, fast_path: bool, path: str
+    start_service: StartService, fast_path: bool, path: str, autojump_clock: trio.testing.MockClock
 ) -> None:
     service = await start_service(*FAST, "-N", "3", fast_path=fast_path)
+    await check_cached_snapshot_then_consecutive_ticks(InProcessLaunch(service), path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_ticks_under_hypercorn(  # noqa: E501
+    start_launch: StartLaunch, path: str
+) -> None:
+    service = await start_launch("hypercorn", *HYPERCORN_TICKS, "-N", "3")
+    await check_cached_snapshot_then_consecutive_ticks(service, path)
+
+
+async def check_cached_snapshot_then_consecutive_ticks(service: Launched, path: str) -> None:
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(
             ws_url(service.port, path) + "?device=2"
         ) as ws:
             first = json.loads(await ws.get_message())
             # the cached snapshot is the tick published last before the accept
-            assert first["tick"] <= service.hub.last.tick
+            assert first["tick"] <= await service.last_tick()
             ticks = [first["tick"]]
             for _ in range(5):
                 snap = json.loads(await ws.get_message())
@@ -95,10 +135,9 @@ async def test_trio_websocket_client_gets_the_cached_snapshot_then_consecutive_t
 
 
 async def test_a_bad_device_filter_is_closed_with_1008_and_a_reason(
-    start_service: StartService,
-    fast_path: bool,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "2")
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(ws_url(service.port) + "?device=7") as ws:
             with pytest.raises(trio_websocket.ConnectionClosed) as info:
@@ -109,8 +148,10 @@ async def test_a_bad_device_filter_is_closed_with_1008_and_a_reason(
     assert "'7'" in (info.value.reason.reason or "")
 
 
-async def test_http_routes_answer_over_the_real_server(start_service: StartService) -> None:
-    service = await start_service(*FAST, "-N", "2")
+async def test_http_routes_answer_over_the_real_server(
+    start_launch: StartLaunch, launch: str
+) -> None:
+    service = await start_launch(launch, *FAST, "-N", "2")
     with trio.fail_after(10):
         async with httpx.AsyncClient(base_url=service.http_url) as http:
             overview = await http.get("/api/dersim/overview?device=1")
@@ -131,9 +172,9 @@ async def test_http_routes_answer_over_the_real_server(start_service: StartServi
 
 
 async def test_websocket_upgrade_to_an_unknown_path_is_refused_with_404(
-    start_service: StartService,
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST)
+    service = await start_launch(launch, *FAST)
 
     def client() -> int:
         try:
@@ -152,9 +193,9 @@ async def test_websocket_upgrade_to_an_unknown_path_is_refused_with_404(
 
 
 async def test_500_connect_disconnect_cycles_leave_no_subscriber_and_no_connection(
-    start_service: StartService, fast_path: bool
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    service = await start_launch(launch, *FAST, "-N", "2")
 
     async def cycle(i: int) -> None:
         ws = await RawClient.open(service.port)
@@ -171,16 +212,25 @@ async def test_500_connect_disconnect_cycles_leave_no_subscriber_and_no_connecti
             async with trio.open_nursery() as n:
                 for i in range(10):
                     n.start_soon(cycle, batch * 10 + i)
-    await wait_idle(service)
-    assert service.door.connections_accepted >= 500
-    assert service.door.connections_failed == 0
+    await wait_launch_idle(service)
+    assert await service.failed_connections() == 0
 
 
 async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
-    start_service: StartService, fast_path: bool
+    start_service: StartService, fast_path: bool, autojump_clock: trio.testing.MockClock
 ) -> None:
     """hypercorn stops reading a socket whose frames pile up unread (~20): the app must drain."""
     service = await start_service(*FAST, "-N", "2", fast_path=fast_path)
+    await check_chatty_client(InProcessLaunch(service))
+
+
+async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen_under_hypercorn(
+    start_launch: StartLaunch,
+) -> None:
+    await check_chatty_client(await start_launch("hypercorn", *HYPERCORN_TICKS, "-N", "2"))
+
+
+async def check_chatty_client(service: Launched) -> None:
     with trio.fail_after(10):
         ws = await RawClient.open(service.port)
         try:
@@ -191,13 +241,23 @@ async def test_a_chatty_client_still_gets_ticks_and_its_disconnect_is_seen(
         finally:
             ws.reset()
         assert ticks == list(range(ticks[0], ticks[0] + 20))
-    await wait_idle(service)
+    await wait_launch_idle(service)
 
 
 async def test_a_chatty_trio_websocket_client_closes_cleanly(
-    start_service: StartService, fast_path: bool
+    start_service: StartService, fast_path: bool, autojump_clock: trio.testing.MockClock
 ) -> None:
     service = await start_service(*FAST, fast_path=fast_path)
+    await check_chatty_trio_websocket_client(InProcessLaunch(service))
+
+
+async def test_a_chatty_trio_websocket_client_closes_cleanly_under_hypercorn(
+    start_launch: StartLaunch,
+) -> None:
+    await check_chatty_trio_websocket_client(await start_launch("hypercorn", *HYPERCORN_TICKS))
+
+
+async def check_chatty_trio_websocket_client(service: Launched) -> None:
     with trio.fail_after(10):
         async with trio_websocket.open_websocket_url(ws_url(service.port)) as ws:
             for i in range(200):
@@ -207,7 +267,7 @@ async def test_a_chatty_trio_websocket_client_closes_cleanly(
                 assert json.loads(await ws.get_message())["tick"] == first + k
         assert ws.closed is not None
         assert ws.closed.code == 1000
-    await wait_idle(service)
+    await wait_launch_idle(service)
 
 
 # --- shutdown -------------------------------------------------------------------------------
@@ -232,9 +292,9 @@ async def test_shutdown_closes_reading_clients_with_1001_and_returns_within_2_s(
 
 
 async def test_shutdown_closes_a_websockets_client_with_1001(
-    start_service: StartService, fast_path: bool
+    start_launch: StartLaunch, launch: str
 ) -> None:
-    service = await start_service(*FAST, fast_path=fast_path)
+    service = await start_launch(launch, *FAST)
     connected = trio.Event()
 
     def client(token: trio.lowlevel.TrioToken) -> int | None:
@@ -257,8 +317,8 @@ async def test_shutdown_closes_a_websockets_client_with_1001(
             code = await trio.to_thread.run_sync(client, trio.lowlevel.current_trio_token())
     assert code == 1001
     # real clock (a client thread): a generous guard; the budget is pinned on virtual time above
-    with trio.fail_after(10):
-        await service.done.wait()
+    # and, for the hypercorn process, in test_hypercorn_launch.py
+    assert await service.wait_stopped(10) == 0
 
 
 async def test_shutdown_with_a_stalled_client_still_returns_within_2_s(

@@ -35,7 +35,7 @@ async def test_stop_answers_202_then_clients_get_1001_and_run_service_returns(
         async with trio_websocket.open_websocket_url(ws_url(service.port)) as ws:
             await ws.get_message()
             async with httpx.AsyncClient(base_url=service.http_url) as http:
-                response = await http.post("/api/dersim/stop")
+                response = await http.post("/api/dersim/stop", json={})
             assert response.status_code == 202
             assert response.json() == {"status": "shutting down"}
             with pytest.raises(trio_websocket.ConnectionClosed) as info:
@@ -51,7 +51,7 @@ async def test_stop_needs_the_token_when_one_is_set(start_service: StartService)
     service = await start_service(*FAST, "--api_token", TOKEN)
     with trio.fail_after(10):
         async with httpx.AsyncClient(base_url=service.http_url) as http:
-            refused = await http.post("/api/dersim/stop")
+            refused = await http.post("/api/dersim/stop", json={})
             form = await http.post(
                 "/api/dersim/stop",
                 data={"x": "1"},
@@ -59,7 +59,7 @@ async def test_stop_needs_the_token_when_one_is_set(start_service: StartService)
             )
             still_up = await http.get("/api/dersim/server-info")
             accepted = await http.post(
-                "/api/dersim/stop", headers={"Authorization": f"Bearer {TOKEN}"}
+                "/api/dersim/stop", json={}, headers={"Authorization": f"Bearer {TOKEN}"}
             )
         await service.done.wait()
     assert refused.status_code == 401
@@ -74,7 +74,7 @@ async def test_the_process_exits_0_after_stop_and_never_logs_the_token() -> None
         log_head, port = await trio.to_thread.run_sync(read_until_serving, proc)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             response = await http.post(
-                "/api/dersim/stop", headers={"Authorization": f"Bearer {TOKEN}"}
+                "/api/dersim/stop", json={}, headers={"Authorization": f"Bearer {TOKEN}"}
             )
         assert response.status_code == 202
         out, err = await trio.to_thread.run_sync(proc.communicate)

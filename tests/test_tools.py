@@ -19,7 +19,7 @@ FAST = ("-d", "Batt", "-N", "2", "--periodic_time", "0.05")
 LINE = re.compile(r"^\d\d:\d\d:\d\d #\d+ d(\d): -?\d+\.\d\d kW$")
 
 
-async def dersim_trio(*args: str, within: float = 30) -> tuple[int, str, str]:
+async def dersim_trio(*args: str, within: float = 60) -> tuple[int, str, str]:
     """Run ``python -m dersim_trio ARGS``; (exit code, stdout, stderr)."""
     with trio.fail_after(within):
         result = await trio.run_process(
@@ -120,10 +120,13 @@ async def test_record_writes_csv_with_a_progress_bar(
     assert "snapshots" in err
 
 
+@pytest.mark.slow
 @pytest.mark.dersim(*FAST)
 async def test_record_reports_the_gap_of_a_server_restart(
     dersim: SimulatorHandle, tmp_path: Path
 ) -> None:
+    """The recording window (real clock: the recorder is another process) is long enough to
+    hold the restart and the reconnect on a loaded machine."""
     out_file = tmp_path / "run.jsonl"
 
     async def restart_once_recording() -> None:
@@ -137,7 +140,7 @@ async def test_record_reports_the_gap_of_a_server_restart(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(restart_once_recording)
         code, _, err = await dersim_trio(
-            "record", dersim.http_url, "--seconds", "3", "--out", str(out_file), "--device", "0"
+            "record", dersim.http_url, "--seconds", "10", "--out", str(out_file), "--device", "0"
         )
     assert code == 0, err
     assert "gaps: 1," in err

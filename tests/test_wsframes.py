@@ -15,6 +15,9 @@ import pytest
 from hypothesis import given, settings
 
 from dersim_trio.web.fastpath.frames import (
+    CONSUMED,
+    CONTROL_FRAME_BURST,
+    CONTROL_FRAMES_PER_S,
     MAX_CLIENT_MESSAGE_BYTES,
     ClientEvent,
     ClientFrameReader,
@@ -326,6 +329,83 @@ def test_data_frames_are_skipped_without_buffering_their_payload() -> None:
     assert largest <= 14  # 2 + 8 length + 4 mask: at most a header
     assert reader._skip == 0
     assert reader.feed(client_frame(PING, b"next")) == [Ping(b"next")]
+
+
+# --- UTF-8 of text messages (RFC 6455 §8.1) -------------------------------------------------------
+
+NOT_UTF8 = ProtocolViolation(1007, "text message is not valid UTF-8")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"\xff", b"caf\xc3", b"\xed\xa0\x80", b"ok \xc0\xaf"],
+    ids=["invalid-byte", "truncated", "surrogate", "overlong"],
+)
+def test_a_text_message_that_is_not_utf8_is_refused_with_1007(payload: bytes) -> None:
+    assert feed_all(client_frame(TEXT, payload) + client_frame(PING, b"x")) == [NOT_UTF8]
+
+
+def test_a_binary_message_is_not_checked_for_utf8() -> None:
+    assert feed_all(client_frame(BINARY, b"\xff\xfe") + client_frame(PING)) == [Ping(b"")]
+
+
+def test_a_character_split_across_fragments_and_reads_is_valid() -> None:
+    euro = "€".encode()  # 3 bytes
+    data = (
+        client_frame(TEXT, b"price " + euro[:1], fin=False)
+        + client_frame(PING, b"between")
+        + client_frame(CONTINUATION, euro[1:] + b" 5")
+        + client_frame(PING, b"after")
+    )
+    reader = ClientFrameReader()
+    events = [e for i in range(len(data)) for e in reader.feed(data[i : i + 1])]
+    assert events == [Ping(b"between"), Ping(b"after")]
+
+
+def test_a_message_ending_inside_a_character_is_refused() -> None:
+    data = client_frame(TEXT, "€".encode()[:2], fin=False) + client_frame(CONTINUATION, b"")
+    assert feed_all(data) == [NOT_UTF8]
+
+
+# --- control-frame rate ---------------------------------------------------------------------------
+
+OVER_RATE = ProtocolViolation(
+    1008,
+    f"more than {CONTROL_FRAMES_PER_S:g} pings/pongs per second (bursts of {CONTROL_FRAME_BURST})",
+)
+
+
+def test_a_burst_of_control_frames_is_answered_then_one_more_is_refused_with_1008() -> None:
+    pings = client_frame(PING, b"p") * (CONTROL_FRAME_BURST - 1) + client_frame(PONG)
+    assert feed_all(pings) == [Ping(b"p")] * (CONTROL_FRAME_BURST - 1)
+    assert feed_all(pings + client_frame(PING, b"one more")) == [
+        *[Ping(b"p")] * (CONTROL_FRAME_BURST - 1),
+        OVER_RATE,
+    ]
+
+
+def test_control_frames_at_the_documented_rate_are_never_refused() -> None:
+    reader = ClientFrameReader()
+    for k in range(10 * CONTROL_FRAME_BURST):
+        now = k / CONTROL_FRAMES_PER_S
+        assert reader.feed(client_frame(PING, b"%d" % k), now) == [Ping(b"%d" % k)]
+
+
+def test_a_close_frame_is_not_rate_limited() -> None:
+    flood = client_frame(PING) * CONTROL_FRAME_BURST
+    assert feed_all(flood + client_frame(CLOSE, struct.pack("!H", 1000)))[-1] == CloseReceived(
+        1000, ""
+    )
+
+
+def test_the_pull_interface_returns_after_every_frame() -> None:
+    """``next_event`` hands back control after each frame, so the caller can yield."""
+    reader = ClientFrameReader()
+    reader.receive_data(client_frame(BINARY, b"a") * 3 + client_frame(PING, b"p"))
+    steps = []
+    while (event := reader.next_event()) is not None:
+        steps.append(event)
+    assert steps == [CONSUMED] * 6 + [Ping(b"p")]  # header + payload of each data frame
 
 
 # --- incremental parsing --------------------------------------------------------------------------

@@ -12,11 +12,13 @@ import contextlib
 import logging
 import resource
 import signal
+import socket
 import sys
 
 import trio
 
 from dersim_trio.errors import ConfigError
+from dersim_trio.protocols.modbus.server import DESCRIPTOR_RESERVE, open_modbus_sockets
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import RunningService, run_service, utc_now
 from dersim_trio.setup.config import SimConfig, parse_args
@@ -38,13 +40,16 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("dersim_trio.hypercorn").setLevel(logging.WARNING)
 
 
-async def _main_async(config: SimConfig, listen_socket: object) -> None:
+async def _main_async(
+    config: SimConfig, listen_socket: socket.socket, modbus_sockets: list[socket.socket] | None
+) -> None:
     async with trio.open_nursery() as nursery:
 
         async def serve(*, task_status: trio.TaskStatus[RunningService]) -> None:
             await run_service(
                 config,
-                listen_socket=listen_socket,  # type: ignore[arg-type]
+                listen_socket=listen_socket,
+                modbus_sockets=modbus_sockets,
                 fast_path=config.fast_path,
                 task_status=task_status,
             )
@@ -98,5 +103,35 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    trio.run(_main_async, config, sock)
+    modbus_sockets = None
+    if config.modbus is not None:
+        try:
+            modbus_sockets = _open_modbus(config)
+        except (ConfigError, OSError) as exc:
+            sock.close()
+            text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"dersim-trio: error: {text}", file=sys.stderr)
+            return 2
+    trio.run(_main_async, config, sock, modbus_sockets)
     return 0
+
+
+def _open_modbus(config: SimConfig) -> list[socket.socket]:
+    """Bind every device's Modbus listener (raises ``ConfigError`` when N listeners cannot fit
+    the open-file limit, ``OSError`` naming the port that cannot be bound)."""
+    options = config.modbus
+    assert options is not None
+    n = config.device_count
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and n + DESCRIPTOR_RESERVE > soft:
+        raise ConfigError(
+            f"--modbus_port: {n} devices need {n} listening sockets plus {DESCRIPTOR_RESERVE} "
+            f"descriptors for clients and files; the open-file limit is {soft} (raise it with "
+            "ulimit -n, or use fewer devices)"
+        )
+    try:
+        return open_modbus_sockets(options.ip, options.ports(n))
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"--modbus_ip/--modbus_port: cannot listen on {exc.strerror or exc}"
+        ) from None

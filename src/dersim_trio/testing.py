@@ -19,6 +19,9 @@ available wherever ``dersim-trio`` is installed. Pass simulator flags with a mar
         await dersim.advance(600)
         assert dersim.engine.tick == 400
 
+With ``--modbus_port 0`` every device also serves SunSpec Modbus TCP on a free port of its own
+(``handle.modbus_ports[i]``, kept across restarts), for a SunSpec client such as pysunspec2.
+
 Runs are deterministic by default: the start is pinned to ``DEFAULT_START`` (2026-06-21
 12:00:00 UTC) unless the flags set ``--start_date``/``--start_clock_time``.
 """
@@ -36,6 +39,7 @@ import trio
 
 from dersim_trio.client import Backoff, DersimClient, Gap, TelemetryStream, open_telemetry
 from dersim_trio.engine.core import Engine
+from dersim_trio.protocols.modbus.server import open_modbus_sockets
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.run import RunningService, run_service
 from dersim_trio.setup.config import SimConfig, parse_args
@@ -77,6 +81,7 @@ class SimulatorHandle:
         self._service: RunningService | None = None
         self._done = trio.Event()
         self._port = 0
+        self._modbus_ports: list[int] = []
         self.starts = 0
         """How many times the service was started (1 + restarts)."""
 
@@ -107,6 +112,11 @@ class SimulatorHandle:
     def port(self) -> int:
         """The TCP port (kept across restarts)."""
         return self._port
+
+    @property
+    def modbus_ports(self) -> list[int]:
+        """Device *i*'s SunSpec Modbus TCP port (``--modbus_port``; kept across restarts)."""
+        return list(self._modbus_ports)
 
     @property
     def http_url(self) -> str:
@@ -155,6 +165,15 @@ class SimulatorHandle:
         if self._service is not None:
             raise RuntimeError("the simulator is already running")
         sock = open_listener("127.0.0.1", self._port)
+        modbus = self.config.modbus
+        modbus_sockets = None
+        if modbus is not None:
+            ports = self._modbus_ports or modbus.ports(self.config.device_count)
+            try:
+                modbus_sockets = open_modbus_sockets(modbus.ip, ports)
+            except OSError:
+                sock.close()
+                raise
         done = trio.Event()
 
         async def run(*, task_status: trio.TaskStatus[RunningService]) -> None:
@@ -162,6 +181,7 @@ class SimulatorHandle:
                 await run_service(
                     self.config,
                     listen_socket=sock,
+                    modbus_sockets=modbus_sockets,
                     wall_clock=self._wall_clock,
                     fast_path=self._fast_path,
                     freeze_gc=False,
@@ -169,11 +189,14 @@ class SimulatorHandle:
                 )
             finally:
                 sock.close()
+                for listener in modbus_sockets or ():
+                    listener.close()
                 done.set()
 
         self._service = await self._nursery.start(run)
         self._done = done
         self._port = self._service.port
+        self._modbus_ports = list(self._service.modbus_ports)
         self.starts += 1
 
     async def stop(self) -> None:

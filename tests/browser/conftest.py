@@ -57,3 +57,13 @@ def probe(browser: Any) -> Iterator[PageProbe]:
 @pytest.fixture
 def phone_probe(browser: Any) -> Iterator[PageProbe]:
     yield from open_page(browser, 390, 844)
+
+
+SIZES = [(1280, 800), (390, 844)]
+"""Desktop and phone viewports for the layout tests."""
+
+
+@pytest.fixture(params=SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def sized_probe(request: pytest.FixtureRequest, browser: Any) -> Iterator[PageProbe]:
+    """A page at each of the desktop and the phone size."""
+    yield from open_page(browser, *request.param)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from browser_support import WAIT_MS, PageProbe, SimServer, open_page
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow  # a browser and a server process per session: about a minute
 
 LIVE = "Live"
 
@@ -111,10 +114,17 @@ def test_analytics_chart_presets_and_toggles(pv_server: SimServer, probe: PagePr
 
     page.click("#window-presets button[data-seconds='900']")
     assert page.evaluate("window.dersimDashboard.store.windowS") == 900
+    # The voltages have their own chart (one V axis); its series 1 is V L-L.
     page.click("#metric-toggles [data-metric='vll']")
-    assert page.evaluate("window.dersimDashboard.mainChart.series[5].show") is False
+    assert page.evaluate("window.dersimDashboard.voltChart.series[1].show") is False
     page.click("#metric-toggles [data-metric='vll']")
-    assert page.evaluate("window.dersimDashboard.mainChart.series[5].show") is True
+    assert page.evaluate("window.dersimDashboard.voltChart.series[1].show") is True
+    # Hiding the only series of an axis hides the axis too.
+    page.click("#metric-toggles [data-metric='i']")
+    assert page.evaluate("window.dersimDashboard.mainChart.series[4].show") is False
+    assert page.evaluate("window.dersimDashboard.mainChart.axes[2].show") is False
+    page.click("#metric-toggles [data-metric='i']")
+    assert page.evaluate("window.dersimDashboard.mainChart.axes[2].show") is True
     page.click("#window-presets button[data-seconds='7200']")
     assert_feature_shown(page, "#history-note")
     probe.screenshot("analytics-1280x800")
@@ -204,6 +214,22 @@ def test_power_setpoint_changes_telemetry(battery_server: SimServer, probe: Page
     row.locator("button", has_text="Clear").click()
     expect(page.locator("#controls-answer")).to_contain_text("HTTP 200")
     probe.screenshot("controls-battery-1280x800")
+
+
+def test_faults_inject_then_clear_all(battery_server: SimServer, probe: PageProbe) -> None:
+    """Every mutation the dashboard sends carries a JSON body (the server refuses one
+    without), "Clear all" too (``{}``)."""
+    page = load(probe, battery_server)
+    page.click(".tab[data-tab=controls]")
+    assert_feature_shown(page, "#faults-note")
+    page.select_option("#fault-type", "ground_fault")
+    page.click("#fault-inject")
+    expect(page.locator("#faults-answer")).to_contain_text("HTTP 200")
+    expect(page.locator("#fault-active")).to_contain_text("ground")
+    page.click("#fault-clear-all")
+    expect(page.locator("#faults-answer")).to_contain_text("DELETE")
+    expect(page.locator("#faults-answer")).to_contain_text("HTTP 200")
+    expect(page.locator("#fault-active")).not_to_contain_text("ground")
 
 
 def test_logs_tab(pv_server: SimServer, probe: PageProbe) -> None:

@@ -27,6 +27,7 @@ def engine(*flags: str, irradiance: float = 1000.0) -> Engine:
     eng = build_engine(parse_args(["--start_clock_time", "12:00:00", *flags]), START)
     for slot in eng.devices:
         slot.inputs.irradiance_w_m2 = irradiance
+        slot.inputs.irradiance_is_poa = True  # the array's own plane: P holds still
         slot.inputs.ambient_temperature_c = 25.0
     eng.initial()
     return eng
@@ -61,12 +62,13 @@ def test_injected_active_power_raises_the_terminal_voltage() -> None:
     assert snap.metrics.voltage_ln_v / slot.voltage_ln_nominal_v == pytest.approx(expected, 1e-12)
 
 
-def _curve_q_pu(v: float) -> float:
-    """Table 8 category B in per unit of S (var ratings 0.44·S): −0.44·(V − 1.02)/0.06 above
-    1.02, 0 in the dead band."""
+def _curve_q_kvar(v: float, q_abs_kvar: float) -> float:
+    """Table 8 category B with the reactive power in % of the var rating (``VAR_MAX_PCT``; the
+    default PV's ``VarMaxAbsRtg`` is below 0.44·S, so its −44 % of S is −100 % of the rating):
+    0 in the dead band up to 1.02, −100 % at 1.08 and beyond."""
     if v <= 1.02:
         return 0.0
-    return -0.44 * min(1.0, (v - 1.02) / 0.06)
+    return -q_abs_kvar * min(1.0, (v - 1.02) / 0.06)
 
 
 def test_volt_var_settles_where_its_curve_meets_the_network() -> None:
@@ -80,22 +82,24 @@ def test_volt_var_settles_where_its_curve_meets_the_network() -> None:
     )
     for _ in range(80):  # 120 s: 24 volt-var response times of 5 s
         snap = eng.step()[0]
-    s = slot.model.rating.va_max_kva
+    rating = slot.model.rating
+    s = rating.va_max_kva
+    q_abs = rating.var_max_abs_kvar
     p = snap.metrics.power_kw / s
     net = Thevenin(scr, xr)
     lo, hi = 0.5, 1.5  # the intersection, by bisection on the documented equations
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if net.terminal_pu(1.0, p, _curve_q_pu(mid)) > mid:
+        if net.terminal_pu(1.0, p, _curve_q_kvar(mid, q_abs) / s) > mid:
             lo = mid
         else:
             hi = mid
     v_star = 0.5 * (lo + hi)
     v = snap.metrics.voltage_ln_v / slot.voltage_ln_nominal_v
-    q = snap.metrics.reactive_power_kvar / s
+    q = snap.metrics.reactive_power_kvar
     assert 1.02 < v_star < 1.08  # on the sloped part, not in the dead band or at the limit
     assert v == pytest.approx(v_star, abs=1e-4)
-    assert q == pytest.approx(_curve_q_pu(v_star), abs=0.01 * 0.44)
+    assert q == pytest.approx(_curve_q_kvar(v_star, q_abs), abs=0.01 * q_abs)
     assert v < net.terminal_pu(1.0, p, 0.0)  # absorbing vars pulled the voltage down
 
 

@@ -10,21 +10,31 @@ code the leaked tasks cannot be cancelled, and only a process can be killed.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-if TYPE_CHECKING:
-    from conftest import Probe
+from helpers import (
+    free_port,
+    h2_prior_knowledge_request,
+    h2c_upgrade_request,
+    http_request,
+    open_descriptors,
+    server_info,
+    simulator_process,
+    upgrade_request,
+    wait_answering,
+    wait_exit,
+)
 
 CONNECTIONS = 20
 FLAGS = ("-d", "Batt", "--periodic_time", "0.1")
 
 
-def request_then_fin(probe: type[Probe], port: int, request: bytes) -> bytes:
+def request_then_fin(port: int, request: bytes) -> bytes:
     """Send ``request`` and FIN in one go; read until the server closes (or 5 s pass)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(request)
@@ -37,20 +47,18 @@ def request_then_fin(probe: type[Probe], port: int, request: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("mode", ["prior-knowledge", "h2c-upgrade"])
-async def test_http2_requests_closed_by_the_client_leave_no_descriptor_behind(
-    probe: type[Probe], mode: str
-) -> None:
-    port = probe.free_port()
-    with probe.simulator(*FLAGS, "-wp", str(port)) as proc:
-        await probe.wait_serving(proc, port)
-        baseline = probe.open_descriptors(proc.pid)
+async def test_http2_requests_closed_by_the_client_leave_no_descriptor_behind(mode: str) -> None:
+    port = free_port()
+    with simulator_process(*FLAGS, "-wp", str(port)) as proc:
+        await wait_answering(proc, port)
+        baseline = open_descriptors(proc.pid)
         if mode == "prior-knowledge":
-            request = probe.h2_prior_knowledge_request(port, "/api/dersim/overview")
+            request = h2_prior_knowledge_request(port, "/api/dersim/overview")
         else:
-            request = probe.h2c_upgrade_request(port, "/api/dersim/overview")
+            request = h2c_upgrade_request(port, "/api/dersim/overview")
 
         async def one() -> None:
-            await trio.to_thread.run_sync(request_then_fin, probe, port, request)
+            await trio.to_thread.run_sync(request_then_fin, port, request)
 
         with trio.fail_after(15):
             async with trio.open_nursery() as nursery:
@@ -59,11 +67,11 @@ async def test_http2_requests_closed_by_the_client_leave_no_descriptor_behind(
         # every client saw the server close its side (else recv timed out above); and the
         # server holds no descriptor for any of them
         with trio.fail_after(5):
-            while probe.open_descriptors(proc.pid) > baseline:  # noqa: ASYNC110 - other process
+            while open_descriptors(proc.pid) > baseline:  # noqa: ASYNC110 - other process
                 await trio.sleep(0.05)
         assert proc.poll() is None
-        proc.send_signal(probe.SIGTERM)
-        assert await probe.wait_exit(proc, 2) == 0
+        proc.send_signal(signal.SIGTERM)
+        assert await wait_exit(proc, 2) == 0
 
 
 class Held:
@@ -102,60 +110,58 @@ def connect(port: int, rcvbuf: int | None = None) -> socket.socket:
     return sock
 
 
-def open_every_kind(probe: type[Probe], port: int, held: Held) -> None:
+def open_every_kind(port: int, held: Held) -> None:
     """One connection of every protocol the server speaks, each left in a hard state."""
     # HTTP/2 request + FIN (the leak)
     sock = connect(port)
-    sock.sendall(probe.h2_prior_knowledge_request(port, "/api/dersim/overview"))
+    sock.sendall(h2_prior_knowledge_request(port, "/api/dersim/overview"))
     sock.shutdown(socket.SHUT_WR)
     held.add("h2 request + FIN", sock)
     # HTTP/2 with a zero flow-control window asking for a large response: its stream's send
     # can never finish while the connection lives
     sock = connect(port)
-    sock.sendall(probe.h2_prior_knowledge_request(port, "/openapi.json", INITIAL_WINDOW_SIZE=0))
+    sock.sendall(h2_prior_knowledge_request(port, "/openapi.json", INITIAL_WINDOW_SIZE=0))
     held.add("h2 stalled stream", sock)
     # h2c upgrade, then idle
     sock = connect(port)
-    sock.sendall(probe.h2c_upgrade_request(port, "/api/dersim/overview"))
+    sock.sendall(h2c_upgrade_request(port, "/api/dersim/overview"))
     held.add("h2c idle", sock)
     # HTTP/1.1 keep-alive, idle after one response
     sock = connect(port)
-    sock.sendall(probe.http_request(port, "GET", "/api/dersim/overview"))
+    sock.sendall(http_request(port, "GET", "/api/dersim/overview"))
     held.add("http/1.1 keep-alive", sock)
     # HTTP/1.1 with half a body
     sock = connect(port)
-    request = probe.http_request(port, "PUT", "/api/dersim/inputs", body=b'{"irradiance_w_m2": 1')
+    request = http_request(port, "PUT", "/api/dersim/inputs", body=b'{"irradiance_w_m2": 1')
     sock.sendall(request[:-5])
     held.add("http/1.1 half body", sock)
     # a head that never ends
     sock = connect(port)
-    sock.sendall(b"GET /api/dersim/overview HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    sock.sendall(http_request(port, "GET", "/api/dersim/overview")[:-2])
     held.add("http/1.1 unfinished head", sock)
     # fast-path telemetry clients: one with room to receive, one that stalls (4 KiB buffer)
     for name, rcvbuf in (("ws", None), ("ws stalled", 4096)):
         sock = connect(port, rcvbuf)
-        sock.sendall(probe.upgrade_request(port))
+        sock.sendall(upgrade_request(port))
         held.add(name, sock)
 
 
-async def test_sigterm_closes_every_connection_of_every_protocol_and_exits_0_within_2_s(
-    probe: type[Probe],
-) -> None:
-    port = probe.free_port()
+async def test_sigterm_closes_every_connection_of_every_protocol_and_exits_0_within_2_s() -> None:
+    port = free_port()
     held = Held()
-    with probe.simulator(*FLAGS, "-N", "20", "-wp", str(port)) as proc:
+    with simulator_process(*FLAGS, "-N", "20", "-wp", str(port)) as proc:
         try:
-            await probe.wait_serving(proc, port)
+            await wait_answering(proc, port)
             with trio.fail_after(10):
-                await trio.to_thread.run_sync(open_every_kind, probe, port, held)
+                await trio.to_thread.run_sync(open_every_kind, port, held)
                 # the stalled telemetry client is parked once the server starts dropping for it
-                while probe.server_info(port)["statistics"]["messages_dropped"] == 0:  # noqa: ASYNC110
+                while server_info(port)["statistics"]["messages_dropped"] == 0:  # noqa: ASYNC110
                     await trio.sleep(0.05)
             # all open before the signal (the request + FIN one too on the unfixed code)
             assert set(held.still_open()) >= set(held.socks) - {"h2 request + FIN"}
             signalled = time.monotonic()
-            proc.send_signal(probe.SIGTERM)
-            returncode = await probe.wait_exit(proc, 2 - (time.monotonic() - signalled))
+            proc.send_signal(signal.SIGTERM)
+            returncode = await wait_exit(proc, 2 - (time.monotonic() - signalled))
             assert returncode == 0
             with trio.fail_after(30):
                 assert await trio.to_thread.run_sync(held.still_open, 2.0) == []

@@ -82,10 +82,21 @@ def test_an_unknown_initial_state_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("duty_pct", "current_a"),
-    [(10.0, 6.0), (50.0, 30.0), (85.0, 51.0), (90.0, 65.0), (96.0, 80.0), (96.5, 80.0)],
+    [
+        (8.0, 6.0),
+        (9.0, 6.0),
+        (9.99, 6.0),
+        (10.0, 6.0),
+        (50.0, 30.0),
+        (85.0, 51.0),
+        (90.0, 65.0),
+        (96.0, 80.0),
+        (96.5, 80.0),
+    ],
 )
 def test_duty_cycle_gives_the_j1772_current(duty_pct: float, current_a: float) -> None:
-    """EVerest YetiSimulator: 8-85 % → 0.6·duty, 85-96 % → 2.5·(duty − 64), 96-97 % → 80 A."""
+    """IEC 61851-1:2017 Annex A Table A.8 (and SAE J1772's pilot duty cycle table):
+    8 % ≤ duty < 10 % → 6 A; 10-85 % → 0.6·duty; 85-96 % → 2.5·(duty − 64); 96-97 % → 80 A."""
     assert duty_to_current_a(duty_pct) == pytest.approx(current_a)
 
 

@@ -138,7 +138,9 @@ def test_ev_soc_uses_the_efficiency_on_the_way_in_and_out() -> None:
 
 def test_the_battery_covers_dc_demand_above_the_grid_share() -> None:
     """150 kW DC demand on a 75 kW connection (η 0.96): the battery gives 150 − 72 = 78 kW."""
-    batt, soc = backing_battery_kw(75.0, 0.0, 150.0, 0.96, 90.0, 300.0, 150.0, 150.0, 1 / 3600)
+    batt, soc = backing_battery_kw(
+        75.0, 0.0, 150.0, 0.96, 90.0, 300.0, 150.0, 150.0, 60.0, 1 / 3600
+    )
     assert batt == pytest.approx(150.0 - 75.0 * 0.96)
     assert soc == pytest.approx(90.0 - 100.0 * batt / 3600.0 / 300.0)
     assert station_ac_power_kw(0.0, 150.0 - batt, 0.96) == pytest.approx(-75.0)
@@ -147,23 +149,32 @@ def test_the_battery_covers_dc_demand_above_the_grid_share() -> None:
 def test_an_ac_ev_beyond_the_connection_draws_through_the_converter() -> None:
     """A 22 kW AC EV on an 11 kW connection: the other 11 kW reach the AC side from the
     battery through the converter, 11/0.96 kW of DC."""
-    batt, _ = backing_battery_kw(11.0, 22.0, 0.0, 0.96, 90.0, 22.0, 22.0, 22.0, 1 / 3600)
+    batt, _ = backing_battery_kw(11.0, 22.0, 0.0, 0.96, 90.0, 22.0, 22.0, 22.0, 4.4, 1 / 3600)
     assert batt == pytest.approx(11.0 / 0.96)
     assert station_ac_power_kw(22.0, -batt, 0.96) == pytest.approx(-11.0)
 
 
-def test_with_headroom_the_battery_recharges_and_lands_on_95_percent() -> None:
-    batt, soc = backing_battery_kw(75.0, 0.0, 0.0, 0.96, 90.0, 300.0, 150.0, 150.0, 1 / 60)
-    assert batt == pytest.approx(-75.0 * 0.96)
-    assert soc == pytest.approx(90.0 + 100.0 * 0.95 * 72.0 / 60.0 / 300.0)
-    batt, soc = backing_battery_kw(75.0, 0.0, 0.0, 0.96, 94.99, 300.0, 150.0, 150.0, 1.0)
+def test_a_top_up_takes_the_headroom_up_to_its_limit_and_lands_on_95_percent() -> None:
+    """75 kW of headroom, a 60 kW top-up limit: 60 kW from the grid, 57.6 kW into the battery."""
+    batt, soc = backing_battery_kw(75.0, 0.0, 0.0, 0.96, 80.0, 300.0, 150.0, 150.0, 60.0, 1 / 60)
+    assert batt == pytest.approx(-60.0 * 0.96)
+    assert soc == pytest.approx(80.0 + 100.0 * 0.95 * 57.6 / 60.0 / 300.0)
+    assert station_ac_power_kw(0.0, -batt, 0.96) == pytest.approx(-60.0)
+    batt, soc = backing_battery_kw(10.0, 0.0, 0.0, 0.96, 80.0, 300.0, 150.0, 150.0, 60.0, 1 / 60)
+    assert batt == pytest.approx(-10.0 * 0.96)  # the headroom binds
+    batt, soc = backing_battery_kw(75.0, 0.0, 0.0, 0.96, 94.99, 300.0, 150.0, 150.0, 60.0, 1.0)
     assert soc == BACKING_SOC_MAX_PCT
     assert -batt == pytest.approx(0.01 * 3.0 / 0.95)
 
 
+def test_without_a_top_up_the_battery_stays_idle_with_headroom() -> None:
+    batt, soc = backing_battery_kw(75.0, 0.0, 0.0, 0.96, 90.0, 300.0, 150.0, 150.0, 0.0, 1 / 60)
+    assert (batt, soc) == (0.0, 90.0)
+
+
 def test_an_empty_battery_lands_on_its_minimum() -> None:
     cap = backing_discharge_cap_kw(150.0, 300.0, 5.5, 1.0)
-    batt, soc = backing_battery_kw(0.0, 0.0, 150.0, 0.96, 5.5, 300.0, 150.0, cap, 1.0)
+    batt, soc = backing_battery_kw(0.0, 0.0, 150.0, 0.96, 5.5, 300.0, 150.0, cap, 60.0, 1.0)
     assert batt == pytest.approx(cap)
     assert soc == BACKING_SOC_MIN_PCT
 

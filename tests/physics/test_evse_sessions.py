@@ -7,9 +7,9 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dersim_trio.physics.evse.cars import CARS, EvCar
 from dersim_trio.physics.evse.sessions import (
     ARRIVAL_SOC_RANGE_PCT,
-    FLEET,
     TARGET_SOC_RANGE_PCT,
     EvSession,
     SessionGenerator,
@@ -58,16 +58,23 @@ def test_the_generator_never_runs_out() -> None:
 
 
 def test_generated_sessions_follow_the_documented_distributions() -> None:
-    """Arrival SoC 10-50 %, target 80-100 %, cars from the fleet table, dwell within range."""
+    """Arrival SoC 10-50 %, target 80-100 %, named cars (every one of them drawn), dwell."""
     station = load_station_spec("EVSE-Hybrid-2DC-1AC")
     sessions = generate_sessions(11, station, 20 * DAY_S)
-    fleet = {(c.capacity_kwh, c.max_ac_kw, c.max_dc_kw, c.pack_voltage_v) for c in FLEET}
+    drawn: set[EvCar] = set()
     kinds = {c.id: c.kind for c in station.connectors}
     by_connector: dict[int, list[EvSession]] = {}
     for s in sessions:
         assert ARRIVAL_SOC_RANGE_PCT[0] <= s.arrival_soc_pct <= ARRIVAL_SOC_RANGE_PCT[1]
         assert TARGET_SOC_RANGE_PCT[0] <= s.target_soc_pct <= TARGET_SOC_RANGE_PCT[1]
-        assert (s.capacity_kwh, s.max_ac_kw, s.max_dc_kw, s.pack_voltage_v) in fleet
+        assert s.car is not None
+        drawn.add(s.car)
+        assert (s.capacity_kwh, s.max_ac_kw, s.max_dc_kw, s.pack_voltage_v) == (
+            s.car.capacity_kwh,
+            s.car.ac_kw,
+            s.car.dc_max_kw,
+            s.car.pack_voltage_v,
+        )
         dwell = s.departure_s - s.arrival_s
         if kinds[s.connector] == "AC":
             assert 20 * 60 <= dwell <= 14 * 3600
@@ -78,6 +85,7 @@ def test_generated_sessions_follow_the_documented_distributions() -> None:
         for before, after in itertools.pairwise(connector_sessions):
             assert after.arrival_s >= before.departure_s + 120.0  # changeover, no overlap
         assert 5.0 <= connector_sessions[0].arrival_s <= 120.0  # warm start
+    assert drawn == set(CARS)
 
 
 def test_arrivals_are_rarer_at_night_than_in_the_evening_peak() -> None:

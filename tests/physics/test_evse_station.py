@@ -301,15 +301,34 @@ def test_demand_above_the_grid_limit_comes_from_the_backing_battery() -> None:
     assert out.inverter_state == "running"
 
 
-def test_the_battery_recharges_from_the_grid_headroom_when_idle() -> None:
+def test_an_idle_station_started_at_90_percent_draws_nothing() -> None:
+    """The top-up hysteresis (below 85 %, spec.py): no 75 kW draw from an idle charger."""
     model = EvseModel(load_station_spec("EVSE-DC-150kW-CCS-1port"), sessions=[])
-    out = run(model, IDLE, 60.0, 2)[-1]
-    assert out.ac_power_kw == pytest.approx(-75.0)
-    assert out.asset["backing_battery_power_kw"] == pytest.approx(-75.0 * 0.96)
-    first_soc = out.asset["backing_battery_soc_pct"]
-    assert isinstance(first_soc, float)
-    assert 90.0 < first_soc < 95.0
-    out = run(model, IDLE, 3600.0, 2)[-1]
+    for out in run(model, IDLE, 60.0, 30):
+        assert out.ac_power_kw == 0.0
+        assert out.asset["backing_battery_power_kw"] == 0.0
+        assert out.inverter_state == "standby"
+
+
+def test_a_drained_battery_tops_up_at_its_limit_until_95_percent() -> None:
+    """A DC session drains the 300 kWh battery below 85 %; afterwards the idle station tops it
+    up at 0.2 C (60 kW from the grid, below the 75 kW connection) and stops at 95 %."""
+    spec = load_station_spec("EVSE-DC-150kW-CCS-1port")
+    assert spec.topup_kw == pytest.approx(60.0)
+    ev = session(capacity_kwh=100.0, arrival_soc_pct=5.0, target_soc_pct=95.0, departure_s=4000.0)
+    model = EvseModel(spec, sessions=[ev])
+    soc = 90.0
+    while True:
+        out = model.step(ENV, IDLE, 10.0)
+        new_soc = out.asset["backing_battery_soc_pct"]
+        assert isinstance(new_soc, float)
+        if conn(out)["state"] == "A" and new_soc > soc:
+            break
+        soc = new_soc
+    assert soc < 85.0
+    assert out.ac_power_kw == pytest.approx(-60.0)
+    assert out.asset["backing_battery_power_kw"] == pytest.approx(-60.0 * 0.96)
+    out = run(model, IDLE, 600.0, 40)[-1]
     assert out.asset["backing_battery_soc_pct"] == 95.0
     assert out.ac_power_kw == 0.0
     assert out.storage is not None

@@ -21,7 +21,10 @@ class DcIv(BaseModel):
 
     model_config = ConfigDict(allow_inf_nan=False)
 
-    irradiance_w_m2: float = Field(description="Plane-of-array irradiance of the last tick.")
+    irradiance_w_m2: float = Field(
+        description="Irradiance reaching the cells at the last tick: plane of array, after the "
+        "incidence-angle loss (the asset's effective_irradiance_w_m2)."
+    )
     cell_temperature_c: float = Field(description="Cell temperature of the last tick.")
     operating_point: DcIvPoint = Field(description="Where the string works now (last tick).")
     curve: list[DcIvPoint] = Field(

@@ -10,7 +10,7 @@ lowest phase against low-voltage limits and the highest against high-voltage one
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
@@ -52,6 +52,8 @@ GridVoltage = Annotated[
 ]
 """A grid voltage: one per-unit number, or three per-phase line-to-neutral values."""
 
+IrradianceKind = Literal["ghi", "poa"]
+
 
 class InputsUpdate(BaseModel):
     """``PUT .../inputs`` body: every field optional; a number overrides, ``null`` resets."""
@@ -59,7 +61,16 @@ class InputsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     irradiance_w_m2: float | None = Field(
-        default=None, ge=0, le=1500, description="Plane-of-array irradiance, W/m² (0..1500)."
+        default=None,
+        ge=0,
+        le=1500,
+        description="Irradiance, W/m² (0..1500): global horizontal, or in the plane of the "
+        "array when irradiance_kind is poa.",
+    )
+    irradiance_kind: IrradianceKind | None = Field(
+        default=None,
+        description="What irradiance_w_m2 is: ghi (global horizontal, the default; transposed "
+        "to each array's tilt and azimuth) or poa (plane of array); null resets to ghi.",
     )
     ambient_temperature_c: float | None = Field(
         default=None, ge=-40, le=60, description="Ambient air temperature, °C (-40..60)."
@@ -73,6 +84,12 @@ class InputsUpdate(BaseModel):
     grid_frequency_hz: float | None = Field(
         default=None, ge=45, le=65, description="Grid frequency, Hz (45..65)."
     )
+    load_kw: float | None = Field(
+        default=None,
+        ge=0,
+        le=100000,
+        description="Site load behind the meter, kW (0..100000; HybridDC).",
+    )
 
 
 class InputsState(BaseModel):
@@ -80,8 +97,10 @@ class InputsState(BaseModel):
 
     device_index: int
     irradiance_w_m2: float | None
+    irradiance_kind: IrradianceKind
     ambient_temperature_c: float | None
     wind_speed_m_s: float | None
+    load_kw: float | None
     grid_voltage_pu: float | list[float] = Field(
         description="The set grid voltage: per unit, or three per-phase L-N values."
     )

@@ -98,9 +98,15 @@ class DersimClient:
     async def request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = _NO_BODY
     ) -> Any:
-        """Send one request to ``path``; return the decoded JSON (raises on error statuses)."""
+        """Send one request to ``path``; return the decoded JSON (raises on error statuses).
+
+        A mutating request always carries a JSON body (``{}`` when ``body`` is not given): the
+        server refuses mutations without one (they could come from a web page).
+        """
         url = self.urls.http_base + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        if body is _NO_BODY and method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            body = {}
         try:
             if body is _NO_BODY:
                 response = await self._http.request(
@@ -186,14 +192,18 @@ class DersimClient:
         data = await self.request("GET", f"/api/dersim/devices/{device}/inputs")
         return self._model(InputsState, data, "inputs")
 
-    async def set_inputs(self, device: int, **changes: float | list[float] | None) -> InputsState:
+    async def set_inputs(
+        self, device: int, **changes: float | list[float] | str | None
+    ) -> InputsState:
         """``PUT .../devices/{device}/inputs``: a number overrides, ``None`` returns to the
         profile, e.g. ``await api.set_inputs(0, wind_speed_m_s=12.0)``; ``grid_voltage_pu``
         may be three per-phase values (three-phase devices)."""
         data = await self.request("PUT", f"/api/dersim/devices/{device}/inputs", body=changes)
         return self._model(InputsState, data, "inputs")
 
-    async def set_all_inputs(self, **changes: float | list[float] | None) -> list[InputsState]:
+    async def set_all_inputs(
+        self, **changes: float | list[float] | str | None
+    ) -> list[InputsState]:
         """``PUT /api/dersim/inputs``: the same overrides for every device."""
         data = await self.request("PUT", "/api/dersim/inputs", body=changes)
         return self._list(InputsState, data, "inputs")
@@ -235,7 +245,7 @@ class DersimClient:
     async def clear_faults(self, device: int, fault: FaultType | None = None) -> FaultsState:
         """``DELETE .../devices/{device}/faults``: one type, or all (None)."""
         path = f"/api/dersim/devices/{device}/faults"
-        body = {"type": fault} if fault is not None else _NO_BODY
+        body = {"type": fault} if fault is not None else {}
         data = await self.request("DELETE", path, body=body)
         return self._model(FaultsState, data, "faults")
 

@@ -49,8 +49,11 @@ class ProfileSample:
     """Values a DC-source profile gives for one instant (``None``: no such column)."""
 
     irradiance_w_m2: float | None = None
+    irradiance_is_poa: bool = False
+    """Whether the irradiance is plane-of-array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
+    load_kw: float | None = None
 
 
 class InputProfile(Protocol):
@@ -65,8 +68,8 @@ class InputProfile(Protocol):
 class GridInputs:
     """Runtime overrides for one device; ``None`` leaves a quantity to the profile, then the model.
 
-    Precedence for irradiance, ambient temperature and wind: override, else the device's
-    profile, else the model's own (seeded) source.
+    Precedence for irradiance, ambient temperature, wind and site load: override, else the
+    device's profile, else the model's own (seeded) source.
     """
 
     grid_voltage_pu: float = 1.0
@@ -75,8 +78,12 @@ class GridInputs:
     """Per-phase L-N voltages (an unbalanced grid); None: every phase at ``grid_voltage_pu``."""
     grid_frequency_hz: float = 60.0
     irradiance_w_m2: float | None = None
+    irradiance_is_poa: bool = False
+    """Whether the irradiance override is plane-of-array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
+    load_kw: float | None = None
+    """Site load behind the device's meter, kW (hybrid systems)."""
 
 
 @dataclass(slots=True)
@@ -174,13 +181,20 @@ class Engine:
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
+            is_poa = inputs.irradiance_is_poa
             ambient = inputs.ambient_temperature_c
             wind = inputs.wind_speed_m_s
-            if slot.profile is not None and (irradiance is None or ambient is None or wind is None):
+            load = inputs.load_kw
+            if slot.profile is not None and (
+                irradiance is None or ambient is None or wind is None or load is None
+            ):
                 sample = slot.profile.sample(now, elapsed_s)
-                irradiance = sample.irradiance_w_m2 if irradiance is None else irradiance
+                if irradiance is None:
+                    irradiance = sample.irradiance_w_m2
+                    is_poa = sample.irradiance_is_poa
                 ambient = sample.ambient_temperature_c if ambient is None else ambient
                 wind = sample.wind_speed_m_s if wind is None else wind
+                load = sample.load_kw if load is None else load
             f = inputs.grid_frequency_hz
             v = inputs.grid_voltage_pu
             phases = inputs.grid_voltage_phases_pu
@@ -216,8 +230,10 @@ class Engine:
                 grid_voltage_pu=v + rise,
                 grid_frequency_hz=f,
                 irradiance_w_m2=irradiance,
+                irradiance_is_poa=is_poa,
                 ambient_temperature_c=ambient,
                 wind_speed_m_s=wind,
+                site_load_kw=load,
             )
             supervisor = slot.supervisor
             model = slot.model

@@ -43,10 +43,14 @@ class Environment:
     """Grid voltage at the point of connection in per-unit of the nominal voltage."""
     grid_frequency_hz: float = 60.0
     irradiance_w_m2: float | None = None
-    """Plane-of-array irradiance, W/m²."""
+    """Irradiance, W/m²: global horizontal, or plane-of-array when ``irradiance_is_poa``."""
+    irradiance_is_poa: bool = False
+    """Whether ``irradiance_w_m2`` is in the plane of the array (default: global horizontal)."""
     ambient_temperature_c: float | None = None
     wind_speed_m_s: float | None = None
     """Wind speed at the anemometer height, m/s."""
+    site_load_kw: float | None = None
+    """Consumption of the site behind the device's meter, kW ≥ 0 (hybrid systems)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,35 @@ class IvCurveSource(Protocol):
         self, g_w_m2: float, cell_temp_c: float, points: int = ...
     ) -> Sequence[tuple[float, float, float]]:
         """(V, A, W) samples of the string's I-V curve at an irradiance and cell temperature."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StorageRating:
+    """The nameplate of a device's storage (SunSpec 713 ``WHRtg``/``SoH``, 802 ratings)."""
+
+    energy_kwh: float
+    """Rated energy ``WHRtg``, kWh (the usable capacity is this × state of health)."""
+    w_charge_max_kw: float
+    """Charge rating at the storage's own terminals, kW (802 ``WChaRteMax``)."""
+    w_discharge_max_kw: float
+    """Discharge rating, kW (802 ``WDisChaRteMax``)."""
+    chemistry: str
+    """Cell chemistry, e.g. ``NMC`` or ``LFP`` (802 ``Typ``: both are lithium-ion)."""
+    state_of_health_pct: float
+    soc_min_pct: float
+    """Nameplate usable minimum (802 ``SoCMin``)."""
+    soc_max_pct: float
+    """Nameplate usable maximum (802 ``SoCMax``)."""
+
+
+@runtime_checkable
+class RatedStorage(Protocol):
+    """A model with an energy store whose ratings a protocol reports (battery, hybrid DC)."""
+
+    @property
+    def storage_rating(self) -> StorageRating:
+        """The storage's nameplate ratings."""
         ...
 
 

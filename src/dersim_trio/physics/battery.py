@@ -10,14 +10,21 @@ by the ratings (discharge ``min(WMaxRtg, VAMaxRtg)`` = 702 ``WDisChaRteMax``, ch
 side only, by ``dispatch.active_power_limit_pct`` (704 ``WMaxLimPct``, clamped to 0-100 %).
 
 SoC integration (OpenDER Eq. 3.6.1-4, ``src/opender/bess_specifc/soc.py``, EPRI report
-3002025583 §3.6), applied to the DC power at the pack terminals::
+3002025583 §3.6), applied, as in OpenDER, to the power at the AC terminals (the converter's outer
+port)::
 
-    SoC(k+1) = SoC(k) + 100·(η_rt·P_ch,dc − P_dis,dc)·Δt_h / E − k_sd·SoC(k)·Δt_h      [%]
+    SoC(k+1) = SoC(k) + 100·(η_rt·P_ch,ac − P_dis,ac)·Δt_h / E − k_sd·SoC(k)·Δt_h      [%]
 
-* ``η_rt`` (``round_trip_efficiency_pct``) is the pack's DC round-trip efficiency, applied on the
-  charge side only, as OpenDER does (not √η_rt on both sides). It lumps coulombic and ohmic
-  losses; the pack resistance below only shapes the terminal voltage. The AC-to-AC round trip is
-  η_rt·η_conv,charge·η_conv,discharge (≈ 0.95·0.96·0.96 ≈ 0.88 at rated power by default).
+* ``η_rt`` (``round_trip_efficiency_pct``) is the nameplate's round-trip efficiency AC to AC,
+  applied on the charge side only, as OpenDER does (not √η_rt on both sides). It lumps every loss
+  of the round trip, converter and pack. So SoC is referred to the AC terminals: E·SoC/100 is the
+  energy the unit can still deliver there, and a harness reconciles SoC with metered AC energy
+  exactly (ΔSoC·E/100 = η_rt·E_ac,abs − E_ac,inj − self-discharge).
+* The converter's losses are visible on the DC side: ``dc_power_kw`` is the converter's DC-port
+  power from the curve below (discharging P_dc = P_in with η(P_in)·P_in = P_ac, charging
+  |P_dc| = η·|P_ac|), and the DC energy counters integrate it. These DC figures are what crossed
+  the DC port; SoC does not follow them (OpenDER books the whole round-trip loss on charge, so
+  per direction the DC and AC energies differ by the converter loss, not by the SoC change).
 * ``k_sd`` is OpenDER's SoC-proportional self-discharge ``NP_BESS_SELF_DISCHARGE_SOC`` (1/h),
   here ``self_discharge_pct_per_month/100/730``; OpenDER's constant term is taken as 0. Self-
   discharge is physical: an idle pack parked at the reserve minimum drifts slowly below it
@@ -39,15 +46,15 @@ Operating window. The operator reserve [``soc_reserve_min_pct``, ``soc_reserve_m
    exponentially and never arrive. At or beyond the limit the energy cap below decides (it only
    lets a charging unit parked at SocRsvMax replace what self-discharge takes, as OpenDER's
    Eq. 3.6.2-2 does, so SoC holds exactly at the limit instead of dithering).
-2. Energy cap for the step (OpenDER Eq. 3.6.2-2/3, self-discharge included), so that no step,
-   however long, overshoots::
+2. Energy cap for the step (OpenDER Eq. 3.6.2-2/3 at the AC terminals, self-discharge
+   included), so that no step, however long, overshoots::
 
-       P_ch,dc,max  = ((SoC_rsv,max − SoC) + k_sd·SoC·Δt_h)·E / (100·η_rt·Δt_h)
-       P_dis,dc,max = ((SoC − SoC_rsv,min) − k_sd·SoC·Δt_h)·E / (100·Δt_h)
+       P_ch,ac,max  = ((SoC_rsv,max − SoC) + k_sd·SoC·Δt_h)·E / (100·η_rt·Δt_h)
+       P_dis,ac,max = ((SoC − SoC_rsv,min) − k_sd·SoC·Δt_h)·E / (100·Δt_h)
 
    When this cap binds the new SoC is set exactly to the limit (a 3600 s step lands on 90.0 %,
    it neither overshoots nor oscillates). The converter then runs at the power allowed by the
-   request, rating and taper for the fraction P_dc,max/P_dc of the step and idles for the rest
+   request, rating and taper for the fraction P_ac,max/P_ac of the step and idles for the rest
    ("burst"); the reported step averages are that fraction of the running powers, so the
    converter efficiency stays the one at the running power, not at the tiny average.
 
@@ -67,17 +74,26 @@ inverse (P_in from P_out) is closed form (smaller root). The 0.0059 term is a no
 about 0.6 % of rating; at zero request the converter idles off (0 W both sides, η irrelevant).
 Computed: η = 86.4 % at 5 % load, 94.9 % at 20 %, 96.2 % at 50 %, 96.0 % at 100 %.
 
-Pack voltage and current. Cells ``cells_in_series`` (64 = 4 modules × 16 cells) per string,
-``strings_in_parallel`` (2) strings::
+Pack voltage and current. The pack sits directly on the inverter's DC link, so it must be a
+high-voltage pack the inverter can work from: a two-level bridge cannot synthesize more than its
+DC voltage, so the link needs at least the peak of the AC voltage it drives, V_dc,min = √2·V_AC
+(V_AC line-to-line for three-phase, 679 V at 480 V, space-vector modulation; the leg-to-leg 240 V
+for split-phase, 339 V; the line voltage for single-phase, 325 V at 230 V). Unless
+``cells_in_series`` is given, the pack has the fewest cells in series whose open-circuit voltage
+at the usable minimum SoC (802 ``SoCMin``) reaches V_dc,min: the default 10 kW / 15 kWh NMC unit
+at 480 V has 206 cells, 680-865 V between 5 and 100 % SoC (commercial three-phase storage racks
+run at 600-1000 V). One string of cells sized to the energy
+(C_cell = E/(N_s·N_p·OCV(50 %)), Ah) unless ``strings_in_parallel`` says otherwise; the pack
+resistance, unless ``pack_resistance_ohm`` is given, is N_s·R_cell/N_p with R_cell = 2 mΩ at
+30 Ah scaled inversely with the cell's capacity (a typical DC resistance of NMC cells, from
+memory)::
 
     V_oc = N_s·OCV(SoC)          V_dc = V_oc − I·R_pack          P_dc = V_dc·I
     ⇒ R·I² − V_oc·I + P_dc = 0   ⇒ I = 2·P_dc / (V_oc + √(V_oc² − 4·R·P_dc))
 
 (the root that tends to P/V_oc as R → 0; valid for both signs, I < 0 when charging, so V_dc
 drops under discharge and rises under charge; the discriminant is floored at 0, which only
-matters beyond the pack's maximum power V_oc²/4R, 219 kW for the default pack).
-``pack_resistance_ohm`` default 0.064 Ω is 64 cells × 2 mΩ / 2 strings (a typical DC resistance
-of a ~30 Ah NMC cell, from memory).
+matters beyond the pack's maximum power V_oc²/4R).
 
 OCV(SoC) per cell, piecewise linear (representative curves shaped after the NMC/LFP figure at
 https://ansh-bohrey.github.io/EV-blog/assets/battery/ocv-soc-curves.html: NMC slopes 3.0→4.2 V,
@@ -92,8 +108,9 @@ A seeded cell-to-cell OCV spread (Gaussian, σ = ``cell_voltage_spread_mv``, dra
 over all N_s·N_p cells) gives 802-style minimum and maximum cell voltages.
 
 Energies (713 ``WHAvail`` is implementation-defined; we define it):
-``energy_available_kwh = WHRtg·SoH/100·max(0, SoC − SoCRsvMin)/100`` and
-``energy_to_full_kwh = WHRtg·SoH/100·max(0, SocRsvMax − SoC)/100``, both stored (DC) energy.
+``energy_available_kwh = WHRtg·SoH/100·max(0, SoC − SoCRsvMin)/100``, the energy the unit can
+still deliver at its AC terminals, and ``energy_to_full_kwh = WHRtg·SoH/100·max(0, SocRsvMax −
+SoC)/100``, in the same AC-referred units (the AC energy to absorb is that divided by η_rt).
 """
 
 from __future__ import annotations
@@ -104,7 +121,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from dersim_trio.physics.ac import AcType
+from dersim_trio.physics.ac import AcType, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.physics.base import (
     AcRating,
     AssetValue,
@@ -112,6 +129,7 @@ from dersim_trio.physics.base import (
     Dispatch,
     Environment,
     InverterState,
+    StorageRating,
     StorageReport,
 )
 
@@ -129,6 +147,9 @@ _PVWATTS_A = 0.0162
 _PVWATTS_B = 0.9858
 _PVWATTS_D = 0.0059
 _HOURS_PER_MONTH = 730.0
+CELL_RESISTANCE_REF_OHM = 0.002
+"""DC resistance of a reference 30 Ah NMC cell, Ω (typical, from memory)."""
+CELL_CAPACITY_REF_AH = 30.0
 _EPS_KW = 1e-9
 
 
@@ -205,16 +226,19 @@ class BatteryNameplate:
     soc_reserve_max_pct: float = 90.0
     """Operator reserve maximum (802 ``SocRsvMax``): charge stops here."""
     round_trip_efficiency_pct: float = 95.0
-    """Pack DC round-trip efficiency, applied on the charge side (OpenDER ``NP_EFFICIENCY``)."""
+    """Round-trip efficiency AC to AC, applied on the charge side (OpenDER ``NP_EFFICIENCY``)."""
     converter_efficiency_nom_pct: float = 96.0
     """PVWatts ``eta_inv_nom`` of the bidirectional converter."""
     self_discharge_pct_per_month: float = 2.0
     """SoC-proportional self-discharge (typical Li-ion 1-3 %/month, from memory)."""
-    cells_in_series: int = 64
-    """Cells in series per string (4 modules × 16 cells)."""
-    strings_in_parallel: int = 2
-    pack_resistance_ohm: float = 0.064
-    """Pack DC resistance: N_s·R_cell/N_p = 64 × 2 mΩ / 2."""
+    ac_voltage_v: float | None = None
+    """Nominal AC voltage the converter drives (line-to-line for three-phase, leg-to-leg for
+    split-phase), V; None: the ``physics/ac.py`` default of ``ac_type`` (702 ``VNom``)."""
+    cells_in_series: int | None = None
+    """Cells in series per string; None: sized for the DC link (module docstring)."""
+    strings_in_parallel: int = 1
+    pack_resistance_ohm: float | None = None
+    """Pack DC resistance, Ω; None: N_s·R_cell/N_p with R_cell from the cell size."""
     taper_band_pct: float = 5.0
     """Width of the linear power taper before each reserve limit, SoC points."""
     taper_floor_pct: float = 10.0
@@ -248,15 +272,52 @@ class BatteryNameplate:
         }.items():
             if not 0.0 <= value <= 100.0:
                 raise ValueError(f"{name} must be within 0-100 %, got {value!r}")
-        if self.cells_in_series < 1 or self.strings_in_parallel < 1:
+        if (self.cells_in_series is not None and self.cells_in_series < 1) or (
+            self.strings_in_parallel < 1
+        ):
             raise ValueError("cells_in_series and strings_in_parallel must be at least 1")
-        if not (self.pack_resistance_ohm >= 0.0 and self.self_discharge_pct_per_month >= 0.0):
+        resistance = 0.0 if self.pack_resistance_ohm is None else self.pack_resistance_ohm
+        if not (resistance >= 0.0 and self.self_discharge_pct_per_month >= 0.0):
             raise ValueError("pack_resistance_ohm and self_discharge_pct_per_month must be >= 0")
+        if self.ac_voltage_v is not None and not (
+            math.isfinite(self.ac_voltage_v) and self.ac_voltage_v > 0.0
+        ):
+            raise ValueError(f"ac_voltage_v must be a positive number, got {self.ac_voltage_v!r}")
         if not self.cell_voltage_spread_mv >= 0.0:
             raise ValueError("cell_voltage_spread_mv must be >= 0")
         check_soc_window(
             self.soc_min_pct, self.soc_max_pct, self.soc_reserve_min_pct, self.soc_reserve_max_pct
         )
+
+    @property
+    def dc_link_min_v(self) -> float:
+        """Least DC voltage the converter needs: the peak of the AC voltage it drives, V."""
+        v_ac = self.ac_voltage_v
+        if v_ac is None:
+            v_ac = ll_from_ln(self.ac_type, nominal_voltage_ln_v(self.ac_type))
+        return math.sqrt(2.0) * v_ac
+
+    @property
+    def series_cells(self) -> int:
+        """Cells in series: ``cells_in_series``, or the fewest whose OCV at SoCMin reaches
+        ``dc_link_min_v`` (module docstring)."""
+        if self.cells_in_series is not None:
+            return self.cells_in_series
+        return math.ceil(self.dc_link_min_v / cell_ocv_v(self.chemistry, self.soc_min_pct) - 1e-9)
+
+    @property
+    def cell_capacity_ah(self) -> float:
+        """Capacity of one cell, Ah: the rated energy over the cells at their 50 % OCV."""
+        cells = self.series_cells * self.strings_in_parallel
+        return self.energy_kwh * 1000.0 / (cells * cell_ocv_v(self.chemistry, 50.0))
+
+    @property
+    def pack_resistance(self) -> float:
+        """Pack DC resistance, Ω: ``pack_resistance_ohm`` or N_s·R_cell/N_p (module docstring)."""
+        if self.pack_resistance_ohm is not None:
+            return self.pack_resistance_ohm
+        r_cell = CELL_RESISTANCE_REF_OHM * CELL_CAPACITY_REF_AH / self.cell_capacity_ah
+        return self.series_cells * r_cell / self.strings_in_parallel
 
 
 def check_soc_window(
@@ -330,13 +391,12 @@ class BatteryModel:
         self._k_sd_per_h = np_.self_discharge_pct_per_month / 100.0 / _HOURS_PER_MONTH
         self._band_pct = np_.taper_band_pct
         self._floor_pu = np_.taper_floor_pct / 100.0
-        self._n_series = float(np_.cells_in_series)
-        self._r_pack_ohm = np_.pack_resistance_ohm
+        self._n_series = float(np_.series_cells)
+        self._r_pack_ohm = np_.pack_resistance
         self._ocv_v = _OCV_CELL_V[np_.chemistry]
         sigma_v = np_.cell_voltage_spread_mv / 1000.0
         offsets = [
-            self._rng.gauss(0.0, sigma_v)
-            for _ in range(np_.cells_in_series * np_.strings_in_parallel)
+            self._rng.gauss(0.0, sigma_v) for _ in range(np_.series_cells * np_.strings_in_parallel)
         ]
         mean = sum(offsets) / len(offsets)
         self._cell_offset_min_v = min(offsets) - mean
@@ -344,6 +404,20 @@ class BatteryModel:
         self._dc_injected_kwh = 0.0
         self._dc_absorbed_kwh = 0.0
         self._cache_messages()
+
+    @property
+    def storage_rating(self) -> StorageRating:
+        """The pack's nameplate ratings (``RatedStorage``)."""
+        np_ = self.nameplate
+        return StorageRating(
+            energy_kwh=np_.energy_kwh,
+            w_charge_max_kw=np_.w_charge_max_kw,
+            w_discharge_max_kw=np_.w_max_kw,
+            chemistry=np_.chemistry,
+            state_of_health_pct=np_.state_of_health_pct,
+            soc_min_pct=np_.soc_min_pct,
+            soc_max_pct=np_.soc_max_pct,
+        )
 
     @property
     def soc_pct(self) -> float:
@@ -408,18 +482,10 @@ class BatteryModel:
         ch_kw = self._p_ch_rated_kw * self._taper_pu(rsv_max - soc)
         if dt_h > 0.0:
             sd_pct = self._k_sd_per_h * soc * dt_h
-            dis_dc = converter_input_kw(dis_kw, self._p0_kw, self._eta_nom)
             dis_cap = (soc - rsv_min - sd_pct) * self._capacity_kwh / (100.0 * dt_h)
-            if dis_cap <= 0.0:
-                dis_kw = 0.0
-            elif dis_cap < dis_dc:
-                dis_kw *= dis_cap / dis_dc
-            ch_dc = converter_output_kw(ch_kw, self._p0_kw, self._eta_nom)
+            dis_kw = max(0.0, min(dis_kw, dis_cap))
             ch_cap = (rsv_max - soc + sd_pct) * self._capacity_kwh / (100.0 * self._eta_rt * dt_h)
-            if ch_cap <= 0.0:
-                ch_kw = 0.0
-            elif ch_cap < ch_dc:
-                ch_kw *= ch_cap / ch_dc
+            ch_kw = max(0.0, min(ch_kw, ch_cap))
         return dis_kw, ch_kw
 
     def advance(self, request_kw: float, dt_s: float, limit_pct: float = 100.0) -> BatteryStep:
@@ -454,15 +520,14 @@ class BatteryModel:
             p_ac = min(target, pct_cap, soc_cap)
             p_dc = converter_input_kw(p_ac, self._p0_kw, self._eta_nom)
             if dt_h > 0.0:
-                dc_cap = (soc - rsv_min - sd_pct) * self._capacity_kwh / (100.0 * dt_h)
-                if dc_cap <= 0.0:
+                ac_cap = (soc - rsv_min - sd_pct) * self._capacity_kwh / (100.0 * dt_h)
+                if ac_cap <= 0.0:
                     at_limit = True
                     p_ac = p_dc = 0.0
-                elif dc_cap < p_dc:  # burst: run at p_ac for the fraction of the step left
+                elif ac_cap < p_ac:  # burst: run at p_ac for the fraction of the step left
                     at_limit = True
-                    fraction = dc_cap / p_dc
-                    p_ac *= fraction
-                    p_dc = dc_cap
+                    p_dc *= ac_cap / p_ac
+                    p_ac = ac_cap
             if p_ac < target - _EPS_KW:
                 throttled = True
                 if at_limit or soc_cap < pct_cap:
@@ -479,16 +544,16 @@ class BatteryModel:
             charge = min(target, soc_cap)
             stored = converter_output_kw(charge, self._p0_kw, self._eta_nom)
             if dt_h > 0.0:
-                dc_cap = (
+                ac_cap = (
                     (rsv_max - soc + sd_pct) * self._capacity_kwh / (100.0 * self._eta_rt * dt_h)
                 )
-                if dc_cap <= 0.0:
+                if ac_cap <= 0.0:
                     at_limit = True
                     charge = stored = 0.0
-                elif dc_cap < stored:  # burst: run at `charge` for the fraction of the step left
+                elif ac_cap < charge:  # burst: run at `charge` for the fraction of the step left
                     at_limit = True
-                    charge *= dc_cap / stored
-                    stored = dc_cap
+                    stored *= ac_cap / charge
+                    charge = ac_cap
             p_ac = 0.0 - charge
             p_dc = 0.0 - stored
             if charge < target - _EPS_KW:
@@ -499,17 +564,17 @@ class BatteryModel:
                     else self._msg_charge_tapered
                 )
 
-        # OpenDER Eq. 3.6.1-4 on the DC side, η_rt on the charge side only.
-        if p_dc >= 0.0:
-            delta_pct = -p_dc * dt_h * 100.0 / self._capacity_kwh
+        # OpenDER Eq. 3.6.1-4 at the AC terminals, η_rt on the charge side only.
+        if p_ac >= 0.0:
+            delta_pct = -p_ac * dt_h * 100.0 / self._capacity_kwh
             self._dc_injected_kwh += p_dc * dt_h
         else:
-            delta_pct = -p_dc * self._eta_rt * dt_h * 100.0 / self._capacity_kwh
+            delta_pct = -p_ac * self._eta_rt * dt_h * 100.0 / self._capacity_kwh
             self._dc_absorbed_kwh -= p_dc * dt_h
         new_soc = soc + delta_pct - sd_pct
-        if p_dc > 0.0 and (at_limit or new_soc < rsv_min):
+        if p_ac > 0.0 and (at_limit or new_soc < rsv_min):
             new_soc = rsv_min
-        elif p_dc < 0.0 and (at_limit or new_soc > rsv_max):
+        elif p_ac < 0.0 and (at_limit or new_soc > rsv_max):
             new_soc = rsv_max
         new_soc = min(100.0, max(0.0, new_soc))
         self._soc_pct = new_soc

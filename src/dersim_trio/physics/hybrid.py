@@ -22,14 +22,26 @@ Reused models (no copies):
   inverter curve, as PVWatts does, so P_pv at the bus = P_pv at the array.
 * **Battery port**: a ``BatteryModel`` whose "converter" is the bus-side DC-DC converter: its
   outer (``ac_power_kw``) side is the bus, its ``dc_power_kw`` side the pack. So the battery's
-  SoC integration (OpenDER Eq. 3.6.1-4, η_rt on charge), SoC-window taper, per-step energy cap
-  (never overshoots, however long the step), OCV/pack voltage and self-discharge apply unchanged.
-  The DC-DC efficiency is the same PVWatts-shaped curve with η_nom = ``dc_dc_efficiency_nom_pct``
+  SoC integration (OpenDER Eq. 3.6.1-4, η_rt on charge, referred to the converter's outer port:
+  here the bus), SoC-window taper, per-step energy cap (never overshoots, however long the step),
+  OCV/pack voltage and self-discharge apply unchanged. The DC-DC efficiency is the same
+  PVWatts-shaped curve with η_nom = the battery nameplate's ``converter_efficiency_nom_pct``
   (98 % by default, a typical bidirectional DC-DC stage, from memory): discharging
   P_batt = η_dc(P_pack)·P_pack, charging |P_pack| = η_dc(|P_batt|)·|P_batt|, rated at batt_kw.
+  The DC-DC stage also decouples the pack voltage from the 750 V bus.
   The hybrid's soc_min/soc_max are the battery's reserve (and nameplate usable) limits.
 * **Inverter**: PVWatts curve (``battery.converter_output_kw``/``converter_input_kw``,
   ``pvlib.inverter.pvwatts``) with P_0 = S/η_nom, η_nom = 0.96, applied to the input magnitude.
+
+Site load (``site_load.py``): each step P_load is the ``env.site_load_kw`` input when given (a
+``load_kw`` run-time override or ``--dc_profile`` column), else the nameplate's site load shape
+(a seeded BDEW household or commercial profile scaled to ``site_load_kwh_per_year``), else 0.
+The meter sees P_grid = P_load − P_ac (> 0 import). The site balance closes every step::
+
+    P_ac + P_grid = P_load          (and, on the DC bus, P_pv + P_batt = P_inv,dc below)
+
+``ac_power_kw`` is the inverter's output, as SunSpec 701 reports it; the site's exchange with the
+grid is the asset's ``grid_power_kw``.
 
 DC bus power balance (step averages)::
 
@@ -43,13 +55,13 @@ D(P) the DC input the inverter needs for an AC output P (D(P) = converter_input(
 −converter_output(|P|) for P < 0), each policy sets a bus request for the battery b_req and a
 cap D_max on P_inv,dc:
 
-* ``self_consumption`` (default). No site load is modelled, so the grid-side target is a
-  constant ``self_consumption_target_kw`` (default 0.5 kW, standing in for the site's base
-  load that the inverter serves; 0 gives strict zero export): b_req = D(min(T, W_lim)) − P_avail,
-  D_max = D(W_lim). By day PV charges the battery first (b_req < 0) and PV the battery cannot
-  absorb is exported up to W_lim (beyond that PV is curtailed); when PV falls short of the
-  target (evenings, night) the battery discharges to hold the target until SoC_min. Never
-  imports.
+* ``self_consumption`` (default): the inverter serves the site load P_load behind the meter,
+  so the grid exchange is zero when it can be: b_req = D(min(P_load, W_lim)) − P_avail,
+  D_max = D(W_lim). PV serves the load first; the surplus charges the battery (b_req < 0) and
+  what the battery cannot absorb is exported up to W_lim (beyond that PV is curtailed); when PV
+  falls short of the load (evenings, night) the battery discharges to cover the deficit until
+  SoC_min, and the site imports the rest. The inverter itself never imports (the battery is not
+  charged from the grid).
 * ``pv_priority``: PV to the grid first up to W_lim, the surplus to the battery, battery idle
   otherwise: b_req = −max(0, P_avail − D(W_lim)), D_max = D(W_lim). Never imports, never
   discharges.
@@ -79,11 +91,13 @@ P_inv,dc (in a step where the battery lands on a SoC limit this overstates the l
 
 Energy counters (kWh, monotonic; every flow counted once): ``pv_energy_kwh`` (PV at the bus),
 ``battery_charge_energy_kwh`` / ``battery_discharge_energy_kwh`` (at the pack terminals, 714
-``DCWhAbs``/``DCWhInj`` of the battery port), ``ac_energy_injected_kwh`` /
-``ac_energy_absorbed_kwh``, ``loss_energy_kwh`` = inverter + DC-DC losses. They close exactly::
+``DCWhAbs``/``DCWhInj`` of the battery port), ``battery_bus_charge_energy_kwh`` /
+``battery_bus_discharge_energy_kwh`` (the same flows on the bus side of the DC-DC stage),
+``ac_energy_injected_kwh`` / ``ac_energy_absorbed_kwh``, ``loss_energy_kwh`` = inverter + DC-DC
+losses. They close exactly::
 
     E_pv + E_dis − E_ch = E_ac,inj − E_ac,abs + E_loss
-    ΔSoC·E_bat/100 = η_rt·E_ch − E_dis − self-discharge                 (battery model)
+    ΔSoC·E_bat/100 = η_rt·E_ch,bus − E_dis,bus − self-discharge         (battery model)
 
 States (SunSpec 701 InvSt): ``throttled`` when PV is curtailed for any reason but the kVA rating
 (WMaxLimPct, or a manual setpoint the full battery cannot absorb; clipping at S stays
@@ -100,6 +114,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal, get_args
 
 from dersim_trio.physics.ac import AcType
@@ -110,6 +125,7 @@ from dersim_trio.physics.base import (
     Dispatch,
     Environment,
     InverterState,
+    StorageRating,
     StorageReport,
 )
 from dersim_trio.physics.battery import (
@@ -119,6 +135,7 @@ from dersim_trio.physics.battery import (
     converter_output_kw,
 )
 from dersim_trio.physics.pv import IvPoint, PvModel, PvNameplate
+from dersim_trio.physics.site_load import LoadShape, SiteLoad
 
 DispatchPolicy = Literal["self_consumption", "pv_priority", "manual"]
 DISPATCH_POLICIES: tuple[DispatchPolicy, ...] = get_args(DispatchPolicy)
@@ -174,8 +191,10 @@ class HybridNameplate:
     """Regulated DC-link voltage."""
     dispatch: DispatchPolicy = "self_consumption"
     """Initial coordinator policy (``--hybrid_dispatch``); hot-swappable at run time."""
-    self_consumption_target_kw: float = 0.5
-    """AC output ``self_consumption`` holds when it can (stand-in for the site base load)."""
+    site_load: LoadShape | None = None
+    """The site's load shape (``--hybrid_site_load``); None: no load unless an input gives one."""
+    site_load_kwh_per_year: float = 5000.0
+    """Yearly energy the site load shape is scaled to, kWh (``--hybrid_site_load_kwh``)."""
 
     def __post_init__(self) -> None:
         """Reject inconsistent values (the sub-nameplates validate themselves)."""
@@ -187,8 +206,8 @@ class HybridNameplate:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if self.dispatch not in DISPATCH_POLICIES:
             raise ValueError(f"dispatch must be one of {list(DISPATCH_POLICIES)}")
-        if not 0.0 <= self.self_consumption_target_kw <= self.inverter_kva:
-            raise ValueError("self_consumption_target_kw must lie within 0..inverter_kva")
+        if not (math.isfinite(self.site_load_kwh_per_year) and self.site_load_kwh_per_year >= 0):
+            raise ValueError("site_load_kwh_per_year must be a number >= 0")
         if not 0.0 < self.inverter_efficiency_nom_pct <= 100.0:
             raise ValueError("inverter_efficiency_nom_pct must be within (0, 100]")
 
@@ -239,12 +258,27 @@ class HybridNameplate:
         )
 
 
+def site_load_kw(
+    override_kw: float | None, source: SiteLoad | None, end_time: datetime, dt_s: float
+) -> float:
+    """The step's site load, kW ≥ 0: the input when given, else the site's load shape, else 0.
+
+    The shape's seeded scatter advances every step, overridden or not, so a run's load does not
+    depend on when an override was set or cleared.
+    """
+    modelled = 0.0 if source is None else source.step(end_time, dt_s)
+    if override_kw is not None and math.isfinite(override_kw):
+        return max(0.0, override_kw)
+    return modelled
+
+
 class HybridModel:
     """PV + battery on one DC bus behind one inverter; implements ``DeviceModel``.
 
-    ``HybridModel(nameplate, seed=0, *, clouds=True)``: ``seed`` seeds the PV cloud model and
-    the battery's cell spread; ``clouds=False`` keeps the clear sky. ``dispatch_policy`` is
-    read every step and may be set at any time (validated; takes effect on the next step).
+    ``HybridModel(nameplate, seed=0, *, clouds=True, load_scatter=True)``: ``seed`` seeds the PV
+    cloud model, the battery's cell spread and the site load's scatter; ``clouds=False`` keeps the
+    clear sky, ``load_scatter=False`` the mean load shape. ``dispatch_policy`` is read every step
+    and may be set at any time (validated; takes effect on the next step).
 
     ``asset`` keys: ``pv_power_kw`` (PV at the bus), ``battery_power_kw`` (at the bus,
     + discharging), ``dispatch`` (policy name), ``irradiance_w_m2``, ``cell_temperature_c``,
@@ -254,8 +288,11 @@ class HybridModel:
     ``battery_voltage_v`` / ``battery_current_a`` (pack terminals, + discharging),
     ``energy_available_kwh`` (battery, as in ``battery.py``), and the counters
     ``pv_energy_kwh``, ``battery_charge_energy_kwh``, ``battery_discharge_energy_kwh``,
+    ``battery_bus_charge_energy_kwh``, ``battery_bus_discharge_energy_kwh``,
     ``ac_energy_injected_kwh``, ``ac_energy_absorbed_kwh``, ``loss_energy_kwh`` (=
-    ``inverter_loss_energy_kwh`` + ``dc_dc_loss_energy_kwh``); see the module docstring.
+    ``inverter_loss_energy_kwh`` + ``dc_dc_loss_energy_kwh``), ``site_load_kw``,
+    ``grid_power_kw`` (the site's meter, + import), ``site_load_energy_kwh``,
+    ``grid_import_energy_kwh``, ``grid_export_energy_kwh``; see the module docstring.
     """
 
     asset_type: str = "hybrid-dc"
@@ -263,7 +300,12 @@ class HybridModel:
     dc_port_count: int = 2
 
     def __init__(
-        self, nameplate: HybridNameplate | None = None, seed: int = 0, *, clouds: bool = True
+        self,
+        nameplate: HybridNameplate | None = None,
+        seed: int = 0,
+        *,
+        clouds: bool = True,
+        load_scatter: bool = True,
     ) -> None:
         """Build the PV port, battery port and inverter constants from the nameplate."""
         np_ = HybridNameplate() if nameplate is None else nameplate
@@ -276,8 +318,14 @@ class HybridModel:
         self._eta_inv = np_.inverter_efficiency_nom_pct / 100.0
         self._p0_inv_kw = self._s_kva / self._eta_inv
         self._d_export_full_kw = converter_input_kw(self._s_kva, self._p0_inv_kw, self._eta_inv)
-        self._sc_target_kw = np_.self_consumption_target_kw
-        self._d_sc_target_kw = self._dc_for_ac(self._sc_target_kw)
+        self._site_load = (
+            None
+            if np_.site_load is None
+            else SiteLoad(np_.site_load, np_.site_load_kwh_per_year, seed, variability=load_scatter)
+        )
+        self._load_kwh = 0.0
+        self._grid_import_kwh = 0.0
+        self._grid_export_kwh = 0.0
         self._pv_start_kw = _START_PU * np_.pv_kw
         self._inv_wake_kw = _START_PU * self._s_kva
         self._v_bus = np_.dc_bus_voltage_v
@@ -286,6 +334,8 @@ class HybridModel:
         self._batt_kwh_per_pct = np_.batt_kwh / 100.0
         self._pack_in_kwh = 0.0
         self._pack_out_kwh = 0.0
+        self._bus_in_kwh = 0.0
+        self._bus_out_kwh = 0.0
         self._ac_injected_kwh = 0.0
         self._ac_absorbed_kwh = 0.0
         self._last_target_kw = 0.0
@@ -293,6 +343,20 @@ class HybridModel:
         self._pv_kwh = 0.0
         self._inv_loss_kwh = 0.0
         self._dcdc_loss_kwh = 0.0
+
+    @property
+    def storage_rating(self) -> StorageRating:
+        """The battery port's nameplate ratings (``RatedStorage``; powers at the DC bus)."""
+        battery = self.nameplate.battery
+        return StorageRating(
+            energy_kwh=battery.energy_kwh,
+            w_charge_max_kw=battery.w_charge_max_kw,
+            w_discharge_max_kw=battery.w_max_kw,
+            chemistry=battery.chemistry,
+            state_of_health_pct=battery.state_of_health_pct,
+            soc_min_pct=battery.soc_min_pct,
+            soc_max_pct=battery.soc_max_pct,
+        )
 
     @property
     def dispatch_policy(self) -> DispatchPolicy:
@@ -330,6 +394,7 @@ class HybridModel:
         p_avail = array.available_kw
         if p_avail < self._pv_start_kw:
             p_avail = 0.0
+        load_kw = site_load_kw(env.site_load_kw, self._site_load, env.sim_time, dt)
 
         limit_pct = dispatch.active_power_limit_pct
         if not limit_pct < 100.0:  # also NaN
@@ -343,7 +408,7 @@ class HybridModel:
         target_ac: float | None = None
         setpoint_over_limit = False
         if policy == "self_consumption":
-            d_target = self._d_sc_target_kw if self._sc_target_kw <= w_lim else d_export
+            d_target = self._dc_for_ac(load_kw) if load_kw < w_lim else d_export
             b_req = d_target - p_avail
             d_max = d_export
         elif policy == "pv_priority":
@@ -419,12 +484,20 @@ class HybridModel:
         self._dcdc_loss_kwh += dcdc_loss * dt_h
         if p_pack >= 0.0:
             self._pack_out_kwh += p_pack * dt_h
+            self._bus_out_kwh += b * dt_h
         else:
             self._pack_in_kwh -= p_pack * dt_h
+            self._bus_in_kwh -= b * dt_h
         if p_ac >= 0.0:
             self._ac_injected_kwh += p_ac * dt_h
         else:
             self._ac_absorbed_kwh -= p_ac * dt_h
+        grid_kw = load_kw - p_ac  # the site's meter, + import
+        self._load_kwh += load_kw * dt_h
+        if grid_kw >= 0.0:
+            self._grid_import_kwh += grid_kw * dt_h
+        else:
+            self._grid_export_kwh -= grid_kw * dt_h
 
         # State and message.
         curtailed_kw = p_avail - p_pv
@@ -464,6 +537,7 @@ class HybridModel:
             "battery_power_kw": b,
             "dispatch": policy,
             "irradiance_w_m2": array.irradiance_w_m2,
+            "effective_irradiance_w_m2": array.effective_irradiance_w_m2,
             "cell_temperature_c": array.cell_temperature_c,
             "ambient_temperature_c": array.ambient_temperature_c,
             "battery_soc_pct": soc_pct,
@@ -479,11 +553,18 @@ class HybridModel:
             "pv_energy_kwh": self._pv_kwh,
             "battery_charge_energy_kwh": self._pack_in_kwh,
             "battery_discharge_energy_kwh": self._pack_out_kwh,
+            "battery_bus_charge_energy_kwh": self._bus_in_kwh,
+            "battery_bus_discharge_energy_kwh": self._bus_out_kwh,
             "ac_energy_injected_kwh": self._ac_injected_kwh,
             "ac_energy_absorbed_kwh": self._ac_absorbed_kwh,
             "loss_energy_kwh": self._inv_loss_kwh + self._dcdc_loss_kwh,
             "inverter_loss_energy_kwh": self._inv_loss_kwh,
             "dc_dc_loss_energy_kwh": self._dcdc_loss_kwh,
+            "site_load_kw": load_kw,
+            "grid_power_kw": grid_kw,
+            "site_load_energy_kwh": self._load_kwh,
+            "grid_import_energy_kwh": self._grid_import_kwh,
+            "grid_export_energy_kwh": self._grid_export_kwh,
         }
         return DeviceOutput(
             ac_power_kw=p_ac,

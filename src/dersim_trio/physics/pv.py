@@ -3,14 +3,23 @@
 Chain per step (physics reference B.1; units W/m², °C, kW, V, A; SunSpec 701 signs: AC power
 > 0 is injection, DC power > 0 flows from the array into the inverter):
 
-1. **Irradiance.** ``Environment.irradiance_w_m2`` when given (plane of array), else the
-   Haurwitz clear-sky GHI times the seeded cloud index k (``solar.py``). The array is treated as
-   horizontal, so plane-of-array irradiance = GHI (no transposition model).
+1. **Irradiance** (``solar.py``, pvlib). The array has a tilt and an azimuth (nameplate
+   ``tilt_deg``, default 20°, and ``azimuth_deg``, default facing the equator) and sits on a
+   ``SolarSite`` shared by the devices of a site. Its plane-of-array global irradiance POA
+   (for the cell temperature) and its effective irradiance E (after the incidence-angle loss on
+   the beam, for the DC power and voltage) come from:
+   * no ``Environment.irradiance_w_m2``: the Ineichen clear sky transposed to the plane
+     (Perez), times the seeded cloud index k (clouds attenuate beam and diffuse alike, a
+     simplification of this model's own seeded sky);
+   * ``irradiance_w_m2`` with ``irradiance_is_poa`` False (the default): a global horizontal
+     irradiance, split with Erbs and transposed;
+   * ``irradiance_is_poa`` True: the plane-of-array irradiance itself, used as POA and as E.
 2. **Ambient temperature.** ``Environment.ambient_temperature_c`` when given, else a diurnal
    model in solar time: T_air = 20 + 6·cos(ω − 45°) °C (ω = hour angle), i.e. 14 °C at 03:00
    and 26 °C at 15:00 solar time (mean and amplitude are nameplate site fields).
-3. **Cell temperature.** SAPM (King et al. 2004, port of ``pvlib.temperature.sapm_cell``):
-   T_module = E·exp(a + b·WS) + T_air, T_cell = T_module + (E/1000)·ΔT, with the open-rack
+3. **Cell temperature.** SAPM (King et al. 2004, ``pvlib.temperature.sapm_cell`` written out
+   for one device, as PVWatts does on the plane-of-array global irradiance POA):
+   T_module = POA·exp(a + b·WS) + T_air, T_cell = T_module + (POA/1000)·ΔT, with the open-rack
    glass/polymer parameters (a, b, ΔT) = (−3.56, −0.075, 3) and WS from
    ``Environment.wind_speed_m_s`` (default 1 m/s). SAPM is a steady-state model; the cell
    temperature follows it through a first-order thermal lag (τ = 300 s by default, exact
@@ -60,10 +69,12 @@ voltage (0 at night, irradiance 0). ``throttled`` when ``active_power_limit_pct`
 below what is available; otherwise ``running`` (clipping at WMax stays ``running`` with asset
 ``clipped: True``, SunSpec 701 DERMode PV_CLIPPED). Reactive power is 0 (unity PF).
 
-Default sizing: a 10 kW / 10 kVA three-phase inverter, 14 kW DC (DC/AC 1.4). With DC/AC 1.2
-(12 kW) a horizontal array at 35° N never clips: on a clear June noon the Haurwitz GHI is
-≈1013 W/m², cells run ≈54 °C, so P_dc ≈ 1.013·12·0.86·0.89 ≈ 9.3 kW and P_ac ≈ 9.0 kW. At
-1.4 the same noon gives ≈10.9 kW DC and clips for about ±1.3 h around solar noon.
+Default sizing: a 10 kW / 10.93 kVA three-phase inverter (VA = √(W² + Var²), so the
+0.44 pu reactive capability of IEEE 1547 Category B is deliverable at full active power),
+14 kW DC (DC/AC 1.4: clear-sky noons clip), the array tilted 20° toward the equator.
+
+Reference: pvlib's PVWatts model chain (``ModelChain.with_pvwatts``) with the same array,
+``tests/physics/test_pv_reference.py``.
 """
 
 from __future__ import annotations
@@ -77,8 +88,9 @@ from dersim_trio.physics.base import AcRating, DeviceOutput, Dispatch, Environme
 from dersim_trio.physics.solar import (
     DEFAULT_LATITUDE_DEG,
     CloudModel,
-    SunTracker,
-    haurwitz_ghi_from_cos_zenith,
+    Geometry,
+    SolarSite,
+    equator_facing_azimuth_deg,
 )
 
 _BOLTZMANN_J_K = 1.380649e-23
@@ -105,7 +117,9 @@ class PvNameplate:
 
     ac_type: AcType = "three"
     w_max_kw: float = 10.0
-    va_max_kva: float = 10.0
+    va_max_kva: float = 10.926
+    """√(W² + Var²) = √(10² + 4.4²) = 10.9252 kVA rounded up to the VA: the 0.44 pu reactive
+    capability is deliverable at full active power."""
     var_max_inj_kvar: float = 4.4
     var_max_abs_kvar: float = 4.4
     dc_rating_kw: float = 14.0
@@ -138,6 +152,10 @@ class PvNameplate:
     latitude_deg: float = DEFAULT_LATITUDE_DEG
     longitude_deg: float | None = None
     """Site longitude (east +); None = central meridian of the simulator time's UTC offset."""
+    tilt_deg: float = 20.0
+    """Array tilt from horizontal, degrees (0..90)."""
+    azimuth_deg: float | None = None
+    """Array azimuth, degrees clockwise from north (180 = south); None = facing the equator."""
     ambient_mean_c: float = 20.0
     ambient_amplitude_c: float = 6.0
 
@@ -153,6 +171,18 @@ class PvNameplate:
             raise ValueError("inverter efficiencies must be in (0, 1]")
         if not 0.0 <= self.system_losses < 1.0 or self.thermal_time_constant_s < 0.0:
             raise ValueError("system_losses must be in [0, 1); thermal constant >= 0")
+        if not 0.0 <= self.tilt_deg <= 90.0:
+            raise ValueError("tilt_deg must lie in [0, 90]")
+        if self.azimuth_deg is not None and not 0.0 <= self.azimuth_deg < 360.0:
+            raise ValueError("azimuth_deg must lie in [0, 360)")
+
+    @property
+    def geometry(self) -> Geometry:
+        """The array's orientation (the azimuth resolved for the hemisphere)."""
+        azimuth = self.azimuth_deg
+        if azimuth is None:
+            azimuth = equator_facing_azimuth_deg(self.latitude_deg)
+        return Geometry(self.tilt_deg, azimuth)
 
     @property
     def rating(self) -> AcRating:
@@ -181,7 +211,7 @@ class PvArrayState(NamedTuple):
     """
 
     irradiance_w_m2: float
-    """Plane-of-array irradiance used, W/m²."""
+    """Plane-of-array global irradiance, W/m²."""
     ambient_temperature_c: float
     cell_temperature_c: float
     clear_sky_irradiance_w_m2: float
@@ -197,6 +227,10 @@ class PvArrayState(NamedTuple):
     """x of the best operating point inside the MPPT window (x_mp when the window allows)."""
     window_min_x: float
     window_max_x: float
+    effective_irradiance_w_m2: float
+    """Irradiance reaching the cells after the incidence-angle loss, W/m²."""
+    ghi_w_m2: float | None
+    """Global horizontal irradiance (None when the input was plane-of-array)."""
 
 
 def pvwatts_inverter_efficiency(
@@ -327,16 +361,20 @@ class _IvShape:
 class PvModel:
     """A PV array behind a PVWatts string inverter; implements ``DeviceModel``.
 
-    ``PvModel(nameplate, seed, clouds=True)``: ``seed`` seeds the cloud model; ``clouds=False``
-    keeps k = 1 (pure clear sky), useful for tests and demos.
+    ``PvModel(nameplate, seed, clouds=True, site=None)``: ``seed`` seeds the cloud model;
+    ``clouds=False`` keeps k = 1 (pure clear sky), useful for tests and demos; ``site`` is the
+    ``SolarSite`` shared with the other devices of the site (a private one when omitted).
 
-    ``DeviceOutput.asset`` keys: ``irradiance_w_m2`` (plane of array, W/m²),
-    ``cell_temperature_c``, ``ambient_temperature_c``, ``clear_sky_irradiance_w_m2`` (Haurwitz
-    GHI), ``clear_sky_index`` (the cloud model's k when the model makes the irradiance; with an
-    external irradiance the ratio irradiance / clear-sky, 0 when the clear sky is below
-    10 W/m²), ``solar_zenith_deg``, ``dc_available_kw`` (DC power at the best operating point
-    inside the MPPT window, before clipping or curtailment), ``clipped`` (AC output held at
-    WMax by the array exceeding the AC rating; SunSpec DERMode PV_CLIPPED), plus
+    ``DeviceOutput.asset`` keys: ``irradiance_w_m2`` (plane-of-array global, W/m²),
+    ``effective_irradiance_w_m2`` (after the incidence-angle loss), ``ghi_w_m2`` (global
+    horizontal; None for a plane-of-array input), ``cell_temperature_c``,
+    ``ambient_temperature_c``, ``clear_sky_irradiance_w_m2`` (Ineichen GHI),
+    ``clear_sky_index`` (the cloud model's k when the model makes the irradiance; with an
+    external irradiance the ratio to the clear sky, horizontal or in plane, 0 when the clear sky
+    is below 10 W/m²), ``solar_zenith_deg`` (apparent), ``dc_available_kw`` (DC power at the
+    best operating point inside the MPPT window, before clipping or curtailment), ``clipped``
+    (AC output held at WMax by the array exceeding the AC rating; SunSpec DERMode PV_CLIPPED),
+    plus
     ``dc_mpp_voltage_v`` and ``dc_open_circuit_voltage_v`` (the string's V_mp and V_oc at the
     present irradiance and cell temperature).
     """
@@ -346,12 +384,20 @@ class PvModel:
     dc_port_count = 1
 
     def __init__(
-        self, nameplate: PvNameplate | None = None, seed: int = 0, *, clouds: bool = True
+        self,
+        nameplate: PvNameplate | None = None,
+        seed: int = 0,
+        *,
+        clouds: bool = True,
+        site: SolarSite | None = None,
     ) -> None:
         np_ = PvNameplate() if nameplate is None else nameplate
         self.nameplate = np_
         self.rating: AcRating = np_.rating
-        self._sun = SunTracker(np_.latitude_deg, np_.longitude_deg)
+        if site is None:
+            site = SolarSite(np_.latitude_deg, np_.longitude_deg)
+        self._site = site
+        self._array_index = site.add_array(np_.geometry)
         self._clouds = CloudModel(seed) if clouds else None
         self._shape = _iv_shape(np_.v_mp_stc_v / np_.v_oc_stc_v)
         self._array_kw_per_w_m2 = np_.dc_rating_kw * (1.0 - np_.system_losses) / 1000.0
@@ -434,17 +480,33 @@ class PvModel:
         np_ = self.nameplate
         if not dt_s > 0.0:
             dt_s = 0.0
-        cos_z, omega_deg = self._sun.position(env.sim_time)
-        ghi_cs = haurwitz_ghi_from_cos_zenith(cos_z)
+        when = env.sim_time
+        site = self._site
+        zenith_deg, ghi_cs, omega_deg = site.sun(when)
+        cos_z = math.cos(math.radians(zenith_deg))
         k_cloud = self._clouds.advance(dt_s) if self._clouds is not None else 1.0
 
         g_env = env.irradiance_w_m2
+        ghi: float | None
         if g_env is None:
-            g = ghi_cs * k_cloud
+            clear = site.clear_sky(when, self._array_index)
+            poa = clear.poa_global_w_m2 * k_cloud
+            g = clear.effective_w_m2 * k_cloud
+            ghi = ghi_cs * k_cloud
             k_report = k_cloud
         else:
-            g = min(_MAX_IRRADIANCE_W_M2, g_env) if g_env > 0.0 else 0.0  # NaN → 0
-            k_report = g / ghi_cs if ghi_cs >= 10.0 else 0.0
+            value = min(_MAX_IRRADIANCE_W_M2, g_env) if g_env > 0.0 else 0.0  # NaN → 0
+            if env.irradiance_is_poa:
+                poa = g = value
+                ghi = None
+                clear_poa = site.clear_sky(when, self._array_index).poa_global_w_m2
+                k_report = value / clear_poa if clear_poa >= 10.0 else 0.0
+            else:
+                ghi = value
+                received = site.from_ghi(when, value, self._array_index)
+                poa = received.poa_global_w_m2
+                g = received.effective_w_m2
+                k_report = value / ghi_cs if ghi_cs >= 10.0 else 0.0
 
         t_air = env.ambient_temperature_c
         if t_air is None or t_air != t_air:  # None or NaN: diurnal model
@@ -460,7 +522,9 @@ class PvModel:
             wind = min(60.0, max(0.0, wind))
 
         t_steady = (
-            g * math.exp(np_.sapm_a + np_.sapm_b * wind) + t_air + g * 0.001 * np_.sapm_delta_t_c
+            poa * math.exp(np_.sapm_a + np_.sapm_b * wind)
+            + t_air
+            + poa * 0.001 * np_.sapm_delta_t_c
         )
         t_cell = self._cell_temperature(t_steady, dt_s)
 
@@ -478,7 +542,7 @@ class PvModel:
                 x_op = min(x_hi, max(x_lo, shape.v_ratio))
                 p_avail_kw = p_mp_kw * (1.0 if x_op == shape.v_ratio else shape.power_ratio(x_op))
         return PvArrayState(
-            g,
+            poa,
             t_air,
             t_cell,
             ghi_cs,
@@ -491,6 +555,8 @@ class PvModel:
             x_op,
             x_lo,
             x_hi,
+            g,
+            ghi,
         )
 
     def curtailed_voltage_v(self, array: PvArrayState, dc_kw: float) -> float:
@@ -524,6 +590,8 @@ class PvModel:
             x_op,
             x_lo,
             x_hi,
+            effective,
+            ghi,
         ) = self.array_step(env, dt_s)
 
         clipped = False
@@ -564,6 +632,8 @@ class PvModel:
             inverter_state=state,
             asset={
                 "irradiance_w_m2": g,
+                "effective_irradiance_w_m2": effective,
+                "ghi_w_m2": ghi,
                 "cell_temperature_c": t_cell,
                 "ambient_temperature_c": t_air,
                 "clear_sky_irradiance_w_m2": ghi_cs,

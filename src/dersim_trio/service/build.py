@@ -7,11 +7,13 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dersim_trio.controls.operating_state import OperatingTimes
@@ -24,8 +26,9 @@ from dersim_trio.grid.events import describe_event
 from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.settings import category_defaults
 from dersim_trio.grid.support import GridSupport
-from dersim_trio.physics.ac import AcType
+from dersim_trio.physics.ac import AcType, ll_from_ln
 from dersim_trio.physics.base import DeviceModel
+from dersim_trio.service.operator import DEFAULT_MANUFACTURER, DeviceIdentity
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.setup.dc_profiles import load_profile
 from dersim_trio.setup.grid_profile import load_grid_profile, uses_phases
@@ -38,6 +41,9 @@ from dersim_trio.setup.nameplates import (
 )
 
 log_grid = logging.getLogger("dersim_trio.Grid")
+if TYPE_CHECKING:
+    from dersim_trio.physics.evse.spec import EvseStationSpec
+    from dersim_trio.physics.solar import SolarSite
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
 
@@ -46,12 +52,26 @@ def _ac_type(canonical_type: str) -> AcType:
     return _AC_TYPE_BY_SUFFIX[canonical_type.rsplit("-", 1)[-1]]
 
 
-def _pv(config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None) -> DeviceModel:
+def _pv(
+    config: SimConfig,
+    ac_type: AcType,
+    seed: int,
+    nameplate: Nameplate | None,
+    *,
+    site: SolarSite | None = None,
+) -> DeviceModel:
     from dersim_trio.physics.pv import PvModel, PvNameplate
     from dersim_trio.setup.nameplates import apply_pv_nameplate
 
-    plate = PvNameplate(ac_type=ac_type, latitude_deg=config.latitude_deg)
-    return PvModel(plate if nameplate is None else apply_pv_nameplate(nameplate, plate), seed=seed)
+    plate = PvNameplate(
+        ac_type=ac_type,
+        latitude_deg=config.latitude_deg,
+        tilt_deg=config.pv_tilt_deg,
+        azimuth_deg=config.pv_azimuth_deg,
+    )
+    if nameplate is not None:
+        plate = apply_pv_nameplate(nameplate, plate)
+    return PvModel(plate, seed=seed, site=site)
 
 
 def _battery(
@@ -71,13 +91,19 @@ def _wind(
 ) -> DeviceModel:
     from dersim_trio.physics.wind import WindModel, iea_15mw_nameplate, nrel_5mw_nameplate
     from dersim_trio.setup.nameplates import apply_wind_nameplate
+    from dersim_trio.setup.rotor_tables import rotor_performance
 
     plate = (
         nrel_5mw_nameplate() if config.canonical_type == "Wind-T3-3Phase" else iea_15mw_nameplate()
     )
     if nameplate is not None:
         plate = apply_wind_nameplate(nameplate, plate)
-    return WindModel(plate, seed=seed, anemometer_height_m=config.wind_anemometer_height_m)
+    return WindModel(
+        plate,
+        rotor_performance(plate.rotor_table),
+        seed=seed,
+        anemometer_height_m=config.wind_anemometer_height_m,
+    )
 
 
 def _fuelcell(
@@ -112,6 +138,7 @@ def _hybrid(
         HybridModel,
         HybridNameplate,
     )
+    from dersim_trio.setup.site_loads import DEFAULT_KWH_PER_YEAR, load_shape
 
     if nameplate is not None:
         for key in nameplate.points:
@@ -122,6 +149,7 @@ def _hybrid(
                     "1.*, 701.* energy seeds and 702.VNom for it",
                 )
     h = config.hybrid
+    site_kind = None if h.site_load == "none" else h.site_load
     try:
         plate = HybridNameplate(
             array=replace(DEFAULT_ARRAY, dc_rating_kw=h.pv_kw, latitude_deg=config.latitude_deg),
@@ -139,24 +167,49 @@ def _hybrid(
             ac_type=ac_type,
             inverter_kva=h.inverter_kva,
             dispatch=h.dispatch,
+            site_load=None if site_kind is None else load_shape(site_kind),
+            site_load_kwh_per_year=(
+                h.site_load_kwh
+                if h.site_load_kwh is not None
+                else (0.0 if site_kind is None else DEFAULT_KWH_PER_YEAR[site_kind])
+            ),
         )
     except ValueError as exc:
         raise ConfigError(f"--hybrid_*: {exc}") from None
     return HybridModel(plate, seed=seed)
 
 
-def _evse(
-    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
-) -> DeviceModel:
+def _evse_station(config: SimConfig) -> EvseStationSpec:
     from dersim_trio.physics.evse.spec import DEFAULT_STATION_NAME
-    from dersim_trio.physics.evse.station import EvseModel
-    from dersim_trio.setup.ev_sessions_csv import load_sessions_csv
     from dersim_trio.setup.evse_stations import load_station_spec
 
     try:
-        spec = load_station_spec(config.evse_profile or DEFAULT_STATION_NAME)
+        return load_station_spec(config.evse_profile or DEFAULT_STATION_NAME)
     except ValueError as exc:
         raise ConfigError(f"--evse_profile: {exc}") from None
+
+
+def _evse_voltage_ln(config: SimConfig, nameplate: Nameplate | None) -> float:
+    """The station's nominal line-to-neutral voltage: its supply, which ``702.VNom`` must match."""
+    from dersim_trio.physics.evse.spec import VOLTAGE_TOLERANCE
+
+    v_ll = _evse_station(config).supply_voltage_ll_v
+    v_nom = None if nameplate is None else nameplate.get("702.VNom")
+    if nameplate is not None and v_nom is not None and abs(v_nom - v_ll) > VOLTAGE_TOLERANCE * v_ll:
+        raise nameplate.error(
+            "702.VNom",
+            f"{v_nom:g} V contradicts the EVSE station's {v_ll:g} V supply (allowed: {v_ll:g})",
+        )
+    return v_ll / ll_from_ln("three", 1.0)
+
+
+def _evse(
+    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
+) -> DeviceModel:
+    from dersim_trio.physics.evse.station import EvseModel
+    from dersim_trio.setup.ev_sessions_csv import load_sessions_csv
+
+    spec = _evse_station(config)
     sessions = None
     if config.dc_profile is not None:
         try:
@@ -246,7 +299,16 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     profile: InputProfile | None = None
     if config.dc_profile is not None and config.canonical_type != "EVSE":
         profile = load_profile(config.dc_profile, config.canonical_type)
-    v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
+    if config.canonical_type == "EVSE":
+        v_ln_nominal = _evse_voltage_ln(config, nameplate)
+    else:
+        v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
+    start = start_time(config, wall_now)
+    if config.canonical_type.startswith("PV-"):
+        # One sky for every PV device of the run (physics/solar.py: computed for all at once).
+        from dersim_trio.setup.solar_site import solar_site
+
+        factory = functools.partial(_pv, site=solar_site(config.latitude_deg, None, start))
     network = Thevenin(config.grid_scr, config.grid_xr) if config.grid_scr is not None else None
     devices = []
     for i in range(config.device_count):
@@ -264,7 +326,7 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
             )
         )
     clock = SimClock(
-        start=start_time(config, wall_now),
+        start=start,
         sim_seconds_per_tick=config.periodic_time_s * config.time_scale,
         wall_clock=config.wall_clock,
     )
@@ -288,3 +350,21 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
             describe_event(event),
         )
     return engine
+
+
+def device_identity(config: SimConfig) -> DeviceIdentity:
+    """The SunSpec model 1 identity of the devices: the nameplate file's ``1.Mn``, ``1.Md`` and
+    ``1.DA`` where it sets them; else the simulator's name and the device type (or the bundled
+    nameplate's or profile's name) and unit id 1."""
+    model = config.device_profile_name or config.canonical_type
+    if config.nameplate_file is None:
+        return DeviceIdentity(model=model)
+    points = load_nameplate(config.nameplate_file, config.canonical_type).points
+    manufacturer = points.get("1.Mn")
+    md = points.get("1.Md")
+    address = points.get("1.DA")
+    return DeviceIdentity(
+        manufacturer=str(manufacturer) if manufacturer else DEFAULT_MANUFACTURER,
+        model=str(md) if md else model,
+        device_address=int(address) if isinstance(address, int | float) else 1,
+    )

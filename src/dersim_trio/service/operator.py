@@ -22,8 +22,10 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import cast
 
+from dersim_trio import __version__
 from dersim_trio.api.controls import (
     Capability,
     ClampRecord,
@@ -45,6 +47,7 @@ from dersim_trio.api.grid_events import (
 )
 from dersim_trio.api.grid_support import GridSupportState, GridSupportUpdate
 from dersim_trio.api.inputs import InputsState, InputsUpdate
+from dersim_trio.api.nameplate import DeviceNameplate, StorageNameplate
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS
 from dersim_trio.engine.core import DeviceSlot, Engine
 from dersim_trio.errors import (
@@ -61,7 +64,14 @@ from dersim_trio.grid.events import GridEvent, Series, describe_event, order_pro
 from dersim_trio.grid.settings import GridSettings
 from dersim_trio.grid.support import GridSupport
 from dersim_trio.grid.updates import as_data, merge
-from dersim_trio.physics.base import AssetValue, DeviceModel, IvCurveSource, SelectableDispatch
+from dersim_trio.physics.ac import ll_from_ln, measure
+from dersim_trio.physics.base import (
+    AssetValue,
+    DeviceModel,
+    IvCurveSource,
+    RatedStorage,
+    SelectableDispatch,
+)
 
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")
@@ -81,6 +91,29 @@ def _dispatch_policy(model: DeviceModel) -> HybridDispatchName | None:
     return cast("HybridDispatchName", model.dispatch_policy)
 
 
+DEFAULT_MANUFACTURER = "dersim-trio"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """What every device reports as its SunSpec model 1 identity (nameplate file ``1.*`` keys).
+
+    The serial number is ``serial_prefix`` and the device index (``DERSIM-00003``), so every
+    device of a run is distinct and stays the same across runs.
+    """
+
+    manufacturer: str = DEFAULT_MANUFACTURER
+    model: str = ""
+    """Empty: the device type's name."""
+    serial_prefix: str = "DERSIM"
+    device_address: int = 1
+    """``1.DA``: the Modbus unit id the device answers."""
+
+    def serial_number(self, index: int) -> str:
+        """The serial number of device ``index``."""
+        return f"{self.serial_prefix}-{index:05d}"
+
+
 def _number(asset: Mapping[str, AssetValue], key: str) -> float:
     value = asset.get(key)
     return float(value) if isinstance(value, int | float) else 0.0
@@ -89,8 +122,9 @@ def _number(asset: Mapping[str, AssetValue], key: str) -> float:
 class Controller:
     """Run-time inputs, setpoints, commands and faults of the simulated devices."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, identity: DeviceIdentity | None = None) -> None:
         self.engine = engine
+        self.identity = identity or DeviceIdentity()
         self._commands: deque[CommandRecord] = deque(maxlen=COMMAND_LOG_SIZE)
         self._next_command_id = 1
         self._configured_dispatch = {
@@ -102,6 +136,11 @@ class Controller:
     def device_count(self) -> int:
         """Number of simulated devices."""
         return len(self.engine.devices)
+
+    @property
+    def elapsed_s(self) -> float:
+        """Simulated seconds from the start to the last tick (a heartbeat a protocol shows)."""
+        return self.engine.elapsed_s
 
     def _check(self, index: int) -> None:
         if not 0 <= index < self.device_count:
@@ -121,8 +160,10 @@ class Controller:
         return InputsState(
             device_index=index,
             irradiance_w_m2=i.irradiance_w_m2,
+            irradiance_kind="poa" if i.irradiance_is_poa else "ghi",
             ambient_temperature_c=i.ambient_temperature_c,
             wind_speed_m_s=i.wind_speed_m_s,
+            load_kw=i.load_kw,
             grid_voltage_pu=i.grid_voltage_pu if phases is None else list(phases),
             grid_frequency_hz=i.grid_frequency_hz,
             has_profile=slot.profile is not None,
@@ -147,10 +188,14 @@ class Controller:
             inputs = self.engine.devices[i].inputs
             if "irradiance_w_m2" in fields:
                 inputs.irradiance_w_m2 = update.irradiance_w_m2
+            if "irradiance_kind" in fields:
+                inputs.irradiance_is_poa = update.irradiance_kind == "poa"
             if "ambient_temperature_c" in fields:
                 inputs.ambient_temperature_c = update.ambient_temperature_c
             if "wind_speed_m_s" in fields:
                 inputs.wind_speed_m_s = update.wind_speed_m_s
+            if "load_kw" in fields:
+                inputs.load_kw = update.load_kw
             if "grid_voltage_pu" in fields:
                 v = update.grid_voltage_pu
                 if isinstance(v, list):
@@ -177,6 +222,51 @@ class Controller:
                     "one per-unit number 0..1.5",
                 )
         return None
+
+    def nameplate(self, index: int) -> DeviceNameplate:
+        """One device's identity and ratings (what SunSpec models 1, 702, 713 and 802 show)."""
+        slot = self._slot(index)
+        model = slot.model
+        rating = model.rating
+        identity = self.identity
+        grid = slot.supervisor.grid
+        storage = None
+        if isinstance(model, RatedStorage):
+            r = model.storage_rating
+            storage = StorageNameplate(
+                energy_kwh=r.energy_kwh,
+                w_charge_max_kw=r.w_charge_max_kw,
+                w_discharge_max_kw=r.w_discharge_max_kw,
+                chemistry=r.chemistry,
+                state_of_health_pct=r.state_of_health_pct,
+                soc_min_pct=r.soc_min_pct,
+                soc_max_pct=r.soc_max_pct,
+            )
+        rated_current = measure(
+            slot.ac_type, rating.va_max_kva, 0.0, slot.voltage_ln_nominal_v, 1.0, 60.0
+        ).current_a
+        return DeviceNameplate(
+            device_index=index,
+            manufacturer=identity.manufacturer,
+            model=identity.model or self.engine.device_type,
+            version=__version__,
+            serial_number=identity.serial_number(index),
+            device_address=identity.device_address,
+            asset_type=model.asset_type,
+            ac_type=slot.ac_type,
+            voltage_ll_nominal_v=ll_from_ln(slot.ac_type, slot.voltage_ln_nominal_v),
+            voltage_ln_nominal_v=slot.voltage_ln_nominal_v,
+            current_max_a=rated_current,
+            w_max_kw=rating.w_max_kw,
+            va_max_kva=rating.va_max_kva,
+            var_max_inj_kvar=rating.var_max_inj_kvar,
+            var_max_abs_kvar=rating.var_max_abs_kvar,
+            w_charge_max_kw=grid.rating.w_max_charge_kw if grid is not None else 0.0,
+            normal_category=grid.settings.normal_category if grid is not None else None,
+            abnormal_category=grid.settings.abnormal_category if grid is not None else None,
+            dc_port_count=model.dc_port_count,
+            storage=storage,
+        )
 
     # --- setpoints ----------------------------------------------------------------------------
 
@@ -375,7 +465,8 @@ class Controller:
             )
         else:
             point = DcIvPoint(v=out.dc_voltage_v, i=out.dc_current_a, p=out.dc_power_kw * 1000.0)
-        irradiance = _number(asset, "irradiance_w_m2")
+        # the cells see the plane-of-array irradiance after the incidence-angle loss
+        irradiance = _number(asset, "effective_irradiance_w_m2")
         cell_c = _number(asset, "cell_temperature_c")
         curve = model.iv_curve(irradiance, cell_c, IV_CURVE_POINTS)
         return DcIv(

@@ -10,6 +10,8 @@ Shape (everything a process runs is visible in ``run_service``):
     ├── tick_loop            engine.step() every periodic_time, publish to the hub; a crash here
     │                        ends the process (fail fast, never serve stale data); each tick is
     │                        also recorded into the History (``observe_ticks``)
+    ├── modbus               the SunSpec Modbus TCP server (``--modbus_port``): one listener per
+    │                        device, reading the last tick's snapshots, writing through the façade
     ├── lifespan             the quart app's ASGI lifespan (before/after_serving)
     ├── accept loop          FrontDoor.serve on the socket we own
     └── connections nursery  one task per connection (hypercorn, or the fast broadcaster)
@@ -38,21 +40,28 @@ from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine, encode
-from dersim_trio.service.build import build_engine
+from dersim_trio.protocols.modbus.quirks import Quirks
+from dersim_trio.protocols.modbus.server import LatestSnapshots, ModbusServer, open_modbus_sockets
+from dersim_trio.service.build import build_engine, device_identity
 from dersim_trio.service.history import RETENTION_S, History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
-from dersim_trio.web.app import ServerContext, create_app
+from dersim_trio.web.app import create_app
+from dersim_trio.web.context import ServerContext
 from dersim_trio.web.fastpath.broadcaster import Broadcaster
 from dersim_trio.web.fastpath.door import FrontDoor, open_listener
+from dersim_trio.web.hosts import HostPolicy, is_loopback_bind
 from dersim_trio.web.hypercorn_bridge import HypercornBridge
+from dersim_trio.web.hypercorn_settings import GRACEFUL_TIMEOUT_S, apply_settings
+from dersim_trio.web.hypercorn_settings import (  # the idle keep-alive both launches give hypercorn
+    KEEP_ALIVE_TIMEOUT_S as KEEP_ALIVE_TIMEOUT_S,
+)
 
 log = logging.getLogger("dersim_trio.Lab")
 
-SHUTDOWN_GRACE_S = 1.0
-KEEP_ALIVE_TIMEOUT_S = 5.0
+SHUTDOWN_GRACE_S = GRACEFUL_TIMEOUT_S
 ABORT_WAIT_S = 0.5
 LIFESPAN_SHUTDOWN_S = 0.3
 
@@ -117,14 +126,19 @@ def open_history(config: SimConfig) -> History:
     return history
 
 
-def observe_ticks(history: History, hub: Hub, periodic_time_s: float) -> TickListener:
-    """The tick hook: record every tick into ``history``, and log an INFO heartbeat on
-    ``dersim_trio.Lab`` about once a real minute (every ``HEARTBEAT_S / periodic_time_s`` ticks).
+def observe_ticks(
+    history: History, hub: Hub, periodic_time_s: float, latest: LatestSnapshots | None = None
+) -> TickListener:
+    """The tick hook: record every tick into ``history`` (and keep it in ``latest`` for the
+    protocol front ends), and log an INFO heartbeat on ``dersim_trio.Lab`` about once a real
+    minute (every ``HEARTBEAT_S / periodic_time_s`` ticks).
     """
     every = max(1, round(HEARTBEAT_S / periodic_time_s))
 
     def on_tick(engine: Engine, snapshots: Sequence[Snapshot]) -> None:
         history.record(engine.tick, engine.clock.current, snapshots)
+        if latest is not None:
+            latest.observe(snapshots)
         if engine.tick % every == 0 and engine.tick > 0:
             log.info(
                 "heartbeat: tick %d, clock %s, %d subscriber(s)",
@@ -157,13 +171,29 @@ def manage_gc(fast_path: bool) -> None:
         gc.set_threshold(QUART_ROUTE_GC_GEN0_THRESHOLD, gen1, gen2)
 
 
+def host_policy(config: SimConfig) -> HostPolicy:
+    """The Host rule of a server started with ``config`` (``web/hosts.py``)."""
+    return HostPolicy.for_server(config.website_ip, config.allowed_hosts)
+
+
+def warn_if_exposed(config: SimConfig) -> None:
+    """Warn when the bind reaches beyond this machine and no token protects the mutations."""
+    if config.api_token is None and not is_loopback_bind(config.website_ip):
+        log.warning(
+            "listening on %s without --api_token: anyone who can reach this address can change "
+            "or stop the simulator (set DERSIM_API_TOKEN or --api_token)",
+            config.website_ip or "every address",
+        )
+
+
 def hypercorn_config() -> Config:
-    """hypercorn settings for connections the door hands over."""
+    """hypercorn settings for connections the door hands over (``web/hypercorn_settings.py``,
+    the same as under ``hypercorn -k trio``)."""
     cfg = Config()
-    # idle keep-alive connections close after this (re-armed after each response thanks to
-    # web/asgi_shield.py)
-    cfg.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
-    cfg.graceful_timeout = SHUTDOWN_GRACE_S
+    # keep-alive 5 s (re-armed after each response thanks to web/asgi_shield.py), graceful
+    # timeout 1 s, client WebSocket messages at most 64 KiB on the quart route as on the fast
+    # path (hypercorn's default is 16 MiB), request heads at most 16 KiB, no read timeout
+    apply_settings(cfg)
     cfg.accesslog = None
     cfg.errorlog = logging.getLogger("dersim_trio.hypercorn")
     return cfg
@@ -187,6 +217,10 @@ class ServiceParts:
     controller: Controller
     context: ServerContext
     app: QuartTrio
+    latest: LatestSnapshots
+    """The last tick's snapshots, for the Modbus server."""
+    modbus: ModbusServer | None = None
+    """The SunSpec Modbus server while ``run_modbus`` runs."""
 
     @classmethod
     def assemble(
@@ -211,11 +245,17 @@ class ServiceParts:
         )
         logs = LogBuffer()
         history = open_history(config)
-        controller = Controller(engine)
+        controller = Controller(engine, device_identity(config))
         app = create_app(
-            hub, context, controller, api_token=config.api_token, history=history, logs=logs
+            hub,
+            context,
+            controller,
+            api_token=config.api_token,
+            history=history,
+            logs=logs,
+            hosts=host_policy(config),
         )
-        return cls(config, engine, hub, history, logs, controller, context, app)
+        return cls(config, engine, hub, history, logs, controller, context, app, LatestSnapshots())
 
     async def run_ticks(
         self,
@@ -231,9 +271,38 @@ class ServiceParts:
             self.hub,
             config.periodic_time_s,
             wall_clock=wall_clock if config.wall_clock else None,
-            on_tick=observe_ticks(self.history, self.hub, config.periodic_time_s),
+            on_tick=observe_ticks(self.history, self.hub, config.periodic_time_s, self.latest),
             task_status=task_status,
         )
+
+    async def run_modbus(
+        self,
+        sockets: Sequence[socket.socket] | None = None,
+        *,
+        task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The SunSpec Modbus TCP server over these parts (after the first tick); ``started``
+        with the device ports. ``sockets`` are bound listeners (default: opened here from the
+        ``--modbus_*`` flags)."""
+        options = self.config.modbus
+        if options is None:
+            raise RuntimeError("the Modbus server is off (no --modbus_port)")
+        if sockets is None:
+            sockets = open_modbus_sockets(options.ip, options.ports(self.config.device_count))
+        quirks = Quirks.parse(",".join(options.quirks), options.slow_ms)
+        server = ModbusServer(
+            self.controller,
+            self.latest,
+            quirks,
+            max_connections=options.max_connections,
+            idle_timeout_s=options.idle_timeout_s,
+        )
+        self.modbus = server
+        try:
+            await server.serve(sockets, task_status=task_status)
+        finally:
+            for sock in sockets:
+                sock.close()
 
     def capture_logs(self) -> InstalledHandler:
         """Start copying the ``dersim_trio`` loggers into the Logs tab's buffer."""
@@ -251,6 +320,10 @@ class RunningService:
     host: str
     port: int
     _shutdown: trio.Event
+    modbus_ports: list[int]
+    """Device *i*'s SunSpec Modbus TCP port (empty: the Modbus server is off)."""
+    modbus: ModbusServer | None
+    """The SunSpec Modbus server (None: off); ``devices[i].connections`` counts clients."""
 
     @property
     def http_url(self) -> str:
@@ -272,6 +345,7 @@ async def run_service(
     config: SimConfig,
     *,
     listen_socket: socket.socket | None = None,
+    modbus_sockets: Sequence[socket.socket] | None = None,
     wall_clock: WallClock = utc_now,
     fast_path: bool = True,
     freeze_gc: bool = True,
@@ -280,7 +354,9 @@ async def run_service(
     """Run the simulator until ``request_shutdown``; ``task_status.started`` once it serves.
 
     ``fast_path=False`` serves the telemetry stream through the quart route only (the way
-    ``hypercorn -k trio`` runs it). ``freeze_gc`` freezes the start-up heap (see below); tests
+    ``hypercorn -k trio`` runs it). ``modbus_sockets`` are the bound Modbus listeners (one per
+    device) when ``--modbus_port`` is on (default: opened from the flags). ``freeze_gc``
+    freezes the start-up heap (see below); tests
     that start many services in one process turn it off.
     """
     shutdown = trio.Event()
@@ -299,6 +375,15 @@ async def run_service(
     try:
         async with trio.open_nursery() as supervisor:
             await supervisor.start(partial(parts.run_ticks, wall_clock))
+            modbus_scope = trio.CancelScope()
+            modbus_ports: list[int] = []
+            if config.modbus is not None:
+
+                async def modbus(*, task_status: trio.TaskStatus[list[int]]) -> None:
+                    with modbus_scope:
+                        await parts.run_modbus(modbus_sockets, task_status=task_status)
+
+                modbus_ports = await supervisor.start(modbus)
             lifespan_scope = trio.CancelScope()
 
             async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:
@@ -314,6 +399,7 @@ async def run_service(
                     sock,
                     bridge.serve_connection,
                     broadcaster.serve_client if broadcaster is not None else None,
+                    hosts=host_policy(config),
                 )
                 accept_scope = trio.CancelScope()
 
@@ -332,12 +418,24 @@ async def run_service(
                     host,
                     port,
                 )
+                warn_if_exposed(config)
                 task_status.started(
-                    RunningService(hub, engine, door, broadcaster, host, port, shutdown)
+                    RunningService(
+                        hub,
+                        engine,
+                        door,
+                        broadcaster,
+                        host,
+                        port,
+                        shutdown,
+                        modbus_ports,
+                        parts.modbus,
+                    )
                 )
                 await shutdown.wait()
                 log.info("shutting down: closing %d connection(s)", door.open_connections)
                 accept_scope.cancel()
+                modbus_scope.cancel()
                 hub.close_all()
                 await bridge.close_idle()
                 with trio.move_on_after(SHUTDOWN_GRACE_S):

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
 from dersim_trio.grid.network import DEFAULT_XR, SCR_RANGE, XR_RANGE
+from dersim_trio.protocols.modbus.quirks import DEFAULT_SLOW_MS, QUIRKS
+from dersim_trio.setup.hostnames import parse_allowed_hosts
 from dersim_trio.setup.nameplates import resolve_nameplate
 
 DEVICE_TYPE_ALIASES: dict[str, str] = {
@@ -41,6 +43,7 @@ DEVICE_TYPE_ALIASES: dict[str, str] = {
 MAX_DEVICE_COUNT = 10_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
+HybridSiteLoad = Literal["residential", "commercial", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,36 @@ class HybridOptions:
     soc_min_pct: float = 10.0
     soc_max_pct: float = 95.0
     dispatch: HybridDispatch = "self_consumption"
+    site_load: HybridSiteLoad = "residential"
+    """``--hybrid_site_load``: the load shape behind the meter, or ``none``."""
+    site_load_kwh: float | None = None
+    """``--hybrid_site_load_kwh``: yearly site energy; None: the shape's default."""
+
+
+MODBUS_MAX_PORT = 65535
+MODBUS_DEFAULT_MAX_CONNECTIONS = 16
+MODBUS_DEFAULT_IDLE_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusOptions:
+    """``--modbus_*`` flags: the SunSpec Modbus TCP server (device *i* on ``port`` + *i*)."""
+
+    port: int
+    """First device's port; 0: every device gets a free port (tests)."""
+    ip: str
+    quirks: tuple[str, ...] = ()
+    slow_ms: float = DEFAULT_SLOW_MS
+    """Response delay of the ``slow`` quirk, ms."""
+    max_connections: int = MODBUS_DEFAULT_MAX_CONNECTIONS
+    """Concurrent connections per device (``single_connection``: 1)."""
+    idle_timeout_s: float = MODBUS_DEFAULT_IDLE_TIMEOUT_S
+
+    def ports(self, device_count: int) -> list[int]:
+        """The port of every device (all 0 when the OS picks them)."""
+        if self.port == 0:
+            return [0] * device_count
+        return [self.port + i for i in range(device_count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +123,10 @@ class SimConfig:
     log_level: str = "INFO"
     wind_anemometer_height_m: float = 10.0
     latitude_deg: float = 35.0
+    pv_tilt_deg: float = 20.0
+    """``--pv_tilt_deg``: PV array tilt from horizontal (a nameplate's ``dersim.Tilt`` wins)."""
+    pv_azimuth_deg: float | None = None
+    """``--pv_azimuth_deg``: PV array azimuth, 180 = south; None = facing the equator."""
     fast_path: bool = True
     """Serve the telemetry stream through the front door's broadcaster (else the quart route)."""
     fuelcell: FuelCellOptions = field(default_factory=FuelCellOptions)
@@ -112,6 +149,11 @@ class SimConfig:
     """``--grid_scr``: short-circuit ratio of a weak grid (None: a stiff grid)."""
     grid_xr: float = DEFAULT_XR
     """``--grid_xr``: X/R ratio of that grid's source impedance."""
+    modbus: ModbusOptions | None = None
+    """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
+    names (``web/hosts.py``); ``*`` accepts any."""
     api_token: str | None = field(default=None, repr=False)
     """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
     Kept out of ``repr`` so that logging a config never shows it."""
@@ -211,10 +253,25 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log_level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     add("--wind_anemometer_height_m", default="10", help="wind data measurement height, m")
     add("--latitude", default="35.0", help="site latitude for the sun position, degrees")
+    add("--pv_tilt_deg", default="20", help="PV array tilt from horizontal, degrees (0..90)")
+    add(
+        "--pv_azimuth_deg",
+        default="equator",
+        help="PV array azimuth, degrees clockwise from north (0..360, 180 = south); "
+        "default: facing the equator",
+    )
     add(
         "--fast_path",
         default="yes",
         help="yes: telemetry through the pre-framed broadcaster; no: through the quart route",
+    )
+    add(
+        "--allowed_hosts",
+        default="",
+        metavar="HOSTS",
+        help="comma-separated Host names (name, name:port, [v6]:port; '*' for any) answered "
+        "besides the bound address, localhost, 127.0.0.1 and [::1] on the server's port; "
+        "any other Host gets 421 (DNS rebinding)",
     )
     add(
         "--api_token",
@@ -248,6 +305,34 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: a stiff grid)",
     )
     add("--grid_xr", default=None, help=f"X/R ratio 0..50 with --grid_scr ({DEFAULT_XR:g})")
+    add(
+        "--modbus_port",
+        default=None,
+        metavar="P",
+        help="serve SunSpec Modbus TCP: device i on port P+i (0: free ports); default off",
+    )
+    add("--modbus_ip", default=None, help="Modbus bind address (default: --website_ip)")
+    add(
+        "--modbus_quirks",
+        default=None,
+        help="comma list of device quirks: " + ", ".join(QUIRKS),
+    )
+    add(
+        "--modbus_slow_ms",
+        default=None,
+        help=f"response delay of the slow quirk, 0..60000 ms (default {DEFAULT_SLOW_MS:g})",
+    )
+    add(
+        "--modbus_max_connections",
+        default=None,
+        help=f"connections per device, 1..1024 (default {MODBUS_DEFAULT_MAX_CONNECTIONS})",
+    )
+    add(
+        "--modbus_idle_timeout_s",
+        default=None,
+        help=f"close an idle Modbus connection after this many seconds, 0.1..86400 "
+        f"(default {MODBUS_DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
     add("--fuelcell_chemistry", default="PEMFC", help="PEMFC or SOFC")
     add("--fuelcell_mode", default="fc_only", help="fc_only or bidirectional")
     add("--fuelcell_fuel", default="tank", help="tank or continuous")
@@ -261,6 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--hybrid_dispatch",
         default="self_consumption",
         help="self_consumption, pv_priority or manual",
+    )
+    add(
+        "--hybrid_site_load",
+        default="residential",
+        help="site load behind the meter: residential (BDEW H25), commercial (BDEW G25) or none",
+    )
+    add(
+        "--hybrid_site_load_kwh",
+        default=None,
+        help="yearly energy of the site load, kWh (default 5000 residential, 30000 commercial)",
     )
     return p
 
@@ -292,6 +387,15 @@ def _choice(flag: str, raw: str, allowed: tuple[str, ...]) -> str:
 _TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
+def _allowed_hosts(raw: str) -> tuple[str, ...]:
+    try:
+        return parse_allowed_hosts(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--allowed_hosts: {exc} (expected name, name:port, [IPv6]:port or *, comma-separated)"
+        ) from None
+
+
 def _api_token(flag_value: str | None, environ: Mapping[str, str]) -> str | None:
     """The token from ``--api_token``, else ``DERSIM_API_TOKEN``; errors never show the value."""
     if flag_value is not None:
@@ -318,6 +422,70 @@ def _grid_category(raw: str) -> tuple[Literal["A", "B"], Literal["I", "II", "III
             f"(e.g. B,III); got {raw!r}"
         )
     return parts[0], parts[1]  # type: ignore[return-value]
+
+
+def _modbus(ns: argparse.Namespace, device_count: int, website_port: int) -> ModbusOptions | None:
+    """``--modbus_*`` flags; a layout that cannot be served is refused here."""
+    given = [
+        flag
+        for flag, value in (
+            ("--modbus_ip", ns.modbus_ip),
+            ("--modbus_quirks", ns.modbus_quirks),
+            ("--modbus_slow_ms", ns.modbus_slow_ms),
+            ("--modbus_max_connections", ns.modbus_max_connections),
+            ("--modbus_idle_timeout_s", ns.modbus_idle_timeout_s),
+        )
+        if value is not None
+    ]
+    if ns.modbus_port is None:
+        if given:
+            raise ConfigError(f"{given[0]}: needs --modbus_port (the Modbus server is off)")
+        return None
+    port = _integer("--modbus_port", ns.modbus_port, 0, MODBUS_MAX_PORT)
+    if port and port + device_count - 1 > MODBUS_MAX_PORT:
+        raise ConfigError(
+            f"--modbus_port: {device_count} devices need ports {port}..{port + device_count - 1}, "
+            f"beyond {MODBUS_MAX_PORT}; the first port may be at most "
+            f"{MODBUS_MAX_PORT - device_count + 1}"
+        )
+    if port and website_port and port <= website_port < port + device_count:
+        raise ConfigError(
+            f"--modbus_port: ports {port}..{port + device_count - 1} include the web port "
+            f"{website_port} (--website_port)"
+        )
+    quirks: tuple[str, ...] = ()
+    if ns.modbus_quirks is not None:
+        names = [q.strip() for q in ns.modbus_quirks.split(",") if q.strip()]
+        for name in names:
+            if name not in QUIRKS:
+                raise ConfigError(
+                    f"--modbus_quirks: unknown quirk {name!r}; allowed: {', '.join(QUIRKS)} "
+                    "(comma separated)"
+                )
+        quirks = tuple(dict.fromkeys(names))
+    slow_ms = DEFAULT_SLOW_MS
+    if ns.modbus_slow_ms is not None:
+        if "slow" not in quirks:
+            raise ConfigError("--modbus_slow_ms: applies only with --modbus_quirks slow")
+        slow_ms = _number("--modbus_slow_ms", ns.modbus_slow_ms, 0, 60_000)
+    return ModbusOptions(
+        port=port,
+        ip=ns.modbus_ip if ns.modbus_ip is not None else ns.website_ip,
+        quirks=quirks,
+        slow_ms=slow_ms,
+        max_connections=_integer(
+            "--modbus_max_connections",
+            ns.modbus_max_connections or str(MODBUS_DEFAULT_MAX_CONNECTIONS),
+            1,
+            1024,
+        ),
+        idle_timeout_s=_number(
+            "--modbus_idle_timeout_s",
+            ns.modbus_idle_timeout_s or str(MODBUS_DEFAULT_IDLE_TIMEOUT_S),
+            0.1,
+            86_400,
+        ),
+    )
 
 
 def parse_args(
@@ -376,10 +544,20 @@ def parse_args(
         dispatch=_choice(  # type: ignore[arg-type]
             "--hybrid_dispatch", ns.hybrid_dispatch, ("self_consumption", "pv_priority", "manual")
         ),
+        site_load=_choice(  # type: ignore[arg-type]
+            "--hybrid_site_load", ns.hybrid_site_load, ("residential", "commercial", "none")
+        ),
+        site_load_kwh=(
+            None
+            if ns.hybrid_site_load_kwh is None
+            else _number("--hybrid_site_load_kwh", ns.hybrid_site_load_kwh, 0, 1e9)
+        ),
     )
     if hybrid.soc_min_pct >= hybrid.soc_max_pct:
         raise ConfigError("--hybrid_soc_min_pct: must be below --hybrid_soc_max_pct")
     grid_normal, grid_abnormal = _grid_category(ns.grid_category)
+    device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
+    website_port = _integer("--website_port", ns.website_port, 0, 65535)
     grid_profile = Path(ns.grid_profile) if ns.grid_profile is not None else None
     if grid_profile is not None and not grid_profile.is_file():
         raise ConfigError(
@@ -392,9 +570,9 @@ def parse_args(
     return SimConfig(
         device_type=device_type,
         canonical_type=DEVICE_TYPE_ALIASES[device_type],
-        device_count=_integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT),
+        device_count=device_count,
         website_ip=ns.website_ip,
-        website_port=_integer("--website_port", ns.website_port, 0, 65535),
+        website_port=website_port,
         periodic_time_s=_number("--periodic_time", ns.periodic_time, 0.01, 3600),
         time_scale=time_scale,
         wall_clock=wall_clock,
@@ -410,6 +588,10 @@ def parse_args(
             "--wind_anemometer_height_m", ns.wind_anemometer_height_m, 0.5, 300
         ),
         latitude_deg=_number("--latitude", ns.latitude, -90, 90),
+        pv_tilt_deg=_number("--pv_tilt_deg", ns.pv_tilt_deg, 0, 90),
+        pv_azimuth_deg=None
+        if ns.pv_azimuth_deg == "equator"
+        else _number("--pv_azimuth_deg", ns.pv_azimuth_deg, 0, 359.999),
         fast_path=_yes_no("--fast_path", ns.fast_path),
         fuelcell=FuelCellOptions(
             chemistry=_choice("--fuelcell_chemistry", ns.fuelcell_chemistry, ("PEMFC", "SOFC")),
@@ -426,5 +608,7 @@ def parse_args(
         grid_profile=grid_profile,
         grid_scr=grid_scr,
         grid_xr=grid_xr,
+        modbus=_modbus(ns, device_count, website_port),
+        allowed_hosts=_allowed_hosts(ns.allowed_hosts),
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )

@@ -12,8 +12,12 @@ one header row):
     last repeat with period (last − first) seconds.
   Times must be strictly increasing; at least 2 data rows.
 * Value columns, by device type:
-  * PV and HybridDC: ``irradiance_w_m2`` (plane of array, 0..1500 W/m²) and optionally
+  * PV and HybridDC: ``irradiance_w_m2`` (global horizontal, 0..1500 W/m²; the model splits
+    and transposes it to each array's tilt and azimuth) or ``poa_irradiance_w_m2`` (already in
+    the plane of the array, 0..1500 W/m²), one of the two, and optionally
     ``ambient_temperature_c`` (−80..70 °C; without it the model's diurnal temperature applies).
+    HybridDC also takes ``load_kw`` (the site load behind the meter, 0..100000 kW; without it
+    the ``--hybrid_site_load`` shape applies), and needs only one of its three columns.
   * Wind: ``wind_speed_m_s`` (0..75 m/s, at ``--wind_anemometer_height_m``).
   Other columns are refused (the message lists the expected ones).
 
@@ -59,6 +63,7 @@ _COLUMN_RANGES: dict[str, tuple[float, float]] = {
     "irradiance_w_m2": (0.0, 1500.0),
     "ambient_temperature_c": (-80.0, 70.0),
     "wind_speed_m_s": (0.0, 75.0),
+    "load_kw": (0.0, 100000.0),
 }
 """Allowed range of each value column (irradiance and wind cannot be negative)."""
 
@@ -67,8 +72,13 @@ _HMS = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
 
 
 def profile_columns(canonical_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required, optional) value columns for a device type; raise if it takes no profile."""
-    if canonical_type.startswith(("PV-", "HybridDC-")):
+    """(required, optional) value columns for a device type; raise if it takes no profile.
+
+    With no required column (HybridDC) at least one of the optional ones must be there.
+    """
+    if canonical_type.startswith("HybridDC-"):
+        return (), ("irradiance_w_m2", "ambient_temperature_c", "load_kw")
+    if canonical_type.startswith("PV-"):
         return ("irradiance_w_m2",), ("ambient_temperature_c",)
     if canonical_type.startswith("Wind-"):
         return ("wind_speed_m_s",), ()
@@ -82,9 +92,16 @@ class TabulatedProfile:
     """A profile from table rows: ``time`` (daily) or ``elapsed_s`` (looping) axis."""
 
     def __init__(
-        self, daily: bool, times_s: Sequence[float], columns: Mapping[str, Sequence[float]]
+        self,
+        daily: bool,
+        times_s: Sequence[float],
+        columns: Mapping[str, Sequence[float]],
+        *,
+        irradiance_is_poa: bool = False,
     ) -> None:
-        """``times_s`` strictly increasing (seconds of day, or since the start); ≥ 2 rows."""
+        """``times_s`` strictly increasing (seconds of day, or since the start); ≥ 2 rows;
+        ``irradiance_is_poa``: the ``irradiance_w_m2`` column is plane-of-array."""
+        self.irradiance_is_poa = irradiance_is_poa
         if len(times_s) < 2 or any(b <= a for a, b in itertools.pairwise(times_s)):
             raise ValueError("need at least 2 strictly increasing times")
         self.daily = daily
@@ -100,6 +117,7 @@ class TabulatedProfile:
         self._irradiance = values.get("irradiance_w_m2")
         self._ambient = values.get("ambient_temperature_c")
         self._wind = values.get("wind_speed_m_s")
+        self._load = values.get("load_kw")
         self._last_key: tuple[datetime, float] | None = None
         self._last_sample = ProfileSample()
 
@@ -133,8 +151,10 @@ class TabulatedProfile:
         frac = (t - times[i]) / (times[i + 1] - times[i])
         sample = ProfileSample(
             irradiance_w_m2=self._interpolate(self._irradiance, i, frac),
+            irradiance_is_poa=self.irradiance_is_poa,
             ambient_temperature_c=self._interpolate(self._ambient, i, frac),
             wind_speed_m_s=self._interpolate(self._wind, i, frac),
+            load_kw=self._interpolate(self._load, i, frac),
         )
         self._last_key = key
         self._last_sample = sample
@@ -151,13 +171,28 @@ def _seconds_of_day(text: str) -> float | None:
     return h * 3600.0 + m * 60.0 + s
 
 
+_POA_COLUMN = "poa_irradiance_w_m2"
+"""Plane-of-array irradiance: the alternative to the global horizontal ``irradiance_w_m2``."""
+
+
 def load_profile(path: Path, canonical_type: str) -> InputProfile:
     """Read ``--dc_profile`` for a device type; raise ``ConfigError`` naming the line."""
     required, optional = profile_columns(canonical_type)
     where = f"--dc_profile {path}"
-    expected = f"first column time (HH:MM:SS) or elapsed_s, then {', '.join(required)}" + (
-        f" and optionally {', '.join(optional)}" if optional else ""
-    )
+    irradiance_names = "irradiance_w_m2 (or poa_irradiance_w_m2)"
+    takes_irradiance = "irradiance_w_m2" in required + optional
+
+    def names_of(columns: tuple[str, ...]) -> str:
+        return ", ".join(irradiance_names if n == "irradiance_w_m2" else n for n in columns)
+
+    if required:
+        expected = f"first column time (HH:MM:SS) or elapsed_s, then {names_of(required)}" + (
+            f" and optionally {names_of(optional)}" if optional else ""
+        )
+    else:
+        expected = (
+            f"first column time (HH:MM:SS) or elapsed_s, then one or more of {names_of(optional)}"
+        )
 
     def fail(line: int, problem: str) -> ConfigError:
         return ConfigError(f"{where}: line {line}: {problem}")
@@ -172,12 +207,23 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
     if names[0] not in _TIME_COLUMNS:
         raise fail(header_line, f"unknown time column {names[0]!r} (expected: {expected})")
     value_names = names[1:]
+    poa = takes_irradiance and _POA_COLUMN in value_names
+    if poa:
+        if "irradiance_w_m2" in value_names:
+            raise fail(
+                header_line,
+                "give irradiance_w_m2 (global horizontal) or poa_irradiance_w_m2 "
+                "(plane of array), not both",
+            )
+        value_names = ["irradiance_w_m2" if n == _POA_COLUMN else n for n in value_names]
     for name in value_names:
         if name not in required + optional or value_names.count(name) > 1:
             raise fail(header_line, f"unexpected column {name!r} (expected: {expected})")
     for name in required:
         if name not in value_names:
             raise fail(header_line, f"missing column {name!r} (expected: {expected})")
+    if not value_names:
+        raise fail(header_line, f"no value column (expected: {expected})")
     daily = names[0] == "time"
     times: list[float] = []
     columns: dict[str, list[float]] = {name: [] for name in value_names}
@@ -206,7 +252,7 @@ def load_profile(path: Path, canonical_type: str) -> InputProfile:
     if len(times) < 2:
         last_line = rows[-1][0]
         raise fail(last_line, f"need at least 2 data rows, got {len(times)}")
-    return TabulatedProfile(daily, times, columns)
+    return TabulatedProfile(daily, times, columns, irradiance_is_poa=poa)
 
 
 def _number(text: str) -> float | None:

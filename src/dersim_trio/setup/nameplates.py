@@ -24,14 +24,20 @@ mapping, per asset (a key not listed for an asset is refused naming the device t
   0.44·VAMaxRtg, IEEE 1547 Category B), ``714.Prt[0].DCW`` → ``dc_rating_kw`` (array at STC),
   ``714.Prt[0].DCV`` → ``v_mp_stc_v``. The string's V_oc, cells in series, maximum DC voltage and
   the MPPT window scale with DCV/400 V (the defaults' proportions) unless ``dersim.MpptVMin`` /
-  ``dersim.MpptVMax`` give the window. Those two are not SunSpec points (SunSpec 702/714 have no
-  MPPT window); the ``dersim.`` prefix marks simulator extensions.
+  ``dersim.MpptVMax`` give the window; ``dersim.Tilt`` (0..90°) and ``dersim.Azimuth``
+  (0..360°, 180 = south) orient the array (default: the ``--pv_tilt_deg``/``--pv_azimuth_deg``
+  flags, 20° facing the equator). These four are not SunSpec points (SunSpec 702/714 have no
+  MPPT window or array orientation); the ``dersim.`` prefix marks simulator extensions. Without
+  ``702.VAMaxRtg`` a PV nameplate's VA rating is √(WMaxRtg² + VarMaxRtg²), so the advertised
+  reactive capability is deliverable at full active power.
 * battery: the AC ratings as for PV; ``702.WDisChaRteMaxRtg`` (= WMaxRtg in this model),
-  ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the pack gets
-  strings in parallel in proportion to the energy, 2 per 15 kWh, and the matching resistance),
+  ``702.WChaRteMaxRtg`` (default WMaxRtg), ``713.WHRtg`` → ``energy_kwh`` (the cells are sized
+  to the energy, with the matching resistance), ``702.VNom`` → ``ac_voltage_v`` (the pack gets
+  the cells in series its DC link needs at that AC voltage, ``physics/battery.py``),
   ``713.SoH``, ``802.SoCMin``/``SoCMax``/``SoCRsvMin``/``SocRsvMax`` (SunSpec's spelling) and
   ``802.Typ`` (chemistry, ``NMC`` or ``LFP``).
-* wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the pitch gains are re-designed for it) and
+* wind: ``702.WMaxRtg`` → ``rated_power_kw`` (the controller keeps its published constants;
+  the rated torque follows the rating) and
   ``702.VarMaxInjRtg``/``VarMaxAbsRtg`` (equal: the model's reactive range is symmetric).
 * fuel cell: ``702.WMaxRtg`` → ``rated_power_kw`` (the stack must carry it) and the equal var
   ratings. The chemistry, mode and fuel come from the ``--fuelcell_*`` flags; a bundled
@@ -51,7 +57,6 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
@@ -141,6 +146,8 @@ POINTS: tuple[Point, ...] = (
     Point("714.Prt[0].DCV", float, _PV, 10.0, 1500.0, unit="V"),
     Point("dersim.MpptVMin", float, _PV, 10.0, 1500.0, unit="V"),
     Point("dersim.MpptVMax", float, _PV, 10.0, 1500.0, unit="V"),
+    Point("dersim.Tilt", float, _PV, 0.0, 90.0, unit="deg"),
+    Point("dersim.Azimuth", float, _PV, 0.0, 359.999, unit="deg"),
     *_energy_seeds(),
 )
 """Every key a nameplate file may hold (SunSpec units; ``dersim.*`` are simulator extensions)."""
@@ -428,6 +435,10 @@ def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
     w, va, inj, absorb = _ac_ratings(
         nameplate, base.w_max_kw, base.va_max_kva, base.var_max_inj_kvar, base.var_max_abs_kvar
     )
+    ratings = ("702.WMaxRtg", "702.VarMaxInjRtg", "702.VarMaxAbsRtg")
+    if nameplate.get("702.VAMaxRtg") is None and any(nameplate.get(k) is not None for k in ratings):
+        # The reactive capability is deliverable at full active power (module docstring).
+        va = math.hypot(w, max(inj, absorb))
     dcv = nameplate.get("714.Prt[0].DCV")
     k = 1.0 if dcv is None else dcv / base.v_mp_stc_v
     mppt_min = nameplate.get("dersim.MpptVMin")
@@ -446,6 +457,12 @@ def apply_pv_nameplate(nameplate: Nameplate, base: PvNameplate) -> PvNameplate:
         "mppt_v_max_v": base.mppt_v_max_v * k if mppt_max is None else mppt_max,
         "start_threshold_kw": base.start_threshold_kw * w / base.w_max_kw,
     }
+    tilt = nameplate.get("dersim.Tilt")
+    azimuth = nameplate.get("dersim.Azimuth")
+    if tilt is not None:
+        fields["tilt_deg"] = tilt
+    if azimuth is not None:
+        fields["azimuth_deg"] = azimuth
     if not fields["mppt_v_min_v"] < fields["mppt_v_max_v"]:
         raise nameplate.error(
             "dersim.MpptVMin", "must be below dersim.MpptVMax (allowed: min < max)"
@@ -477,8 +494,7 @@ def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> Bat
         )
     charge_default = w if nameplate.get("702.WMaxRtg") is not None else base.w_charge_max_kw
     energy = _kilo(nameplate.get("713.WHRtg"), base.energy_kwh)
-    strings = max(1, round(base.strings_in_parallel * energy / base.energy_kwh))
-    resistance_per_string = base.pack_resistance_ohm * base.strings_in_parallel
+    v_nom = nameplate.get("702.VNom")
 
     def pct(key: str, default: float) -> float:
         value = nameplate.get(key)
@@ -508,8 +524,7 @@ def apply_battery_nameplate(nameplate: Nameplate, base: BatteryNameplate) -> Bat
             var_max_inj_kvar=inj,
             var_max_abs_kvar=absorb,
             energy_kwh=energy,
-            strings_in_parallel=strings,
-            pack_resistance_ohm=resistance_per_string / strings,
+            ac_voltage_v=base.ac_voltage_v if v_nom is None else v_nom,
             chemistry=chemistry,
             state_of_health_pct=base.state_of_health_pct if soh is None else soh,
             soc_min_pct=soc_min,
@@ -540,19 +555,16 @@ def _symmetric_var_pu(nameplate: Nameplate, rated_kw: float) -> float | None:
     return pu
 
 
-@cache
-def _redesigned(base: WindNameplate, rated_kw: float, q_pu: float) -> WindNameplate:
-    from dersim_trio.physics.wind import design_pitch_gains
-
-    changed = replace(base, rated_power_kw=rated_kw, reactive_capability_pu=q_pu)
-    return changed if rated_kw == base.rated_power_kw else design_pitch_gains(changed)
-
-
 def apply_wind_nameplate(nameplate: Nameplate, base: WindNameplate) -> WindNameplate:
-    """``base`` with the file's wind keys applied (pitch gains re-designed for a new rating)."""
+    """``base`` with the file's wind keys applied (the controller's published constants are
+    kept; its rated torque follows the new rating)."""
     rated = _kilo(nameplate.get("702.WMaxRtg"), base.rated_power_kw)
     q_pu = _symmetric_var_pu(nameplate, rated)
-    return _redesigned(base, rated, base.reactive_capability_pu if q_pu is None else q_pu)
+    return replace(
+        base,
+        rated_power_kw=rated,
+        reactive_capability_pu=base.reactive_capability_pu if q_pu is None else q_pu,
+    )
 
 
 def apply_fuelcell_nameplate(nameplate: Nameplate, base: FuelCellNameplate) -> FuelCellNameplate:

@@ -7,14 +7,18 @@ DERSim API is. Every mutating request (``POST``/``PUT``/``PATCH``/``DELETE``) un
 1. needs ``Authorization: Bearer <token>`` when the server runs with ``--api_token`` (or
    ``DERSIM_API_TOKEN``); else 401 with ``WWW-Authenticate: Bearer``. The comparison is
    constant-time (``hmac.compare_digest``) and the token is never logged or echoed.
-2. may carry only ``application/json``: a ``Content-Type`` naming anything else, or a body with
-   no ``Content-Type``, is refused with 415 even on routes that take no body. A browser sends
-   ``application/x-www-form-urlencoded``, ``multipart/form-data`` or ``text/plain`` cross-site
-   without a CORS preflight, so this is what stops a web page from driving the simulator (or
-   stopping the server) through a visitor's browser. A request with neither body nor
-   ``Content-Type`` (``curl -X POST``) is allowed.
+2. needs ``Content-Type: application/json`` (else 415) and a JSON body (else 400), even on
+   routes that take no fields (``{}`` then): ``POST /api/dersim/stop`` included. A web page
+   can make a browser send a "simple" request cross-site without a CORS preflight, but only
+   without a body or with ``application/x-www-form-urlencoded``, ``multipart/form-data`` or
+   ``text/plain``: none of them passes, so no page can drive the simulator (or stop the server)
+   through a visitor's browser. (The Host rule, ``web/hosts.py``, keeps pages out after a DNS
+   rebinding, when they could send JSON.) The body is parsed here, so a body nested too deeply
+   or not JSON is a 400 on every mutating route.
 
-Auth is checked first, so an unauthenticated client learns nothing about the route.
+A request for a path that is no route (404) or a method the route does not have (405) is
+answered as such before the token is checked: routes are public knowledge (``/openapi.json``).
+On a route, the token is checked first, so an unauthenticated client learns nothing more.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from dersim_trio.api.common import ErrorBody
-from dersim_trio.web.http_errors import error_response
+from dersim_trio.web.bodies import parse_json
+from dersim_trio.web.http_errors import RequestError, error_response
 
 API_PREFIX = "/api/dersim/"
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,6 +68,8 @@ def install_api_guard(app: QuartTrio, api_token: str | None) -> None:
     async def guard_mutations() -> Response | None:
         if request.method not in MUTATING_METHODS or not request.path.startswith(API_PREFIX):
             return None
+        if request.routing_exception is not None:
+            return None  # quart answers it: 404 (no route, e.g. an absurd index) or 405
         if expected is not None:
             header = request.headers.get("Authorization")
             presented = _presented_token(header)
@@ -75,24 +82,26 @@ def install_api_guard(app: QuartTrio, api_token: str | None) -> None:
             if not hmac.compare_digest(presented.encode("utf-8"), expected):
                 return _unauthorized("the bearer token is not valid", invalid=True)
         mimetype = request.mimetype
-        # Without a Content-Type, read the body (bounded by MAX_CONTENT_LENGTH) rather than
-        # trust Content-Length: HTTP/2 may send a body without one.
-        if (mimetype and mimetype != "application/json") or (
-            not mimetype and await request.get_data(as_text=False)
-        ):
-            return error_response(
+        if mimetype != "application/json":
+            raise RequestError(
                 415,
                 "unsupported_media_type",
-                "mutating requests accept only application/json bodies (or no body); got "
-                + (mimetype or "a body without Content-Type"),
+                "mutating requests need 'Content-Type: application/json' and a JSON body "
+                f"({{}} if nothing else); got {mimetype or 'no Content-Type'}",
             )
+        raw = await request.get_data(as_text=False)  # cached: the route reads it again
+        if not raw.strip():
+            raise RequestError(
+                400, "invalid_json", "mutating requests need a JSON body ({} if nothing else)"
+            )
+        parse_json(raw)  # RequestError 400 if not JSON or nested too deeply
         return None
 
 
 def document_api_guard(schema: dict[str, Any], *, auth_enabled: bool) -> dict[str, Any]:
     """Add the guard's answers to the OpenAPI document of every mutating ``/api/dersim/`` route.
 
-    Always the 415; with a token configured also the bearer security scheme and the 401.
+    Always the 400 and 415; with a token configured also the bearer security scheme and the 401.
     """
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -116,7 +125,10 @@ def document_api_guard(schema: dict[str, Any], *, auth_enabled: bool) -> dict[st
                 continue
             # Methods of one route share one responses dict: copy before adding.
             responses = operation["responses"] = dict(operation.get("responses", {}))
-            added = {415: "The body is not application/json (or a body without Content-Type)."}
+            added = {
+                400: "The body is empty, not JSON, or nested too deeply.",
+                415: "The request is not 'Content-Type: application/json'.",
+            }
             if auth_enabled:
                 operation["security"] = [{BEARER_SCHEME_NAME: []}]
                 added[401] = "Missing or invalid bearer token."

@@ -1,19 +1,62 @@
-"""Reading and validating JSON request bodies, with errors that name the field and its range."""
+"""JSON bodies: reading and validating requests (errors name the field and its range), and
+writing responses.
+
+Limits on every request body (each a 4xx with a message, never a 5xx): at most
+``MAX_BODY_BYTES`` (413), all of it within ``BODY_TIMEOUT_S`` (408, quart's ``BODY_TIMEOUT``),
+JSON nested at most ``MAX_JSON_DEPTH`` deep (400: Python's parser would otherwise recurse once
+per level and fail with ``RecursionError`` around a thousand).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
-from quart import request
+from quart import Response, request
 
 from dersim_trio.errors import RequestRejected, validation_problems
 from dersim_trio.web.http_errors import RequestError
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 64 * 1024
+BODY_TIMEOUT_S = 5
+"""Seconds a request body may take to arrive (quart's ``BODY_TIMEOUT``, default 60)."""
+MAX_JSON_DEPTH = 32
+"""Arrays and objects nested deeper than this are refused (the deepest API body, a grid-support
+trip curve, is 5 deep)."""
+_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``raw`` nests arrays/objects deeper than ``limit`` (brackets
+    inside strings do not count). Linear, no recursion: fewer brackets than the limit settle
+    it at once, otherwise the brackets outside strings are scanned."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _STRING.sub(b"", raw).translate(_BRACKETS, delete=_NOT_BRACKETS):
+        depth += 1 if byte == 0x28 else -1  # "(" opens
+        if depth > limit:
+            return True
+    return False
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """``raw`` as JSON; ``RequestError`` 400 ``invalid_json`` if it is not, or is nested deeper
+    than ``MAX_JSON_DEPTH``."""
+    if json_too_deep(raw.encode() if isinstance(raw, str) else raw):
+        raise RequestError(
+            400, "invalid_json", f"the body is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 
 async def read_json_body(model: type[M]) -> M:
@@ -34,10 +77,7 @@ async def read_json_body(model: type[M]) -> M:
         raise RequestError(
             413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes"
         )
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    data = parse_json(raw) if raw else None
     if not isinstance(data, dict):
         raise RequestError(422, "validation_error", "the body must be a JSON object")
     try:
@@ -78,3 +118,14 @@ def allowed_at(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:
         description = info.description
         current = _models_in(info.annotation)
     return description
+
+
+def json_response(body: BaseModel | str | bytes, status: int = 200) -> Response:
+    """A JSON answer: a model (serialised), or text/bytes already encoded."""
+    payload = body.model_dump_json() if isinstance(body, BaseModel) else body
+    return Response(payload, status=status, content_type="application/json")
+
+
+def json_list_response(models: Sequence[BaseModel]) -> Response:
+    """A JSON array of models."""
+    return json_response("[" + ",".join(m.model_dump_json() for m in models) + "]")

@@ -22,10 +22,13 @@ implements the same states with ±1.1 V windows)::
     F      −12 V       EVSE unavailable (it drives a constant −12 V)
 
 The EVSE announces the current it allows by the duty cycle of the wave; the EV may draw at most
-that current. Duty cycle → current (SAE J1772 table, as EVerest YetiSimulator decodes it)::
+that current. Duty cycle → current (IEC 61851-1:2017 Annex A, Table A.8 "Pilot duty cycle
+provided by EVSE"; the same table in SAE J1772 (2017), "Pilot duty cycle"; EVerest
+YetiSimulator decodes it the same way above 10 %)::
 
     duty < 8 %         0 A   (3-7 % means "digital communication required")
-    8 % ≤ duty ≤ 85 %  I = 0.6 A/% · duty            (10 % → 6 A, 50 % → 30 A, 85 % → 51 A)
+    8 % ≤ duty < 10 %  6 A   (the least an AC EVSE can offer)
+    10 % ≤ duty ≤ 85 % I = 0.6 A/% · duty            (10 % → 6 A, 50 % → 30 A, 85 % → 51 A)
     85 % < duty ≤ 96 % I = 2.5 A/% · (duty − 64 %)   (96 % → 80 A)
     96 % < duty ≤ 97 % 80 A
     duty > 97 %        0 A   (outside the table: an error / "no PWM", the EV must not charge)
@@ -173,6 +176,8 @@ def duty_to_current_a(duty_pct: float) -> float:
     """Current (A) the EV may draw for a pilot duty cycle in percent (table in the docstring)."""
     if not duty_pct >= 8.0:  # also catches NaN
         return 0.0
+    if duty_pct < 10.0:
+        return 6.0
     if duty_pct <= 85.0:
         return 0.6 * duty_pct
     if duty_pct <= 96.0:

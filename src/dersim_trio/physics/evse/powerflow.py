@@ -13,12 +13,14 @@ ocpp-cp-simulator PR #310 do). The EV accepts::
 
 with knee = 90 % on AC, 80 % on DC, floor = 0.05 (so SoC 100 % is reached in finite time: a
 taper that reached 0 there would approach it exponentially and never arrive). P_car is the
-car's on-board charger limit ``max_ac_kw`` on AC and ``max_dc_kw`` on DC. The connector limits
+car's on-board charger limit ``max_ac_kw`` on AC and ``max_dc_kw`` on DC. A named car
+(``cars.py``) follows its own measured DC curve instead of P_car·f on DC. The connector limits
 it further (``connector_limit_kw``):
 
 * AC: I = min(pilot current, connector/cable ``max_current_a``, on-board charger
   P_car·f/(phases·V)), P = phases·V·I (PF 1), V = ``voltage_v``·grid_voltage_pu (B.5:
-  I = P/(V_LN·phases·PF)).
+  I = P/(V_LN·phases·PF)); phases = the fewer of the connector's and the car's (a single-phase
+  on-board charger uses one phase of a three-phase connector).
 * DC: P = min(P_car·f, ``max_power_kw``, ``max_current_a``·V_pack/1000), I = P/V_pack; the pack
   voltage follows SoC linearly, V_pack = V_nom·(0.90 + 0.20·SoC/100) (representative of an NMC
   pack between 3.3 and 4.1 V per cell; CC on DC therefore gains power with SoC, B.5).
@@ -62,8 +64,10 @@ charger does the conversion, its loss is in η_AC)::
 
 Backing battery (``backing_battery_kw``; SoC window 5-95 %, energy-capped so no step overshoots;
 charge efficiency 0.95 applied on the way in, as OpenDER's η_rt): it discharges just enough to
-hold the import at L, and otherwise charges with the headroom L − import (up to its power
-rating). It stays idle while V2G exports. The station has no standby consumption.
+hold the import at L, and otherwise, while it tops up (``spec.py``: below the top-up threshold,
+until 95 %), charges with the headroom L − import, at most the top-up limit P_top from the grid
+(P_top·η_conv into the battery) and its power rating. It stays idle while V2G exports. The
+station has no standby consumption.
 
 V2G. A positive ``active_power_setpoint_kw`` is a V2G export request at the AC terminals, capped
 by ``active_power_limit_pct``·WMax (``station_request``): every bidirectional connector whose EV
@@ -304,14 +308,15 @@ def backing_battery_kw(
     capacity_kwh: float,
     rated_kw: float,
     discharge_cap_kw: float,
+    topup_kw: float,
     dt_h: float,
 ) -> tuple[float, float]:
-    """(battery power, new SoC): cover DC demand above the import limit, else recharge.
+    """(battery power, new SoC): cover DC demand above the import limit, else top up.
 
     The battery discharges what the DC bus needs beyond the grid's share
     (L − P_AC,EV)·η_conv, up to ``discharge_cap_kw``; with headroom left it charges up to its
-    rating and the energy to 95 % (η 0.95 on the way in). A cap that binds lands SoC exactly on
-    the window edge. ``dt_h`` > 0.
+    rating, ``topup_kw`` of grid power (0: no top-up) and the energy to 95 % (η 0.95 on the way
+    in). A cap that binds lands SoC exactly on the window edge. ``dt_h`` > 0.
     """
     batt_kw = 0.0
     headroom = import_limit_kw - ac_ev_kw
@@ -322,13 +327,13 @@ def backing_battery_kw(
         soc_pct -= 100.0 * batt_kw * dt_h / capacity_kwh
         if batt_kw >= discharge_cap_kw - EPS and discharge_cap_kw < rated_kw:
             soc_pct = BACKING_SOC_MIN_PCT
-    elif need < -EPS and soc_pct < BACKING_SOC_MAX_PCT:
+    elif need < -EPS and soc_pct < BACKING_SOC_MAX_PCT and topup_kw > 0.0:
         charge_cap = (
             (BACKING_SOC_MAX_PCT - soc_pct)
             * capacity_kwh
             / (100.0 * BACKING_CHARGE_EFFICIENCY * dt_h)
         )
-        charge = min(-need, rated_kw, charge_cap)
+        charge = min(-need, rated_kw, topup_kw * eta_conv, charge_cap)
         batt_kw = -charge
         soc_pct += 100.0 * BACKING_CHARGE_EFFICIENCY * charge * dt_h / capacity_kwh
         if charge >= charge_cap - EPS:

@@ -25,13 +25,9 @@ lazily, so the simulation never runs out of EVs.
 * Dwell time (departure − arrival): log-normal. AC: median 3 h, σ_ln = 0.6, clamped to
   20 min-14 h; DC: median 30 min, σ_ln = 0.4, clamped to 8 min-2 h.
 * Arrival SoC uniform 10-50 %, target SoC uniform 80-100 %.
-* The car is drawn from ``FLEET`` (weights sum to 1; representative 2020s models, from memory)::
-
-      name        capacity kWh  max AC kW  max DC kW  pack V  weight
-      compact         40          7.4         50       350    0.20
-      midsize         60         11.0        120       400    0.35
-      long_range      77         11.0        230       800    0.25
-      large           100        11.0        250       400    0.20
+* The car is drawn uniformly from the named cars of ``cars.py`` (measured DC charging curves,
+  on-board charger limits, usable capacity; sources there). Uniform: the model claims no market
+  shares.
 
 CSV schedule
 ------------
@@ -43,11 +39,11 @@ which knows the station spec.
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
 from dataclasses import dataclass
 
+from dersim_trio.physics.evse.cars import CARS, EvCar
 from dersim_trio.physics.evse.spec import EvseStationSpec
 
 DEFAULT_MAX_AC_KW = 11.0
@@ -74,29 +70,34 @@ class EvSession:
     """The car's DC charging limit (also its V2G discharge limit), kW."""
     pack_voltage_v: float = DEFAULT_PACK_VOLTAGE_V
     """Nominal pack voltage, V (400 V or 800 V class)."""
+    car: EvCar | None = None
+    """The named car (its DC curve and AC phases apply); None: an unnamed car, whose DC power
+    follows the flat CC/CV taper of ``powerflow.py`` under ``max_dc_kw``."""
 
+    @classmethod
+    def for_car(
+        cls,
+        car: EvCar,
+        arrival_s: float,
+        departure_s: float,
+        connector: int,
+        arrival_soc_pct: float,
+        target_soc_pct: float,
+    ) -> EvSession:
+        """A session of a named car: capacity, limits and pack voltage are the car's."""
+        return cls(
+            arrival_s=arrival_s,
+            departure_s=departure_s,
+            connector=connector,
+            capacity_kwh=car.capacity_kwh,
+            arrival_soc_pct=arrival_soc_pct,
+            target_soc_pct=target_soc_pct,
+            max_ac_kw=car.ac_kw,
+            max_dc_kw=car.dc_max_kw,
+            pack_voltage_v=car.pack_voltage_v,
+            car=car,
+        )
 
-@dataclass(frozen=True, slots=True)
-class FleetCar:
-    """One row of the fleet table the generator draws cars from."""
-
-    name: str
-    capacity_kwh: float
-    max_ac_kw: float
-    max_dc_kw: float
-    pack_voltage_v: float
-    weight: float
-
-
-FLEET: tuple[FleetCar, ...] = (
-    FleetCar("compact", 40.0, 7.4, 50.0, 350.0, 0.20),
-    FleetCar("midsize", 60.0, 11.0, 120.0, 400.0, 0.35),
-    FleetCar("long_range", 77.0, 11.0, 230.0, 800.0, 0.25),
-    FleetCar("large", 100.0, 11.0, 250.0, 400.0, 0.20),
-)
-_FLEET_CUM_WEIGHTS: tuple[float, ...] = tuple(
-    sum(car.weight for car in FLEET[: i + 1]) for i in range(len(FLEET))
-)
 
 ARRIVAL_SHAPE_BY_HOUR: tuple[float, ...] = (
     0.05, 0.03, 0.02, 0.02, 0.03, 0.08,  # 00-05 h
@@ -145,25 +146,12 @@ class _ConnectorStream:
                     break
         dwell = DWELL_MEDIAN_S[self.kind] * math.exp(rng.gauss(0.0, DWELL_SIGMA_LN[self.kind]))
         dwell = min(self.dwell_max_s, max(self.dwell_min_s, dwell))
-        car = FLEET[
-            min(
-                bisect.bisect_right(_FLEET_CUM_WEIGHTS, rng.random() * _FLEET_CUM_WEIGHTS[-1]),
-                len(FLEET) - 1,
-            )
-        ]
+        car = CARS[min(int(rng.random() * len(CARS)), len(CARS) - 1)]
         arrival_soc = rng.uniform(*ARRIVAL_SOC_RANGE_PCT)
         target_soc = rng.uniform(*TARGET_SOC_RANGE_PCT)
         self.last_departure_s = arrival + dwell
-        return EvSession(
-            arrival_s=arrival,
-            departure_s=arrival + dwell,
-            connector=self.connector_id,
-            capacity_kwh=car.capacity_kwh,
-            arrival_soc_pct=arrival_soc,
-            target_soc_pct=target_soc,
-            max_ac_kw=car.max_ac_kw,
-            max_dc_kw=car.max_dc_kw,
-            pack_voltage_v=car.pack_voltage_v,
+        return EvSession.for_car(
+            car, arrival, arrival + dwell, self.connector_id, arrival_soc, target_soc
         )
 
 

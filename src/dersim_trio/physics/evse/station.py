@@ -108,6 +108,7 @@ class _Port:
     """Runtime state of one connector (plain attributes: the step loop reads them often)."""
 
     __slots__ = (
+        "ac_phases",
         "bidirectional",
         "capacity_kwh",
         "current_a",
@@ -148,6 +149,8 @@ class _Port:
         self.max_power_kw = spec.max_power_kw
         self.max_current_a = spec.max_current_a
         self.phases = float(spec.phases or 1)
+        self.ac_phases = self.phases
+        """Phases the plugged-in car charges on (fewer than the connector's for a 1-phase car)."""
         self.voltage_ln_v = float(spec.voltage_v or 0.0)
         self.knee_pct = AC_KNEE_SOC_PCT if self.is_ac else DC_KNEE_SOC_PCT
         self.eta = AC_CHARGE_EFFICIENCY if self.is_ac else DC_CHARGE_EFFICIENCY
@@ -179,8 +182,9 @@ class EvseModel:
     ``asset`` keys: ``profile`` (the station's name, as ``--evse_profile`` gives it),
     ``connectors`` (list, one dict per connector: ``id``,
     ``kind`` "AC"/"DC", ``state`` pilot letter A-F, ``status`` (OCPP-style word, module
-    docstring), ``ev_soc_pct``, ``power_kw`` (+ into the EV, − V2G), ``current_a`` (per phase on
-    AC, DC current on DC), ``voltage_v`` (AC line-to-neutral or EV pack voltage, 0 without EV on
+    docstring), ``ev_soc_pct``, ``car`` (the named car of ``cars.py``, None for an unnamed one),
+    ``power_kw`` (+ into the EV, − V2G), ``current_a`` (per phase the car uses on AC, DC current
+    on DC), ``voltage_v`` (AC line-to-neutral or EV pack voltage, 0 without EV on
     DC), ``pilot_duty_pct``, ``ev_capacity_kwh``, ``target_soc_pct``, ``session_energy_kwh``
     (energy charged into the EV at the connector this session, monotonic), ``departure_s``;
     the EV keys are ``None`` without an EV), ``backing_battery_soc_pct`` (``None`` without
@@ -232,6 +236,9 @@ class EvseModel:
         self._batt_kwh = spec.backing_battery_kwh
         self._batt_kw = spec.backing_battery_power_kw
         self._batt_soc_pct = spec.backing_battery_initial_soc_pct if self._batt_kwh > 0 else 0.0
+        self._topup_kw = spec.topup_kw
+        self._topup_below_pct = spec.backing_battery_topup_below_pct
+        self._topping_up = self._batt_soc_pct < self._topup_below_pct
         self._v2g = spec.v2g
         self._v2g_min_soc_pct = spec.v2g_min_soc_pct
         self._bus_v = spec.dc_bus_voltage_v
@@ -342,6 +349,8 @@ class EvseModel:
         port.capacity_kwh = float(nxt.capacity_kwh)
         port.departure_s = float(nxt.departure_s)
         port.energy_kwh = 0.0
+        car = nxt.car
+        port.ac_phases = port.phases if car is None else min(port.phases, float(car.ac_phases))
         port.pilot.fire("plug_in")
         return nxt
 
@@ -400,6 +409,8 @@ class EvseModel:
         # 4. backing battery and the AC side
         batt_kw = 0.0
         if has_batt and v2g_request_kw <= 0.0 and dt_h > 0.0:
+            if self._batt_soc_pct < self._topup_below_pct:
+                self._topping_up = True
             batt_kw, self._batt_soc_pct = backing_battery_kw(
                 import_limit,
                 p_ac_ev,
@@ -409,8 +420,11 @@ class EvseModel:
                 self._batt_kwh,
                 self._batt_kw,
                 batt_dis_cap,
+                self._topup_kw if self._topping_up else 0.0,
                 dt_h,
             )
+            if self._batt_soc_pct >= BACKING_SOC_MAX_PCT:
+                self._topping_up = False
         bus_kw = p_dc_ev - batt_kw
         ac_power = station_ac_power_kw(p_ac_ev, bus_kw, eta_conv)
         self._t_s = t1
@@ -486,12 +500,15 @@ class EvseModel:
             target = port.target_pct
             if soc >= target - _SOC_EPS:
                 continue
-            f = ev_power_fraction(soc, port.knee_pct)
             if port.is_ac:
-                ev_kw = session.max_ac_kw * f
-                volts = port.phases * port.voltage_ln_v * v_pu
+                ev_kw = session.max_ac_kw * ev_power_fraction(soc, port.knee_pct)
+                volts = port.ac_phases * port.voltage_ln_v * v_pu
             else:
-                ev_kw = session.max_dc_kw * f
+                car = session.car
+                if car is None:
+                    ev_kw = session.max_dc_kw * ev_power_fraction(soc, port.knee_pct)
+                else:
+                    ev_kw = car.dc_power_kw(soc)
                 volts = pack_voltage_v(session.pack_voltage_v, soc)
             limit = connector_limit_kw(ev_kw, port.max_power_kw, port.max_current_a, volts)
             port.demand_kw, port.target_capped = charge_demand_kw(
@@ -532,7 +549,7 @@ class EvseModel:
                     power = port.demand_kw * scale
                     if port.is_ac and scale < 1.0:
                         # The EVSE offers the allocated current by the pilot duty cycle.
-                        volts = port.phases * port.voltage_ln_v * v_pu
+                        volts = port.ac_phases * port.voltage_ln_v * v_pu
                         power, port.offered_a = pilot_limited_kw(power, volts, port.max_current_a)
                     if o_h > 0.0 and power > 0.0:
                         soc = ev_soc_after(port.soc_pct, power, o_h, port.eta, port.capacity_kwh)
@@ -642,6 +659,7 @@ class EvseModel:
                 "state": state,
                 "status": port.status,
                 "ev_soc_pct": None,
+                "car": None,
                 "power_kw": power,
                 "current_a": 0.0,
                 "voltage_v": port.voltage_ln_v * v_pu if port.is_ac else 0.0,
@@ -653,7 +671,7 @@ class EvseModel:
             }
         if port.is_ac:
             volts = port.voltage_ln_v * v_pu
-            current = power * 1000.0 / (port.phases * volts) if volts > 0.0 else 0.0
+            current = power * 1000.0 / (port.ac_phases * volts) if volts > 0.0 else 0.0
             duty = current_to_duty_pct(port.offered_a) if state in ("B", "C") else 100.0
         else:
             volts = pack_voltage_v(session.pack_voltage_v, port.soc_pct)
@@ -665,6 +683,7 @@ class EvseModel:
             "state": state,
             "status": port.status,
             "ev_soc_pct": port.soc_pct,
+            "car": None if session.car is None else session.car.name,
             "power_kw": power,
             "current_a": current,
             "voltage_v": volts,

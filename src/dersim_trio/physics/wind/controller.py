@@ -1,41 +1,60 @@
-"""Baseline turbine controllers: generator-torque law, blade-pitch PI, supervisory states.
+"""Baseline turbine controllers as published, and the supervisory operating states.
 
-Generator torque (Jonkman 2009 §7.1 baseline variable-speed law, all referred to the rotor /
-low-speed shaft, LSS)
-    * ω < ω_min (cut-in rotor speed): T_gen = 0 (region 1).
-    * ω_min ≤ ω < r₁₅·ω_min: linear ramp from 0 to K·(r₁₅·ω_min)² (region 1½).
-    * Region 2: T_gen = K·ω², K = ½ρπR⁵C_p,max/λ*³ (tracks the optimal tip-speed ratio).
-    * Region 2½: T_gen = max(K·ω², S·(ω − ω_sync)), the line reaching rated torque at
-      0.99·ω_rated with ω_sync = 0.99·ω_rated/(1 + slip) (Jonkman: slip 10 %).
-    * Region 3 (ω ≥ 0.99·ω_rated or pitch > 1°): T_gen = P_rated/(η·ω) (constant power),
-      at most 1.1 × rated torque. Every region is capped at P_rated/(η·ω).
-    * Curtailment (``Dispatch.active_power_limit_pct``): T_gen ≤ P_limit/(η·ω); the rotor then
-      speeds up to rated speed and the pitch loop sheds the surplus (state ``throttled``).
+Both controllers see the generator speed (HSS = rotor speed × gearbox ratio) through a
+first-order low-pass filter, exact for a speed held over the step: y ← u + (y − u)·e^(−ω_c·h)
+(ω_c the corner frequency, h the step), and command a generator torque
+(rate-limited) and a collective blade pitch (rate-limited, applied by an ideal actuator). The
+model refers the torque to the rotor (× gearbox ratio). Curtailment
+(``Dispatch.active_power_limit_pct``) caps the torque at P_limit/(η·ω_gen,filtered); the pitch
+loop then holds rated speed and sheds the surplus (state ``throttled``).
 
-Blade pitch (Jonkman 2009 §7.2; ROSCO)
-    Gain-scheduled PI on the rotor-speed error e = ω − ω_rated (rad/s, LSS):
-    θ_cmd = G(θ)·(K_P·e + K_I·∫e dt), G(θ) = 1/(1 + θ/θ_K), integrator clamped (anti-windup),
-    θ in [0°, 90°], rate-limited to the machine's maximum pitch rate.
-    Gains follow Jonkman's pole placement for J·Δω̇ = (∂P/∂θ)/ω_rated·Δθ:
-    K_P = 2Jω_rated·ζω_n/(−∂P/∂θ), K_I = Jω_rated·ω_n²/(−∂P/∂θ), with ∂P/∂θ taken from the
-    calibrated C_p at rated speed and the wind that gives rated power at 0° pitch, and θ_K fitted
-    so that 1 + θ/θ_K matches the sensitivity growth up to the pitch needed at cut-out wind.
-    ζ = 0.7, ω_n = 0.6 rad/s for the NREL 5-MW (Jonkman §7.2); ζ = 1.0, ω_n = 0.12 rad/s for the
-    IEA 15-MW (NREL/ROSCO ``Tune_Cases/IEA15MW.yaml``). (Jonkman's published NREL 5-MW gain,
-    K_P = 0.0188 s on the generator shaft = 1.83 s referred to the rotor, was designed for the
-    FAST aerodynamics; the pole placement here against the Heier fit gives 2.9 s.)
+NREL 5-MW: Jonkman et al. 2009, NREL/TP-500-38060, §7 (``JonkmanController``)
+    Torque (§7.1), filtered generator speed ω:
+    * region 3 when ω ≥ VS_RtGnSp (99 % of rated) or the last pitch command ≥ 1°:
+      T = VS_RtPwr/ω (constant power);
+    * region 1, ω ≤ VS_CtInSp (670 rpm): T = 0;
+    * region 1½, up to VS_Rgn2Sp (871 rpm): the line from 0 to K·VS_Rgn2Sp²;
+    * region 2, up to the transition speed: T = K·ω², K = VS_Rgn2K;
+    * region 2½: the line T = S₂₅·(ω − ω_sync) through rated torque at VS_RtGnSp with
+      ω_sync = VS_RtGnSp/(1 + VS_SlPc/100) (10 % slip); the transition speed is where it meets
+      K·ω²;
+    * at most VS_MaxTq, rate of change at most VS_MaxRat.
+    Pitch (§7.2): gain-scheduled PI on e = ω − PC_RefSpd: G = 1/(1 + θ/θ_K),
+    ∫e clamped so that G·K_I·∫e stays in [θ_min, θ_max], θ_cmd = G·(K_P·e + K_I·∫e) in
+    [0, 90°], rate ≤ 8°/s.
 
-Operating states (SunSpec 701 ``InvSt``), the supervisory controller
+IEA 15-MW: ROSCO (Abbas et al. 2022, "A reference open-source controller for fixed and
+floating offshore wind turbines", Wind Energ. Sci. 7; ``RoscoController``)
+    Wind-speed estimate: ROSCO estimates the rotor-effective wind with an extended Kalman
+    filter; here the hub wind is known, and the estimate is that wind through ROSCO's
+    estimate filter (F_WECornerFreq).
+    Torque (VS_ControlMode 2, tip-speed-ratio tracking): a PI on e = ω_ref − ω with
+    ω_ref = clamp(TSR_opt·v̂/R, VS_MinOMSpd, VS_RefSpd), T = K_P·e + I, I ← I + K_I·e·h, both
+    held in [0, VS_RtTq]; the minimum rotor speed (5 rpm) is the lower clamp. Above rated
+    (pitch ≥ θ_min + PC_Switch) the torque is VS_RtTq: ROSCO's VS_ConstPower = 0, constant
+    torque, the IEA tuning's choice (constant power, T = P_rated/(η·ω), is the other ROSCO
+    option and available through ``RoscoBaseline.vs_constant_power``: it holds the power flat
+    through speed excursions at the price of a torque that falls as the rotor speeds up, which
+    erodes the pitch loop's damping). Rate ≤ VS_MaxRat.
+    Pitch: PI on e = PC_RefSpd − ω with K_P, K_I interpolated in the published gain schedule at
+    the last pitch command (clamped at its ends), θ = K_P·e + I, I ← I + K_I·e·h, both held in
+    [θ_min(v̂), 90°], rate ≤ PC_MaxRat. θ_min(v̂) is ROSCO's C_p-maximising minimum pitch
+    (PS_Mode 2): at wind v̂ the rotor runs at λ = ω_ref·R/v̂; where the minimum rotor speed holds
+    it above TSR_opt, θ_min is the pitch that maximises C_p(λ, θ) in the rotor table, else 0.
+    This is the minimum-rotor-speed pitch schedule of Gaertner et al. 2020 (their
+    ``performance_ccblade.dat``: 3.86° at 3 m/s, 0° from 7.16 m/s). ROSCO's peak shaving
+    (a thrust limit near rated) is not modelled; neither are its set-point smoother or the
+    second-order filters.
+
+Operating states (SunSpec 701 ``InvSt``), the supervisory controller (``supervise``)
     * ``standby``: parked (brake on, blades feathered at 90°), P = 0. Leaves for ``starting``
       when cut-in ≤ v_hub < cut-out has held for ``start_delay_s`` (30 s) and no cut-out is
       latched.
-    * ``starting``: generator off, blades pitch at the rate limit to the pitch that holds the
-      present wind at rated speed and power (0° below rated wind); connects (→ running, PI
-      integrator preloaded with the present pitch) at rated speed above rated wind, at the
-      cut-in rotor speed below it. Where the Heier fit gives no torque at the minimum speed
-      (below about 4 m/s for the NREL 5-MW, 4.5 m/s for the IEA 15-MW, while the real machines
-      make 0.1–0.5 MW there) the rotor idles and the turbine stays in ``starting``.
-    * ``running`` / ``throttled``: the laws above; ``throttled`` when the curtailment cap binds.
+    * ``starting``: generator off, the blades pitch at the rate limit to the steady-state pitch
+      for the present wind; the generator connects (→ running) once the rotor reaches 97 % of
+      the steady-state rotor speed for that wind.
+    * ``running`` / ``throttled``: the controller above; ``throttled`` when the curtailment cap
+      binds.
     * ``shutting_down``: blades feather at the rate limit, brake torque 1.5 × rated torque,
       P = 0; → ``standby`` once parked. Triggers: v_hub > cut-out for ``cut_out_delay_s``
       (30 s, a simplification of the 10-min average; latches until v_hub < ``restart_wind``
@@ -45,187 +64,30 @@ Operating states (SunSpec 701 ``InvSt``), the supervisory controller
 
 from __future__ import annotations
 
+import bisect
 import math
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from dersim_trio.physics.wind.aero import (
-    pitch_sensitivity_w_per_rad,
-    rated_pitch_deg,
-)
+from dersim_trio.physics.wind.turbines import JonkmanBaseline, RoscoBaseline
 
 if TYPE_CHECKING:
+    from dersim_trio.physics.wind.aero import RotorAero
     from dersim_trio.physics.wind.turbines import WindNameplate
 
 Mode = Literal["standby", "starting", "running", "shutting_down"]
 
-REGION3_PITCH_DEG = 1.0
-"""Jonkman's region-3 switch: the torque law is constant power once the pitch exceeds 1°."""
-MAX_TORQUE_FACTOR = 1.1
 BRAKE_TORQUE_FACTOR = 1.5
 OVERSPEED_TRIP = 1.2
+CONNECT_SPEED_FRACTION = 0.97
+"""Start-up connects the generator at this fraction of the steady-state rotor speed."""
 
 _DEG_PER_RAD = 180.0 / math.pi
+_CURTAILED = 1.0 - 1e-9
+"""The curtailment cap applies only below the rated power (at 100 % the published law runs)."""
 
 
-def design_pitch_gains(nameplate: WindNameplate) -> WindNameplate:
-    """Return the nameplate with K_P, K_I and θ_K from Jonkman's pole placement (docstring)."""
-    j = nameplate.drivetrain_inertia_kg_m2
-    omega = nameplate.rated_rotor_speed_rad_s
-    zeta = nameplate.pitch_damping_ratio
-    wn = nameplate.pitch_natural_frequency_rad_s
-    s0 = -pitch_sensitivity_w_per_rad(nameplate, 0.0)
-    s0 = max(s0, 1.0)
-    pitch_cut_out = rated_pitch_deg(nameplate, nameplate.cut_out_wind_m_s)
-    s_co = -pitch_sensitivity_w_per_rad(nameplate, pitch_cut_out)
-    knee = pitch_cut_out / (s_co / s0 - 1.0) if s_co > s0 * 1.01 else 1e9
-    return replace(
-        nameplate,
-        pitch_kp_s=2.0 * j * omega * zeta * wn / s0,
-        pitch_ki=j * omega * wn * wn / s0,
-        pitch_gain_knee_deg=knee,
-    )
-
-
-# --------------------------------------------------------------------------- generator torque
-
-
-@dataclass(frozen=True, slots=True)
-class TorqueLaw:
-    """The constants of the baseline torque law of one machine (module docstring), LSS."""
-
-    w_min: float
-    """Cut-in rotor speed, rad/s."""
-    w_15: float
-    """End of the region-1½ ramp, rad/s."""
-    t_15: float
-    """Torque at the end of the ramp, N·m."""
-    k: float
-    """Region-2 constant K, N·m/(rad/s)²."""
-    w_r99: float
-    """0.99·ω_rated: region 3 above this speed, rad/s."""
-    w_sync25: float
-    """Synchronous speed of the region-2½ line, rad/s."""
-    slope25: float
-    """Slope of the region-2½ line, N·m/(rad/s)."""
-    p_mech_rated: float
-    """Rated shaft power P_rated/η, W."""
-    t_max: float
-    """Maximum generator torque, N·m."""
-
-    @classmethod
-    def of(cls, plate: WindNameplate) -> TorqueLaw:
-        """The law's constants for a nameplate."""
-        w_rated = plate.rated_rotor_speed_rad_s
-        w_min = plate.min_rotor_speed_rpm * math.pi / 30.0
-        w_15 = w_min * plate.region15_speed_ratio
-        k = plate.region2_torque_constant
-        p_mech_rated = plate.rated_mechanical_power_w
-        w_r99 = 0.99 * w_rated
-        w_sync25 = w_r99 / (1.0 + plate.region25_slip)
-        return cls(
-            w_min=w_min,
-            w_15=w_15,
-            t_15=k * w_15 * w_15,
-            k=k,
-            w_r99=w_r99,
-            w_sync25=w_sync25,
-            slope25=(p_mech_rated / w_r99) / (w_r99 - w_sync25),
-            p_mech_rated=p_mech_rated,
-            t_max=MAX_TORQUE_FACTOR * p_mech_rated / w_rated,
-        )
-
-
-def generator_torque(
-    law: TorqueLaw, rotor_speed_rad_s: float, pitch_deg: float, p_limit_mech_w: float
-) -> tuple[float, bool]:
-    """Generator torque on the LSS, N·m, and whether the curtailment cap binds (docstring)."""
-    w = rotor_speed_rad_s
-    if w < law.w_min or w <= 0.0:
-        return 0.0, False
-    p_cap = law.p_mech_rated / w
-    if pitch_deg > REGION3_PITCH_DEG or w >= law.w_r99:
-        t = p_cap if p_cap < law.t_max else law.t_max
-    elif w < law.w_15:
-        t = law.t_15 * (w - law.w_min) / (law.w_15 - law.w_min)
-    else:
-        t = law.k * w * w
-        t25 = law.slope25 * (w - law.w_sync25)
-        if t25 > t:
-            t = t25
-    if t > p_cap:
-        t = p_cap
-    t_limit = p_limit_mech_w / w
-    if t > t_limit:
-        return t_limit, True
-    return t, False
-
-
-def operating_region(law: TorqueLaw, rotor_speed_rad_s: float, pitch_deg: float, mode: Mode) -> str:
-    """Jonkman's region name for the present operating point (``parked`` when stopped)."""
-    w = rotor_speed_rad_s
-    if mode != "running":
-        return "parked" if w <= 0.0 else "1"
-    if w < law.w_min:
-        return "1"
-    if pitch_deg > REGION3_PITCH_DEG or w >= law.w_r99:
-        return "3"
-    if w < law.w_15:
-        return "1.5"
-    if law.slope25 * (w - law.w_sync25) > law.k * w * w:
-        return "2.5"
-    return "2"
-
-
-# --------------------------------------------------------------------------- blade pitch
-
-
-@dataclass(frozen=True, slots=True)
-class PitchGains:
-    """Gain-scheduled PI pitch controller constants (module docstring)."""
-
-    kp: float
-    """K_P at 0° pitch, rad/(rad/s)."""
-    ki: float
-    """K_I at 0° pitch, rad/rad."""
-    knee_deg: float
-    """θ_K of G(θ) = 1/(1 + θ/θ_K), degrees."""
-    w_ref: float
-    """Speed reference (rated rotor speed), rad/s."""
-
-    @classmethod
-    def of(cls, plate: WindNameplate) -> PitchGains:
-        """The nameplate's gains (K_I and θ_K kept away from 0)."""
-        return cls(
-            kp=plate.pitch_kp_s,
-            ki=max(plate.pitch_ki, 1e-12),
-            knee_deg=max(plate.pitch_gain_knee_deg, 1e-6),
-            w_ref=plate.rated_rotor_speed_rad_s,
-        )
-
-    def integrator_for(self, pitch_deg: float) -> float:
-        """The integrator value that makes the controller hold ``pitch_deg`` at zero error."""
-        return math.radians(pitch_deg) * (1.0 + pitch_deg / self.knee_deg) / self.ki
-
-
-def pitch_command(
-    gains: PitchGains, rotor_speed_rad_s: float, pitch_deg: float, integral: float, h_s: float
-) -> tuple[float, float]:
-    """One PI update over ``h_s``: (commanded pitch in [0°, 90°], new error integral)."""
-    err = rotor_speed_rad_s - gains.w_ref
-    gk = 1.0 / (1.0 + pitch_deg / gains.knee_deg)
-    integral += err * h_s
-    ceiling = 0.5 * math.pi / gains.ki / gk
-    if integral < 0.0:
-        integral = 0.0
-    elif integral > ceiling:
-        integral = ceiling
-    target = gk * (gains.kp * err + gains.ki * integral) * _DEG_PER_RAD
-    if target < 0.0:
-        target = 0.0
-    elif target > 90.0:
-        target = 90.0
-    return target, integral
+# --------------------------------------------------------------------------- small blocks
 
 
 def rate_limited(target: float, present: float, max_step: float) -> float:
@@ -236,6 +98,480 @@ def rate_limited(target: float, present: float, max_step: float) -> float:
     elif delta < -max_step:
         delta = -max_step
     return present + delta
+
+
+def clamp(value: float, lo: float, hi: float) -> float:
+    """``value`` limited to [lo, hi]."""
+    return lo if value < lo else hi if value > hi else value
+
+
+@dataclass(frozen=True, slots=True)
+class SteadyState:
+    """A controller's steady operating point for a constant wind (rotor side, LSS)."""
+
+    rotor_speed_rad_s: float
+    pitch_deg: float
+    torque_n_m: float
+
+
+class TurbineController(Protocol):
+    """What the model needs from a baseline controller (torques on the LSS, pitch in °)."""
+
+    torque_n_m: float
+    """Generator torque applied over the last step, referred to the rotor."""
+    throttled: bool
+    """Whether the curtailment cap bound in the last step."""
+    region: str
+
+    def step(
+        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
+    ) -> float:
+        """Advance by ``h_s``; set the torque and return the new pitch command, degrees."""
+        ...
+
+    def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
+        """The operating point this controller settles to in a constant wind."""
+        ...
+
+    def preload(
+        self, rotor_speed_rad_s: float, pitch_deg: float, torque_n_m: float, hub_wind_m_s: float
+    ) -> None:
+        """Set filters and integrators so the controller holds this point (bumpless)."""
+        ...
+
+
+# --------------------------------------------------------------------------- NREL 5-MW
+
+
+class JonkmanController:
+    """Jonkman 2009 §7 baseline torque and pitch control (module docstring)."""
+
+    __slots__ = (
+        "_aero",
+        "_c",
+        "_curtail_below",
+        "_dpitch_max",
+        "_dt_max",
+        "_eta",
+        "_h",
+        "_int_err",
+        "_keep_w",
+        "_n",
+        "_pitch_rad",
+        "_rated_power",
+        "_slope15",
+        "_slope25",
+        "_sync",
+        "_t_gen",
+        "_t_max",
+        "_transition",
+        "_w_f",
+        "region",
+        "throttled",
+        "torque_n_m",
+    )
+
+    def __init__(self, plate: WindNameplate, c: JonkmanBaseline, aero: RotorAero) -> None:
+        self._c = c
+        self._aero = aero
+        self._n = plate.gearbox_ratio
+        self._eta = plate.generator_efficiency
+        self._rated_power = plate.rated_mechanical_power_w
+        self._curtail_below = _CURTAILED * self._rated_power
+        self._t_max = c.vs_max_torque_factor * self._rated_power / c.pc_ref_speed_rad_s
+        self._sync = c.vs_rated_speed_rad_s / (1.0 + 0.01 * c.vs_slip_pct)
+        self._slope15 = (
+            c.vs_rgn2_k
+            * c.vs_rgn2_speed_rad_s**2
+            / (c.vs_rgn2_speed_rad_s - c.vs_cut_in_speed_rad_s)
+        )
+        self._slope25 = (self._rated_power / c.vs_rated_speed_rad_s) / (
+            c.vs_rated_speed_rad_s - self._sync
+        )
+        s, k = self._slope25, c.vs_rgn2_k
+        disc = s * (s - 4.0 * k * self._sync)
+        # Where the region-2½ line meets K·ω² (DISCON's VS_TrGnSp); a rating far below the
+        # reference machine's can put the line below the curve everywhere: region 2 then runs
+        # up to VS_RtGnSp.
+        self._transition = (
+            (s - math.sqrt(disc)) / (2.0 * k) if disc >= 0.0 else c.vs_rated_speed_rad_s
+        )
+        self._h = -1.0
+        self._keep_w = 0.0
+        self._dt_max = 0.0
+        self._dpitch_max = 0.0
+        self._w_f = 0.0
+        self._t_gen = 0.0
+        self._int_err = 0.0
+        self._pitch_rad = 0.0
+        self.torque_n_m = 0.0
+        self.throttled = False
+        self.region = "1"
+
+    def torque_law(self, gen_speed_rad_s: float, region3: bool) -> tuple[float, str]:
+        """Generator torque (HSS, N·m) of §7.1 at a filtered speed, and the region's name."""
+        c = self._c
+        w = gen_speed_rad_s
+        if region3 or w >= c.vs_rated_speed_rad_s:
+            t, region = self._rated_power / w, "3"
+        elif w <= c.vs_cut_in_speed_rad_s:
+            t, region = 0.0, "1"
+        elif w < c.vs_rgn2_speed_rad_s:
+            t, region = self._slope15 * (w - c.vs_cut_in_speed_rad_s), "1.5"
+        elif w < self._transition:
+            t, region = c.vs_rgn2_k * w * w, "2"
+        else:
+            t, region = self._slope25 * (w - self._sync), "2.5"
+        return min(t, self._t_max), region
+
+    def _gain_factor(self, pitch_rad: float) -> float:
+        return 1.0 / (1.0 + pitch_rad / self._c.pc_kk_rad)
+
+    def step(
+        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
+    ) -> float:
+        """One control step of ``h_s`` seconds; returns the pitch command in degrees."""
+        c = self._c
+        if h_s != self._h:
+            self._h = h_s
+            self._keep_w = math.exp(-c.speed_filter_corner_rad_s * h_s)
+            self._dt_max = c.vs_max_rate_n_m_s * h_s
+            self._dpitch_max = c.pc_max_rate_rad_s * h_s
+        w_gen = rotor_speed_rad_s * self._n
+        w_f = self._w_f = w_gen + (self._w_f - w_gen) * self._keep_w
+        pitch = self._pitch_rad
+        if w_f > 0.0:
+            t, self.region = self.torque_law(w_f, pitch >= c.vs_rgn3_min_pitch_rad)
+        else:
+            t, self.region = 0.0, "1"
+        self.throttled = False
+        if p_limit_mech_w < self._curtail_below and w_f > 0.0 and t * w_f > p_limit_mech_w:
+            t = p_limit_mech_w / w_f
+            self.throttled = True
+        # Torque rate limit.
+        t_last = self._t_gen
+        if t > t_last + self._dt_max:
+            t = t_last + self._dt_max
+        elif t < t_last - self._dt_max:
+            t = t_last - self._dt_max
+        self._t_gen = t
+        self.torque_n_m = t * self._n
+
+        # Gain-scheduled PI pitch with anti-windup and rate limit.
+        gk = 1.0 / (1.0 + pitch / c.pc_kk_rad)
+        err = w_f - c.pc_ref_speed_rad_s
+        integ = self._int_err + err * h_s
+        gain_ki = gk * c.pc_ki
+        if integ < c.pc_min_pitch_rad / gain_ki:
+            integ = c.pc_min_pitch_rad / gain_ki
+        elif integ > c.pc_max_pitch_rad / gain_ki:
+            integ = c.pc_max_pitch_rad / gain_ki
+        self._int_err = integ
+        target = gk * c.pc_kp_s * err + gain_ki * integ
+        if target < c.pc_min_pitch_rad:
+            target = c.pc_min_pitch_rad
+        elif target > c.pc_max_pitch_rad:
+            target = c.pc_max_pitch_rad
+        if target > pitch + self._dpitch_max:
+            target = pitch + self._dpitch_max
+        elif target < pitch - self._dpitch_max:
+            target = pitch - self._dpitch_max
+        self._pitch_rad = target
+        return target * _DEG_PER_RAD
+
+    def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
+        """Region 1–2½ at 0° pitch where aerodynamic and generator torque balance; else rated
+        speed with the pitch that sheds the surplus (bisection in both cases)."""
+        c = self._c
+        n = self._n
+        aero = self._aero
+        v = hub_wind_m_s
+
+        def gen_torque_lss(w: float) -> float:
+            w_gen = w * n
+            t = self.torque_law(w_gen, False)[0] if w_gen > 0.0 else 0.0
+            return min(t, p_limit_mech_w / w_gen if w_gen > 0.0 else t) * n
+
+        def surplus(w: float) -> float:
+            return aero.torque_n_m(w, 0.0, v) - gen_torque_lss(w)
+
+        w_ref = c.pc_ref_speed_rad_s / n
+        lo, hi = c.vs_cut_in_speed_rad_s / n, w_ref
+        if surplus(lo) <= 0.0:
+            return SteadyState(lo, 0.0, max(gen_torque_lss(lo), 0.0))
+        if surplus(hi) < 0.0:
+            for _ in range(40):
+                mid = 0.5 * (lo + hi)
+                if surplus(mid) > 0.0:
+                    lo = mid
+                else:
+                    hi = mid
+            return SteadyState(hi, 0.0, gen_torque_lss(hi))
+        t_lss = min(self._rated_power, p_limit_mech_w) / w_ref
+        pitch = aero.pitch_for_torque_deg(w_ref, v, t_lss, 0.0)
+        return SteadyState(w_ref, pitch, t_lss)
+
+    def preload(
+        self, rotor_speed_rad_s: float, pitch_deg: float, torque_n_m: float, hub_wind_m_s: float
+    ) -> None:
+        """Filter at the present speed, torque as given, integrator holding ``pitch_deg``."""
+        c = self._c
+        self._w_f = rotor_speed_rad_s * self._n
+        self._t_gen = torque_n_m / self._n
+        self.torque_n_m = torque_n_m
+        self._pitch_rad = math.radians(pitch_deg)
+        self._int_err = self._pitch_rad / (self._gain_factor(self._pitch_rad) * c.pc_ki)
+
+
+# --------------------------------------------------------------------------- IEA 15-MW
+
+
+class RoscoController:
+    """ROSCO tip-speed-ratio tracking torque control and gain-scheduled pitch control."""
+
+    __slots__ = (
+        "_aero",
+        "_c",
+        "_curtail_below",
+        "_dpitch_max",
+        "_dt_max",
+        "_gains_pitch",
+        "_h",
+        "_i_pitch",
+        "_i_torque",
+        "_keep_v",
+        "_keep_w",
+        "_ki",
+        "_kp",
+        "_n",
+        "_pitch_rad",
+        "_ps_dv",
+        "_ps_pitch",
+        "_ps_v0",
+        "_radius",
+        "_rated_power",
+        "_t_gen",
+        "_t_max",
+        "_t_rated",
+        "_tsr_to_gen",
+        "_v_est",
+        "_w_f",
+        "region",
+        "throttled",
+        "torque_n_m",
+    )
+
+    _PS_V0 = 0.5
+    _PS_DV = 0.05
+    _PS_V1 = 30.0
+
+    def __init__(self, plate: WindNameplate, c: RoscoBaseline, aero: RotorAero) -> None:
+        self._c = c
+        self._aero = aero
+        self._n = plate.gearbox_ratio
+        self._radius = plate.rotor_radius_m
+        self._rated_power = plate.rated_mechanical_power_w
+        self._curtail_below = _CURTAILED * self._rated_power
+        self._t_rated = self._rated_power / c.pc_ref_speed_rad_s
+        self._t_max = c.vs_max_torque_factor * self._t_rated
+        # θ_min(v̂): the C_p-maximising minimum pitch on a 0.05 m/s grid (module docstring).
+        self._ps_v0 = self._PS_V0
+        self._ps_dv = self._PS_DV
+        count = round((self._PS_V1 - self._PS_V0) / self._PS_DV) + 1
+        schedule = []
+        for k in range(count):
+            v = self._PS_V0 + k * self._PS_DV
+            w_opt = c.vs_tsr_opt * v / self._radius
+            if w_opt * self._n < c.vs_min_speed_rad_s:
+                lam = c.vs_min_speed_rad_s / self._n * self._radius / v
+                pitch = math.radians(aero.best_pitch_deg(lam, math.degrees(c.pc_min_pitch_rad)))
+            else:
+                pitch = c.pc_min_pitch_rad
+            schedule.append(pitch)
+        self._ps_pitch = tuple(schedule)
+        self._tsr_to_gen = self._n / self._radius
+        self._gains_pitch = math.nan
+        self._kp = 0.0
+        self._ki = 0.0
+        self._h = -1.0
+        self._keep_w = 0.0
+        self._keep_v = 0.0
+        self._dt_max = 0.0
+        self._dpitch_max = 0.0
+        self._w_f = 0.0
+        self._v_est = 0.0
+        self._i_torque = 0.0
+        self._i_pitch = 0.0
+        self._t_gen = 0.0
+        self._pitch_rad = 0.0
+        self.torque_n_m = 0.0
+        self.throttled = False
+        self.region = "1"
+
+    def min_pitch_rad(self, wind_estimate_m_s: float) -> float:
+        """θ_min(v̂), the minimum-rotor-speed pitch schedule (module docstring), rad."""
+        x = (wind_estimate_m_s - self._ps_v0) / self._ps_dv
+        if x <= 0.0:
+            return self._ps_pitch[0]
+        i = int(x)
+        if i >= len(self._ps_pitch) - 1:
+            return self._ps_pitch[-1]
+        t = x - i
+        return self._ps_pitch[i] + t * (self._ps_pitch[i + 1] - self._ps_pitch[i])
+
+    def speed_reference(self, wind_estimate_m_s: float) -> float:
+        """Torque loop's generator-speed reference, rad/s: TSR tracking, clamped."""
+        c = self._c
+        w = c.vs_tsr_opt * wind_estimate_m_s / self._radius * self._n
+        return clamp(w, c.vs_min_speed_rad_s, c.vs_ref_speed_rad_s)
+
+    def step(
+        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
+    ) -> float:
+        """One control step of ``h_s`` seconds; returns the pitch command in degrees."""
+        c = self._c
+        if h_s != self._h:
+            self._h = h_s
+            self._keep_w = math.exp(-c.speed_filter_corner_rad_s * h_s)
+            self._keep_v = math.exp(-c.wind_filter_corner_rad_s * h_s)
+            self._dt_max = c.vs_max_rate_n_m_s * h_s
+            self._dpitch_max = c.pc_max_rate_rad_s * h_s
+        w_gen = rotor_speed_rad_s * self._n
+        w_f = self._w_f = w_gen + (self._w_f - w_gen) * self._keep_w
+        v_est = self._v_est = hub_wind_m_s + (self._v_est - hub_wind_m_s) * self._keep_v
+        x = (v_est - self._ps_v0) / self._ps_dv
+        schedule = self._ps_pitch
+        if x <= 0.0:
+            pitch_min = schedule[0]
+        elif x >= len(schedule) - 1:
+            pitch_min = schedule[-1]
+        else:
+            i = int(x)
+            pitch_min = schedule[i] + (x - i) * (schedule[i + 1] - schedule[i])
+        if pitch_min < c.pc_min_pitch_rad:
+            pitch_min = c.pc_min_pitch_rad
+        pitch = self._pitch_rad
+        t_rated = self._t_rated
+
+        # Torque: TSR-tracking PI below rated, VS_RtTq (or constant power) above.
+        if pitch >= pitch_min + c.pc_switch_rad:
+            if c.vs_constant_power and w_f > 0.0:
+                t = min(self._rated_power / w_f, self._t_max)
+            else:
+                t = t_rated
+            self._i_torque = t_rated
+            self.region = "3"
+        else:
+            w_ref = c.vs_tsr_opt * v_est * self._tsr_to_gen
+            if w_ref < c.vs_min_speed_rad_s:
+                w_ref = c.vs_min_speed_rad_s
+                self.region = "1.5"
+            elif w_ref > c.vs_ref_speed_rad_s:
+                w_ref = c.vs_ref_speed_rad_s
+                self.region = "2.5"
+            else:
+                self.region = "2"
+            err = w_ref - w_f
+            i_t = self._i_torque + c.vs_ki * err * h_s
+            i_t = 0.0 if i_t < 0.0 else t_rated if i_t > t_rated else i_t
+            self._i_torque = i_t
+            t = c.vs_kp * err + i_t
+            t = 0.0 if t < 0.0 else t_rated if t > t_rated else t
+        self.throttled = False
+        if p_limit_mech_w < self._curtail_below and w_f > 0.0 and t * w_f > p_limit_mech_w:
+            t = p_limit_mech_w / w_f
+            self.throttled = True
+        t_last = self._t_gen
+        if t > t_last + self._dt_max:
+            t = t_last + self._dt_max
+        elif t < t_last - self._dt_max:
+            t = t_last - self._dt_max
+        self._t_gen = t
+        self.torque_n_m = t * self._n
+
+        # Pitch: gain-scheduled PI on the speed error, held above θ_min(v̂).
+        if pitch != self._gains_pitch:
+            self._gains_pitch = pitch
+            self._kp, self._ki = self._gains(pitch)
+        kp = self._kp
+        ki = self._ki
+        err = c.pc_ref_speed_rad_s - w_f
+        pitch_max = c.pc_max_pitch_rad
+        i_p = self._i_pitch + ki * err * h_s
+        i_p = pitch_min if i_p < pitch_min else pitch_max if i_p > pitch_max else i_p
+        self._i_pitch = i_p
+        target = kp * err + i_p
+        target = pitch_min if target < pitch_min else pitch_max if target > pitch_max else target
+        if target > pitch + self._dpitch_max:
+            target = pitch + self._dpitch_max
+        elif target < pitch - self._dpitch_max:
+            target = pitch - self._dpitch_max
+        self._pitch_rad = target
+        return target * _DEG_PER_RAD
+
+    def _gains(self, pitch_rad: float) -> tuple[float, float]:
+        """(K_P, K_I) of the published schedule at this pitch, held beyond its ends."""
+        c = self._c
+        angles = c.pc_gs_angles_rad
+        if pitch_rad <= angles[0]:
+            return c.pc_gs_kp_s[0], c.pc_gs_ki[0]
+        if pitch_rad >= angles[-1]:
+            return c.pc_gs_kp_s[-1], c.pc_gs_ki[-1]
+        i = bisect.bisect_right(angles, pitch_rad) - 1
+        t = (pitch_rad - angles[i]) / (angles[i + 1] - angles[i])
+        kp, ki = c.pc_gs_kp_s, c.pc_gs_ki
+        return kp[i] + t * (kp[i + 1] - kp[i]), ki[i] + t * (ki[i + 1] - ki[i])
+
+    def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
+        """TSR tracking (clamped) at θ_min if the torque fits under its cap; else the speed
+        between the two references where it does; else rated speed and the pitch that sheds
+        the surplus."""
+        c = self._c
+        n = self._n
+        aero = self._aero
+        v = hub_wind_m_s
+        pitch_min = math.degrees(max(self.min_pitch_rad(v), c.pc_min_pitch_rad))
+        w = self.speed_reference(v) / n
+        t_cap = min(self._t_rated * n, p_limit_mech_w / w)
+        t = aero.torque_n_m(w, pitch_min, v)
+        if t <= t_cap:
+            return SteadyState(w, pitch_min, max(t, 0.0))
+        w_hi = c.pc_ref_speed_rad_s / n
+        t_cap_hi = min(self._t_rated * n, p_limit_mech_w / w_hi)
+        if aero.torque_n_m(w_hi, pitch_min, v) <= t_cap_hi:
+            lo, hi = w, w_hi
+            for _ in range(40):
+                mid = 0.5 * (lo + hi)
+                cap = min(self._t_rated * n, p_limit_mech_w / mid)
+                if aero.torque_n_m(mid, pitch_min, v) > cap:
+                    lo = mid
+                else:
+                    hi = mid
+            return SteadyState(hi, pitch_min, min(self._t_rated * n, p_limit_mech_w / hi))
+        pitch = aero.pitch_for_torque_deg(w_hi, v, t_cap_hi, pitch_min)
+        return SteadyState(w_hi, pitch, t_cap_hi)
+
+    def preload(
+        self, rotor_speed_rad_s: float, pitch_deg: float, torque_n_m: float, hub_wind_m_s: float
+    ) -> None:
+        """Filters at the present values, both integrators holding this point."""
+        self._w_f = rotor_speed_rad_s * self._n
+        self._v_est = hub_wind_m_s
+        self._t_gen = torque_n_m / self._n
+        self.torque_n_m = torque_n_m
+        self._i_torque = clamp(self._t_gen, 0.0, self._t_rated)
+        self._pitch_rad = math.radians(pitch_deg)
+        err = self._c.pc_ref_speed_rad_s - self._w_f
+        kp = self._gains(self._pitch_rad)[0]
+        self._i_pitch = self._pitch_rad - kp * err if err <= 0.0 else self._pitch_rad
+
+
+def make_controller(plate: WindNameplate, aero: RotorAero) -> TurbineController:
+    """The baseline controller the nameplate names."""
+    constants = plate.controller
+    if isinstance(constants, JonkmanBaseline):
+        return JonkmanController(plate, constants, aero)
+    return RoscoController(plate, constants, aero)
 
 
 # --------------------------------------------------------------------------- supervision
@@ -278,6 +614,15 @@ def supervise(
         else:
             below_restart = 0.0
     start_ready = timers.start_ready_s
+    if mode == "running" and above_cut_out == below_cut_in == start_ready == 0.0 and not latched:
+        # The common case, nothing pending: keep the (immutable) timers object.
+        return (
+            mode,
+            timers
+            if timers.below_restart_s == below_restart
+            else SupervisorTimers(0.0, below_restart, 0.0, 0.0, False),
+            message,
+        )
     if mode in ("running", "starting"):
         if above_cut_out >= plate.cut_out_delay_s:
             mode = "shutting_down"

@@ -5,8 +5,8 @@ Chain per step, one named phase each (physics reference B.3; documented behaviou
 1. ``wind_input``: anemometer wind (or the seeded stochastic wind) → hub-height wind.
 2. ``power_limit``: the curtailment cap from ``Dispatch.active_power_limit_pct``.
 3. ``controller.supervise``: supervisory timers and operating-state changes.
-4. ``substeps`` and the drivetrain integration: per sub-step the aerodynamic torque
-   (``aero``), the generator torque and blade pitch of the baseline controller
+4. ``substeps`` and the drivetrain integration: per sub-step the aerodynamic torque from the
+   rotor table (``aero``), the generator torque and blade pitch of the baseline controller
    (``controller``), then ``drivetrain_step``.
 5. ``_output``: electrical power, converter DC quantities and the asset detail.
 
@@ -24,17 +24,17 @@ Wind (m/s)
     so any Δt is valid.
 
 Drivetrain
-    Single mass on the LSS: J·dω/dt = T_aero − T_gen − D·ω, D chosen so that D·ω_rated² is
-    0.1 % of rated mechanical power. Explicit Euler with a fixed internal step ≤ 0.5 s (the
-    rotor time constant J·ω²/(3P) is 4–10 s, the pitch loop's ω_n·h ≤ 0.3), at most 40
-    sub-steps per call. For Δt > 20 s the turbine first jumps to its quasi-steady operating
-    point for the interval's wind (rotor speed at λ*, clamped to the speed range; above rated
-    or curtailed, rated speed and the pitch that sheds the surplus, found by bisection), then
-    integrates the last 20 s; every timer and the stochastic wind advance by the full Δt.
-    ω is kept in [0, 1.5·ω_rated] (the overspeed trip acts at 1.2·ω_rated).
+    Single mass on the LSS: J·dω/dt = T_aero − T_gen (J: rotor plus generator inertia; no
+    friction term: the references' rigid drivetrains have none, their losses are in η_gen).
+    Explicit Euler with a fixed internal step ≤ 0.5 s (the rotor time constant J·ω²/(3P) is
+    4–10 s; the stiffest loop, Jonkman's region-2½ torque line, has J/(∂T/∂ω) ≈ 1.2 s), at most
+    40 sub-steps per call. For Δt > 20 s the turbine first jumps to its controller's steady
+    operating point for the interval's wind (``controller.SteadyState``), then integrates the
+    last 20 s; every timer and the stochastic wind advance by the full Δt. ω is kept in
+    [0, 1.5·ω_rated] (the overspeed trip acts at 1.2·ω_rated).
     The first call warm-starts: if the first hub wind is in [cut-in, cut-out) the turbine
-    starts ``running`` at its quasi-steady operating point (rotor speed, and the pitch that
-    gives rated power above rated wind), so a freshly started simulator produces power at once.
+    starts ``running`` at that steady operating point, so a freshly started simulator produces
+    power at once.
 
 Electrical side (kW, SunSpec signs: > 0 into the grid)
     P_elec = η_gen·T_gen·ω (η_gen the machine's overall generator+converter efficiency), capped
@@ -58,24 +58,14 @@ import math
 import random
 
 from dersim_trio.physics.base import AcRating, DeviceOutput, Dispatch, Environment, InverterState
-from dersim_trio.physics.wind.aero import (
-    AIR_DENSITY_KG_M3,
-    RotorAero,
-    aerodynamic_power_w,
-    pitch_for_power_deg,
-    power_coefficient,
-    rated_pitch_deg,
-)
+from dersim_trio.physics.wind.aero import RotorAero, RotorPerformance
 from dersim_trio.physics.wind.controller import (
     BRAKE_TORQUE_FACTOR,
+    CONNECT_SPEED_FRACTION,
     OVERSPEED_TRIP,
     Mode,
-    PitchGains,
     SupervisorTimers,
-    TorqueLaw,
-    generator_torque,
-    operating_region,
-    pitch_command,
+    make_controller,
     rate_limited,
     supervise,
 )
@@ -86,8 +76,6 @@ MAX_SUBSTEP_S = 0.5
 MAX_SUBSTEPS = 40
 SPEED_CLAMP = 1.5
 """ω is kept in [0, 1.5·ω_rated]."""
-DAMPING_LOSS_FRACTION = 0.001
-"""Drivetrain friction D·ω_rated² as a fraction of rated mechanical power."""
 
 
 # --------------------------------------------------------------------------- phases
@@ -124,14 +112,11 @@ def drivetrain_step(
     rotor_speed_rad_s: float,
     aero_torque_n_m: float,
     generator_torque_n_m: float,
-    damping_n_m_s: float,
     h_over_j: float,
     speed_clamp_rad_s: float,
 ) -> float:
-    """One explicit-Euler step of J·dω/dt = T_aero − T_gen − D·ω, ω kept in [0, clamp]."""
-    w = rotor_speed_rad_s + h_over_j * (
-        aero_torque_n_m - generator_torque_n_m - damping_n_m_s * rotor_speed_rad_s
-    )
+    """One explicit-Euler step of J·dω/dt = T_aero − T_gen, ω kept in [0, clamp]."""
+    w = rotor_speed_rad_s + h_over_j * (aero_torque_n_m - generator_torque_n_m)
     if w < 0.0:
         return 0.0
     if w > speed_clamp_rad_s:
@@ -175,13 +160,17 @@ class StochasticWind:
 class WindModel:
     """A wind turbine (Type III or IV) as a sans-IO ``DeviceModel``.
 
+    ``WindModel(nameplate, rotor, seed, anemometer_height_m)``: ``rotor`` is the machine's
+    rotor performance table (``setup.rotor_tables.rotor_performance(nameplate.rotor_table)``).
+
     ``asset`` keys: ``wind_speed_m_s`` (anemometer), ``hub_wind_speed_m_s``,
     ``rotor_speed_rpm``, ``generator_speed_rpm``, ``pitch_deg``, ``tip_speed_ratio``,
     ``power_coefficient``, ``aerodynamic_power_kw`` (½ρAC_pv³), ``generator_torque_knm``
     (electromagnetic torque on the generator shaft, i.e. the high-speed shaft for the geared
-    Type III), ``operating_region`` (``parked``, ``1``, ``1.5``, ``2``, ``2.5``, ``3``),
-    ``turbine_state`` (``standby``, ``starting``, ``running``, ``shutting_down``), and for
-    Type III ``slip`` and ``rotor_power_kw`` (slip power through the rotor-side converter).
+    Type III), ``operating_region`` (``parked``, ``1``,
+    ``1.5``, ``2``, ``2.5``, ``3``; the controller's region), ``turbine_state`` (``standby``,
+    ``starting``, ``running``, ``shutting_down``), and for Type III ``slip`` and
+    ``rotor_power_kw`` (slip power through the rotor-side converter).
     """
 
     asset_type: str = "wind"
@@ -191,6 +180,7 @@ class WindModel:
     def __init__(
         self,
         nameplate: WindNameplate,
+        rotor: RotorPerformance,
         seed: int = 0,
         anemometer_height_m: float = 10.0,
         *,
@@ -208,18 +198,11 @@ class WindModel:
         )
         self._wind = StochasticWind(random.Random(seed), mean_wind_speed_m_s, turbulence_intensity)
         self._shear = (plate.hub_height_m / max(anemometer_height_m, 0.1)) ** HELLMAN_EXPONENT
-
-        r = plate.rotor_radius_m
-        self._radius = r
-        self._area_half_rho = 0.5 * AIR_DENSITY_KG_M3 * math.pi * r * r
-        self._aero = RotorAero(plate)
-        self._law = TorqueLaw.of(plate)
-        self._gains = PitchGains.of(plate)
+        self.aero = RotorAero(rotor, plate.rotor_radius_m)
+        self._controller = make_controller(plate, self.aero)
         self._j = plate.drivetrain_inertia_kg_m2
         self._w_rated = plate.rated_rotor_speed_rad_s
-        p_mech_rated = plate.rated_mechanical_power_w
-        self._t_brake = BRAKE_TORQUE_FACTOR * p_mech_rated / self._w_rated
-        self._damping = DAMPING_LOSS_FRACTION * p_mech_rated / self._w_rated**2
+        self._t_brake = BRAKE_TORQUE_FACTOR * plate.rated_mechanical_power_w / self._w_rated
         self._w_trip = OVERSPEED_TRIP * self._w_rated
         self._w_clamp = SPEED_CLAMP * self._w_rated
 
@@ -227,7 +210,7 @@ class WindModel:
         self._initialised = False
         self._rotor_speed_rad_s = 0.0
         self._pitch_deg = 90.0
-        self._speed_error_integral = 0.0
+        self._torque_n_m = 0.0
         self._timers = SupervisorTimers()
         self._message: str | None = None
 
@@ -243,25 +226,22 @@ class WindModel:
 
     # ------------------------------------------------------------------ warm start
     def _settle(self, hub_wind: float, p_limit_mech: float) -> None:
-        """Jump to the quasi-steady operating point for this wind (warm start, long steps)."""
-        plate = self.nameplate
+        """Jump to the controller's steady operating point for this wind (warm start, long
+        steps); a stopped turbine parks."""
         if self._mode in ("standby", "shutting_down"):
             self._mode = "standby"
             self._rotor_speed_rad_s = 0.0
             self._pitch_deg = 90.0
-            self._speed_error_integral = 0.0
+            self._torque_n_m = 0.0
             return
-        w = plate.optimal_tsr * hub_wind / self._radius
-        w = min(max(w, self._law.w_min), self._w_rated)
-        target = min(self._law.p_mech_rated, p_limit_mech)
-        pitch = 0.0
-        if aerodynamic_power_w(plate, hub_wind, w, 0.0) > target:
-            w = self._w_rated
-            pitch = pitch_for_power_deg(plate, hub_wind, w, target)
+        steady = self._controller.steady_state(hub_wind, p_limit_mech)
         self._mode = "running"
-        self._rotor_speed_rad_s = w
-        self._pitch_deg = pitch
-        self._speed_error_integral = self._gains.integrator_for(pitch)
+        self._rotor_speed_rad_s = steady.rotor_speed_rad_s
+        self._pitch_deg = steady.pitch_deg
+        self._torque_n_m = steady.torque_n_m
+        self._controller.preload(
+            steady.rotor_speed_rad_s, steady.pitch_deg, steady.torque_n_m, hub_wind
+        )
 
     # ------------------------------------------------------------------ the step
     def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
@@ -286,43 +266,40 @@ class WindModel:
                 self._mode = "running"
             self._settle(v, p_limit_mech)
         self._integrate(v, p_limit_mech, n, h)
-        return self._output(wind, v, p_limit_w, p_limit_mech, env)
+        return self._output(wind, v, p_limit_w, env)
 
     # ------------------------------------------------------------------ phase 4
     def _integrate(self, v: float, p_limit_mech: float, n: int, h: float) -> None:
         """Phase 4: ``n`` sub-steps of ``h`` seconds of aerodynamics, control and drivetrain."""
         w = self._rotor_speed_rad_s
         pitch = self._pitch_deg
-        integ = self._speed_error_integral
+        t_gen = self._torque_n_m
         mode = self._mode
-        aero = self._aero
-        law = self._law
-        gains = self._gains
+        aero = self.aero
+        controller = self._controller
         h_over_j = h / self._j
-        damping = self._damping
         w_clamp = self._w_clamp
         dpitch_max = self.nameplate.max_pitch_rate_deg_s * h
         start_pitch = 0.0
-        w_connect = law.w_min
+        w_connect = 0.0
         if mode == "starting":
-            # Start-up: pitch (rate-limited) to the pitch that will hold this wind at rated
-            # speed; connect at rated speed above rated wind, at cut-in speed below it.
-            start_pitch = rated_pitch_deg(self.nameplate, v)
-            if start_pitch > 0.0:
-                w_connect = law.w_r99
+            # Start-up: pitch (rate-limited) to the steady pitch for this wind; connect near
+            # the steady rotor speed.
+            steady = controller.steady_state(v, p_limit_mech)
+            start_pitch = steady.pitch_deg
+            w_connect = CONNECT_SPEED_FRACTION * steady.rotor_speed_rad_s
         for _ in range(n):
             t_aero = aero.torque_n_m(w, pitch, v)
             if mode == "running":
-                t_gen = generator_torque(law, w, pitch, p_limit_mech)[0]
-                target, integ = pitch_command(gains, w, pitch, integ, h)
+                pitch = controller.step(w, v, p_limit_mech, h)
+                t_gen = controller.torque_n_m
             elif mode == "starting":
                 t_gen = 0.0
-                target = start_pitch
+                pitch = rate_limited(start_pitch, pitch, dpitch_max)
             else:
                 t_gen = self._t_brake if w > 0.0 else 0.0
-                target = 90.0
-            pitch = rate_limited(target, pitch, dpitch_max)
-            w = drivetrain_step(w, t_aero, t_gen, damping, h_over_j, w_clamp)
+                pitch = rate_limited(90.0, pitch, dpitch_max)
+            w = drivetrain_step(w, t_aero, t_gen, h_over_j, w_clamp)
 
             if mode == "running":
                 if w > self._w_trip:
@@ -330,45 +307,36 @@ class WindModel:
                     self._message = "rotor overspeed trip"
             elif mode == "starting":
                 if w >= w_connect:
-                    # Connect; preload the integrator so the pitch is held (bumpless transfer).
+                    # Connect: the controller takes over at this point, torque ramping from 0.
                     mode = "running"
-                    integ = gains.integrator_for(pitch)
+                    controller.preload(w, pitch, 0.0, v)
             elif mode == "shutting_down" and w <= 0.0 and pitch >= 90.0:
                 mode = "standby"
 
         self._rotor_speed_rad_s = w
         self._pitch_deg = pitch
-        self._speed_error_integral = integ
+        self._torque_n_m = t_gen
         self._mode = mode
 
     # ------------------------------------------------------------------ phase 5
-    def _output(
-        self,
-        wind: float,
-        v: float,
-        p_limit_w: float,
-        p_limit_mech: float,
-        env: Environment,
-    ) -> DeviceOutput:
+    def _output(self, wind: float, v: float, p_limit_w: float, env: Environment) -> DeviceOutput:
+        """Phase 5: electrical power, converter DC quantities and the asset detail."""
         plate = self.nameplate
         w = self._rotor_speed_rad_s
         pitch = self._pitch_deg
         mode = self._mode
-        lam = w * self._radius / v if v > 0.01 else 0.0
-        cp = power_coefficient(plate, lam, pitch) if v > 0.01 else 0.0
-        throttled = False
-        if mode == "running":
-            t_gen, throttled = generator_torque(self._law, w, pitch, p_limit_mech)
-        elif mode == "standby" or w <= 0.0:
-            t_gen = 0.0
-        else:
-            t_gen = self._t_brake if mode == "shutting_down" else 0.0
-        p_w = plate.generator_efficiency * t_gen * w if mode == "running" else 0.0
+        aero = self.aero
+        lam = aero.tip_speed_ratio(w, v)
+        cp = aero.power_coefficient(lam, pitch)
+        aero_kw = aero.area_half_rho_m2 * cp * v * v * v / 1000.0
+        running = mode == "running"
+        t_gen = self._torque_n_m if mode != "standby" and w > 0.0 else 0.0
+        p_w = plate.generator_efficiency * t_gen * w if running else 0.0
         p_w = min(max(p_w, 0.0), p_limit_w)
         p_kw = p_w / 1000.0
-        state: InverterState = (
-            ("throttled" if throttled else "running") if mode == "running" else mode
-        )
+        throttled = running and self._controller.throttled
+        state: InverterState = ("throttled" if throttled else "running") if running else mode
+        region = self._controller.region if running else "parked" if w <= 0.0 else "1"
         v_dc = plate.dc_link_voltage_v
         asset: dict[str, float | str] = {
             "wind_speed_m_s": wind,
@@ -378,9 +346,9 @@ class WindModel:
             "pitch_deg": pitch,
             "tip_speed_ratio": lam,
             "power_coefficient": cp,
-            "aerodynamic_power_kw": self._area_half_rho * cp * v * v * v / 1000.0,
+            "aerodynamic_power_kw": aero_kw,
             "generator_torque_knm": t_gen / plate.gearbox_ratio / 1000.0,
-            "operating_region": operating_region(self._law, w, pitch, mode),
+            "operating_region": region,
             "turbine_state": mode,
         }
         if plate.topology == "type3":

@@ -17,7 +17,10 @@ client costs one task (its reader) and no per-message objects.
 
 The reader (``serve_client``, the connection's own task) drains client frames through
 ``ClientFrameReader``: pings are answered, a close is echoed and the socket closed after the
-echo is flushed, protocol violations close with 1002/1009, data messages are discarded. A
+echo is flushed, protocol violations close with 1002/1007/1009, a client above the control-frame
+rate with 1008, data messages are discarded. However fast frames arrive, the reader yields to
+the scheduler after every ``FRAME_BUDGET`` frames, so a flooding client gets its turn like every
+other task and the tick loop keeps its schedule. A
 server-initiated close (1008 for a bad ``?device``, 1001 at shutdown) waits up to
 ``CLOSE_WAIT_S`` for the client's close before closing the socket.
 
@@ -42,8 +45,8 @@ from dersim_trio.web.fastpath.frames import (
     CLOSE_POLICY_VIOLATION,
     ClientFrameReader,
     CloseReceived,
+    Consumed,
     Ping,
-    ProtocolViolation,
     close_frame,
     pong_frame,
     text_frame,
@@ -54,6 +57,8 @@ log = logging.getLogger("dersim_trio.WS")
 
 CLOSE_WAIT_S = 1.0
 RECV_BYTES = 65536
+FRAME_BUDGET = 64
+"""Client frames one reader handles before it yields to the scheduler."""
 NOTSENT_LOWAT_BYTES = 16384
 
 
@@ -293,23 +298,35 @@ class Broadcaster:
         reader = ClientFrameReader()
         sock = client.sock
         data = leftover
+        budget = FRAME_BUDGET
         with trio.CancelScope() as scope:
             client.read_scope = scope
             if client.close_sent or client.close_queued is not None:
                 scope.deadline = trio.current_time() + CLOSE_WAIT_S
             while True:
-                for event in reader.feed(data) if data else ():
+                if data:
+                    reader.receive_data(data, trio.current_time())
+                while (event := reader.next_event()) is not None:
+                    budget -= 1
+                    if not budget:
+                        budget = FRAME_BUDGET
+                        await trio.lowlevel.checkpoint()
+                    if isinstance(event, Consumed):
+                        continue
                     if isinstance(event, Ping):
                         self._send_control(client, pong_frame(event.payload))
                     elif isinstance(event, CloseReceived):
                         self._send_close(client, event.code or CLOSE_NORMAL, event.reason)
                         await self._wait_flushed(client, CLOSE_WAIT_S)
                         return "client closed" if not self._closing else "server shutting down"
-                    elif isinstance(event, ProtocolViolation):
+                    else:  # a ProtocolViolation
                         log.info("WebSocket %s protocol error: %s", client.peer, event.reason)
                         self._send_close(client, event.code, event.reason)
                         await self._wait_flushed(client, CLOSE_WAIT_S)
+                        await self._discard_until_closed(client, CLOSE_WAIT_S)
                         return f"protocol error: {event.reason}"
+                    if client.dead:
+                        return "connection lost"
                 if client.dead:
                     return "connection lost"
                 try:
@@ -323,6 +340,28 @@ class Broadcaster:
                 if not data:
                     return "client disconnected"
         return "close handshake timed out" if not self._closing else "server shutting down"
+
+    @staticmethod
+    async def _discard_until_closed(client: FastClient, timeout_s: float) -> None:
+        """After a close frame for a protocol error: FIN behind it, then discard whatever the
+        client still sends until it closes (at most ``timeout_s``). Closing with unread input
+        would reset the connection, and a reset may destroy the close frame before the client
+        reads it (a flooding client always has input in flight)."""
+        if client.dead or client.pending is not None or client.close_queued is not None:
+            return
+        sock = client.sock
+        with trio.move_on_after(timeout_s):
+            try:
+                sock.shutdown(socket.SHUT_WR)
+                while True:
+                    await trio.lowlevel.wait_readable(sock)
+                    try:
+                        if not sock.recv(RECV_BYTES):
+                            return
+                    except BlockingIOError:
+                        continue
+            except (OSError, trio.ClosedResourceError):
+                return
 
     def abort_all(self) -> int:
         """Reset every client still registered (end of the shutdown grace period)."""

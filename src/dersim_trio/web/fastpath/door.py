@@ -15,26 +15,29 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
-import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
-from urllib.parse import parse_qs
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import h11
 import trio
 
 from dersim_trio.web.fastpath.frames import HandshakeError, handshake_response
+from dersim_trio.web.hosts import HostPolicy
+from dersim_trio.web.params import TELEMETRY_PATHS
 
 log = logging.getLogger("dersim_trio.WS")
 
 TCP_USER_TIMEOUT_MS = 10_000
 LISTEN_BACKLOG = 4096
 
-HttpHandler = Callable[[Any], Awaitable[None]]
-"""Serves a connection with the HTTP stack (hypercorn); gets a trio stream (maybe prefixed)."""
+HttpHandler = Callable[[trio.SocketStream, bytes], Awaitable[None]]
+"""Serves a connection with the HTTP stack (``HypercornBridge.serve_connection``): the stream,
+and the bytes the door already read from it (to be replayed first)."""
 
 
 class TelemetryHandler(Protocol):
@@ -53,46 +56,29 @@ class TelemetryHandler(Protocol):
 HEAD_TIMEOUT_S = 5.0
 MAX_HEAD_BYTES = 16 * 1024
 MAX_REQUEST_LINE_BYTES = 8 * 1024
-TELEMETRY_REQUEST_LINE = re.compile(
-    rb"^GET (/api/dersim/ws/telemetry|/api/dersim/telemetry/ws)(\?[^ ]*)? HTTP/1\.1$"
-)
+REFUSAL_LINGER_S = 1.0
+"""After refusing a request, how long the door discards what the client still sends (so the
+close is a FIN after the answer, not a reset that could destroy it)."""
 
 
-class PrefixedStream(trio.abc.HalfCloseableStream):
-    """A socket stream whose first bytes were already read by the door; they are replayed.
+def routed_path(target: bytes) -> str:
+    """The path the HTTP stack routes a request target to, decoded as it decodes it.
 
-    hypercorn's ``TCPServer`` duck-types its stream: plain TCP is recognised by the absence of
-    ``do_handshake``; it uses ``socket``, ``receive_some``, ``send_all``, ``send_eof``, ``aclose``.
+    hypercorn splits the query off the raw target and percent-decodes the rest (so
+    ``/api/dersim/ws/%74elemetry`` *is* the telemetry path), and quart takes the path of an
+    absolute-form target (``GET http://host/api/... HTTP/1.1``). The door must see the same
+    path, or a request it does not recognise reaches the quart route instead.
     """
+    path = unquote(target.partition(b"?")[0].decode("latin-1"))
+    if not path.startswith("/"):
+        path = urlsplit(path).path
+    return path
 
-    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
-        self._stream = stream
-        self._prefix = prefix
-        self.socket = stream.socket
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        """The replayed prefix first, then the socket's bytes."""
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            data, self._prefix = self._prefix, b""
-            return data
-        return bytes(await self._stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Send on the underlying socket stream."""
-        await self._stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        """Delegate to the socket stream."""
-        await self._stream.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        """Half-close the socket."""
-        await self._stream.send_eof()
-
-    async def aclose(self) -> None:
-        """Close the socket stream."""
-        await self._stream.aclose()
+def is_telemetry_request_line(line: bytes) -> bool:
+    """Whether a request line (without CRLF) asks for a telemetry path, with any method."""
+    parts = line.split(b" ")
+    return len(parts) == 3 and routed_path(parts[1]) in TELEMETRY_PATHS
 
 
 def open_listener(
@@ -140,20 +126,29 @@ class FrontDoor:
     """Accepts connections, routes each by its request line, bounds their shutdown.
 
     Without a telemetry handler every connection goes to ``http_handler`` untouched. With one,
-    the door reads the request line: anything but ``GET <telemetry path> HTTP/1.1`` goes to the
-    HTTP stack at once with the bytes read so far replayed; a telemetry request is read to the
-    end of its head (at most 16 KiB within 5 s), validated as a WebSocket upgrade and handed to
-    the fast path on the raw socket. A telemetry request that is not a valid upgrade goes to the
-    HTTP stack too, which answers it exactly as it would without the door.
+    the door reads the request line: a request for anything but a telemetry path (as the HTTP
+    stack would decode it: ``routed_path``) goes to the HTTP stack at once with the bytes read
+    so far replayed; a telemetry request is read to the end of its head (at most 16 KiB within
+    5 s), validated as a WebSocket upgrade and handed to the fast path on the raw socket. A
+    telemetry request the door does not serve (not ``GET``, not HTTP/1.1, not a valid upgrade)
+    is answered by the door itself, 400 with a JSON error body, and closed: the slower quart
+    route is never reached through the door. A telemetry request whose Host does not name this
+    server (``hosts``, ``web/hosts.py``: DNS rebinding) is answered 421 the same way.
+
+    Under ``hypercorn -k trio`` hypercorn owns the listener (``listen_socket`` None) and hands
+    each accepted connection to ``handle_connection`` with that connection's own HTTP handler.
     """
 
     def __init__(
         self,
-        listen_socket: socket.socket,
-        http_handler: HttpHandler,
+        listen_socket: socket.socket | None,
+        http_handler: HttpHandler | None,
         telemetry_handler: TelemetryHandler | None = None,
+        *,
+        hosts: HostPolicy | None = None,
     ) -> None:
         self._listen_socket = listen_socket
+        self._hosts = hosts or HostPolicy()
         self._http = http_handler
         self._telemetry = telemetry_handler
         self._open: dict[object, trio.socket.SocketType | socket.socket] = {}
@@ -175,16 +170,27 @@ class FrontDoor:
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Accept until cancelled; handlers run in ``handler_nursery`` (they outlive accepting)."""
+        if self._listen_socket is None:
+            raise RuntimeError("this door has no listening socket (its connections come in)")
         listener = trio.SocketListener(trio.socket.from_stdlib_socket(self._listen_socket))
         try:
             await trio.serve_listeners(
-                self._handle, [listener], handler_nursery=handler_nursery, task_status=task_status
+                self.handle_connection,
+                [listener],
+                handler_nursery=handler_nursery,
+                task_status=task_status,
             )
         finally:
             with trio.CancelScope(shield=True):
                 await listener.aclose()
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
+    async def handle_connection(
+        self, stream: trio.SocketStream, http_handler: HttpHandler | None = None
+    ) -> None:
+        """Route and serve one accepted connection (``http_handler`` overrides the door's own)."""
+        http = http_handler or self._http
+        if http is None:
+            raise RuntimeError("no HTTP handler for this connection")
         token = object()
         self._open[token] = stream.socket
         self._all_closed = trio.Event()
@@ -192,9 +198,9 @@ class FrontDoor:
         raw: socket.socket | None = None
         try:
             if self._telemetry is None:
-                await self._http(stream)
+                await http(stream, b"")
             else:
-                raw = await self._route(stream, token)
+                raw = await self._route(stream, token, http)
         except* Exception as group:
             self.connections_failed += 1
             log.warning("connection failed and was closed: %r", group.exceptions[0])
@@ -212,14 +218,16 @@ class FrontDoor:
             if not self._open:
                 self._all_closed.set()
 
-    async def _route(self, stream: trio.SocketStream, token: object) -> socket.socket | None:
+    async def _route(
+        self, stream: trio.SocketStream, token: object, http: HttpHandler
+    ) -> socket.socket | None:
         """Read the request head as far as needed and serve the connection; return the raw
         socket if the fast path took it (the caller closes it)."""
         assert self._telemetry is not None
         buf = bytearray()
         route = await self._read_head(stream, buf)
         if route == "http":
-            await self._http(PrefixedStream(stream, bytes(buf)))
+            await http(stream, bytes(buf))
             return None
         if route != "telemetry":
             # nothing within the head timeout, EOF, or an oversized/slow telemetry head: close
@@ -227,9 +235,17 @@ class FrontDoor:
             return None
         head_end = buf.find(b"\r\n\r\n")
         head, leftover = bytes(buf[: head_end + 4]), bytes(buf[head_end + 4 :])
+        misdirected = self._hosts.refusal(_host_of(head), _local_of(stream.socket))
+        if misdirected is not None:
+            log.info(
+                "refused a telemetry request from %s: %s", _peer_of(stream.socket), misdirected
+            )
+            await _refuse(stream, 421, "misdirected_request", misdirected)
+            return None
         upgrade = _parse_upgrade(head)
-        if upgrade is None:
-            await self._http(PrefixedStream(stream, bytes(buf)))
+        if isinstance(upgrade, str):
+            log.info("refused a telemetry request from %s: %s", _peer_of(stream.socket), upgrade)
+            await _refuse(stream, 400, "invalid_upgrade", upgrade)
             return None
         response_101, device_raw = upgrade
         peer = _peer_of(stream.socket)
@@ -259,7 +275,7 @@ class FrontDoor:
                         if len(buf) > MAX_REQUEST_LINE_BYTES:
                             return "http"  # hypercorn answers an oversized request line
                         continue
-                    if not TELEMETRY_REQUEST_LINE.match(bytes(buf[:line_end])):
+                    if not is_telemetry_request_line(bytes(buf[:line_end])):
                         return "http"
                     telemetry_line = True
                 head_end = buf.find(b"\r\n\r\n")
@@ -282,21 +298,59 @@ class FrontDoor:
         return count
 
 
-def _parse_upgrade(head: bytes) -> tuple[bytes, str | None] | None:
-    """(101 response, raw ``device`` value) for a valid WebSocket upgrade head, else None."""
+def _host_of(head: bytes) -> str | None:
+    """The Host header of a request head (None if it has none)."""
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"host":
+            return value.strip().decode("latin-1")
+    return None
+
+
+def _local_of(sock: trio.socket.SocketType) -> tuple[str, int] | None:
+    try:
+        address = sock.getsockname()
+    except OSError:
+        return None
+    return str(address[0]), int(address[1])
+
+
+def _parse_upgrade(head: bytes) -> tuple[bytes, str | None] | str:
+    """(101 response, raw ``device`` value) for a valid WebSocket upgrade head, else why not."""
     conn = h11.Connection(h11.SERVER)
     try:
         conn.receive_data(head)
         event = conn.next_event()
-    except h11.RemoteProtocolError:
-        return None
+    except h11.RemoteProtocolError as exc:
+        return f"malformed request: {exc}"
     if not isinstance(event, h11.Request):
-        return None
+        return "malformed request"
+    if event.method != b"GET" or event.http_version != b"1.1":
+        return "the telemetry stream is a WebSocket: GET with an HTTP/1.1 upgrade (RFC 6455)"
     try:
         response = handshake_response(event.headers)
-    except HandshakeError:
-        return None
+    except HandshakeError as exc:
+        return f"not a valid WebSocket upgrade (RFC 6455): {exc}"
     target = event.target.decode("latin-1")
     query = target.partition("?")[2]
     values = parse_qs(query, keep_blank_values=True).get("device")
     return response, (values[0] if values else None)
+
+
+async def _refuse(stream: trio.SocketStream, status: int, error: str, detail: str) -> None:
+    """Answer ``status`` with the API's JSON error body and close (FIN after the answer, then
+    the client's input is discarded for up to ``REFUSAL_LINGER_S``)."""
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    reason = {400: "Bad Request", 421: "Misdirected Request"}.get(status, "Error")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode()
+    with (
+        trio.move_on_after(REFUSAL_LINGER_S),
+        contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError),
+    ):
+        await stream.send_all(head + body)
+        await stream.send_eof()
+        while await stream.receive_some(MAX_HEAD_BYTES):
+            pass

@@ -3,31 +3,28 @@
 
 from __future__ import annotations
 
-from quart import Response
+from quart import Blueprint, Response
 from quart_schema import document_request, document_response
-from quart_trio import QuartTrio
 
 from dersim_trio.api.common import ErrorBody
 from dersim_trio.api.inputs import InputsState, InputsUpdate
 from dersim_trio.service.operator import Controller
-from dersim_trio.web.bodies import read_json_body
+from dersim_trio.web.bodies import json_list_response, json_response, read_json_body
+from dersim_trio.web.routes import API_PREFIX, DEVICE_PATH
 
 
-def _json(payload: str) -> Response:
-    return Response(payload, content_type="application/json")
+def inputs_blueprint(controller: Controller) -> Blueprint:
+    """The inputs routes over ``controller``."""
+    bp = Blueprint("inputs", __name__, url_prefix=API_PREFIX)
 
-
-def register_input_routes(app: QuartTrio, controller: Controller) -> None:
-    """Add the inputs routes to ``app``."""
-
-    @app.get("/api/dersim/devices/<int(signed=True):index>/inputs")
+    @bp.get(f"{DEVICE_PATH}/inputs")
     @document_response(InputsState, 200)
     @document_response(ErrorBody, 404)
     async def get_inputs(index: int) -> Response:
         """One device's input overrides (`null`: following its profile or model)."""
-        return _json(controller.inputs(index).model_dump_json())
+        return json_response(controller.inputs(index))
 
-    @app.put("/api/dersim/devices/<int(signed=True):index>/inputs")
+    @bp.put(f"{DEVICE_PATH}/inputs")
     @document_request(InputsUpdate)
     @document_response(InputsState, 200)
     @document_response(ErrorBody, 404)
@@ -38,15 +35,15 @@ def register_input_routes(app: QuartTrio, controller: Controller) -> None:
         Only the fields present change. The effect shows in the next tick's snapshot.
         """
         body = await read_json_body(InputsUpdate)
-        states = controller.update_inputs(index, body)
-        return _json(states[0].model_dump_json())
+        return json_response(controller.update_inputs(index, body)[0])
 
-    @app.put("/api/dersim/inputs")
+    @bp.put("/inputs")
     @document_request(InputsUpdate)
     @document_response(list[InputsState], 200)
     @document_response(ErrorBody, 422)
     async def put_all_inputs() -> Response:
         """Apply the same input overrides to every device."""
         body = await read_json_body(InputsUpdate)
-        states = controller.update_inputs(None, body)
-        return _json("[" + ",".join(s.model_dump_json() for s in states) + "]")
+        return json_list_response(controller.update_inputs(None, body))
+
+    return bp

@@ -29,10 +29,15 @@ export function setApiToken(token) {
  * @property {string} [error]     short error text for display
  */
 
-/** Send one request. `body` (if not undefined) is sent as JSON. */
+/**
+ * Send one request. `body` (if not undefined) is sent as JSON; a request that changes
+ * something always sends a JSON body (`{}` if none is given): the server refuses mutations
+ * without one, so that no other web page can make a browser send them.
+ */
 export async function request(method, path, body, { signal } = {}) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, signal, cache: "no-store" };
+  if (body === undefined && method !== "GET" && method !== "HEAD") body = {};
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -3,11 +3,11 @@
 
 import { get, setApiToken, apiToken } from "./api.js";
 import {
-  KEY_DEFAULTS, MAIN_SERIES, SeriesStore, columnsFor, createIvChart, createKeyChart,
-  createMainChart, createMiniChart, fit, keyLabel,
+  KEY_DEFAULTS, MAIN_SERIES, SeriesStore, chartSeries, columnsFor, createIvChart, createKeyChart,
+  createMainChart, createMiniChart, createVoltageChart, fit, keyLabel,
 } from "./charts.js";
 import { ControlsTab } from "./controls.js";
-import { $, el, fmtNum, fmtPower, setText } from "./dom.js";
+import { $, el, fmtEnergy, fmtNum, fmtPower, setText } from "./dom.js";
 import { Telemetry } from "./live.js";
 import { LogsTab } from "./logs.js";
 
@@ -90,6 +90,8 @@ const ASSET_FIELDS = {
     ["irradiance_w_m2", "Irradiance", "W/m²", n(0)],
     ["cell_temperature_c", "Cell temperature", "°C", n(1)],
     ["battery_soc_pct", "Battery SoC", "%", n(1)],
+    ["site_load_kw", "Site load", "kW", n(2)],
+    ["grid_power_kw", "Grid (+ import)", "kW", n(2)],
     ["energy_available_kwh", "Energy available", "kWh", n(2)],
     ["pv_curtailed_kw", "PV curtailed", "kW", n(2)],
     ["pv_voltage_v", "PV voltage", "V", n(1)],
@@ -293,7 +295,11 @@ class Dashboard {
     setText($("#v-dcp"), fmtPower(m.dc_power_kw));
     setText($("#v-dcv"), fmtNum(m.dc_voltage_v, 1));
     setText($("#v-dci"), fmtPower(m.dc_current_a));
-    setText($("#v-energy"), `${fmtNum(s.energy.absorbed_kwh, 2)} / ${fmtNum(s.energy.injected_kwh, 2)}`);
+    for (const [id, kwh] of [["out", s.energy.injected_kwh], ["in", s.energy.absorbed_kwh]]) {
+      const [value, unit] = fmtEnergy(kwh);
+      setText($(`#v-energy-${id}`), value);
+      setText($(`#u-energy-${id}`), unit);
+    }
 
     const st = s.status;
     this.chip("#chip-service", `service: ${txt(st.service_state)}`,
@@ -425,9 +431,14 @@ class Dashboard {
     }
   }
 
+  /** The analytics chart that draws series `s`, and the series' index in it. */
+  seriesSlot(s) {
+    return [s.chart === "volt" ? this.voltChart : this.mainChart, chartSeries(s.chart).indexOf(s) + 1];
+  }
+
   setupToggles() {
     const box = $("#metric-toggles");
-    MAIN_SERIES.forEach((s, k) => {
+    MAIN_SERIES.forEach((s) => {
       const on = !this.hidden.has(s.key);
       const b = el("button", { type: "button", class: `chip-toggle${on ? " on" : ""}`, "data-metric": s.key, "aria-pressed": String(on) },
         el("span", { class: "swatch", style: `background: var(--c-${s.key})` }), `${s.label} (${s.unit})`);
@@ -439,26 +450,29 @@ class Dashboard {
         b.setAttribute("aria-pressed", String(show));
         this.prefs.hidden = [...this.hidden];
         savePrefs(this.prefs);
-        this.mainChart?.setSeries(k + 1, { show });
+        const [chart, index] = this.seriesSlot(s);
+        chart?.setSeries(index, { show });
         this.updateAxes();
       });
       box.append(b);
     });
   }
 
+  /** Hide a y-axis whose series are all hidden. */
   updateAxes() {
-    const u = this.mainChart;
-    if (!u) return;
     const shown = (scale) => MAIN_SERIES.some((s) => s.scale === scale && !this.hidden.has(s.key));
-    const want = [shown("kW"), shown("A"), shown("V")];
-    let changed = false;
-    want.forEach((w, k) => {
-      if (u.axes[k + 1].show !== w) {
-        u.axes[k + 1].show = w;
-        changed = true;
+    for (const u of [this.mainChart, this.voltChart]) {
+      if (!u) continue;
+      let changed = false;
+      for (const a of u.axes.slice(1)) {
+        const want = shown(a.scale);
+        if (a.show !== want) {
+          a.show = want;
+          changed = true;
+        }
       }
-    });
-    if (changed) u.redraw(false, true);
+      if (changed) u.redraw(false, true);
+    }
   }
 
   ensureCharts() {
@@ -466,9 +480,11 @@ class Dashboard {
     if (!this.store.length) return; // uPlot cannot lay out the axes of an empty chart
     if (this.tab === "analytics" && !this.mainChart) {
       this.mainChart = createMainChart($("#main-chart"), this.store, tz);
-      MAIN_SERIES.forEach((s, k) => {
-        if (this.hidden.has(s.key)) this.mainChart.setSeries(k + 1, { show: false });
-      });
+      this.voltChart = createVoltageChart($("#volt-chart"), this.store, tz);
+      for (const s of MAIN_SERIES) {
+        const [chart, index] = this.seriesSlot(s);
+        if (this.hidden.has(s.key)) chart.setSeries(index, { show: false });
+      }
       this.updateAxes();
     }
     if (this.tab === "analytics" && !this.keyChart) this.rebuildKeyChart();
@@ -519,7 +535,9 @@ class Dashboard {
     this.ensureCharts();
     const lastT = this.store.lastT();
     if (this.tab === "analytics") {
-      if (this.mainChart) this.mainChart.setData(columnsFor(this.store, ["p", "q", "s", "i", "vll", "vln"]));
+      for (const [u, chart] of [[this.mainChart, "main"], [this.voltChart, "volt"]]) {
+        if (u) u.setData(columnsFor(this.store, chartSeries(chart).map((s) => s.key)));
+      }
       if (this.keyChart) this.keyChart.setData(columnsFor(this.store, ["key"]));
       const count = this.store.length;
       const span = count > 1 ? this.store.t[count - 1] - this.store.t[0] : 0;
@@ -537,6 +555,7 @@ class Dashboard {
 
   fitCharts() {
     fit(this.mainChart, $("#main-chart"), 340);
+    fit(this.voltChart, $("#volt-chart"), 200);
     fit(this.keyChart, $("#key-chart"), 200);
     fit(this.miniChart, $("#mini-chart"), 180);
     fit(this.ivChart, $("#iv-chart"), 260);
@@ -558,10 +577,12 @@ class Dashboard {
         ? "The I-V curve is not available on this server yet (/api/dersim/dc-iv answered 404)."
         : `No I-V curve: ${a.error}`;
       $("#iv-chart").hidden = true;
+      $("#iv-legend").hidden = true;
       return;
     }
     note.hidden = true;
     $("#iv-chart").hidden = false;
+    $("#iv-legend").hidden = false;
     this.ivCurve = a.body;
     if (this.ivChart) this.renderIv();
     else this.ensureCharts();
@@ -585,6 +606,10 @@ class Dashboard {
   renderIvMeta() {
     const c = this.ivCurve;
     if (!c) return;
+    const op = this.operatingPoint();
+    setText($("#iv-op"), op && Number.isFinite(op.v) && Number.isFinite(op.i)
+      ? `${fmtNum(op.v, 1)} V · ${fmtNum(op.i, 2)} A · ${fmtNum((op.v * op.i) / 1000, 2)} kW`
+      : "–");
     const now = this.last?.asset?.irradiance_w_m2;
     let text = `curve at ${fmtNum(c.irradiance_w_m2, 0)} W/m², ${fmtNum(c.cell_temperature_c, 1)} °C`;
     if (typeof now === "number" && Math.abs(now - c.irradiance_w_m2) > Math.max(20, 0.1 * c.irradiance_w_m2)) {

@@ -187,46 +187,76 @@ function makeTzDate(timezone) {
 
 const fmt1 = (v) => (v == null ? "–" : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2));
 
+/**
+ * The analytics series. `chart` names the chart that draws it: "main" (power on the left axis,
+ * current on the right) or "volt" (both voltages on one axis). No chart has more than two y-axes
+ * and no line has an area fill (under a voltage line a fill tints nearly the whole plot and says
+ * nothing).
+ */
 export const MAIN_SERIES = [
-  { key: "p", label: "Active power", unit: "kW", scale: "kW" },
-  { key: "q", label: "Reactive power", unit: "kvar", scale: "kW" },
-  { key: "s", label: "Apparent power", unit: "kVA", scale: "kW" },
-  { key: "i", label: "Current", unit: "A", scale: "A" },
-  { key: "vll", label: "Voltage L-L", unit: "V", scale: "V", fill: true },
-  { key: "vln", label: "Voltage L-N", unit: "V", scale: "V" },
+  { key: "p", label: "Active power", unit: "kW", scale: "kW", chart: "main" },
+  { key: "q", label: "Reactive power", unit: "kvar", scale: "kW", chart: "main" },
+  // Dashed, as in the overview: at unity power factor S lies on P.
+  { key: "s", label: "Apparent power", unit: "kVA", scale: "kW", chart: "main", dash: [4, 3] },
+  // Dashed: the current tracks the power, so on its own axis the two lines often coincide.
+  { key: "i", label: "Current", unit: "A", scale: "A", chart: "main", dash: [10, 4] },
+  { key: "vll", label: "Voltage L-L", unit: "V", scale: "V", chart: "volt" },
+  { key: "vln", label: "Voltage L-N", unit: "V", scale: "V", chart: "volt" },
 ];
 
-/** Main analytics chart: P, Q, S (kW axis), I (A axis), V L-L and V L-N (V axis). */
-export function createMainChart(el, store, timezone) {
+/** The series of one analytics chart, in drawing order. */
+export function chartSeries(chart) {
+  return MAIN_SERIES.filter((s) => s.chart === chart);
+}
+
+/** The y-axes of an analytics chart: the first scale on the left, a second on the right. */
+function chartAxes(scales) {
+  const labels = { kW: "kW · kvar · kVA", A: "A", V: "V" };
+  return [
+    axis(),
+    ...scales.map((scale, k) => axis({
+      scale, label: labels[scale], size: 64, side: k === 0 ? 3 : 1,
+      ...(k === 0 ? {} : { grid: { show: false } }),
+    })),
+  ];
+}
+
+function analyticsChart(el, store, timezone, chart, height) {
   const c = palette();
+  const specs = chartSeries(chart);
+  const scales = [...new Set(specs.map((s) => s.scale))];
   const series = [{}];
-  for (const s of MAIN_SERIES) {
+  for (const s of specs) {
     series.push({
       label: `${s.label} (${s.unit})`,
       scale: s.scale,
       stroke: c[s.key],
       width: 1.5,
-      fill: s.fill ? c[s.key] + "14" : undefined,
+      dash: s.dash,
       value: (_u, v) => fmt1(v),
       points: { show: false },
     });
   }
   const opts = {
-    ...sizeOf(el, 340),
+    ...sizeOf(el, height),
     tzDate: makeTzDate(timezone),
     cursor: { drag: { x: false, y: false } },
     legend: { live: true },
-    scales: { x: { time: true }, kW: {}, A: {}, V: {} },
-    axes: [
-      axis(),
-      axis({ scale: "kW", label: "kW / kvar / kVA", size: 64 }),
-      axis({ scale: "A", side: 1, label: "A", size: 56, grid: { show: false } }),
-      axis({ scale: "V", side: 1, label: "V", size: 56, grid: { show: false } }),
-    ],
+    scales: Object.fromEntries([["x", { time: true }], ...scales.map((s) => [s, {}])]),
+    axes: chartAxes(scales),
     series,
   };
-  const u = new uPlot(opts, columnsFor(store, ["p", "q", "s", "i", "vll", "vln"]), el);
-  return u;
+  return new uPlot(opts, columnsFor(store, specs.map((s) => s.key)), el);
+}
+
+/** Analytics: P, Q, S (kW axis, left) and the current (A axis, right). */
+export function createMainChart(el, store, timezone) {
+  return analyticsChart(el, store, timezone, "main", 340);
+}
+
+/** Analytics: the L-L and L-N voltages on one V axis. */
+export function createVoltageChart(el, store, timezone) {
+  return analyticsChart(el, store, timezone, "volt", 200);
 }
 
 /** Key quantity chart; for SoC with the reserve band and the limits shaded. */
@@ -248,7 +278,6 @@ export function createKeyChart(el, store, timezone, bands) {
         label: `${label}${unit ? ` (${unit})` : ""}`,
         stroke: c.key,
         width: 1.5,
-        fill: c.key + "18",
         value: (_u, v) => fmt1(v),
         points: { show: false },
       },
@@ -306,7 +335,12 @@ export function columnsFor(store, keys) {
   return [store.t, ...keys.map((k) => store[k])];
 }
 
-/** I-V curve chart: current and power over voltage, with the operating point marked. */
+/**
+ * I-V curve chart: current and power over voltage, with the operating point marked by a dot.
+ * The dot has no text on the plot (a label there overlaps the curve and is clipped on a narrow
+ * screen); the page names it in a legend line beside the chart. The dot's position, in CSS pixels
+ * of the plot area, is kept in `u.operatingPointPx` (null when none is drawn).
+ */
 export function createIvChart(el, getOperatingPoint, columns) {
   const c = palette();
   const opts = {
@@ -326,13 +360,14 @@ export function createIvChart(el, getOperatingPoint, columns) {
     hooks: {
       draw: [
         (u) => {
+          u.operatingPointPx = null;
           const op = getOperatingPoint();
           if (!op) return;
           const x = u.valToPos(op.v, "x", true);
           const y = u.valToPos(op.i, "A", true);
           if (!Number.isFinite(x) || !Number.isFinite(y)) return;
           const { ctx } = u;
-          const r = 7 * devicePixelRatio;
+          const r = IV_MARKER_RADIUS * devicePixelRatio;
           ctx.save();
           ctx.beginPath();
           ctx.arc(x, y, r, 0, 2 * Math.PI);
@@ -342,17 +377,16 @@ export function createIvChart(el, getOperatingPoint, columns) {
           ctx.lineWidth = 2 * devicePixelRatio;
           ctx.strokeStyle = "#ffffff";
           ctx.stroke();
-          ctx.fillStyle = c.vll;
-          ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
-          ctx.textAlign = "right";
-          ctx.fillText("operating point", x - r - 4 * devicePixelRatio, y - r);
           ctx.restore();
+          u.operatingPointPx = { x: u.valToPos(op.v, "x"), y: u.valToPos(op.i, "A"), r: IV_MARKER_RADIUS };
         },
       ],
     },
   };
   return new uPlot(opts, columns, el);
 }
+
+const IV_MARKER_RADIUS = 6;
 
 /** Resize a chart to its container (on window resize / tab show). */
 export function fit(u, el, fallbackH) {

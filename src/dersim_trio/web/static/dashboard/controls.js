@@ -8,14 +8,17 @@ const INPUTS = [
   { field: "irradiance_w_m2", label: "Irradiance", unit: "W/m²", min: 0, max: 1500, step: 10, types: ["pv", "hybrid-dc"] },
   { field: "wind_speed_m_s", label: "Wind speed", unit: "m/s", min: 0, max: 75, step: 0.5, types: ["wind"] },
   { field: "ambient_temperature_c", label: "Ambient temperature", unit: "°C", min: -40, max: 60, step: 1 },
+  { field: "load_kw", label: "Site load", unit: "kW", min: 0, max: 100000, step: 0.1, types: ["hybrid-dc"] },
   { field: "grid_voltage_pu", label: "Grid voltage", unit: "pu", min: 0, max: 1.5, step: 0.01 },
   { field: "grid_frequency_hz", label: "Grid frequency", unit: "Hz", min: 45, max: 65, step: 0.01 },
 ];
 
+// `needs: "setpoint"`: offered only where the server's capability says `setpoint_supported`
+// (PV and wind follow no active power setpoint; they are curtailed with the P limit).
 const CONTROLS = [
-  { field: "active_power_setpoint_kw", label: "Active power setpoint", unit: "kW", step: 0.1, clear: null, setpoint: true },
+  { field: "active_power_setpoint_kw", label: "Active power setpoint", unit: "kW", step: 0.1, clear: null, setpoint: true, needs: "setpoint" },
   { field: "active_power_limit_pct", label: "Curtailment (P limit)", unit: "%", min: 0, max: 100, step: 1, clear: 100, setpoint: true },
-  { field: "power_factor", label: "Power factor", unit: "", min: 0.01, max: 1, step: 0.01, clear: null, setpoint: true, excitation: true },
+  { field: "power_factor", label: "Power factor", unit: "", min: 0.8, max: 1, step: 0.01, clear: null, setpoint: true, excitation: true },
   { field: "reactive_power_setpoint_kvar", label: "Reactive power setpoint", unit: "kvar", step: 0.1, clear: null, setpoint: true },
   { field: "ramp_rate_pct_per_s", label: "Ramp rate", unit: "%/s", min: 0, step: 1, clear: null },
   { field: "p_q_priority", label: "P/Q priority", choices: ["active", "reactive"] },
@@ -102,7 +105,7 @@ export class ControlsTab {
       });
       back.addEventListener("click", () => this.putInputs({ [spec.field]: null }, `${spec.label} back to profile`));
       form.append(el("div", { class: "form-row", "data-field": spec.field },
-        el("label", { for: input.id }, spec.label, el("small", {}, ` ${spec.unit} (${spec.min}…${spec.max})`)),
+        el("label", { for: input.id }, spec.label, " ", el("small", {}, `${spec.unit} (${spec.min}…${spec.max})`)),
         current, input, el("div", { class: "row-buttons" }, set, back)));
     }
   }
@@ -168,7 +171,7 @@ export class ControlsTab {
         });
       }
       if (spec.excitation) {
-        excitation = el("select", { id: "ctl-excitation", "aria-label": "Excitation" },
+        excitation = el("select", { id: "ctl-excitation", class: "excitation", "aria-label": "Excitation" },
           el("option", { value: "over" }, "over-excited (inject Q)"),
           el("option", { value: "under" }, "under-excited (absorb Q)"));
       }
@@ -197,14 +200,26 @@ export class ControlsTab {
         clear.addEventListener("click", () => this.putControls({ [spec.field]: spec.clear }, spec));
         buttons.append(clear);
       }
-      const unit = spec.unit ? ` ${spec.unit}` : "";
-      form.append(el("div", { class: "form-row", "data-field": spec.field },
-        el("label", { for: input.id }, spec.label, el("small", {}, unit)),
-        current, excitation ? el("div", { class: "pair" }, input, excitation) : input, buttons));
+      const row = el("div", { class: "form-row", "data-field": spec.field },
+        el("label", { for: input.id }, spec.label, spec.unit ? " " : null, spec.unit ? el("small", {}, spec.unit) : null),
+        current, input, buttons, excitation);
+      // Until the capability is known, a control that needs one is not offered.
+      row.hidden = Boolean(spec.needs);
+      form.append(row);
     }
     const revert = el("input", { type: "number", id: "ctl-revert", min: 0, step: 1, placeholder: "never", inputmode: "decimal" });
     form.append(el("div", { class: "form-row form-row-wide" },
-      el("label", { for: "ctl-revert" }, "Revert setpoints after", el("small", {}, " s (optional)")), revert));
+      el("label", { for: "ctl-revert" }, "Revert setpoints after", " ", el("small", {}, "s (optional)")), revert));
+  }
+
+  /** Offer only the controls this device supports (from the server's `capability`). */
+  applyCapability(cap) {
+    for (const spec of CONTROLS) {
+      if (!spec.needs) continue;
+      const row = $(`#controls-form [data-field="${spec.field}"]`);
+      if (!row) continue;
+      row.hidden = !(cap && cap.setpoint_supported);
+    }
   }
 
   renderControls(state) {
@@ -221,11 +236,14 @@ export class ControlsTab {
     const extra = $("#controls-extra");
     extra.replaceChildren();
     const cap = state.capability;
+    this.applyCapability(cap);
     if (cap) {
-      extra.append(el("div", { class: "muted" },
+      extra.append(el("div", { class: "muted", id: "ctl-capability" },
         `Capability: ${fmtNum(cap.w_max_kw, 1)} kW · ${fmtNum(cap.va_max_kva, 1)} kVA · ` +
         `Q ${fmtNum(cap.var_max_inj_kvar, 1)} inj / ${fmtNum(cap.var_max_abs_kvar, 1)} abs kvar · ` +
-        `setpoints ${cap.setpoint_supported ? "supported" : "not supported by this asset"}`));
+        (cap.setpoint_supported
+          ? `active power setpoint ${this.assetType === "hybrid-dc" ? "with manual hybrid dispatch" : "supported"}`
+          : "no active power setpoint on this asset: curtail it with the P limit")));
     }
     if (Array.isArray(state.clamped) && state.clamped.length) {
       extra.append(el("div", { class: "warn-text" }, "Clamped: " + state.clamped
@@ -327,10 +345,10 @@ export class ControlsTab {
   async fault(method, oneType) {
     const path = `/api/dersim/devices/${this.device}/faults`;
     const type = $("#fault-type").value;
-    const body = method === "POST" || oneType ? { type } : undefined;
+    const body = method === "POST" || oneType ? { type } : {}; // {}: every condition
     const a = await request(method, path, body);
     this.app.noteAuth(a);
-    showAnswer($("#faults-answer"), a, `${method} ${path}${body ? " " + JSON.stringify(body) : ""}`);
+    showAnswer($("#faults-answer"), a, `${method} ${path} ${JSON.stringify(body)}`);
     if (a.missing) showNote($("#faults-note"), a, path);
     if (a.ok) this.renderFaults(a.body);
   }

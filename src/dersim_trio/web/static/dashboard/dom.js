@@ -41,3 +41,18 @@ export function fmtPower(v) {
 export function setText(node, text) {
   if (node && node.textContent !== text) node.textContent = text;
 }
+
+/**
+ * An energy in kWh with a unit that suits its size: Wh below 1 kWh (a fresh run shows its first
+ * watt-hours instead of "0.00 kWh" for minutes), kWh below 1 MWh, MWh above.
+ * Returns [number text, unit]; three significant digits at least.
+ */
+export function fmtEnergy(kwh) {
+  if (kwh === null || kwh === undefined || !Number.isFinite(kwh)) return ["–", ""];
+  const a = Math.abs(kwh);
+  // Switch where the smaller unit would round up to "1,000".
+  const [value, unit] =
+    a < 0.9995 ? [kwh * 1000, "Wh"] : a < 999.5 ? [kwh, "kWh"] : [kwh / 1000, "MWh"];
+  const m = Math.abs(value);
+  return [fmtNum(value, m >= 100 ? 0 : m >= 10 ? 1 : 2), unit];
+}

@@ -1,0 +1,1 @@
+"""Field protocols in front of the operator façade (one package per protocol)."""
