@@ -12,10 +12,19 @@ What it measures (CPU time of this process, ``time.process_time``; best of --rep
 * the garbage collector is handled as the service handles it (``service.manage_gc``: the heap
   built at start-up, the engine included, is frozen once), so the numbers are the tick loop's;
 * day: one device stepped through 24 simulated hours at a 1.5 s tick (57,600 ticks), with
-  encoding (target: ≤ 10 s per device type).
+  encoding (target: ≤ 10 s per device type);
+* grid support (IEEE 1547): the 1,000-device mixed tick without grid support (every device's
+  ``supervisor.grid`` removed), with the start defaults (trips, enter service, frequency droop),
+  and with every function enabled (trips, enter service, frequency droop, volt-watt, the active
+  power limit at 90 %, and one reactive mode per device in turn: volt-var with the autonomous
+  V_ref, watt-var, constant PF 0.95, constant Q 20 %), all on a grid held at 1.03 pu and 60 Hz
+  (volt-var on its slope, below volt-watt's knee); and the same with the voltage ramping under a
+  grid event (every device recomputes every tick). The engines are stepped in turn, round after
+  round, and each variant's best round is kept, so a load change on the machine hits all of
+  them alike (target: every function enabled ≤ 25 % above none).
 
 Usage: python scripts/bench_engine.py [--ticks 200] [--devices 100] [--repeat 3] [--json FILE]
-       [--types T1,T2] [--skip-mixed] [--skip-day]
+       [--types T1,T2] [--skip-mixed] [--skip-day] [--grid-rounds 8] [--only-grid]
 
 On a busy machine compare two checkouts by running this script for both at the same time
 (``PYTHONPATH=<checkout>/src``), with ``--types`` and ``--skip-mixed --skip-day`` to keep it short:
@@ -25,6 +34,7 @@ both runs then share the same interference, and their ratio is what a change cos
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -32,6 +42,7 @@ from datetime import UTC, datetime
 
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, encode
+from dersim_trio.grid.events import GridEvent, series
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import manage_gc
 from dersim_trio.setup.config import parse_args
@@ -98,6 +109,57 @@ def mixed_engine(devices: int) -> Engine:
     return Engine(slots, clock, "mixed")
 
 
+REACTIVE_MODES = ("volt_var", "watt_var", "constant_pf", "constant_q")
+GRID_VARIANTS = ("none", "defaults", "all", "all, moving grid")
+
+
+def with_grid(engine: Engine, variant: str) -> Engine:
+    """``engine`` set up for one grid-support variant (see the module docstring)."""
+    for i, slot in enumerate(engine.devices):
+        slot.inputs.grid_voltage_pu = 1.03
+        gs = slot.supervisor.grid
+        if variant == "none" or gs is None:
+            slot.supervisor.grid = None
+            continue
+        if variant == "defaults":
+            continue
+        s = gs.settings
+        mode = REACTIVE_MODES[i % len(REACTIVE_MODES)]
+        gs.settings = dataclasses.replace(
+            s,
+            volt_var=dataclasses.replace(
+                s.volt_var, enabled=mode == "volt_var", v_ref_auto_ena=True
+            ),
+            watt_var=dataclasses.replace(s.watt_var, enabled=mode == "watt_var"),
+            constant_pf=dataclasses.replace(
+                s.constant_pf, enabled=mode == "constant_pf", pf_w_inj=0.95
+            ),
+            constant_q=dataclasses.replace(
+                s.constant_q, enabled=mode == "constant_q", var_set_pct=20.0
+            ),
+            volt_watt=dataclasses.replace(s.volt_watt, enabled=True),
+            active_power_limit=dataclasses.replace(
+                s.active_power_limit, enabled=True, w_max_lim_pct=90.0
+            ),
+        )
+    if variant == "all, moving grid":  # 1.03 → 1.05 pu over a simulated day
+        engine.grid_event = GridEvent(0.0, voltage=series([(0.0, 1.03), (86_400.0, 1.05)]))
+    return engine
+
+
+def grid_support_cost(rounds: int, ticks: int = 2) -> dict[str, float]:
+    """Best ms per 1,000-device tick of every ``GRID_VARIANTS`` entry, stepped in turn."""
+    engines = {v: with_grid(mixed_engine(1000), v) for v in GRID_VARIANTS}
+    manage_gc(fast_path=True)
+    for engine in engines.values():
+        run_ticks(engine, 5)  # warm up; the lags settle
+    best = dict.fromkeys(engines, float("inf"))
+    for _ in range(rounds):
+        for variant, engine in engines.items():
+            best[variant] = min(best[variant], run_ticks(engine, ticks) / ticks * 1000)
+    return best
+
+
 def main() -> int:
     """Run the benchmark and print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -108,6 +170,8 @@ def main() -> int:
     parser.add_argument("--skip-mixed", action="store_true")
     parser.add_argument("--types", default=",".join(TYPES), help="comma-separated device types")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--grid-rounds", type=int, default=8)
+    parser.add_argument("--only-grid", action="store_true")
     args = parser.parse_args()
     results: dict[str, object] = {"python": sys.version.split()[0]}
 
@@ -115,6 +179,20 @@ def main() -> int:
     unknown = sorted(set(types) - set(TYPES))
     if unknown:
         parser.error(f"--types: unknown {', '.join(unknown)}; known: {', '.join(TYPES)}")
+
+    grid = grid_support_cost(args.grid_rounds)
+    results["grid_support_mixed_1000_tick_ms"] = grid
+    print("| 1,000 mixed devices, grid support | ms per tick | vs none |")
+    print("|---|---|---|")
+    for variant, ms in grid.items():
+        print(f"| {variant} | {ms:.1f} | {100 * (ms / grid['none'] - 1):+.0f} % |")
+    print()
+    if args.only_grid:
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(results, fh, indent=2)
+        return 0
+
     rows = []
     for device_type in types:
         best = min(

@@ -292,7 +292,7 @@ async def test_a_mutating_request_is_logged_on_the_api_module_with_its_device(
     ("query", "allowed"),
     [
         ("level=verbose", "debug, info, warning, error"),
-        ("module=CSIP", "Lab, AC, DC, WS, API"),
+        ("module=CSIP", "Lab, AC, DC, Grid, WS, API"),
         ("limit=0", "1..1000"),
         ("limit=1001", "1..1000"),
         ("limit=ten", "1..1000"),

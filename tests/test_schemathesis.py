@@ -130,6 +130,9 @@ def test_the_document_declares_the_routes_this_module_must_cover() -> None:
     paths = DOCUMENT["paths"]
     assert "/api/dersim/dc-iv" in paths
     assert "/api/dersim/devices/{index}/inputs" in paths
+    assert "/api/dersim/devices/{index}/grid-support" in paths
+    assert "/api/dersim/grid-support" in paths
+    assert set(paths["/api/dersim/grid-events"]) == {"get", "post", "delete"}
     assert DOCUMENT["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert TOKEN not in json.dumps(DOCUMENT)
 

@@ -120,24 +120,25 @@ def validation_problems(
     allowed: Callable[[str], str | None] | None = None,
     *,
     known_fields: Iterable[str] = (),
-    allowed_at: Callable[[tuple[int | str, ...]], str | None] | None = None,
+    allowed_at: Callable[[Sequence[int | str]], str | None] | None = None,
     root: str = "(body)",
 ) -> list[FieldProblem]:
     """The problems of a pydantic ``ValidationError``, one per error, in pydantic's order.
 
     ``allowed(top_level_field)`` supplies a field's allowed values or range (e.g. its
-    description), or ``allowed_at(location)`` for nested documents (``("connectors", 0,
-    "max_power_kw")``); an unknown field gets the list of ``known_fields`` instead. ``root``
-    names a problem of the whole document (a model-level check).
+    description), or ``allowed_at(location)`` from pydantic's whole location for nested
+    documents (``("connectors", 0, "max_power_kw")``; for a nested unknown field it names the
+    fields allowed there); an unknown top-level field gets the list of ``known_fields``.
+    ``root`` names a problem of the whole document (a model-level check).
     """
     known = ", ".join(known_fields) or None
     problems: list[FieldProblem] = []
     for err in exc.errors(include_url=False):
         loc = err["loc"]
         if err["type"] == "extra_forbidden":
-            hint = known
+            hint = known if len(loc) == 1 or allowed_at is None else allowed_at(loc)
         elif allowed_at is not None:
-            hint = allowed_at(tuple(loc))
+            hint = allowed_at(loc)
         else:
             hint = allowed(str(loc[0]) if loc else "") if allowed is not None else None
         problems.append(FieldProblem(_location(loc) if loc else root, _message(err), hint))

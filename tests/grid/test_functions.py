@@ -1,7 +1,8 @@
 """The grid-support functions one by one against the numbers of IEEE 1547-2018.
 
-Sources quoted per test: the standard's default settings (Tables 4, 8, 10, 11–13, 18, 24 as
-summarised in the physics reference B.7) and the defining equations in each module.
+Sources quoted per test: the standard's default settings (IEEE 1547-2018 Tables 8, 11–13 and
+18, and the clauses of the other settings, as summarised in the physics reference B.7) and the
+defining equations in each module.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def test_constant_pf_gives_q_from_p_with_the_excitation_sign() -> None:
 
 
 def test_volt_watt_limits_linearly_between_106_and_110_percent() -> None:
-    """Table 10: P1 = P_rated at 1.06, P2 = 0 (here) at 1.10."""
+    """§5.4.2: P1 = P_rated at 1.06, P2 = 0 (here) at 1.10."""
     s = volt_watt.VoltWattSettings(enabled=True)
     assert volt_watt.p_limit_kw(s, 106.0, RATING) == pytest.approx(10.0)
     assert volt_watt.p_limit_kw(s, 108.0, RATING) == pytest.approx(5.0)

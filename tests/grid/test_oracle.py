@@ -370,7 +370,7 @@ def _beyond(kind: str, threshold: float, v: float, f: float) -> bool:
 @pytest.mark.usefixtures("oracle")
 def test_momentary_cessation_and_restore_match_opender() -> None:
     """Category III: below 0.50 pu the unit ceases to energize without tripping (1 s < UV2 2 s)
-    and restores when the voltage returns (IEEE 1547.1 §6.4 LVRT, Table 16)."""
+    and restores when the voltage returns (IEEE 1547.1 §6.4 LVRT; IEEE 1547-2018 §6.4.2)."""
     ours = ours_with("B", "III")
     der = make_oracle("B", "III")
     sequence = [(1.0, 60.0, 10_000.0)] * 3 + [(0.3, 60.0, 10_000.0)] + [(1.0, 60.0, 10_000.0)] * 3
@@ -382,7 +382,7 @@ def test_momentary_cessation_and_restore_match_opender() -> None:
 
 @pytest.mark.usefixtures("oracle")
 def test_mandatory_operation_at_low_voltage_is_current_limited_like_opender() -> None:
-    """Category III, 0.60 pu for 6 s (mandatory operation, Table 16): P shrinks to 0.6 of S."""
+    """Category III, 0.60 pu for 6 s (mandatory operation, §6.4.2): P shrinks to 0.6 of S."""
     ours = ours_with("B", "III")
     der = make_oracle("B", "III")
     sequence = (

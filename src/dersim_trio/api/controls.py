@@ -37,7 +37,11 @@ class ClampRecord(BaseModel):
     field: str
     requested: float
     applied: float
-    reason: str = Field(description="The rating that bound, as its SunSpec 702 point name.")
+    reason: str = Field(
+        description="What bound it: a rating (its SunSpec 702 point name), or an IEEE 1547 grid "
+        "function or state (volt_watt, freq_droop, volt_var, tripped, ...) that takes "
+        "precedence over the operator's setpoints."
+    )
 
 
 class Capability(BaseModel):
@@ -70,7 +74,8 @@ class ControlsState(BaseModel):
         description="Seconds (simulated) left before each listed setpoint returns to its default."
     )
     clamped: list[ClampRecord] = Field(
-        description="Requests cut back at a rating, and the reactive power clamp of the last tick."
+        description="Requests cut back at a rating, the reactive power clamp of the last tick, "
+        "and the setpoints the grid functions override or bound now (IEEE 1547 priority)."
     )
     capability: Capability
 

@@ -1,11 +1,56 @@
 """``GET``/``PUT /api/dersim/devices/{index}/inputs`` and ``PUT /api/dersim/inputs``: run-time
-overrides of the simulation inputs (weather, grid)."""
+overrides of the simulation inputs (weather, grid).
+
+``grid_voltage_pu`` is one per-unit number (every phase) or, for three-phase devices, a list of
+three per-phase line-to-neutral values (an unbalanced grid). The snapshot's voltage is then the
+average of the phases (current and power relations use it); the grid functions judge the
+lowest phase against low-voltage limits and the highest against high-voltage ones.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+GRID_VOLTAGE_MAX_PU = 1.5
+_GRID_VOLTAGE_TEXT = "0..1.5 pu, or a list of three per-phase L-N values 0..1.5 (three-phase)"
+
+
+def _grid_voltage(value: Any) -> float | list[float]:
+    """A number 0..1.5, or a list of three such numbers (plain JSON values; bools refused)."""
+
+    def number(x: Any) -> float | None:
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            return None
+        f = float(x)
+        return f if math.isfinite(f) and 0.0 <= f <= GRID_VOLTAGE_MAX_PU else None
+
+    single = number(value)
+    if single is not None:
+        return single
+    if isinstance(value, list) and len(value) == 3:
+        phases = [number(x) for x in value]
+        if all(x is not None for x in phases):
+            return [x for x in phases if x is not None]
+    raise ValueError(f"must be {_GRID_VOLTAGE_TEXT}")
+
+
+_PU_SCHEMA = {"type": "number", "minimum": 0, "maximum": GRID_VOLTAGE_MAX_PU}
+GridVoltage = Annotated[
+    float | list[float],
+    PlainValidator(_grid_voltage),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _PU_SCHEMA,
+                {"type": "array", "items": _PU_SCHEMA, "minItems": 3, "maxItems": 3},
+            ]
+        }
+    ),
+]
+"""A grid voltage: one per-unit number, or three per-phase line-to-neutral values."""
 
 IrradianceKind = Literal["ghi", "poa"]
 
@@ -33,8 +78,8 @@ class InputsUpdate(BaseModel):
     wind_speed_m_s: float | None = Field(
         default=None, ge=0, le=75, description="Wind at the anemometer height, m/s (0..75)."
     )
-    grid_voltage_pu: float | None = Field(
-        default=None, ge=0, le=1.5, description="Grid voltage, per unit of nominal (0..1.5)."
+    grid_voltage_pu: GridVoltage | None = Field(
+        default=None, description=f"Grid voltage: {_GRID_VOLTAGE_TEXT}."
     )
     grid_frequency_hz: float | None = Field(
         default=None, ge=45, le=65, description="Grid frequency, Hz (45..65)."
@@ -56,6 +101,13 @@ class InputsState(BaseModel):
     ambient_temperature_c: float | None
     wind_speed_m_s: float | None
     load_kw: float | None
-    grid_voltage_pu: float
+    grid_voltage_pu: float | list[float] = Field(
+        description="The set grid voltage: per unit, or three per-phase L-N values."
+    )
     grid_frequency_hz: float
     has_profile: bool = Field(description="True when a --dc_profile feeds this device.")
+    grid_event: bool = Field(
+        default=False,
+        description="True while a grid event (POST /api/dersim/grid-events) plays to this "
+        "device: its series then take precedence over grid_voltage_pu / grid_frequency_hz.",
+    )

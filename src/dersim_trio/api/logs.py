@@ -13,7 +13,7 @@ MAX_LOG_LIMIT = 1000
 class LogsQuery(BaseModel):
     """``?module=M&level=L&limit=N&after=ID&audit=yes``."""
 
-    module: Literal["Lab", "AC", "DC", "WS", "API", "Modbus"] | None = Field(
+    module: Literal["Lab", "AC", "DC", "Grid", "WS", "API", "Modbus"] | None = Field(
         default=None, description="Only this module (default: all)."
     )
     level: Literal["debug", "info", "warning", "error"] | None = Field(
@@ -41,7 +41,7 @@ class LogEntryBody(BaseModel):
     id: int = Field(description="Monotonic per process.")
     time: str = Field(description="Wall-clock time, ISO 8601 UTC.")
     level: Literal["debug", "info", "warning", "error"]
-    module: Literal["Lab", "AC", "DC", "WS", "API", "Modbus"]
+    module: Literal["Lab", "AC", "DC", "Grid", "WS", "API", "Modbus"]
     device: int | None
     message: str
     audit: bool = Field(

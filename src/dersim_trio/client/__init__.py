@@ -17,10 +17,13 @@ Quick tour::
 * ``open_telemetry`` / ``DersimClient.telemetry``: ``TelemetryStream`` of ``Snapshot``; gaps as
   ``Gap`` (see ``dersim_trio.client.telemetry`` for the rules), reconnects by ``Backoff``.
 * ``DersimClient``: server-info, overview, devices, inputs, controls, commands, faults,
-  history, logs, dc-iv, stop; ``burst`` (apply an action, collect one quantity for T seconds).
+  IEEE 1547 grid support and grid events, history, logs, dc-iv, stop; ``burst`` (apply an
+  action, collect one quantity for T seconds).
 * Errors: every one is a ``DersimError`` (``ApiError`` carries the server's error body).
 """
 
+from dersim_trio.api.grid_events import GridEventRequest, GridEventState
+from dersim_trio.api.grid_support import GridSupportState, GridSupportUpdate
 from dersim_trio.api.inputs import InputsState
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.api.server import ServerInfo
@@ -76,6 +79,10 @@ __all__ = [
     "FaultsState",
     "Gap",
     "GapReason",
+    "GridEventRequest",
+    "GridEventState",
+    "GridSupportState",
+    "GridSupportUpdate",
     "History",
     "InputsState",
     "InvalidUrl",

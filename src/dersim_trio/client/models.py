@@ -16,7 +16,7 @@ CommandName = Literal["start", "stop", "reset", "enter_service", "cease_to_energ
 FaultType = Literal[
     "ground_fault", "over_temperature", "dc_over_voltage", "grid_disconnect", "communication_loss"
 ]
-LogModule = Literal["Lab", "AC", "DC", "WS", "API", "Modbus"]
+LogModule = Literal["Lab", "AC", "DC", "Grid", "WS", "API", "Modbus"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 

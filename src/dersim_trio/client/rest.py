@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -19,6 +19,8 @@ import trio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dersim_trio.api.common import ErrorBody
+from dersim_trio.api.grid_events import GridEventRequest, GridEventState
+from dersim_trio.api.grid_support import GridSupportState, GridSupportUpdate
 from dersim_trio.api.inputs import InputsState
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.api.server import ServerInfo
@@ -190,13 +192,18 @@ class DersimClient:
         data = await self.request("GET", f"/api/dersim/devices/{device}/inputs")
         return self._model(InputsState, data, "inputs")
 
-    async def set_inputs(self, device: int, **changes: float | str | None) -> InputsState:
+    async def set_inputs(
+        self, device: int, **changes: float | list[float] | str | None
+    ) -> InputsState:
         """``PUT .../devices/{device}/inputs``: a number overrides, ``None`` returns to the
-        profile, e.g. ``await api.set_inputs(0, wind_speed_m_s=12.0)``."""
+        profile, e.g. ``await api.set_inputs(0, wind_speed_m_s=12.0)``; ``grid_voltage_pu``
+        may be three per-phase values (three-phase devices)."""
         data = await self.request("PUT", f"/api/dersim/devices/{device}/inputs", body=changes)
         return self._model(InputsState, data, "inputs")
 
-    async def set_all_inputs(self, **changes: float | str | None) -> list[InputsState]:
+    async def set_all_inputs(
+        self, **changes: float | list[float] | str | None
+    ) -> list[InputsState]:
         """``PUT /api/dersim/inputs``: the same overrides for every device."""
         data = await self.request("PUT", "/api/dersim/inputs", body=changes)
         return self._list(InputsState, data, "inputs")
@@ -241,6 +248,70 @@ class DersimClient:
         body = {"type": fault} if fault is not None else {}
         data = await self.request("DELETE", path, body=body)
         return self._model(FaultsState, data, "faults")
+
+    # --- IEEE 1547 grid support and grid events ------------------------------------------
+    async def grid_support(self, device: int) -> GridSupportState:
+        """``GET .../devices/{device}/grid-support``: every function's settings."""
+        data = await self.request("GET", f"/api/dersim/devices/{device}/grid-support")
+        return self._model(GridSupportState, data, "grid-support")
+
+    async def set_grid_support(
+        self, device: int, update: GridSupportUpdate | None = None, **functions: Any
+    ) -> GridSupportState:
+        """``PUT .../devices/{device}/grid-support``: only what is named changes, e.g.
+        ``await api.set_grid_support(0, volt_var={"enabled": True, "rsp_tms_s": 10})`` or
+        ``await api.set_grid_support(0, category={"normal": "A", "abnormal": "II"})``. A
+        ``GridSupportUpdate`` may be passed instead; values may also be the update models."""
+        path = f"/api/dersim/devices/{device}/grid-support"
+        data = await self.request("PUT", path, body=_grid_body(update, functions))
+        return self._model(GridSupportState, data, "grid-support")
+
+    async def set_all_grid_support(
+        self, update: GridSupportUpdate | None = None, **functions: Any
+    ) -> list[GridSupportState]:
+        """``PUT /api/dersim/grid-support``: the same change on every device (all or none)."""
+        data = await self.request(
+            "PUT", "/api/dersim/grid-support", body=_grid_body(update, functions)
+        )
+        return self._list(GridSupportState, data, "grid-support")
+
+    async def grid_event(self) -> GridEventState:
+        """``GET /api/dersim/grid-events``: the event in force (``active`` false: none)."""
+        data = await self.request("GET", "/api/dersim/grid-events")
+        return self._model(GridEventState, data, "grid-events")
+
+    async def start_grid_event(
+        self,
+        event: GridEventRequest | None = None,
+        *,
+        voltage: Sequence[tuple[float, float | Sequence[float]]] | None = None,
+        frequency: Sequence[tuple[float, float]] | None = None,
+        device: int | None = None,
+    ) -> GridEventState:
+        """``POST /api/dersim/grid-events``, replacing any event in force. Points are
+        ``(t_s, value)`` from ``t_s`` 0; equal times make a step, values ramp in between::
+
+            # a 2 s sag to 0.6 pu one second from now, every device
+            await api.start_grid_event(voltage=[(0, 1.0), (1, 1.0), (1, 0.6), (3, 0.6), (3, 1.0)])
+        """
+        if event is not None:
+            body: dict[str, Any] = event.model_dump(exclude_unset=True)
+        else:
+            body = {"device": device}
+            if voltage is not None:
+                body["voltage"] = [
+                    {"t_s": t, "v_pu": v if isinstance(v, int | float) else list(v)}
+                    for t, v in voltage
+                ]
+            if frequency is not None:
+                body["frequency"] = [{"t_s": t, "freq_hz": f} for t, f in frequency]
+        data = await self.request("POST", "/api/dersim/grid-events", body=body)
+        return self._model(GridEventState, data, "grid-events")
+
+    async def end_grid_event(self) -> GridEventState:
+        """``DELETE /api/dersim/grid-events``: the devices' inputs apply again."""
+        data = await self.request("DELETE", "/api/dersim/grid-events")
+        return self._model(GridEventState, data, "grid-events")
 
     async def stop_server(self) -> None:
         """``POST /api/dersim/stop``: the server closes every stream with 1001 and exits."""
@@ -304,6 +375,14 @@ class DersimClient:
                         )
             gaps = tuple(g for g in stream.gaps if g.next_tick > after_tick)
         return Burst(path, device, after_tick, tuple(samples), gaps)
+
+
+def _grid_body(update: GridSupportUpdate | None, functions: dict[str, Any]) -> dict[str, Any]:
+    """A grid-support PUT body from an update model and/or keyword functions."""
+    body: dict[str, Any] = update.model_dump(exclude_unset=True) if update is not None else {}
+    for name, value in functions.items():
+        body[name] = value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+    return body
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dersim_trio.api.controls import CommandName, FaultType
@@ -74,7 +74,8 @@ from dersim_trio.controls.reactive import (
     limit_reactive,
     pf_reactive_kvar,
 )
-from dersim_trio.controls.setpoints import SETPOINT_ASSETS, DeviceControls
+from dersim_trio.controls.setpoints import SETPOINT_ASSETS, Clamp, DeviceControls
+from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.support import GridState, GridSupport, PowerBounds
 from dersim_trio.grid.trip import GridSample, TripEvent
 from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
@@ -166,6 +167,64 @@ class DeviceSupervisor:
         """A condition (None: all) goes away; the fault stays latched until a reset."""
         return self.faults.clear(fault)
 
+    def grid_overrides(self, model: DeviceModel) -> list[Clamp]:
+        """The operator's setpoints that the grid functions override or bound right now.
+
+        IEEE 1547 priority (README "IEEE 1547 grid support"): a trip or momentary cessation
+        holds the output at 0; the frequency droop, while it acts, replaces the active power
+        setpoint and limit; otherwise the lowest ceiling of the functions (volt-watt, the
+        capability with the reactive mode's priority, the enter-service ramp, the grid's own
+        active power limit) bounds them; an enabled reactive mode replaces the operator's power
+        factor or var setpoint. Judged on the last tick's grid; ``applied`` is what the device
+        delivers or is allowed.
+        """
+        gs = self.grid
+        if gs is None:
+            return []
+        c = self.controls
+        w_max = model.rating.w_max_kw
+        sp = c.active_power_setpoint_kw
+        limit = c.active_power_limit_pct
+        out: list[Clamp] = []
+        if gs.tripped or gs.state == "momentary_cessation":
+            why = "tripped" if gs.tripped else "momentary cessation"
+            if gs.tripped and gs.last_trip is not None:
+                why = f"tripped ({gs.last_trip.cause}), waiting to re-enter service"
+            if sp is not None and sp != 0.0:
+                out.append(Clamp("active_power_setpoint_kw", sp, 0.0, why))
+            if limit > 0.0:
+                out.append(Clamp("active_power_limit_pct", limit, 0.0, why))
+            return out
+        droop = gs.droop_kw
+        if droop is not None:
+            why = "freq_droop (the frequency response takes precedence)"
+            if sp is not None and abs(sp - droop) > _EPS_KW:
+                out.append(Clamp("active_power_setpoint_kw", sp, droop, why))
+            elif sp is None and w_max > 0.0:
+                applied = 100.0 * max(0.0, droop) / w_max
+                if abs(applied - limit) > 1e-6:
+                    out.append(Clamp("active_power_limit_pct", limit, applied, why))
+        elif gs.p_limit_by != "WMaxRtg":
+            ceiling = gs.p_limit_kw
+            why = f"{gs.p_limit_by} (IEEE 1547 grid support)"
+            if sp is not None and sp > ceiling + _EPS_KW:
+                out.append(Clamp("active_power_setpoint_kw", sp, ceiling, why))
+            if w_max > 0.0 and limit / 100.0 * w_max > ceiling + _EPS_KW:
+                out.append(Clamp("active_power_limit_pct", limit, 100.0 * ceiling / w_max, why))
+        mode = gs.settings.reactive_mode
+        if mode is not None:
+            why = f"{mode} (the grid's reactive power mode sets Q)"
+            q = gs.q_delivered_kvar
+            if c.power_factor is not None:
+                p = self.last_active_power_kw
+                s = math.hypot(p, q)
+                out.append(Clamp("power_factor", c.power_factor, abs(p) / s if s > 0 else 1.0, why))
+            if c.reactive_power_setpoint_kvar is not None:
+                out.append(
+                    Clamp("reactive_power_setpoint_kvar", c.reactive_power_setpoint_kvar, q, why)
+                )
+        return out
+
     @property
     def grid_tripped(self) -> bool:
         """True while the grid support holds the unit tripped (waiting to re-enter)."""
@@ -195,12 +254,17 @@ class DeviceSupervisor:
         times: OperatingTimes,
         grid: GridSample | None = None,
         grid_at: Callable[[float], GridSample] | None = None,
+        network: Thevenin | None = None,
+        source_v_pu: float | None = None,
+        grid_corners: Sequence[float] = (),
     ) -> Dispatch:
         """Advance timers and states by ``dt_s`` and return the dispatch for the model step.
 
         ``grid`` is the grid at the end of the step (default: ``env``'s voltage on every
         phase), ``grid_at(t)`` the grid at simulated time t inside the step (default: ``grid``
-        throughout); only the grid support uses them.
+        throughout), linear between ``grid_corners``; behind a weak grid, ``network`` is the
+        source impedance and ``source_v_pu`` the source's average voltage (``grid.network``).
+        Only the grid support uses them.
         """
         controls = self.controls
         self._dt_s = dt_s
@@ -231,7 +295,9 @@ class DeviceSupervisor:
             self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
             return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
         if self.grid is not None:
-            bounds = self._grid_before(index, model, env, dt_s, now_s, grid, grid_at)
+            bounds = self._grid_before(
+                index, model, env, dt_s, now_s, grid, grid_at, network, source_v_pu, grid_corners
+            )
             if not bounds.energize:
                 self._energize = False
                 self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
@@ -308,6 +374,9 @@ class DeviceSupervisor:
         now_s: float,
         grid: GridSample | None,
         grid_at: Callable[[float], GridSample] | None,
+        network: Thevenin | None,
+        source_v_pu: float | None,
+        grid_corners: Sequence[float],
     ) -> PowerBounds:
         """Run the grid functions over the step (see the module docstring)."""
         gs = self.grid
@@ -327,6 +396,9 @@ class DeviceSupervisor:
             env.grid_voltage_pu,
             self.last_active_power_kw,
             normal,
+            network,
+            source_v_pu,
+            grid_corners,
         )
         self._grid_active = True
         if event is not None:

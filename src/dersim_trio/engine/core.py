@@ -9,25 +9,39 @@ Around each model step a device's supervisor (``controls.supervisor``) applies t
 controls and the operating, service and fault states: it turns them into the model's
 ``Dispatch`` before the step and into the final P, Q, states and message after it. Snapshots and
 energy counters use those final values.
+
+The grid a device sees: its inputs (``GridInputs``: one voltage or three per-phase values, the
+frequency), unless a grid event (``grid.events``) plays to it, which then gives the quantities
+it has series for, at the end of the tick and at any instant inside it (the trip monitor's
+sub-steps). Behind a weak grid (``DeviceSlot.network``, ``grid.network``) that is the source
+voltage, and the device's own P and Q add the rise to its terminal voltage: the snapshot's
+voltage (the average of the phases) is the terminal voltage for the P and Q delivered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from dersim_trio.api.schema import (
     ASSET_MODELS,
+    GridSupportStatus,
     Snapshot,
 )
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
+from dersim_trio.grid.events import GridEvent
+from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.trip import GridSample
 from dersim_trio.physics.ac import AcType, EnergyCounters, measure
 from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
+
+log_grid = logging.getLogger("dersim_trio.Grid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,12 @@ class DeviceSlot:
     energy: EnergyCounters = field(default_factory=EnergyCounters)
     last_output: DeviceOutput | None = None
     supervisor: DeviceSupervisor = field(default_factory=DeviceSupervisor)
+    network: Thevenin | None = None
+    """The source impedance in front of the device (None: a stiff grid)."""
+    voltage_rise_pu: float = 0.0
+    """Terminal minus source voltage for the P and Q of the last tick (weak grid only)."""
+    grid_status: tuple[tuple[object, ...], GridSupportStatus] | None = None
+    """The last grid-support block of the snapshot and what it was built from."""
 
     @property
     def dispatch(self) -> Dispatch:
@@ -122,6 +142,8 @@ class Engine:
         self.device_profile_name = device_profile_name
         self.times = OperatingTimes() if times is None else times
         """Startup, shutdown and enter-service durations (simulated seconds)."""
+        self.grid_event: GridEvent | None = None
+        """The grid event playing (``grid.events``), if any."""
 
     @property
     def tick(self) -> int:
@@ -150,6 +172,12 @@ class Engine:
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
         snapshots: list[Snapshot] = []
+        event = self.grid_event
+        if event is not None and not event.past_reported and event.past_data(elapsed_s):
+            event.past_reported = True
+            _log_past_data(event)
+        event_corners: list[float] | None = None
+        event_paths: dict[tuple[object, ...], Callable[[float], GridSample]] = {}
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
@@ -167,10 +195,40 @@ class Engine:
                 ambient = sample.ambient_temperature_c if ambient is None else ambient
                 wind = sample.wind_speed_m_s if wind is None else wind
                 load = sample.load_kw if load is None else load
+            f = inputs.grid_frequency_hz
+            v = inputs.grid_voltage_pu
+            phases = inputs.grid_voltage_phases_pu
+            grid_at: Callable[[float], GridSample] | None = None
+            corners: Sequence[float] = ()
+            if event is not None and event.applies_to(slot.index):
+                event_v, event_f = event.sample(elapsed_s)
+                if event_v is not None:
+                    phases = event_v
+                    v = (event_v[0] + event_v[1] + event_v[2]) / 3.0
+                if event_f is not None:
+                    f = event_f
+                key = (
+                    inputs.grid_voltage_pu,
+                    inputs.grid_voltage_phases_pu,
+                    inputs.grid_frequency_hz,
+                    slot.voltage_rise_pu,
+                )
+                grid_at = event_paths.get(key)
+                if grid_at is None:  # devices alike share one path (and its samples)
+                    grid_at = event_paths[key] = _event_grid_at(event, inputs, slot.voltage_rise_pu)
+                if event_corners is None:
+                    event_corners = event.corners(elapsed_s - dt_s, elapsed_s)
+                corners = event_corners
+            network = slot.network
+            rise = slot.voltage_rise_pu if network is not None else 0.0
+            if phases is None:
+                grid = GridSample(v + rise, v + rise, f)
+            else:
+                grid = GridSample(min(phases) + rise, max(phases) + rise, f)
             env = Environment(
                 sim_time=now,
-                grid_voltage_pu=inputs.grid_voltage_pu,
-                grid_frequency_hz=inputs.grid_frequency_hz,
+                grid_voltage_pu=v + rise,
+                grid_frequency_hz=f,
                 irradiance_w_m2=irradiance,
                 irradiance_is_poa=is_poa,
                 ambient_temperature_c=ambient,
@@ -179,20 +237,35 @@ class Engine:
             )
             supervisor = slot.supervisor
             model = slot.model
-            phases = inputs.grid_voltage_phases_pu
-            if phases is None:
-                v = inputs.grid_voltage_pu
-                grid = GridSample(v, v, inputs.grid_frequency_hz)
-            else:
-                grid = GridSample(min(phases), max(phases), inputs.grid_frequency_hz)
             dispatch = supervisor.before_step(
-                slot.index, model, env, dt_s, elapsed_s, times, grid=grid
+                slot.index,
+                model,
+                env,
+                dt_s,
+                elapsed_s,
+                times,
+                grid=grid,
+                grid_at=grid_at,
+                network=network,
+                source_v_pu=v if network is not None else None,
+                grid_corners=corners,
             )
             out = model.step(env, dispatch, dt_s)
             slot.last_output = out
             delivered = supervisor.after_step(slot.index, model, out)
             slot.energy.integrate(delivered.active_power_kw, delivered.reactive_power_kvar, dt_s)
-            snapshots.append(self._snapshot(slot, out, delivered, env, tick, timestamp, clock_time))
+            v_terminal = v + rise
+            if network is not None:
+                s_rated = model.rating.va_max_kva
+                v_terminal = network.terminal_pu(
+                    v,
+                    delivered.active_power_kw / s_rated,
+                    delivered.reactive_power_kvar / s_rated,
+                )
+                slot.voltage_rise_pu = v_terminal - v
+            snapshots.append(
+                self._snapshot(slot, out, delivered, v_terminal, f, tick, timestamp, clock_time)
+            )
         return snapshots
 
     def _snapshot(
@@ -200,7 +273,8 @@ class Engine:
         slot: DeviceSlot,
         out: DeviceOutput,
         delivered: Delivered,
-        env: Environment,
+        v_pu: float,
+        f_hz: float,
         tick: int,
         timestamp: str,
         clock_time: str,
@@ -210,8 +284,8 @@ class Engine:
             delivered.active_power_kw,
             delivered.reactive_power_kvar,
             slot.voltage_ln_nominal_v,
-            env.grid_voltage_pu,
-            env.grid_frequency_hz,
+            v_pu,
+            f_hz,
         )
         storage = out.storage
         model = slot.model
@@ -273,6 +347,50 @@ class Engine:
         )
 
 
+def _event_grid_at(
+    event: GridEvent, inputs: GridInputs, rise_pu: float
+) -> Callable[[float], GridSample]:
+    """The grid a device sees at simulated time t while ``event`` plays (inputs for the
+    quantities the event has no series for; ``rise_pu``: the weak grid's rise of last tick)."""
+    v_in = inputs.grid_voltage_pu
+    phases_in = inputs.grid_voltage_phases_pu
+    f_in = inputs.grid_frequency_hz
+    lo_in = (min(phases_in) if phases_in is not None else v_in) + rise_pu
+    hi_in = (max(phases_in) if phases_in is not None else v_in) + rise_pu
+
+    memo: dict[float, GridSample] = {}
+
+    def grid_at(t: float) -> GridSample:
+        sample = memo.get(t)
+        if sample is None:
+            v, f = event.sample(t)
+            if v is None:
+                sample = GridSample(lo_in, hi_in, f_in if f is None else f)
+            else:
+                sample = GridSample(min(v) + rise_pu, max(v) + rise_pu, f_in if f is None else f)
+            memo[t] = sample
+        return sample
+
+    return grid_at
+
+
+def _log_past_data(event: GridEvent) -> None:
+    v, f = event.sample(event.start_s + event.end_s)
+    held = []
+    if v is not None:
+        held.append("V " + "/".join(f"{x:.3f}" for x in dict.fromkeys(v)) + " pu")
+    if f is not None:
+        held.append(f"f {f:.3f} Hz")
+    log_grid.warning(
+        "grid event (%s, %s): past its data at %.3f s after its start; holding the last "
+        "value (%s) until it is ended (DELETE /api/dersim/grid-events) or replaced",
+        event.source,
+        "every device" if event.device is None else f"device {event.device}",
+        event.end_s,
+        ", ".join(held),
+    )
+
+
 def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     grid = slot.supervisor.grid
     if grid is None or grid.last_trip is None:
@@ -280,16 +398,32 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
 
 
-def _grid_support(slot: DeviceSlot) -> dict[str, object] | None:
+def _grid_support(slot: DeviceSlot) -> GridSupportStatus | None:
+    """The snapshot's grid-support block, built once per change of its values.
+
+    A model instance passes the snapshot's validation as it is, so the block is built with
+    ``model_construct`` after the one check its validation would make of these values
+    (finite numbers; the function names come from the settings): a NaN still fails the tick.
+    (Validating the block costs about 7 µs per device-tick, a quarter of a PV unit's whole
+    snapshot validation; ``BENCHMARKS.md``.)"""
     grid = slot.supervisor.grid
     if grid is None:
         return None
-    return {
-        "functions": grid.settings.active_functions,
-        "target_q_kvar": grid.q_target_kvar,
-        "p_limit_kw": grid.p_limit_kw,
-        "v_ref_pct": grid.v_ref_pct,
-    }
+    key = (grid.active_functions, grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct)
+    cached = slot.grid_status
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    q, p, v_ref = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct
+    if not (math.isfinite(q) and math.isfinite(p) and math.isfinite(v_ref)):
+        raise ValueError(
+            f"device {slot.index}: grid support produced a non-finite value "
+            f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref})"
+        )
+    status = GridSupportStatus.model_construct(
+        functions=grid.active_functions, target_q_kvar=q, p_limit_kw=p, v_ref_pct=v_ref
+    )
+    slot.grid_status = (key, status)
+    return status
 
 
 def encode(snapshot: Snapshot) -> bytes:

@@ -1,4 +1,4 @@
-"""Enter service after a trip (IEEE 1547-2018 §4.10, Table 4; SunSpec 703).
+"""Enter service after a trip (IEEE 1547-2018 §4.10; SunSpec 703).
 
 Theory of operation
 -------------------
@@ -16,15 +16,16 @@ then raises its output along a linear ramp over the enter-service period:
 Leaving the window while waiting starts the delay over (the randomized part is drawn once per
 wait). During the ramp the active power is at most t/es_rmp_tms_s of ``WMaxRtg`` (§4.10.3: "the
 DER shall increase its output ... linearly ... over the enter service period"); a unit at
-``WMaxRtg`` therefore needs the whole period, one at half output half of it. Table 4 defaults:
-window 0.917..1.05 pu and 59.5..60.1 Hz, delay 300 s, randomized delay 0 (when used 1..1000 s),
-ramp 300 s (1..1000 s).
+``WMaxRtg`` therefore needs the whole period, one at half output half of it. Defaults
+(§4.10.2, §4.10.3): window 0.917..1.05 pu and 59.5..60.1 Hz, delay 300 s, randomized delay 0
+(when used 1..1000 s), ramp 300 s (1..1000 s).
 
 The operator's ``enter_service`` and ``cease_to_energize`` commands (``controls.enter_service``)
 use the same window, with the ``--enter_service_delay_s`` delay and no ramp, as a lab operator
 expects after a manual restart; the 300 s defaults apply to the automatic re-entry after a
 trip. A harness shortens them with ``PUT .../grid-support``
-(``{"enter_service": {"es_dly_tms_s": 5, "es_rmp_tms_s": 0}}``).
+(``{"enter_service": {"es_dly_tms_s": 5, "es_rmp_tms_s": 1}}``: the standard lets the delay
+go down to 0 s and the period to 1 s).
 
 The randomized delay uses a ``random.Random`` the caller seeds (``--seed`` and the device
 index), so runs repeat exactly.

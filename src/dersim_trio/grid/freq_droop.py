@@ -1,4 +1,5 @@
-"""Frequency droop (frequency-power) function (IEEE 1547-2018 §6.5.2.7, Table 24; SunSpec 711).
+"""Frequency droop (frequency-power) function (IEEE 1547-2018 §6.5.2.7, formulas
+in Table 23; SunSpec 711).
 
 With f_nom = 60 Hz (``physics.ac.NOMINAL_FREQUENCY_HZ``), dead bands db_OF/db_UF (Hz) and droops
 k_OF/k_UF (per-unit frequency change for a 1 pu power change), all powers in pu of ``WMaxRtg``:
@@ -12,8 +13,9 @@ output only where there is headroom: for PV and wind the result is a *limit* (th
 what its source allows up to it, so a curtailed unit rises and a unit at full output does not);
 for storage, fuel cell and hybrid it is a *setpoint* (the model still honours its own SoC and
 rating limits). P_min (``p_min_pct``, 711 ``PMin``) is 0 for units that only inject and −100 %
-(full charging) for units that absorb. Table 24 defaults (categories I, II, III): db 0.036 Hz,
-k 5 %, OLRT 5 s (adjustable: db 0.017–1.0 Hz, k 2–7 %, OLRT 0.2–10 s).
+(full charging) for units that absorb. Defaults (§6.5.2.7.2, categories I, II, III): db 0.036 Hz,
+k 5 %, OLRT 5 s (adjustable: db 0.017–1.0 Hz; k 2–5 % and OLRT 0.2–10 s for category III,
+k 3–5 % and OLRT 1–10 s for categories I and II).
 
 The response reaches 90 % after ``rsp_tms_s`` through a first-order lag. When the frequency
 returns inside the dead band the output lags back to the unit's normal command and the function

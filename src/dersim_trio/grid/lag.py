@@ -35,14 +35,29 @@ class Lag:
     """One first-order lag; ``value`` is None until the first input (it then starts there)."""
 
     value: float | None = None
+    _gain_of: tuple[float, float] = (-1.0, -1.0)
+    _gain: float = 1.0
+
+    def gain(self, response_time_s: float, dt_s: float) -> float:
+        """``lag_gain``, kept for the last (response time, step) pair (ticks repeat them)."""
+        if (response_time_s, dt_s) != self._gain_of:
+            self._gain_of = (response_time_s, dt_s)
+            self._gain = lag_gain(response_time_s, dt_s)
+        return self._gain
 
     def step(self, target: float, response_time_s: float, dt_s: float) -> float:
         """Move toward ``target`` by one step of ``dt_s`` and return the new output."""
         if self.value is None:
             self.value = target
             return target
-        self.value += lag_gain(response_time_s, dt_s) * (target - self.value)
+        self.value += self.gain(response_time_s, dt_s) * (target - self.value)
         return self.value
+
+    def preview(self, target: float, response_time_s: float, dt_s: float) -> float:
+        """What ``step`` would return, without moving the state."""
+        if self.value is None:
+            return target
+        return self.value + self.gain(response_time_s, dt_s) * (target - self.value)
 
     def reset(self, value: float | None = None) -> None:
         """Forget the state (None: the next input passes straight through)."""

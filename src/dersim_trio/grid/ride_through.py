@@ -1,5 +1,5 @@
-"""Voltage and frequency ride-through regions (IEEE 1547-2018 §6.4.2, Tables 14–16; §6.5.2,
-Table 19).
+"""Voltage and frequency ride-through regions (IEEE 1547-2018 §6.4.2 voltage, §6.5.2
+frequency).
 
 The region tells what the unit must do while the grid is abnormal (trips are ``trip``'s job):
 
@@ -8,10 +8,10 @@ The region tells what the unit must do while the grid is abnormal (trips are ``t
 * ``permissive``: may keep exchanging current or cease to energize; this model keeps operating
   ("may ride through or may trip" regions report ``permissive`` as well);
 * ``momentary_cessation``: cease to energize (P = Q = 0) without tripping, and restore output
-  when the voltage comes back (within 0.4 s, §6.4.2.7; here at the first sub-step or tick back
-  inside). Category III has it below 0.50 pu and above 1.10 pu (Table 16, thresholds
+  when the voltage comes back (within 0.4 s, §6.4.2; here at the first sub-step or tick back
+  inside). Category III has it below 0.50 pu and above 1.10 pu (§6.4.2, thresholds
   ``trip.lv.mom_cess_v_pct``/``trip.hv.mom_cess_v_pct``); the "cease to energize" regions of
-  categories I and II (Tables 14, 15) are reported the same way. With a category III
+  categories I and II (§6.4.2) are reported the same way. With a category III
   threshold removed (``null``) the region it covered becomes mandatory operation (OpenDER
   ``rt_crit.py`` with ``MC_ENABLE`` off).
 
@@ -29,7 +29,7 @@ III        ≥0.50 mandatory; else        continuous                  momentary 
            momentary cessation
 =========  ===========================  ==========================  ===========================
 
-Frequency (Table 19, every category, as OpenDER ``rt_crit.py``): 58.8..61.2 Hz continuous;
+Frequency (§6.5.2, every category, as OpenDER ``rt_crit.py``): 58.8..61.2 Hz continuous;
 57.0..58.8 and 61.2..61.8 Hz mandatory; beyond, permissive. The voltage region wins over the
 frequency one unless the voltage is continuous.
 """

@@ -5,18 +5,28 @@ module) plus the device's normal (A, B) and abnormal (I, II, III) performance ca
 ``category_defaults`` builds the standard's defaults for a pair of categories and a device's
 ratings:
 
-* normal category (§5, Table 7 capability, Table 8 volt-var, Table 9 watt-var): the volt-var and
-  watt-var curves. The standard states their reactive power in % of the apparent power rating
-  (category B ±44 %, category A ±25 %); the settings hold it in % of the var rating on each side
-  (SunSpec ``VAR_MAX_PCT``), so a unit with ``VarMaxInjRtg`` = 0.44·S gets ±100 %. Volt-var OLRT
-  5 s (B) or 10 s (A).
-* abnormal category (§6.4.1 Tables 11–13, §6.4.2 Tables 14–16, §6.5.1 Table 18): the trip
-  curves and the momentary-cessation thresholds (category III only).
-* every category: enter service (Table 4), volt-watt (Table 10), frequency droop (Table 24),
-  unity power factor.
+* normal category (§5.2 Table 7 capability, §5.3.3 Table 8 volt-var, §5.3.4 watt-var): the
+  volt-var and watt-var curves. The standard states their reactive power in % of the apparent
+  power rating (category B ±44 %, category A ±25 %); the settings hold it in % of the var
+  rating on each side (SunSpec ``VAR_MAX_PCT``), so a unit with ``VarMaxInjRtg`` = 0.44·S gets
+  ±100 %. Volt-var OLRT 5 s (B) or 10 s (A).
+* abnormal category (§6.4.1 Tables 11–13 voltage must-trip, §6.4.2 voltage ride-through,
+  §6.5.1 Table 18 frequency must-trip): the trip curves and the momentary-cessation thresholds
+  (category III only).
+* every category: enter service (§4.10.2, §4.10.3), volt-watt (§5.4.2), frequency droop
+  (§6.5.2.7.2; its formulas are Table 23), unity power factor.
 
-At start every function but the frequency droop and the trips is disabled, as the standard's
-defaults leave them (§1.4: the utility enables them).
+Sources of the table and clause numbers: Table 7 as OpenDER's ``capability_and_priority.py``
+names it; Tables 8 and 23 as IEEE 1547.1-2020 cites them in its test procedures (voltage disturbance
+and limit-active-power tests);
+Tables 11, 12, 13 and 18 as the UL 1741 SB test implementation ``pyUL1741SB`` (``eut.py``) labels
+the default trip settings and their ranges; the clause of every setting range as OpenDER 2.2.0
+names it in its settings checks (``common_file_format.py``). Where no table number could be
+checked, the clause is cited.
+
+At start every function but the frequency droop and the trips is disabled: the standard's
+default is unity power factor with the other functions off unless the Area EPS operator
+specifies them (OpenDER's default settings file ``AS-with std-values.csv`` has the same).
 """
 
 from __future__ import annotations
@@ -90,13 +100,14 @@ def _pct_of(value_of_s: float, var_rating_kvar: float, s_kva: float) -> float:
     """A reactive power in pu of S as % of a var rating (capped at 100 %)."""
     if var_rating_kvar <= 0.0:
         return 0.0
-    return min(100.0, 100.0 * value_of_s * s_kva / var_rating_kvar)
+    # rounded to 1e-9 %: 0.44·S over a rating of 0.44·S is 100 %, not 99.99999999999999
+    return round(min(100.0, 100.0 * value_of_s * s_kva / var_rating_kvar), 9)
 
 
 def normal_defaults(
     category: NormalCategory, rating: GridRating
 ) -> tuple[VoltVarSettings, WattVarSettings]:
-    """Table 8 (volt-var) and Table 9 (watt-var) defaults for the device's ratings."""
+    """Table 8 (volt-var, §5.3.3) and §5.3.4 (watt-var) defaults for the device's ratings."""
     s = rating.va_max_kva
     q = 0.44 if category == "B" else 0.25
     inj = _pct_of(q, rating.var_max_inj_kvar, s)
@@ -116,7 +127,8 @@ def normal_defaults(
 
 
 def abnormal_defaults(category: AbnormalCategory) -> TripSettings:
-    """Tables 11–13 (voltage) and 18 (frequency) must-trip defaults, Table 16 cessation."""
+    """Tables 11–13 (voltage) and 18 (frequency) must-trip defaults; the category III
+    momentary-cessation thresholds (§6.4.2)."""
     hf = FrequencyTripCurve((TripPoint(61.2, 300.0), TripPoint(62.0, 0.16)))
     lf = FrequencyTripCurve((TripPoint(58.5, 300.0), TripPoint(56.5, 0.16)))
     if category == "III":

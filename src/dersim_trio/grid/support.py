@@ -36,6 +36,19 @@ are enabled). On a change of mode the new mode's lag starts from the Q being del
 moves to the new target with the new mode's response time (OpenDER instead ramps over 15 s
 from about 0 var; see the oracle tests).
 
+Steady state
+------------
+
+Most ticks change nothing: the grid is what it was, every lag has reached its target and no
+timer, ramp or droop is running. ``before_step`` then returns the bounds it computed at the
+tick that settled (the grid at the end of the tick, the average voltage and the settings object
+unchanged; the trip monitor's quick look would find nothing either, since a grid equal at both
+ends of a tick without corners is constant over it). A lag counts as settled within 1e-9 kW or
+kvar of its target. The autonomous V_ref, which moves for hours towards a constant voltage,
+keeps a volt-var unit computing every tick; in another mode it does not touch the bounds, and
+only its filter steps. The engine's tick cost with and without the functions is
+measured by ``scripts/bench_engine.py`` (``BENCHMARKS.md``).
+
 Operating states reported (``grid_state``): ``continuous``, ``mandatory``, ``permissive``,
 ``momentary_cessation``, ``tripped``, ``entering_service`` (the wait after a trip is
 ``tripped``; the ramp is ``entering_service``).
@@ -45,9 +58,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dersim_trio.grid import constant_pf, constant_q, volt_var, volt_watt, watt_var
 from dersim_trio.grid.active_power_limit import LimitRamp
@@ -60,6 +73,7 @@ from dersim_trio.grid.capability import (
 from dersim_trio.grid.enter_service import ReEntry
 from dersim_trio.grid.freq_droop import FreqDroop
 from dersim_trio.grid.lag import Lag
+from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.ride_through import region
 from dersim_trio.grid.settings import GridSettings
 from dersim_trio.grid.trip import GridSample, TripEvent, TripMonitor
@@ -82,8 +96,7 @@ GRID_STATES: tuple[GridState, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PowerBounds:
+class PowerBounds(NamedTuple):
     """What the grid functions allow for the coming model step (kW)."""
 
     energize: bool
@@ -97,6 +110,14 @@ class PowerBounds:
 
 
 _OFF = PowerBounds(energize=False, p_max_kw=0.0, p_min_kw=0.0, droop_kw=None)
+_EPS_KW = 1e-9
+_SETTLED = 1e-9
+"""A lag within this of its target (kW, kvar) counts as settled."""
+
+
+def _lower(cap: float, by: str, value: float, name: str) -> tuple[float, str]:
+    """The smaller of a ceiling and ``value``, with the name of what sets it."""
+    return (value, name) if value < cap - _EPS_KW else (cap, by)
 
 
 @dataclass(slots=True)
@@ -113,7 +134,14 @@ class GridSupport:
     """The reactive mode's target before its lag (0 with no mode)."""
     p_limit_kw: float = 0.0
     """The active power ceiling the functions impose this tick."""
+    p_limit_by: str = "WMaxRtg"
+    """What set that ceiling: a function's name, a rating, ``current limit``, or the state
+    (``tripped``, ``momentary_cessation``) that holds the output at 0."""
+    droop_kw: float | None = None
+    """The frequency droop's command this tick (None: the droop does not act)."""
     v_ref_pct: float = 100.0
+    v_pct: float = 100.0
+    """The voltage (average phase, % of V_nom) volt-var and volt-watt responded to this tick."""
     monitor: TripMonitor = field(default_factory=TripMonitor)
     reentry: ReEntry = field(default_factory=ReEntry)
     droop: FreqDroop = field(default_factory=FreqDroop)
@@ -127,6 +155,15 @@ class GridSupport:
     _s_limit_kva: float = 0.0
     _p_floor_kw: float = 0.0
     _energize: bool = True
+    _circle_key: tuple[object, float] | None = None
+    _circle_p_kw: float = 0.0
+    _vw_target_kw: float = 0.0
+    _mode_of: GridSettings | None = None
+    _settings_mode: str | None = None
+    _steady: tuple[GridSettings, GridSample, float, PowerBounds] | None = None
+    """(settings, grid at the end of the tick, average voltage, bounds) of a settled tick."""
+    _functions_of: GridSettings | None = None
+    _functions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.p_limit_kw = self.rating.w_max_kw
@@ -142,21 +179,39 @@ class GridSupport:
         v_avg_pu: float,
         p_last_kw: float,
         normal_kw: float,
+        network: Thevenin | None = None,
+        source_v_pu: float | None = None,
+        grid_corners: Sequence[float] = (),
     ) -> tuple[PowerBounds, TripEvent | None]:
         """Advance every function over the tick [start_s, start_s + dt_s] (see module doc).
 
-        ``grid_at(t)`` is the grid at simulated time t; ``v_avg_pu`` the average phase voltage
-        at the end of the tick (volt-var and volt-watt respond to it, OpenDER's default
-        ``NP_V_MEAS_UNBALANCE = AVG``); ``p_last_kw`` the active power of the last tick;
-        ``normal_kw`` the unit's command without the droop. Returns the bounds and the trip
-        that happened in this tick, if any.
+        ``grid_at(t)`` is the grid at simulated time t (linear between ``grid_corners``);
+        ``v_avg_pu`` the average phase voltage at the end of the tick (volt-var and volt-watt
+        respond to it, OpenDER's default ``NP_V_MEAS_UNBALANCE = AVG``); ``p_last_kw`` the
+        active power of the last tick; ``normal_kw`` the unit's command without the droop.
+        Behind a weak grid (``network``, ``source_v_pu`` the source's average voltage) the
+        voltage volt-var and volt-watt respond to is solved for the outputs it causes
+        (``network``). Returns the bounds and the trip that happened in this tick, if any.
         """
         s = self.settings
         rating = self.rating
         end = grid_at(start_s + dt_s)
+        steady = self._steady
+        if (
+            steady is not None
+            and steady[0] is s
+            and steady[1] == end
+            and steady[2] == v_avg_pu
+            and network is None
+            and not grid_corners
+        ):
+            if s.volt_var.v_ref_auto_ena:  # V_ref keeps following the voltage
+                self.v_ref_pct = self.v_ref.step(s.volt_var, v_avg_pu * 100.0, dt_s)
+            return steady[3], None  # see "Steady state" in the module docstring
+        self._steady = None
         event: TripEvent | None = None
         if not self.tripped:
-            event = self.monitor.advance(s.trip, start_s, dt_s, grid_at)
+            event = self.monitor.advance(s.trip, start_s, dt_s, grid_at, grid_corners)
             if event is not None:
                 self._trip(event)
         if self.tripped:
@@ -176,14 +231,23 @@ class GridSupport:
         w_max = rating.w_max_kw
         s_lim = apparent_limit_kva(rating, end.v_lo_pu)
         self._s_limit_kva = s_lim
-        v_pct = v_avg_pu * 100.0
-        self.v_ref_pct = self.v_ref.step(s.volt_var, v_pct, dt_s)
-        mode = s.reactive_mode
+        if s is not self._mode_of:
+            self._mode_of = s
+            self._settings_mode = s.reactive_mode
+        mode = self._settings_mode
         if mode != self._mode:
             self.q_lag.reset(self._q_last_kvar if self._mode is not None else None)
             self._mode = mode
+        if network is not None and source_v_pu is not None:
+            v_pct = self._network_v_pct(network, source_v_pu, p_last_kw, s_lim, dt_s)
+        else:
+            v_pct = v_avg_pu * 100.0
+        self.v_pct = v_pct
+        self.v_ref_pct = self.v_ref.step(s.volt_var, v_pct, dt_s)
         q_cmd: float | None = None
-        p_cap = min(w_max, s_lim)
+        p_cap, by = w_max, "WMaxRtg"
+        if s_lim < w_max - _EPS_KW:
+            p_cap, by = s_lim, "VAMaxRtg" if s_lim >= rating.va_max_kva else "current limit"
         if mode == "volt_var":
             target = volt_var.curve_q_kvar(s.volt_var, self.v_ref_pct, v_pct, rating)
             self.q_target_kvar = target
@@ -194,25 +258,31 @@ class GridSupport:
             q_cmd = self.q_lag.step(target, s.constant_q.rsp_tms_s, dt_s)
         elif mode == "constant_pf":
             pf = s.constant_pf.pf_w_inj
-            p_cap = min(p_cap, s_lim * pf)
+            p_cap, by = _lower(p_cap, by, s_lim * pf, "constant_pf")
         elif mode == "watt_var":
-            p_cap = min(p_cap, watt_var.circle_p_kw(s.watt_var, w_max, s_lim, rating))
+            key = (s.watt_var, s_lim)
+            if key != self._circle_key:  # the bisection only when the curve or S changes
+                self._circle_key = key
+                self._circle_p_kw = watt_var.circle_p_kw(s.watt_var, w_max, s_lim, rating)
+            p_wv = self._circle_p_kw
+            p_cap, by = _lower(p_cap, by, p_wv, "watt_var")
         else:
             self.q_target_kvar = 0.0
         if q_cmd is not None:
             q_cmd = max(-rating.var_max_abs_kvar, min(rating.var_max_inj_kvar, q_cmd))
             q_cmd = max(-s_lim, min(s_lim, q_cmd))
-            p_cap = min(p_cap, p_room_kw(s_lim, q_cmd))
+            p_cap, by = _lower(p_cap, by, p_room_kw(s_lim, q_cmd), str(mode))
         self._q_cmd_kvar = q_cmd
 
+        p_vw = 0.0
         if s.volt_watt.enabled:
-            p_vw = self.vw_lag.step(
-                volt_watt.p_limit_kw(s.volt_watt, v_pct, rating), s.volt_watt.rsp_tms_s, dt_s
-            )
-            p_cap = min(p_cap, p_vw)
+            self._vw_target_kw = volt_watt.p_limit_kw(s.volt_watt, v_pct, rating)
+            p_vw = self.vw_lag.step(self._vw_target_kw, s.volt_watt.rsp_tms_s, dt_s)
+            p_cap, by = _lower(p_cap, by, p_vw, "volt_watt")
         else:
             self.vw_lag.reset()
         ap_kw = self.ap_ramp.step(s.active_power_limit, dt_s) / 100.0 * w_max
+        ap_target_kw = s.active_power_limit.w_max_lim_pct / 100.0 * w_max
         es_pu = self.reentry.ramp_cap_pu(s.enter_service, dt_s)
 
         droop_pu = self.droop.step(
@@ -226,20 +296,85 @@ class GridSupport:
         if droop_pu is not None:
             droop_kw = max(-p_cap, min(p_cap, droop_pu * w_max))
         else:
-            p_cap = min(p_cap, ap_kw)
+            p_cap, by = _lower(p_cap, by, ap_kw, "active_power_limit")
             if es_pu is not None:
-                p_cap = min(p_cap, es_pu * w_max)
+                p_cap, by = _lower(p_cap, by, es_pu * w_max, "enter_service")
         p_cap = max(0.0, p_cap)
         self.p_limit_kw = p_cap
+        self.p_limit_by = by
+        self.droop_kw = droop_kw
         p_floor = -min(rating.w_max_charge_kw, s_lim) if rating.can_absorb else 0.0
         if q_cmd is not None and rating.can_absorb:
             p_floor = -min(rating.w_max_charge_kw, p_room_kw(s_lim, q_cmd))
         self._p_floor_kw = p_floor
         self._energize = True
         self.state = "entering_service" if es_pu is not None else where
-        return PowerBounds(True, p_cap, p_floor, droop_kw), event
+        bounds = PowerBounds(True, p_cap, p_floor, droop_kw)
+        if (
+            event is None
+            and network is None
+            and es_pu is None
+            and droop_pu is None
+            and not self.monitor.timers_s
+            and (q_cmd is None or abs(self.q_target_kvar - q_cmd) <= _SETTLED)
+            and (not s.volt_watt.enabled or abs(self._vw_target_kw - p_vw) <= _SETTLED)
+            and (not s.active_power_limit.enabled or ap_kw == ap_target_kw)
+            and (mode != "volt_var" or self.v_ref.settled(s.volt_var, v_pct))
+        ):
+            self._steady = (s, end, v_avg_pu, bounds)
+        return bounds, event
+
+    def _network_v_pct(
+        self, network: Thevenin, e_pu: float, p_kw: float, s_lim: float, dt_s: float
+    ) -> float:
+        """The terminal voltage (% of V_nom) at which the network line meets the outputs that
+        voltage causes this tick (see ``network``): bisection on V of
+        h(V) = terminal(E, P(V), Q(V)) − V, which falls with V (every curve checked by
+        ``checks`` falls with voltage), from h(0) ≥ 0 to h(4 pu) < 0."""
+        s = self.settings
+        rating = self.rating
+        mode = self._mode
+        base = rating.va_max_kva
+        v_ref = self.v_ref.v_ref_pct
+        if v_ref is None or not s.volt_var.v_ref_auto_ena:
+            v_ref = s.volt_var.v_ref_pct
+        q_lo = -min(rating.var_max_abs_kvar, s_lim)
+        q_hi = min(rating.var_max_inj_kvar, s_lim)
+
+        def excess(v_pu: float) -> float:
+            v_pct = v_pu * 100.0
+            p = p_kw
+            if s.volt_watt.enabled:
+                limit = volt_watt.p_limit_kw(s.volt_watt, v_pct, rating)
+                p = min(p, self.vw_lag.preview(limit, s.volt_watt.rsp_tms_s, dt_s))
+            if mode == "volt_var":
+                target = volt_var.curve_q_kvar(s.volt_var, v_ref, v_pct, rating)
+                q = self.q_lag.preview(target, s.volt_var.rsp_tms_s, dt_s)
+            elif mode == "constant_q":
+                target = constant_q.q_target_kvar(s.constant_q, rating)
+                q = self.q_lag.preview(target, s.constant_q.rsp_tms_s, dt_s)
+            elif mode == "constant_pf":
+                target = constant_pf.q_target_kvar(s.constant_pf, p)
+                q = self.q_lag.preview(target, s.constant_pf.rsp_tms_s, dt_s)
+            elif mode == "watt_var":
+                target = watt_var.q_target_kvar(s.watt_var, p, rating)
+                q = self.q_lag.preview(target, s.watt_var.rsp_tms_s, dt_s)
+            else:
+                q = self._q_last_kvar
+            q = max(q_lo, min(q_hi, q))
+            return network.terminal_pu(e_pu, p / base, q / base) - v_pu
+
+        lo, hi = 0.0, 4.0
+        for _ in range(48):  # 4 pu / 2⁴⁸ < 1e-13 pu
+            mid = 0.5 * (lo + hi)
+            if excess(mid) > 0.0:
+                lo = mid
+            else:
+                hi = mid
+        return 50.0 * (lo + hi)
 
     def _trip(self, event: TripEvent) -> None:
+        self._steady = None
         self.tripped = True
         self.last_trip = event
         self.monitor.reset()
@@ -251,9 +386,12 @@ class GridSupport:
         self._q_last_kvar = 0.0
 
     def _off(self, state: GridState) -> PowerBounds:
+        self._steady = None
         self.state = state
         self._energize = False
         self.p_limit_kw = 0.0
+        self.p_limit_by = state
+        self.droop_kw = None
         self._q_cmd_kvar = None
         return _OFF
 
@@ -263,6 +401,20 @@ class GridSupport:
     def reactive_mode(self) -> str | None:
         """The reactive mode acting this tick (None: the operator's controls decide Q)."""
         return self._mode if self._energize else None
+
+    @property
+    def active_functions(self) -> list[str]:
+        """``settings.active_functions``, computed once per settings object (every tick's
+        snapshot carries it)."""
+        if self.settings is not self._functions_of:
+            self._functions_of = self.settings
+            self._functions = self.settings.active_functions
+        return self._functions
+
+    @property
+    def q_delivered_kvar(self) -> float:
+        """The reactive power delivered at the last tick (0 while not energized)."""
+        return self._q_last_kvar
 
     def after_step(self, p_kw: float, q_operator_kvar: float, dt_s: float) -> tuple[float, float]:
         """Final (P, Q) from the model's P and, with no reactive mode, the operator's Q."""

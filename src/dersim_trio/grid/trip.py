@@ -36,8 +36,9 @@ in the same model as the must-trip curve.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 SUB_STEP_S = 0.01
 """Integration sub-step while outside the normal range (trip times within 20 ms of the setting)."""
@@ -85,9 +86,11 @@ CAUSE_PREFIX: dict[str, str] = {"lv": "UV", "hv": "OV", "lf": "UF", "hf": "OF"}
 """A trip's cause is the prefix and the point's 1-based position (``OV2``: ``hv`` point 2)."""
 
 
-@dataclass(frozen=True, slots=True)
-class GridSample:
-    """The grid at one instant: lowest and highest phase voltage (pu) and frequency (Hz)."""
+class GridSample(NamedTuple):
+    """The grid at one instant: lowest and highest phase voltage (pu) and frequency (Hz).
+
+    (A named tuple: every device builds a few per tick, and the steady-state check compares
+    them.)"""
 
     v_lo_pu: float
     v_hi_pu: float
@@ -125,6 +128,27 @@ class TripMonitor:
     """The clearing-time timers of every must-trip point."""
 
     timers_s: dict[tuple[str, int], float] = field(default_factory=dict)
+    _band_of: TripSettings | None = None
+    _band: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def _quiet(self, settings: TripSettings, sample: GridSample) -> bool:
+        """True when ``sample`` is beyond no threshold (the band is computed once per settings:
+        the highest low-voltage, lowest high-voltage, highest under- and lowest over-frequency
+        threshold)."""
+        if settings is not self._band_of:
+            self._band_of = settings
+            self._band = (
+                max((p.threshold for p in settings.lv.must_trip), default=-math.inf),
+                min((p.threshold for p in settings.hv.must_trip), default=math.inf),
+                max((p.threshold for p in settings.lf.must_trip), default=-math.inf),
+                min((p.threshold for p in settings.hf.must_trip), default=math.inf),
+            )
+        lv, hv, lf, hf = self._band
+        return (
+            sample.v_lo_pu * 100.0 >= lv
+            and sample.v_hi_pu * 100.0 <= hv
+            and lf <= sample.f_hz <= hf
+        )
 
     def advance(
         self,
@@ -132,21 +156,27 @@ class TripMonitor:
         start_s: float,
         dt_s: float,
         grid_at: Callable[[float], GridSample],
+        corners: Sequence[float] = (),
     ) -> TripEvent | None:
         """Integrate from ``start_s`` over ``dt_s``; the first trip in that interval, if any.
 
-        ``grid_at(t)`` gives the grid at simulated time t. The interval is split into
-        ⌈dt/``SUB_STEP_S``⌉ equal sub-steps, sampled at their ends. When the grid at the end of
-        the interval is inside every threshold and no timer runs, one sample decides (a grid
-        held constant over the tick needs no sub-steps).
+        ``grid_at(t)`` gives the grid at simulated time t, linear between ``corners`` (the
+        instants inside the interval where it changes slope or steps; none: linear or constant
+        over the whole interval). The interval is split into ⌈dt/``SUB_STEP_S``⌉ equal
+        sub-steps, sampled at their ends. When no timer runs and the grid is inside every
+        threshold at both ends and at every corner (so everywhere in between), one look decides:
+        a grid held constant over the tick needs no sub-steps.
         """
         if dt_s <= 0.0:
             return None
         end = grid_at(start_s + dt_s)
-        if not self.timers_s and not any(beyond(k, p, end) for k, _, p in _points(settings)):
-            first = grid_at(start_s)
-            if not any(beyond(k, p, first) for k, _, p in _points(settings)):
-                return None
+        if (
+            not self.timers_s
+            and self._quiet(settings, end)
+            and self._quiet(settings, grid_at(start_s))
+            and all(self._quiet(settings, grid_at(c)) for c in corners)
+        ):
+            return None
         n = max(1, math.ceil(dt_s / SUB_STEP_S - _EPS))
         h = dt_s / n
         for j in range(1, n + 1):

@@ -1,8 +1,8 @@
-"""Voltage-active power (volt-watt) function (IEEE 1547-2018 §5.4.2, Table 10; SunSpec 706).
+"""Voltage-active power (volt-watt) function (IEEE 1547-2018 §5.4.2; SunSpec 706).
 
 Two points ``pt`` = ((V1, P1), (V2, P2)): ``v_pct`` in % of V_nom, ``w_pct`` in % of ``WMaxRtg``
 (706 ``DeptRef`` = ``W_MAX_PCT``; a negative P2, allowed for units that absorb, is in % of the
-charge rating). Below V1 the limit is P1 (100 %), above V2 it is P2, linear in between. Table 10
+charge rating). Below V1 the limit is P1 (100 %), above V2 it is P2, linear in between. §5.4.2
 defaults: V1 = 1.06, P1 = P_rated, V2 = 1.10, P2 = the lesser of 0.2·P_rated and P_min (0 for
 every device here, all of which can turn down to zero), OLRT 10 s (adjustable 0.5–60 s).
 

@@ -1,8 +1,8 @@
-"""Active power-reactive power (watt-var) mode (IEEE 1547-2018 §5.3.4, Table 9; SunSpec 712).
+"""Active power-reactive power (watt-var) mode (IEEE 1547-2018 §5.3.4; SunSpec 712).
 
 Curve points ``pt`` are (``w_pct``, ``var_pct``) pairs ordered by ``w_pct``: active power in % of
 ``WMaxRtg`` when injecting, of the charge rating when absorbing (negative values), reactive
-power in % of the var rating on its side (712 ``DeptRef`` = ``VAR_MAX_PCT``). Table 9 defaults:
+power in % of the var rating on its side (712 ``DeptRef`` = ``VAR_MAX_PCT``). §5.3.4 defaults:
 P1 = 20 %, P2 = 50 %, P3 = 100 % of P_rated with Q1 = Q2 = 0 and Q3 = 44 % of S_rated absorbing
 (category A: 25 %), and the mirror image for absorbed active power (P'1..P'3 = −20, −50, −100 %,
 Q'3 injecting). The reactive power lags the curve with ``rsp_tms_s`` (OpenDER ``QP_RT``, 5 s;

@@ -8,6 +8,7 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 from __future__ import annotations
 
 import functools
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,6 +22,8 @@ from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
 from dersim_trio.errors import ConfigError
 from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.events import describe_event
+from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.settings import category_defaults
 from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType, ll_from_ln
@@ -28,6 +31,7 @@ from dersim_trio.physics.base import DeviceModel
 from dersim_trio.service.operator import DEFAULT_MANUFACTURER, DeviceIdentity
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.setup.dc_profiles import load_profile
+from dersim_trio.setup.grid_profile import load_grid_profile, uses_phases
 from dersim_trio.setup.nameplates import (
     Nameplate,
     check_ac_type,
@@ -36,6 +40,7 @@ from dersim_trio.setup.nameplates import (
     seed_energy,
 )
 
+log_grid = logging.getLogger("dersim_trio.Grid")
 if TYPE_CHECKING:
     from dersim_trio.physics.evse.spec import EvseStationSpec
     from dersim_trio.physics.solar import SolarSite
@@ -318,6 +323,7 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         factory = functools.partial(
             _pv if config.canonical_type.startswith("PV-") else _hybrid, site=site
         )
+    network = Thevenin(config.grid_scr, config.grid_xr) if config.grid_scr is not None else None
     devices = []
     for i in range(config.device_count):
         model = factory(config, ac_type, config.seed + i, nameplate)
@@ -330,6 +336,7 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
                 profile=profile,
                 energy=seed_energy(nameplate),
                 supervisor=DeviceSupervisor(grid=grid_support(config, model, i)),
+                network=network,
             )
         )
     clock = SimClock(
@@ -342,7 +349,21 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         shutdown_time_s=config.shutdown_time_s,
         enter_service_delay_s=config.enter_service_delay_s,
     )
-    return Engine(devices, clock, config.device_type, config.device_profile_name, times)
+    engine = Engine(devices, clock, config.device_type, config.device_profile_name, times)
+    if config.grid_profile is not None:
+        event = load_grid_profile(config.grid_profile)
+        if uses_phases(event) and ac_type != "three":
+            raise ConfigError(
+                f"--grid_profile {config.grid_profile}: per-phase voltages apply to three-phase "
+                f"devices; {config.device_type} is {ac_type}-phase"
+            )
+        engine.grid_event = event
+        log_grid.info(
+            "grid profile %s plays to every device from the start: %s",
+            config.grid_profile,
+            describe_event(event),
+        )
+    return engine
 
 
 def device_identity(config: SimConfig) -> DeviceIdentity:

@@ -9,10 +9,11 @@ a poller asks for ``id > after`` and receives only what is new.
 What an entry says:
 
 * ``module``: the first part of the logger name after ``dersim_trio.``, one of ``MODULES``
-  (``Lab`` supervisor, ``AC`` AC side, ``DC`` DC source, ``WS`` web server and WebSocket, ``API``
-  HTTP API, ``Modbus`` the SunSpec Modbus server: every register write);
-  ``dersim_trio.hypercorn`` (the web server's own log) is ``WS``, the bare ``dersim_trio``
-  logger (quart's app logger: request exceptions) is ``API``, anything else ``Lab``.
+  (``Lab`` supervisor, ``AC`` AC side, ``DC`` DC source, ``Grid`` IEEE 1547 grid support: trips,
+  re-entry, grid events and settings changes, ``WS`` web server and WebSocket, ``API`` HTTP
+  API, ``Modbus`` the SunSpec Modbus server: every register write); ``dersim_trio.hypercorn``
+  (the web server's own log) is ``WS``, the bare ``dersim_trio`` logger (quart's app logger:
+  request exceptions) is ``API``, anything else ``Lab``.
 * ``level``: ``debug``/``info``/``warning``/``error`` (critical counts as error).
 * ``device``: ``extra={"device": n}`` on the call, else a "device N" in the message, else None.
 * ``time``: the record's own creation time (wall clock, UTC, ISO 8601 with milliseconds).
@@ -39,10 +40,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Final, Literal, NamedTuple
 
-Module = Literal["Lab", "AC", "DC", "WS", "API", "Modbus"]
+Module = Literal["Lab", "AC", "DC", "Grid", "WS", "API", "Modbus"]
 LevelName = Literal["debug", "info", "warning", "error"]
 
-MODULES: Final[tuple[Module, ...]] = ("Lab", "AC", "DC", "WS", "API", "Modbus")
+MODULES: Final[tuple[Module, ...]] = ("Lab", "AC", "DC", "Grid", "WS", "API", "Modbus")
 LEVELS: Final[dict[LevelName, int]] = {
     "debug": logging.DEBUG,
     "info": logging.INFO,

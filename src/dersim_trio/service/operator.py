@@ -39,11 +39,31 @@ from dersim_trio.api.controls import (
     HybridDispatchName,
 )
 from dersim_trio.api.dciv import DcIv, DcIvPoint
+from dersim_trio.api.grid_events import (
+    FrequencyPoint,
+    GridEventRequest,
+    GridEventState,
+    VoltagePoint,
+)
+from dersim_trio.api.grid_support import GridSupportState, GridSupportUpdate
 from dersim_trio.api.inputs import InputsState, InputsUpdate
 from dersim_trio.api.nameplate import DeviceNameplate, StorageNameplate
 from dersim_trio.controls.setpoints import SETPOINT_ASSETS
 from dersim_trio.engine.core import DeviceSlot, Engine
-from dersim_trio.errors import ControlsRejected, DeviceIndexError, NotApplicableError, NotReadyError
+from dersim_trio.errors import (
+    ControlsRejected,
+    DeviceIndexError,
+    FieldProblem,
+    NotApplicableError,
+    NotReadyError,
+    RequestRejected,
+)
+from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.checks import check_settings
+from dersim_trio.grid.events import GridEvent, Series, describe_event, order_problem, series
+from dersim_trio.grid.settings import GridSettings
+from dersim_trio.grid.support import GridSupport
+from dersim_trio.grid.updates import as_data, merge
 from dersim_trio.physics.ac import ll_from_ln, measure
 from dersim_trio.physics.base import (
     AssetValue,
@@ -56,6 +76,7 @@ from dersim_trio.physics.base import (
 log_ac = logging.getLogger("dersim_trio.AC")
 log_lab = logging.getLogger("dersim_trio.Lab")
 log_dc = logging.getLogger("dersim_trio.DC")
+log_grid = logging.getLogger("dersim_trio.Grid")
 
 COMMAND_LOG_SIZE = 500
 """Commands kept for ``GET /api/dersim/commands`` (the oldest are dropped)."""
@@ -134,6 +155,8 @@ class Controller:
         self._check(index)
         slot = self.engine.devices[index]
         i = slot.inputs
+        event = self.engine.grid_event
+        phases = i.grid_voltage_phases_pu
         return InputsState(
             device_index=index,
             irradiance_w_m2=i.irradiance_w_m2,
@@ -141,9 +164,10 @@ class Controller:
             ambient_temperature_c=i.ambient_temperature_c,
             wind_speed_m_s=i.wind_speed_m_s,
             load_kw=i.load_kw,
-            grid_voltage_pu=i.grid_voltage_pu,
+            grid_voltage_pu=i.grid_voltage_pu if phases is None else list(phases),
             grid_frequency_hz=i.grid_frequency_hz,
             has_profile=slot.profile is not None,
+            grid_event=event is not None and event.applies_to(index),
         )
 
     def update_inputs(self, index: int | None, update: InputsUpdate) -> list[InputsState]:
@@ -156,6 +180,10 @@ class Controller:
         if index is not None:
             self._check(index)
         fields = update.model_fields_set
+        if isinstance(update.grid_voltage_pu, list):
+            problem = self._phases_problem("grid_voltage_pu", indices)
+            if problem is not None:
+                raise RequestRejected([problem])
         for i in indices:
             inputs = self.engine.devices[i].inputs
             if "irradiance_w_m2" in fields:
@@ -170,11 +198,30 @@ class Controller:
                 inputs.load_kw = update.load_kw
             if "grid_voltage_pu" in fields:
                 v = update.grid_voltage_pu
-                inputs.grid_voltage_pu = 1.0 if v is None else v
+                if isinstance(v, list):
+                    a, b, c = v
+                    inputs.grid_voltage_phases_pu = (a, b, c)
+                    inputs.grid_voltage_pu = (a + b + c) / 3.0
+                else:
+                    inputs.grid_voltage_phases_pu = None
+                    inputs.grid_voltage_pu = 1.0 if v is None else v
             if "grid_frequency_hz" in fields:
                 f = update.grid_frequency_hz
                 inputs.grid_frequency_hz = 60.0 if f is None else f
         return [self.inputs(i) for i in indices]
+
+    def _phases_problem(self, field: str, indices: range | list[int]) -> FieldProblem | None:
+        """Why three per-phase voltages cannot apply to these devices (None: they can)."""
+        for i in indices:
+            ac_type = self.engine.devices[i].ac_type
+            if ac_type != "three":
+                return FieldProblem(
+                    field,
+                    f"three per-phase voltages apply to three-phase devices; device {i} is "
+                    f"{ac_type}-phase",
+                    "one per-unit number 0..1.5",
+                )
+        return None
 
     def nameplate(self, index: int) -> DeviceNameplate:
         """One device's identity and ratings (what SunSpec models 1, 702, 713 and 802 show)."""
@@ -241,6 +288,7 @@ class Controller:
                     reason=q_clamp.reason,
                 )
             )
+        clamped += [clamp.record() for clamp in supervisor.grid_overrides(model)]
         return ControlsState(
             device_index=index,
             active_power_setpoint_kw=c.active_power_setpoint_kw,
@@ -291,6 +339,16 @@ class Controller:
         )
         for clamp in clamps:
             log_ac.warning("device %d: %s (requested %.2f)", index, clamp.message, clamp.requested)
+        for clamp in slot.supervisor.grid_overrides(model):
+            if clamp.field in fields:
+                log_ac.info(
+                    "device %d: %s %.2f is held at %.2f by %s",
+                    index,
+                    clamp.field,
+                    clamp.requested,
+                    clamp.applied,
+                    clamp.reason,
+                )
         return self.controls(index)
 
     # --- commands -----------------------------------------------------------------------------
@@ -417,3 +475,174 @@ class Controller:
             operating_point=point,
             curve=[DcIvPoint(v=v, i=i, p=p) for v, i, p in curve],
         )
+
+    # --- grid support (IEEE 1547) -------------------------------------------------------------
+
+    def _grid(self, index: int) -> GridSupport:
+        grid = self._slot(index).supervisor.grid
+        if grid is None:
+            raise NotApplicableError(f"device {index} has no IEEE 1547 grid support")
+        return grid
+
+    def grid_support(self, index: int) -> GridSupportState:
+        """One device's grid-support settings (every function, its categories)."""
+        settings = self._grid(index).settings
+        data = as_data(settings)
+        data["device_index"] = index
+        data["reactive_mode"] = settings.reactive_mode
+        return GridSupportState.model_validate(data)
+
+    def update_grid_support(
+        self, index: int | None, update: GridSupportUpdate
+    ) -> list[GridSupportState]:
+        """Apply ``update`` to one device (or every device when ``index`` is None).
+
+        Every device's new settings are built and checked first (``grid.updates.merge``,
+        ``grid.checks.check_settings``); if any is refused, ``RequestRejected`` names the
+        fields and nothing changes anywhere.
+        """
+        indices = range(self.device_count) if index is None else [index]
+        changes = update.model_dump(exclude_unset=True)
+        merged: dict[tuple[GridSettings, GridRating], tuple[GridSettings, list[FieldProblem]]] = {}
+        new: list[tuple[GridSupport, GridSettings]] = []
+        for i in indices:
+            grid = self._grid(i)
+            key = (grid.settings, grid.rating)
+            if key not in merged:  # devices alike share the work
+                settings = merge(grid.settings, changes, grid.rating)
+                merged[key] = (settings, check_settings(settings, grid.rating))
+            settings, problems = merged[key]
+            if problems:
+                if index is None:
+                    problems = [
+                        FieldProblem(p.field, f"device {i}: {p.message}", p.allowed)
+                        for p in problems
+                    ]
+                log_grid.info(
+                    "device %d: grid support update rejected: %s", i, RequestRejected(problems)
+                )
+                raise RequestRejected(problems)
+            new.append((grid, settings))
+        for grid, settings in new:
+            grid.settings = settings
+        body = update.model_dump_json(exclude_unset=True)
+        if index is None:
+            log_grid.info("every device: grid support updated: %s", body)
+        else:
+            log_grid.info("device %d: grid support updated: %s", index, body)
+        return [self.grid_support(i) for i in indices]
+
+    # --- grid events --------------------------------------------------------------------------
+
+    def grid_event(self) -> GridEventState:
+        """The grid event in force (``active`` false when none)."""
+        event = self.engine.grid_event
+        if event is None:
+            return GridEventState(
+                active=False,
+                device=None,
+                source=None,
+                started_s=None,
+                elapsed_s=None,
+                duration_s=None,
+                holding=False,
+                voltage=None,
+                frequency=None,
+            )
+        now = self.engine.elapsed_s
+        return GridEventState(
+            active=True,
+            device=event.device,
+            source=event.source,
+            started_s=event.start_s,
+            elapsed_s=now - event.start_s,
+            duration_s=event.end_s,
+            holding=event.past_data(now),
+            voltage=_voltage_points(event.voltage),
+            frequency=_frequency_points(event.frequency),
+        )
+
+    def start_grid_event(self, request: GridEventRequest) -> GridEventState:
+        """Start ``request`` now (replacing any event in force); refused with every problem
+        named (``RequestRejected``, ``DeviceIndexError``) without changing anything."""
+        indices: range | list[int] = range(self.device_count)
+        if request.device is not None:
+            self._check(request.device)
+            indices = [request.device]
+        problems: list[FieldProblem] = []
+        if request.voltage is None and request.frequency is None:
+            problems.append(
+                FieldProblem(
+                    "voltage",
+                    "the event has no series",
+                    "a voltage series, a frequency series or both",
+                )
+            )
+        for name, points in (("voltage", request.voltage), ("frequency", request.frequency)):
+            if points is None:
+                continue
+            problem = order_problem([p.t_s for p in points])
+            if problem is not None:
+                problems.append(
+                    FieldProblem(
+                        f"{name}[{problem[0]}].t_s",
+                        problem[1],
+                        "times from 0, never decreasing (equal times make a step)",
+                    )
+                )
+        for j, point in enumerate(request.voltage or []):
+            if isinstance(point.v_pu, list):
+                phase_problem = self._phases_problem(f"voltage[{j}].v_pu", indices)
+                if phase_problem is not None:
+                    problems.append(phase_problem)
+                    break
+        if problems:
+            log_grid.info("grid event refused: %s", RequestRejected(problems))
+            raise RequestRejected(problems)
+        engine = self.engine
+        event = GridEvent(
+            start_s=engine.elapsed_s,
+            voltage=series([(p.t_s, p.v_pu) for p in request.voltage])
+            if request.voltage is not None
+            else None,
+            frequency=series([(p.t_s, p.freq_hz) for p in request.frequency])
+            if request.frequency is not None
+            else None,
+            device=request.device,
+        )
+        replaced = engine.grid_event
+        engine.grid_event = event
+        log_grid.info(
+            "grid event started at %.3f s for %s%s: %s",
+            event.start_s,
+            "every device" if event.device is None else f"device {event.device}",
+            " (replacing the one in force)" if replaced is not None else "",
+            describe_event(event),
+        )
+        return self.grid_event()
+
+    def end_grid_event(self) -> GridEventState:
+        """End the grid event in force (if any): the devices' inputs apply again."""
+        event = self.engine.grid_event
+        if event is not None:
+            self.engine.grid_event = None
+            log_grid.info(
+                "grid event ended after %.3f s; the devices' inputs apply again",
+                self.engine.elapsed_s - event.start_s,
+            )
+        return self.grid_event()
+
+
+def _voltage_points(s: Series | None) -> list[VoltagePoint] | None:
+    if s is None:
+        return None
+    return [
+        VoltagePoint(t_s=t, v_pu=v[0] if v[0] == v[1] == v[2] else list(v))
+        for t, v in zip(s.times_s, s.values, strict=True)
+    ]
+
+
+def _frequency_points(s: Series | None) -> list[FrequencyPoint] | None:
+    if s is None:
+        return None
+    return [FrequencyPoint(t_s=t, freq_hz=v[0]) for t, v in zip(s.times_s, s.values, strict=True)]

@@ -18,6 +18,7 @@ from typing import Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
+from dersim_trio.grid.network import DEFAULT_XR, SCR_RANGE, XR_RANGE
 from dersim_trio.protocols.modbus.quirks import DEFAULT_SLOW_MS, QUIRKS
 from dersim_trio.setup.hostnames import parse_allowed_hosts
 from dersim_trio.setup.nameplates import resolve_nameplate
@@ -142,6 +143,12 @@ class SimConfig:
     """``--grid_category``: IEEE 1547 normal performance category every device starts in."""
     grid_abnormal_category: Literal["I", "II", "III"] = "III"
     """``--grid_category``: IEEE 1547 abnormal performance category every device starts in."""
+    grid_profile: Path | None = None
+    """``--grid_profile``: a grid event CSV played to every device from the start."""
+    grid_scr: float | None = None
+    """``--grid_scr``: short-circuit ratio of a weak grid (None: a stiff grid)."""
+    grid_xr: float = DEFAULT_XR
+    """``--grid_xr``: X/R ratio of that grid's source impedance."""
     modbus: ModbusOptions | None = None
     """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
     allowed_hosts: tuple[str, ...] = ()
@@ -286,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="IEEE 1547 normal,abnormal performance categories every device starts with: "
         "A or B, then I, II or III (default B,III)",
     )
+    add(
+        "--grid_profile",
+        default=None,
+        help="grid event CSV (t_s, v_pu or v_a_pu/v_b_pu/v_c_pu, freq_hz) played from the start",
+    )
+    add(
+        "--grid_scr",
+        default=None,
+        help="weak grid: short-circuit ratio 1..1000 of each device's source impedance "
+        "(default: a stiff grid)",
+    )
+    add("--grid_xr", default=None, help=f"X/R ratio 0..50 with --grid_scr ({DEFAULT_XR:g})")
     add(
         "--modbus_port",
         default=None,
@@ -539,6 +558,15 @@ def parse_args(
     grid_normal, grid_abnormal = _grid_category(ns.grid_category)
     device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
     website_port = _integer("--website_port", ns.website_port, 0, 65535)
+    grid_profile = Path(ns.grid_profile) if ns.grid_profile is not None else None
+    if grid_profile is not None and not grid_profile.is_file():
+        raise ConfigError(
+            f"--grid_profile: file {str(grid_profile)!r} does not exist or is not a file"
+        )
+    grid_scr = _number("--grid_scr", ns.grid_scr, *SCR_RANGE) if ns.grid_scr is not None else None
+    if ns.grid_xr is not None and grid_scr is None:
+        raise ConfigError("--grid_xr: applies to a weak grid; give --grid_scr too")
+    grid_xr = _number("--grid_xr", ns.grid_xr, *XR_RANGE) if ns.grid_xr is not None else DEFAULT_XR
     return SimConfig(
         device_type=device_type,
         canonical_type=DEVICE_TYPE_ALIASES[device_type],
@@ -577,6 +605,9 @@ def parse_args(
         enter_service_delay_s=_number("--enter_service_delay_s", ns.enter_service_delay_s, 0, 3600),
         grid_normal_category=grid_normal,
         grid_abnormal_category=grid_abnormal,
+        grid_profile=grid_profile,
+        grid_scr=grid_scr,
+        grid_xr=grid_xr,
         modbus=_modbus(ns, device_count, website_port),
         allowed_hosts=_allowed_hosts(ns.allowed_hosts),
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def _first_error(exc: ValidationError) -> str:
     return text
 
 
-def _allowed_range(loc: tuple[int | str, ...]) -> str | None:
+def _allowed_range(loc: Sequence[int | str]) -> str | None:
     names = [item for item in loc if isinstance(item, str)]
     if not names:
         return None

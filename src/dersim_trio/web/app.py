@@ -36,6 +36,8 @@ from dersim_trio.web.routes.commands import commands_blueprint
 from dersim_trio.web.routes.controls import controls_blueprint
 from dersim_trio.web.routes.dciv import dciv_blueprint
 from dersim_trio.web.routes.faults import faults_blueprint
+from dersim_trio.web.routes.grid_events import grid_events_blueprint
+from dersim_trio.web.routes.grid_support import grid_support_blueprint
 from dersim_trio.web.routes.history import history_blueprint
 from dersim_trio.web.routes.inputs import inputs_blueprint
 from dersim_trio.web.routes.logs import logs_blueprint
@@ -115,6 +117,8 @@ def create_app(
             controls_blueprint(controller),
             commands_blueprint(controller),
             faults_blueprint(controller),
+            grid_support_blueprint(controller),
+            grid_events_blueprint(controller),
             dciv_blueprint(controller),
         ):
             app.register_blueprint(blueprint)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 from quart import Response, request
@@ -25,7 +25,8 @@ MAX_BODY_BYTES = 64 * 1024
 BODY_TIMEOUT_S = 5
 """Seconds a request body may take to arrive (quart's ``BODY_TIMEOUT``, default 60)."""
 MAX_JSON_DEPTH = 32
-"""Arrays and objects nested deeper than this are refused (every API body is 1 or 2 deep)."""
+"""Arrays and objects nested deeper than this are refused (the deepest API body, a grid-support
+trip curve, is 5 deep)."""
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -83,14 +84,40 @@ async def read_json_body(model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = validation_problems(
-            exc, lambda name: _description(model, name), known_fields=model.model_fields
+            exc,
+            known_fields=model.model_fields,
+            allowed_at=lambda loc: allowed_at(model, loc),
         )
         raise RequestRejected(problems) from None
 
 
-def _description(model: type[BaseModel], field: str) -> str | None:
-    info = model.model_fields.get(field)
-    return info.description if info is not None else None
+def _models_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``annotation`` (``X | None``, ``list[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _models_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def allowed_at(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:
+    """What the field at pydantic location ``loc`` allows: its description (which states its
+    range), or for a name the model does not have, the names it does."""
+    current: type[BaseModel] | None = model
+    description: str | None = None
+    for item in loc:
+        if isinstance(item, int) or current is None:
+            continue
+        info = current.model_fields.get(item)
+        if info is None:
+            if "[" in item or item in ("float", "int", "str", "bool", "none"):
+                continue  # a union member's tag, not a field
+            return "fields: " + ", ".join(current.model_fields)
+        description = info.description
+        current = _models_in(info.annotation)
+    return description
 
 
 def json_response(body: BaseModel | str | bytes, status: int = 200) -> Response:
