@@ -168,9 +168,9 @@ async def test_other_device_types_get_404_not_applicable(
 
 
 @pytest.mark.parametrize("raw", ["2", "-1", "x", "", "1.0"])
-async def test_a_bad_device_is_400(kit: type[Kit], raw: str) -> None:
+async def test_a_bad_device_is_404(kit: type[Kit], raw: str) -> None:
     _, app = build(kit, "-d", "PV", "-N", "2")
     status, body = await get(app, f"{DC_IV}?device={raw}")
-    assert status == 400
-    assert body["error"] == "invalid_device"
+    assert status == 404
+    assert body["error"] == "device_not_found"
     assert "[0, 1]" in body["detail"]

@@ -258,7 +258,7 @@ async def test_three_pipelined_requests_in_one_write_get_three_responses_in_orde
             third = await conn.read_response()
             assert await conn.read_until_closed() == b""
     assert (first[0], json.loads(first[2])["device_index"]) == (200, 1)
-    assert (second[0], json.loads(second[2])["error"]) == (400, "invalid_device")
+    assert (second[0], json.loads(second[2])["error"]) == (404, "device_not_found")
     assert (third[0], json.loads(third[2])["device_index"]) == (200, 2)
 
 

@@ -247,12 +247,12 @@ async def test_history_route_returns_the_window_of_the_asked_device(
         ("seconds=14401", "invalid_query", "1..14400"),
         ("seconds=abc", "invalid_query", "not a number"),
         ("seconds=nan", "invalid_query", "1..14400"),
-        ("device=3", "invalid_device", "[0, 2]"),
-        ("device=-1", "invalid_device", "[0, 2]"),
-        ("device=x", "invalid_device", "[0, 2]"),
+        ("device=3", "device_not_found", "[0, 2]"),
+        ("device=-1", "device_not_found", "[0, 2]"),
+        ("device=x", "device_not_found", "[0, 2]"),
     ],
 )
-async def test_history_route_rejects_a_bad_query_with_400_naming_the_range(
+async def test_history_route_rejects_a_bad_query_naming_the_range(
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,
     kit: type[Kit],
@@ -262,7 +262,7 @@ async def test_history_route_rejects_a_bad_query_with_400_naming_the_range(
 ) -> None:
     app = await start_observed(nursery, kit, "-d", "Batt", "-N", "3")
     response = await app.test_client().get(f"/api/dersim/history?{query}")
-    assert response.status_code == 400
+    assert response.status_code == (404 if error == "device_not_found" else 400)
     body = await response.get_json()
     assert body["error"] == error
     assert names in body["detail"]

@@ -162,8 +162,8 @@ async def test_http_routes_answer_over_the_real_server(
     assert overview.status_code == 200
     assert overview.headers["content-type"] == "application/json"
     assert Snapshot.model_validate_json(overview.content).device_index == 1
-    assert bad.status_code == 400
-    assert bad.json()["error"] == "invalid_device"
+    assert bad.status_code == 404
+    assert bad.json()["error"] == "device_not_found"
     # the vendored documentation assets are served whole (over 1 MB: not testable in-process)
     assert bundle.status_code == 200
     assert len(bundle.content) > 1_000_000

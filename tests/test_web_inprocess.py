@@ -255,15 +255,15 @@ async def test_devices_is_the_json_array_of_the_same_bytes(
 
 
 @pytest.mark.parametrize("bad", ["x", "-1", "3", "1.5", "", "99999999999999999999"])
-async def test_overview_rejects_a_bad_device_with_400_naming_the_range(
+async def test_overview_answers_a_bad_device_with_404_naming_the_range(
     env3: InProcess, autojump_clock: trio.testing.MockClock, bad: str
 ) -> None:
     status, ctype, body = await get(env3, f"/api/dersim/overview?device={bad}")
-    assert status == 400
+    assert status == 404
     assert ctype == "application/json"
     error = json.loads(body)
     assert set(error) == {"error", "detail"}
-    assert error["error"] == "invalid_device"
+    assert error["error"] == "device_not_found"
     assert "[0, 2]" in error["detail"]
     assert repr(bad) in error["detail"]
 
@@ -273,7 +273,7 @@ async def test_single_device_error_says_only_0_is_allowed(
 ) -> None:
     env = await kit.start_in_process(nursery, "-d", "Batt")
     status, _, body = await get(env, "/api/dersim/overview?device=1")
-    assert status == 400
+    assert status == 404
     assert "device must be 0" in json.loads(body)["detail"]
 
 
@@ -326,7 +326,9 @@ async def test_openapi_documents_every_route_and_the_websocket_with_the_snapshot
     assert documents_model(response_schema(overview, "200"), Snapshot, spec)
     assert [p["name"] for p in overview["parameters"]] == ["device"]
     devices = paths["/api/dersim/devices"]["get"]
-    assert documents_model(response_schema(devices, "200")["items"], Snapshot, spec)
+    devices_list = spec["components"]["schemas"]["SnapshotList"]
+    assert response_schema(devices, "200") == {"$ref": "#/components/schemas/SnapshotList"}
+    assert documents_model(devices_list["items"], Snapshot, spec)
     info = paths["/api/dersim/server-info"]["get"]
     assert documents_model(response_schema(info, "200"), ServerInfo, spec)
     for ws_path in (WS, WS_ALIAS):

@@ -299,7 +299,7 @@ def test_a_message_of_exactly_64_kib_is_accepted() -> None:
 def test_a_frame_over_64_kib_is_refused_with_1009_from_its_header() -> None:
     # only the header is sent: the reader must not wait for (or buffer) the payload
     header = client_frame(TEXT, b"", length=MAX_CLIENT_MESSAGE_BYTES + 1)
-    assert feed_all(header) == [ProtocolViolation(1009, "message too big (64 KiB max)")]
+    assert feed_all(header) == [ProtocolViolation(1009, "message too big (at most 65536 bytes)")]
 
 
 def test_a_fragmented_message_over_64_kib_in_total_is_refused_with_1009() -> None:
@@ -308,7 +308,7 @@ def test_a_fragmented_message_over_64_kib_in_total_is_refused_with_1009() -> Non
     assert reader.feed(client_frame(TEXT, bytes(half), fin=False)) == []
     assert reader.feed(client_frame(CONTINUATION, bytes(half), fin=False)) == []
     assert reader.feed(client_frame(CONTINUATION, b"!")) == [
-        ProtocolViolation(1009, "message too big (64 KiB max)")
+        ProtocolViolation(1009, "message too big (at most 65536 bytes)")
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 Excitation = Literal["over", "under"]
 Priority = Literal["active", "reactive"]
@@ -137,7 +137,9 @@ class CommandRequest(BaseModel):
         description="start, stop, reset, enter_service or cease_to_energize"
     )
     device: int | None = Field(
-        default=None, ge=0, description="0-based device index; null or absent: every device"
+        default=None,
+        description="0-based device index (one that does not exist: 404 device_not_found); "
+        "null or absent: every device",
     )
 
 
@@ -151,6 +153,10 @@ class CommandRecord(BaseModel):
     tick: int
     outcome: Literal["accepted", "rejected"]
     detail: str = Field(description="The state walk that follows, or why it was refused.")
+
+
+class CommandRecordList(RootModel[list[CommandRecord]]):
+    """Command records, oldest first (one per device a command was sent to)."""
 
 
 class CommandsQuery(BaseModel):

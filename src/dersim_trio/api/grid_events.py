@@ -48,7 +48,9 @@ class GridEventRequest(_Body):
     (the order of their times is checked by the operator façade, naming the point)."""
 
     device: int | None = Field(
-        default=None, ge=0, description="0-based device index; null or absent: every device"
+        default=None,
+        description="0-based device index (one that does not exist: 404 device_not_found); "
+        "null or absent: every device",
     )
     voltage: list[VoltagePoint] | None = Field(
         default=None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from dersim_trio.grid import checks
 from dersim_trio.grid.checks import Span
@@ -229,6 +229,10 @@ class GridSupportState(BaseModel):
     freq_droop: FreqDroopState
     active_power_limit: ActivePowerLimitState
     trip: TripState
+
+
+class GridSupportStateList(RootModel[list[GridSupportState]]):
+    """Every device's grid-support settings, in device order."""
 
 
 # --- updates (PUT bodies) --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, RootModel, WithJsonSchema
 
 GRID_VOLTAGE_MAX_PU = 1.5
 _GRID_VOLTAGE_TEXT = "0..1.5 pu, or a list of three per-phase L-N values 0..1.5 (three-phase)"
@@ -111,3 +111,7 @@ class InputsState(BaseModel):
         description="True while a grid event (POST /api/dersim/grid-events) plays to this "
         "device: its series then take precedence over grid_voltage_pu / grid_frequency_hz.",
     )
+
+
+class InputsStateList(RootModel[list[InputsState]]):
+    """Every device's input overrides, in device order."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 ServiceState = Literal["in_service", "entering_service", "out_of_service"]
 InverterStateName = Literal[
@@ -205,3 +205,7 @@ class Snapshot(_Strict):
     grid_support: GridSupportStatus | None = Field(
         default=None, description="IEEE 1547 grid support; null for a device without it."
     )
+
+
+class SnapshotList(RootModel[list[Snapshot]]):
+    """Every device's snapshot of one tick, in device order."""

@@ -2,30 +2,24 @@
 
 ``create_app`` registers one blueprint per resource (``web/routes/``), the mutation guard
 (``web/auth.py``), the error handlers (``web/http_errors.py``) and the OpenAPI document
-(``/openapi.json``, ``/docs``, ``/redoc``). The app reads the hub and calls the operator façade;
-it never drives the simulation. It is built by ``service.run.ServiceParts`` for both launch
-modes (``dersim-trio`` and ``hypercorn -k trio dersim_trio.asgi:app``).
+(``/openapi.json``, ``/docs``, ``/redoc``; ``web/api_docs.py``). The app reads the hub and
+calls the operator façade; it never drives the simulation. It is built by
+``service.run.ServiceParts`` for both launch modes (``dersim-trio`` and
+``hypercorn -k trio dersim_trio.asgi:app``).
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable
-from typing import Any
-
-from quart import Quart
-from quart_schema import QuartSchema
-from quart_schema.openapi import OpenAPIProvider
 from quart_trio import QuartTrio
-from werkzeug.routing import Rule
 
 from dersim_trio import __version__
 from dersim_trio.service.history import History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import LogBuffer
 from dersim_trio.service.operator import Controller
+from dersim_trio.web.api_docs import install_api_docs
 from dersim_trio.web.asgi_shield import ShieldHttpSends
-from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
+from dersim_trio.web.auth import install_api_guard
 from dersim_trio.web.bodies import BODY_TIMEOUT_S, MAX_BODY_BYTES
 from dersim_trio.web.context import ServerContext
 from dersim_trio.web.framing import RefuseAmbiguousFraming
@@ -46,28 +40,6 @@ from dersim_trio.web.routes.server import server_blueprint
 from dersim_trio.web.routes.telemetry import telemetry_blueprint
 
 __all__ = ["ServerContext", "create_app"]
-
-
-class _WebSocketDocumentingProvider(OpenAPIProvider):
-    """quart-schema skips WebSocket routes; include them (documented as GET + 101).
-
-    Only quart-schema's documented extension points are used (the constructor and the
-    overridable ``generate_rules`` and ``schema``), none of its private attributes.
-    """
-
-    def __init__(self, app: Quart, extension: QuartSchema) -> None:
-        super().__init__(app, extension)
-        self._quart_app = weakref.proxy(app)  # the app holds this provider: no strong cycle
-
-    def generate_rules(self) -> Iterable[Rule]:
-        """quart-schema's HTTP rules, then every WebSocket rule."""
-        yield from super().generate_rules()
-        yield from (rule for rule in self._quart_app.url_map.iter_rules() if rule.websocket)
-
-    def schema(self) -> dict[str, Any]:
-        """The generated document plus the mutation guard's 401/415 and bearer scheme."""
-        auth_enabled = bool(self._quart_app.config.get(AUTH_ENABLED_CONFIG_KEY))
-        return document_api_guard(super().schema(), auth_enabled=auth_enabled)
 
 
 def create_app(
@@ -96,17 +68,7 @@ def create_app(
         HostGuard(ShieldHttpSends(app.asgi_app), hosts or HostPolicy())
     )
     app.url_map.converters[DEVICE_INDEX_CONVERTER] = DeviceIndexConverter
-    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/static/swagger-ui/swagger-ui-bundle.js"
-    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/static/swagger-ui/swagger-ui.css"
-    app.config["QUART_SCHEMA_REDOC_JS_URL"] = "/static/redoc/redoc.standalone.js"
-    QuartSchema(
-        app,
-        info={"title": "dersim-trio", "version": __version__},
-        redoc_ui_path="/redoc",
-        scalar_ui_path=None,
-        swagger_ui_path="/docs",
-        openapi_provider_class=_WebSocketDocumentingProvider,
-    )
+    install_api_docs(app, __version__)
     install_api_guard(app, api_token)
     app.register_blueprint(pages_blueprint())
     app.register_blueprint(telemetry_blueprint(hub))

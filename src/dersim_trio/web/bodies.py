@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from quart import Response, request
 
 from dersim_trio.errors import RequestRejected, validation_problems
-from dersim_trio.web.http_errors import RequestError
+from dersim_trio.web.http_errors import RequestError, body_limit_text
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 64 * 1024
@@ -74,9 +74,7 @@ async def read_json_body(model: type[M]) -> M:
         )
     raw = await request.get_data(cache=False, as_text=False)
     if len(raw) > MAX_BODY_BYTES:
-        raise RequestError(
-            413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes"
-        )
+        raise RequestError(413, "body_too_large", body_limit_text(MAX_BODY_BYTES, len(raw)))
     data = parse_json(raw) if raw else None
     if not isinstance(data, dict):
         raise RequestError(422, "validation_error", "the body must be a JSON object")

@@ -11,15 +11,27 @@ exception                  status ``error``
 ``DeviceIndexError``       404    ``device_not_found``
 ``NotApplicableError``     404    ``not_applicable``
 ``NotReadyError``          503    ``not_ready``
+``RequestEntityTooLarge``  413    ``body_too_large`` (states the limit in bytes)
 ``HTTPException``          its    its name (404 names the route, 405 the method)
 ========================== ====== ====================
+
+Every body limit answers the same 413: quart's own check of ``MAX_CONTENT_LENGTH`` (a
+``Content-Length`` over it, or a chunked body that grows past it) and ``web/bodies.py``'s check
+of the bytes read both say ``body_too_large`` with ``body_limit_text``.
 """
 
 from __future__ import annotations
 
-from quart import Response, has_request_context, has_websocket_context, request, websocket
+from quart import (
+    Response,
+    current_app,
+    has_request_context,
+    has_websocket_context,
+    request,
+    websocket,
+)
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from dersim_trio.api.common import ErrorBody, FieldError
 from dersim_trio.errors import (
@@ -44,6 +56,12 @@ def error_response(
 
 def _fields(problems: list[FieldProblem]) -> list[FieldError]:
     return [FieldError(field=p.field, message=p.message, allowed=p.allowed) for p in problems]
+
+
+def body_limit_text(limit_bytes: int, length: int | None = None) -> str:
+    """The detail of a 413: the limit in bytes (and the body's length when it is known)."""
+    got = f"; got {length} bytes" if length is not None else ""
+    return f"the request body must be at most {limit_bytes} bytes{got}"
 
 
 class RequestError(Exception):
@@ -88,6 +106,12 @@ def install_error_handlers(app: QuartTrio) -> None:
     @app.errorhandler(NotReadyError)
     async def not_ready(exc: NotReadyError) -> Response:
         return error_response(503, "not_ready", str(exc))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    async def body_too_large(exc: RequestEntityTooLarge) -> Response:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        length = request.content_length if has_request_context() else None
+        return error_response(413, "body_too_large", body_limit_text(int(limit), length))
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

@@ -1,8 +1,11 @@
 """Query parameters: parsed and checked in one place, refused with what is allowed.
 
 ``parse_device`` is shared by the quart routes and the fast telemetry path (which closes with
-1008 instead of answering); the other parsers raise ``QueryError``, a 400 ``invalid_query``
-naming the parameter. Unknown parameters are ignored.
+1008 instead of answering). Over HTTP a ``?device=`` that names no device is a 404
+``device_not_found``, like an unknown index in a path (``/devices/{index}/...``) or in a body's
+``device`` field (``errors.DeviceIndexError``): one answer for an unknown device, whatever names
+it. The other parsers raise ``QueryError``, a 400 ``invalid_query`` naming the parameter.
+Unknown parameters are ignored.
 """
 
 from __future__ import annotations
@@ -37,12 +40,12 @@ def parse_device(raw: str | None, device_count: int) -> int | None:
 
 
 def device_query(raw: str | None, device_count: int) -> int:
-    """``?device=`` of an HTTP route: 0 when absent, else ``RequestError`` 400
-    ``invalid_device`` unless an index in [0, device_count)."""
+    """``?device=`` of an HTTP route: 0 when absent, else ``RequestError`` 404
+    ``device_not_found`` (saying what is allowed) unless an index in [0, device_count)."""
     try:
         device = parse_device(raw, device_count)
     except DeviceParamError as exc:
-        raise RequestError(400, "invalid_device", str(exc)) from None
+        raise RequestError(404, "device_not_found", str(exc)) from None
     return 0 if device is None else device
 
 

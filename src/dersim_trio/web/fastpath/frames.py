@@ -36,6 +36,8 @@ from typing import Final
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
+MESSAGE_TOO_BIG_REASON = f"message too big (at most {MAX_CLIENT_MESSAGE_BYTES} bytes)"
+"""The close reason of 1009 (both telemetry routes), stating the limit as a 413 does."""
 MAX_CONTROL_PAYLOAD = 125
 CONTROL_FRAMES_PER_S = 10.0
 """Sustained rate of client control frames (ping, pong) allowed on the fast path."""
@@ -370,7 +372,7 @@ class ClientFrameReader:
             self._decoder = _Utf8Decoder() if opcode == _OP_TEXT else None
         self._message_bytes += length
         if self._message_bytes > MAX_CLIENT_MESSAGE_BYTES:
-            return self._violation(CLOSE_MESSAGE_TOO_BIG, "message too big (64 KiB max)")
+            return self._violation(CLOSE_MESSAGE_TOO_BIG, MESSAGE_TOO_BIG_REASON)
         self._in_message = not fin
         self._frame_fin = bool(fin)
         self._mask = bytes(buf[pos + offset - 4 : pos + offset])

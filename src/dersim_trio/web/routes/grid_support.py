@@ -8,15 +8,16 @@ from quart import Blueprint, Response
 from quart_schema import document_request, document_response
 
 from dersim_trio.api.common import ErrorBody
-from dersim_trio.api.grid_support import GridSupportState, GridSupportUpdate
+from dersim_trio.api.grid_support import GridSupportState, GridSupportStateList, GridSupportUpdate
 from dersim_trio.service.operator import Controller
+from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.bodies import json_list_response, json_response, read_json_body
 from dersim_trio.web.routes import API_PREFIX, DEVICE_PATH
 
 
 def grid_support_blueprint(controller: Controller) -> Blueprint:
     """The grid-support routes over ``controller``."""
-    bp = Blueprint("grid_support", __name__, url_prefix=API_PREFIX)
+    bp = tagged(Blueprint("grid_support", __name__, url_prefix=API_PREFIX), "grid-support")
 
     @bp.get(f"{DEVICE_PATH}/grid-support")
     @document_response(GridSupportState, 200)
@@ -40,7 +41,7 @@ def grid_support_blueprint(controller: Controller) -> Blueprint:
     async def put_grid_support(index: int) -> Response:
         """Change one device's grid-support settings; only what the body names changes.
 
-        `category` first loads the default settings of those IEEE 1547 categories; `null`
+        category first loads the default settings of those IEEE 1547 categories; null
         returns a field or a function to the default of the device's categories. Points must be
         in order and inside the standard's ranges (some depend on the category); a refused body
         (422, each field with its allowed range) changes nothing. Effective from the next tick.
@@ -50,13 +51,15 @@ def grid_support_blueprint(controller: Controller) -> Blueprint:
 
     @bp.put("/grid-support")
     @document_request(GridSupportUpdate)
-    @document_response(list[GridSupportState], 200)
+    @document_response(GridSupportStateList, 200)
     @document_response(ErrorBody, 400)
     @document_response(ErrorBody, 413)
     @document_response(ErrorBody, 422)
     async def put_all_grid_support() -> Response:
-        """Apply the same grid-support change to every device (all or none: a body refused for
-        one device changes no device)."""
+        """Apply the same grid-support change to every device.
+
+        All or none: a body refused for one device changes no device.
+        """
         body = await read_json_body(GridSupportUpdate)
         return json_list_response(controller.update_grid_support(None, body))
 

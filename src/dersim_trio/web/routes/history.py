@@ -18,6 +18,7 @@ from dersim_trio.api.history import (
     HistoryWindowBody,
 )
 from dersim_trio.service.history import History
+from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.bodies import json_response
 from dersim_trio.web.params import device_query, query_number
 from dersim_trio.web.routes import API_PREFIX
@@ -28,17 +29,20 @@ THREAD_ENCODE_MIN_TICKS = 2000
 
 def history_blueprint(history: History) -> Blueprint:
     """The history route over ``history``."""
-    bp = Blueprint("history", __name__, url_prefix=API_PREFIX)
+    bp = tagged(Blueprint("history", __name__, url_prefix=API_PREFIX), "history")
 
     @bp.get("/history")
     @document_querystring(HistoryQuery)
     @document_response(HistoryWindowBody, 200)
     @document_response(ErrorBody, 400)
+    @document_response(ErrorBody, 404)
     async def history_window() -> Response:
-        """Telemetry of one device for the last `seconds` simulated seconds, as columns.
+        """Telemetry of one device over the last simulated seconds, as columns.
 
-        Exactly the recorded ticks whose simulator time `t` satisfies `t > now − seconds`
-        (`now`: the newest tick), oldest first. The buffer keeps at least 4 h.
+        Exactly the recorded ticks whose simulator time t satisfies t > now − seconds (now: the
+        newest tick), oldest first. The buffer keeps at least 4 h. Device 0 unless ?device=
+        names another (an unknown device is a 404 device_not_found). Values are rounded to the
+        resolutions of the snapshot fields they come from.
         """
         seconds = query_number(
             "seconds", request.args.get("seconds"), DEFAULT_HISTORY_S, MIN_HISTORY_S, MAX_HISTORY_S

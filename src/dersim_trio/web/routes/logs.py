@@ -22,6 +22,7 @@ from dersim_trio.api.logs import (
     LogsQuery,
 )
 from dersim_trio.service.logbuffer import LEVELS, MODULES, LevelName, LogBuffer, Module
+from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.bodies import json_response
 from dersim_trio.web.params import query_choice, query_integer
 from dersim_trio.web.routes import API_PREFIX
@@ -47,14 +48,16 @@ def parse_logs_query(
 
 def logs_blueprint(logs: LogBuffer) -> Blueprint:
     """The logs route over ``logs``, and the request log of every mutating API request."""
-    bp = Blueprint("logs", __name__, url_prefix=API_PREFIX)
+    bp = tagged(Blueprint("logs", __name__, url_prefix=API_PREFIX), "logs")
 
     @bp.get("/logs")
     @document_querystring(LogsQuery)
     @document_response(LogsPageBody, 200)
     @document_response(ErrorBody, 400)
     async def log_entries() -> Response:
-        """The in-process log buffer, filtered; poll with `after` = the last `next_after`.
+        """The in-process log buffer, filtered.
+
+        Poll with after = the last answer's next_after.
 
         `level` is a minimum (`warning` also returns errors). Returns the newest `limit`
         matching entries with `id > after`, oldest first. Audit records (every change, marked

@@ -16,6 +16,7 @@ from pathlib import Path
 from quart import Blueprint, Response, send_from_directory
 from werkzeug.exceptions import NotFound
 
+from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.http_errors import RequestError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -50,7 +51,7 @@ async def _send(name: str) -> Response:
 
 def pages_blueprint() -> Blueprint:
     """The dashboard page and the static assets."""
-    bp = Blueprint("pages", __name__)
+    bp = tagged(Blueprint("pages", __name__), "dashboard")
 
     @bp.get("/")
     async def index() -> Response:

@@ -16,6 +16,7 @@ from dersim_trio import __version__
 from dersim_trio.api.common import ErrorBody
 from dersim_trio.api.server import HubStatisticsModel, ServerInfo, StopAccepted
 from dersim_trio.service.hub import Hub
+from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.bodies import json_response
 from dersim_trio.web.context import ServerContext
 from dersim_trio.web.http_errors import RequestError
@@ -33,7 +34,7 @@ def _clock_time_of(payload_text: str) -> str:
 def server_blueprint(hub: Hub, context: ServerContext) -> Blueprint:
     """server-info over ``hub`` and ``context``; stop through ``context.request_shutdown``
     (None: stop answers 501)."""
-    bp = Blueprint("server", __name__, url_prefix=API_PREFIX)
+    bp = tagged(Blueprint("server", __name__, url_prefix=API_PREFIX), "server")
     versions = {name: metadata.version(name) for name in ("trio", "hypercorn")}
 
     @bp.get("/server-info")
@@ -69,7 +70,9 @@ def server_blueprint(hub: Hub, context: ServerContext) -> Blueprint:
     @document_response(StopAccepted, 202)
     @document_response(ErrorBody, 501)
     async def stop() -> Response:
-        """Shut the server down gracefully: WebSocket clients get close 1001, the process exits 0.
+        """Shut the server down gracefully.
+
+        WebSocket clients get close 1001 and the process exits 0.
 
         Not available when the app runs under plain hypercorn (501): stop hypercorn instead.
         """

@@ -17,10 +17,15 @@ from quart import Blueprint, Response, request, websocket
 from quart_schema import document_querystring, document_response
 
 from dersim_trio.api.common import DeviceQuery, ErrorBody
-from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.schema import Snapshot, SnapshotList
 from dersim_trio.service.hub import Hub
+from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.bodies import json_response
-from dersim_trio.web.fastpath.frames import CLOSE_MESSAGE_TOO_BIG, MAX_CLIENT_MESSAGE_BYTES
+from dersim_trio.web.fastpath.frames import (
+    CLOSE_MESSAGE_TOO_BIG,
+    MAX_CLIENT_MESSAGE_BYTES,
+    MESSAGE_TOO_BIG_REASON,
+)
 from dersim_trio.web.params import TELEMETRY_PATHS as FULL_TELEMETRY_PATHS
 from dersim_trio.web.params import DeviceParamError, device_query, parse_device
 from dersim_trio.web.routes import API_PREFIX
@@ -33,21 +38,28 @@ TELEMETRY_PATHS = tuple(path.removeprefix(API_PREFIX) for path in FULL_TELEMETRY
 
 def telemetry_blueprint(hub: Hub) -> Blueprint:
     """The snapshot routes and the telemetry WebSocket over ``hub``."""
-    bp = Blueprint("telemetry", __name__, url_prefix=API_PREFIX)
+    bp = tagged(Blueprint("telemetry", __name__, url_prefix=API_PREFIX), "telemetry")
 
     @bp.get("/overview")
     @document_querystring(DeviceQuery)
     @document_response(Snapshot, 200)
-    @document_response(ErrorBody, 400)
+    @document_response(ErrorBody, 404)
     async def overview() -> Response:
-        """The latest snapshot of one device (default 0): the same bytes the stream sends."""
+        """The latest snapshot of one device.
+
+        Device 0 unless ?device= names another (0..N-1; any other value is a 404
+        device_not_found saying what is allowed). The same bytes the stream sends.
+        """
         device = device_query(request.args.get("device"), hub.device_count)
         return json_response(hub.last.data[device])
 
     @bp.get("/devices")
-    @document_response(list[Snapshot], 200)
+    @document_response(SnapshotList, 200)
     async def devices() -> Response:
-        """Every device's latest snapshot, in device order."""
+        """Every device's latest snapshot, in device order.
+
+        One array of the snapshots of the same tick (the bytes the stream sends, joined).
+        """
         return json_response(b"[" + b",".join(hub.last.data) + b"]")
 
     for path in TELEMETRY_PATHS:
@@ -60,10 +72,12 @@ def _add_telemetry_route(bp: Blueprint, hub: Hub, path: str) -> None:
     name = "telemetry" + path.replace("/", "_")
 
     async def telemetry() -> None:
-        """Live telemetry: the cached snapshot(s) at once, then one message per device per tick.
+        """Live telemetry: the last tick's snapshots at once, then one message per device per tick.
 
-        `?device=N` streams only device N; anything but an integer in [0, N) is accepted and then
-        closed with 1008 and a reason. Each message is the `Snapshot` JSON in a text frame.
+        With ?device=N only device N's. A WebSocket cannot answer 404 once upgraded, so a
+        ?device= that names no device (anything but an integer in [0, N)) is accepted and then
+        closed with code 1008 and a reason saying what is allowed. Each message is one Snapshot
+        as JSON in a text frame; a client message over 64 KiB (65,536 bytes) closes with 1009.
         """
         await serve_telemetry(hub, websocket.args.get("device"), _peer())
 
@@ -125,6 +139,6 @@ async def _drain_client_frames(stream_scope: trio.CancelScope, peer: str) -> Non
         size = len(message) if isinstance(message, bytes) else len(message.encode())
         if size > MAX_CLIENT_MESSAGE_BYTES:
             log.info("WebSocket %s: message of %d bytes refused (1009)", peer, size)
-            await websocket.close(CLOSE_MESSAGE_TOO_BIG, "message too big (64 KiB max)")
+            await websocket.close(CLOSE_MESSAGE_TOO_BIG, MESSAGE_TOO_BIG_REASON)
             stream_scope.cancel()
             return
