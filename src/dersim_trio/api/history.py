@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from dersim_trio.api.resolution import document_resolutions
 
 DEFAULT_HISTORY_S = 7200
 MIN_HISTORY_S = 1
@@ -24,7 +26,10 @@ class HistoryQuery(BaseModel):
 
 
 class HistoryWindowBody(BaseModel):
-    """Columnar history of one device: index i of every list is one tick, oldest first."""
+    """Columnar history of one device: index i of every list is one tick, oldest first. Each
+    column is rounded to the resolution of the snapshot field it records."""
+
+    model_config = ConfigDict(json_schema_extra=document_resolutions)
 
     device_index: int
     period_s: float = Field(description="Simulated seconds per tick.")
@@ -45,4 +50,6 @@ class HistoryWindowBody(BaseModel):
         "state_of_charge_pct (battery), hydrogen_pct (fuel cell), battery_soc_pct (hybrid), "
         "ev_power_kw (EVSE, sum over connectors)."
     )
-    key_quantity: list[float | None]
+    key_quantity: list[float | None] = Field(
+        description="Rounded to the resolution of the field key_quantity_name names."
+    )

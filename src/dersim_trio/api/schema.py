@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from dersim_trio.api.resolution import document_resolutions, payload_rounder
+
 ServiceState = Literal["in_service", "entering_service", "out_of_service"]
 InverterStateName = Literal[
     "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
@@ -33,7 +35,12 @@ AssetType = Literal["pv", "battery", "wind", "fuelcell", "hybrid-dc", "evse"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        frozen=True,
+        json_schema_extra=document_resolutions,
+    )
 
 
 class Metrics(_Strict):
@@ -112,7 +119,12 @@ class Energy(_Strict):
 
 
 class _Asset(BaseModel):
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(
+        extra="allow",
+        allow_inf_nan=False,
+        frozen=True,
+        json_schema_extra=document_resolutions,
+    )
 
 
 class PvAsset(_Asset):
@@ -209,3 +221,8 @@ class Snapshot(_Strict):
 
 class SnapshotList(RootModel[list[Snapshot]]):
     """Every device's snapshot of one tick, in device order."""
+
+
+round_snapshot_payload = payload_rounder(Snapshot)
+"""Rounds a snapshot's plain form (``model_dump()``) in place to its fields' resolutions
+(``api.resolution``); the wire form of every snapshot (``engine.core.encode``)."""

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from pydantic_core import to_json
+
 from dersim_trio.api.schema import (
     ASSET_MODELS,
     GridSupportStatus,
     Snapshot,
+    round_snapshot_payload,
 )
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
@@ -427,5 +430,7 @@ def _grid_support(slot: DeviceSlot) -> GridSupportStatus | None:
 
 
 def encode(snapshot: Snapshot) -> bytes:
-    """The snapshot's JSON, as sent on the wire (HTTP and WebSocket share these bytes)."""
-    return snapshot.__pydantic_serializer__.to_json(snapshot)
+    """The snapshot's JSON, as sent on the wire (HTTP and WebSocket share these bytes): its
+    plain form with every number rounded to its field's resolution (``api.resolution``), then
+    encoded. The snapshot itself keeps full precision."""
+    return to_json(round_snapshot_payload(snapshot.model_dump()))

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Final
 
+from dersim_trio.api.resolution import Resolution, quantize, resolution_of
 from dersim_trio.api.schema import Snapshot
 
 RETENTION_S = 4 * 3600
@@ -180,7 +181,8 @@ class HistoryWindow:
         return [None if v != v else v for v in self.values[name]]
 
     def to_json(self) -> str:
-        """The ``GET /api/dersim/history`` body (float32 values printed with 7 digits)."""
+        """The ``GET /api/dersim/history`` body (each column rounded as its snapshot field is,
+        ``api.resolution``)."""
         parts = [
             f'"device_index":{self.device_index}',
             f'"period_s":{self.period_s!r}',
@@ -189,11 +191,21 @@ class HistoryWindow:
             f'"timestamp":{_json_list(self.timestamps())}',
         ]
         for name in METRICS:
+            field = name
             if name == "key_quantity":
                 parts.append(f'"key_quantity_name":{json.dumps(self.key_quantity_name)}')
-            values = ",".join("null" if v != v else f"{v:.7g}" for v in self.values[name])
-            parts.append(f'"{name}":[{values}]')
+                field = self.key_quantity_name or ""
+            parts.append(f'"{name}":[{_numbers(self.values[name], resolution_of(field))}]')
         return "{" + ",".join(parts) + "}"
+
+
+def _numbers(values: array[float], resolution: Resolution | None) -> str:
+    """A column as JSON numbers: rounded to the snapshot field's resolution (the table of
+    ``api.resolution``; float32 with 7 digits for a quantity without one), NaN as null."""
+    if resolution is None:
+        return ",".join("null" if v != v else f"{v:.7g}" for v in values)
+    scale = resolution.scale
+    return ",".join("null" if v != v else repr(quantize(v, scale)) for v in values)
 
 
 def _json_list(values: Sequence[int] | Sequence[str]) -> str:

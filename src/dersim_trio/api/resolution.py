@@ -1,0 +1,282 @@
+"""The resolution of every number the telemetry serves: one table, keyed by field name.
+
+A field's name carries its unit as a suffix (``power_kw``, ``voltage_ll_v``, ``frequency_hz``),
+so the unit gives the resolution, as a SunSpec scale factor does for a point; a few names say
+more than their unit (a battery cell's voltage is read in mV, a power factor has no unit) and
+are listed by name. ``resolution_of`` answers for any field name; ``None``: not a measured
+quantity (counters, indices).
+
+The table follows the scale factors the SunSpec Modbus server uses for the same quantities
+(``protocols/modbus/models/``): W_SF 0 (1 W = 0.001 kW), V_SF and DCV_SF -1 (0.1 V), A_SF and
+DCA_SF -2 (0.01 A), Hz_SF -3 (0.001 Hz), PF_SF -3, TotWh_SF 0 (1 Wh = 0.001 kWh), Tmp_SF -1
+(0.1 °C), SoC and Pct_SF -1 (0.1 %). So the JSON reads as a meter would show it, and the same
+tick gives the same text on every platform.
+
+Where it applies: ``round_payload`` rounds a plain JSON-able structure (dicts, lists, floats) in
+place, by each float's key. The wire form of a snapshot is ``round_payload`` of its
+``model_dump()`` (``engine.core.encode``), so HTTP (``/overview``, ``/devices``) and both
+WebSocket paths send these numbers, whatever JSON encoder writes the bytes; ``/history``
+rounds its columns with the same table. The engine's ``Snapshot`` objects keep full precision
+(the physics, the history and the Modbus server read them).
+
+Rounding (``quantize``): ``round(x · 10ⁿ) / 10ⁿ``, the nearest double to an n-decimal number, so
+its shortest representation (what every JSON encoder prints) has at most n decimals. Half-way
+cases round to even; a value too large for 53 bits at that resolution (over about 9·10¹² at
+0.001) is left as it is; zero has no sign (``-0.0`` becomes ``0.0``). Rounding is monotonic, so a
+value inside a range whose bounds are multiples of the resolution stays inside it.
+
+The schema documents each field's resolution (``document_resolutions``, a pydantic
+``json_schema_extra`` hook that appends it to the field's description in ``/openapi.json`` and
+adds ``x-resolution``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
+
+_LIMIT = float(2**53)
+"""Beyond this, x · 10ⁿ no longer holds every integer: such a value is left unrounded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A number of decimals in a unit, and the SunSpec point it follows."""
+
+    decimals: int
+    unit: str
+    follows: str = ""
+
+    @property
+    def step(self) -> float:
+        """The smallest change shown (10⁻ⁿ)."""
+        return 10.0**-self.decimals
+
+    @property
+    def scale(self) -> float:
+        """10ⁿ."""
+        return 10.0**self.decimals
+
+    def text(self) -> str:
+        """``0.001 kW`` (the step in its unit, as the schema states it)."""
+        step = f"{self.step:.{self.decimals}f}" if self.decimals > 0 else "1"
+        return f"{step} {self.unit}".rstrip()
+
+
+KW = Resolution(3, "kW", "SunSpec W_SF 0 (1 W)")
+KVAR = Resolution(3, "kvar", "SunSpec Var_SF 0 (1 var)")
+KVA = Resolution(3, "kVA", "SunSpec VA_SF 0 (1 VA)")
+KWH = Resolution(3, "kWh", "SunSpec TotWh_SF 0 (1 Wh)")
+KVARH = Resolution(3, "kvarh", "SunSpec TotVarh_SF 0 (1 varh)")
+VOLT = Resolution(1, "V", "SunSpec V_SF, DCV_SF -1")
+CELL_VOLT = Resolution(3, "V", "a cell's voltage, read in mV")
+AMP = Resolution(2, "A", "SunSpec A_SF, DCA_SF -2")
+HERTZ = Resolution(3, "Hz", "SunSpec Hz_SF -3")
+POWER_FACTOR = Resolution(3, "", "SunSpec PF_SF -3")
+PERCENT = Resolution(1, "%", "SunSpec SoC_SF, Pct_SF -1")
+CELSIUS = Resolution(1, "°C", "SunSpec Tmp_SF -1")
+IRRADIANCE = Resolution(1, "W/m²", "pyranometer reading")
+DEGREE = Resolution(2, "°")
+SECOND = Resolution(3, "s", "1 ms")
+RPM = Resolution(2, "rpm")
+METRE_PER_S = Resolution(2, "m/s", "anemometer reading")
+KILONEWTON_METRE = Resolution(2, "kN·m")
+GRAM_PER_S = Resolution(4, "g/s")
+KILOGRAM = Resolution(4, "kg", "0.1 g")
+RATIO = Resolution(3, "")
+"""Dimensionless coefficients (power coefficient, clear-sky index)."""
+
+BY_UNIT: dict[str, Resolution] = {
+    "_kw": KW,
+    "_kvar": KVAR,
+    "_kva": KVA,
+    "_kwh": KWH,
+    "_kvarh": KVARH,
+    "_v": VOLT,
+    "_a": AMP,
+    "_hz": HERTZ,
+    "_pct": PERCENT,
+    "_c": CELSIUS,
+    "_w_m2": IRRADIANCE,
+    "_deg": DEGREE,
+    "_s": SECOND,
+    "_rpm": RPM,
+    "_m_s": METRE_PER_S,
+    "_knm": KILONEWTON_METRE,
+    "_g_s": GRAM_PER_S,
+    "_kg": KILOGRAM,
+}
+"""Unit suffix of a field name → its resolution (the longest matching suffix wins)."""
+
+BY_NAME: dict[str, Resolution] = {
+    "power_factor": POWER_FACTOR,
+    "power_coefficient": RATIO,
+    "clear_sky_index": RATIO,
+    "tip_speed_ratio": Resolution(2, ""),
+    "slip": Resolution(4, ""),
+    "cell_voltage_v": CELL_VOLT,
+    "cell_voltage_min_v": CELL_VOLT,
+    "cell_voltage_max_v": CELL_VOLT,
+}
+"""Names whose resolution is not their unit's (or that have no unit)."""
+
+_SUFFIXES = sorted(BY_UNIT, key=len, reverse=True)
+
+EXTRA_KEYS_TEXT = (
+    "Numbers under keys not listed here are rounded by the unit their name ends with: "
+    + ", ".join(f"{suffix} {r.text()}" for suffix, r in BY_UNIT.items())
+    + "; by name: "
+    + ", ".join(f"{name} {r.text()}" for name, r in BY_NAME.items())
+    + "."
+)
+"""How an asset's extra keys are rounded, as the schema states it."""
+
+
+@cache
+def resolution_of(name: str) -> Resolution | None:
+    """The resolution of the field ``name``: by name, else by its unit suffix; None if neither
+    (not a measured quantity)."""
+    found = BY_NAME.get(name)
+    if found is not None:
+        return found
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return BY_UNIT[suffix]
+    return None
+
+
+def quantize(value: float, scale: float) -> float:
+    """``value`` rounded to 1/``scale`` (``scale`` = 10ⁿ): see the module docstring."""
+    scaled = value * scale
+    if -_LIMIT < scaled < _LIMIT:
+        return round(scaled) / scale
+    return value
+
+
+_SCALES: dict[str, float | None] = {}
+"""Field name → 10ⁿ of its resolution (None: none), filled as names are first seen."""
+
+
+def _scale_of(name: str) -> float | None:
+    found = resolution_of(name)
+    scale = None if found is None else found.scale
+    _SCALES[name] = scale
+    return scale
+
+
+def round_payload(node: Any) -> Any:
+    """Round every float in ``node`` (dicts, lists, scalars; as ``model_dump()`` gives) to the
+    resolution of its key, in place; returns ``node``. A float under a key without a resolution,
+    or directly in a list, is left as it is. (``quantize`` inlined: this runs for every field of
+    every device every tick.)"""
+    if type(node) is list:
+        for item in node:
+            if type(item) is dict or type(item) is list:
+                round_payload(item)
+        return node
+    if type(node) is not dict:
+        return node
+    scales = _SCALES
+    for key, value in node.items():
+        kind = type(value)
+        if kind is float:
+            scale = scales[key] if key in scales else _scale_of(key)
+            if scale is not None:
+                scaled = value * scale
+                if -_LIMIT < scaled < _LIMIT:
+                    node[key] = round(scaled) / scale
+        elif kind is dict or kind is list:
+            round_payload(value)
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where a model's plain form has numbers to round: its float fields with their 10ⁿ, and
+    its nested models (a plan each, or None: walked key by key by ``round_payload``)."""
+
+    floats: tuple[tuple[str, float], ...]
+    nested: tuple[tuple[str, _Plan | None], ...]
+
+
+def payload_rounder(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function that rounds ``model``'s plain form (``model_dump()``) in place, as
+    ``round_payload`` would, and returns it. Its declared fields are looked up once, here; only
+    what may hold keys the model does not declare (extra keys, a union of models) is walked key
+    by key. Same result as ``round_payload``, in about half the time."""
+    top = _plan_of(model)
+    if top is None:
+        return round_payload  # every key may be undeclared: walk them all
+
+    def apply(node: dict[str, Any], plan: _Plan = top) -> dict[str, Any]:
+        for key, scale in plan.floats:
+            value = node[key]
+            if value is not None:
+                scaled = value * scale
+                if -_LIMIT < scaled < _LIMIT:
+                    node[key] = round(scaled) / scale
+        for key, sub in plan.nested:
+            child = node[key]
+            if child is None:
+                continue
+            if sub is None:
+                round_payload(child)
+            elif type(child) is list:
+                for item in child:
+                    apply(item, sub)
+            else:
+                apply(child, sub)
+        return node
+
+    return apply
+
+
+def _plan_of(model: type[BaseModel]) -> _Plan | None:
+    if model.model_config.get("extra") == "allow":
+        return None  # keys beyond the declared ones: walk them all
+    floats: list[tuple[str, float]] = []
+    nested: list[tuple[str, _Plan | None]] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+        if get_origin(annotation) is list:
+            args = list(get_args(annotation))
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if models:
+            nested.append((name, _plan_of(models[0]) if len(models) == 1 else None))
+        elif args == [float]:
+            found = resolution_of(name)
+            if found is not None:
+                floats.append((name, found.scale))
+        elif any(get_origin(a) in (dict, list) or a in (dict, list) for a in args):
+            nested.append((name, None))
+    return _Plan(tuple(floats), tuple(nested))
+
+
+def document_resolutions(schema: dict[str, Any], model: type[Any]) -> None:
+    """pydantic ``json_schema_extra`` hook: each property of a number (or a list of numbers)
+    with a resolution gets ``Resolution <step unit>.`` appended to its description and
+    ``x-resolution`` (the step); a model that allows keys beyond its fields says how those
+    are rounded."""
+    if getattr(model, "model_config", {}).get("extra") == "allow":
+        schema["description"] = f"{schema.get('description', '').rstrip()} {EXTRA_KEYS_TEXT}"
+    for name, prop in schema.get("properties", {}).items():
+        found = resolution_of(name)
+        if found is None or not _is_numeric(prop):
+            continue
+        description = prop.get("description", "").rstrip()
+        sentence = f"Resolution {found.text()}."
+        prop["description"] = f"{description} {sentence}" if description else sentence
+        prop["x-resolution"] = found.step
+
+
+def _is_numeric(prop: dict[str, Any]) -> bool:
+    if prop.get("type") in ("number", "integer"):
+        return prop.get("type") == "number"
+    if prop.get("type") == "array":
+        return _is_numeric(prop.get("items", {}))
+    return any(_is_numeric(option) for option in prop.get("anyOf", ()))
