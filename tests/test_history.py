@@ -156,7 +156,9 @@ def test_the_json_body_is_columnar_with_nulls_for_missing_values(kit: type[Kit])
     assert body["state_of_charge_pct"] == [None] * 6
     assert body["key_quantity_name"] == "irradiance_w_m2"
     assert body["timestamp"][-1] == ticks[-1][0].metrics.timestamp
-    assert body["power_kw"][-1] == pytest.approx(ticks[-1][0].metrics.power_kw, rel=1e-6)
+    # rounded as the snapshot's field is on the wire (api.resolution: 0.001 kW)
+    assert body["power_kw"][-1] == pytest.approx(ticks[-1][0].metrics.power_kw, abs=0.0005)
+    assert body["power_kw"][-1] == round(ticks[-1][0].metrics.power_kw, 3)
 
 
 def test_an_empty_history_answers_an_empty_window() -> None:
