@@ -19,11 +19,12 @@ WebSocket paths send these numbers, whatever JSON encoder writes the bytes; ``/h
 rounds its columns with the same table. The engine's ``Snapshot`` objects keep full precision
 (the physics, the history and the Modbus server read them).
 
-Rounding (``quantize``): ``round(x · 10ⁿ) / 10ⁿ``, the nearest double to an n-decimal number, so
-its shortest representation (what every JSON encoder prints) has at most n decimals. Half-way
-cases round to even; a value too large for 53 bits at that resolution (over about 9·10¹² at
-0.001) is left as it is; zero has no sign (``-0.0`` becomes ``0.0``). Rounding is monotonic, so a
-value inside a range whose bounds are multiples of the resolution stays inside it.
+Rounding (``quantize``): x · 10ⁿ rounded to an integer k, then k / 10ⁿ, the nearest double to an
+n-decimal number, so its shortest representation (what every JSON encoder prints) has at most n
+decimals. Half-way cases round to even; a value too large for that at its resolution (over
+about 2·10¹² at 0.001) is left as it is; zero has no sign (``-0.0`` becomes ``0.0``). Rounding
+is monotonic, so a value inside a range whose bounds are multiples of the resolution stays
+inside it.
 
 The schema documents each field's resolution (``document_resolutions``, a pydantic
 ``json_schema_extra`` hook that appends it to the field's description in ``/openapi.json`` and
@@ -39,8 +40,13 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-_LIMIT = float(2**53)
-"""Beyond this, x · 10ⁿ no longer holds every integer: such a value is left unrounded."""
+_LIMIT = float(2**51)
+"""Beyond this, x · 10ⁿ is not rounded by ``_SNAP``: such a value is left unrounded."""
+_SNAP = 1.5 * 2**52
+"""x + 1.5·2⁵² − 1.5·2⁵² is x rounded to an integer (half to even) in float arithmetic, for
+|x| < 2⁵¹: the float's 52-bit fraction then has no room for a fraction of x. It is what
+``round(x)`` gives, without making an ``int`` (this runs for every float of every device every
+tick), and its zero has no sign."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +159,7 @@ def quantize(value: float, scale: float) -> float:
     """``value`` rounded to 1/``scale`` (``scale`` = 10ⁿ): see the module docstring."""
     scaled = value * scale
     if -_LIMIT < scaled < _LIMIT:
-        return round(scaled) / scale
+        return ((scaled + _SNAP) - _SNAP) / scale
     return value
 
 
@@ -188,7 +194,7 @@ def round_payload(node: Any) -> Any:
             if scale is not None:
                 scaled = value * scale
                 if -_LIMIT < scaled < _LIMIT:
-                    node[key] = round(scaled) / scale
+                    node[key] = ((scaled + _SNAP) - _SNAP) / scale
         elif kind is dict or kind is list:
             round_payload(value)
     return node
@@ -207,18 +213,24 @@ def payload_rounder(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[s
     """A function that rounds ``model``'s plain form (``model_dump()``) in place, as
     ``round_payload`` would, and returns it. Its declared fields are looked up once, here; only
     what may hold keys the model does not declare (extra keys, a union of models) is walked key
-    by key. Same result as ``round_payload``, in about half the time."""
+    by key. Same result as ``round_payload`` (``tests/test_resolution.py`` checks it), about a
+    fifth faster on a snapshot."""
     top = _plan_of(model)
     if top is None:
         return round_payload  # every key may be undeclared: walk them all
 
-    def apply(node: dict[str, Any], plan: _Plan = top) -> dict[str, Any]:
+    def apply(
+        node: dict[str, Any],
+        plan: _Plan = top,
+        limit: float = _LIMIT,
+        snap: float = _SNAP,
+    ) -> dict[str, Any]:
         for key, scale in plan.floats:
             value = node[key]
             if value is not None:
                 scaled = value * scale
-                if -_LIMIT < scaled < _LIMIT:
-                    node[key] = round(scaled) / scale
+                if -limit < scaled < limit:
+                    node[key] = ((scaled + snap) - snap) / scale
         for key, sub in plan.nested:
             child = node[key]
             if child is None:
@@ -242,17 +254,16 @@ def _plan_of(model: type[BaseModel]) -> _Plan | None:
     nested: list[tuple[str, _Plan | None]] = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
+        is_list = get_origin(annotation) is list
         args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
-        if get_origin(annotation) is list:
-            args = list(get_args(annotation))
         models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
         if models:
             nested.append((name, _plan_of(models[0]) if len(models) == 1 else None))
-        elif args == [float]:
+        elif args == [float] and not is_list:
             found = resolution_of(name)
             if found is not None:
                 floats.append((name, found.scale))
-        elif any(get_origin(a) in (dict, list) or a in (dict, list) for a in args):
+        elif is_list or any(get_origin(a) in (dict, list) or a in (dict, list) for a in args):
             nested.append((name, None))
     return _Plan(tuple(floats), tuple(nested))
 
