@@ -21,8 +21,8 @@ Targets (the physics-fidelity issue): electrical power within 5 % from 4 m/s up 
 Known exception, NREL 5-MW at 4 and 5 m/s: the model follows the bundled ROSCO rotor table
 (CCBlade), whose C_p at the tip-speed ratios the turbine runs at there is above the C_p OpenFAST's
 AeroDyn computes for the same rotor: 0.372 against 0.339 at λ 11.9 (4 m/s) and 0.435 against
-0.411 at λ 9.8 (5 m/s), both on the hub wind (from the reference's rotor torque and speed; 0.454
-against 0.465 at λ 7.4, 8 m/s). The rotor speed is pinned by the steep region-1½ torque line, so
+0.411 at λ 9.8 (5 m/s), both on the hub wind (from the reference's rotor torque and speed; 0.465
+against 0.454 at λ 7.4, 8 m/s). The rotor speed is pinned by the steep region-1½ torque line, so
 the power carries that difference: +10.4 % and +5.7 % (+3.8 % at 6 m/s, +2.2 % at 8 m/s).
 These two points are held to 11 % and 6 % instead of 5 %.
 
