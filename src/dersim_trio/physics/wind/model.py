@@ -134,7 +134,17 @@ class StochasticWind:
     See the module docstring; ``advance(dt_s)`` returns the anemometer wind after ``dt_s``.
     """
 
-    __slots__ = ("_rng", "_scale", "_tau_fast_s", "_tau_slow_s", "_turbulence", "_y", "_z")
+    __slots__ = (
+        "_ab",
+        "_dt_s",
+        "_rng",
+        "_scale",
+        "_tau_fast_s",
+        "_tau_slow_s",
+        "_turbulence",
+        "_y",
+        "_z",
+    )
 
     def __init__(
         self, rng: random.Random, mean_wind_speed_m_s: float, turbulence_intensity: float
@@ -147,14 +157,20 @@ class StochasticWind:
         self._y = rng.gauss(0.0, 1.0)
         self._tau_slow_s = 3.0 * 3600.0
         self._tau_fast_s = 60.0
+        self._dt_s = math.nan
+        self._ab = (0.0, 0.0, 0.0, 0.0)
 
     def advance(self, dt_s: float) -> float:
         """Advance both OU processes by ``dt_s`` and return the wind, m/s (≥ 0)."""
         gauss = self._rng.gauss
-        a = math.exp(-dt_s / self._tau_slow_s)
-        self._z = a * self._z + math.sqrt(1.0 - a * a) * gauss(0.0, 1.0)
-        b = math.exp(-dt_s / self._tau_fast_s)
-        self._y = b * self._y + math.sqrt(1.0 - b * b) * gauss(0.0, 1.0)
+        if dt_s != self._dt_s:  # the discretisation coefficients of this step length
+            self._dt_s = dt_s
+            a = math.exp(-dt_s / self._tau_slow_s)
+            b = math.exp(-dt_s / self._tau_fast_s)
+            self._ab = (a, math.sqrt(1.0 - a * a), b, math.sqrt(1.0 - b * b))
+        a, sa, b, sb = self._ab
+        self._z = a * self._z + sa * gauss(0.0, 1.0)
+        self._y = b * self._y + sb * gauss(0.0, 1.0)
         z = min(max(self._z, -6.0), 6.0)
         survival = 0.5 * math.erfc(z / math.sqrt(2.0))
         slow = self._scale * math.sqrt(-math.log(survival))
