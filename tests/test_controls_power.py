@@ -261,9 +261,12 @@ def test_a_pf_that_needs_more_vars_than_rated_is_clamped_at_var_max_inj(kit: typ
 
 
 def test_pf_and_var_setpoint_in_one_body_are_refused(kit: type[Kit]) -> None:
+    """One problem, the exclusion: the excitation that comes with the power factor is not
+    refused a second time for "no power factor set"."""
     _, controller = rig(kit, "-d", "Batt")
-    with pytest.raises(ControlsRejected):
-        put(controller, power_factor=0.9, reactive_power_setpoint_kvar=1.0)
+    with pytest.raises(ControlsRejected) as info:
+        put(controller, power_factor=0.9, excitation="over", reactive_power_setpoint_kvar=1.0)
+    assert [p.field for p in info.value.problems] == ["reactive_power_setpoint_kvar"]
     put(controller, power_factor=0.9)
     put(controller, reactive_power_setpoint_kvar=1.0)  # switches the mode
     state = controller.controls(0)

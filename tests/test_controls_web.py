@@ -119,6 +119,12 @@ async def test_put_controls_applies_from_the_next_tick_and_reports_clamps(batt: 
             "reactive_power_setpoint_kvar",
             "one of",
         ),
+        (  # the one error, without a second one about excitation
+            {"power_factor": 0.9, "excitation": "under", "reactive_power_setpoint_kvar": 1},
+            "reactive_power_setpoint_kvar",
+            "one of",
+        ),
+        ({"excitation": "under"}, "excitation", "power_factor"),
         ({"revert_after_s": 5}, "revert_after_s", "active_power_setpoint_kw"),
         ({"setpoint": 5}, "setpoint", "active_power_setpoint_kw"),
     ],

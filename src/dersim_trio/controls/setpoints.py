@@ -128,7 +128,10 @@ class DeviceControls:
                         'with "hybrid_dispatch": "manual" (in this body or set before)',
                     )
                 )
-        if update.power_factor is not None and update.reactive_power_setpoint_kvar is not None:
+        both_reactive = (
+            update.power_factor is not None and update.reactive_power_setpoint_kvar is not None
+        )
+        if both_reactive:
             problems.append(
                 FieldProblem(
                     "reactive_power_setpoint_kvar",
@@ -136,7 +139,8 @@ class DeviceControls:
                     "one of power_factor or reactive_power_setpoint_kvar per body",
                 )
             )
-        if update.excitation is not None:
+        elif update.excitation is not None:
+            # (with both, the excitation's power factor is the one refused above)
             pf_after = update.power_factor if "power_factor" in fields else self.power_factor
             if update.reactive_power_setpoint_kvar is not None:
                 pf_after = None
