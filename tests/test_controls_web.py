@@ -149,6 +149,21 @@ async def test_a_setpoint_on_pv_is_422_naming_the_field(kit: type[Kit]) -> None:
     assert "active_power_setpoint_kw" in error["detail"]
 
 
+async def test_a_negative_setpoint_on_a_fuel_cell_that_cannot_absorb_is_422(
+    kit: type[Kit],
+) -> None:
+    """Never a 200 with an empty ``clamped`` list followed by a unit that idles."""
+    fuelcell = Served(kit, "-d", "Fuelcell-3Phase")
+    status, error = await fuelcell.call("PUT", CONTROLS, json={"active_power_setpoint_kw": -3})
+    assert status == 422
+    [field] = error["fields"]
+    assert field["field"] == "active_power_setpoint_kw"
+    assert "cannot absorb" in field["message"]
+    assert field["allowed"] == "0..5 kW"
+    _, state = await fuelcell.call("GET", CONTROLS)
+    assert state["active_power_setpoint_kw"] is None
+
+
 async def test_unknown_devices_are_404_json(batt: Served) -> None:
     for method, path, body in [
         ("GET", "/api/dersim/devices/2/controls", None),
