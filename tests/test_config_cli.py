@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import socket
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -26,6 +27,7 @@ from dersim_trio.setup.config import (
     parse_args,
 )
 from dersim_trio.setup.evse_stations import bundled_station_names
+from helpers import ROOT
 
 if TYPE_CHECKING:
     from conftest import Kit
@@ -282,6 +284,18 @@ def test_an_evse_station_name_given_to_f_points_to_evse_profile(station: str) ->
     message = str(info.value)
     assert message.startswith("-f: ")
     assert f"--evse_profile {station}" in message
+
+
+@pytest.mark.usefixtures("isolated_logging")
+def test_the_readme_shows_the_refusal_line_the_command_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README "Command line" quotes a refused type-specific flag; it is what main prints."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"\$ \.venv/bin/dersim-trio (.+)\n(dersim-trio: error: .+)\n", readme)
+    assert quoted is not None
+    assert main(quoted.group(1).split()) == 2
+    assert capsys.readouterr().err == quoted.group(2) + "\n"
 
 
 # --- --help -----------------------------------------------------------------------------------
