@@ -231,6 +231,18 @@ def _sample_values(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def test_every_flag_of_the_table_is_a_flag_of_the_parser() -> None:
+    options = {o for action in build_parser()._actions for o in action.option_strings}
+    assert set(FLAG_DEVICE_TYPES) <= options
+
+
+def test_a_short_spelling_of_a_type_specific_flag_is_refused_too(tmp_path: Path) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text("elapsed_s,wind_speed_m_s\n0,5\n60,6\n")
+    with pytest.raises(ConfigError, match=r"^--dc_profile: applies only to -d PV-1Phase"):
+        parse_args(["-d", "Batt", "-dc_p", str(csv)])
+
+
 def test_every_type_specific_flag_has_a_sample_value(tmp_path: Path) -> None:
     """The tests below cover each flag of the table; a new flag needs a sample here."""
     assert set(_sample_values(tmp_path)) == set(FLAG_DEVICE_TYPES)

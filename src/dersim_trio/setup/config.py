@@ -233,7 +233,7 @@ class _Given(argparse.Action):
     ) -> None:
         setattr(namespace, self.dest, values)
         given: set[str] = getattr(namespace, "given_flags", set())
-        given.add(self.dest)
+        given.update(self.option_strings)  # every spelling: -dc_p is --dc_profile
         namespace.given_flags = given
 
 
@@ -638,16 +638,13 @@ def _device_type(raw: str) -> str:
     return name
 
 
-def _check_flags_apply(parser: argparse.ArgumentParser, given: set[str], device_type: str) -> None:
-    """Refuse a typed flag that ``FLAG_DEVICE_TYPES`` says does not apply to ``device_type``."""
+def _check_flags_apply(given: set[str], device_type: str) -> None:
+    """Refuse a typed flag that ``FLAG_DEVICE_TYPES`` says does not apply to ``device_type``
+    (``given``: every spelling of every flag on the command line)."""
     canonical = DEVICE_TYPE_ALIASES[device_type]
-    for action in parser._actions:
-        if action.dest not in given:
+    for flag, types in FLAG_DEVICE_TYPES.items():
+        if flag not in given or canonical in types:
             continue
-        flag = next((o for o in action.option_strings if o in FLAG_DEVICE_TYPES), None)
-        if flag is None or canonical in FLAG_DEVICE_TYPES[flag]:
-            continue
-        types = FLAG_DEVICE_TYPES[flag]
         allowed = types[0] if len(types) == 1 else ", ".join(types[:-1]) + " or " + types[-1]
         shown = device_type if device_type == canonical else f"{device_type} ({canonical})"
         raise ConfigError(f"{flag}: applies only to -d {allowed}; this run is -d {shown}")
@@ -660,13 +657,12 @@ def parse_args(
 
     ``environ`` (default ``os.environ``) supplies ``DERSIM_API_TOKEN``.
     """
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns = build_parser().parse_args(argv)
     given: set[str] = getattr(ns, "given_flags", set())
     device_type = _device_type(ns.device_type)
-    if ns.evse_profile is not None and "device_type" not in given:
+    if ns.evse_profile is not None and "--device_type" not in given:
         device_type = "EVSE"  # --evse_profile implies -d EVSE
-    _check_flags_apply(parser, given, device_type)
+    _check_flags_apply(given, device_type)
     wall_clock = _yes_no("--wall_clock", ns.wall_clock)
     time_scale = _number("--time_scale", ns.time_scale or "1", 0.001, 1e6)
     if wall_clock and time_scale != 1.0:
