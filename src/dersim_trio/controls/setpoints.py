@@ -7,8 +7,12 @@ setpoint, P-Q priority "active", no ramp (instant).
 Validation happens in two layers. Field ranges are the pydantic model's (``ControlsUpdate``);
 what depends on the device or on several fields is ``DeviceControls.check``, which returns every
 problem at once so a rejected body changes nothing. Values beyond a rating are not refused but
-clamped, and the clamp is kept (``clamps``) for as long as the clamped value is in force, so the
-controls state and the status message can report it.
+clamped (an active power setpoint at ``WMaxRtg`` injecting, at ``WChaRteMaxRtg`` absorbing), and
+the clamp is kept (``clamps``) for as long as the clamped value is in force, so the controls state
+and the status message can report it. What no clamp can honour is refused: an active power
+setpoint in a direction the device cannot run at all (absorbing with ``WChaRteMaxRtg`` 0,
+injecting for an EVSE without V2G), or closer to 0 than its least running power (a fuel cell's
+minimum turndown), where the model would idle.
 
 Reversion (704 ``*Rvrt``/``*RvrtTms``/``*RvrtRem``): ``revert_after_s`` in an update applies to
 the setpoints present in that same update. Their deadlines are kept in simulated seconds since
