@@ -31,7 +31,7 @@ from helpers import modbus_exception_code, sunspec_scan, wait_until
 PERIOD = ("--periodic_time", "3600", "--time_scale", "0.001", "--modbus_port", "0")
 IO_LIMIT_S = 60.0
 PHASES = {"single": 1, "split": 2, "three": 3}
-GRID_MODELS = [704]
+GRID_MODELS = [703, 704, *range(705, 713)]
 STORAGE = {"battery", "hybrid-dc"}
 
 

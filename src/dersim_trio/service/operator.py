@@ -492,6 +492,15 @@ class Controller:
         data["reactive_mode"] = settings.reactive_mode
         return GridSupportState.model_validate(data)
 
+    def has_grid_support(self, index: int) -> bool:
+        """True when the device has IEEE 1547 grid-support settings (``grid_support``)."""
+        return self._slot(index).supervisor.grid is not None
+
+    def service_permitted(self, index: int) -> bool:
+        """SunSpec 703 ``ES`` (permit service): False while the operator holds the device out of
+        service (``cease_to_energize``, until ``enter_service``); a trip does not change it."""
+        return self._slot(index).supervisor.service.state != "out_of_service"
+
     def update_grid_support(
         self, index: int | None, update: GridSupportUpdate
     ) -> list[GridSupportState]:
