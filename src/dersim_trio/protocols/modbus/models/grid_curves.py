@@ -27,17 +27,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from dersim_trio.api.grid_support import GridSupportState
-from dersim_trio.grid import checks
-from dersim_trio.grid.checks import Span
+from pydantic import BaseModel
+
+from dersim_trio.api.grid_support import (
+    FreqDroopUpdate,
+    GridSupportState,
+    VoltVarPoint,
+    VoltVarUpdate,
+    VoltWattPoint,
+    VoltWattUpdate,
+    WattVarPoint,
+)
 from dersim_trio.protocols.modbus.layout import layout_model
 from dersim_trio.protocols.modbus.models.stored_sets import (
     DISABLED,
     ENABLED,
     ON_OFF,
     SetPoint,
+    Span,
     StoredSetsSection,
     count,
+    field_span,
     number,
 )
 from dersim_trio.protocols.modbus.registers import Values
@@ -53,10 +63,14 @@ W_MAX_PCT = _symbols(706, "Crv[1].DeptRef")["W_MAX_PCT"]
 WV_VAR_MAX_PCT = _symbols(712, "Crv[1].DeptRef")["VAR_MAX_PCT"]
 
 
-def _pairs(n: int, x: tuple[str, Span], y: tuple[str, Span]) -> tuple[SetPoint, ...]:
+def _pairs(
+    n: int, model: type[BaseModel], x: tuple[str, str], y: tuple[str, str]
+) -> tuple[SetPoint, ...]:
+    """``Pt[1..n]``'s two points, each with the range of the REST point's field."""
     out: list[SetPoint] = []
     for i in range(1, n + 1):
-        out += [SetPoint(f"Pt[{i}].{x[0]}", x[1]), SetPoint(f"Pt[{i}].{y[0]}", y[1])]
+        for point, name in (x, y):
+            out.append(SetPoint(f"Pt[{i}].{point}", field_span(model, name)))
     return tuple(out)
 
 
@@ -79,11 +93,11 @@ class VoltVarSection(StoredSetsSection):
     set_points = (
         SetPoint("ActPt", Span(0, 4)),
         SetPoint("DeptRef", choices={VAR_MAX_PCT: "VAR_MAX_PCT"}),
-        SetPoint("VRef", checks.VV_V_REF_PCT),
+        SetPoint("VRef", field_span(VoltVarUpdate, "v_ref_pct")),
         SetPoint("VRefAutoEna", choices=ON_OFF),
-        SetPoint("VRefAutoTms", checks.VV_V_REF_AUTO_TMS_S),
-        SetPoint("RspTms", checks.VV_RSP_TMS_S),
-        *_pairs(4, ("V", checks.VV_V_PCT), ("Var", checks.VAR_PCT)),
+        SetPoint("VRefAutoTms", field_span(VoltVarUpdate, "v_ref_auto_tms_s")),
+        SetPoint("RspTms", field_span(VoltVarUpdate, "rsp_tms_s")),
+        *_pairs(4, VoltVarPoint, ("V", "v_pct"), ("Var", "var_pct")),
     )
 
     def set_values(self, state: GridSupportState) -> Values:
@@ -123,8 +137,8 @@ class VoltWattSection(StoredSetsSection):
     set_points = (
         SetPoint("ActPt", Span(0, 2)),
         SetPoint("DeptRef", choices={W_MAX_PCT: "W_MAX_PCT"}),
-        SetPoint("RspTms", checks.VW_RSP_TMS_S),
-        *_pairs(2, ("V", checks.VW_V_PCT), ("W", checks.VW_W_PCT)),
+        SetPoint("RspTms", field_span(VoltWattUpdate, "rsp_tms_s")),
+        *_pairs(2, VoltWattPoint, ("V", "v_pct"), ("W", "w_pct")),
     )
 
     def set_values(self, state: GridSupportState) -> Values:
@@ -155,12 +169,12 @@ class FreqDroopSection(StoredSetsSection):
     function = ("freq_droop",)
     scale_factors: ClassVar[Mapping[str, int]] = {"Db_SF": -3, "K_SF": -3, "RspTms_SF": -2}
     set_points = (
-        SetPoint("DbOf", checks.FD_DB_HZ),
-        SetPoint("DbUf", checks.FD_DB_HZ),
-        SetPoint("KOf", checks.FD_K),
-        SetPoint("KUf", checks.FD_K),
-        SetPoint("RspTms", checks.FD_RSP_TMS_S),
-        SetPoint("PMin", checks.FD_P_MIN_PCT),
+        SetPoint("DbOf", field_span(FreqDroopUpdate, "db_of_hz")),
+        SetPoint("DbUf", field_span(FreqDroopUpdate, "db_uf_hz")),
+        SetPoint("KOf", field_span(FreqDroopUpdate, "k_of")),
+        SetPoint("KUf", field_span(FreqDroopUpdate, "k_uf")),
+        SetPoint("RspTms", field_span(FreqDroopUpdate, "rsp_tms_s")),
+        SetPoint("PMin", field_span(FreqDroopUpdate, "p_min_pct")),
     )
     _FIELDS: ClassVar[Mapping[str, str]] = {
         "DbOf": "db_of_hz",
@@ -191,7 +205,7 @@ class WattVarSection(StoredSetsSection):
     set_points = (
         SetPoint("ActPt", Span(0, 6)),
         SetPoint("DeptRef", choices={WV_VAR_MAX_PCT: "VAR_MAX_PCT"}),
-        *_pairs(6, ("W", checks.WV_W_PCT), ("Var", checks.VAR_PCT)),
+        *_pairs(6, WattVarPoint, ("W", "w_pct"), ("Var", "var_pct")),
     )
 
     def set_values(self, state: GridSupportState) -> Values:

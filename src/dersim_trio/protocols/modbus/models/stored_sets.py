@@ -8,11 +8,12 @@ indicates the current settings". So here:
   operator façade on every request (``GET .../grid-support``); a write to it gets exception 02;
 * sets 2..``SETS`` (``ReadOnly`` RW) are registers a client fills; they start as a copy of the
   settings in force and are this section's only state. A point written there is checked at
-  once against the range REST allows that field (the same ``grid.checks`` span the REST body's
-  field carries): out of range, or an enumeration value the device does not support, gets
-  exception 03 and nothing is stored. The curve as a whole is checked when it is adopted, as
-  the points' ``detail`` asks ("conformance checks should be conducted when AdptCrvReq is set,
-  not on point writes"), since a curve written in pieces is out of order in between;
+  once against the range REST allows that field (the bounds of the REST body's pydantic
+  field, read from the field itself): out of range, or an enumeration value the device does
+  not support, gets exception 03 and nothing is stored. The curve as a whole is checked when
+  it is adopted, as the points' ``detail`` asks ("conformance checks should be conducted when
+  AdptCrvReq is set, not on point writes"), since a curve written in pieces is out of order
+  in between;
 * ``AdptCrvReq`` (``AdptCtlReq``) ``n`` adopts set ``n`` (1-based, "First curve index is 1"):
   its first ``ActPt`` points and its settings become one ``PUT .../grid-support`` body, through
   ``Controller.update_grid_support`` with the REST body's pydantic model, so the validation is
@@ -35,11 +36,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dersim_trio.api.grid_support import GridSupportState, GridSupportUpdate
 from dersim_trio.errors import RequestRejected, validation_problems
-from dersim_trio.grid.checks import Span
 from dersim_trio.protocols.modbus.codec import ExceptionCode
 from dersim_trio.protocols.modbus.layout import layout_model
 from dersim_trio.protocols.modbus.registers import DeviceView, Section, Values, WriteRefused
@@ -60,6 +60,38 @@ SETS = 3
 def refuse(reason: str) -> WriteRefused:
     """Exception 03 (an illegal value): nothing changes."""
     return WriteRefused(ExceptionCode.ILLEGAL_DATA_VALUE, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An allowed closed range."""
+
+    lo: float
+    hi: float
+
+    def holds(self, value: float) -> bool:
+        """True inside (with 1e-9 of slack for scaled decimal input, as REST's checks)."""
+        return self.lo - 1e-9 <= value <= self.hi + 1e-9
+
+    def text(self) -> str:
+        """``82..118``."""
+        return f"{self.lo:g}..{self.hi:g}"
+
+
+def field_span(model: type[BaseModel], name: str) -> Span:
+    """The bounds (``ge``/``le``) of a field of a REST body model: the range REST allows."""
+    lo: float | None = None
+    hi: float | None = None
+    for bound in model.model_fields[name].metadata:
+        # pydantic keeps ge=/le= as annotated-types' Ge/Le objects in the field's metadata
+        ge, le = getattr(bound, "ge", None), getattr(bound, "le", None)
+        if isinstance(ge, int | float):
+            lo = float(ge)
+        if isinstance(le, int | float):
+            hi = float(le)
+    if lo is None or hi is None:
+        raise ValueError(f"{model.__name__}.{name} has no closed range")
+    return Span(lo, hi)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,21 +25,22 @@ from dersim_trio.api.grid_support import (
     FrequencyTripPoint,
     GridSupportState,
     VoltageTripCurveState,
+    VoltageTripCurveUpdate,
     VoltageTripPoint,
 )
-from dersim_trio.grid import checks
-from dersim_trio.grid.checks import Span
 from dersim_trio.protocols.modbus.models.stored_sets import (
     SetPoint,
+    Span,
     StoredSetsSection,
     count,
+    field_span,
     number,
     refuse,
 )
 from dersim_trio.protocols.modbus.registers import Values
 
 N_POINTS = 2
-MOM_CESS_V_PCT = Span(0.0, checks.MOM_CESS_HV_PCT.hi, "%")
+MOM_CESS_V_PCT = field_span(VoltageTripCurveUpdate, "mom_cess_v_pct")
 """The widest the REST field allows (lv 0..88 %, hv 110..120 % per curve, checked on adopt)."""
 
 
@@ -102,18 +103,22 @@ class TripSection(StoredSetsSection):
         return body
 
 
-def _must_trip(value_point: str, value_span: Span) -> tuple[SetPoint, ...]:
+def _must_trip(
+    value_point: str, model: type[VoltageTripPoint | FrequencyTripPoint], value_field: str
+) -> tuple[SetPoint, ...]:
+    """``MustTrip``'s points, each with the range of the REST point's field."""
+    value_span, tms_span = field_span(model, value_field), field_span(model, "tms_s")
     points = [SetPoint("MustTrip.ActPt", Span(0, N_POINTS))]
     for i in range(1, N_POINTS + 1):
         points.append(SetPoint(f"MustTrip.Pt[{i}].{value_point}", value_span))
-        points.append(SetPoint(f"MustTrip.Pt[{i}].Tms", checks.TRIP_TMS_S))
+        points.append(SetPoint(f"MustTrip.Pt[{i}].Tms", tms_span))
     return tuple(points)
 
 
 _MOM_CESS = (
     SetPoint("MomCess.ActPt", Span(0, 1)),
     SetPoint("MomCess.Pt[1].V", MOM_CESS_V_PCT),
-    SetPoint("MomCess.Pt[1].Tms", Span(0.0, 0.0, "s")),
+    SetPoint("MomCess.Pt[1].Tms", Span(0.0, 0.0)),
 )
 
 
@@ -125,7 +130,7 @@ class TripLvSection(TripSection):
     function = ("trip", "lv")
     value_point, value_field = "V", "v_pct"
     scale_factors: ClassVar[Mapping[str, int]] = {"V_SF": -2, "Tms_SF": -2}
-    set_points = (*_must_trip("V", checks.TRIP_V_PCT), *_MOM_CESS)
+    set_points = (*_must_trip("V", VoltageTripPoint, "v_pct"), *_MOM_CESS)
 
 
 class TripHvSection(TripSection):
@@ -136,7 +141,7 @@ class TripHvSection(TripSection):
     function = ("trip", "hv")
     value_point, value_field = "V", "v_pct"
     scale_factors: ClassVar[Mapping[str, int]] = {"V_SF": -2, "Tms_SF": -2}
-    set_points = (*_must_trip("V", checks.TRIP_V_PCT), *_MOM_CESS)
+    set_points = (*_must_trip("V", VoltageTripPoint, "v_pct"), *_MOM_CESS)
 
 
 class TripLfSection(TripSection):
@@ -147,7 +152,7 @@ class TripLfSection(TripSection):
     function = ("trip", "lf")
     value_point, value_field = "Hz", "freq_hz"
     scale_factors: ClassVar[Mapping[str, int]] = {"Hz_SF": -3, "Tms_SF": -2}
-    set_points = _must_trip("Hz", checks.TRIP_HZ)
+    set_points = _must_trip("Hz", FrequencyTripPoint, "freq_hz")
 
 
 class TripHfSection(TripSection):
@@ -158,4 +163,4 @@ class TripHfSection(TripSection):
     function = ("trip", "hf")
     value_point, value_field = "Hz", "freq_hz"
     scale_factors: ClassVar[Mapping[str, int]] = {"Hz_SF": -3, "Tms_SF": -2}
-    set_points = _must_trip("Hz", checks.TRIP_HZ)
+    set_points = _must_trip("Hz", FrequencyTripPoint, "freq_hz")
