@@ -153,6 +153,8 @@ class StoredSetsSection(Section):
         self.stored: dict[int, Values] = {n: dict(active) for n in range(2, SETS + 1)}
         self.request = 0
         self.result = COMPLETED
+        self._cache: tuple[GridSupportState, Values] | None = None
+        """The last ``values`` and the state they show (cleared by a write)."""
         self._checks = {p.path: p for p in self.set_points}
         self._path = re.compile(rf"{re.escape(self.group)}\[(\d+)\]\.(.+)")
 
@@ -194,8 +196,12 @@ class StoredSetsSection(Section):
         return frozenset(paths)
 
     def values(self, view: DeviceView) -> Values:
-        """The set in force from the façade, the stored sets, the adopt registers."""
+        """The set in force from the façade, the stored sets, the adopt registers (the same
+        object as last time while neither the settings nor the registers changed: the façade
+        hands back one state object per settings)."""
         state = view.controller.grid_support(view.index)
+        if self._cache is not None and self._cache[0] is state:
+            return self._cache[1]
         values: Values = dict(self.scale_factors)
         values.update(
             {
@@ -212,6 +218,7 @@ class StoredSetsSection(Section):
             stored = self.set_values(state) if n == 1 else self.stored[n]
             values.update({prefix + k: v for k, v in stored.items()})
             values[prefix + "ReadOnly"] = READ_ONLY if n == 1 else READ_WRITE
+        self._cache = (state, values)
         return values
 
     def wrap(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +229,7 @@ class StoredSetsSection(Section):
 
     def write(self, view: DeviceView, changes: Values, current: Values) -> str:
         """Store set points, or enable / adopt through the façade (module docstring)."""
+        self._cache = None
         staged = {n: dict(values) for n, values in self.stored.items()}
         stored_paths: list[str] = []
         for path, value in changes.items():
