@@ -2,9 +2,10 @@
 """Wire-encoding cost: µs per snapshot of ``engine.core.encode`` (the plain form, rounded to
 every field's resolution, then JSON) against encoding the snapshot model unrounded.
 
-For each device type, --devices devices are stepped --ticks times at noon and the last tick's
-snapshots are encoded --number times by each method, the two methods taking turns within each
-of --repeat rounds (so a load change on the machine hits both alike); the best round is kept.
+CPU time of this process (``time.process_time``). For each device type, --devices devices are
+stepped --ticks times at noon and the last tick's snapshots are encoded --number times by each
+method, the methods taking turns within each of --repeat rounds (so a load change on the
+machine hits all alike); the best round is kept.
 It reports both costs and their parts: ``model_dump()``, the rounding of the plain form, and
 pydantic-core's ``to_json`` of the rounded form.
 
@@ -47,11 +48,11 @@ def snapshots_of(device_type: str, devices: int, ticks: int) -> list[Snapshot]:
 
 
 def per_snapshot_us(work: Callable[[Snapshot], object], snaps: list[Snapshot], n: int) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(n):
         for snap in snaps:
             work(snap)
-    return (time.perf_counter() - start) / (n * len(snaps)) * 1e6
+    return (time.process_time() - start) / (n * len(snaps)) * 1e6
 
 
 def main() -> None:
