@@ -124,7 +124,11 @@ async def tick_loop(
 
 def open_history(config: SimConfig) -> History:
     """The telemetry history for ``config`` (logs when its caps keep it below 4 h)."""
-    history = History(config.device_count, config.periodic_time_s * config.time_scale)
+    history = History(
+        config.device_count,
+        config.periodic_time_s * config.time_scale,
+        first_device=config.first_device,
+    )
     if history.retention_s < RETENTION_S:
         log.warning(
             "history keeps %d ticks (%.0f simulated s, below 4 h): capped by memory or tick count",
@@ -245,7 +249,7 @@ class ServiceParts:
         """Build every part for ``config`` started at ``started_wall`` (raises ``ConfigError``
         for a device type, file or model the flags cannot build)."""
         engine = build_engine(config, started_wall)
-        hub = Hub(config.device_count)
+        hub = Hub(config.device_count, config.first_device)
         context = ServerContext.for_run(
             config,
             started_wall,
