@@ -25,9 +25,11 @@ and its kWh ×3.6·10⁶.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector
@@ -151,59 +153,99 @@ class HubCollector(Collector):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class FleetTotals:
+    """One tick's sums over the fleet (kW, kvar, kWh, kvarh) and devices by type and state."""
+
+    devices: dict[tuple[str, str], int]
+    p_kw: float
+    q_kvar: float
+    injected_kwh: float
+    absorbed_kwh: float
+    q_injected_kvarh: float
+    q_absorbed_kvarh: float
+
+    @classmethod
+    def of(cls, snapshots: Sequence[Snapshot]) -> FleetTotals:
+        """The totals of one tick's snapshots (one C-level pass per quantity)."""
+        energy = [s.energy for s in snapshots]
+        metrics = [s.metrics for s in snapshots]
+        states = Counter(
+            zip(
+                map(attrgetter("device_type"), snapshots),
+                map(attrgetter("status.inverter_state"), snapshots),
+                strict=True,
+            )
+        )
+        return cls(
+            devices=dict(states),
+            p_kw=math.fsum(map(attrgetter("power_kw"), metrics)),
+            q_kvar=math.fsum(map(attrgetter("reactive_power_kvar"), metrics)),
+            injected_kwh=math.fsum(map(attrgetter("injected_kwh"), energy)),
+            absorbed_kwh=math.fsum(map(attrgetter("absorbed_kwh"), energy)),
+            q_injected_kvarh=math.fsum(map(attrgetter("reactive_injected_kvarh"), energy)),
+            q_absorbed_kvarh=math.fsum(map(attrgetter("reactive_absorbed_kvarh"), energy)),
+        )
+
+
 class FleetCollector(Collector):
-    """Devices by type and inverter state, and the fleet's totals, from the last tick."""
+    """Devices by type and inverter state, and the fleet's totals, from the last tick.
+
+    The sums are computed at the first scrape after a tick and kept for that tick, so several
+    scrapers cost one pass over the fleet per tick at most.
+    """
 
     def __init__(self, snapshots: Callable[[], Sequence[Snapshot]]) -> None:
         self._snapshots = snapshots
+        self._cached: tuple[Sequence[Snapshot], FleetTotals] | None = None
+
+    def totals(self) -> FleetTotals:
+        """The last tick's totals."""
+        snapshots = self._snapshots()
+        if self._cached is None or self._cached[0] is not snapshots:
+            self._cached = (snapshots, FleetTotals.of(snapshots))
+        return self._cached[1]
+
+    def forget(self) -> None:
+        """Drop the kept totals (the next scrape sums the fleet again)."""
+        self._cached = None
 
     def collect(self) -> Iterator[Metric]:
         """Sums over the last tick's snapshots (P, Q > 0 inject, SunSpec)."""
-        snapshots = self._snapshots()
-        states: Counter[tuple[str, str]] = Counter()
-        p_kw = q_kvar = injected = absorbed = q_injected = q_absorbed = 0.0
-        for s in snapshots:
-            states[(s.device_type, s.status.inverter_state)] += 1
-            p_kw += s.metrics.power_kw
-            q_kvar += s.metrics.reactive_power_kvar
-            e = s.energy
-            injected += e.injected_kwh
-            absorbed += e.absorbed_kwh
-            q_injected += e.reactive_injected_kvarh
-            q_absorbed += e.reactive_absorbed_kvarh
+        t = self.totals()
         devices = GaugeMetricFamily(
             f"{NAMESPACE}_devices",
             "Devices by device type and inverter state at the last tick.",
             labels=["device_type", "state"],
         )
-        for (device_type, state), count in sorted(states.items()):
+        for (device_type, state), count in sorted(t.devices.items()):
             devices.add_metric([device_type, state], count)
         yield devices
         yield GaugeMetricFamily(
             f"{NAMESPACE}_fleet_active_power_watts",
             "Sum of every device's active power at the last tick; > 0 injects.",
-            value=p_kw * 1000.0,
+            value=t.p_kw * 1000.0,
         )
         yield GaugeMetricFamily(
             f"{NAMESPACE}_fleet_reactive_power_vars",
             "Sum of every device's reactive power at the last tick; > 0 injects.",
-            value=q_kvar * 1000.0,
+            value=t.q_kvar * 1000.0,
         )
         energy = CounterMetricFamily(
             f"{NAMESPACE}_fleet_energy_joules",
             "Active energy of the fleet by direction (injected into or absorbed from the grid).",
             labels=["direction"],
         )
-        energy.add_metric(["injected"], injected * KWH_TO_J)
-        energy.add_metric(["absorbed"], absorbed * KWH_TO_J)
+        energy.add_metric(["injected"], t.injected_kwh * KWH_TO_J)
+        energy.add_metric(["absorbed"], t.absorbed_kwh * KWH_TO_J)
         yield energy
         reactive = CounterMetricFamily(
             f"{NAMESPACE}_fleet_reactive_energy_varhours",
             "Reactive energy of the fleet by direction.",
             labels=["direction"],
         )
-        reactive.add_metric(["injected"], q_injected * 1000.0)
-        reactive.add_metric(["absorbed"], q_absorbed * 1000.0)
+        reactive.add_metric(["injected"], t.q_injected_kvarh * 1000.0)
+        reactive.add_metric(["absorbed"], t.q_absorbed_kvarh * 1000.0)
         yield reactive
 
 
@@ -221,7 +263,8 @@ class ServiceMetrics:
         files, Python version: ``process_*``, ``python_info``, the names dashboards expect)."""
         self.registry = CollectorRegistry()
         self.registry.register(HubCollector(hub))
-        self.registry.register(FleetCollector(snapshots))
+        self.fleet = FleetCollector(snapshots)
+        self.registry.register(self.fleet)
         if process:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
