@@ -3,10 +3,12 @@
 
 * per tick: ``ServiceMetrics.observe_tick`` (the two histogram observations the tick loop
   makes; everything else is read at scrape time), µs per call, best of --repeat runs of 10,000;
-* per scrape: ``generate_latest`` of the process's registry (the fleet sums over the last
-  tick's snapshots, the hub's counters, the histograms, the process collector) for fleets of
-  each --devices size, ms, best of --repeat. A scrape runs on the trio thread between ticks, so
-  this is how long one scrape holds the tick loop up.
+* per scrape, for fleets of each --devices size, ms, best of --repeat: the fleet sums (one pass
+  over the last tick's snapshots; in a worker thread from ``THREAD_SUM_MIN_DEVICES`` devices on)
+  and the rest of ``generate_latest`` (the hub's counters, the histograms, the process
+  collector), which runs on the trio thread between ticks: how long a scrape holds the tick
+  loop up. The start-up heap and the first tick are
+  frozen out of the garbage collector as the service freezes its start-up heap.
 
 Usage: python scripts/bench_metrics.py [--devices 1000,10000,100000] [--repeat 5] [-d PV]
 """
@@ -22,7 +24,8 @@ import trio
 from prometheus_client import generate_latest
 
 from dersim_trio.engine.core import encode
-from dersim_trio.service.run import ServiceParts
+from dersim_trio.service.metrics import FleetCollector
+from dersim_trio.service.run import ServiceParts, manage_gc
 from dersim_trio.setup.config import parse_args
 
 WALL = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
@@ -40,6 +43,12 @@ def best(fn: object, repeat: int, calls: int = 1) -> float:
     return min(times)
 
 
+def sum_again(fleet: FleetCollector) -> None:
+    """One scrape's fleet sums after a tick (nothing kept from an earlier scrape)."""
+    fleet.forget()
+    fleet.totals()
+
+
 async def measure(device_type: str, sizes: list[int], repeat: int) -> None:
     for n in sizes:
         start = ["--start_date", "2026-06-21", "--start_clock_time", "12:00:00"]
@@ -48,16 +57,18 @@ async def measure(device_type: str, sizes: list[int], repeat: int) -> None:
         snapshots = parts.engine.initial()
         parts.hub.publish(0, [encode(s) for s in snapshots])
         parts.latest.observe(snapshots)
+        manage_gc(fast_path=True)  # as the service does after start-up
         metrics = parts.metrics
         observe = best(partial(metrics.observe_tick, 0.02, 0.001), repeat, 10_000)
-        registry = metrics.registry
         fleet = metrics.fleet
-        # a scrape after each tick: the fleet sums are computed again (the worst case)
-        scrape = best(lambda: (fleet.forget(), generate_latest(registry)), repeat)  # noqa: B023
-        size = len(generate_latest(registry))
+        sums = best(partial(sum_again, fleet), repeat)
+        pinned = fleet.totals()
+        render = best(partial(metrics.render, generate_latest, pinned), repeat)
+        where = "worker thread" if metrics.sums_in_thread else "trio thread"
         print(
-            f"{device_type} x {n:>6}: observe_tick {observe * 1e6:6.2f} µs/tick, "
-            f"scrape {scrape * 1e3:8.2f} ms ({size} bytes)"
+            f"{device_type} x {n:>6}: observe_tick {observe * 1e6:6.2f} µs/tick, fleet sums "
+            f"{sums * 1e3:8.2f} ms ({where}), rest of the scrape {render * 1e3:6.2f} ms "
+            "(trio thread)"
         )
 
 

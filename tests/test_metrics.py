@@ -9,10 +9,11 @@ one end-to-end test scrapes a served process over a real socket.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from dersim_trio.service import metrics as service_metrics
 from dersim_trio.service.metrics import MQTT_METRICS, StatisticsMetric
 from dersim_trio.service.run import ServiceParts
 from helpers import FIXED_WALL, make_config, ws_url
@@ -274,3 +276,32 @@ async def test_metrics_is_read_only(
         parts = await assembled(nursery, "-d", "Batt")
         response = await parts.app.test_client().open("/metrics", method=method)
     assert response.status_code == 405
+
+
+async def test_a_large_fleet_is_summed_in_a_worker_thread_with_the_same_numbers(
+    start_service: StartService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service_metrics, "THREAD_SUM_MIN_DEVICES", 2)  # 4 devices count as large
+    summed_in: list[threading.Thread] = []
+    of = service_metrics.FleetTotals.of
+
+    def recording(snapshots: Any) -> service_metrics.FleetTotals:
+        summed_in.append(threading.current_thread())
+        return of(snapshots)
+
+    monkeypatch.setattr(service_metrics.FleetTotals, "of", staticmethod(recording))
+    svc = await start_service("-d", "PV", "-N", "4", "--periodic_time", "3600")  # tick 0 stays
+    with trio.fail_after(REAL_GUARD_S):
+        async with httpx.AsyncClient(base_url=svc.http_url) as client:
+            found = families((await client.get("/metrics")).text)
+            devices = (await client.get("/api/dersim/devices")).json()
+    assert len(summed_in) == 1
+    assert summed_in[0] is not threading.main_thread()
+    assert len(devices) == 4
+    assert math.isclose(
+        value(found, "dersim_fleet_active_power_watts"),
+        sum(d["metrics"]["power_kw"] for d in devices) * 1000,
+        rel_tol=1e-12,
+    )
+    assert value(found, "dersim_fleet_active_power_watts") > 0  # noon in June
+    assert sum(v for _, v in samples(found, "dersim_devices")) == 4

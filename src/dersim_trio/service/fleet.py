@@ -40,10 +40,12 @@ from typing import Literal, NoReturn
 
 import trio
 
+from dersim_trio.api.fleet import FleetSummary, ShardStatus
 from dersim_trio.errors import ConfigError
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import utc_now
 from dersim_trio.setup.config import MAX_SHARD_COUNT, SimConfig, parse_args, shard_slices
+from dersim_trio.web.hosts import HostPolicy
 
 log = logging.getLogger("dersim_trio.Fleet")
 
@@ -278,13 +280,40 @@ class FleetSupervisor:
         self._check_all_stopped()
 
 
+def fleet_summary(supervisor: FleetSupervisor) -> FleetSummary:
+    """The supervisor's shards as the ``/fleet`` body."""
+    config = supervisor.options.config
+    host = config.website_ip if ":" not in config.website_ip else f"[{config.website_ip}]"
+    return FleetSummary(
+        device_type=config.device_type,
+        device_count=config.device_count,
+        shard_count=len(supervisor.shards),
+        seed=config.seed,
+        shards=[
+            ShardStatus(
+                index=s.index,
+                first_device=s.devices.start,
+                device_count=len(s.devices),
+                port=s.port,
+                url=f"http://{host}:{s.port}",
+                state=s.state,
+                pid=s.pid,
+                restarts=s.restarts,
+                last_exit_code=s.last_exit_code,
+            )
+            for s in supervisor.shards
+        ],
+    )
+
+
 async def run_fleet(
     options: FleetOptions, sockets: list[socket.socket], summary: socket.socket
 ) -> int:
     """Supervise the shards and serve the summary until SIGINT/SIGTERM; the exit code."""
-    from dersim_trio.web.fleet import serve_fleet_summary  # the web layer loads only here
+    from dersim_trio.web.fleet import serve_fleet_summary  # quart and hypercorn load only here
 
     supervisor = FleetSupervisor(options, sockets)
+    config = options.config
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(supervisor.run)
@@ -292,7 +321,12 @@ async def run_fleet(
 
             async def summary_server(*, task_status: trio.TaskStatus[int]) -> None:
                 with summary_scope:
-                    await serve_fleet_summary(supervisor, summary, task_status=task_status)
+                    await serve_fleet_summary(
+                        partial(fleet_summary, supervisor),
+                        summary,
+                        HostPolicy.for_server(config.website_ip, config.allowed_hosts),
+                        task_status=task_status,
+                    )
 
             port = await nursery.start(summary_server)
             log.info(

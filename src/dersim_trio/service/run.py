@@ -270,7 +270,7 @@ class ServiceParts:
             history=history,
             logs=logs,
             hosts=host_policy(config),
-            metrics=metrics.registry,
+            metrics=metrics,
         )
         return cls(config, engine, hub, history, logs, controller, context, app, latest, metrics)
 

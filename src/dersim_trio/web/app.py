@@ -13,7 +13,6 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry
 from quart import Quart
 from quart_schema import QuartSchema
 from quart_schema.openapi import OpenAPIProvider
@@ -24,6 +23,7 @@ from dersim_trio import __version__
 from dersim_trio.service.history import History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import LogBuffer
+from dersim_trio.service.metrics import ServiceMetrics
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
@@ -82,7 +82,7 @@ def create_app(
     history: History | None = None,
     logs: LogBuffer | None = None,
     hosts: HostPolicy | None = None,
-    metrics: CollectorRegistry | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> QuartTrio:
     """Build the quart-trio app serving ``hub`` (which the caller ticks).
 
@@ -90,8 +90,9 @@ def create_app(
     dc-iv) are added; without one the app is read-only. With an ``api_token`` every mutating
     request needs it as a bearer token (``web/auth.py``). With ``history`` and ``logs`` (which
     the caller fills) the ``/history`` and ``/logs`` routes are added. ``hosts`` is the Host
-    rule (``web/hosts.py``; default: the loopback names on the server's port). With a
-    ``metrics`` registry ``GET /metrics`` serves it, with the app's HTTP request counter added.
+    rule (``web/hosts.py``; default: the loopback names on the server's port). With
+    ``metrics`` (the service's registry) ``GET /metrics`` serves it, with the app's HTTP
+    request counter added.
     """
     app = QuartTrio("dersim_trio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

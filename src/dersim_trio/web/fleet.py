@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import trio
 from hypercorn.config import Config
@@ -23,43 +23,16 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from dersim_trio.api.fleet import FleetSummary, ShardStatus
-from dersim_trio.service.fleet import FleetSupervisor
+from dersim_trio.api.fleet import FleetSummary
 from dersim_trio.web.bodies import json_response
 from dersim_trio.web.hosts import HostGuard, HostPolicy
-
-
-def fleet_summary(supervisor: FleetSupervisor) -> FleetSummary:
-    """The supervisor's shards as the ``/fleet`` body."""
-    config = supervisor.options.config
-    host = config.website_ip if ":" not in config.website_ip else f"[{config.website_ip}]"
-    return FleetSummary(
-        device_type=config.device_type,
-        device_count=config.device_count,
-        shard_count=len(supervisor.shards),
-        seed=config.seed,
-        shards=[
-            ShardStatus(
-                index=s.index,
-                first_device=s.devices.start,
-                device_count=len(s.devices),
-                port=s.port,
-                url=f"http://{host}:{s.port}",
-                state=s.state,
-                pid=s.pid,
-                restarts=s.restarts,
-                last_exit_code=s.last_exit_code,
-            )
-            for s in supervisor.shards
-        ],
-    )
 
 
 class ShardCollector:
     """``dersim_fleet_shard_up``, ``dersim_fleet_shard_restarts_total`` and device counts."""
 
-    def __init__(self, supervisor: FleetSupervisor) -> None:
-        self._supervisor = supervisor
+    def __init__(self, summary: Callable[[], FleetSummary]) -> None:
+        self._summary = summary
 
     def collect(self) -> Iterator[Metric]:
         """One sample per shard, labelled with its index."""
@@ -74,27 +47,27 @@ class ShardCollector:
             "Times the shard was started again after exiting.",
             labels=["shard"],
         )
-        for s in self._supervisor.shards:
+        for s in self._summary().shards:
             label = [str(s.index)]
             up.add_metric(label, 1 if s.state == "running" else 0)
-            devices.add_metric(label, len(s.devices))
+            devices.add_metric(label, s.device_count)
             restarts.add_metric(label, s.restarts)
         yield up
         yield devices
         yield restarts
 
 
-def create_fleet_app(supervisor: FleetSupervisor, policy: HostPolicy) -> QuartTrio:
-    """The summary app over ``supervisor``."""
+def create_fleet_app(summary: Callable[[], FleetSummary], policy: HostPolicy) -> QuartTrio:
+    """The summary app over ``summary`` (the supervisor's shards, now)."""
     app = QuartTrio("dersim_trio.fleet", static_folder=None)
     app.asgi_app = HostGuard(app.asgi_app, policy)  # type: ignore[method-assign]
     registry = CollectorRegistry()
-    registry.register(ShardCollector(supervisor))
+    registry.register(ShardCollector(summary))
 
     @app.get("/fleet")
     async def fleet() -> Response:
         """Every shard of the fleet."""
-        return json_response(fleet_summary(supervisor))
+        return json_response(summary())
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -106,8 +79,9 @@ def create_fleet_app(supervisor: FleetSupervisor, policy: HostPolicy) -> QuartTr
 
 
 async def serve_fleet_summary(
-    supervisor: FleetSupervisor,
+    summary: Callable[[], FleetSummary],
     sock: socket.socket,
+    policy: HostPolicy,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -117,9 +91,7 @@ async def serve_fleet_summary(
     config.accesslog = None
     config.errorlog = logging.getLogger("dersim_trio.hypercorn")
     config.graceful_timeout = 0.5
-    options = supervisor.options.config
-    policy = HostPolicy.for_server(options.website_ip, options.allowed_hosts)
-    app = create_fleet_app(supervisor, policy)
+    app = create_fleet_app(summary, policy)
     port: int = sock.getsockname()[1]
     task_status.started(port)
     await serve(app, config, mode="asgi")
