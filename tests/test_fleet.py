@@ -25,6 +25,7 @@ import pytest
 import trio
 import trio.testing
 
+from dersim_trio.asgi import create_asgi_app
 from dersim_trio.cli import main as cli_main
 from dersim_trio.engine.core import encode
 from dersim_trio.errors import ConfigError
@@ -323,3 +324,21 @@ async def test_shards_stop_when_the_supervisor_is_killed() -> None:
                 await trio.sleep(0.05)
             text = await output.read_to_end()
     assert text.count("standard input closed: shutting down") == 2, text
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag"),
+    [
+        (["--listen_fd", "3"], "--listen_fd"),
+        (["--stop_on_stdin_close", "yes"], "--stop_on_stdin_close"),
+    ],
+)
+def test_under_hypercorn_the_supervisor_only_flags_are_refused(
+    capsys: pytest.CaptureFixture[str], flags: list[str], flag: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        create_asgi_app(flags, tune_gc=False)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dersim-trio: error: DERSIM_ARGS: {flag}: not under hypercorn")
+    assert err.count("\n") == 1
