@@ -206,3 +206,8 @@ def test_the_snapshot_shows_the_grid_the_device_sees() -> None:
     assert block is not None
     assert block.phase_voltage_pu == pytest.approx([1.03])
     assert block.reactive_mode is None
+    balanced = engine("-d", "PV-3Phase")
+    balanced.devices[0].inputs.grid_voltage_pu = 0.98
+    block = run(balanced, 2).grid_support
+    assert block is not None
+    assert block.phase_voltage_pu == pytest.approx([0.98, 0.98, 0.98])

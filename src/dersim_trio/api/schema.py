@@ -100,8 +100,8 @@ class GridSupportStatus(_Strict):
     )
     phase_voltage_pu: list[float] = Field(
         default_factory=list,
-        description="The grid voltage at the terminals per phase (one value for a single-phase "
-        "or split-phase unit, three L-N values for a three-phase unit), per unit.",
+        description="The grid voltage at the terminals per phase, per unit: one value for a "
+        "single-phase or split-phase unit, three L-N values (A, B, C) for a three-phase unit.",
     )
     rocof_hz_per_s: float = Field(
         default=0.0,

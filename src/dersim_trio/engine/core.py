@@ -268,8 +268,10 @@ class Engine:
             grid_block = None
             if supervisor.grid is not None:
                 rise = v_terminal - v
-                if phases is None or slot.ac_type != "three":
+                if slot.ac_type != "three":
                     phase_v: tuple[float, ...] = (v_terminal,)
+                elif phases is None:
+                    phase_v = (v_terminal, v_terminal, v_terminal)
                 else:
                     phase_v = (phases[0] + rise, phases[1] + rise, phases[2] + rise)
                 f_last = slot.last_frequency_hz
