@@ -416,48 +416,59 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
 
 
+_GRID_BLOCK_FIELDS = frozenset(GridSupportStatus.model_fields)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _grid_block(**values: object) -> GridSupportStatus:
+    """A ``GridSupportStatus`` from values known to be valid, built as ``model_construct``
+    builds it (the instance dict, the set of fields set, no extra, no private attributes)
+    without its per-field default and alias handling, a third of its cost: up to every
+    device's block changes every tick with every function enabled (``BENCHMARKS.md``).
+    ``tests/test_engine.py`` checks the result equals ``model_construct``'s."""
+    block = _new_object(GridSupportStatus)
+    _set_attribute(block, "__dict__", values)
+    _set_attribute(block, "__pydantic_fields_set__", _GRID_BLOCK_FIELDS)
+    _set_attribute(block, "__pydantic_extra__", None)
+    _set_attribute(block, "__pydantic_private__", None)
+    return block
+
+
 def _grid_support(
     slot: DeviceSlot, phase_v_pu: tuple[float, ...], rocof_hz_per_s: float
 ) -> GridSupportStatus | None:
     """The snapshot's grid-support block, built once per change of its values.
 
-    A model instance passes the snapshot's validation as it is, so the block is built with
-    ``model_construct`` after the one check its validation would make of these values
-    (finite numbers; the function and mode names come from the settings): a NaN still fails
-    the tick. (Validating the block costs about 7 µs per device-tick, a quarter of a PV unit's
-    whole snapshot validation; ``BENCHMARKS.md``.)"""
+    A model instance passes the snapshot's validation as it is, so the block is built
+    without validation (``_grid_block``) after the one check its validation would make of
+    these values (finite numbers; the function and mode names come from the settings): a NaN
+    still fails the tick. (Validating the block costs about 7 µs per device-tick, a quarter of
+    a PV unit's whole snapshot validation; ``BENCHMARKS.md``.)"""
     grid = slot.supervisor.grid
     if grid is None:
         return None
-    key = (
-        grid.active_functions,
-        grid.q_target_kvar,
-        grid.p_limit_kw,
-        grid.v_ref_pct,
-        grid.reactive_mode,
-        grid.p_limit_by,
-        grid.v_pct,
-        phase_v_pu,
-        rocof_hz_per_s,
-    )
+    q, p, v_ref, v_pct = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct, grid.v_pct
+    mode, by, functions = grid.reactive_mode, grid.p_limit_by, grid.active_functions
+    key = (functions, q, p, v_ref, mode, by, v_pct, phase_v_pu, rocof_hz_per_s)
     cached = slot.grid_status
     if cached is not None and cached[0] == key:
         return cached[1]
-    q, p, v_ref, v_pct = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct, grid.v_pct
-    numbers = (q, p, v_ref, v_pct, rocof_hz_per_s, *phase_v_pu)
-    if not all(math.isfinite(x) for x in numbers):
+    # One test for all: a sum is finite only when every term is (the terms are bounded far
+    # below overflow: kW, kvar, % and pu of a device, Hz/s).
+    if not math.isfinite(q + p + v_ref + v_pct + rocof_hz_per_s + sum(phase_v_pu)):
         raise ValueError(
             f"device {slot.index}: grid support produced a non-finite value "
             f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref}, v_pct {v_pct}, "
             f"rocof_hz_per_s {rocof_hz_per_s}, phase_voltage_pu {list(phase_v_pu)})"
         )
-    status = GridSupportStatus.model_construct(
-        functions=grid.active_functions,
+    status = _grid_block(
+        functions=functions,
         target_q_kvar=q,
         p_limit_kw=p,
         v_ref_pct=v_ref,
-        reactive_mode=grid.reactive_mode,
-        p_limit_by=grid.p_limit_by,
+        reactive_mode=mode,
+        p_limit_by=by,
         v_pct=v_pct,
         phase_voltage_pu=list(phase_v_pu),
         rocof_hz_per_s=rocof_hz_per_s,
