@@ -108,8 +108,8 @@ class DeviceSlot:
     """The source impedance in front of the device (None: a stiff grid)."""
     voltage_rise_pu: float = 0.0
     """Terminal minus source voltage for the P and Q of the last tick (weak grid only)."""
-    grid_status: tuple[tuple[object, ...], GridSupportStatus] | None = None
-    """The last grid-support block of the snapshot and what it was built from."""
+    grid_status: tuple[tuple[float, ...], GridSupportStatus] | None = None
+    """The last grid-support block of the snapshot and its phase voltages."""
     last_frequency_hz: float | None = None
     """The grid frequency of the last tick (the snapshot's ROCOF)."""
 
@@ -450,10 +450,21 @@ def _grid_support(
         return None
     q, p, v_ref, v_pct = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct, grid.v_pct
     mode, by, functions = grid.reactive_mode, grid.p_limit_by, grid.active_functions
-    key = (functions, q, p, v_ref, mode, by, v_pct, phase_v_pu, rocof_hz_per_s)
     cached = slot.grid_status
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    if cached is not None:  # compared field by field: no key built per device-tick
+        phases, block = cached
+        if (
+            block.target_q_kvar == q
+            and block.p_limit_kw == p
+            and block.v_ref_pct == v_ref
+            and block.v_pct == v_pct
+            and block.rocof_hz_per_s == rocof_hz_per_s
+            and phases == phase_v_pu
+            and block.p_limit_by == by
+            and block.reactive_mode == mode
+            and block.functions is functions  # one list per settings object
+        ):
+            return block
     # One test for all: a sum is finite only when every term is (the terms are bounded far
     # below overflow: kW, kvar, % and pu of a device, Hz/s).
     if not math.isfinite(q + p + v_ref + v_pct + rocof_hz_per_s + sum(phase_v_pu)):
@@ -473,7 +484,7 @@ def _grid_support(
         phase_voltage_pu=list(phase_v_pu),
         rocof_hz_per_s=rocof_hz_per_s,
     )
-    slot.grid_status = (key, status)
+    slot.grid_status = (phase_v_pu, status)
     return status
 
 
