@@ -177,6 +177,12 @@ def test_category_defaults_match_opender(normal: str, abnormal: str, quiet: None
         [(f.PV_CURVE_V1, f.PV_CURVE_P1), (f.PV_CURVE_V2, f.PV_CURVE_P2)]
     )
     assert s.volt_watt.rsp_tms_s == f.PV_OLRT
+    # Response times the standard leaves open: OpenDER's model parameters (AP_RT 15 s for the
+    # active power limit; CONST_PF_RT, CONST_Q_RT and QP_RT 5 s).
+    assert s.active_power_limit.rsp_tms_s == f.AP_RT
+    assert s.constant_pf.rsp_tms_s == f.CONST_PF_RT
+    assert s.constant_q.rsp_tms_s == f.CONST_Q_RT
+    assert s.watt_var.rsp_tms_s == f.QP_RT
     fd = s.freq_droop
     assert (fd.db_of_hz, fd.db_uf_hz, fd.k_of, fd.k_uf, fd.rsp_tms_s) == (
         f.PF_DBOF,
