@@ -93,6 +93,8 @@ METRE_PER_S = Resolution(2, "m/s", "anemometer reading")
 KILONEWTON_METRE = Resolution(2, "kN·m")
 GRAM_PER_S = Resolution(4, "g/s")
 KILOGRAM = Resolution(4, "kg", "0.1 g")
+PER_UNIT = Resolution(4, "pu", "0.05 V at 480 V")
+HERTZ_PER_S = Resolution(3, "Hz/s")
 RATIO = Resolution(3, "")
 """Dimensionless coefficients (power coefficient, clear-sky index)."""
 
@@ -115,6 +117,8 @@ BY_UNIT: dict[str, Resolution] = {
     "_knm": KILONEWTON_METRE,
     "_g_s": GRAM_PER_S,
     "_kg": KILOGRAM,
+    "_pu": PER_UNIT,
+    "_hz_per_s": HERTZ_PER_S,
 }
 """Unit suffix of a field name → its resolution (the longest matching suffix wins)."""
 
@@ -176,9 +180,9 @@ def _scale_of(name: str) -> float | None:
 
 def round_payload(node: Any) -> Any:
     """Round every float in ``node`` (dicts, lists, scalars; as ``model_dump()`` gives) to the
-    resolution of its key, in place; returns ``node``. A float under a key without a resolution,
-    or directly in a list, is left as it is. (``quantize`` inlined: this runs for every field of
-    every device every tick.)"""
+    resolution of its key, in place; returns ``node``. A list of floats is rounded by its key
+    too; a float under a key without a resolution is left as it is. (``quantize`` inlined: this
+    runs for every field of every device every tick.)"""
     if type(node) is list:
         for item in node:
             if type(item) is dict or type(item) is list:
@@ -195,6 +199,10 @@ def round_payload(node: Any) -> Any:
                 scaled = value * scale
                 if -_LIMIT < scaled < _LIMIT:
                     node[key] = ((scaled + _SNAP) - _SNAP) / scale
+        elif kind is list and value and type(value[0]) is float:
+            scale = scales[key] if key in scales else _scale_of(key)
+            if scale is not None:
+                node[key] = [quantize(v, scale) for v in value]
         elif kind is dict or kind is list:
             round_payload(value)
     return node
@@ -206,6 +214,7 @@ class _Plan:
     its nested models (a plan each, or None: walked key by key by ``round_payload``)."""
 
     floats: tuple[tuple[str, float], ...]
+    float_lists: tuple[tuple[str, float], ...]
     nested: tuple[tuple[str, _Plan | None], ...]
 
 
@@ -231,6 +240,8 @@ def payload_rounder(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[s
                 scaled = value * scale
                 if -limit < scaled < limit:
                     node[key] = ((scaled + snap) - snap) / scale
+        for key, scale in plan.float_lists:
+            node[key] = [quantize(v, scale) for v in node[key]]
         for key, sub in plan.nested:
             child = node[key]
             if child is None:
@@ -251,6 +262,7 @@ def _plan_of(model: type[BaseModel]) -> _Plan | None:
     if model.model_config.get("extra") == "allow":
         return None  # keys beyond the declared ones: walk them all
     floats: list[tuple[str, float]] = []
+    float_lists: list[tuple[str, float]] = []
     nested: list[tuple[str, _Plan | None]] = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
@@ -259,13 +271,13 @@ def _plan_of(model: type[BaseModel]) -> _Plan | None:
         models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
         if models:
             nested.append((name, _plan_of(models[0]) if len(models) == 1 else None))
-        elif args == [float] and not is_list:
+        elif args == [float]:
             found = resolution_of(name)
             if found is not None:
-                floats.append((name, found.scale))
+                (float_lists if is_list else floats).append((name, found.scale))
         elif is_list or any(get_origin(a) in (dict, list) or a in (dict, list) for a in args):
             nested.append((name, None))
-    return _Plan(tuple(floats), tuple(nested))
+    return _Plan(tuple(floats), tuple(float_lists), tuple(nested))
 
 
 def document_resolutions(schema: dict[str, Any], model: type[Any]) -> None:

@@ -67,6 +67,7 @@ TAGS: dict[str, str] = {
     "dc-iv": "The PV string's I-V curve and operating point.",
     "history": "One device's recent telemetry as columns (the dashboard's Analytics tab).",
     "logs": "The in-process log buffer and its audit records.",
+    "metrics": "Prometheus metrics of the process (text exposition format).",
     "dashboard": "The browser dashboard and its static assets.",
 }
 """Tag name → its description, in the order the docs list them."""

@@ -47,11 +47,11 @@ def telemetry_blueprint(hub: Hub) -> Blueprint:
     async def overview() -> Response:
         """The latest snapshot of one device.
 
-        Device 0 unless ?device= names another (0..N-1; any other value is a 404
-        device_not_found saying what is allowed). The same bytes the stream sends.
+        The first device unless ?device= names another (any other value is a 404
+        device_not_found saying which indices exist). The same bytes the stream sends.
         """
-        device = device_query(request.args.get("device"), hub.device_count)
-        return json_response(hub.last.data[device])
+        device = device_query(request.args.get("device"), hub.devices)
+        return json_response(hub.last.data[hub.position(device)])
 
     @bp.get("/devices")
     @document_response(SnapshotList, 200)
@@ -100,7 +100,7 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
     """
     await websocket.accept()
     try:
-        device = parse_device(device_raw, hub.device_count)
+        device = parse_device(device_raw, hub.devices)
     except DeviceParamError as exc:
         log.info("WebSocket %s rejected: %s", peer, exc)
         await websocket.close(1008, str(exc))
