@@ -179,7 +179,7 @@ async def test_a_shards_api_speaks_fleet_indices(
             history = await b.get("/api/dersim/history", query_string={"device": device})
             assert (await history.get_json())["device_index"] == device
         outside = await b.get("/api/dersim/overview", query_string={"device": 6})
-        assert outside.status_code == 400
+        assert outside.status_code == 404
         assert "[3, 5]" in (await outside.get_json())["detail"]
         missing = await b.get("/api/dersim/devices/0/controls")
         assert missing.status_code == 404
