@@ -39,7 +39,7 @@ from hypercorn.config import Config
 from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import Snapshot
-from dersim_trio.engine.core import Engine, encode
+from dersim_trio.engine.core import Engine
 from dersim_trio.protocols.modbus.quirks import Quirks
 from dersim_trio.protocols.modbus.server import LatestSnapshots, ModbusServer, open_modbus_sockets
 from dersim_trio.service.build import build_engine, device_identity
@@ -94,7 +94,7 @@ async def tick_loop(
     exception from the engine propagates and ends the supervisor.
     """
     snapshots = engine.initial()
-    hub.publish(0, [encode(s) for s in snapshots])
+    hub.publish(0, snapshots.payloads)
     if on_tick is not None:
         on_tick(engine, snapshots)
     task_status.started()
@@ -105,7 +105,7 @@ async def tick_loop(
         woke = trio.current_time()
         lateness = woke - deadline
         snapshots = engine.step(wall_clock() if wall_clock is not None else None)
-        hub.publish(engine.tick, [encode(s) for s in snapshots])
+        hub.publish(engine.tick, snapshots.payloads)
         if on_tick is not None:
             on_tick(engine, snapshots)
         hub.record_tick_timing(trio.current_time() - woke, lateness)
