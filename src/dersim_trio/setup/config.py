@@ -40,7 +40,7 @@ DEVICE_TYPE_ALIASES: dict[str, str] = {
 }
 """Every ``--device_type`` value the contract names, mapped to its canonical type."""
 
-MAX_DEVICE_COUNT = 10_000
+MAX_DEVICE_COUNT = 100_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
 HybridSiteLoad = Literal["residential", "commercial", "none"]
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = p.add_argument
     types = ", ".join(DEVICE_TYPE_ALIASES)
     add("-d", "--device_type", default="PV", help=f"device type: {types} (default PV)")
-    add("-N", "--device_count", default="1", help="number of devices, 1..10000 (default 1)")
+    add("-N", "--device_count", default="1", help="number of devices, 1..100000 (default 1)")
     add("-wi", "--website_ip", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     add("-wp", "--website_port", default="8111", help="port, 0..65535; 0 picks a free one")
     add("--periodic_time", default="1.5", help="seconds between ticks, 0.01..3600 (default 1.5)")

@@ -96,7 +96,7 @@ def query_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | 
 DEVICE_INDEX_CONVERTER = "device_index"
 """The URL converter name of a device index in a path (``<device_index:index>``)."""
 MAX_INDEX_DIGITS = 9
-"""Digits a device index may have in a path (``--device_count`` stops at 10,000)."""
+"""Digits a device index may have in a path (``--device_count`` stops at 100,000)."""
 
 
 class DeviceIndexConverter(BaseConverter):
