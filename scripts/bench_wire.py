@@ -31,7 +31,7 @@ from pydantic_core import to_json
 from dersim_trio.api.wire import check_rows, snapshot_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_engine import mixed_engine  # noqa: E402
+from bench_engine import mixed_engine
 
 
 def main() -> int:

@@ -18,11 +18,12 @@ checked per field over every device of a tick at once (one numpy array per numer
 
 Encoding. The checked row (a plain dict shaped like the schema) is encoded with
 ``pydantic_core.to_json``: on this workload it is as fast as msgspec's encoder on dicts and
-faster than orjson's (``BENCHMARKS.md``, "Snapshot encoding"), it is already a dependency, and it
-is the serializer the ``Snapshot`` model itself uses, so the bytes are those of
-``Snapshot.model_validate(row).model_dump_json()`` byte for byte (``tests/test_wire.py`` checks
-it for every device type, and that every published key and type is the one ``/openapi.json``
-declares).
+faster than orjson's, msgspec is a third faster but a new dependency (``scripts/bench_wire.py``,
+``BENCHMARKS.md`` §3); it is already a dependency, and it is the serializer the ``Snapshot``
+model itself uses, so the published JSON is the model's: the same keys, values and number
+formatting (an asset's extra keys keep the order the model gave them, where the model would put
+its declared keys first). ``tests/test_wire.py`` checks it for every device type, and that every
+published key and type is the one ``/openapi.json`` declares.
 
 Reading. ``TickSnapshots`` is a ``Sequence[Snapshot]``: an item is validated into a ``Snapshot``
 only when someone reads it (a Modbus request, a test), so a tick nobody reads in detail costs no
@@ -385,7 +386,7 @@ def check_rows(rows: Sequence[Row], owners: Sequence[int] | None = None) -> None
 
 
 def encode_row(row: Row) -> bytes:
-    """A checked row's JSON: the bytes of ``Snapshot.model_validate(row).model_dump_json()``."""
+    """A checked row's JSON (the JSON value of ``snapshot_of(row)``)."""
     return to_json(row)
 
 
@@ -435,5 +436,5 @@ class TickSnapshots(Sequence[Snapshot]):
     def payloads(self) -> tuple[bytes, ...]:
         """Every device's JSON, encoded on first use."""
         if self._payloads is None:
-            self._payloads = tuple(map(to_json, self.rows))
+            self._payloads = tuple(map(encode_row, self.rows))
         return self._payloads

@@ -414,5 +414,5 @@ def _grid_support(slot: DeviceSlot) -> dict[str, object] | None:
 
 
 def encode(snapshot: Snapshot) -> bytes:
-    """One ``Snapshot`` model's JSON: the bytes ``TickSnapshots.payloads`` sends for its row."""
+    """One ``Snapshot`` model's JSON: the value ``TickSnapshots.payloads`` sends for its row."""
     return snapshot.__pydantic_serializer__.to_json(snapshot)
