@@ -192,3 +192,17 @@ def test_a_failing_tick_names_the_engine_device_index(kit: type[Kit]) -> None:
         SnapshotError, match=r"device 2: snapshot field metrics\.dc_voltage_v = nan"
     ):
         engine.step()
+
+
+def test_a_list_of_numbers_must_hold_finite_numbers(kit: type[Kit]) -> None:
+    rows = rows_of(kit, "PV-3Phase")
+    block = rows[1]["grid_support"] = dict(rows[1]["grid_support"])
+    assert len(block["phase_voltage_pu"]) == 3
+    block["phase_voltage_pu"] = [1.0, math.nan, 1.0]
+    with pytest.raises(
+        SnapshotError, match=r"device 1: snapshot field grid_support\.phase_voltage_pu = nan"
+    ):
+        check_rows(rows)
+    block["phase_voltage_pu"] = [1.0, "1.0", 1.0]
+    with pytest.raises(SnapshotError, match="not a finite number"):
+        check_rows(rows)

@@ -63,7 +63,7 @@ class _Rule:
     """What one field of a model allows."""
 
     name: str
-    kind: Literal["float", "int", "str", "model", "list_str", "list_model", "asset"]
+    kind: Literal["float", "int", "str", "model", "list_str", "list_float", "list_model", "asset"]
     nullable: bool
     ge: float | None = None
     le: float | None = None
@@ -162,6 +162,8 @@ def _rules_of(model: type[BaseModel]) -> _ModelRules:
             rule = _Rule(name, "str", nullable, choices=frozenset(typing.get_args(annotation)))
         elif origin is list and typing.get_args(annotation)[0] is str:
             rule = _Rule(name, "list_str", nullable)
+        elif origin is list and typing.get_args(annotation)[0] is float:
+            rule = _Rule(name, "list_float", nullable)
         elif origin is list:
             item = typing.get_args(annotation)[0]
             rule = _Rule(name, "list_model", nullable, model=_rules_of(item))
@@ -343,6 +345,20 @@ def _check_fields(
             for value, owner in zip(column, owners, strict=True):
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise _fail(owner, where, value, "not a list of strings")
+        elif kind == "list_float":
+            if set(map(type, column)) != {list}:
+                for value, owner in zip(column, owners, strict=True):
+                    if not isinstance(value, list):
+                        raise _fail(owner, where, value, "not a list of numbers")
+            flat = list(chain.from_iterable(column))
+            if flat and (
+                set(map(type, flat)) != {float}
+                or not np.isfinite(np.array(flat, dtype=np.float64)).all()
+            ):
+                for value, owner in zip(column, owners, strict=True):
+                    for item in value:
+                        if type(item) is not float or not math.isfinite(item):
+                            raise _fail(owner, where, item, "not a finite number")
         elif kind == "model":
             assert rule.model is not None
             if None not in column:
