@@ -5,7 +5,8 @@ shell, in the order the documents give them, while the first command's simulator
 So does this test: every ``sh`` code block, every command (continuation lines joined) through
 ``bash -c`` with the working directory at the repository root and an environment whose ``PATH``
 holds no virtual environment (a fresh shell never activated ``.venv``). A command must exit 0;
-a ``curl`` must print JSON that is not an error body. The liberties it takes, each so that the
+a ``curl`` must print JSON that is not an error body (a scrape of ``/metrics``: the Prometheus
+text format, parsed by prometheus-client). The liberties it takes, each so that the
 run is bounded and never needs a fixed port:
 
 * **Ports**: 8111 to 8119 become free ports (one mapping per document); a simulator started
@@ -43,6 +44,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import NODE_REDIRECT_8111, PYTHON_REDIRECT_8111, ROOT, free_port, http_get_raw
 
@@ -236,7 +238,8 @@ class Session:
         assert code in STOPPED_BY_CTRL_C, f"{command!r} exited {code}:\n{output.text}"
 
     async def run(self, command: str) -> None:
-        """Run it to the end: exit 0, and a curl prints JSON that is not an error body."""
+        """Run it to the end: exit 0, and a curl prints JSON that is not an error body (or a
+        Prometheus scrape)."""
         with trio.fail_after(COMMAND_LIMIT_S):
             result = await trio.run_process(
                 ["bash", "-c", command],
@@ -249,7 +252,10 @@ class Session:
             )
         out, err = result.stdout.decode(), result.stderr.decode()
         assert result.returncode == 0, f"{command!r} exited {result.returncode}:\n{out}{err}"
-        if words(command)[0] == "curl":
+        if words(command)[0] == "curl" and any(w.endswith("/metrics") for w in words(command)):
+            found = {f.name for f in text_string_to_metric_families(out)}
+            assert "dersim_ticks" in found, f"{command!r}: {out}"
+        elif words(command)[0] == "curl":
             body = json.loads(out)
             assert not (isinstance(body, dict) and "error" in body), f"{command!r}: {out}"
 

@@ -55,6 +55,9 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         argv = shlex.split(os.environ.get("DERSIM_ARGS", ""))
     try:
         config = parse_args(argv)
+        if config.listen_fd is not None or config.stop_on_stdin_close:
+            flag = "--listen_fd" if config.listen_fd is not None else "--stop_on_stdin_close"
+            raise ConfigError(f"{flag}: not under hypercorn, which owns the socket and process")
         parts = ServiceParts.assemble(
             config, utc_now(), started_trio_time=0.0, fast_path=config.fast_path
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import resource
 import signal
 import socket
@@ -57,6 +58,8 @@ async def _main_async(
             nursery.cancel_scope.cancel()
 
         service: RunningService = await nursery.start(serve)
+        if config.stop_on_stdin_close:
+            nursery.start_soon(_stop_when_stdin_closes, service)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 logging.getLogger("dersim_trio.Lab").info(
@@ -64,6 +67,17 @@ async def _main_async(
                 )
                 service.request_shutdown()
                 break
+
+
+async def _stop_when_stdin_closes(service: RunningService) -> None:
+    """``--stop_on_stdin_close``: shut down once standard input reaches its end (the fleet
+    supervisor holds the pipe's other end, so a shard stops when its supervisor is gone)."""
+    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    async with stdin:
+        while await stdin.receive_some(4096):
+            pass
+    logging.getLogger("dersim_trio.Lab").warning("standard input closed: shutting down")
+    service.request_shutdown()
 
 
 def _raise_open_file_limit() -> None:
@@ -77,6 +91,10 @@ def _raise_open_file_limit() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator (or the ``watch``/``record`` tools); return the process exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "fleet":
+        from dersim_trio.service.fleet import main as fleet_main
+
+        return fleet_main(args[1:])
     if args and args[0] in ("watch", "record"):
         from dersim_trio.tools import (
             main as tools_main,  # the client stack loads only for the tools
@@ -95,8 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(config.log_level)
     _raise_open_file_limit()
     try:
-        sock = open_listener(config.website_ip, config.website_port)
+        sock = (
+            open_listener(config.website_ip, config.website_port)
+            if config.listen_fd is None
+            else inherited_listener(config.listen_fd)
+        )
     except OSError as exc:
+        if config.listen_fd is not None:
+            print(f"dersim-trio: error: --listen_fd: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(
             f"dersim-trio: error: --website_ip/--website_port: cannot listen on "
             f"{config.website_ip}:{config.website_port}: {exc.strerror or exc}",
@@ -114,6 +139,21 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     trio.run(_main_async, config, sock, modbus_sockets)
     return 0
+
+
+def inherited_listener(fd: int) -> socket.socket:
+    """The listening TCP socket inherited as descriptor ``fd`` (raises ``OSError`` when it is
+    not one)."""
+    sock = socket.socket(fileno=fd)
+    try:
+        if sock.type != socket.SOCK_STREAM or not sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+        ):
+            raise OSError(f"descriptor {fd} is not a listening TCP socket")
+    except BaseException:
+        sock.detach()
+        raise
+    return sock
 
 
 def _open_modbus(config: SimConfig) -> list[socket.socket]:

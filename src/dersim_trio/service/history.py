@@ -210,8 +210,11 @@ class History:
         sim_seconds_per_tick: float,
         *,
         capacity: int | None = None,
+        first_device: int = 0,
     ) -> None:
         self.device_count = device_count
+        self.devices = range(first_device, first_device + device_count)
+        """The device indices recorded, in order (a fleet shard's slice of the fleet)."""
         self.sim_seconds_per_tick = sim_seconds_per_tick
         self.capacity = (
             capacity_for(sim_seconds_per_tick, device_count) if capacity is None else capacity
@@ -313,8 +316,9 @@ class History:
 
         ``now`` is the newest recorded tick's simulator time. Cost: a copy of the window's rows.
         """
-        if not 0 <= device < self.device_count:
-            raise IndexError(f"device {device} not in [0, {self.device_count})")
+        if device not in self.devices:
+            raise IndexError(f"device {device} not in [{self.devices.start}, {self.devices.stop})")
+        index, device = device, device - self.devices.start
         size = len(self._ticks)
         ticks = array(_TICK_TYPECODE)
         times_us = array(_TIME_TYPECODE)
@@ -334,7 +338,7 @@ class History:
                 for name, column in values.items():
                     column.extend(self._values[name][a * n + device : b * n : n])
         return HistoryWindow(
-            device_index=device,
+            device_index=index,
             period_s=self.sim_seconds_per_tick,
             tick=ticks.tolist(),
             time_us=times_us.tolist(),

@@ -46,6 +46,7 @@ from dersim_trio.service.build import build_engine, device_identity
 from dersim_trio.service.history import RETENTION_S, History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
+from dersim_trio.service.metrics import ServiceMetrics
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.app import create_app
@@ -75,6 +76,8 @@ def utc_now() -> datetime:
 
 TickListener = Callable[[Engine, Sequence[Snapshot]], None]
 """Called after every tick with the engine and the snapshots it just published."""
+TimingListener = Callable[[float, float], None]
+"""Called after every tick but the first with its duration and lateness, s."""
 HEARTBEAT_S = 60.0
 
 
@@ -85,10 +88,12 @@ async def tick_loop(
     *,
     wall_clock: WallClock | None = None,
     on_tick: TickListener | None = None,
+    on_timing: TimingListener | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Publish tick 0 at once, then one tick every ``periodic_time_s`` on fixed deadlines.
 
+    ``on_timing`` gets every later tick's duration and lateness, s (the metrics' histograms).
     Deadlines are ``start + k·period`` (``trio.sleep_until``), so the loop never drifts; a tick
     that overran by more than a whole period re-anchors the schedule instead of bursting. Any
     exception from the engine propagates and ends the supervisor.
@@ -108,7 +113,10 @@ async def tick_loop(
         hub.publish(engine.tick, snapshots.payloads)
         if on_tick is not None:
             on_tick(engine, snapshots)
-        hub.record_tick_timing(trio.current_time() - woke, lateness)
+        duration = trio.current_time() - woke
+        hub.record_tick_timing(duration, lateness)
+        if on_timing is not None:
+            on_timing(duration, lateness)
         if lateness > periodic_time_s:
             log.warning("tick %d was %.3f s late; re-anchoring the schedule", engine.tick, lateness)
             deadline = trio.current_time()
@@ -116,7 +124,11 @@ async def tick_loop(
 
 def open_history(config: SimConfig) -> History:
     """The telemetry history for ``config`` (logs when its caps keep it below 4 h)."""
-    history = History(config.device_count, config.periodic_time_s * config.time_scale)
+    history = History(
+        config.device_count,
+        config.periodic_time_s * config.time_scale,
+        first_device=config.first_device,
+    )
     if history.retention_s < RETENTION_S:
         log.warning(
             "history keeps %d ticks (%.0f simulated s, below 4 h): capped by memory or tick count",
@@ -218,7 +230,9 @@ class ServiceParts:
     context: ServerContext
     app: QuartTrio
     latest: LatestSnapshots
-    """The last tick's snapshots, for the Modbus server."""
+    """The last tick's snapshots, for the Modbus server and the metrics."""
+    metrics: ServiceMetrics
+    """The process's Prometheus registry (``GET /metrics``)."""
     modbus: ModbusServer | None = None
     """The SunSpec Modbus server while ``run_modbus`` runs."""
 
@@ -235,7 +249,7 @@ class ServiceParts:
         """Build every part for ``config`` started at ``started_wall`` (raises ``ConfigError``
         for a device type, file or model the flags cannot build)."""
         engine = build_engine(config, started_wall)
-        hub = Hub(config.device_count)
+        hub = Hub(config.device_count, config.first_device)
         context = ServerContext.for_run(
             config,
             started_wall,
@@ -246,6 +260,8 @@ class ServiceParts:
         logs = LogBuffer()
         history = open_history(config)
         controller = Controller(engine, device_identity(config))
+        latest = LatestSnapshots()
+        metrics = ServiceMetrics(hub, lambda: latest.snapshots)
         app = create_app(
             hub,
             context,
@@ -254,8 +270,9 @@ class ServiceParts:
             history=history,
             logs=logs,
             hosts=host_policy(config),
+            metrics=metrics,
         )
-        return cls(config, engine, hub, history, logs, controller, context, app, LatestSnapshots())
+        return cls(config, engine, hub, history, logs, controller, context, app, latest, metrics)
 
     async def run_ticks(
         self,
@@ -272,6 +289,7 @@ class ServiceParts:
             config.periodic_time_s,
             wall_clock=wall_clock if config.wall_clock else None,
             on_tick=observe_ticks(self.history, self.hub, config.periodic_time_s, self.latest),
+            on_timing=self.metrics.observe_tick,
             task_status=task_status,
         )
 

@@ -7,6 +7,7 @@ allowed values; the CLI prints that one line and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import os
@@ -74,6 +75,7 @@ FLAG_DEVICE_TYPES: dict[str, tuple[str, ...]] = {
 to all. A flag in this table given with another ``-d`` is refused (exit 2), naming its types."""
 
 MAX_DEVICE_COUNT = 100_000
+MAX_SHARD_COUNT = 256
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
 HybridSiteLoad = Literal["residential", "commercial", "none"]
@@ -132,6 +134,27 @@ class ModbusOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardOptions:
+    """``--shard_index k --shard_count K``: this process simulates the k-th of K contiguous
+    slices of a fleet of ``fleet_device_count`` devices (``dersim-trio fleet``)."""
+
+    index: int
+    count: int
+    fleet_device_count: int
+
+    @property
+    def devices(self) -> range:
+        """The fleet's device indices of this shard: [k·N // K, (k+1)·N // K)."""
+        n, k, shards = self.fleet_device_count, self.index, self.count
+        return range(k * n // shards, (k + 1) * n // shards)
+
+
+def shard_slices(fleet_device_count: int, shard_count: int) -> list[range]:
+    """Every shard's device indices, in shard order."""
+    return [ShardOptions(k, shard_count, fleet_device_count).devices for k in range(shard_count)]
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     """Everything one simulator process runs with."""
 
@@ -139,6 +162,7 @@ class SimConfig:
     """As given on the command line (echoed in every snapshot)."""
     canonical_type: str = "PV-3Phase"
     device_count: int = 1
+    """Devices this process simulates (a shard's slice of ``-N`` in a fleet shard)."""
     website_ip: str = "127.0.0.1"
     website_port: int = 8111
     periodic_time_s: float = 1.5
@@ -187,9 +211,23 @@ class SimConfig:
     allowed_hosts: tuple[str, ...] = ()
     """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
     names (``web/hosts.py``); ``*`` accepts any."""
+    shard: ShardOptions | None = None
+    """``--shard_index``/``--shard_count``: one shard of a fleet (None: the whole ``-N``)."""
+    listen_fd: int | None = None
+    """``--listen_fd``: serve HTTP on this inherited listening socket instead of binding
+    ``-wi``/``-wp`` (the fleet supervisor hands each shard its socket)."""
+    stop_on_stdin_close: bool = False
+    """``--stop_on_stdin_close``: shut down gracefully when standard input reaches its end (a
+    fleet shard's supervisor holds the other end, so a shard never outlives it)."""
     api_token: str | None = field(default=None, repr=False)
     """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
     Kept out of ``repr`` so that logging a config never shows it."""
+
+    @property
+    def first_device(self) -> int:
+        """The fleet index of this process's first device (0 but in a fleet shard): device
+        ``first_device + i`` is the i-th simulated here and uses seed ``--seed`` + its index."""
+        return self.shard.devices.start if self.shard is not None else 0
 
     @property
     def device_profile_name(self) -> str | None:
@@ -278,12 +316,15 @@ def _clock_time(value: str) -> time:
 
 _USAGE = """dersim-trio [flags]
        dersim-trio watch URL [--device N] [--fields F ...] [--count N] [--seconds S]
-       dersim-trio record URL --seconds S --out FILE [--device N] [--format jsonl|csv]"""
+       dersim-trio record URL --seconds S --out FILE [--device N] [--format jsonl|csv]
+       dersim-trio fleet --shards K [--fleet_port P] [flags]"""
 
-_EPILOG = """subcommands (terminal clients of a running simulator):
+_EPILOG = """subcommands (watch and record: terminal clients of a running simulator):
   watch    print one line per device per tick (dersim-trio watch --help)
   record   write every snapshot for S seconds to a .jsonl or .csv file
            (dersim-trio record --help)
+  fleet    run the -N devices in K shard processes on -wp + k, restarted when
+           they exit, with a summary on --fleet_port (README "Fleets and shards")
 
 A bad flag or file prints one line naming the flag and what is allowed and exits with code 2."""
 
@@ -304,7 +345,38 @@ def build_parser() -> argparse.ArgumentParser:
     add = functools.partial(p.add_argument, action=_Given)
     types = ", ".join(DEVICE_TYPE_ALIASES)
     add("-d", "--device_type", default="PV", help=f"device type (any case): {types}")
-    add("-N", "--device_count", default="1", help="number of devices, 1..100000")
+    add(
+        "-N",
+        "--device_count",
+        default="1",
+        help=f"number of devices (of the whole fleet with --shard_count), 1..{MAX_DEVICE_COUNT}",
+    )
+    add(
+        "--shard_index",
+        default=None,
+        metavar="k",
+        help="with --shard_count K: simulate only the k-th of K contiguous slices of the -N "
+        "devices (device indices stay the fleet's), serving on -wp + k (default: the whole "
+        "fleet)",
+    )
+    add(
+        "--shard_count",
+        default=None,
+        metavar="K",
+        help=f"shards of the fleet, 1..{MAX_SHARD_COUNT} (default: none)",
+    )
+    add(
+        "--listen_fd",
+        default=None,
+        metavar="FD",
+        help="serve on this inherited listening socket instead of -wi/-wp (socket activation; "
+        "the fleet supervisor uses it) (default: bind -wi/-wp)",
+    )
+    add(
+        "--stop_on_stdin_close",
+        default="no",
+        help="yes: shut down gracefully when standard input is closed (fleet shards)",
+    )
     add("-wi", "--website_ip", default="127.0.0.1", help="bind address of HTTP and WebSocket")
     add("-wp", "--website_port", default="8111", help="port, 0..65535; 0 picks a free one")
     add("--periodic_time", default="1.5", help="real seconds between ticks, 0.01..3600")
@@ -650,6 +722,19 @@ def _check_flags_apply(given: set[str], device_type: str) -> None:
         raise ConfigError(f"{flag}: applies only to -d {allowed}; this run is -d {shown}")
 
 
+def _shard(ns: argparse.Namespace, fleet_device_count: int) -> ShardOptions | None:
+    """``--shard_index``/``--shard_count`` (both or neither)."""
+    if ns.shard_index is None and ns.shard_count is None:
+        return None
+    if ns.shard_index is None or ns.shard_count is None:
+        given = "--shard_index" if ns.shard_count is None else "--shard_count"
+        other = "--shard_count" if ns.shard_count is None else "--shard_index"
+        raise ConfigError(f"{given}: needs {other} too (one shard of a fleet)")
+    count = _integer("--shard_count", ns.shard_count, 1, min(MAX_SHARD_COUNT, fleet_device_count))
+    index = _integer("--shard_index", ns.shard_index, 0, count - 1)
+    return ShardOptions(index, count, fleet_device_count)
+
+
 def parse_args(
     argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> SimConfig:
@@ -712,8 +797,21 @@ def parse_args(
     if hybrid.soc_min_pct >= hybrid.soc_max_pct:
         raise ConfigError("--hybrid_soc_min_pct: must be below --hybrid_soc_max_pct")
     grid_normal, grid_abnormal = _grid_category(ns.grid_category)
-    device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
+    fleet_device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
+    shard = _shard(ns, fleet_device_count)
+    device_count = len(shard.devices) if shard is not None else fleet_device_count
     website_port = _integer("--website_port", ns.website_port, 0, 65535)
+    if shard is not None and website_port:
+        if website_port + shard.count - 1 > 65535:
+            raise ConfigError(
+                f"--website_port: {shard.count} shards serve on ports {website_port}.."
+                f"{website_port + shard.count - 1}, beyond 65535"
+            )
+        website_port += shard.index
+    modbus = _modbus(ns, fleet_device_count, website_port)
+    if modbus is not None and shard is not None and modbus.port:
+        # device i of the fleet is on port P + i whichever shard simulates it
+        modbus = dataclasses.replace(modbus, port=modbus.port + shard.devices.start)
     grid_profile = Path(ns.grid_profile) if ns.grid_profile is not None else None
     if grid_profile is not None and not grid_profile.is_file():
         raise ConfigError(
@@ -764,7 +862,10 @@ def parse_args(
         grid_profile=grid_profile,
         grid_scr=grid_scr,
         grid_xr=grid_xr,
-        modbus=_modbus(ns, device_count, website_port),
+        modbus=modbus,
+        shard=shard,
+        listen_fd=_integer("--listen_fd", ns.listen_fd, 0, 65535) if ns.listen_fd else None,
+        stop_on_stdin_close=_yes_no("--stop_on_stdin_close", ns.stop_on_stdin_close),
         allowed_hosts=_allowed_hosts(ns.allowed_hosts),
         api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
     )
