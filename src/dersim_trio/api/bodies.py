@@ -3,10 +3,10 @@ against an API model. The web layer (``web/bodies.py``) and the MQTT front end
 (``protocols/mqtt/codec.py``) both decode bodies here, so a body refused over one transport is
 refused over the other with the same status, error name and field list.
 
-Limits: at most ``MAX_BODY_BYTES`` (413), JSON nested at most ``MAX_JSON_DEPTH`` deep (400:
-Python's parser would otherwise recurse once per level and fail with ``RecursionError`` around a
-thousand), a JSON object (422), then the model's own validation (422, one problem per field,
-each with what it allows).
+Limits: at most ``MAX_BODY_BYTES`` (413), not empty (400), JSON nested at most
+``MAX_JSON_DEPTH`` deep (400: Python's parser would otherwise recurse once per level and fail
+with ``RecursionError`` around a thousand), a JSON object (422), then the model's own
+validation (422, one problem per field, each with what it allows).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dersim_trio.errors import RequestRejected, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 64 * 1024
+EMPTY_BODY_DETAIL = "mutating requests need a JSON body ({} if nothing else)"
 MAX_JSON_DEPTH = 32
 """Arrays and objects nested deeper than this are refused (the deepest API body, a grid-support
 trip curve, is 5 deep)."""
@@ -70,11 +71,13 @@ def decode_json(raw: bytes | str) -> Any:
 
 def decode_body(model: type[M], raw: bytes) -> M:
     """``raw`` (the whole body) as ``model``: ``BodyError`` (413 over ``MAX_BODY_BYTES``, 400
-    for bad JSON, 422 unless a JSON object) or ``RequestRejected`` (422, one problem per
-    invalid field, each with what it allows)."""
+    when empty or not JSON, 422 unless a JSON object) or ``RequestRejected`` (422, one problem
+    per invalid field, each with what it allows)."""
     if len(raw) > MAX_BODY_BYTES:
         raise BodyError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
-    data = decode_json(raw) if raw else None
+    if not raw.strip():
+        raise BodyError(400, "invalid_json", EMPTY_BODY_DETAIL)
+    data = decode_json(raw)
     if not isinstance(data, dict):
         raise BodyError(422, "validation_error", "the body must be a JSON object")
     try:

@@ -76,10 +76,8 @@ class MqttBridge:
         self._token = trio.lowlevel.current_trio_token()
         self.link.start()
         self.hub.add_listener(self._on_tick)
-        try:
+        with contextlib.suppress(LookupError):  # no tick yet: the first comes to the listener
             self._on_tick(self.hub.last)
-        except LookupError:
-            pass  # no tick yet: the first one comes through the listener
         log.info(
             "MQTT: devices %d..%d of fleet %r on %s%s",
             self.topics.first_device,

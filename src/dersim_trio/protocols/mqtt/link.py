@@ -60,7 +60,8 @@ KEEPALIVE_S = 30
 MAX_INFLIGHT_QOS1 = 100
 """QoS 1 messages paho sends before waiting for their acknowledgements."""
 WAIT_SLICE_S = 0.2
-"""How long the publisher waits for paho before it looks at the connection again."""
+"""How long the publisher waits for paho before it looks at the connection again (and, when
+idle, how late ``published`` may count the last messages written)."""
 
 RequestCallback = Callable[[str, bytes, str | None, bytes | None], None]
 """``on_request(topic, payload, response_topic, correlation_data)`` (paho's loop thread)."""
@@ -250,7 +251,9 @@ class MqttLink:
                 ):
                     if not self._connected and inflight:
                         self._counters.dropped += self._settle(inflight, lost=True)
-                    self._cond.wait()
+                    elif inflight:  # count what paho has written since
+                        self._counters.published += self._settle(inflight, lost=False)
+                    self._cond.wait(WAIT_SLICE_S if inflight else None)
                 if self._stopping:
                     return
                 if self._control:

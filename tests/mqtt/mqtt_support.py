@@ -1,0 +1,196 @@
+"""A real Mosquitto for the MQTT tests, and a trio-side MQTT client built on paho-mqtt.
+
+``Broker`` runs Debian's ``mosquitto`` on 127.0.0.1 and a free port with its own configuration
+file (anonymous, no persistence, log to stdout); ``start`` returns once Mosquitto logs that it
+is running, ``stop`` terminates it, ``restart`` does both on the same port. ``TestClient`` is a
+paho-mqtt client whose network loop runs in its thread; messages reach the trio thread through
+an unbounded memory channel (``TrioToken.run_sync_soon``), so ``receive`` waits on an event,
+never on a sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import trio
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+_ids = itertools.count()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    """One Mosquitto process (see the module docstring)."""
+
+    def __init__(self, directory: Path, nursery: trio.Nursery) -> None:
+        self.port = free_port()
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "log_dest stderr\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+        )
+        self.log: list[str] = []
+        self._nursery = nursery
+        self._process: trio.Process | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Start Mosquitto and return once it accepts connections."""
+        assert self._process is None
+        process = await trio.lowlevel.open_process(
+            [MOSQUITTO, "-c", str(self.config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # unbuffered, unlike its stdout into a pipe
+        )
+        self._process = process
+        self.starts += 1
+        running = trio.Event()
+        self._nursery.start_soon(self._read_log, process, running)
+        await running.wait()
+
+    async def _read_log(self, process: trio.Process, running: trio.Event) -> None:
+        assert process.stderr is not None
+        pending = b""
+        async for chunk in process.stderr:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace")
+                self.log.append(text)
+                if " running" in text:
+                    running.set()
+        if not running.is_set():
+            raise AssertionError("mosquitto exited before running:\n" + "\n".join(self.log))
+
+    async def stop(self) -> None:
+        """Terminate Mosquitto and wait for it to exit."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        await process.wait()
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    def kill_now(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+    correlation_data: bytes | None
+    user_properties: tuple[tuple[str, str], ...]
+
+
+class TestClient:
+    """A paho-mqtt client for tests (MQTT 5 unless ``v311``)."""
+
+    __test__ = False
+
+    def __init__(self, port: int, *, v311: bool = False) -> None:
+        self.port = port
+        self.v311 = v311
+        protocol = MQTTProtocolVersion.MQTTv311 if v311 else MQTTProtocolVersion.MQTTv5
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"test-{next(_ids)}", protocol=protocol
+        )
+        self._token = trio.lowlevel.current_trio_token()
+        self._send, self._receive = trio.open_memory_channel[Message](math.inf)
+        self._connected = trio.Event()
+        self._acks: dict[int, trio.Event] = {}
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    async def __aenter__(self) -> TestClient:
+        self.client.connect_async("127.0.0.1", self.port)
+        self.client.loop_start()
+        await self._connected.wait()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.client.disconnect()
+        await trio.to_thread.run_sync(self.client.loop_stop)
+
+    async def subscribe(self, *topics: str) -> None:
+        """Subscribe and wait for the broker's SUBACK."""
+        event = trio.Event()
+        _, mid = self.client.subscribe([(topic, 1) for topic in topics])
+        assert mid is not None
+        self._acks[mid] = event
+        await event.wait()
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        response_topic: str | None = None,
+        correlation_data: bytes | None = None,
+    ) -> None:
+        props = None
+        if response_topic is not None or correlation_data is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            if response_topic is not None:
+                props.ResponseTopic = response_topic
+            if correlation_data is not None:
+                props.CorrelationData = correlation_data
+        self.client.publish(topic, payload, qos=1, properties=props)
+
+    async def receive(self, topic: str | None = None) -> Message:
+        """The next message (on ``topic`` if given; others before it are skipped)."""
+        async for message in self._receive:
+            if topic is None or paho.topic_matches_sub(topic, message.topic):
+                return message
+        raise AssertionError("the client's channel closed")
+
+    # paho's loop thread
+    def _on_connect(self, client: paho.Client, *args: object) -> None:
+        self._token.run_sync_soon(self._connected.set)
+
+    def _on_subscribe(self, client: paho.Client, userdata: object, mid: int, *args: object) -> None:
+        def acked() -> None:
+            event = self._acks.pop(mid, None)
+            if event is not None:
+                event.set()
+
+        self._token.run_sync_soon(acked)
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        props = msg.properties
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        users = tuple(getattr(props, "UserProperty", ()) or ()) if props is not None else ()
+        message = Message(msg.topic, bytes(msg.payload), bool(msg.retain), correlation, users)
+        with contextlib.suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(self._send.send_nowait, message)
