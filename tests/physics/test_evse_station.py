@@ -17,18 +17,10 @@ from dersim_trio.physics.evse.sessions import EvSession
 from dersim_trio.physics.evse.spec import EvseStationSpec
 from dersim_trio.physics.evse.station import EvseModel
 from dersim_trio.setup.ev_sessions_csv import parse_sessions_csv
-from dersim_trio.setup.evse_stations import load_station_spec
+from dersim_trio.setup.evse_stations import bundled_station_names, load_station_spec
 
 ENV = Environment(sim_time=datetime(2024, 6, 21, 12, 0, tzinfo=UTC))
 IDLE = Dispatch()
-BUNDLED = [
-    "EVSE-AC-22kW-1port",
-    "EVSE-AC-7.4kW-2port",
-    "EVSE-DC-150kW-CCS-1port",
-    "EVSE-DC-350kW-CCS-2port",
-    "EVSE-Hybrid-2DC-1AC",
-    "EVSE-V2G-DC-50kW-bidir",
-]
 
 
 def connectors(out: DeviceOutput) -> list[Mapping[str, Any]]:
@@ -479,7 +471,7 @@ def all_numbers(out: DeviceOutput) -> list[float]:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    name=st.sampled_from(BUNDLED),
+    name=st.sampled_from(bundled_station_names()),
     seed=st.integers(min_value=0, max_value=10_000),
     steps=st.lists(
         st.tuples(
