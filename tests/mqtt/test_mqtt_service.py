@@ -315,3 +315,27 @@ async def test_batch_mode_sends_one_message_per_tick_with_every_snapshot(
             parts = b",".join(snapshots[tick][d] for d in range(3))
             head = b'{"tick":%d,"first_device":0,"snapshots":[' % tick
             assert message.payload == head + parts + b"]}"
+
+
+async def test_under_hypercorn_the_lifespan_runs_the_mqtt_front_end_and_stops_it_cleanly(
+    broker: Broker, tmp_path: Path
+) -> None:
+    flags = ("-N", "1", "--mqtt", broker.url, "--fleet", FLEET, *FAST)
+    process = ServerProcess.hypercorn(flags, tmp_path / "hypercorn.log")
+    topic = f"dersim/{FLEET}/process/0/status"
+    try:
+        with trio.fail_after(LIMIT_S * 2):
+            async with TestClient(broker.port) as sub:
+                device_status = f"dersim/{FLEET}/0/status"
+                await sub.subscribe(topic, device_status, f"dersim/{FLEET}/0/telemetry")
+                process.start()
+                assert (await sub.receive(topic)).payload == b"online"
+                assert (await sub.receive(device_status)).payload == b"online"
+                assert tick_and_device((await sub.receive(f"dersim/{FLEET}/0/telemetry")).payload)
+                process.request_shutdown()
+                assert await process.wait_stopped(LIMIT_S) == 0
+                # a clean stop: the device's own status too (a last will covers only the process)
+                assert (await sub.receive(device_status)).payload == b"offline"
+        assert "Traceback" not in process.log()
+    finally:
+        process.stop()
