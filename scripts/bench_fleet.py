@@ -134,7 +134,7 @@ class Counter:
 
 def server_info(port: int) -> dict[str, object]:
     url = f"http://127.0.0.1:{port}/api/dersim/server-info"
-    with urllib.request.urlopen(url, timeout=10) as answer:
+    with urllib.request.urlopen(url, timeout=60) as answer:
         return dict(json.loads(answer.read()))
 
 
