@@ -4,7 +4,7 @@
 #
 # Nothing is optional: the dashboard's browser tests drive Debian's Chromium, the Node.js example
 # runs on Debian's node, the README's commands use curl and mosquitto_sub, the MQTT tests start
-# Debian's Mosquitto, so they are installed here (apt-get,
+# Debian's Mosquitto (and openssl for its TLS certificates), so they are installed here (apt-get,
 # as root) when missing, and the run stops with the command to type when they are missing and
 # this is not root.
 set -euo pipefail
@@ -19,6 +19,7 @@ SYSTEM_NEEDS=(
   "/usr/bin/curl curl"
   "/usr/sbin/mosquitto mosquitto"
   "/usr/bin/mosquitto_sub mosquitto-clients"
+  "/usr/bin/openssl openssl"
 )
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import shutil
 import socket
 import subprocess
@@ -39,16 +40,28 @@ def free_port() -> int:
 class Broker:
     """One Mosquitto process (see the module docstring)."""
 
-    def __init__(self, directory: Path, nursery: trio.Nursery) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        nursery: trio.Nursery,
+        *,
+        tls: TlsFiles | None = None,
+        password_file: Path | None = None,
+    ) -> None:
         self.port = free_port()
+        self.tls = tls
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "log_dest stderr\n"
-            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-        )
+        lines = [f"listener {self.port} 127.0.0.1"]
+        if tls is not None:
+            lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
+        if password_file is not None:
+            lines += ["allow_anonymous false", f"password_file {password_file}"]
+        else:
+            lines += ["allow_anonymous true"]
+        # as root, Mosquitto would switch to the user "mosquitto", who cannot read tmp_path
+        lines += ["user root" if os.geteuid() == 0 else "", "persistence false", "log_dest stderr"]
+        lines += [f"log_type {t}" for t in ("error", "warning", "notice", "information")]
+        self.config.write_text("\n".join(lines) + "\n")
         self.log: list[str] = []
         self._nursery = nursery
         self._process: trio.Process | None = None
@@ -56,7 +69,8 @@ class Broker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        scheme = "mqtts" if self.tls is not None else "mqtt"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
         """Start Mosquitto and return once it accepts connections."""
@@ -85,6 +99,7 @@ class Broker:
                 if " running" in text:
                     running.set()
         if not running.is_set():
+            await process.wait()
             raise AssertionError("mosquitto exited before running:\n" + "\n".join(self.log))
 
     async def stop(self) -> None:
@@ -105,6 +120,39 @@ class Broker:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsFiles:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+async def make_tls_files(directory: Path) -> TlsFiles:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it (``openssl``)."""
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
+    san = directory / "san.ext"
+    san.write_text("subjectAltName=IP:127.0.0.1\n")
+    new_key = ["-newkey", "rsa:2048", "-nodes"]
+    subject = ["-subj", "/CN=dersim test CA"]
+    sign = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-extfile", san]
+    for argv in (
+        ["req", "-x509", *new_key, "-keyout", ca_key, "-out", ca, "-days", "2", *subject],
+        ["req", *new_key, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, *sign, "-out", cert, "-days", "2"],
+    ):
+        command = ["openssl", *map(str, argv)]
+        await trio.run_process(command, capture_stdout=True, capture_stderr=True)
+    return TlsFiles(ca, cert, key)
+
+
+async def make_password_file(directory: Path, user: str, password: str) -> Path:
+    """A Mosquitto password file with one user (``mosquitto_passwd``)."""
+    path = directory / "passwords"
+    await trio.run_process(["mosquitto_passwd", "-b", "-c", str(path), user, password])
+    return path
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     topic: str
     payload: bytes
@@ -118,7 +166,14 @@ class TestClient:
 
     __test__ = False
 
-    def __init__(self, port: int, *, v311: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        v311: bool = False,
+        tls: TlsFiles | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.v311 = v311
         protocol = MQTTProtocolVersion.MQTTv311 if v311 else MQTTProtocolVersion.MQTTv5
@@ -129,6 +184,10 @@ class TestClient:
         self._send, self._receive = trio.open_memory_channel[Message](math.inf)
         self._connected = trio.Event()
         self._acks: dict[int, trio.Event] = {}
+        if tls is not None:
+            self.client.tls_set(ca_certs=str(tls.ca))
+        if credentials is not None:
+            self.client.username_pw_set(*credentials)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe

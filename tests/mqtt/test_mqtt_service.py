@@ -18,7 +18,7 @@ import httpx
 import pytest
 import trio
 import trio_websocket
-from mqtt_support import Broker, TestClient
+from mqtt_support import Broker, TestClient, make_password_file, make_tls_files
 
 from dersim_trio.api.bodies import MAX_BODY_BYTES
 from helpers import ServerProcess, free_port, wait_until
@@ -339,3 +339,51 @@ async def test_under_hypercorn_the_lifespan_runs_the_mqtt_front_end_and_stops_it
         assert "Traceback" not in process.log()
     finally:
         process.stop()
+
+
+async def test_mqtts_with_a_ca_file_and_credentials_from_the_environment(
+    tmp_path: Path,
+    nursery: trio.Nursery,
+    start_service: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with trio.fail_after(LIMIT_S):
+        tls = await make_tls_files(tmp_path)
+        passwords = await make_password_file(tmp_path, "sim", "pa ss")
+        secure = Broker(tmp_path, nursery, tls=tls, password_file=passwords)
+        await secure.start()
+        try:
+            monkeypatch.setenv("DERSIM_MQTT_USERNAME", "sim")
+            monkeypatch.setenv("DERSIM_MQTT_PASSWORD", "pa ss")
+            async with TestClient(secure.port, tls=tls, credentials=("sim", "pa ss")) as sub:
+                await sub.subscribe(f"dersim/{FLEET}/0/telemetry")
+                svc = await start_service("--mqtt_ca", str(tls.ca), *mqtt_flags(secure))
+                message = await sub.receive()
+                assert json.loads(message.payload)["device_index"] == 0
+                assert svc.mqtt.statistics().connected
+            svc.request_shutdown()
+            await svc.done.wait()
+        finally:
+            await secure.stop()
+
+
+async def test_a_refused_login_is_an_outage_and_never_stops_the_ticks(
+    tmp_path: Path, nursery: trio.Nursery, start_service: Callable[..., Any]
+) -> None:
+    with trio.fail_after(LIMIT_S):
+        passwords = await make_password_file(tmp_path, "sim", "right")
+        strict = Broker(tmp_path, nursery, password_file=passwords)
+        await strict.start()
+        try:
+            svc = await start_service(*mqtt_flags(strict))  # no credentials
+            await wait_until(lambda: svc.mqtt.statistics().outages == 1, within=LIMIT_S)
+            first = svc.hub.last.tick
+            while svc.hub.last.tick < first + 3:
+                await svc.hub.wait_published()
+            stats = svc.mqtt.statistics()
+            assert not stats.connected
+            assert stats.outages == 1  # one outage, however many attempts
+            svc.request_shutdown()
+            await svc.done.wait()
+        finally:
+            await strict.stop()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import ssl
 import threading
 import time
@@ -148,7 +149,9 @@ class MqttLink:
         self._counters = _Counters()
         self._thread: threading.Thread | None = None
         self._last_control: paho.MQTTMessageInfo | None = None
-        cid = client_id or f"dersim-{options.fleet}-{topics.first_device}"
+        # unique per process: two simulators sharing a client id would take the session from
+        # each other in turn, each reconnection kicking the other out
+        cid = client_id or f"dersim-{options.fleet}-{topics.first_device}-{secrets.token_hex(4)}"
         client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=cid, protocol=MQTTProtocolVersion.MQTTv5
         )
