@@ -23,7 +23,8 @@ produce identical bytes.
 * **HTTP/2 clients** (built with the ``h2`` package): ``h2_client``,
   ``h2_prior_knowledge_request``, ``h2c_upgrade_request``.
 * **SunSpec Modbus clients** (pysunspec2, blocking: run them with ``trio.to_thread``):
-  ``sunspec_scan``, ``sunspec_models_pinned``, ``modbus_exception_code``; ``modbus_request``
+  ``sunspec_scan``, ``sunspec_models_pinned``, ``sunspec_point``, ``sunspec_write``,
+  ``modbus_exception_code``; ``modbus_request``
   (one raw request on a blocking socket).
 * **Launches** (the contract suite runs against each of ``LAUNCHES``): ``Launched``, the one
   interface over ``InProcessLaunch`` (``run_service`` in the test's trio run, with or without
@@ -56,6 +57,7 @@ import h2.connection
 import h2.settings
 import sunspec2.device
 import sunspec2.modbus.client as sunspec_client
+import sunspec2.modbus.modbus as sunspec_modbus
 import trio
 import trio_websocket
 from quart_trio import QuartTrio
@@ -701,6 +703,39 @@ def sunspec_scan(
     finally:
         device.disconnect()
     return device
+
+
+def sunspec_point(model: Any, path: str) -> Any:
+    """A pysunspec2 point by the server's path, repeated groups numbered from 1 as SunSpec
+    numbers them (``Crv[2].Pt[1].V`` is pysunspec2's ``Crv[1].Pt[0].V``)."""
+    node = model
+    parts = path.split(".")
+    for part in parts[:-1]:
+        name, _, index = part.partition("[")
+        group = node.groups[name]
+        node = group[int(index.rstrip("]")) - 1] if index else group
+    return node.points[parts[-1]]
+
+
+def sunspec_write(port: int, model_id: int, values: dict[str, float], *, raw: bool = False) -> int:
+    """Scan, set ``values`` (engineering values, or raw register values with ``raw``) on one
+    model by ``sunspec_point`` path and write them as pysunspec2's ``model.write()`` does (the
+    dirty points, contiguous ones in one request: function 16, a lone register function 6);
+    the Modbus exception code, 0 when the write was answered normally."""
+    model = sunspec_scan(port).models[model_id][0]
+    for path, value in values.items():
+        point = sunspec_point(model, path)
+        if raw:
+            point.value = value
+        else:
+            point.cvalue = value
+    try:
+        model.write()
+    except sunspec_modbus.ModbusClientException as exc:
+        return modbus_exception_code(exc)
+    finally:
+        model.device.disconnect()
+    return 0
 
 
 def modbus_exception_code(exc: BaseException) -> int:

@@ -142,7 +142,8 @@ async def test_anomaly_detector_flags_a_step_in_power(dersim: SimulatorHandle) -
 
 @pytest.mark.dersim("-d", "PV", "--modbus_port", "0", "--periodic_time", "0.05")
 async def test_sunspec_client_reads_and_curtails_over_modbus(dersim: SimulatorHandle) -> None:
-    """pysunspec2 (examples/sunspec_client.py) scans the device, reads 701, writes 704."""
+    """pysunspec2 (examples/sunspec_client.py) scans the device, reads 701, writes 704, and
+    writes, adopts and enables a 705 volt-var curve."""
     port = dersim.modbus_ports[0]
     with trio.fail_after(60):
         result = await trio.run_process(
@@ -153,6 +154,8 @@ async def test_sunspec_client_reads_and_curtails_over_modbus(dersim: SimulatorHa
                 str(port),
                 "--limit",
                 "40",
+                "--volt-var",
+                "93:80,99:0,101:0,107:-80",
             ],
             capture_stdout=True,
             capture_stderr=True,
@@ -160,9 +163,14 @@ async def test_sunspec_client_reads_and_curtails_over_modbus(dersim: SimulatorHa
         )
         async with dersim.client() as api:
             limit = (await api.controls(0)).active_power_limit_pct
+            volt_var = (await api.grid_support(0)).volt_var
     out = result.stdout.decode()
     assert result.returncode == 0, out + result.stderr.decode()
     assert "dersim-trio PV-3Phase DERSIM-00000: models [1, 701, 702," in out
     assert re.search(r"(?m)^W \d+ VA \d+ var -?\d+ PF -?[\d.]+ Hz 60\.0 TotWhInj \d+", out), out
     assert "WMaxLimPctEna 1 WMaxLimPct 40.0" in out
     assert limit == 40.0
+    curve = [(93.0, 80.0), (99.0, 0.0), (101.0, 0.0), (107.0, -80.0)]
+    assert f"volt-var Ena 1 AdptCrvRslt COMPLETED curve {curve}" in out
+    assert volt_var.enabled
+    assert [(p.v_pct, p.var_pct) for p in volt_var.pt] == curve

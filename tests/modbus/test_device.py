@@ -14,6 +14,7 @@ import struct
 import pytest
 
 from dersim_trio.api.controls import ControlsUpdate
+from dersim_trio.api.grid_support import FreqDroopUpdate, VoltVarPoint
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine
 from dersim_trio.protocols.modbus.codec import (
@@ -28,6 +29,7 @@ from dersim_trio.protocols.modbus.codec import (
     encode_request,
 )
 from dersim_trio.protocols.modbus.device import SunSpecDevice
+from dersim_trio.protocols.modbus.models.stored_sets import Span, field_span
 from dersim_trio.protocols.modbus.quirks import Quirks
 from dersim_trio.protocols.modbus.registers import BASE_ADDRESS
 from dersim_trio.service.build import device_identity
@@ -79,7 +81,7 @@ def test_the_map_starts_with_suns_and_ends_with_the_end_model(pv: Bench) -> None
     assert head[2:] == (1, 66)
     end = pv.device.map.end
     assert pv.ask(ReadRegisters(4, end - 2, 2)).registers == (0xFFFF, 0)
-    assert list(pv.addresses) == [1, 701, 702, 704, 714, 715]
+    assert list(pv.addresses) == [1, 701, 702, 703, 704, *range(705, 713), 714, 715]
 
 
 @pytest.mark.parametrize(("address", "count"), [(0, 1), (39999, 2), (50000, 1)])
@@ -228,3 +230,33 @@ def test_scale_factor_reads_and_the_measurement_follow_the_tick(pv: Bench) -> No
     w = struct.unpack(">h", struct.pack(">H", *pv.read(701, "W")))[0] * 10.0**w_sf
     assert w == pytest.approx(pv.snapshots[0].metrics.power_kw * 1000.0, abs=10.0**w_sf)
     assert (w,) != w_before
+
+
+def test_ena_and_adptcrvreq_in_one_write_apply_together_or_not_at_all(pv: Bench) -> None:
+    """705 curve 2 with Q rising (Q3 > Q2): the adoption fails, so the enable in the same
+    request does not apply either; a valid curve and the enable apply together."""
+    q3 = pv.at(705, "Crv[2].Pt[3].Var")
+    assert pv.ask(WriteSingle(q3, 5000)).exception is None  # +50.00 %, stored
+    ena = pv.at(705, "Ena")
+    assert pv.ask(WriteMultiple(ena, (1, 2))).exception == 3
+    state = pv.controller.grid_support(0).volt_var
+    assert (state.enabled, state.pt[2].var_pct) == (False, 0.0)
+    assert pv.read(705, "AdptCrvReq", 2) == (2, 2)  # index 2, FAILED
+    assert pv.ask(WriteSingle(q3, 0)).exception is None
+    assert pv.ask(WriteMultiple(ena, (1, 2))).exception is None
+    assert pv.controller.grid_support(0).volt_var.enabled
+    assert pv.read(705, "AdptCrvReq", 2) == (2, 1)  # COMPLETED
+
+
+def test_one_out_of_range_point_in_a_write_stores_none_of_it(pv: Bench) -> None:
+    v1 = pv.at(705, "Crv[2].Pt[1].V")
+    before = pv.read(705, "Crv[2].Pt[1].V", 4)
+    assert pv.ask(WriteMultiple(v1, (9000, 5000, 13000, 0))).exception == 3  # V2 130 %
+    assert pv.read(705, "Crv[2].Pt[1].V", 4) == before
+
+
+def test_point_ranges_are_the_rest_fields_bounds() -> None:
+    assert field_span(VoltVarPoint, "v_pct") == Span(82.0, 118.0)
+    assert field_span(FreqDroopUpdate, "k_of") == Span(0.02, 0.05)
+    with pytest.raises(ValueError, match="no closed range"):
+        field_span(FreqDroopUpdate, "enabled")

@@ -25,13 +25,21 @@ import sunspec2.modbus.modbus as modbus_client
 import trio
 from trio.testing import MockClock
 
+from dersim_trio.protocols.modbus.codec import WriteMultiple
 from dersim_trio.testing import SimulatorHandle, run_simulator
-from helpers import modbus_exception_code, sunspec_scan, wait_until
+from helpers import (
+    modbus_exception_code,
+    modbus_request,
+    sunspec_point,
+    sunspec_scan,
+    sunspec_write,
+    wait_until,
+)
 
 PERIOD = ("--periodic_time", "3600", "--time_scale", "0.001", "--modbus_port", "0")
 IO_LIMIT_S = 60.0
 PHASES = {"single": 1, "split": 2, "three": 3}
-GRID_MODELS = [704]
+GRID_MODELS = [703, 704, *range(705, 713)]
 STORAGE = {"battery", "hybrid-dc"}
 
 
@@ -116,6 +124,104 @@ def check_701(m: Any, snap: dict[str, Any]) -> None:
         assert m.points[f"WL{k}"].value is None  # a phase the connection does not have
     assert m.points["TmpCab"].value is None  # not implemented
     assert m.points["ThrotPct"].value is None
+
+
+ES_POINTS = {
+    "ESVHi": ("es_v_hi_pct", "V_SF"),
+    "ESVLo": ("es_v_lo_pct", "V_SF"),
+    "ESHzHi": ("es_hz_hi", "Hz_SF"),
+    "ESHzLo": ("es_hz_lo", "Hz_SF"),
+    "ESDlyTms": ("es_dly_tms_s", None),
+    "ESRndTms": ("es_rnd_tms_s", None),
+    "ESRmpTms": ("es_rmp_tms_s", None),
+}
+CURVES = {  # model: REST function, (x point, field, SF), (y point, field, SF)
+    705: ("volt_var", ("V", "v_pct", "V_SF"), ("Var", "var_pct", "DeptRef_SF")),
+    706: ("volt_watt", ("V", "v_pct", "V_SF"), ("W", "w_pct", "DeptRef_SF")),
+    712: ("watt_var", ("W", "w_pct", "W_SF"), ("Var", "var_pct", "DeptRef_SF")),
+}
+TRIPS = {  # model: REST curve, threshold point, field, SF
+    707: ("lv", "V", "v_pct", "V_SF"),
+    708: ("hv", "V", "v_pct", "V_SF"),
+    709: ("lf", "Hz", "freq_hz", "Hz_SF"),
+    710: ("hf", "Hz", "freq_hz", "Hz_SF"),
+}
+DROOP = {
+    "DbOf": ("db_of_hz", "Db_SF"),
+    "DbUf": ("db_uf_hz", "Db_SF"),
+    "KOf": ("k_of", "K_SF"),
+    "KUf": ("k_uf", "K_SF"),
+    "RspTms": ("rsp_tms_s", "RspTms_SF"),
+    "PMin": ("p_min_pct", None),
+}
+ENABLED, COMPLETED, FAILED, READ_ONLY, READ_WRITE = 1, 1, 2, 1, 0
+
+
+def close(model: Any, path: str, expected: float, sf_name: str | None) -> None:
+    """A point (``sunspec_point`` path) is within one step of its scale factor (1 without)."""
+    step = 10.0 ** model.points[sf_name].value if sf_name is not None else 1.0
+    value = sunspec_point(model, path).cvalue
+    assert value is not None, path
+    assert value == pytest.approx(expected, abs=step), path
+
+
+def check_grid(
+    d: Any, grid: dict[str, Any], sets: tuple[int, ...] = (1, 2, 3), result: int = COMPLETED
+) -> None:
+    """Every point of 703 and 705-712 against the REST grid-support view: the set in force
+    (``Crv[1]``, read-only) and, on a fresh device, the stored sets, which start as a copy;
+    ``result``: the last adoption's (COMPLETED on a fresh device)."""
+    es = points(d, 703)
+    for point, (field, sf) in ES_POINTS.items():
+        close(es, point, grid["enter_service"][field], sf)
+    assert (es.points["ES"].value, es.points["ESDlyRemTms"].value) == (ENABLED, None)
+    for model_id, (name, x, y) in CURVES.items():
+        m, f = points(d, model_id), grid[name]
+        top = ("Ena", "NCrv", "NPt", "AdptCrvRslt", "RvrtTms")
+        assert [m.points[p].value for p in top] == [f["enabled"], 3, len(f["pt"]), result, None]
+        for n in sets:
+            c = f"Crv[{n}]."
+            assert sunspec_point(m, c + "ReadOnly").value == (READ_ONLY if n == 1 else READ_WRITE)
+            assert sunspec_point(m, c + "ActPt").value == len(f["pt"])
+            for i, pt in enumerate(f["pt"], 1):
+                for point, field, sf in (x, y):
+                    close(m, f"{c}Pt[{i}].{point}", pt[field], sf)
+            if model_id != 712:  # 712 has no response time point
+                close(m, c + "RspTms", f["rsp_tms_s"], "RspTms_SF")
+    vv, f = points(d, 705), grid["volt_var"]
+    for n in sets:
+        c = f"Crv[{n}]."
+        close(vv, c + "VRef", f["v_ref_pct"], "V_SF")
+        close(vv, c + "VRefAutoTms", f["v_ref_auto_tms_s"], None)
+        assert sunspec_point(vv, c + "VRefAutoEna").value == f["v_ref_auto_ena"]
+        assert sunspec_point(vv, c + "DeptRef").value == 1  # VAR_MAX_PCT
+        assert sunspec_point(vv, c + "Pri").value is None
+        assert sunspec_point(vv, c + "VRefAuto").value is None
+    for model_id, (key, point, field, sf) in TRIPS.items():
+        m, f = points(d, model_id), grid["trip"][key]
+        assert [m.points[p].value for p in ("Ena", "NCrvSet", "NPt")] == [ENABLED, 3, 2]
+        for n in sets:
+            c = f"Crv[{n}]."
+            assert sunspec_point(m, c + "MustTrip.ActPt").value == len(f["must_trip"])
+            for i, pt in enumerate(f["must_trip"], 1):
+                close(m, f"{c}MustTrip.Pt[{i}].{point}", pt[field], sf)
+                close(m, f"{c}MustTrip.Pt[{i}].Tms", pt["tms_s"], "Tms_SF")
+            assert sunspec_point(m, c + "MayTrip.ActPt").value is None
+            mc = f.get("mom_cess_v_pct")
+            if point == "V" and mc is not None:
+                assert sunspec_point(m, c + "MomCess.ActPt").value == 1
+                close(m, c + "MomCess.Pt[1].V", mc, sf)
+            else:
+                assert sunspec_point(m, c + "MomCess.ActPt").value in (0, None)
+    fd, f = points(d, 711), grid["freq_droop"]
+    assert [fd.points[p].value for p in ("Ena", "NCtl", "AdptCtlRslt")] == [
+        f["enabled"],
+        3,
+        result,
+    ]
+    for n in sets:
+        for point, (field, sf) in DROOP.items():
+            close(fd, f"Ctl[{n}].{point}", f[field], sf)
 
 
 def check_714(m: Any, snap: dict[str, Any]) -> None:
@@ -216,6 +322,7 @@ async def test_every_device_type_scans_and_reads_the_ticks_values(
             if "inputs" in setup:
                 await api.set_inputs(0, **setup["inputs"])
             capability = (await api.controls(0)).capability
+            grid = (await api.grid_support(0)).model_dump()
         await tick(sim, mock_clock, 2)
         before = sim.hub.last.tick
         device = await in_thread(sunspec_scan, sim.modbus_ports[0])
@@ -238,6 +345,7 @@ async def test_every_device_type_scans_and_reads_the_ticks_values(
             check_714(points(device, 714), snap)
         if snap["asset_type"] in STORAGE:
             check_storage(device, snap)
+        check_grid(device, grid)
 
 
 async def test_identity_unit_id_and_energy_seeds_come_from_the_nameplate_file(
@@ -501,3 +609,227 @@ async def test_unit_id_strict_leaves_other_unit_ids_unanswered(mock_clock: MockC
         assert 701 in (await in_thread(sunspec_scan, port)).models
         with pytest.raises(sunspec_client.SunSpecModbusClientError, match=r"timed out|timeout"):
             await in_thread(lambda: sunspec_scan(port, unit=255, timeout=0.5))
+
+
+# --- grid support: 703, 705-712 ----------------------------------------------------------------
+
+
+def adopt_request(model_id: int) -> str:
+    return "AdptCtlReq" if model_id == 711 else "AdptCrvReq"
+
+
+async def test_a_volt_var_curve_written_to_curve_2_and_adopted_is_rest_s_and_acts(
+    mock_clock: MockClock,
+) -> None:
+    """The SunSpec sequence: fill a stored curve, then ``AdptCrvReq`` = its index (a second
+    write: pysunspec2 writes top-level points before the groups'). Volt-var and watt-var both
+    enabled is allowed, as over REST (volt-var takes precedence)."""
+    async with frozen(mock_clock, "-d", "PV") as sim:
+        port = sim.modbus_ports[0]
+        curve = [(93.0, 80.0), (99.0, 0.0), (101.0, 0.0), (107.0, -80.0)]
+        values = {"Crv[2].RspTms": 2.0}
+        for i, (v, q) in enumerate(curve, 1):
+            values |= {f"Crv[2].Pt[{i}].V": v, f"Crv[2].Pt[{i}].Var": q}
+        async with sim.client() as api:
+            before = await api.grid_support(0)
+        assert await in_thread(sunspec_write, port, 705, values) == 0
+        async with sim.client() as api:
+            assert await api.grid_support(0) == before  # stored, not in force
+        assert await in_thread(sunspec_write, port, 705, {"AdptCrvReq": 2}) == 0
+        assert await in_thread(sunspec_write, port, 705, {"Ena": 1}) == 0
+        assert await in_thread(sunspec_write, port, 712, {"Ena": 1}) == 0
+        async with sim.client() as api:
+            state = await api.grid_support(0)
+            capability = (await api.controls(0)).capability
+        assert [(p.v_pct, p.var_pct) for p in state.volt_var.pt] == curve
+        assert (state.volt_var.rsp_tms_s, state.volt_var.enabled) == (2.0, True)
+        assert (state.watt_var.enabled, state.reactive_mode) == (True, "volt_var")
+        device = await in_thread(sunspec_scan, port)
+        m = points(device, 705)
+        assert (m.points["AdptCrvReq"].value, m.points["AdptCrvRslt"].value) == (2, COMPLETED)
+        check_grid(device, state.model_dump(), sets=(1,))
+        # the effect: at 1.06 pu the curve asks (106 - 101) / (107 - 101) of -80 % of the
+        # absorbing var rating
+        async with sim.client() as api:
+            await api.set_inputs(0, grid_voltage_pu=1.06)
+        await tick(sim, mock_clock, 4)
+        q_kvar = snapshot(sim)["metrics"]["reactive_power_kvar"]
+        expected = -5.0 / 6.0 * 0.8 * capability.var_max_abs_kvar
+        assert q_kvar == pytest.approx(expected, rel=0.05)
+        # a REST change shows in the next read
+        async with sim.client() as api:
+            state = await api.set_grid_support(
+                0, volt_var={"pt": [{"v_pct": v, "var_pct": q / 2} for v, q in curve]}
+            )
+        check_grid(await in_thread(sunspec_scan, port), state.model_dump(), sets=(1,))
+
+
+async def test_a_droop_control_set_adopted_over_711_cuts_power_at_high_frequency(
+    mock_clock: MockClock,
+) -> None:
+    """IEEE 1547 §6.5.2.7.2: above 60 Hz + db_of the output drops by (f - 60 - db_of) /
+    (60 k_of) of the rating; at 60.5 Hz k 0.05 takes 0.155 pu, k 0.02 0.40 pu."""
+    async with frozen(mock_clock, "-d", "PV") as sim:
+        port = sim.modbus_ports[0]
+        async with sim.client() as api:
+            await api.set_inputs(0, grid_frequency_hz=60.5)
+        await tick(sim, mock_clock, 4)
+        p_k05 = snapshot(sim)["metrics"]["power_kw"]
+        control = {"Ctl[2].DbOf": 0.017, "Ctl[2].KOf": 0.02}
+        assert await in_thread(sunspec_write, port, 711, control) == 0
+        assert await in_thread(sunspec_write, port, 711, {"AdptCtlReq": 2}) == 0
+        async with sim.client() as api:
+            droop = (await api.grid_support(0)).freq_droop
+        assert (droop.db_of_hz, droop.k_of, droop.enabled) == (0.017, 0.02, True)
+        await tick(sim, mock_clock, 4)
+        p_k02 = snapshot(sim)["metrics"]["power_kw"]
+        w_max_kw = 10.0
+        cut = ((0.5 - 0.017) / (60 * 0.02) - (0.5 - 0.036) / (60 * 0.05)) * w_max_kw
+        assert p_k05 - p_k02 == pytest.approx(cut, rel=0.05)
+
+
+async def test_703_settings_and_permit_service_round_trip(mock_clock: MockClock) -> None:
+    async with frozen(mock_clock, "-d", "PV") as sim:
+        port = sim.modbus_ports[0]
+        window = {"ESVLo": 90.0, "ESVHi": 105.5, "ESHzLo": 59.2, "ESHzHi": 60.5}
+        assert await in_thread(sunspec_write, port, 703, window) == 0
+        assert await in_thread(sunspec_write, port, 703, {"ESDlyTms": 5, "ESRmpTms": 1}) == 0
+        async with sim.client() as api:
+            es = (await api.grid_support(0)).enter_service
+        assert (es.es_v_lo_pct, es.es_v_hi_pct, es.es_hz_lo, es.es_hz_hi) == (90, 105.5, 59.2, 60.5)
+        assert (es.es_dly_tms_s, es.es_rmp_tms_s) == (5.0, 1.0)
+        assert await in_thread(sunspec_write, port, 703, {"ES": 0}) == 0
+        async with sim.client() as api:
+            record = (await api.commands(limit=1))[-1]
+        assert (record.command, record.outcome) == ("cease_to_energize", "accepted")
+        await tick(sim, mock_clock)
+        assert snapshot(sim)["status"]["service_state"] == "out_of_service"
+        assert points(await in_thread(sunspec_scan, port), 703).points["ES"].value == 0
+        assert await in_thread(sunspec_write, port, 703, {"ES": 1}) == 0
+        async with sim.client() as api:
+            record = (await api.commands(limit=1))[-1]
+            await api.set_grid_support(0, enter_service={"es_rnd_tms_s": 30})
+        assert (record.command, record.outcome) == ("enter_service", "accepted")
+        m = points(await in_thread(sunspec_scan, port), 703)
+        assert (m.points["ES"].value, m.points["ESRndTms"].value) == (ENABLED, 30)
+
+
+async def test_trip_curves_round_trip_and_rest_changes_show(mock_clock: MockClock) -> None:
+    async with frozen(mock_clock, "-d", "PV") as sim:
+        port = sim.modbus_ports[0]
+        ov1 = {"Crv[3].MustTrip.Pt[1].V": 111.0, "Crv[3].MustTrip.Pt[1].Tms": 5.0}
+        assert await in_thread(sunspec_write, port, 708, ov1) == 0
+        assert await in_thread(sunspec_write, port, 708, {"AdptCrvReq": 3}) == 0
+        assert await in_thread(sunspec_write, port, 707, {"Crv[2].MomCess.ActPt": 0}) == 0
+        assert await in_thread(sunspec_write, port, 707, {"AdptCrvReq": 2}) == 0
+        assert await in_thread(sunspec_write, port, 707, {"Ena": 1}) == 0  # always enabled
+        async with sim.client() as api:
+            trip = (await api.grid_support(0)).trip
+            assert (trip.hv.must_trip[0].v_pct, trip.hv.must_trip[0].tms_s) == (111.0, 5.0)
+            assert trip.lv.mom_cess_v_pct is None
+            state = await api.set_grid_support(
+                0,
+                trip={
+                    "lf": {
+                        "must_trip": [
+                            {"freq_hz": 58.0, "tms_s": 200},
+                            {"freq_hz": 56.0, "tms_s": 1},
+                        ]
+                    }
+                },
+            )
+        check_grid(await in_thread(sunspec_scan, port), state.model_dump(), sets=(1,))
+
+
+async def test_grid_writes_rest_would_refuse_get_03_and_change_nothing(
+    mock_clock: MockClock,
+) -> None:
+    """Point writes are checked against the REST field's range at once; a curve as a whole
+    (count, order, ranges that depend on other points or the categories) when adopted, which
+    then fails with 03 and ``AdptCrvRslt`` FAILED. The settings, over REST and in curve 1,
+    do not move."""
+    async with frozen(mock_clock, "-d", "PV") as sim:
+        port = sim.modbus_ports[0]
+        async with sim.client() as api:
+            before = await api.grid_support(0)
+        at_once: list[tuple[int, dict[str, float], int]] = [
+            (705, {"Crv[2].Pt[1].V": 130.0}, 3),  # V outside 82..118 %
+            (705, {"Crv[2].Pt[2].Var": 150.0}, 3),  # Var outside -100..100 %
+            (705, {"Crv[2].DeptRef": 0}, 3),  # W_MAX_PCT: this device's curves are VAR_MAX_PCT
+            (705, {"Crv[2].ActPt": 5}, 3),  # more than NPt
+            (706, {"Crv[2].DeptRef": 1}, 3),  # W_AVAL_PCT
+            (711, {"Ctl[2].KOf": 0.2}, 3),  # outside 0.02..0.05
+            (708, {"Crv[2].MustTrip.Pt[1].Tms": 2000.0}, 3),  # outside 0.16..1000 s
+            (703, {"ESVHi": 110.0}, 3),  # outside 105..106 %
+            (703, {"ESHzLo": 58.0}, 3),  # outside 59..59.9 Hz
+            (703, {"ES": 7}, 3),
+            (705, {"Ena": 2}, 3),
+            (707, {"Ena": 0}, 3),  # must-trip cannot be disabled
+            (705, {"AdptCrvReq": 4}, 3),  # three stored curves
+            (705, {"Crv[1].Pt[1].V": 90.0}, 2),  # the curve in force is read-only
+            (705, {"Crv[2].Pri": 1}, 2),  # not implemented
+            (705, {"RvrtTms": 60}, 2),
+        ]
+        for model_id, values, code in at_once:
+            assert await in_thread(sunspec_write, port, model_id, values) == code, values
+        on_adoption: list[tuple[int, dict[str, float]]] = [
+            (705, {"Crv[2].Pt[3].Var": 50.0}),  # Q rises with V: Q3 > Q2
+            (705, {"Crv[2].ActPt": 3}),  # three points: volt-var has four
+            (705, {"Crv[2].Pt[1].V": 97.0}),  # V1 above V2 - 2
+            (706, {"Crv[2].Pt[2].W": -50.0}),  # PV cannot absorb
+            (712, {"Crv[2].Pt[5].W": 90.0}),  # P2 outside 40..80 %
+            (707, {"Crv[2].MustTrip.Pt[1].Tms": 10.0}),  # category III UV1: 21..50 s
+            (710, {"Crv[2].MustTrip.Pt[2].Hz": 61.0}),  # OF2 below OF1
+            (711, {"Ctl[2].PMin": -50}),  # PV cannot absorb
+        ]
+        for model_id, values in on_adoption:
+            assert await in_thread(sunspec_write, port, model_id, values) == 0, values
+            request = adopt_request(model_id)
+            assert await in_thread(sunspec_write, port, model_id, {request: 2}) == 3, values
+            m = points(await in_thread(sunspec_scan, port), model_id)
+            result = m.points[request.replace("Req", "Rslt")].value
+            assert (m.points[request].value, result) == (2, FAILED), values
+            restore = {p: sunspec_point(m, p.replace("[2]", "[1]", 1)).cvalue for p in values}
+            assert await in_thread(sunspec_write, port, model_id, restore) == 0
+        async with sim.client() as api:
+            assert await api.grid_support(0) == before
+        check_grid(await in_thread(sunspec_scan, port), before.model_dump(), result=FAILED)
+
+
+async def test_fc16_only_adopts_a_curve_only_through_write_multiple(
+    mock_clock: MockClock,
+) -> None:
+    """pysunspec2 writes the lone ``AdptCrvReq`` register with function 6 (exception 01,
+    nothing adopted); the same register written with function 16 adopts the curve."""
+    async with frozen(mock_clock, "-d", "PV", "--modbus_quirks", "fc16_only") as sim:
+        port = sim.modbus_ports[0]
+        curve = {"Crv[2].Pt[1].W": -90.0, "Crv[2].Pt[1].Var": 60.0}  # two registers: FC 16
+        assert await in_thread(sunspec_write, port, 712, curve) == 0
+        assert await in_thread(sunspec_write, port, 712, {"AdptCrvReq": 2}) == 1
+        async with sim.client() as api:
+            assert (await api.grid_support(0)).watt_var.pt[0].w_pct == -100.0
+        m = points(await in_thread(sunspec_scan, port), 712)
+        address = m.model_addr + m.points["AdptCrvReq"].offset
+        response = await in_thread(modbus_request, port, WriteMultiple(address, (2,)))
+        assert response.exception is None
+        async with sim.client() as api:
+            pt = (await api.grid_support(0)).watt_var.pt[0]
+        assert (pt.w_pct, pt.var_pct) == (-90.0, 60.0)
+
+
+async def test_write_only_controls_hide_the_stored_curves_not_the_curve_in_force(
+    mock_clock: MockClock,
+) -> None:
+    flags = ("-d", "PV", "--modbus_quirks", "write_only_controls")
+    async with frozen(mock_clock, *flags) as sim:
+        port = sim.modbus_ports[0]
+        values = {"Crv[2].Pt[1].V": 106.0, "Crv[2].Pt[2].V": 109.0}
+        assert await in_thread(sunspec_write, port, 706, values) == 0
+        assert await in_thread(sunspec_write, port, 706, {"AdptCrvReq": 2, "Ena": 1}) == 0
+        async with sim.client() as api:
+            vw = (await api.grid_support(0)).volt_watt
+        assert ([p.v_pct for p in vw.pt], vw.enabled) == ([106.0, 109.0], True)
+        m = points(await in_thread(sunspec_scan, port), 706)
+        assert (m.points["Ena"].value, m.points["AdptCrvReq"].value) == (None, None)
+        assert sunspec_point(m, "Crv[2].Pt[1].V").value is None
+        assert sunspec_point(m, "Crv[1].Pt[1].V").cvalue == 106.0  # read-only: still shown

@@ -131,6 +131,8 @@ class Controller:
             slot.index: _dispatch_policy(slot.model) for slot in engine.devices
         }
         """The policy each device started with (``hybrid_dispatch: null`` returns to it)."""
+        self._grid_states: dict[int, tuple[GridSettings, GridSupportState]] = {}
+        """The last ``grid_support`` answer per device and the settings object it shows."""
 
     @property
     def device_count(self) -> int:
@@ -485,12 +487,30 @@ class Controller:
         return grid
 
     def grid_support(self, index: int) -> GridSupportState:
-        """One device's grid-support settings (every function, its categories)."""
+        """One device's grid-support settings (every function, its categories).
+
+        The answer is built once per settings object (frozen, replaced on every change) and
+        shared: Modbus reads the grid models on every request, and building the state takes
+        about 1 ms. Callers must not modify it."""
         settings = self._grid(index).settings
+        cached = self._grid_states.get(index)
+        if cached is not None and cached[0] is settings:
+            return cached[1]
         data = as_data(settings)
         data["device_index"] = index
         data["reactive_mode"] = settings.reactive_mode
-        return GridSupportState.model_validate(data)
+        state = GridSupportState.model_validate(data)
+        self._grid_states[index] = (settings, state)
+        return state
+
+    def has_grid_support(self, index: int) -> bool:
+        """True when the device has IEEE 1547 grid-support settings (``grid_support``)."""
+        return self._slot(index).supervisor.grid is not None
+
+    def service_permitted(self, index: int) -> bool:
+        """SunSpec 703 ``ES`` (permit service): False while the operator holds the device out of
+        service (``cease_to_energize``, until ``enter_service``); a trip does not change it."""
+        return self._slot(index).supervisor.service.state != "out_of_service"
 
     def update_grid_support(
         self, index: int | None, update: GridSupportUpdate

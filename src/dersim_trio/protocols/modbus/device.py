@@ -113,7 +113,9 @@ class SunSpecDevice:
         snapshot = self._snapshot()
         view.snapshot = snapshot
         if mapped.section.live or mapped.refreshed_tick != snapshot.tick:
-            self.map.store(mapped, mapped.section.values(view))
+            values = mapped.section.values(view)
+            if values is not mapped.current:  # a section may hand back unchanged values
+                self.map.store(mapped, values)
             mapped.refreshed_tick = snapshot.tick
 
     def _read(self, request: ReadRegisters) -> bytes:

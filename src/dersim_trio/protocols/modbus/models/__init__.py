@@ -1,7 +1,8 @@
 """The SunSpec models a simulated device serves, one module per model family.
 
 Every device: 1 (common), 701 (AC measurement), 702 (capacity), 703 (enter service), 704 (AC
-controls), 705-712 (the IEEE 1547 grid-support settings), 715 (DER control); devices with DC
+controls), 705-712 (the IEEE 1547 grid-support settings; 703 and 705-712 only on a device with
+grid support, which every device type has), 715 (DER control); devices with DC
 ports add 714 (DC measurement) after 712; storage devices (battery, hybrid) add 713 (storage
 capacity) before 714 and 802 (battery base) last.
 """
@@ -14,7 +15,20 @@ from dersim_trio.protocols.modbus.models.capacity import CapacitySection
 from dersim_trio.protocols.modbus.models.common import CommonSection
 from dersim_trio.protocols.modbus.models.dc_measurement import DcMeasurementSection
 from dersim_trio.protocols.modbus.models.der_control import DerControlSection
+from dersim_trio.protocols.modbus.models.enter_service import EnterServiceSection
+from dersim_trio.protocols.modbus.models.grid_curves import (
+    FreqDroopSection,
+    VoltVarSection,
+    VoltWattSection,
+    WattVarSection,
+)
 from dersim_trio.protocols.modbus.models.storage import BatterySection, StorageCapacitySection
+from dersim_trio.protocols.modbus.models.trips import (
+    TripHfSection,
+    TripHvSection,
+    TripLfSection,
+    TripLvSection,
+)
 from dersim_trio.protocols.modbus.quirks import Quirks
 from dersim_trio.protocols.modbus.registers import DeviceView, Section
 
@@ -26,8 +40,22 @@ def device_sections(view: DeviceView, quirks: Quirks) -> list[Section]:
         CommonSection(),
         AcMeasurementSection(view, auto_range=quirks.sf_change),
         CapacitySection(view),
-        AcControlsSection(view),
     ]
+    grid = view.controller.has_grid_support(view.index)
+    if grid:
+        sections.append(EnterServiceSection())
+    sections.append(AcControlsSection(view))
+    if grid:
+        sections += [
+            VoltVarSection(view),
+            VoltWattSection(view),
+            TripLvSection(view),
+            TripHvSection(view),
+            TripLfSection(view),
+            TripHfSection(view),
+            FreqDroopSection(view),
+            WattVarSection(view),
+        ]
     if n.storage is not None:
         sections.append(StorageCapacitySection(view))
     if n.dc_port_count > 0:
