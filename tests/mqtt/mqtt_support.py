@@ -85,7 +85,14 @@ class Broker:
         self.starts += 1
         running = trio.Event()
         self._nursery.start_soon(self._read_log, process, running)
-        await running.wait()
+        try:
+            await running.wait()
+        except BaseException:  # timed out or cancelled: never leave a broker behind
+            self._process = None
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()
+            raise
 
     async def _read_log(self, process: trio.Process, running: trio.Event) -> None:
         assert process.stderr is not None
