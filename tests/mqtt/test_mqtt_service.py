@@ -32,6 +32,15 @@ def mqtt_flags(broker: Broker, *extra: str) -> tuple[str, ...]:
     return ("--mqtt", broker.url, "--fleet", FLEET, *FAST, *extra)
 
 
+async def service_subscribed(client: TestClient) -> None:
+    """Until the simulator's requests subscription is in place: it subscribes first and then
+    writes its process status on the same connection, which the broker handles in order, so a
+    process status seen means the subscription is active."""
+    topic = f"dersim/{FLEET}/process/0/status"
+    await client.subscribe(topic)
+    assert (await client.receive(topic)).payload == b"online"
+
+
 def tick_and_device(payload: bytes) -> tuple[int, int]:
     data = json.loads(payload)
     return int(data["tick"]), int(data["device_index"])
@@ -76,24 +85,28 @@ async def test_statuses_online_while_serving_offline_after_a_clean_stop(
         async with TestClient(broker.port) as sub:
             await sub.subscribe(*statuses)
             seen = {}
-            while len(seen) < 3:
+            while len(seen) < 3:  # live or retained, depending on who came first
                 message = await sub.receive()
-                assert message.retain
                 seen[message.topic] = message.payload
-            assert seen == {
+            online = {
                 f"dersim/{FLEET}/0/status": b"online",
                 f"dersim/{FLEET}/1/status": b"online",
                 f"dersim/{FLEET}/process/0/status": b"online",
             }
+            assert seen == online
+        async with TestClient(broker.port) as late:  # a later subscriber gets them retained
+            await late.subscribe(*statuses)
+            retained = [await late.receive() for _ in range(3)]
+            assert all(m.retain for m in retained)
+            assert {m.topic: m.payload for m in retained} == online
         svc.request_shutdown()
         await svc.done.wait()
         async with TestClient(broker.port) as sub:
             await sub.subscribe(*statuses)
-            seen = {}
-            while len(seen) < 3:
-                message = await sub.receive()
-                seen[message.topic] = message.payload
-            assert set(seen.values()) == {b"offline"}
+            retained = [await sub.receive() for _ in range(3)]
+            assert all(m.retain for m in retained)
+            assert {m.topic for m in retained} == set(online)
+            assert {m.payload for m in retained} == {b"offline"}
 
 
 async def test_a_v5_request_is_answered_on_its_response_topic_with_its_correlation_data(
@@ -102,6 +115,7 @@ async def test_a_v5_request_is_answered_on_its_response_topic_with_its_correlati
     with trio.fail_after(LIMIT_S):
         svc = await start_service("-N", "2", *mqtt_flags(broker))
         async with TestClient(broker.port) as client, httpx.AsyncClient() as http:
+            await service_subscribed(client)
             await client.subscribe("harness/replies/#")
             client.publish(
                 f"dersim/{FLEET}/1/set/controls",
@@ -128,6 +142,7 @@ async def test_a_v311_command_is_answered_on_the_device_reply_topic(
     with trio.fail_after(LIMIT_S):
         svc = await start_service("-N", "2", *mqtt_flags(broker))
         async with TestClient(broker.port, v311=True) as client, httpx.AsyncClient() as http:
+            await service_subscribed(client)
             await client.subscribe(f"dersim/{FLEET}/+/reply")
             client.publish(f"dersim/{FLEET}/1/commands", b'{"command": "stop"}')
             reply = await client.receive()
@@ -150,6 +165,7 @@ async def test_inputs_and_grid_support_requests_apply_through_the_facade(
     with trio.fail_after(LIMIT_S):
         svc = await start_service("-N", "1", *mqtt_flags(broker))
         async with TestClient(broker.port) as client, httpx.AsyncClient() as http:
+            await service_subscribed(client)
             await client.subscribe(f"dersim/{FLEET}/0/reply")
             client.publish(f"dersim/{FLEET}/0/set/inputs", b'{"irradiance_w_m2": 321}')
             answer = json.loads((await client.receive()).payload)
@@ -185,6 +201,7 @@ async def test_a_bad_body_gets_the_rest_error_and_changes_nothing(
         url = f"{svc.http_url}/api/dersim/devices/0/controls"
         async with TestClient(broker.port) as client, httpx.AsyncClient() as http:
             before = (await http.get(url)).json()
+            await service_subscribed(client)
             await client.subscribe(f"dersim/{FLEET}/0/reply")
             client.publish(f"dersim/{FLEET}/0/set/controls", body)
             answer = json.loads((await client.receive()).payload)
@@ -204,6 +221,7 @@ async def test_refusals_of_the_mqtt_layout(
     with trio.fail_after(LIMIT_S):
         svc = await start_service("-N", "2", *mqtt_flags(broker))
         async with TestClient(broker.port) as client:
+            await service_subscribed(client)
             await client.subscribe(f"dersim/{FLEET}/+/reply")
             client.publish(f"dersim/{FLEET}/1/set/everything", b"{}")
             answer = json.loads((await client.receive()).payload)
@@ -303,18 +321,20 @@ async def test_batch_mode_sends_one_message_per_tick_with_every_snapshot(
             assert {s["tick"] for s in data["snapshots"]} == {data["tick"]}
             async with trio_websocket.open_websocket_url(svc.ws_url) as ws:
                 snapshots: dict[int, dict[int, bytes]] = defaultdict(dict)
-                while len(snapshots.get(data["tick"] + 2, {})) < 3:
+                complete = None
+                while complete is None:
                     raw = (await ws.get_message()).encode()
                     tick, device = tick_and_device(raw)
                     snapshots[tick][device] = raw
-            while True:
+                    if len(snapshots[tick]) == 3:
+                        complete = tick
+            batches = {data["tick"]: batch}
+            while max(batches) < complete:  # every batch since the start waits in the channel
                 message = await sub.receive(f"dersim/{FLEET}/process/0/telemetry")
-                tick = json.loads(message.payload)["tick"]
-                if len(snapshots.get(tick, {})) == 3:
-                    break
-            parts = b",".join(snapshots[tick][d] for d in range(3))
-            head = b'{"tick":%d,"first_device":0,"snapshots":[' % tick
-            assert message.payload == head + parts + b"]}"
+                batches[json.loads(message.payload)["tick"]] = message.payload
+            parts = b",".join(snapshots[complete][d] for d in range(3))
+            head = b'{"tick":%d,"first_device":0,"snapshots":[' % complete
+            assert batches[complete] == head + parts + b"]}"
 
 
 async def test_under_hypercorn_the_lifespan_runs_the_mqtt_front_end_and_stops_it_cleanly(
