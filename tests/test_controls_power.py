@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import hypothesis.strategies as st
@@ -261,9 +262,12 @@ def test_a_pf_that_needs_more_vars_than_rated_is_clamped_at_var_max_inj(kit: typ
 
 
 def test_pf_and_var_setpoint_in_one_body_are_refused(kit: type[Kit]) -> None:
+    """One problem, the exclusion: the excitation that comes with the power factor is not
+    refused a second time for "no power factor set"."""
     _, controller = rig(kit, "-d", "Batt")
-    with pytest.raises(ControlsRejected):
-        put(controller, power_factor=0.9, reactive_power_setpoint_kvar=1.0)
+    with pytest.raises(ControlsRejected) as info:
+        put(controller, power_factor=0.9, excitation="over", reactive_power_setpoint_kvar=1.0)
+    assert [p.field for p in info.value.problems] == ["reactive_power_setpoint_kvar"]
     put(controller, power_factor=0.9)
     put(controller, reactive_power_setpoint_kvar=1.0)  # switches the mode
     state = controller.controls(0)
@@ -308,6 +312,78 @@ def test_revert_after_s_without_a_setpoint_in_the_body_is_refused(kit: type[Kit]
     with pytest.raises(ControlsRejected) as info:
         put(controller, p_q_priority="reactive", revert_after_s=5.0)
     assert info.value.problems[0].field == "revert_after_s"
+
+
+# --- setpoints a device cannot honour: refused (a direction it lacks) or clamped (a rating) -----
+
+
+def test_a_fuel_cell_that_cannot_absorb_refuses_a_negative_setpoint(kit: type[Kit]) -> None:
+    """PEMFC fc_only 5 kW: -3 kW was accepted with an empty clamped list and the unit idled;
+    it is refused, naming the range it can run in, and nothing changes."""
+    engine, controller = rig(kit, "-d", "Fuelcell-3Phase")
+    put(controller, active_power_setpoint_kw=2.0)
+    steps(engine, 4)
+    with pytest.raises(ControlsRejected) as info:
+        put(controller, active_power_setpoint_kw=-3.0)
+    [problem] = info.value.problems
+    assert problem.field == "active_power_setpoint_kw"
+    assert "cannot absorb" in problem.message
+    assert problem.allowed == "0..5 kW"
+    assert controller.controls(0).active_power_setpoint_kw == 2.0
+    snap = engine.step()[0]
+    assert snap.metrics.power_kw == pytest.approx(2.0)
+    assert snap.status.inverter_state == "running"
+
+
+def test_a_bidirectional_fuel_cell_follows_a_negative_setpoint_into_electrolysis(
+    kit: type[Kit],
+) -> None:
+    """PEMFC bidirectional 5 kW absorbs: the grid functions' floor used to hold it at 0 kW."""
+    engine, controller = rig(kit, "-d", "Fuelcell-3Phase", "--fuelcell_mode", "bidirectional")
+    assert controller.nameplate(0).w_charge_max_kw == 5.0
+    put(controller, active_power_setpoint_kw=-3.0)
+    assert controller.controls(0).clamped == []
+    snap = steps(engine, 20)[-1]
+    assert snap.metrics.power_kw == pytest.approx(-3.0)
+    assert snap.asset.mode == "electrolysis"  # type: ignore[union-attr]
+
+
+def test_a_fuel_cell_setpoint_below_its_minimum_turndown_is_refused(kit: type[Kit]) -> None:
+    """PEMFC 5 kW, 5 % minimum turndown: 0.1 kW would idle the unit without a word."""
+    _, controller = rig(kit, "-d", "Fuelcell-3Phase")
+    with pytest.raises(ControlsRejected) as info:
+        put(controller, active_power_setpoint_kw=0.1)
+    assert "minimum turndown of 0.25 kW" in info.value.problems[0].message
+    put(controller, active_power_setpoint_kw=0.25)
+    put(controller, active_power_setpoint_kw=0.0)
+
+
+def test_an_evse_without_v2g_refuses_a_positive_setpoint_and_one_with_v2g_takes_it(
+    kit: type[Kit],
+) -> None:
+    _, controller = rig(kit, "-d", "EVSE")
+    with pytest.raises(ControlsRejected) as info:
+        put(controller, active_power_setpoint_kw=3.0)
+    assert "no V2G" in info.value.problems[0].message
+    assert info.value.problems[0].allowed == "-11..0 kW"
+    put(controller, active_power_setpoint_kw=-3.0)  # a charging cap
+    _, v2g = rig(kit, "--evse_profile", "EVSE-V2G-DC-50kW-bidir")
+    put(v2g, active_power_setpoint_kw=3.0)
+    assert v2g.controls(0).active_power_setpoint_kw == 3.0
+
+
+def test_a_charging_setpoint_beyond_the_charge_rating_is_clamped_at_wchartemaxrtg(
+    kit: type[Kit], tmp_path: Path
+) -> None:
+    """A battery rated 10 kW out and 6 kW in (702 WChaRteMaxRtg) charges at 6 kW at most."""
+    plate = tmp_path / "batt.json"
+    plate.write_text('{"702.WMaxRtg": 10000, "702.WChaRteMaxRtg": 6000}')
+    engine, controller = rig(kit, "-d", "Batt", "-f", str(plate))
+    put(controller, active_power_setpoint_kw=-8.0)
+    assert [(c.requested, c.applied, c.reason) for c in controller.controls(0).clamped] == [
+        (-8.0, -6.0, "WChaRteMaxRtg")
+    ]
+    assert engine.step()[0].metrics.power_kw == pytest.approx(-6.0)
 
 
 # --- the fuel cell's own ramp from idle ----------------------------------------------------

@@ -21,6 +21,7 @@ from dersim_trio.api.controls import CommandName, CommandRequest, ControlsUpdate
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.controls.enter_service import SERVICE_EVENTS, SERVICE_STATES, SERVICE_TRANSITIONS
 from dersim_trio.controls.operating_state import (
+    ALREADY_RUNNING_AS,
     OPERATING_STATES,
     OPERATOR_EVENTS,
     TRANSITIONS,
@@ -181,6 +182,43 @@ def test_repeated_commands_are_rejected_with_the_reason(kit: type[Kit]) -> None:
     rig.send("stop")
     rig.at(outside(SHUTDOWN_S))
     assert rig.controller.command(CommandRequest(command="stop"))[0].detail == "already off"
+
+
+IDLE_RUNNING = [
+    (("-d", "Batt"), "standby"),
+    (("-d", "Fuelcell-3Phase"), "standby"),
+    (("-d", "PV", "--start_clock_time", "00:00:00"), "sleeping"),
+    (
+        ("-d", "HybridDC-3Phase", "--start_clock_time", "00:00:00", "--hybrid_site_load", "none"),
+        "sleeping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("flags", "shown"), IDLE_RUNNING, ids=[f[1] for f, _ in IDLE_RUNNING])
+def test_start_on_a_running_unit_that_shows_standby_or_sleeping_says_why(
+    kit: type[Kit], flags: tuple[str, ...], shown: str
+) -> None:
+    """A battery or fuel cell without a setpoint shows standby, PV at night sleeping: both are
+    the running inverter with nothing to deliver, and the refusal says so instead of a bare
+    "already running" that contradicts the snapshot."""
+    rig = Rig(kit.make_engine(*FLAGS, *flags))
+    assert rig.step().status.inverter_state == shown
+    records = rig.controller.command(CommandRequest(command="start", device=0))
+    assert records[0].outcome == "rejected"
+    assert records[0].detail == ALREADY_RUNNING_AS[shown]
+    assert records[0].detail.startswith(f"already running: {shown} is a running inverter")
+    assert rig.step().status.inverter_state == shown  # nothing changed
+
+
+def test_start_on_a_running_unit_out_of_service_points_to_enter_service(kit: type[Kit]) -> None:
+    rig = battery(kit)
+    rig.send("cease_to_energize")
+    assert rig.at(TICK_S).status.inverter_state == "standby"
+    records = rig.controller.command(CommandRequest(command="start", device=0))
+    assert records[0].outcome == "rejected"
+    assert "out of service" in records[0].detail
+    assert "enter_service" in records[0].detail
 
 
 def test_a_start_during_the_shutdown_resumes_running_at_once(kit: type[Kit]) -> None:

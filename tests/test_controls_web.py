@@ -119,6 +119,12 @@ async def test_put_controls_applies_from_the_next_tick_and_reports_clamps(batt: 
             "reactive_power_setpoint_kvar",
             "one of",
         ),
+        (  # the one error, without a second one about excitation
+            {"power_factor": 0.9, "excitation": "under", "reactive_power_setpoint_kvar": 1},
+            "reactive_power_setpoint_kvar",
+            "one of",
+        ),
+        ({"excitation": "under"}, "excitation", "power_factor"),
         ({"revert_after_s": 5}, "revert_after_s", "active_power_setpoint_kw"),
         ({"setpoint": 5}, "setpoint", "active_power_setpoint_kw"),
     ],
@@ -141,6 +147,21 @@ async def test_a_setpoint_on_pv_is_422_naming_the_field(kit: type[Kit]) -> None:
     assert status == 422
     assert error["fields"][0]["field"] == "active_power_setpoint_kw"
     assert "active_power_setpoint_kw" in error["detail"]
+
+
+async def test_a_negative_setpoint_on_a_fuel_cell_that_cannot_absorb_is_422(
+    kit: type[Kit],
+) -> None:
+    """Never a 200 with an empty ``clamped`` list followed by a unit that idles."""
+    fuelcell = Served(kit, "-d", "Fuelcell-3Phase")
+    status, error = await fuelcell.call("PUT", CONTROLS, json={"active_power_setpoint_kw": -3})
+    assert status == 422
+    [field] = error["fields"]
+    assert field["field"] == "active_power_setpoint_kw"
+    assert "cannot absorb" in field["message"]
+    assert field["allowed"] == "0..5 kW"
+    _, state = await fuelcell.call("GET", CONTROLS)
+    assert state["active_power_setpoint_kw"] is None
 
 
 async def test_unknown_devices_are_404_json(batt: Served) -> None:

@@ -121,9 +121,8 @@ def test_each_bad_profile_is_one_config_error_line_with_its_line_number(
 @pytest.mark.parametrize("device_type", ["Batt", "Batt-1Phase", "Fuelcell-3Phase"])
 def test_batteries_and_fuel_cells_refuse_a_dc_profile(tmp_path: Path, device_type: str) -> None:
     path = write(tmp_path, PV_HEADER + "00:00:00,0\n12:00:00,800\n")
-    config = parse_args(["-d", device_type, "--dc_profile", str(path)])
-    with pytest.raises(ConfigError, match=r"^--dc_profile: .* takes no DC-source profile"):
-        build_engine(config, WALL)
+    with pytest.raises(ConfigError, match=r"^--dc_profile: applies only to -d PV-1Phase, "):
+        parse_args(["-d", device_type, "--dc_profile", str(path)])
 
 
 def pv_engine(tmp_path: Path, clock: str) -> Engine:

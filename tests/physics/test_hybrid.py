@@ -579,6 +579,31 @@ def test_battery_power_limits_predict_step_for_requests_beyond_the_rating(
 # --- properties -------------------------------------------------------------------------------
 
 
+def self_discharge_per_h(plate: HybridNameplate) -> float:
+    """k_sd of battery.py: the self-discharge rate per hour as a fraction of SoC."""
+    return plate.battery.self_discharge_pct_per_month / 100.0 / 730.0
+
+
+def test_a_pack_parked_at_its_reserve_drifts_below_it_by_self_discharge_only() -> None:
+    """Regression for a property-test flake: at night under self-consumption with a load, a
+    pack at its 10 % reserve minimum cannot discharge, so every hour it loses only its
+    self-discharge, k_sd·SoC = 0.02/730 · 10 % = 2.74e-4 points. Four such hours put it 1.1e-3
+    points below the reserve: the physics (battery.py), which the property test's fixed 1e-3
+    allowance did not cover; its bound now grows with the elapsed time."""
+    plate = hybrid(initial_soc_pct=10.0)
+    model = HybridModel(plate)
+    k = self_discharge_per_h(plate)
+    soc = 10.0
+    for hour in range(1, 5):
+        out = model.step(env_at(MIDNIGHT + timedelta(hours=hour), load_kw=2.0), IDLE, 3600.0)
+        soc *= 1.0 - k
+        assert soc_of(out) == pytest.approx(soc, abs=1e-12)
+        assert num(out, "battery_power_kw") == 0.0
+        assert out.message == "battery discharge limited at SoC reserve min 10 %"
+    assert soc_of(out) < 10.0 - 1e-3
+    assert soc_of(out) >= 10.0 * (1.0 - k * 4.0)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
@@ -608,10 +633,14 @@ def test_outputs_are_finite_within_limits_and_counters_monotonic(
 ) -> None:
     plate = hybrid(pv_kw, inverter_kva=inverter_kva, initial_soc_pct=soc0)
     model = HybridModel(plate, seed=seed)
-    lo = min(soc0, plate.soc_min_pct) - 1e-3  # self-discharge may drift a parked pack slightly
+    floor = min(soc0, plate.soc_min_pct)
     hi = max(soc0, plate.soc_max_pct) + 1e-9
+    elapsed_h = 0.0
     previous = dict.fromkeys(COUNTERS, 0.0)
     for policy, setpoint, limit_pct, dt_s, second, irradiance, load in steps:
+        elapsed_h += dt_s / 3600.0
+        # Below the reserve only self-discharge moves SoC, at k_sd·SoC (battery.py).
+        lo = floor * (1.0 - self_discharge_per_h(plate) * elapsed_h) - 1e-9
         model.dispatch_policy = policy
         env = env_at(MIDNIGHT + timedelta(seconds=second), irradiance, load_kw=load)
         dispatch = Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)

@@ -21,9 +21,22 @@ Targets (the physics-fidelity issue): electrical power within 5 % from 4 m/s up 
 Known exception, NREL 5-MW at 4 and 5 m/s: the model follows the bundled ROSCO rotor table
 (CCBlade), whose C_p at the tip-speed ratios the turbine runs at there is above the C_p OpenFAST's
 AeroDyn computes for the same rotor: 0.372 against 0.339 at λ 11.9 (4 m/s) and 0.435 against
-0.411 at λ 9.8 (5 m/s), both on the hub wind (from the reference's rotor torque and speed). The
-rotor speed is pinned by the steep region-1½ torque line, so the power carries that difference:
-+10.4 % and +5.7 %. These two points are held to 11 % and 6 % instead of 5 %.
+0.411 at λ 9.8 (5 m/s), both on the hub wind (from the reference's rotor torque and speed; 0.465
+against 0.454 at λ 7.4, 8 m/s). The rotor speed is pinned by the steep region-1½ torque line, so
+the power carries that difference: +10.4 % and +5.7 % (+3.8 % at 6 m/s, +2.2 % at 8 m/s).
+These two points are held to 11 % and 6 % instead of 5 %.
+
+Why, checked by re-running CCBlade (WISDEM 4.2.9, ``wisdem.ccblade``) on the OpenFAST model
+ROSCO 2.10.6 ships (``Examples/Test_Cases/NREL-5MW``: AeroDyn 15 blade and polars, tilt 5°,
+precone 2.5°, ROSCO's hard-coded shear exponent 0.2): it reproduces the bundled table (C_p 0.4653
+against 0.4650 at λ 8, 0°; 0.375 against 0.368 at λ 12). The reference run's own AeroDyn options
+(welib ``onshore_PowerCurve/NREL5MW_AD.dat``: no drag in the induction, AIDrag = TIDrag =
+False; uniform wind, no shear) move CCBlade the other way (C_p 0.389 at λ 11.8, against 0.382
+with ROSCO's settings). At λ 11.8 the outer half of the blade runs at axial induction 0.5–0.8,
+the high-induction regime where each BEM code's empirical correction decides C_p; OpenFAST there
+also runs unsteady airfoil aerodynamics and tower potential flow. No published table of AeroDyn's
+C_p for this rotor exists besides the reference run itself, and fitting the model to the
+reference would make this comparison circular, so the table stays as published.
 """
 
 from __future__ import annotations
@@ -263,3 +276,41 @@ def test_no_oscillation_through_rated_wind_in_fine_steps() -> None:
                 for _ in range(round(WINDOW_S / TICK_S))
             ]
             assert max(powers) - min(powers) < 0.01 * plate.rated_power_kw, (plate.name, wind)
+
+
+def settle(plate: WindNameplate, wind: float, tick_s: float) -> tuple[float, float, float, float]:
+    """(power kW, rotor rpm, pitch °, peak-to-peak kW over the last 5 minutes) 10 minutes after a
+    1 m/s step up to ``wind`` (2 minutes below it first), in ``tick_s`` ticks."""
+    model = WindModel(
+        plate, rotor_performance(plate.rotor_table), anemometer_height_m=plate.hub_height_m
+    )
+    below = Environment(sim_time=T0, wind_speed_m_s=wind - 1.0)
+    for _ in range(round(120.0 / tick_s)):
+        model.step(below, Dispatch(), tick_s)
+    env = Environment(sim_time=T0, wind_speed_m_s=wind)
+    powers = []
+    for _ in range(round(SETTLE_S / tick_s)):
+        out = model.step(env, Dispatch(), tick_s)
+        powers.append(out.ac_power_kw)
+    tail = powers[len(powers) // 2 :]
+    rpm = out.asset["rotor_speed_rpm"]
+    pitch = out.asset["pitch_deg"]
+    assert isinstance(rpm, float)
+    assert isinstance(pitch, float)
+    return out.ac_power_kw, rpm, pitch, max(tail) - min(tail)
+
+
+@pytest.mark.parametrize("plate", [nrel_5mw_nameplate(), iea_15mw_nameplate()], ids=["5MW", "15MW"])
+@pytest.mark.parametrize("wind", [4.0, 11.0, 12.0, 25.0])
+def test_the_1_5_s_tick_settles_where_0_1_s_steps_do(plate: WindNameplate, wind: float) -> None:
+    """The model integrates a 1.5 s tick in sub-steps of at most 0.5 s (model.py). One Euler
+    step per 1.5 s tick would leave the NREL 5-MW pitch loop in a limit cycle after the step up
+    to 25 m/s (754 kW peak-to-peak, rotor 13.1 rpm at the end; 1.0 s steps are still stable;
+    the IEA 15-MW is stable at 1.5 s). With the sub-steps the tick lands on the fine-step
+    operating point and holds it."""
+    coarse = settle(plate, wind, TICK_S)
+    fine = settle(plate, wind, 0.1)
+    assert coarse[3] < 1e-3 * plate.rated_power_kw
+    assert coarse[0] == pytest.approx(fine[0], abs=1e-3 * plate.rated_power_kw)
+    assert coarse[1] == pytest.approx(fine[1], rel=1e-3)
+    assert coarse[2] == pytest.approx(fine[2], abs=0.05)

@@ -123,6 +123,34 @@ TRANSITIONS: dict[tuple[OperatingStateName, Event], Transition | Refusal] = {
     ("fault_stopped", "fault"): Transition("fault_stopped"),
 }
 
+ALREADY_RUNNING_AS: dict[InverterStateName, str] = {
+    "running": "already running",
+    "throttled": "already running (throttled: a limit holds the output below what is available)",
+    "standby": "already running: standby is a running inverter with nothing to deliver (a "
+    "battery or fuel cell waits for an active_power_setpoint_kw, an EVSE for a car)",
+    "sleeping": "already running: sleeping is a running inverter without DC power (PV at night, "
+    "wind below cut-in); it wakes by itself",
+}
+"""The detail of a ``start`` refused in ``running``, by the ``InvSt`` the inverter shows: a
+running inverter reports what its model does, so "already running" alone would contradict a
+snapshot that says standby or sleeping."""
+ALREADY_RUNNING_OUT_OF_SERVICE = (
+    "already running, but out of service (standby until it enters service): send "
+    "enter_service, or wait for the grid to return within its enter-service window"
+)
+
+
+def refusal_detail(
+    state: OperatingStateName, event: OperatorEvent, shown: InverterStateName, in_service: bool
+) -> str | None:
+    """A refusal's detail told against what the inverter shows (None: the table's own)."""
+    if state != "running" or event != "start":
+        return None
+    if not in_service:
+        return ALREADY_RUNNING_OUT_OF_SERVICE
+    return ALREADY_RUNNING_AS.get(shown)
+
+
 INVERTER_STATE: dict[OperatingStateName, InverterStateName] = {
     "off": "off",
     "starting": "starting",

@@ -7,8 +7,12 @@ setpoint, P-Q priority "active", no ramp (instant).
 Validation happens in two layers. Field ranges are the pydantic model's (``ControlsUpdate``);
 what depends on the device or on several fields is ``DeviceControls.check``, which returns every
 problem at once so a rejected body changes nothing. Values beyond a rating are not refused but
-clamped, and the clamp is kept (``clamps``) for as long as the clamped value is in force, so the
-controls state and the status message can report it.
+clamped (an active power setpoint at ``WMaxRtg`` injecting, at ``WChaRteMaxRtg`` absorbing), and
+the clamp is kept (``clamps``) for as long as the clamped value is in force, so the controls state
+and the status message can report it. What no clamp can honour is refused: an active power
+setpoint in a direction the device cannot run at all (absorbing with ``WChaRteMaxRtg`` 0,
+injecting for an EVSE without V2G), or closer to 0 than its least running power (a fuel cell's
+minimum turndown), where the model would idle.
 
 Reversion (704 ``*Rvrt``/``*RvrtTms``/``*RvrtRem``): ``revert_after_s`` in an update applies to
 the setpoints present in that same update. Their deadlines are kept in simulated seconds since
@@ -72,6 +76,50 @@ def _clamp(name: str, value: float, low: float, high: float, low_why: str, high_
     return Clamp(name, value, value, "")
 
 
+def _setpoint_range(rating: AcRating) -> str:
+    low = 0.0 - rating.w_charge_max_kw  # 0.0 -: never "-0"
+    high = rating.w_max_kw if rating.injects else 0.0
+    return f"{low:g}..{high:g} kW"
+
+
+def _direction_problems(sp: float, asset_type: str, rating: AcRating) -> list[FieldProblem]:
+    """Why an active power setpoint asks for a direction the device cannot run in."""
+    if sp < -_EPS and rating.w_charge_max_kw <= 0.0:
+        why = (
+            "it cannot absorb active power (WChaRteMaxRtg 0; a fc_only fuel cell has no "
+            "electrolysis branch)"
+            if asset_type == "fuelcell"
+            else "it cannot absorb active power (WChaRteMaxRtg 0)"
+        )
+        return [
+            FieldProblem(
+                "active_power_setpoint_kw",
+                f"a negative setpoint asks this {asset_type} device to absorb, and {why}",
+                _setpoint_range(rating),
+            )
+        ]
+    if _EPS < abs(sp) < rating.w_min_run_kw - _EPS:
+        floor = rating.w_min_run_kw
+        return [
+            FieldProblem(
+                "active_power_setpoint_kw",
+                f"{abs(sp):g} kW is below this {asset_type} device's minimum turndown of "
+                f"{floor:g} kW, where it would idle",
+                f"0 (idle) or {floor:g} kW and more in magnitude, within {_setpoint_range(rating)}",
+            )
+        ]
+    if sp > _EPS and not rating.injects:
+        return [
+            FieldProblem(
+                "active_power_setpoint_kw",
+                f"a positive setpoint asks this {asset_type} device to export, and it cannot "
+                "(no V2G: negative values cap its charging, 0 pauses it)",
+                _setpoint_range(rating),
+            )
+        ]
+    return []
+
+
 @dataclass(slots=True)
 class DeviceControls:
     """The operator's setpoints for one device (read by ``controls.supervisor`` every tick)."""
@@ -100,12 +148,18 @@ class DeviceControls:
         )
 
     def check(
-        self, update: ControlsUpdate, asset_type: str, hybrid_policy: str | None
+        self,
+        update: ControlsUpdate,
+        asset_type: str,
+        hybrid_policy: str | None,
+        rating: AcRating,
     ) -> list[FieldProblem]:
         """Every reason ``update`` cannot apply to this device (empty: it can).
 
         ``hybrid_policy`` is the hybrid's dispatch policy once the update applies (None for
-        other assets).
+        other assets). A setpoint in a direction the device cannot run at all (a negative one
+        for a unit that cannot absorb, a positive one for an EVSE without V2G) is refused here;
+        one beyond a rating in a direction it can run is clamped by ``apply``.
         """
         fields = update.model_fields_set
         problems: list[FieldProblem] = []
@@ -128,7 +182,12 @@ class DeviceControls:
                         'with "hybrid_dispatch": "manual" (in this body or set before)',
                     )
                 )
-        if update.power_factor is not None and update.reactive_power_setpoint_kvar is not None:
+            else:
+                problems += _direction_problems(update.active_power_setpoint_kw, asset_type, rating)
+        both_reactive = (
+            update.power_factor is not None and update.reactive_power_setpoint_kvar is not None
+        )
+        if both_reactive:
             problems.append(
                 FieldProblem(
                     "reactive_power_setpoint_kvar",
@@ -136,7 +195,8 @@ class DeviceControls:
                     "one of power_factor or reactive_power_setpoint_kvar per body",
                 )
             )
-        if update.excitation is not None:
+        elif update.excitation is not None:
+            # (with both, the excitation's power factor is the one refused above)
             pf_after = update.power_factor if "power_factor" in fields else self.power_factor
             if update.reactive_power_setpoint_kvar is not None:
                 pf_after = None
@@ -181,8 +241,14 @@ class DeviceControls:
             self.clamps.pop("active_power_setpoint_kw", None)
             sp = update.active_power_setpoint_kw
             if sp is not None:
-                w_max = rating.w_max_kw
-                c = _clamp("active_power_setpoint_kw", sp, -w_max, w_max, "WMaxRtg", "WMaxRtg")
+                c = _clamp(
+                    "active_power_setpoint_kw",
+                    sp,
+                    -rating.w_charge_max_kw,
+                    rating.w_max_kw,
+                    "WChaRteMaxRtg",
+                    "WMaxRtg",
+                )
                 sp = c.applied
                 if c.reason:
                     self.clamps[c.field] = c

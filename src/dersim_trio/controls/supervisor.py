@@ -66,6 +66,7 @@ from dersim_trio.controls.operating_state import (
     OperatingState,
     OperatingTimes,
     Outcome,
+    refusal_detail,
 )
 from dersim_trio.controls.ramp import ramp_toward
 from dersim_trio.controls.reactive import (
@@ -125,6 +126,8 @@ class DeviceSupervisor:
     shutdown_from_kw: float = 0.0
     """|P| when the stop command arrived: the start of the shutdown ramp."""
     last_active_power_kw: float = 0.0
+    last_inverter_state: InverterStateName = "running"
+    """The ``InvSt`` of the last tick (what a refused command's detail is told against)."""
     reactive_clamp: ReactiveLimit | None = None
     """The reactive power clamp of the last tick (None: Q fitted)."""
     grid: GridSupport | None = None
@@ -145,6 +148,15 @@ class DeviceSupervisor:
             result = self.service.handle(event, times.enter_service_delay_s)
             return result.accepted, result.detail
         outcome = self.operation.handle(name, times, conditions_cleared=not self.faults.present)
+        if not outcome.accepted:
+            detail = refusal_detail(
+                outcome.state,
+                name,
+                self.last_inverter_state,
+                self.service.state == "in_service" and not self.grid_tripped,
+            )
+            if detail is not None:
+                return False, detail
         if not outcome.accepted and name == "reset" and self.faults.present:
             present = ", ".join(self.faults.active)
             return False, (
@@ -522,6 +534,7 @@ class DeviceSupervisor:
             inverter = model_state if energized else "standby"
         else:
             inverter = self.operation.inverter_state
+        self.last_inverter_state = inverter
         return Delivered(
             active_power_kw=p,
             reactive_power_kvar=q,

@@ -108,8 +108,10 @@ class DeviceSlot:
     """The source impedance in front of the device (None: a stiff grid)."""
     voltage_rise_pu: float = 0.0
     """Terminal minus source voltage for the P and Q of the last tick (weak grid only)."""
-    grid_status: tuple[tuple[object, ...], GridSupportStatus] | None = None
-    """The last grid-support block of the snapshot and what it was built from."""
+    grid_status: tuple[tuple[float, ...], GridSupportStatus] | None = None
+    """The last grid-support block of the snapshot and its phase voltages."""
+    last_frequency_hz: float | None = None
+    """The grid frequency of the last tick (the snapshot's ROCOF)."""
 
     @property
     def dispatch(self) -> Dispatch:
@@ -263,8 +265,23 @@ class Engine:
                     delivered.reactive_power_kvar / s_rated,
                 )
                 slot.voltage_rise_pu = v_terminal - v
+            grid_block = None
+            if supervisor.grid is not None:
+                rise = v_terminal - v
+                if slot.ac_type != "three":
+                    phase_v: tuple[float, ...] = (v_terminal,)
+                elif phases is None:
+                    phase_v = (v_terminal, v_terminal, v_terminal)
+                else:
+                    phase_v = (phases[0] + rise, phases[1] + rise, phases[2] + rise)
+                f_last = slot.last_frequency_hz
+                rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
+                grid_block = _grid_support(slot, phase_v, rocof)
+            slot.last_frequency_hz = f
             snapshots.append(
-                self._snapshot(slot, out, delivered, v_terminal, f, tick, timestamp, clock_time)
+                self._snapshot(
+                    slot, out, delivered, v_terminal, f, tick, timestamp, clock_time, grid_block
+                )
             )
         return snapshots
 
@@ -278,6 +295,7 @@ class Engine:
         tick: int,
         timestamp: str,
         clock_time: str,
+        grid_block: GridSupportStatus | None,
     ) -> Snapshot:
         ac = measure(
             slot.ac_type,
@@ -342,7 +360,7 @@ class Engine:
                 "asset_type": model.asset_type,
                 "device_index": slot.index,
                 "asset": ASSET_MODELS[model.asset_type].model_validate(out.asset),
-                "grid_support": _grid_support(slot),
+                "grid_support": grid_block,
             }
         )
 
@@ -398,31 +416,75 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
 
 
-def _grid_support(slot: DeviceSlot) -> GridSupportStatus | None:
+_GRID_BLOCK_FIELDS = frozenset(GridSupportStatus.model_fields)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _grid_block(**values: object) -> GridSupportStatus:
+    """A ``GridSupportStatus`` from values known to be valid, built as ``model_construct``
+    builds it (the instance dict, the set of fields set, no extra, no private attributes)
+    without its per-field default and alias handling, a third of its cost: up to every
+    device's block changes every tick with every function enabled (``BENCHMARKS.md``).
+    ``tests/test_engine.py`` checks the result equals ``model_construct``'s."""
+    block = _new_object(GridSupportStatus)
+    _set_attribute(block, "__dict__", values)
+    _set_attribute(block, "__pydantic_fields_set__", _GRID_BLOCK_FIELDS)
+    _set_attribute(block, "__pydantic_extra__", None)
+    _set_attribute(block, "__pydantic_private__", None)
+    return block
+
+
+def _grid_support(
+    slot: DeviceSlot, phase_v_pu: tuple[float, ...], rocof_hz_per_s: float
+) -> GridSupportStatus | None:
     """The snapshot's grid-support block, built once per change of its values.
 
-    A model instance passes the snapshot's validation as it is, so the block is built with
-    ``model_construct`` after the one check its validation would make of these values
-    (finite numbers; the function names come from the settings): a NaN still fails the tick.
-    (Validating the block costs about 7 µs per device-tick, a quarter of a PV unit's whole
-    snapshot validation; ``BENCHMARKS.md``.)"""
+    A model instance passes the snapshot's validation as it is, so the block is built
+    without validation (``_grid_block``) after the one check its validation would make of
+    these values (finite numbers; the function and mode names come from the settings): a NaN
+    still fails the tick. (Validating the block costs about 7 µs per device-tick, a quarter of
+    a PV unit's whole snapshot validation; ``BENCHMARKS.md``.)"""
     grid = slot.supervisor.grid
     if grid is None:
         return None
-    key = (grid.active_functions, grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct)
+    q, p, v_ref, v_pct = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct, grid.v_pct
+    mode, by, functions = grid.reactive_mode, grid.p_limit_by, grid.active_functions
     cached = slot.grid_status
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    q, p, v_ref = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct
-    if not (math.isfinite(q) and math.isfinite(p) and math.isfinite(v_ref)):
+    if cached is not None:  # compared field by field: no key built per device-tick
+        phases, block = cached
+        if (
+            block.target_q_kvar == q
+            and block.p_limit_kw == p
+            and block.v_ref_pct == v_ref
+            and block.v_pct == v_pct
+            and block.rocof_hz_per_s == rocof_hz_per_s
+            and phases == phase_v_pu
+            and block.p_limit_by == by
+            and block.reactive_mode == mode
+            and block.functions is functions  # one list per settings object
+        ):
+            return block
+    # One test for all: a sum is finite only when every term is (the terms are bounded far
+    # below overflow: kW, kvar, % and pu of a device, Hz/s).
+    if not math.isfinite(q + p + v_ref + v_pct + rocof_hz_per_s + sum(phase_v_pu)):
         raise ValueError(
             f"device {slot.index}: grid support produced a non-finite value "
-            f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref})"
+            f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref}, v_pct {v_pct}, "
+            f"rocof_hz_per_s {rocof_hz_per_s}, phase_voltage_pu {list(phase_v_pu)})"
         )
-    status = GridSupportStatus.model_construct(
-        functions=grid.active_functions, target_q_kvar=q, p_limit_kw=p, v_ref_pct=v_ref
+    status = _grid_block(
+        functions=functions,
+        target_q_kvar=q,
+        p_limit_kw=p,
+        v_ref_pct=v_ref,
+        reactive_mode=mode,
+        p_limit_by=by,
+        v_pct=v_pct,
+        phase_voltage_pu=list(phase_v_pu),
+        rocof_hz_per_s=rocof_hz_per_s,
     )
-    slot.grid_status = (key, status)
+    slot.grid_status = (phase_v_pu, status)
     return status
 
 

@@ -105,6 +105,14 @@ class AcRating:
     """``VarMaxInjRtg``: reactive injection rating, kvar (> 0)."""
     var_max_abs_kvar: float
     """``VarMaxAbsRtg``: reactive absorption rating, kvar (> 0)."""
+    w_charge_max_kw: float = 0.0
+    """``WChaRteMaxRtg``: the most active power it absorbs, kW (0: it cannot absorb; storage,
+    EVSE and a bidirectional fuel cell can)."""
+    injects: bool = True
+    """Whether it can deliver active power (False: an EVSE station without V2G)."""
+    w_min_run_kw: float = 0.0
+    """The least |P| it runs at, kW: a setpoint closer to 0 idles it (a fuel cell's minimum
+    turndown); 0: any value."""
 
 
 class DeviceModel(Protocol):

@@ -377,6 +377,7 @@ class BatteryModel:
             va_max_kva=np_.va_max_kva,
             var_max_inj_kvar=np_.var_max_inj_kvar,
             var_max_abs_kvar=np_.var_max_abs_kvar,
+            w_charge_max_kw=min(np_.w_charge_max_kw, np_.va_max_kva),
         )
         self._rng = random.Random(seed)
         self._soc_pct = float(np_.initial_soc_pct)

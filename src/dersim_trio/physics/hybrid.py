@@ -255,7 +255,11 @@ class HybridNameplate:
         """SunSpec 702 rating: W and VA = inverter_kva, var 0.44 pu (IEEE 1547 Category B)."""
         s = self.inverter_kva
         return AcRating(
-            w_max_kw=s, va_max_kva=s, var_max_inj_kvar=_VAR_PU * s, var_max_abs_kvar=_VAR_PU * s
+            w_max_kw=s,
+            va_max_kva=s,
+            var_max_inj_kvar=_VAR_PU * s,
+            var_max_abs_kvar=_VAR_PU * s,
+            w_charge_max_kw=s,  # the battery charges from the grid through the inverter
         )
 
 

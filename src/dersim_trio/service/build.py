@@ -267,19 +267,15 @@ def start_time(config: SimConfig, wall_now: datetime) -> datetime:
     return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
-ABSORBING_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc", "evse"})
-"""Assets that take active power from the grid (charging), up to their ``WMaxRtg``."""
-
-
 def grid_rating(model: DeviceModel) -> GridRating:
-    """The ratings the grid functions use for a model (charging up to ``WMaxRtg``)."""
+    """The ratings the grid functions use for a model (charging up to ``WChaRteMaxRtg``)."""
     r = model.rating
     return GridRating(
         w_max_kw=r.w_max_kw,
         va_max_kva=r.va_max_kva,
         var_max_inj_kvar=r.var_max_inj_kvar,
         var_max_abs_kvar=r.var_max_abs_kvar,
-        w_max_charge_kw=r.w_max_kw if model.asset_type in ABSORBING_ASSETS else 0.0,
+        w_max_charge_kw=r.w_charge_max_kw,
     )
 
 

@@ -325,7 +325,7 @@ class Controller:
         policy = _dispatch_policy(model)
         if policy is not None and "hybrid_dispatch" in fields:
             policy = update.hybrid_dispatch or self._configured_dispatch[index]
-        problems = controls.check(update, model.asset_type, policy)
+        problems = controls.check(update, model.asset_type, policy, model.rating)
         if problems:
             log_ac.info(
                 "device %d: controls update rejected: %s", index, ControlsRejected(problems)

@@ -7,19 +7,21 @@ allowed values; the CLI prints that one line and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
 from dersim_trio.grid.network import DEFAULT_XR, SCR_RANGE, XR_RANGE
+from dersim_trio.physics.evse.spec import DEFAULT_STATION_NAME
 from dersim_trio.protocols.modbus.quirks import DEFAULT_SLOW_MS, QUIRKS
 from dersim_trio.setup.hostnames import parse_allowed_hosts
 from dersim_trio.setup.nameplates import resolve_nameplate
@@ -40,6 +42,37 @@ DEVICE_TYPE_ALIASES: dict[str, str] = {
     "EVSE": "EVSE",
 }
 """Every ``--device_type`` value the contract names, mapped to its canonical type."""
+
+_DEVICE_TYPE_BY_LOWER: dict[str, str] = {name.lower(): name for name in DEVICE_TYPE_ALIASES}
+"""``-d`` ignores case: ``pv``, ``batt``, ``evse`` are the names above."""
+
+PV_ARRAY_TYPES = ("PV-1Phase", "PV-2Phase", "PV-3Phase", "HybridDC-3Phase")
+WIND_TYPES = ("Wind-T3-3Phase", "Wind-T4-3Phase")
+FUELCELL_TYPES = ("Fuelcell-3Phase",)
+HYBRID_TYPES = ("HybridDC-3Phase",)
+
+FLAG_DEVICE_TYPES: dict[str, tuple[str, ...]] = {
+    "--evse_profile": ("EVSE",),
+    "--dc_profile": (*PV_ARRAY_TYPES, *WIND_TYPES, "EVSE"),
+    "--latitude": PV_ARRAY_TYPES,
+    "--pv_tilt_deg": PV_ARRAY_TYPES,
+    "--pv_azimuth_deg": PV_ARRAY_TYPES,
+    "--wind_anemometer_height_m": WIND_TYPES,
+    "--fuelcell_chemistry": FUELCELL_TYPES,
+    "--fuelcell_mode": FUELCELL_TYPES,
+    "--fuelcell_fuel": FUELCELL_TYPES,
+    "--hybrid_pv_kw": HYBRID_TYPES,
+    "--hybrid_batt_kw": HYBRID_TYPES,
+    "--hybrid_batt_kwh": HYBRID_TYPES,
+    "--hybrid_inverter_kva": HYBRID_TYPES,
+    "--hybrid_soc_min_pct": HYBRID_TYPES,
+    "--hybrid_soc_max_pct": HYBRID_TYPES,
+    "--hybrid_dispatch": HYBRID_TYPES,
+    "--hybrid_site_load": HYBRID_TYPES,
+    "--hybrid_site_load_kwh": HYBRID_TYPES,
+}
+"""The flags that apply to some device types only (canonical types); every other flag applies
+to all. A flag in this table given with another ``-d`` is refused (exit 2), naming its types."""
 
 MAX_DEVICE_COUNT = 10_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -201,6 +234,42 @@ class SimConfig:
         return None
 
 
+_FLAG_NAME_WIDTH = 30
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help``: every flag's default after its text (argparse's own formatter, which would
+    print "None" for a default that depends on other flags; those say theirs in words), and the
+    epilogue's subcommand lines kept as written."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=_FLAG_NAME_WIDTH)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.nargs == 0 or "(default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+class _Given(argparse.Action):
+    """Stores the value like argparse's default action and records the flag as given, so that a
+    flag with a default is refused for a device type it does not apply to only when it was
+    typed."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        given: set[str] = getattr(namespace, "given_flags", set())
+        given.update(self.option_strings)  # every spelling: -dc_p is --dc_profile
+        namespace.given_flags = given
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises ``ConfigError`` (one line) instead of printing usage and exiting."""
 
@@ -240,58 +309,104 @@ def _clock_time(value: str) -> time:
     return time(h, m, s)
 
 
+_USAGE = """dersim-trio [flags]
+       dersim-trio watch URL [--device N] [--fields F ...] [--count N] [--seconds S]
+       dersim-trio record URL --seconds S --out FILE [--device N] [--format jsonl|csv]"""
+
+_EPILOG = """subcommands (terminal clients of a running simulator):
+  watch    print one line per device per tick (dersim-trio watch --help)
+  record   write every snapshot for S seconds to a .jsonl or .csv file
+           (dersim-trio record --help)
+
+A bad flag or file prints one line naming the flag and what is allowed and exits with code 2."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser (flag names as in the contract, §1)."""
+    """The command-line parser (flag names as in the contract, §1).
+
+    Every flag has a help text and shows its default (``--help``); flags that apply to some
+    device types only are listed in ``FLAG_DEVICE_TYPES``.
+    """
     p = _Parser(
         prog="dersim-trio",
+        usage=_USAGE,
         description="DER simulator: devices with real physics, telemetry over HTTP and WebSocket.",
+        epilog=_EPILOG,
+        formatter_class=_HelpFormatter,
     )
-    add = p.add_argument
+    add = functools.partial(p.add_argument, action=_Given)
     types = ", ".join(DEVICE_TYPE_ALIASES)
-    add("-d", "--device_type", default="PV", help=f"device type: {types} (default PV)")
-    add("-N", "--device_count", default="1", help="number of devices, 1..10000 (default 1)")
-    add("-wi", "--website_ip", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    add("-d", "--device_type", default="PV", help=f"device type (any case): {types}")
+    add("-N", "--device_count", default="1", help="number of devices, 1..10000")
+    add("-wi", "--website_ip", default="127.0.0.1", help="bind address of HTTP and WebSocket")
     add("-wp", "--website_port", default="8111", help="port, 0..65535; 0 picks a free one")
-    add("--periodic_time", default="1.5", help="seconds between ticks, 0.01..3600 (default 1.5)")
+    add("--periodic_time", default="1.5", help="real seconds between ticks, 0.01..3600")
     add(
         "--time_scale",
         "--wind_time_scale",
         default=None,
-        help="simulated seconds per real second, 0.001..1e6 (default 1)",
+        help="simulated seconds per real second, 0.001..1e6 (default: 1)",
     )
     add("-wc", "--wall_clock", default="no", help="yes: the simulator clock follows the real clock")
-    add("-wc_tz", "--wall_clock_timezone", default="UTC", help="IANA time zone (default UTC)")
+    add("-wc_tz", "--wall_clock_timezone", default="UTC", help="IANA time zone")
     add(
         "--start_clock_time",
         "--start-clock-time",
         "-start_clock_time",
         default=None,
-        help="HH:MM:SS the simulator clock starts at (default: now)",
+        help="HH:MM:SS the simulator clock starts at; e.g. 12:00:00 for a sunny PV run at "
+        "night (default: now)",
     )
     add(
         "--start_date",
         default=None,
         help="YYYY-MM-DD the simulator clock starts on (default: today)",
     )
-    add("-f", dest="nameplate_file", default=None, help="nameplate JSON (<model>.<point> keys)")
+    add(
+        "-f",
+        dest="nameplate_file",
+        default=None,
+        metavar="NAMEPLATE",
+        help="nameplate JSON file (<model>.<point> keys) or a bundled nameplate name, see "
+        "--list-profiles (default: the device type's own ratings)",
+    )
     add(
         "--list-profiles",
         "--list_profiles",
         action="store_true",
         help="print the bundled nameplates and EVSE profiles, then exit",
     )
-    add("--evse_profile", default=None, help="EVSE profile name or JSON file (implies -d EVSE)")
-    add("-dc_p", "--dc_profile", default=None, help="DC-source profile CSV")
-    add("--seed", default="0", help="seed of every random process (default 0)")
-    add("--log_level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
-    add("--wind_anemometer_height_m", default="10", help="wind data measurement height, m")
-    add("--latitude", default="35.0", help="site latitude for the sun position, degrees")
-    add("--pv_tilt_deg", default="20", help="PV array tilt from horizontal, degrees (0..90)")
+    add(
+        "--evse_profile",
+        default=None,
+        help="EVSE station: a bundled name (see --list-profiles) or a JSON file; implies -d EVSE "
+        f"(default: {DEFAULT_STATION_NAME})",
+    )
+    add(
+        "-dc_p",
+        "--dc_profile",
+        default=None,
+        help="DC-source CSV: irradiance (PV, HybridDC), wind speed (wind) or EV sessions (EVSE) "
+        "(default: the model's own seeded source)",
+    )
+    add("--seed", default="0", help="seed of every random process; device i uses seed + i")
+    add("--log_level", default="INFO", help="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    add(
+        "--wind_anemometer_height_m",
+        default="10",
+        help="Wind-T3-3Phase, Wind-T4-3Phase: height of the wind speed data, 0.5..300 m",
+    )
+    add("--latitude", default="35.0", help="PV-*, HybridDC-3Phase: site latitude, -90..90°")
+    add(
+        "--pv_tilt_deg",
+        default="20",
+        help="PV-*, HybridDC-3Phase: array tilt from horizontal, 0..90°",
+    )
     add(
         "--pv_azimuth_deg",
         default="equator",
-        help="PV array azimuth, degrees clockwise from north (0..360, 180 = south); "
-        "default: facing the equator",
+        help="PV-*, HybridDC-3Phase: array azimuth, degrees clockwise from north (0..360, "
+        "180 = south; equator: facing the equator)",
     )
     add(
         "--fast_path",
@@ -304,32 +419,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOSTS",
         help="comma-separated Host names (name, name:port, [v6]:port; '*' for any) answered "
         "besides the bound address, localhost, 127.0.0.1 and [::1] on the server's port; "
-        "any other Host gets 421 (DNS rebinding)",
+        "any other Host gets 421 (DNS rebinding) (default: none)",
     )
     add(
         "--api_token",
         default=None,
         metavar="TOKEN",
-        help="require 'Authorization: Bearer TOKEN' on mutating requests (default: env "
-        "DERSIM_API_TOKEN, else none); prefer the variable: flags show in the process list",
+        help="require 'Authorization: Bearer TOKEN' on mutating requests; prefer the variable: "
+        "flags show in the process list (default: env DERSIM_API_TOKEN, else none)",
     )
-    add("--startup_time_s", default="5", help="seconds in 'starting' after start, 0..3600 (5)")
-    add("--shutdown_time_s", default="3", help="seconds to ramp to 0 after stop, 0..3600 (3)")
+    add("--startup_time_s", default="5", help="seconds in 'starting' after start, 0..3600")
+    add("--shutdown_time_s", default="3", help="seconds to ramp to 0 after stop, 0..3600")
     add(
         "--enter_service_delay_s",
         default="5",
-        help="enter-service delay after enter_service, seconds 0..3600 (5)",
+        help="enter-service delay after an enter_service command, seconds 0..3600",
     )
     add(
         "--grid_category",
         default="B,III",
         help="IEEE 1547 normal,abnormal performance categories every device starts with: "
-        "A or B, then I, II or III (default B,III)",
+        "A or B, then I, II or III",
     )
     add(
         "--grid_profile",
         default=None,
-        help="grid event CSV (t_s, v_pu or v_a_pu/v_b_pu/v_c_pu, freq_hz) played from the start",
+        help="grid event CSV (t_s, v_pu or v_a_pu/v_b_pu/v_c_pu, freq_hz) played from the start "
+        "(default: none)",
     )
     add(
         "--grid_scr",
@@ -337,44 +453,79 @@ def build_parser() -> argparse.ArgumentParser:
         help="weak grid: short-circuit ratio 1..1000 of each device's source impedance "
         "(default: a stiff grid)",
     )
-    add("--grid_xr", default=None, help=f"X/R ratio 0..50 with --grid_scr ({DEFAULT_XR:g})")
+    add(
+        "--grid_xr",
+        default=None,
+        help=f"X/R ratio 0..50 with --grid_scr (default: {DEFAULT_XR:g})",
+    )
     add(
         "--modbus_port",
         default=None,
         metavar="P",
-        help="serve SunSpec Modbus TCP: device i on port P+i (0: free ports); default off",
+        help="serve SunSpec Modbus TCP: device i on port P+i (0: free ports) (default: off)",
     )
     add("--modbus_ip", default=None, help="Modbus bind address (default: --website_ip)")
     add(
         "--modbus_quirks",
         default=None,
-        help="comma list of device quirks: " + ", ".join(QUIRKS),
+        help="comma list of device quirks: " + ", ".join(QUIRKS) + " (default: none)",
     )
     add(
         "--modbus_slow_ms",
         default=None,
-        help=f"response delay of the slow quirk, 0..60000 ms (default {DEFAULT_SLOW_MS:g})",
+        help=f"response delay of the slow quirk, 0..60000 ms (default: {DEFAULT_SLOW_MS:g})",
     )
     add(
         "--modbus_max_connections",
         default=None,
-        help=f"connections per device, 1..1024 (default {MODBUS_DEFAULT_MAX_CONNECTIONS})",
+        help=f"connections per device, 1..1024 (default: {MODBUS_DEFAULT_MAX_CONNECTIONS})",
     )
     add(
         "--modbus_idle_timeout_s",
         default=None,
         help=f"close an idle Modbus connection after this many seconds, 0.1..86400 "
-        f"(default {MODBUS_DEFAULT_IDLE_TIMEOUT_S:g})",
+        f"(default: {MODBUS_DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
+    add(
+        "--fuelcell_chemistry",
+        default="PEMFC",
+        help="Fuelcell-3Phase: PEMFC or SOFC (one of four supported combinations with the "
+        "mode and fuel)",
+    )
+    add("--fuelcell_mode", default="fc_only", help="Fuelcell-3Phase: fc_only or bidirectional")
+    add("--fuelcell_fuel", default="tank", help="Fuelcell-3Phase: tank or continuous")
+    add("--hybrid_pv_kw", default="10.0", help="HybridDC-3Phase: PV array rating, kW DC")
+    add("--hybrid_batt_kw", default="10.0", help="HybridDC-3Phase: battery power rating, kW")
+    add("--hybrid_batt_kwh", default="15.0", help="HybridDC-3Phase: battery energy, kWh")
+    add(
+        "--hybrid_inverter_kva",
+        default="15.0",
+        help="HybridDC-3Phase: shared inverter rating, kVA",
+    )
+    add(
+        "--hybrid_soc_min_pct",
+        default="10.0",
+        help="HybridDC-3Phase: battery minimum state of charge, 0..100 %%",
+    )
+    add(
+        "--hybrid_soc_max_pct",
+        default="95.0",
+        help="HybridDC-3Phase: battery maximum state of charge, 0..100 %%",
     )
     add(
         "--mqtt",
         default=None,
         metavar="URL",
         help="publish telemetry to and take controls from an MQTT broker: mqtt://host[:1883] or "
-        "mqtts://host[:8883]; credentials from DERSIM_MQTT_USERNAME/DERSIM_MQTT_PASSWORD; "
-        "default off",
+        "mqtts://host[:8883]; credentials from DERSIM_MQTT_USERNAME/DERSIM_MQTT_PASSWORD "
+        "(default: off)",
     )
-    add("--mqtt_ca", default=None, metavar="FILE", help="CA certificates (PEM) for mqtts://")
+    add(
+        "--mqtt_ca",
+        default=None,
+        metavar="FILE",
+        help="CA certificates (PEM) for mqtts:// (default: the system's)",
+    )
     add(
         "--mqtt_batch",
         action="store_true",
@@ -387,29 +538,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"fleet name in the MQTT topics dersim/NAME/... (default {DEFAULT_FLEET})",
     )
-    add("--fuelcell_chemistry", default="PEMFC", help="PEMFC or SOFC")
-    add("--fuelcell_mode", default="fc_only", help="fc_only or bidirectional")
-    add("--fuelcell_fuel", default="tank", help="tank or continuous")
-    add("--hybrid_pv_kw", default="10.0")
-    add("--hybrid_batt_kw", default="10.0")
-    add("--hybrid_batt_kwh", default="15.0")
-    add("--hybrid_inverter_kva", default="15.0")
-    add("--hybrid_soc_min_pct", default="10.0")
-    add("--hybrid_soc_max_pct", default="95.0")
     add(
         "--hybrid_dispatch",
         default="self_consumption",
-        help="self_consumption, pv_priority or manual",
+        help="HybridDC-3Phase: self_consumption, pv_priority or manual",
     )
     add(
         "--hybrid_site_load",
         default="residential",
-        help="site load behind the meter: residential (BDEW H25), commercial (BDEW G25) or none",
+        help="HybridDC-3Phase: site load behind the meter: residential (BDEW H25), commercial "
+        "(BDEW G25) or none",
     )
     add(
         "--hybrid_site_load_kwh",
         default=None,
-        help="yearly energy of the site load, kWh (default 5000 residential, 30000 commercial)",
+        help="HybridDC-3Phase: yearly energy of the site load, kWh (default: 5000 residential, "
+        "30000 commercial)",
     )
     return p
 
@@ -609,6 +753,29 @@ def _mqtt(ns: argparse.Namespace, environ: Mapping[str, str]) -> MqttOptions | N
     )
 
 
+def _device_type(raw: str) -> str:
+    """The ``-d`` value in its documented spelling (any case is accepted)."""
+    name = _DEVICE_TYPE_BY_LOWER.get(raw.strip().lower())
+    if name is None:
+        raise ConfigError(
+            f"--device_type: must be one of {', '.join(DEVICE_TYPE_ALIASES)} (any case); "
+            f"got {raw!r}"
+        )
+    return name
+
+
+def _check_flags_apply(given: set[str], device_type: str) -> None:
+    """Refuse a typed flag that ``FLAG_DEVICE_TYPES`` says does not apply to ``device_type``
+    (``given``: every spelling of every flag on the command line)."""
+    canonical = DEVICE_TYPE_ALIASES[device_type]
+    for flag, types in FLAG_DEVICE_TYPES.items():
+        if flag not in given or canonical in types:
+            continue
+        allowed = types[0] if len(types) == 1 else ", ".join(types[:-1]) + " or " + types[-1]
+        shown = device_type if device_type == canonical else f"{device_type} ({canonical})"
+        raise ConfigError(f"{flag}: applies only to -d {allowed}; this run is -d {shown}")
+
+
 def parse_args(
     argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> SimConfig:
@@ -619,17 +786,11 @@ def parse_args(
     """
     ns = build_parser().parse_args(argv)
     env = os.environ if environ is None else environ
-    device_type = ns.device_type
-    if ns.evse_profile is not None:
-        if device_type not in ("PV", "EVSE"):
-            raise ConfigError(
-                "--evse_profile implies -d EVSE; do not combine it with -d " + device_type
-            )
-        device_type = "EVSE"
-    if device_type not in DEVICE_TYPE_ALIASES:
-        raise ConfigError(
-            f"--device_type: must be one of {', '.join(DEVICE_TYPE_ALIASES)}; got {device_type!r}"
-        )
+    given: set[str] = getattr(ns, "given_flags", set())
+    device_type = _device_type(ns.device_type)
+    if ns.evse_profile is not None and "--device_type" not in given:
+        device_type = "EVSE"  # --evse_profile implies -d EVSE
+    _check_flags_apply(given, device_type)
     wall_clock = _yes_no("--wall_clock", ns.wall_clock)
     time_scale = _number("--time_scale", ns.time_scale or "1", 0.001, 1e6)
     if wall_clock and time_scale != 1.0:

@@ -297,6 +297,11 @@ def resolve_nameplate(ref: str) -> Path:
     stem = ref.removesuffix(".json")
     if stem in _BUNDLED_BY_NAME:
         return _bundled_file(stem)
+    if stem in bundled_station_names():
+        raise ConfigError(
+            f"-f: {ref!r} is an EVSE profile, not a nameplate; pass it with "
+            f"--evse_profile {stem} (which implies -d EVSE)"
+        )
     raise ConfigError(
         f"-f: {ref!r} is neither a file nor a bundled nameplate "
         f"(bundled: {', '.join(b.name for b in BUNDLED)})"

@@ -229,6 +229,8 @@ class EvseModel:
             va_max_kva=w_max,
             var_max_inj_kvar=VAR_RATING_PU * w_max,
             var_max_abs_kvar=VAR_RATING_PU * w_max,
+            w_charge_max_kw=w_max,
+            injects=spec.v2g,
         )
         self._w_max_kw = w_max
         self._group_kw = spec.group_limit_kw

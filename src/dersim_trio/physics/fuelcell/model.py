@@ -285,6 +285,8 @@ class FuelCellModel:
             va_max_kva=rated,
             var_max_inj_kvar=np_.var_rating_pu * rated,
             var_max_abs_kvar=np_.var_rating_pu * rated,
+            w_charge_max_kw=rated if self.bidirectional else 0.0,
+            w_min_run_kw=np_.min_turndown_pct / 100.0 * rated,
         )
         self._rated_kw = rated
         self._n = float(np_.cell_count)

@@ -336,6 +336,8 @@ class RoscoController:
         "_dpitch_max",
         "_dt_max",
         "_gains_pitch",
+        "_gs_first_angle",
+        "_gs_first_gains",
         "_h",
         "_i_pitch",
         "_i_torque",
@@ -391,6 +393,8 @@ class RoscoController:
         self._ps_pitch = tuple(schedule)
         self._tsr_to_gen = self._n / self._radius
         self._gains_pitch = math.nan
+        self._gs_first_angle = c.pc_gs_angles_rad[0]
+        self._gs_first_gains = (c.pc_gs_kp_s[0], c.pc_gs_ki[0])
         self._kp = 0.0
         self._ki = 0.0
         self._h = -1.0
@@ -492,7 +496,10 @@ class RoscoController:
         # Pitch: gain-scheduled PI on the speed error, held above θ_min(v̂).
         if pitch != self._gains_pitch:
             self._gains_pitch = pitch
-            self._kp, self._ki = self._gains(pitch)
+            if pitch <= self._gs_first_angle:  # below the schedule (region 2): its first gains
+                self._kp, self._ki = self._gs_first_gains
+            else:
+                self._kp, self._ki = self._gains(pitch)
         kp = self._kp
         ki = self._ki
         err = c.pc_ref_speed_rad_s - w_f

@@ -7,6 +7,7 @@ import {
   createMainChart, createMiniChart, createVoltageChart, fit, keyLabel,
 } from "./charts.js";
 import { ControlsTab } from "./controls.js";
+import { GridTab } from "./grid.js";
 import { $, el, fmtEnergy, fmtNum, fmtPower, setText } from "./dom.js";
 import { Telemetry } from "./live.js";
 import { LogsTab } from "./logs.js";
@@ -134,6 +135,7 @@ class Dashboard {
     });
     this.controls = new ControlsTab(this);
     this.logs = new LogsTab();
+    this.grid = new GridTab(this);
 
     this.setupTabs();
     this.setupPresets();
@@ -150,6 +152,7 @@ class Dashboard {
     if (this.info && this.device >= this.info.device_count) this.device = 0;
     this.telemetry.connect(this.device);
     this.controls.setDevice(this.device, null);
+    this.grid.setDevice(this.device);
     this.loadHistory();
   }
 
@@ -209,6 +212,7 @@ class Dashboard {
     this.historyLoadedFor = null;
     this.telemetry.connect(device);
     this.controls.setDevice(device, this.assetType);
+    this.grid.setDevice(device);
     this.loadHistory();
     if (this.tab === "controls") this.controls.reload();
     if (this.tab === "overview" && this.hasIv()) this.loadIv();
@@ -247,6 +251,7 @@ class Dashboard {
     this.historyLoadedFor = null;
     this.loadHistory();
     if (this.tab === "controls") this.controls.reload();
+    if (this.tab === "grid") this.grid.reload();
   }
 
   // ------------------------------------------------------------ snapshots
@@ -257,6 +262,7 @@ class Dashboard {
     this.renderHeader(s);
     this.renderTiles(s);
     this.renderAsset(s);
+    this.grid.onSnapshot(s);
     if (this.store.push(s)) this.scheduleDraw();
   }
 
@@ -632,6 +638,7 @@ class Dashboard {
     for (const p of document.querySelectorAll(".tab-panel")) p.hidden = p.id !== `tab-${name}`;
     if (updateHash) history.replaceState(null, "", `${location.pathname}${location.search}#${name}`);
     this.logs.show(name === "logs");
+    this.grid.show(name === "grid");
     if (name === "controls") this.controls.reload();
     if (name === "overview" && this.hasIv() && !this.ivCurve) this.loadIv();
     this.ensureCharts();
