@@ -19,6 +19,7 @@ import pytest
 import trio
 import trio_websocket
 from mqtt_support import Broker, TestClient, make_password_file, make_tls_files
+from prometheus_client.parser import text_string_to_metric_families
 
 from dersim_trio.api.bodies import MAX_BODY_BYTES
 from helpers import ServerProcess, free_port, wait_until
@@ -270,6 +271,17 @@ async def test_telemetry_resumes_after_a_broker_restart_and_the_outage_is_counte
         assert stats.reconnects == 1
         assert stats.connected
         assert stats.dropped > 0  # ticks published while the broker was away
+        async with httpx.AsyncClient() as http:
+            scrape = (await http.get(f"{svc.http_url}/metrics")).text
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(scrape)
+            for sample in family.samples
+        }
+        assert samples["dersim_mqtt_outages_total"] == 1
+        assert samples["dersim_mqtt_reconnects_total"] == 1
+        assert samples["dersim_mqtt_connected"] == 1
+        assert samples["dersim_mqtt_messages_published_total"] > 0
 
 
 async def test_a_killed_process_shows_offline_through_its_last_will(
