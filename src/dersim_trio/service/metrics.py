@@ -93,13 +93,15 @@ MQTT_METRICS: tuple[StatisticsMetric, ...] = (
     StatisticsMetric(
         "commands", "mqtt_commands", "Requests received on the .../set and commands topics."
     ),
+    StatisticsMetric("outages", "mqtt_outages", "Periods without the MQTT broker."),
     StatisticsMetric(
         "connected", "mqtt_connected", "1 while connected to the broker, else 0.", "gauge"
     ),
     StatisticsMetric("queued", "mqtt_queue_messages", "Messages waiting for the broker.", "gauge"),
 )
 """What an MQTT publisher's ``statistics()`` record is read for: attributes ``published``,
-``dropped``, ``reconnects``, ``commands`` (counters), ``connected``, ``queued`` (gauges)."""
+``dropped``, ``reconnects``, ``commands``, ``outages`` (counters), ``connected``,
+``queued`` (gauges)."""
 
 
 class StatisticsCollector(Collector):
