@@ -11,9 +11,10 @@ run is bounded and never needs a fixed port:
 
 * **Ports**: 8111 to 8119 become free ports (one mapping per document); a simulator started
   without ``-wp`` gets ``-wp`` and the port that stands for 8111, its default.
-* **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``; in the foreground
-  or with ``&``) are started in the background and waited for until
-  ``GET /api/dersim/overview`` answers 200. They serve the commands that follow; starting one on
+* **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``, the ``mosquitto``
+  broker of the MQTT example; in the foreground or with ``&``) are started in the background and
+  waited for until ``GET /api/dersim/overview`` answers 200 (the broker: until its port accepts a
+  connection). They serve the commands that follow; starting one on
   a port that is taken stops the one there first, as the reader would with Ctrl-C. At the end
   each gets SIGINT (Ctrl-C) and must exit 0.
 * **Long-running commands** (``LONG_RUNNING``: stream consumers that run until Ctrl-C) are
@@ -37,6 +38,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -134,7 +136,7 @@ def is_server(command: str) -> bool:
     if not argv:
         return False
     program = Path(argv[0]).name
-    if program == "hypercorn":
+    if program in ("hypercorn", "mosquitto"):
         return True
     tools = {"watch", "record", "--list-profiles", "--help", "-h"}
     return program == "dersim-trio" and not (len(argv) > 1 and argv[1] in tools)
@@ -143,6 +145,8 @@ def is_server(command: str) -> bool:
 def server_port(command: str) -> int:
     """The port a server command (after ``Session.substitute``) serves on."""
     argv = words(command)
+    if Path(argv[0]).name == "mosquitto":
+        return int(argv[argv.index("-p") + 1])
     for flag in ("-wp", "--website_port"):
         if flag in argv:
             return int(argv[argv.index(flag) + 1])
@@ -216,8 +220,9 @@ class Session:
         output = Output(process)
         nursery.start_soon(output.drain)
         self.servers[port] = (command, process)
+        ready = accepts if Path(words(command)[0]).name == "mosquitto" else answers
         with trio.fail_after(SERVER_START_LIMIT_S):
-            while not await trio.to_thread.run_sync(answers, port):
+            while not await trio.to_thread.run_sync(ready, port):
                 assert process.poll() is None, f"{command!r} exited:\n{output.text}"
                 await trio.sleep(0.1)
 
@@ -279,6 +284,15 @@ class Output:
         with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
             while chunk := await self._stream.receive_some(65536):
                 self.text = (self.text + chunk.decode(errors="replace"))[-20_000:]
+
+
+def accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on the loopback ``port`` (the broker)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 def answers(port: int) -> bool:

@@ -20,6 +20,7 @@ import trio
 
 from dersim_trio.errors import ConfigError
 from dersim_trio.protocols.modbus.server import DESCRIPTOR_RESERVE, open_modbus_sockets
+from dersim_trio.protocols.mqtt.link import tls_context
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import RunningService, run_service, utc_now
 from dersim_trio.setup.config import SimConfig, parse_args
@@ -107,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             print(list_profiles_text())
             return 0
         build_engine(config, utc_now())  # validate device type, files and models before binding
+        if config.mqtt is not None and config.mqtt.tls:
+            tls_context(config.mqtt)  # an unreadable --mqtt_ca is a bad flag, not a crash
     except ConfigError as exc:
         print(f"dersim-trio: error: {exc}", file=sys.stderr)
         return 2

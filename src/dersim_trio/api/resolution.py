@@ -303,3 +303,13 @@ def _is_numeric(prop: dict[str, Any]) -> bool:
     if prop.get("type") == "array":
         return _is_numeric(prop.get("items", {}))
     return any(_is_numeric(option) for option in prop.get("anyOf", ()))
+
+
+def copy_payload(node: Any) -> Any:
+    """A copy of a plain JSON-able structure (its dicts and lists new, its scalars shared), for
+    rounding without touching the original."""
+    if type(node) is dict:
+        return {key: copy_payload(value) for key, value in node.items()}
+    if type(node) is list:
+        return [copy_payload(item) for item in node]
+    return node
