@@ -308,12 +308,22 @@ class WindModel:
             steady = controller.steady_state(v, p_limit_mech)
             start_pitch = steady.pitch_deg
             w_connect = CONNECT_SPEED_FRACTION * steady.rotor_speed_rad_s
-        for _ in range(n):
-            t_aero = aero.torque_n_m(w, pitch, v)
+        k = 0
+        while k < n:
             if mode == "running":
-                pitch = controller.step(w, v, p_limit_mech, h)
+                # The controller runs the sub-steps itself, up to an overspeed trip.
+                w, pitch, done = controller.run(
+                    aero, w, pitch, v, p_limit_mech, n - k, h, h_over_j, w_clamp, self._w_trip
+                )
                 t_gen = controller.torque_n_m
-            elif mode == "starting":
+                k += done
+                if w > self._w_trip:
+                    mode = "shutting_down"
+                    self._message = "rotor overspeed trip"
+                continue
+            k += 1
+            t_aero = aero.torque_n_m(w, pitch, v)
+            if mode == "starting":
                 t_gen = 0.0
                 pitch = rate_limited(start_pitch, pitch, dpitch_max)
             else:
@@ -321,11 +331,7 @@ class WindModel:
                 pitch = rate_limited(90.0, pitch, dpitch_max)
             w = drivetrain_step(w, t_aero, t_gen, h_over_j, w_clamp)
 
-            if mode == "running":
-                if w > self._w_trip:
-                    mode = "shutting_down"
-                    self._message = "rotor overspeed trip"
-            elif mode == "starting":
+            if mode == "starting":
                 if w >= w_connect:
                     # Connect: the controller takes over at this point, torque ramping from 0.
                     mode = "running"
