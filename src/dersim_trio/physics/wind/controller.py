@@ -123,6 +123,13 @@ class TurbineController(Protocol):
     """Whether the curtailment cap bound in the last step."""
     region: str
 
+    def step(
+        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
+    ) -> float:
+        """One control step of ``h_s`` at this rotor speed; sets the torque and returns the
+        pitch command, degrees."""
+        ...
+
     def run(
         self,
         aero: RotorAero,
@@ -249,6 +256,24 @@ class JonkmanController:
 
     def _gain_factor(self, pitch_rad: float) -> float:
         return 1.0 / (1.0 + pitch_rad / self._c.pc_kk_rad)
+
+    def step(
+        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
+    ) -> float:
+        """One control step of ``h_s`` seconds at this rotor speed; sets the torque and returns
+        the pitch command, degrees (``run`` for one sub-step with the rotor held: h/J = 0)."""
+        return self.run(
+            self._aero,
+            rotor_speed_rad_s,
+            0.0,
+            hub_wind_m_s,
+            p_limit_mech_w,
+            1,
+            h_s,
+            0.0,
+            math.inf,
+            math.inf,
+        )[1]
 
     def run(
         self,
@@ -522,6 +547,24 @@ class RoscoController:
         c = self._c
         w = c.vs_tsr_opt * wind_estimate_m_s / self._radius * self._n
         return clamp(w, c.vs_min_speed_rad_s, c.vs_ref_speed_rad_s)
+
+    def step(
+        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
+    ) -> float:
+        """One control step of ``h_s`` seconds at this rotor speed; sets the torque and returns
+        the pitch command, degrees (``run`` for one sub-step with the rotor held: h/J = 0)."""
+        return self.run(
+            self._aero,
+            rotor_speed_rad_s,
+            0.0,
+            hub_wind_m_s,
+            p_limit_mech_w,
+            1,
+            h_s,
+            0.0,
+            math.inf,
+            math.inf,
+        )[1]
 
     def run(
         self,
