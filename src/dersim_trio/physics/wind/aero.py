@@ -120,6 +120,7 @@ class RotorAero:
         "_radius",
         "_torque_half_rho",
         "area_half_rho_m2",
+        "inner_grid",
         "performance",
     )
 
@@ -158,6 +159,24 @@ class RotorAero:
             d2.append(min((slope_hi - slope_lo) / (l2 - l0), 0.0))
         self._d1 = tuple(d1)
         self._d2 = tuple(d2)
+        uniform = self._lam_step > 0.0 and self._beta_step > 0.0
+        self.inner_grid = (
+            rotor_radius_m,
+            self._lam_lo,
+            self._lam_hi if uniform else -math.inf,
+            self._lam_step,
+            self._n_lam,
+            self._beta_lo,
+            self._beta_hi,
+            self._beta_step,
+            self._n_beta,
+            self._cp_flat,
+            self._torque_half_rho,
+        )
+        """For the controllers' inner loops, which write ``torque_n_m``'s common case out:
+        (R, λ_min, λ_max, Δλ, rows, β_min, β_max, Δβ, columns, C_p flat row-major, ½ρπR³);
+        λ_max is −∞ when an axis is not evenly spaced, so that that case always calls
+        ``torque_n_m``."""
 
     # ------------------------------------------------------------------ coefficients
     def _cp_column_point(self, lam: float, j: int) -> float:

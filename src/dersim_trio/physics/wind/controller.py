@@ -299,6 +299,11 @@ class JonkmanController:
             self._dpitch_max = c.pc_max_rate_rad_s * h_s
         torque_aero = aero.torque_n_m
         v = hub_wind_m_s
+        radius, lam_lo, lam_hi, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta, cp, thr = (
+            aero.inner_grid
+        )
+        calm = v <= 0.01
+        thr_v2 = thr * v * v
         p_limit = p_limit_mech_w
         curtail = p_limit < self._curtail_below
         gear = self._n
@@ -333,7 +338,25 @@ class JonkmanController:
         done = 0
         while done < count:
             done += 1
-            t_aero = torque_aero(w, pitch_deg, v)
+            # T_aero: ``aero.torque_n_m``, its bilinear case written out (the same arithmetic).
+            lam = 0.0 if calm else w * radius / v
+            if lam_lo <= lam <= lam_hi and beta_lo <= pitch_deg <= beta_hi:
+                x = (pitch_deg - beta_lo) / beta_step
+                j = int(x)
+                if j > n_beta - 2:
+                    j = n_beta - 2
+                u = x - j
+                x = (lam - lam_lo) / lam_step
+                i = int(x)
+                if i > n_lam - 2:
+                    i = n_lam - 2
+                x -= i
+                k = i * n_beta + j
+                a = cp[k] + x * (cp[k + n_beta] - cp[k])
+                b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                t_aero = thr_v2 * (a + u * (b - a)) / lam
+            else:
+                t_aero = torque_aero(w, pitch_deg, v)
             w_gen = w * gear
             w_f = w_gen + (w_f - w_gen) * keep_w
             if w_f > 0.0:
@@ -592,6 +615,11 @@ class RoscoController:
             self._dpitch_max = c.pc_max_rate_rad_s * h_s
         torque_aero = aero.torque_n_m
         v = hub_wind_m_s
+        radius, lam_lo, lam_hi, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta, cp, thr = (
+            aero.inner_grid
+        )
+        calm = v <= 0.01
+        thr_v2 = thr * v * v
         p_limit = p_limit_mech_w
         curtail = p_limit < self._curtail_below
         gear = self._n
@@ -634,7 +662,25 @@ class RoscoController:
         done = 0
         while done < count:
             done += 1
-            t_aero = torque_aero(w, pitch_deg, v)
+            # T_aero: ``aero.torque_n_m``, its bilinear case written out (the same arithmetic).
+            lam = 0.0 if calm else w * radius / v
+            if lam_lo <= lam <= lam_hi and beta_lo <= pitch_deg <= beta_hi:
+                x = (pitch_deg - beta_lo) / beta_step
+                j = int(x)
+                if j > n_beta - 2:
+                    j = n_beta - 2
+                u = x - j
+                x = (lam - lam_lo) / lam_step
+                i = int(x)
+                if i > n_lam - 2:
+                    i = n_lam - 2
+                x -= i
+                k = i * n_beta + j
+                a = cp[k] + x * (cp[k + n_beta] - cp[k])
+                b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                t_aero = thr_v2 * (a + u * (b - a)) / lam
+            else:
+                t_aero = torque_aero(w, pitch_deg, v)
             w_gen = w * gear
             w_f = w_gen + (w_f - w_gen) * keep_w
             v_est = v + (v_est - v) * keep_v
