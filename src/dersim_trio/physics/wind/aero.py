@@ -163,20 +163,24 @@ class RotorAero:
         self.inner_grid = (
             rotor_radius_m,
             self._lam_lo,
-            self._lam_hi if uniform else -math.inf,
+            self._lam_hi,
+            self._lam_ext,
             self._lam_step,
             self._n_lam,
             self._beta_lo,
-            self._beta_hi,
+            self._beta_hi if uniform else -math.inf,
             self._beta_step,
             self._n_beta,
             self._cp_flat,
             self._torque_half_rho,
+            self._lam_hi_1,
+            self._d1,
+            self._d2,
         )
-        """For the controllers' inner loops, which write ``torque_n_m``'s common case out:
-        (R, λ_min, λ_max, Δλ, rows, β_min, β_max, Δβ, columns, C_p flat row-major, ½ρπR³);
-        λ_max is −∞ when an axis is not evenly spaced, so that that case always calls
-        ``torque_n_m``."""
+        """For the controllers' inner loops, which write ``torque_n_m``'s common cases out:
+        (R, λ_min, λ_max, 2·λ_max, Δλ, rows, β_min, β_max, Δβ, columns, C_p flat row-major,
+        ½ρπR³, the λ before λ_max, the extension's Newton coefficients d1 and d2); β_max is −∞
+        when an axis is not evenly spaced, so that that case always calls ``torque_n_m``."""
 
     # ------------------------------------------------------------------ coefficients
     def _cp_column_point(self, lam: float, j: int) -> float:

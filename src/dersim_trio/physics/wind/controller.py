@@ -299,9 +299,9 @@ class JonkmanController:
             self._dpitch_max = c.pc_max_rate_rad_s * h_s
         torque_aero = aero.torque_n_m
         v = hub_wind_m_s
-        radius, lam_lo, lam_hi, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta, cp, thr = (
-            aero.inner_grid
-        )
+        (radius, lam_lo, lam_hi, lam_ext, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta,
+         cp, thr, lam_hi_1, d1, d2) = aero.inner_grid  # fmt: skip
+        top = (n_lam - 1) * n_beta
         calm = v <= 0.01
         thr_v2 = thr * v * v
         p_limit = p_limit_mech_w
@@ -338,22 +338,29 @@ class JonkmanController:
         done = 0
         while done < count:
             done += 1
-            # T_aero: ``aero.torque_n_m``, its bilinear case written out (the same arithmetic).
+            # T_aero: ``aero.torque_n_m``, its interpolation written out (the same arithmetic).
             lam = 0.0 if calm else w * radius / v
-            if lam_lo <= lam <= lam_hi and beta_lo <= pitch_deg <= beta_hi:
+            if lam_lo <= lam <= lam_ext and beta_lo <= pitch_deg <= beta_hi:
                 x = (pitch_deg - beta_lo) / beta_step
                 j = int(x)
                 if j > n_beta - 2:
                     j = n_beta - 2
                 u = x - j
-                x = (lam - lam_lo) / lam_step
-                i = int(x)
-                if i > n_lam - 2:
-                    i = n_lam - 2
-                x -= i
-                k = i * n_beta + j
-                a = cp[k] + x * (cp[k + n_beta] - cp[k])
-                b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                if lam <= lam_hi:
+                    x = (lam - lam_lo) / lam_step
+                    i = int(x)
+                    if i > n_lam - 2:
+                        i = n_lam - 2
+                    x -= i
+                    k = i * n_beta + j
+                    a = cp[k] + x * (cp[k + n_beta] - cp[k])
+                    b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                else:  # above the grid: each column's quadratic extension
+                    dl = lam - lam_hi
+                    q = lam - lam_hi_1
+                    k = top + j
+                    a = cp[k] + dl * (d1[j] + d2[j] * q)
+                    b = cp[k + 1] + dl * (d1[j + 1] + d2[j + 1] * q)
                 t_aero = thr_v2 * (a + u * (b - a)) / lam
             else:
                 t_aero = torque_aero(w, pitch_deg, v)
@@ -615,9 +622,9 @@ class RoscoController:
             self._dpitch_max = c.pc_max_rate_rad_s * h_s
         torque_aero = aero.torque_n_m
         v = hub_wind_m_s
-        radius, lam_lo, lam_hi, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta, cp, thr = (
-            aero.inner_grid
-        )
+        (radius, lam_lo, lam_hi, lam_ext, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta,
+         cp, thr, lam_hi_1, d1, d2) = aero.inner_grid  # fmt: skip
+        top = (n_lam - 1) * n_beta
         calm = v <= 0.01
         thr_v2 = thr * v * v
         p_limit = p_limit_mech_w
@@ -662,22 +669,29 @@ class RoscoController:
         done = 0
         while done < count:
             done += 1
-            # T_aero: ``aero.torque_n_m``, its bilinear case written out (the same arithmetic).
+            # T_aero: ``aero.torque_n_m``, its interpolation written out (the same arithmetic).
             lam = 0.0 if calm else w * radius / v
-            if lam_lo <= lam <= lam_hi and beta_lo <= pitch_deg <= beta_hi:
+            if lam_lo <= lam <= lam_ext and beta_lo <= pitch_deg <= beta_hi:
                 x = (pitch_deg - beta_lo) / beta_step
                 j = int(x)
                 if j > n_beta - 2:
                     j = n_beta - 2
                 u = x - j
-                x = (lam - lam_lo) / lam_step
-                i = int(x)
-                if i > n_lam - 2:
-                    i = n_lam - 2
-                x -= i
-                k = i * n_beta + j
-                a = cp[k] + x * (cp[k + n_beta] - cp[k])
-                b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                if lam <= lam_hi:
+                    x = (lam - lam_lo) / lam_step
+                    i = int(x)
+                    if i > n_lam - 2:
+                        i = n_lam - 2
+                    x -= i
+                    k = i * n_beta + j
+                    a = cp[k] + x * (cp[k + n_beta] - cp[k])
+                    b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                else:  # above the grid: each column's quadratic extension
+                    dl = lam - lam_hi
+                    q = lam - lam_hi_1
+                    k = top + j
+                    a = cp[k] + dl * (d1[j] + d2[j] * q)
+                    b = cp[k + 1] + dl * (d1[j + 1] + d2[j + 1] * q)
                 t_aero = thr_v2 * (a + u * (b - a)) / lam
             else:
                 t_aero = torque_aero(w, pitch_deg, v)
