@@ -80,6 +80,7 @@ MAX_SUBSTEP_S = 0.5
 MAX_SUBSTEPS = 40
 SPEED_CLAMP = 1.5
 """ω is kept in [0, 1.5·ω_rated]."""
+_SQRT2 = math.sqrt(2.0)
 
 
 # --------------------------------------------------------------------------- phases
@@ -171,10 +172,15 @@ class StochasticWind:
         a, sa, b, sb = self._ab
         self._z = a * self._z + sa * gauss(0.0, 1.0)
         self._y = b * self._y + sb * gauss(0.0, 1.0)
-        z = min(max(self._z, -6.0), 6.0)
-        survival = 0.5 * math.erfc(z / math.sqrt(2.0))
+        z = self._z
+        if z < -6.0:
+            z = -6.0
+        elif z > 6.0:
+            z = 6.0
+        survival = 0.5 * math.erfc(z / _SQRT2)
         slow = self._scale * math.sqrt(-math.log(survival))
-        return max(slow * (1.0 + self._turbulence * self._y), 0.0)
+        wind = slow * (1.0 + self._turbulence * self._y)
+        return 0.0 if wind < 0.0 else wind
 
 
 class WindModel:
@@ -233,6 +239,10 @@ class WindModel:
         self._torque_n_m = 0.0
         self._timers = SupervisorTimers()
         self._message: str | None = None
+        self._limit_pct = math.nan
+        self._limits = (0.0, 0.0)
+        self._plan_dt = math.nan
+        self._plan = (0, 0.0, False)
 
     # ------------------------------------------------------------------ phase 1
     def wind_input(self, env: Environment, dt_s: float) -> tuple[float, float]:
@@ -269,7 +279,11 @@ class WindModel:
         plate = self.nameplate
         dt = dt_s if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
         wind, v = self.wind_input(env, dt)
-        p_limit_w, p_limit_mech = power_limit(plate, dispatch)
+        limit_pct = dispatch.active_power_limit_pct
+        if limit_pct != self._limit_pct:  # phases 2 and 4's plan change only with their input
+            self._limit_pct = limit_pct
+            self._limits = power_limit(plate, dispatch)
+        p_limit_w, p_limit_mech = self._limits
 
         if not self._initialised:
             self._initialised = True
@@ -280,7 +294,10 @@ class WindModel:
             plate, self._mode, self._timers, self._message, v, dt
         )
 
-        n, h, settle_first = substeps(dt)
+        if dt != self._plan_dt:
+            self._plan_dt = dt
+            self._plan = substeps(dt)
+        n, h, settle_first = self._plan
         if settle_first:
             if self._mode == "starting":
                 self._mode = "running"
