@@ -395,10 +395,13 @@ class JonkmanController:
             err = w_f - ref_speed
             integ = integ_last + err * h_s
             gain_ki = gk * ki
-            if integ < min_pitch / gain_ki:
-                integ = min_pitch / gain_ki
-            elif integ > max_pitch / gain_ki:
-                integ = max_pitch / gain_ki
+            bound = min_pitch / gain_ki
+            if integ < bound:
+                integ = bound
+            else:
+                bound = max_pitch / gain_ki
+                if integ > bound:
+                    integ = bound
             integ_last = integ
             target = gk * kp * err + gain_ki * integ
             if target < min_pitch:
@@ -653,6 +656,11 @@ class RoscoController:
         vs_kp = c.vs_kp
         vs_ki = c.vs_ki
         gs_first_angle = self._gs_first_angle
+        gs_angles = c.pc_gs_angles_rad
+        gs_last_angle = gs_angles[-1]
+        gs_kp = c.pc_gs_kp_s
+        gs_ki = c.pc_gs_ki
+        bisect_right = bisect.bisect_right
 
         w = rotor_speed_rad_s
         w_f = self._w_f
@@ -745,8 +753,13 @@ class RoscoController:
                 gains_pitch = pitch
                 if pitch <= gs_first_angle:  # below the schedule (region 2): its first gains
                     kp, ki = self._gs_first_gains
-                else:
-                    kp, ki = self._gains(pitch)
+                elif pitch >= gs_last_angle:
+                    kp, ki = gs_kp[-1], gs_ki[-1]
+                else:  # ``_gains`` written out
+                    i = bisect_right(gs_angles, pitch) - 1
+                    x = (pitch - gs_angles[i]) / (gs_angles[i + 1] - gs_angles[i])
+                    kp = gs_kp[i] + x * (gs_kp[i + 1] - gs_kp[i])
+                    ki = gs_ki[i] + x * (gs_ki[i + 1] - gs_ki[i])
             err = pc_ref_speed - w_f
             i_p = i_pitch + ki * err * h_s
             i_p = pitch_min if i_p < pitch_min else pc_max_pitch if i_p > pc_max_pitch else i_p
