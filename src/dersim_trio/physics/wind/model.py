@@ -7,7 +7,9 @@ Chain per step, one named phase each (physics reference B.3; documented behaviou
 3. ``controller.supervise``: supervisory timers and operating-state changes.
 4. ``substeps`` and the drivetrain integration: per sub-step the aerodynamic torque from the
    rotor table (``aero``), the generator torque and blade pitch of the baseline controller
-   (``controller``), then ``drivetrain_step``.
+   (``controller``), then ``drivetrain_step``. While the turbine runs, the controller's ``run``
+   does these sub-steps in one loop (the same equations written out, for speed: they are the
+   bulk of a turbine's cost per tick).
 5. ``_output``: electrical power, converter DC quantities and the asset detail.
 
 Wind (m/s)
