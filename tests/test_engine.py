@@ -417,3 +417,51 @@ def test_hybrid_arrays_share_the_runs_solar_site_and_the_pv_orientation_flags() 
     assert sites[0] is sites[1]
     plates = [m.nameplate for m in models if isinstance(m, HybridModel)]
     assert plates[0].array.tilt_deg == 35.0
+
+
+def test_the_grid_block_is_the_model_construct_instance() -> None:
+    """The snapshot's grid-support block is built without ``model_construct`` (its cost, per
+    device-tick): the instance is the one ``model_construct`` makes, the snapshot's validation
+    takes it, and it encodes to the same bytes."""
+    from dersim_trio.api.schema import GridSupportStatus
+    from dersim_trio.engine.core import _grid_block
+
+    values: dict[str, object] = {
+        "functions": ["volt_var", "freq_droop"],
+        "target_q_kvar": -1.25,
+        "p_limit_kw": 9.0,
+        "v_ref_pct": 100.5,
+        "reactive_mode": "volt_var",
+        "p_limit_by": "volt_var",
+        "v_pct": 103.0,
+        "phase_voltage_pu": [1.02, 1.03, 1.04],
+        "rocof_hz_per_s": -0.25,
+    }
+    fast = _grid_block(**dict(values))
+    reference = GridSupportStatus.model_construct(**dict(values))
+    assert fast == reference
+    assert fast.model_fields_set == reference.model_fields_set
+    assert fast.__pydantic_extra__ is None
+    assert fast.__pydantic_private__ is None
+    assert fast.model_dump_json() == reference.model_dump_json()
+    assert GridSupportStatus.model_validate(fast.model_dump()) == fast
+    snap = build_engine(parse_args(["-d", "PV-3Phase"]), datetime(2026, 6, 21, 12, tzinfo=UTC))
+    first = snap.initial()[0]
+    rebuilt = Snapshot.model_validate(first.model_dump() | {"grid_support": fast})
+    assert encode(rebuilt) == encode(Snapshot.model_validate(rebuilt.model_dump()))
+
+
+def test_a_non_finite_grid_value_fails_the_tick() -> None:
+    eng = build_engine(parse_args(["-d", "PV-1Phase"]), datetime(2026, 6, 21, 12, tzinfo=UTC))
+    eng.step()
+    grid = eng.devices[0].supervisor.grid
+    assert grid is not None
+    eng.devices[0].grid_status = None
+    grid.q_target_kvar = math.nan
+    from dersim_trio.engine.core import _grid_support
+
+    with pytest.raises(ValueError, match="non-finite value"):
+        _grid_support(eng.devices[0], (1.0,), 0.0)
+    grid.q_target_kvar = 0.0
+    with pytest.raises(ValueError, match="non-finite value"):
+        _grid_support(eng.devices[0], (math.inf,), 0.0)

@@ -12,59 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import WAIT_MS, PageProbe, SimServer
+from browser_support import WAIT_MS, PageProbe, SimServer, fit_problems
 from playwright.sync_api import expect
-
-# Everything in `root` that is cut off: a box whose content is wider than the box, a box sticking
-# out of its card or the window, a select whose longest option does not fit beside the arrow.
-FIT_PROBLEMS = """([rootSel, arrowPx]) => {
-    const root = document.querySelector(rootSel);
-    const ctx = document.createElement('canvas').getContext('2d');
-    const textWidth = (text, e) => {
-        const cs = getComputedStyle(e);
-        ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
-        return ctx.measureText(text).width;
-    };
-    const name = (e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}` +
-        ` "${(e.textContent || e.value || '').trim().slice(0, 40)}"`;
-    const problems = [];
-    for (const e of root.querySelectorAll('*')) {
-        if (!e.getClientRects().length) continue;  // not rendered (hidden)
-        const r = e.getBoundingClientRect();
-        if (r.right > window.innerWidth + 0.5 || r.left < -0.5) {
-            problems.push(`${name(e)} leaves the window (${r.left}..${r.right})`);
-        }
-        const card = e.closest('.card, .tile');
-        if (card && card !== e) {
-            const c = card.getBoundingClientRect();
-            if (r.left < c.left - 0.5 || r.right > c.right + 0.5) {
-                problems.push(`${name(e)} sticks out of its card (${r.left}..${r.right} in `
-                    + `${c.left}..${c.right})`);
-            }
-        }
-        if (e.tagName === 'SELECT') {
-            const cs = getComputedStyle(e);
-            const room = e.clientWidth - parseFloat(cs.paddingLeft)
-                - parseFloat(cs.paddingRight) - arrowPx;
-            for (const o of e.options) {
-                const w = textWidth(o.text, e);
-                if (w > room) {
-                    problems.push(`${name(e)}: option "${o.text}" needs ${w}px of ${room}`);
-                }
-            }
-        } else if (e.tagName !== 'INPUT' && e.clientWidth > 0
-                   && e.scrollWidth > e.clientWidth + 1) {
-            problems.push(`${name(e)} is cut: content ${e.scrollWidth}px in ${e.clientWidth}px`);
-        }
-    }
-    return problems;
-}"""
-SELECT_ARROW_PX = 20  # room Chromium's drop-down arrow takes inside a select
-
-
-def fit_problems(page: Any, root: str) -> list[str]:
-    problems: list[str] = page.evaluate(FIT_PROBLEMS, [root, SELECT_ARROW_PX])
-    return problems
 
 
 def load(probe: PageProbe, server: SimServer, tab: str = "") -> Any:

@@ -164,3 +164,50 @@ def test_nothing_is_nan_over_a_grid_sweep() -> None:
         for s in snaps:
             assert math.isfinite(s.metrics.power_kw)
             assert math.isfinite(s.metrics.reactive_power_kvar)
+
+
+def test_the_snapshot_shows_the_grid_the_device_sees() -> None:
+    """Per-phase voltage at the terminals, the frequency's rate of change over the last tick,
+    the reactive mode acting and what sets the active power ceiling."""
+    eng = engine("-d", "PV-3Phase")
+    slot = eng.devices[0]
+    gs = slot.supervisor.grid
+    assert gs is not None
+    gs.settings = dataclasses.replace(
+        gs.settings,
+        volt_var=dataclasses.replace(gs.settings.volt_var, enabled=True),
+        active_power_limit=dataclasses.replace(
+            gs.settings.active_power_limit, enabled=True, w_max_lim_pct=40.0
+        ),
+    )
+    first = run(eng, 0)
+    assert first.grid_support is not None
+    assert first.grid_support.rocof_hz_per_s == 0.0  # no last tick yet
+    run(eng, 15)
+    slot.inputs.grid_voltage_phases_pu = (1.0, 1.02, 0.99)
+    slot.inputs.grid_voltage_pu = (1.0 + 1.02 + 0.99) / 3
+    slot.inputs.grid_frequency_hz = 60.015  # inside the droop's dead band
+    snap = eng.step()[0]
+    block = snap.grid_support
+    assert block is not None
+    assert block.phase_voltage_pu == pytest.approx([1.0, 1.02, 0.99])
+    assert block.v_pct == pytest.approx(100.0 * 3.01 / 3)
+    assert block.rocof_hz_per_s == pytest.approx(0.015 / 1.5)
+    assert block.reactive_mode == "volt_var"
+    assert block.p_limit_by == "active_power_limit"
+    assert block.p_limit_kw == pytest.approx(0.4 * slot.model.rating.w_max_kw)
+    steady = eng.step()[0].grid_support
+    assert steady is not None
+    assert steady.rocof_hz_per_s == 0.0
+
+    one = engine("-d", "PV-1Phase")
+    one.devices[0].inputs.grid_voltage_pu = 1.03
+    block = run(one, 2).grid_support
+    assert block is not None
+    assert block.phase_voltage_pu == pytest.approx([1.03])
+    assert block.reactive_mode is None
+    balanced = engine("-d", "PV-3Phase")
+    balanced.devices[0].inputs.grid_voltage_pu = 0.98
+    block = run(balanced, 2).grid_support
+    assert block is not None
+    assert block.phase_voltage_pu == pytest.approx([0.98, 0.98, 0.98])

@@ -24,7 +24,7 @@ from dersim_trio.setup.config import parse_args
 START = datetime.fromisoformat("2026-06-21T12:00:00+00:00")
 
 
-def engine(*flags: str) -> Engine:
+def engine(*flags: str, mode: str = "constant_q") -> Engine:
     eng = build_engine(parse_args(["--start_clock_time", "12:00:00", *flags]), START)
     for slot in eng.devices:
         slot.inputs.irradiance_w_m2 = 800.0
@@ -34,8 +34,12 @@ def engine(*flags: str) -> Engine:
         s = gs.settings
         gs.settings = dataclasses.replace(
             s,
-            constant_q=dataclasses.replace(s.constant_q, enabled=True, var_set_pct=30.0),
-            volt_var=dataclasses.replace(s.volt_var, v_ref_auto_ena=True),
+            constant_q=dataclasses.replace(
+                s.constant_q, enabled=mode == "constant_q", var_set_pct=30.0
+            ),
+            volt_var=dataclasses.replace(
+                s.volt_var, enabled=mode == "volt_var", v_ref_auto_ena=True
+            ),
             volt_watt=dataclasses.replace(s.volt_watt, enabled=True),
             active_power_limit=dataclasses.replace(
                 s.active_power_limit, enabled=True, w_max_lim_pct=80.0
@@ -56,6 +60,7 @@ def run(eng: Engine, ticks: int, *, forget: bool) -> list[Snapshot]:
                 gs = slot.supervisor.grid
                 assert gs is not None
                 gs._steady = None
+                gs._tracking = None
                 slot.grid_status = None
         out.extend(eng.step())
     return out
@@ -72,11 +77,38 @@ def _close(a: Snapshot, b: Snapshot) -> None:
 
 
 @pytest.mark.parametrize("device", ["PV-3Phase", "Batt-3Phase", "EVSE"])
-def test_reusing_a_settled_tick_changes_no_snapshot(device: str) -> None:
-    fast = run(engine("-d", device), 120, forget=False)
-    slow = run(engine("-d", device), 120, forget=True)
+@pytest.mark.parametrize("mode", ["constant_q", "volt_var"])
+def test_reusing_a_settled_tick_changes_no_snapshot(device: str, mode: str) -> None:
+    """With volt-var and the autonomous V_ref (τ 300 s) V_ref never settles in these 180 s:
+    every tick after the first on an unchanged grid takes the V_ref-tracking shortcut."""
+    fast = run(engine("-d", device, mode=mode), 120, forget=False)
+    slow = run(engine("-d", device, mode=mode), 120, forget=True)
     for a, b in zip(fast, slow, strict=True):
         _close(a, b)
+        assert a.grid_support.reactive_mode == b.grid_support.reactive_mode  # type: ignore[union-attr]
+        assert a.grid_support.p_limit_by == b.grid_support.p_limit_by  # type: ignore[union-attr]
+        assert a.grid_support.target_q_kvar == pytest.approx(  # type: ignore[union-attr]
+            b.grid_support.target_q_kvar,  # type: ignore[union-attr]
+            abs=1e-7,
+        )
+
+
+def test_the_v_ref_tracking_shortcut_is_taken() -> None:
+    eng = engine("-d", "PV-3Phase", mode="volt_var")
+    for slot in eng.devices:
+        slot.inputs.grid_voltage_pu = 1.04
+    eng.step()
+    eng.step()
+    gs = eng.devices[0].supervisor.grid
+    assert gs is not None
+    assert gs._tracking is not None
+    assert gs._steady is None
+    before = gs.v_ref_pct
+    q_before = gs.q_target_kvar
+    eng.step()
+    assert gs._tracking is not None
+    assert before < gs.v_ref_pct < 104.0  # V_ref follows the voltage up
+    assert gs.q_target_kvar > q_before  # so the curve asks for less absorption
 
 
 def test_v_ref_keeps_following_the_voltage_while_another_mode_is_steady() -> None:

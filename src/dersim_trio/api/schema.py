@@ -83,6 +83,30 @@ class GridSupportStatus(_Strict):
     target_q_kvar: float = Field(description="The reactive mode's target before its lag.")
     p_limit_kw: float = Field(description="The active power ceiling the functions impose.")
     v_ref_pct: float = Field(description="Volt-var reference voltage, % of nominal.")
+    reactive_mode: str | None = Field(
+        default=None,
+        description="The reactive power mode acting (constant_pf, volt_var, watt_var, "
+        "constant_q); null: none acts (the operator's controls set Q, or the unit is off).",
+    )
+    p_limit_by: str = Field(
+        default="WMaxRtg",
+        description="What sets p_limit_kw: a function's name, WMaxRtg, VAMaxRtg, "
+        "current limit, or the state (tripped, momentary_cessation) holding the output at 0.",
+    )
+    v_pct: float = Field(
+        default=100.0,
+        description="The voltage volt-var and volt-watt respond to: the average phase "
+        "voltage at the terminals, % of nominal.",
+    )
+    phase_voltage_pu: list[float] = Field(
+        default_factory=list,
+        description="The grid voltage at the terminals per phase, per unit: one value for a "
+        "single-phase or split-phase unit, three L-N values (A, B, C) for a three-phase unit.",
+    )
+    rocof_hz_per_s: float = Field(
+        default=0.0,
+        description="Rate of change of the grid frequency over the last tick, Hz/s.",
+    )
 
 
 class Status(_Strict):

@@ -2,8 +2,8 @@
 
 Sans-IO: no trio, no sockets, no wall-clock reads. The service calls ``step()`` once per tick
 (passing the wall time only in wall-clock mode) and publishes what it returns. Every snapshot is
-validated by the pydantic schema, so a NaN or an out-of-range value from a model fails the tick
-loudly instead of reaching a client.
+checked against the pydantic schema, every device of the tick at once (``api.wire``), so a NaN
+or an out-of-range value from a model fails the tick loudly instead of reaching a client.
 
 Around each model step a device's supervisor (``controls.supervisor``) applies the operator's
 controls and the operating, service and fault states: it turns them into the model's
@@ -28,10 +28,10 @@ from datetime import datetime
 from typing import Protocol
 
 from dersim_trio.api.schema import (
-    ASSET_MODELS,
     GridSupportStatus,
     Snapshot,
 )
+from dersim_trio.api.wire import Row, TickSnapshots, check_rows
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
@@ -108,8 +108,10 @@ class DeviceSlot:
     """The source impedance in front of the device (None: a stiff grid)."""
     voltage_rise_pu: float = 0.0
     """Terminal minus source voltage for the P and Q of the last tick (weak grid only)."""
-    grid_status: tuple[tuple[object, ...], GridSupportStatus] | None = None
-    """The last grid-support block of the snapshot and what it was built from."""
+    grid_status: tuple[tuple[float, ...], GridSupportStatus] | None = None
+    """The last grid-support block of the snapshot and its phase voltages."""
+    last_frequency_hz: float | None = None
+    """The grid frequency of the last tick (the snapshot's ROCOF)."""
 
     @property
     def dispatch(self) -> Dispatch:
@@ -155,23 +157,23 @@ class Engine:
         """Simulated seconds from the start to the current tick (reversion deadlines use it)."""
         return (self.clock.current - self.clock.start).total_seconds()
 
-    def initial(self) -> list[Snapshot]:
+    def initial(self) -> TickSnapshots:
         """Tick 0: evaluate every device at the start time without advancing its state."""
         return self._evaluate(0.0)
 
-    def step(self, wall_now: datetime | None = None) -> list[Snapshot]:
+    def step(self, wall_now: datetime | None = None) -> TickSnapshots:
         """Advance the clock one tick and every device by the elapsed simulated time."""
         dt_s = self.clock.advance(wall_now)
         return self._evaluate(dt_s)
 
-    def _evaluate(self, dt_s: float) -> list[Snapshot]:
+    def _evaluate(self, dt_s: float) -> TickSnapshots:
         now = self.clock.current
         tick = self.clock.tick
         elapsed_s = (now - self.clock.start).total_seconds()
         times = self.times
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
-        snapshots: list[Snapshot] = []
+        snapshots: list[Row] = []
         event = self.grid_event
         if event is not None and not event.past_reported and event.past_data(elapsed_s):
             event.past_reported = True
@@ -263,10 +265,26 @@ class Engine:
                     delivered.reactive_power_kvar / s_rated,
                 )
                 slot.voltage_rise_pu = v_terminal - v
+            grid_block = None
+            if supervisor.grid is not None:
+                rise = v_terminal - v
+                if slot.ac_type != "three":
+                    phase_v: tuple[float, ...] = (v_terminal,)
+                elif phases is None:
+                    phase_v = (v_terminal, v_terminal, v_terminal)
+                else:
+                    phase_v = (phases[0] + rise, phases[1] + rise, phases[2] + rise)
+                f_last = slot.last_frequency_hz
+                rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
+                grid_block = _grid_support(slot, phase_v, rocof)
+            slot.last_frequency_hz = f
             snapshots.append(
-                self._snapshot(slot, out, delivered, v_terminal, f, tick, timestamp, clock_time)
+                self._snapshot(
+                    slot, out, delivered, v_terminal, f, tick, timestamp, clock_time, grid_block
+                )
             )
-        return snapshots
+        check_rows(snapshots, [slot.index for slot in self.devices])
+        return TickSnapshots(snapshots)
 
     def _snapshot(
         self,
@@ -278,7 +296,8 @@ class Engine:
         tick: int,
         timestamp: str,
         clock_time: str,
-    ) -> Snapshot:
+        grid_block: GridSupportStatus | None,
+    ) -> Row:
         ac = measure(
             slot.ac_type,
             delivered.active_power_kw,
@@ -290,61 +309,59 @@ class Engine:
         storage = out.storage
         model = slot.model
         energy = slot.energy
-        # One validation call for the whole snapshot (nested models are validated inside
-        # pydantic-core), with the asset validated against its own type's model first.
-        return Snapshot.model_validate(
-            {
-                "tick": tick,
-                "metrics": {
-                    "power_kw": ac.active_power_kw,
-                    "reactive_power_kvar": ac.reactive_power_kvar,
-                    "apparent_power_kva": ac.apparent_power_kva,
-                    "voltage_ll_v": ac.voltage_ll_v,
-                    "voltage_ln_v": ac.voltage_ln_v,
-                    "current_a": ac.current_a,
-                    "frequency_hz": ac.frequency_hz,
-                    "power_factor": ac.power_factor,
-                    "dc_power_kw": delivered.dc_power_kw,
-                    "dc_voltage_v": out.dc_voltage_v,
-                    "dc_current_a": delivered.dc_current_a,
-                    "state_of_charge_pct": storage.state_of_charge_pct if storage else None,
-                    "soc_reserve_min_pct": storage.soc_reserve_min_pct if storage else None,
-                    "soc_reserve_max_pct": storage.soc_reserve_max_pct if storage else None,
-                    "soc_min_pct": storage.soc_min_pct if storage else None,
-                    "soc_max_pct": storage.soc_max_pct if storage else None,
-                    "timestamp": timestamp,
-                },
-                "pq": {
-                    "active_kw": ac.active_power_kw,
-                    "reactive_kvar": ac.reactive_power_kvar,
-                    "apparent_kva": ac.apparent_power_kva,
-                    "angle_deg": ac.angle_deg,
-                },
-                "status": {
-                    "service_state": delivered.service_state,
-                    "inverter_state": delivered.inverter_state,
-                    "connection_state": delivered.connection_state,
-                    "message": delivered.message,
-                    "grid_state": delivered.grid_state,
-                    "last_trip": _last_trip(slot),
-                },
-                "energy": {
-                    "injected_kwh": energy.injected_kwh,
-                    "absorbed_kwh": energy.absorbed_kwh,
-                    "reactive_injected_kvarh": energy.reactive_injected_kvarh,
-                    "reactive_absorbed_kvarh": energy.reactive_absorbed_kvarh,
-                },
-                "clock_time": clock_time,
-                "dc_mode": model.dc_mode,
-                "dc_port_count": model.dc_port_count,
-                "device_type": self.device_type,
-                "device_profile_name": self.device_profile_name,
-                "asset_type": model.asset_type,
-                "device_index": slot.index,
-                "asset": ASSET_MODELS[model.asset_type].model_validate(out.asset),
-                "grid_support": _grid_support(slot),
-            }
-        )
+        # A plain row shaped like ``Snapshot``; ``_evaluate`` checks the rows of every device
+        # against the schema at once (``api.wire``). The grid block's row is its field dict.
+        return {
+            "tick": tick,
+            "metrics": {
+                "power_kw": ac.active_power_kw,
+                "reactive_power_kvar": ac.reactive_power_kvar,
+                "apparent_power_kva": ac.apparent_power_kva,
+                "voltage_ll_v": ac.voltage_ll_v,
+                "voltage_ln_v": ac.voltage_ln_v,
+                "current_a": ac.current_a,
+                "frequency_hz": ac.frequency_hz,
+                "power_factor": ac.power_factor,
+                "dc_power_kw": delivered.dc_power_kw,
+                "dc_voltage_v": out.dc_voltage_v,
+                "dc_current_a": delivered.dc_current_a,
+                "state_of_charge_pct": storage.state_of_charge_pct if storage else None,
+                "soc_reserve_min_pct": storage.soc_reserve_min_pct if storage else None,
+                "soc_reserve_max_pct": storage.soc_reserve_max_pct if storage else None,
+                "soc_min_pct": storage.soc_min_pct if storage else None,
+                "soc_max_pct": storage.soc_max_pct if storage else None,
+                "timestamp": timestamp,
+            },
+            "pq": {
+                "active_kw": ac.active_power_kw,
+                "reactive_kvar": ac.reactive_power_kvar,
+                "apparent_kva": ac.apparent_power_kva,
+                "angle_deg": ac.angle_deg,
+            },
+            "status": {
+                "service_state": delivered.service_state,
+                "inverter_state": delivered.inverter_state,
+                "connection_state": delivered.connection_state,
+                "message": delivered.message,
+                "grid_state": delivered.grid_state,
+                "last_trip": _last_trip(slot),
+            },
+            "energy": {
+                "injected_kwh": energy.injected_kwh,
+                "absorbed_kwh": energy.absorbed_kwh,
+                "reactive_injected_kvarh": energy.reactive_injected_kvarh,
+                "reactive_absorbed_kvarh": energy.reactive_absorbed_kvarh,
+            },
+            "clock_time": clock_time,
+            "dc_mode": model.dc_mode,
+            "dc_port_count": model.dc_port_count,
+            "device_type": self.device_type,
+            "device_profile_name": self.device_profile_name,
+            "asset_type": model.asset_type,
+            "device_index": slot.index,
+            "asset": dict(out.asset),
+            "grid_support": None if grid_block is None else vars(grid_block),
+        }
 
 
 def _event_grid_at(
@@ -398,34 +415,78 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
 
 
-def _grid_support(slot: DeviceSlot) -> GridSupportStatus | None:
+_GRID_BLOCK_FIELDS = frozenset(GridSupportStatus.model_fields)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _grid_block(**values: object) -> GridSupportStatus:
+    """A ``GridSupportStatus`` from values known to be valid, built as ``model_construct``
+    builds it (the instance dict, the set of fields set, no extra, no private attributes)
+    without its per-field default and alias handling, a third of its cost: up to every
+    device's block changes every tick with every function enabled (``BENCHMARKS.md``).
+    ``tests/test_engine.py`` checks the result equals ``model_construct``'s."""
+    block = _new_object(GridSupportStatus)
+    _set_attribute(block, "__dict__", values)
+    _set_attribute(block, "__pydantic_fields_set__", _GRID_BLOCK_FIELDS)
+    _set_attribute(block, "__pydantic_extra__", None)
+    _set_attribute(block, "__pydantic_private__", None)
+    return block
+
+
+def _grid_support(
+    slot: DeviceSlot, phase_v_pu: tuple[float, ...], rocof_hz_per_s: float
+) -> GridSupportStatus | None:
     """The snapshot's grid-support block, built once per change of its values.
 
-    A model instance passes the snapshot's validation as it is, so the block is built with
-    ``model_construct`` after the one check its validation would make of these values
-    (finite numbers; the function names come from the settings): a NaN still fails the tick.
-    (Validating the block costs about 7 µs per device-tick, a quarter of a PV unit's whole
-    snapshot validation; ``BENCHMARKS.md``.)"""
+    A model instance passes the snapshot's validation as it is, so the block is built
+    without validation (``_grid_block``) after the one check its validation would make of
+    these values (finite numbers; the function and mode names come from the settings): a NaN
+    still fails the tick. (Validating the block costs about 7 µs per device-tick, a quarter of
+    a PV unit's whole snapshot validation; ``BENCHMARKS.md``.)"""
     grid = slot.supervisor.grid
     if grid is None:
         return None
-    key = (grid.active_functions, grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct)
+    q, p, v_ref, v_pct = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct, grid.v_pct
+    mode, by, functions = grid.reactive_mode, grid.p_limit_by, grid.active_functions
     cached = slot.grid_status
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    q, p, v_ref = grid.q_target_kvar, grid.p_limit_kw, grid.v_ref_pct
-    if not (math.isfinite(q) and math.isfinite(p) and math.isfinite(v_ref)):
+    if cached is not None:  # compared field by field: no key built per device-tick
+        phases, block = cached
+        if (
+            block.target_q_kvar == q
+            and block.p_limit_kw == p
+            and block.v_ref_pct == v_ref
+            and block.v_pct == v_pct
+            and block.rocof_hz_per_s == rocof_hz_per_s
+            and phases == phase_v_pu
+            and block.p_limit_by == by
+            and block.reactive_mode == mode
+            and block.functions is functions  # one list per settings object
+        ):
+            return block
+    # One test for all: a sum is finite only when every term is (the terms are bounded far
+    # below overflow: kW, kvar, % and pu of a device, Hz/s).
+    if not math.isfinite(q + p + v_ref + v_pct + rocof_hz_per_s + sum(phase_v_pu)):
         raise ValueError(
             f"device {slot.index}: grid support produced a non-finite value "
-            f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref})"
+            f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref}, v_pct {v_pct}, "
+            f"rocof_hz_per_s {rocof_hz_per_s}, phase_voltage_pu {list(phase_v_pu)})"
         )
-    status = GridSupportStatus.model_construct(
-        functions=grid.active_functions, target_q_kvar=q, p_limit_kw=p, v_ref_pct=v_ref
+    status = _grid_block(
+        functions=functions,
+        target_q_kvar=q,
+        p_limit_kw=p,
+        v_ref_pct=v_ref,
+        reactive_mode=mode,
+        p_limit_by=by,
+        v_pct=v_pct,
+        phase_voltage_pu=list(phase_v_pu),
+        rocof_hz_per_s=rocof_hz_per_s,
     )
-    slot.grid_status = (key, status)
+    slot.grid_status = (phase_v_pu, status)
     return status
 
 
 def encode(snapshot: Snapshot) -> bytes:
-    """The snapshot's JSON, as sent on the wire (HTTP and WebSocket share these bytes)."""
+    """One ``Snapshot`` model's JSON: the value ``TickSnapshots.payloads`` sends for its row."""
     return snapshot.__pydantic_serializer__.to_json(snapshot)

@@ -45,9 +45,12 @@ tick that settled (the grid at the end of the tick, the average voltage and the 
 unchanged; the trip monitor's quick look would find nothing either, since a grid equal at both
 ends of a tick without corners is constant over it). A lag counts as settled within 1e-9 kW or
 kvar of its target. The autonomous V_ref, which moves for hours towards a constant voltage,
-keeps a volt-var unit computing every tick; in another mode it does not touch the bounds, and
-only its filter steps. The engine's tick cost with and without the functions is
-measured by ``scripts/bench_engine.py`` (``BENCHMARKS.md``).
+keeps a volt-var unit's reactive power moving every tick, as does Q's lag after a step; on an
+unchanged grid such a tick (``_track_v_ref``) steps only V_ref, the curve and Q's lag and
+recomputes the ceiling from Q's room and the ceilings stored when it began, which nothing else
+moves. In another mode V_ref does not touch the bounds, and only its filter steps. The
+engine's tick cost with and without the functions is measured by ``scripts/bench_engine.py``
+(``BENCHMARKS.md``).
 
 Operating states reported (``grid_state``): ``continuous``, ``mandatory``, ``permissive``,
 ``momentary_cessation``, ``tripped``, ``entering_service`` (the wait after a trip is
@@ -94,6 +97,24 @@ GRID_STATES: tuple[GridState, ...] = (
     "tripped",
     "entering_service",
 )
+
+
+class _Tracking(NamedTuple):
+    """What a volt-var tick whose only moving parts are V_ref and Q's lag reuses: the keys of
+    the steady state and the ceilings that do not depend on Q."""
+
+    settings: GridSettings
+    end: GridSample
+    v_avg_pu: float
+    s_lim_kva: float
+    p_cap_kw: float
+    """The ceiling before the reactive mode's room (WMaxRtg, VAMaxRtg or the current limit)."""
+    p_cap_by: str
+    p_vw_kw: float | None
+    """The settled volt-watt limit (None: volt-watt off)."""
+    p_ap_kw: float
+    """The settled active power limit."""
+    state: GridState
 
 
 class PowerBounds(NamedTuple):
@@ -162,6 +183,9 @@ class GridSupport:
     _settings_mode: str | None = None
     _steady: tuple[GridSettings, GridSample, float, PowerBounds] | None = None
     """(settings, grid at the end of the tick, average voltage, bounds) of a settled tick."""
+    _tracking: _Tracking | None = None
+    """A volt-var tick where only V_ref and the reactive power still move (see the module
+    docstring)."""
     _functions_of: GridSettings | None = None
     _functions: list[str] = field(default_factory=list)
 
@@ -209,6 +233,17 @@ class GridSupport:
                 self.v_ref_pct = self.v_ref.step(s.volt_var, v_avg_pu * 100.0, dt_s)
             return steady[3], None  # see "Steady state" in the module docstring
         self._steady = None
+        tracking = self._tracking
+        self._tracking = None
+        if (
+            tracking is not None
+            and tracking.settings is s
+            and tracking.end == end
+            and tracking.v_avg_pu == v_avg_pu
+            and network is None
+            and not grid_corners
+        ):
+            return self._track_v_ref(tracking, dt_s), None
         event: TripEvent | None = None
         if not self.tripped:
             event = self.monitor.advance(s.trip, start_s, dt_s, grid_at, grid_corners)
@@ -248,6 +283,7 @@ class GridSupport:
         p_cap, by = w_max, "WMaxRtg"
         if s_lim < w_max - _EPS_KW:
             p_cap, by = s_lim, "VAMaxRtg" if s_lim >= rating.va_max_kva else "current limit"
+        p_cap0, by0 = p_cap, by
         if mode == "volt_var":
             target = volt_var.curve_q_kvar(s.volt_var, self.v_ref_pct, v_pct, rating)
             self.q_target_kvar = target
@@ -316,13 +352,58 @@ class GridSupport:
             and es_pu is None
             and droop_pu is None
             and not self.monitor.timers_s
-            and (q_cmd is None or abs(self.q_target_kvar - q_cmd) <= _SETTLED)
             and (not s.volt_watt.enabled or abs(self._vw_target_kw - p_vw) <= _SETTLED)
             and (not s.active_power_limit.enabled or ap_kw == ap_target_kw)
-            and (mode != "volt_var" or self.v_ref.settled(s.volt_var, v_pct))
         ):
-            self._steady = (s, end, v_avg_pu, bounds)
+            if (q_cmd is None or abs(self.q_target_kvar - q_cmd) <= _SETTLED) and (
+                mode != "volt_var" or self.v_ref.settled(s.volt_var, v_pct)
+            ):
+                self._steady = (s, end, v_avg_pu, bounds)
+            elif mode == "volt_var":
+                p_vw_kw = p_vw if s.volt_watt.enabled else None
+                self._tracking = _Tracking(
+                    s, end, v_avg_pu, s_lim, p_cap0, by0, p_vw_kw, ap_kw, where
+                )
         return bounds, event
+
+    def _track_v_ref(self, t: _Tracking, dt_s: float) -> PowerBounds:
+        """A volt-var tick on an unchanged grid where only V_ref (and the reactive power
+        following it) still moves: the steps of ``before_step`` that depend on them, in the
+        same order, on the ceilings of the tick that stored ``t`` (the trip monitor, the
+        ride-through region, the droop, volt-watt and the active power limit would find what
+        they found then; see "Steady state" in the module docstring)."""
+        s = t.settings
+        rating = self.rating
+        vv = s.volt_var
+        v_pct = t.v_avg_pu * 100.0
+        self.v_pct = v_pct
+        self.v_ref_pct = self.v_ref.step(vv, v_pct, dt_s)
+        target = volt_var.curve_q_kvar(vv, self.v_ref_pct, v_pct, rating)
+        self.q_target_kvar = target
+        s_lim = t.s_lim_kva
+        q_cmd = self.q_lag.step(target, vv.rsp_tms_s, dt_s)
+        q_cmd = max(-rating.var_max_abs_kvar, min(rating.var_max_inj_kvar, q_cmd))
+        q_cmd = max(-s_lim, min(s_lim, q_cmd))
+        self._q_cmd_kvar = q_cmd
+        room = p_room_kw(s_lim, q_cmd)
+        p_cap, by = _lower(t.p_cap_kw, t.p_cap_by, room, "volt_var")
+        if t.p_vw_kw is not None:
+            p_cap, by = _lower(p_cap, by, t.p_vw_kw, "volt_watt")
+        p_cap, by = _lower(p_cap, by, t.p_ap_kw, "active_power_limit")
+        p_cap = max(0.0, p_cap)
+        self.p_limit_kw = p_cap
+        self.p_limit_by = by
+        self.droop_kw = None
+        p_floor = -min(rating.w_max_charge_kw, room) if rating.can_absorb else 0.0
+        self._p_floor_kw = p_floor
+        self._energize = True
+        self.state = t.state
+        bounds = PowerBounds(True, p_cap, p_floor, None)
+        if self.v_ref.settled(vv, v_pct) and abs(target - q_cmd) <= _SETTLED:
+            self._steady = (s, t.end, t.v_avg_pu, bounds)
+        else:
+            self._tracking = t
+        return bounds
 
     def _network_v_pct(
         self, network: Thevenin, e_pu: float, p_kw: float, s_lim: float, dt_s: float
@@ -375,6 +456,7 @@ class GridSupport:
 
     def _trip(self, event: TripEvent) -> None:
         self._steady = None
+        self._tracking = None
         self.tripped = True
         self.last_trip = event
         self.monitor.reset()
@@ -387,6 +469,7 @@ class GridSupport:
 
     def _off(self, state: GridState) -> PowerBounds:
         self._steady = None
+        self._tracking = None
         self.state = state
         self._energize = False
         self.p_limit_kw = 0.0

@@ -7,6 +7,7 @@ import {
   createMainChart, createMiniChart, createVoltageChart, fit, keyLabel,
 } from "./charts.js";
 import { ControlsTab } from "./controls.js";
+import { GridTab } from "./grid.js";
 import { $, el, fmtEnergy, fmtNum, fmtPower, setText } from "./dom.js";
 import { Telemetry } from "./live.js";
 import { LogsTab } from "./logs.js";
@@ -134,6 +135,7 @@ class Dashboard {
     });
     this.controls = new ControlsTab(this);
     this.logs = new LogsTab();
+    this.grid = new GridTab(this);
 
     this.setupTabs();
     this.setupPresets();
@@ -147,9 +149,10 @@ class Dashboard {
 
   async start() {
     await this.loadServerInfo();
-    if (this.info && this.device >= this.info.device_count) this.device = 0;
+    if (this.info && !this.hasDevice(this.device)) this.device = this.firstDevice();
     this.telemetry.connect(this.device);
     this.controls.setDevice(this.device, null);
+    this.grid.setDevice(this.device);
     this.loadHistory();
   }
 
@@ -166,31 +169,55 @@ class Dashboard {
     if (first || countChanged) this.renderDevicePicker();
   }
 
+  // a fleet shard serves the fleet's indices first_device .. first_device + device_count - 1
+  firstDevice() {
+    return this.info?.first_device || 0;
+  }
+
+  hasDevice(v) {
+    const first = this.firstDevice();
+    return Number.isInteger(v) && v >= first && v < first + (this.info?.device_count || 1);
+  }
+
   setupDevicePicker() {
     $("#device-select").addEventListener("change", (e) => this.switchDevice(Number(e.target.value)));
     $("#device-number").addEventListener("change", (e) => {
       const v = Number(e.target.value);
-      if (Number.isInteger(v) && v >= 0 && v < (this.info?.device_count || 1)) this.switchDevice(v);
+      if (this.hasDevice(v)) this.switchDevice(v);
       else e.target.value = String(this.device);
     });
   }
 
   renderDevicePicker() {
     const count = this.info?.device_count || 1;
+    const first = this.firstDevice();
     $("#device-picker").hidden = count <= 1;
     const sel = $("#device-select");
     const num = $("#device-number");
     if (count <= SELECT_MAX_DEVICES) {
       sel.hidden = false;
       num.hidden = true;
-      sel.replaceChildren(...Array.from({ length: count }, (_, k) => el("option", { value: k }, `#${k}`)));
+      sel.replaceChildren(
+        ...Array.from({ length: count }, (_, k) => el("option", { value: first + k }, `#${first + k}`)),
+      );
       sel.value = String(this.device);
     } else {
       sel.hidden = true;
       num.hidden = false;
-      num.max = String(count - 1);
+      num.min = String(first);
+      num.max = String(first + count - 1);
       num.value = String(this.device);
     }
+  }
+
+  deviceLabel(index) {
+    const info = this.info;
+    if (!info) return "";
+    if (info.shard) {
+      const last = info.first_device + info.device_count - 1;
+      return ` · device ${index} (shard ${info.shard.index}: ${info.first_device}–${last} of ${info.shard.fleet_device_count})`;
+    }
+    return info.device_count > 1 ? ` · device ${index} of ${info.device_count}` : "";
   }
 
   switchDevice(device) {
@@ -209,6 +236,7 @@ class Dashboard {
     this.historyLoadedFor = null;
     this.telemetry.connect(device);
     this.controls.setDevice(device, this.assetType);
+    this.grid.setDevice(device);
     this.loadHistory();
     if (this.tab === "controls") this.controls.reload();
     if (this.tab === "overview" && this.hasIv()) this.loadIv();
@@ -247,6 +275,7 @@ class Dashboard {
     this.historyLoadedFor = null;
     this.loadHistory();
     if (this.tab === "controls") this.controls.reload();
+    if (this.tab === "grid") this.grid.reload();
   }
 
   // ------------------------------------------------------------ snapshots
@@ -257,6 +286,7 @@ class Dashboard {
     this.renderHeader(s);
     this.renderTiles(s);
     this.renderAsset(s);
+    this.grid.onSnapshot(s);
     if (this.store.push(s)) this.scheduleDraw();
   }
 
@@ -278,7 +308,7 @@ class Dashboard {
   renderHeader(s) {
     setText($("#clock"), s.clock_time);
     setText($("#tick"), String(s.tick));
-    setText($("#device-type"), `${s.device_type} · ${s.asset_type}${this.info && this.info.device_count > 1 ? ` · device ${s.device_index} of ${this.info.device_count}` : ""}`);
+    setText($("#device-type"), `${s.device_type} · ${s.asset_type}${this.deviceLabel(s.device_index)}`);
     setText($("#device-profile"), s.device_profile_name ? ` · profile ${s.device_profile_name}` : "");
   }
 
@@ -632,6 +662,7 @@ class Dashboard {
     for (const p of document.querySelectorAll(".tab-panel")) p.hidden = p.id !== `tab-${name}`;
     if (updateHash) history.replaceState(null, "", `${location.pathname}${location.search}#${name}`);
     this.logs.show(name === "logs");
+    this.grid.show(name === "grid");
     if (name === "controls") this.controls.reload();
     if (name === "overview" && this.hasIv() && !this.ivCurve) this.loadIv();
     this.ensureCharts();

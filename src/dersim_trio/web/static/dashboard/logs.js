@@ -5,7 +5,7 @@ import { get } from "./api.js";
 import { $, el } from "./dom.js";
 
 const LEVELS = ["debug", "info", "warning", "error"];
-const KNOWN_MODULES = ["Lab", "AC", "DC", "WS", "API", "Modbus"];
+const KNOWN_MODULES = ["Lab", "AC", "DC", "WS", "API", "Modbus", "Grid"];
 const MAX_ROWS = 1000;
 const POLL_MS = 1000;
 
