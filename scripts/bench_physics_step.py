@@ -11,7 +11,7 @@ tick (``--whole-tick``). Uses only what both trees have (``build_engine``, ``Eng
 ``encode``, ``manage_gc``), so it cannot measure grid support; ``bench_engine.py`` does.
 
 Usage: python scripts/bench_physics_step.py LABEL [--ticks 100] [--devices 50] [--repeat 2]
-       [--whole-tick]
+       [--whole-tick] [--types TYPE ...]
 """
 
 from __future__ import annotations
@@ -79,9 +79,10 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--whole-tick", action="store_true")
+    parser.add_argument("--types", nargs="+", choices=TYPES, default=TYPES)
     args = parser.parse_args()
     result: dict[str, object] = {"label": args.label, "whole_tick": args.whole_tick}
-    for device_type in TYPES:
+    for device_type in args.types:
         best = float("inf")
         for _ in range(args.repeat):
             engine = make_engine(device_type, args.devices, not args.whole_tick)

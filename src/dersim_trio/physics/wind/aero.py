@@ -120,6 +120,7 @@ class RotorAero:
         "_radius",
         "_torque_half_rho",
         "area_half_rho_m2",
+        "inner_grid",
         "performance",
     )
 
@@ -158,6 +159,28 @@ class RotorAero:
             d2.append(min((slope_hi - slope_lo) / (l2 - l0), 0.0))
         self._d1 = tuple(d1)
         self._d2 = tuple(d2)
+        uniform = self._lam_step > 0.0 and self._beta_step > 0.0
+        self.inner_grid = (
+            rotor_radius_m,
+            self._lam_lo,
+            self._lam_hi,
+            self._lam_ext,
+            self._lam_step,
+            self._n_lam,
+            self._beta_lo,
+            self._beta_hi if uniform else -math.inf,
+            self._beta_step,
+            self._n_beta,
+            self._cp_flat,
+            self._torque_half_rho,
+            self._lam_hi_1,
+            self._d1,
+            self._d2,
+        )
+        """For the controllers' inner loops, which write ``torque_n_m``'s common cases out:
+        (R, λ_min, λ_max, 2·λ_max, Δλ, rows, β_min, β_max, Δβ, columns, C_p flat row-major,
+        ½ρπR³, the λ before λ_max, the extension's Newton coefficients d1 and d2); β_max is −∞
+        when an axis is not evenly spaced, so that that case always calls ``torque_n_m``."""
 
     # ------------------------------------------------------------------ coefficients
     def _cp_column_point(self, lam: float, j: int) -> float:
@@ -227,7 +250,12 @@ class RotorAero:
         """C_p(λ, β) = C_q·λ by the rules of the module docstring (0 for λ ≤ 0)."""
         if not tip_speed_ratio > 0.0:
             return 0.0
-        return self.torque_coefficient(tip_speed_ratio, pitch_deg) * tip_speed_ratio
+        lam = tip_speed_ratio  # torque_coefficient's clamp, without its call
+        if lam < self._lam_lo:
+            lam = self._lam_lo
+        elif lam > self._lam_ext:
+            lam = self._lam_ext
+        return self._cp_grid(lam, pitch_deg) / lam * tip_speed_ratio
 
     # ------------------------------------------------------------------ physical quantities
     def tip_speed_ratio(self, rotor_speed_rad_s: float, hub_wind_m_s: float) -> float:
@@ -235,7 +263,12 @@ class RotorAero:
         return rotor_speed_rad_s * self._radius / hub_wind_m_s if hub_wind_m_s > 0.01 else 0.0
 
     def torque_n_m(self, rotor_speed_rad_s: float, pitch_deg: float, hub_wind_m_s: float) -> float:
-        """Aerodynamic torque on the low-speed shaft, ½ρπR³v²·C_q, N·m (0 in calm air)."""
+        """Aerodynamic torque on the low-speed shaft, ½ρπR³v²·C_q, N·m (0 in calm air).
+
+        The drivetrain's inner loop calls this for every sub-step of every turbine, so the
+        interpolation of ``_cp_grid`` is written out here once more (the same arithmetic in the
+        same order: the results are bitwise those of ``_cp_grid``).
+        """
         v = hub_wind_m_s
         if v <= 0.01:
             return 0.0
@@ -244,7 +277,48 @@ class RotorAero:
             lam = self._lam_lo
         elif lam > self._lam_ext:
             lam = self._lam_ext
-        return self._torque_half_rho * v * v * self._cp_grid(lam, pitch_deg) / lam
+        beta = pitch_deg
+        fade = 1.0
+        beta_hi = self._beta_hi
+        if beta > beta_hi:
+            fade = max(0.0, FEATHERED_PITCH_DEG - beta) / (FEATHERED_PITCH_DEG - beta_hi)
+            beta = beta_hi
+        elif beta < self._beta_lo:
+            beta = self._beta_lo
+        nb = self._n_beta
+        step = self._beta_step
+        if step > 0.0:
+            x = (beta - self._beta_lo) / step
+            j = int(x)
+            if j > nb - 2:
+                j = nb - 2
+            u = x - j
+        else:
+            j, u = _bracket(self._beta, beta)
+        c = self._cp_flat
+        lam_hi = self._lam_hi
+        if lam <= lam_hi:
+            step = self._lam_step
+            if step > 0.0:
+                x = (lam - self._lam_lo) / step
+                i = int(x)
+                if i > self._n_lam - 2:
+                    i = self._n_lam - 2
+                t = x - i
+            else:
+                i, t = _bracket(self._lam, lam)
+            k = i * nb + j
+            a = c[k] + t * (c[k + nb] - c[k])
+            b = c[k + 1] + t * (c[k + nb + 1] - c[k + 1])
+        else:
+            dl = lam - lam_hi
+            q = lam - self._lam_hi_1
+            k = (self._n_lam - 1) * nb + j
+            d1 = self._d1
+            d2 = self._d2
+            a = c[k] + dl * (d1[j] + d2[j] * q)
+            b = c[k + 1] + dl * (d1[j + 1] + d2[j + 1] * q)
+        return self._torque_half_rho * v * v * ((a + u * (b - a)) * fade) / lam
 
     def power_w(self, rotor_speed_rad_s: float, pitch_deg: float, hub_wind_m_s: float) -> float:
         """Aerodynamic power ½ρπR²·C_p·v³, W (0 in calm air)."""

@@ -126,7 +126,37 @@ class TurbineController(Protocol):
     def step(
         self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
     ) -> float:
-        """Advance by ``h_s``; set the torque and return the new pitch command, degrees."""
+        """One control step of ``h_s`` at this rotor speed; sets the torque and returns the
+        pitch command, degrees."""
+        ...
+
+    def run(
+        self,
+        aero: RotorAero,
+        rotor_speed_rad_s: float,
+        pitch_deg: float,
+        hub_wind_m_s: float,
+        p_limit_mech_w: float,
+        count: int,
+        h_s: float,
+        h_over_j: float,
+        speed_clamp_rad_s: float,
+        trip_speed_rad_s: float,
+    ) -> tuple[float, float, int]:
+        """Run up to ``count`` running sub-steps of ``h_s`` seconds; (ω, β in °, steps done).
+
+        Per sub-step: the aerodynamic torque T_aero = ``aero.torque_n_m(ω, β, v)`` at the
+        pitch β of the last command, one step of the controller (filters, torque law, pitch PI,
+        rate limits; it sets ``torque_n_m``), then the drivetrain's explicit-Euler step
+        ω ← ω + (h/J)·(T_aero − T_gen) with ω kept in [0, ``speed_clamp_rad_s``]
+        (``model.drivetrain_step``, ``h_over_j`` = h/J). Stops early after the first sub-step
+        whose ω exceeds ``trip_speed_rad_s`` (the overspeed trip, which the model handles).
+
+        Each controller writes this loop out in one method, control laws and drivetrain step
+        inline, its constants read once per call: the loop runs three times per tick for every
+        turbine, and the calls and attribute look-ups of a loop over per-step methods cost about
+        as much as its arithmetic.
+        """
         ...
 
     def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
@@ -230,54 +260,176 @@ class JonkmanController:
     def step(
         self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
     ) -> float:
-        """One control step of ``h_s`` seconds; returns the pitch command in degrees."""
+        """One control step of ``h_s`` seconds at this rotor speed; sets the torque and returns
+        the pitch command, degrees (``run`` for one sub-step with the rotor held: h/J = 0)."""
+        return self.run(
+            self._aero,
+            rotor_speed_rad_s,
+            0.0,
+            hub_wind_m_s,
+            p_limit_mech_w,
+            1,
+            h_s,
+            0.0,
+            math.inf,
+            math.inf,
+        )[1]
+
+    def run(
+        self,
+        aero: RotorAero,
+        rotor_speed_rad_s: float,
+        pitch_deg: float,
+        hub_wind_m_s: float,
+        p_limit_mech_w: float,
+        count: int,
+        h_s: float,
+        h_over_j: float,
+        speed_clamp_rad_s: float,
+        trip_speed_rad_s: float,
+    ) -> tuple[float, float, int]:
+        """Running sub-steps under §7 control (``TurbineController.run``): per sub-step the
+        filtered speed, the torque law (``torque_law``) capped by curtailment and rate-limited,
+        the gain-scheduled PI pitch with anti-windup and rate limit, the drivetrain step."""
         c = self._c
         if h_s != self._h:
             self._h = h_s
             self._keep_w = math.exp(-c.speed_filter_corner_rad_s * h_s)
             self._dt_max = c.vs_max_rate_n_m_s * h_s
             self._dpitch_max = c.pc_max_rate_rad_s * h_s
-        w_gen = rotor_speed_rad_s * self._n
-        w_f = self._w_f = w_gen + (self._w_f - w_gen) * self._keep_w
-        pitch = self._pitch_rad
-        if w_f > 0.0:
-            t, self.region = self.torque_law(w_f, pitch >= c.vs_rgn3_min_pitch_rad)
-        else:
-            t, self.region = 0.0, "1"
-        self.throttled = False
-        if p_limit_mech_w < self._curtail_below and w_f > 0.0 and t * w_f > p_limit_mech_w:
-            t = p_limit_mech_w / w_f
-            self.throttled = True
-        # Torque rate limit.
-        t_last = self._t_gen
-        if t > t_last + self._dt_max:
-            t = t_last + self._dt_max
-        elif t < t_last - self._dt_max:
-            t = t_last - self._dt_max
-        self._t_gen = t
-        self.torque_n_m = t * self._n
+        torque_aero = aero.torque_n_m
+        v = hub_wind_m_s
+        (radius, lam_lo, lam_hi, lam_ext, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta,
+         cp, thr, lam_hi_1, d1, d2) = aero.inner_grid  # fmt: skip
+        top = (n_lam - 1) * n_beta
+        calm = v <= 0.01
+        thr_v2 = thr * v * v
+        p_limit = p_limit_mech_w
+        curtail = p_limit < self._curtail_below
+        gear = self._n
+        keep_w = self._keep_w
+        dt_max = self._dt_max
+        dpitch_max = self._dpitch_max
+        rgn3_pitch = c.vs_rgn3_min_pitch_rad
+        rated_speed = c.vs_rated_speed_rad_s
+        cut_in = c.vs_cut_in_speed_rad_s
+        rgn2_speed = c.vs_rgn2_speed_rad_s
+        rgn2_k = c.vs_rgn2_k
+        transition = self._transition
+        rated_power = self._rated_power
+        slope15 = self._slope15
+        slope25 = self._slope25
+        sync = self._sync
+        t_max = self._t_max
+        kk = c.pc_kk_rad
+        ref_speed = c.pc_ref_speed_rad_s
+        kp = c.pc_kp_s
+        ki = c.pc_ki
+        min_pitch = c.pc_min_pitch_rad
+        max_pitch = c.pc_max_pitch_rad
 
-        # Gain-scheduled PI pitch with anti-windup and rate limit.
-        gk = 1.0 / (1.0 + pitch / c.pc_kk_rad)
-        err = w_f - c.pc_ref_speed_rad_s
-        integ = self._int_err + err * h_s
-        gain_ki = gk * c.pc_ki
-        if integ < c.pc_min_pitch_rad / gain_ki:
-            integ = c.pc_min_pitch_rad / gain_ki
-        elif integ > c.pc_max_pitch_rad / gain_ki:
-            integ = c.pc_max_pitch_rad / gain_ki
-        self._int_err = integ
-        target = gk * c.pc_kp_s * err + gain_ki * integ
-        if target < c.pc_min_pitch_rad:
-            target = c.pc_min_pitch_rad
-        elif target > c.pc_max_pitch_rad:
-            target = c.pc_max_pitch_rad
-        if target > pitch + self._dpitch_max:
-            target = pitch + self._dpitch_max
-        elif target < pitch - self._dpitch_max:
-            target = pitch - self._dpitch_max
-        self._pitch_rad = target
-        return target * _DEG_PER_RAD
+        w = rotor_speed_rad_s
+        w_f = self._w_f
+        t_last = self._t_gen
+        integ_last = self._int_err
+        pitch = self._pitch_rad
+        region = self.region
+        throttled = self.throttled
+        done = 0
+        while done < count:
+            done += 1
+            # T_aero: ``aero.torque_n_m``, its interpolation written out (the same arithmetic).
+            lam = 0.0 if calm else w * radius / v
+            if lam_lo <= lam <= lam_ext and beta_lo <= pitch_deg <= beta_hi:
+                x = (pitch_deg - beta_lo) / beta_step
+                j = int(x)
+                if j > n_beta - 2:
+                    j = n_beta - 2
+                u = x - j
+                if lam <= lam_hi:
+                    x = (lam - lam_lo) / lam_step
+                    i = int(x)
+                    if i > n_lam - 2:
+                        i = n_lam - 2
+                    x -= i
+                    k = i * n_beta + j
+                    a = cp[k] + x * (cp[k + n_beta] - cp[k])
+                    b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                else:  # above the grid: each column's quadratic extension
+                    dl = lam - lam_hi
+                    q = lam - lam_hi_1
+                    k = top + j
+                    a = cp[k] + dl * (d1[j] + d2[j] * q)
+                    b = cp[k + 1] + dl * (d1[j + 1] + d2[j + 1] * q)
+                t_aero = thr_v2 * (a + u * (b - a)) / lam
+            else:
+                t_aero = torque_aero(w, pitch_deg, v)
+            w_gen = w * gear
+            w_f = w_gen + (w_f - w_gen) * keep_w
+            if w_f > 0.0:
+                if pitch >= rgn3_pitch or w_f >= rated_speed:
+                    t, region = rated_power / w_f, "3"
+                elif w_f <= cut_in:
+                    t, region = 0.0, "1"
+                elif w_f < rgn2_speed:
+                    t, region = slope15 * (w_f - cut_in), "1.5"
+                elif w_f < transition:
+                    t, region = rgn2_k * w_f * w_f, "2"
+                else:
+                    t, region = slope25 * (w_f - sync), "2.5"
+                if t > t_max:
+                    t = t_max
+            else:
+                t, region = 0.0, "1"
+            throttled = False
+            if curtail and w_f > 0.0 and t * w_f > p_limit:
+                t = p_limit / w_f
+                throttled = True
+            if t > t_last + dt_max:
+                t = t_last + dt_max
+            elif t < t_last - dt_max:
+                t = t_last - dt_max
+            t_last = t
+
+            gk = 1.0 / (1.0 + pitch / kk)
+            err = w_f - ref_speed
+            integ = integ_last + err * h_s
+            gain_ki = gk * ki
+            bound = min_pitch / gain_ki
+            if integ < bound:
+                integ = bound
+            else:
+                bound = max_pitch / gain_ki
+                if integ > bound:
+                    integ = bound
+            integ_last = integ
+            target = gk * kp * err + gain_ki * integ
+            if target < min_pitch:
+                target = min_pitch
+            elif target > max_pitch:
+                target = max_pitch
+            if target > pitch + dpitch_max:
+                target = pitch + dpitch_max
+            elif target < pitch - dpitch_max:
+                target = pitch - dpitch_max
+            pitch = target
+            pitch_deg = target * _DEG_PER_RAD
+
+            w = w + h_over_j * (t_aero - t * gear)
+            if w < 0.0:
+                w = 0.0
+            elif w > speed_clamp_rad_s:
+                w = speed_clamp_rad_s
+            if w > trip_speed_rad_s:
+                break
+        self._w_f = w_f
+        self._t_gen = t_last
+        self.torque_n_m = t_last * gear
+        self._int_err = integ_last
+        self._pitch_rad = pitch
+        self.region = region
+        self.throttled = throttled
+        return w, pitch_deg, done
 
     def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
         """Region 1–2½ at 0° pitch where aerodynamic and generator torque balance; else rated
@@ -432,7 +584,38 @@ class RoscoController:
     def step(
         self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
     ) -> float:
-        """One control step of ``h_s`` seconds; returns the pitch command in degrees."""
+        """One control step of ``h_s`` seconds at this rotor speed; sets the torque and returns
+        the pitch command, degrees (``run`` for one sub-step with the rotor held: h/J = 0)."""
+        return self.run(
+            self._aero,
+            rotor_speed_rad_s,
+            0.0,
+            hub_wind_m_s,
+            p_limit_mech_w,
+            1,
+            h_s,
+            0.0,
+            math.inf,
+            math.inf,
+        )[1]
+
+    def run(
+        self,
+        aero: RotorAero,
+        rotor_speed_rad_s: float,
+        pitch_deg: float,
+        hub_wind_m_s: float,
+        p_limit_mech_w: float,
+        count: int,
+        h_s: float,
+        h_over_j: float,
+        speed_clamp_rad_s: float,
+        trip_speed_rad_s: float,
+    ) -> tuple[float, float, int]:
+        """Running sub-steps under ROSCO control (``TurbineController.run``): per sub-step the
+        speed and wind-estimate filters, θ_min(v̂) (``min_pitch_rad``), the TSR-tracking torque
+        PI (or rated torque above rated) capped by curtailment and rate-limited, the
+        gain-scheduled pitch PI held in [θ_min, θ_max] and rate-limited, the drivetrain step."""
         c = self._c
         if h_s != self._h:
             self._h = h_s
@@ -440,81 +623,179 @@ class RoscoController:
             self._keep_v = math.exp(-c.wind_filter_corner_rad_s * h_s)
             self._dt_max = c.vs_max_rate_n_m_s * h_s
             self._dpitch_max = c.pc_max_rate_rad_s * h_s
-        w_gen = rotor_speed_rad_s * self._n
-        w_f = self._w_f = w_gen + (self._w_f - w_gen) * self._keep_w
-        v_est = self._v_est = hub_wind_m_s + (self._v_est - hub_wind_m_s) * self._keep_v
-        x = (v_est - self._ps_v0) / self._ps_dv
+        torque_aero = aero.torque_n_m
+        v = hub_wind_m_s
+        (radius, lam_lo, lam_hi, lam_ext, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta,
+         cp, thr, lam_hi_1, d1, d2) = aero.inner_grid  # fmt: skip
+        top = (n_lam - 1) * n_beta
+        calm = v <= 0.01
+        thr_v2 = thr * v * v
+        p_limit = p_limit_mech_w
+        curtail = p_limit < self._curtail_below
+        gear = self._n
+        keep_w = self._keep_w
+        keep_v = self._keep_v
+        dt_max = self._dt_max
+        dpitch_max = self._dpitch_max
+        ps_v0 = self._ps_v0
+        ps_dv = self._ps_dv
         schedule = self._ps_pitch
-        if x <= 0.0:
-            pitch_min = schedule[0]
-        elif x >= len(schedule) - 1:
-            pitch_min = schedule[-1]
-        else:
-            i = int(x)
-            pitch_min = schedule[i] + (x - i) * (schedule[i + 1] - schedule[i])
-        if pitch_min < c.pc_min_pitch_rad:
-            pitch_min = c.pc_min_pitch_rad
-        pitch = self._pitch_rad
+        last = len(schedule) - 1
+        pc_min_pitch = c.pc_min_pitch_rad
+        pc_max_pitch = c.pc_max_pitch_rad
+        pc_switch = c.pc_switch_rad
+        pc_ref_speed = c.pc_ref_speed_rad_s
+        constant_power = c.vs_constant_power
+        rated_power = self._rated_power
+        t_max = self._t_max
         t_rated = self._t_rated
+        tsr_opt = c.vs_tsr_opt
+        tsr_to_gen = self._tsr_to_gen
+        min_speed = c.vs_min_speed_rad_s
+        ref_speed = c.vs_ref_speed_rad_s
+        vs_kp = c.vs_kp
+        vs_ki = c.vs_ki
+        gs_first_angle = self._gs_first_angle
+        gs_angles = c.pc_gs_angles_rad
+        gs_last_angle = gs_angles[-1]
+        gs_kp = c.pc_gs_kp_s
+        gs_ki = c.pc_gs_ki
+        bisect_right = bisect.bisect_right
 
-        # Torque: TSR-tracking PI below rated, VS_RtTq (or constant power) above.
-        if pitch >= pitch_min + c.pc_switch_rad:
-            if c.vs_constant_power and w_f > 0.0:
-                t = min(self._rated_power / w_f, self._t_max)
-            else:
-                t = t_rated
-            self._i_torque = t_rated
-            self.region = "3"
-        else:
-            w_ref = c.vs_tsr_opt * v_est * self._tsr_to_gen
-            if w_ref < c.vs_min_speed_rad_s:
-                w_ref = c.vs_min_speed_rad_s
-                self.region = "1.5"
-            elif w_ref > c.vs_ref_speed_rad_s:
-                w_ref = c.vs_ref_speed_rad_s
-                self.region = "2.5"
-            else:
-                self.region = "2"
-            err = w_ref - w_f
-            i_t = self._i_torque + c.vs_ki * err * h_s
-            i_t = 0.0 if i_t < 0.0 else t_rated if i_t > t_rated else i_t
-            self._i_torque = i_t
-            t = c.vs_kp * err + i_t
-            t = 0.0 if t < 0.0 else t_rated if t > t_rated else t
-        self.throttled = False
-        if p_limit_mech_w < self._curtail_below and w_f > 0.0 and t * w_f > p_limit_mech_w:
-            t = p_limit_mech_w / w_f
-            self.throttled = True
+        w = rotor_speed_rad_s
+        w_f = self._w_f
+        v_est = self._v_est
+        i_torque = self._i_torque
+        i_pitch = self._i_pitch
         t_last = self._t_gen
-        if t > t_last + self._dt_max:
-            t = t_last + self._dt_max
-        elif t < t_last - self._dt_max:
-            t = t_last - self._dt_max
-        self._t_gen = t
-        self.torque_n_m = t * self._n
-
-        # Pitch: gain-scheduled PI on the speed error, held above θ_min(v̂).
-        if pitch != self._gains_pitch:
-            self._gains_pitch = pitch
-            if pitch <= self._gs_first_angle:  # below the schedule (region 2): its first gains
-                self._kp, self._ki = self._gs_first_gains
-            else:
-                self._kp, self._ki = self._gains(pitch)
+        pitch = self._pitch_rad
+        gains_pitch = self._gains_pitch
         kp = self._kp
         ki = self._ki
-        err = c.pc_ref_speed_rad_s - w_f
-        pitch_max = c.pc_max_pitch_rad
-        i_p = self._i_pitch + ki * err * h_s
-        i_p = pitch_min if i_p < pitch_min else pitch_max if i_p > pitch_max else i_p
-        self._i_pitch = i_p
-        target = kp * err + i_p
-        target = pitch_min if target < pitch_min else pitch_max if target > pitch_max else target
-        if target > pitch + self._dpitch_max:
-            target = pitch + self._dpitch_max
-        elif target < pitch - self._dpitch_max:
-            target = pitch - self._dpitch_max
-        self._pitch_rad = target
-        return target * _DEG_PER_RAD
+        region = self.region
+        throttled = self.throttled
+        done = 0
+        while done < count:
+            done += 1
+            # T_aero: ``aero.torque_n_m``, its interpolation written out (the same arithmetic).
+            lam = 0.0 if calm else w * radius / v
+            if lam_lo <= lam <= lam_ext and beta_lo <= pitch_deg <= beta_hi:
+                x = (pitch_deg - beta_lo) / beta_step
+                j = int(x)
+                if j > n_beta - 2:
+                    j = n_beta - 2
+                u = x - j
+                if lam <= lam_hi:
+                    x = (lam - lam_lo) / lam_step
+                    i = int(x)
+                    if i > n_lam - 2:
+                        i = n_lam - 2
+                    x -= i
+                    k = i * n_beta + j
+                    a = cp[k] + x * (cp[k + n_beta] - cp[k])
+                    b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
+                else:  # above the grid: each column's quadratic extension
+                    dl = lam - lam_hi
+                    q = lam - lam_hi_1
+                    k = top + j
+                    a = cp[k] + dl * (d1[j] + d2[j] * q)
+                    b = cp[k + 1] + dl * (d1[j + 1] + d2[j + 1] * q)
+                t_aero = thr_v2 * (a + u * (b - a)) / lam
+            else:
+                t_aero = torque_aero(w, pitch_deg, v)
+            w_gen = w * gear
+            w_f = w_gen + (w_f - w_gen) * keep_w
+            v_est = v + (v_est - v) * keep_v
+            x = (v_est - ps_v0) / ps_dv
+            if x <= 0.0:
+                pitch_min = schedule[0]
+            elif x >= last:
+                pitch_min = schedule[-1]
+            else:
+                i = int(x)
+                pitch_min = schedule[i] + (x - i) * (schedule[i + 1] - schedule[i])
+            if pitch_min < pc_min_pitch:
+                pitch_min = pc_min_pitch
+
+            # Torque: TSR-tracking PI below rated, VS_RtTq (or constant power) above.
+            if pitch >= pitch_min + pc_switch:
+                t = min(rated_power / w_f, t_max) if constant_power and w_f > 0.0 else t_rated
+                i_torque = t_rated
+                region = "3"
+            else:
+                w_ref = tsr_opt * v_est * tsr_to_gen
+                if w_ref < min_speed:
+                    w_ref = min_speed
+                    region = "1.5"
+                elif w_ref > ref_speed:
+                    w_ref = ref_speed
+                    region = "2.5"
+                else:
+                    region = "2"
+                err = w_ref - w_f
+                i_t = i_torque + vs_ki * err * h_s
+                i_t = 0.0 if i_t < 0.0 else t_rated if i_t > t_rated else i_t
+                i_torque = i_t
+                t = vs_kp * err + i_t
+                t = 0.0 if t < 0.0 else t_rated if t > t_rated else t
+            throttled = False
+            if curtail and w_f > 0.0 and t * w_f > p_limit:
+                t = p_limit / w_f
+                throttled = True
+            if t > t_last + dt_max:
+                t = t_last + dt_max
+            elif t < t_last - dt_max:
+                t = t_last - dt_max
+            t_last = t
+
+            # Pitch: gain-scheduled PI on the speed error, held above θ_min(v̂).
+            if pitch != gains_pitch:
+                gains_pitch = pitch
+                if pitch <= gs_first_angle:  # below the schedule (region 2): its first gains
+                    kp, ki = self._gs_first_gains
+                elif pitch >= gs_last_angle:
+                    kp, ki = gs_kp[-1], gs_ki[-1]
+                else:  # ``_gains`` written out
+                    i = bisect_right(gs_angles, pitch) - 1
+                    x = (pitch - gs_angles[i]) / (gs_angles[i + 1] - gs_angles[i])
+                    kp = gs_kp[i] + x * (gs_kp[i + 1] - gs_kp[i])
+                    ki = gs_ki[i] + x * (gs_ki[i + 1] - gs_ki[i])
+            err = pc_ref_speed - w_f
+            i_p = i_pitch + ki * err * h_s
+            i_p = pitch_min if i_p < pitch_min else pc_max_pitch if i_p > pc_max_pitch else i_p
+            i_pitch = i_p
+            target = kp * err + i_p
+            if target < pitch_min:
+                target = pitch_min
+            elif target > pc_max_pitch:
+                target = pc_max_pitch
+            if target > pitch + dpitch_max:
+                target = pitch + dpitch_max
+            elif target < pitch - dpitch_max:
+                target = pitch - dpitch_max
+            pitch = target
+            pitch_deg = target * _DEG_PER_RAD
+
+            w = w + h_over_j * (t_aero - t * gear)
+            if w < 0.0:
+                w = 0.0
+            elif w > speed_clamp_rad_s:
+                w = speed_clamp_rad_s
+            if w > trip_speed_rad_s:
+                break
+        self._w_f = w_f
+        self._v_est = v_est
+        self._i_torque = i_torque
+        self._i_pitch = i_pitch
+        self._t_gen = t_last
+        self.torque_n_m = t_last * gear
+        self._pitch_rad = pitch
+        self._gains_pitch = gains_pitch
+        self._kp = kp
+        self._ki = ki
+        self.region = region
+        self.throttled = throttled
+        return w, pitch_deg, done
 
     def _gains(self, pitch_rad: float) -> tuple[float, float]:
         """(K_P, K_I) of the published schedule at this pitch, held beyond its ends."""

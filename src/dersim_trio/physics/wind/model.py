@@ -7,7 +7,9 @@ Chain per step, one named phase each (physics reference B.3; documented behaviou
 3. ``controller.supervise``: supervisory timers and operating-state changes.
 4. ``substeps`` and the drivetrain integration: per sub-step the aerodynamic torque from the
    rotor table (``aero``), the generator torque and blade pitch of the baseline controller
-   (``controller``), then ``drivetrain_step``.
+   (``controller``), then ``drivetrain_step``. While the turbine runs, the controller's ``run``
+   does these sub-steps in one loop (the same equations written out, for speed: they are the
+   bulk of a turbine's cost per tick).
 5. ``_output``: electrical power, converter DC quantities and the asset detail.
 
 Wind (m/s)
@@ -80,6 +82,7 @@ MAX_SUBSTEP_S = 0.5
 MAX_SUBSTEPS = 40
 SPEED_CLAMP = 1.5
 """ω is kept in [0, 1.5·ω_rated]."""
+_SQRT2 = math.sqrt(2.0)
 
 
 # --------------------------------------------------------------------------- phases
@@ -171,10 +174,15 @@ class StochasticWind:
         a, sa, b, sb = self._ab
         self._z = a * self._z + sa * gauss(0.0, 1.0)
         self._y = b * self._y + sb * gauss(0.0, 1.0)
-        z = min(max(self._z, -6.0), 6.0)
-        survival = 0.5 * math.erfc(z / math.sqrt(2.0))
+        z = self._z
+        if z < -6.0:
+            z = -6.0
+        elif z > 6.0:
+            z = 6.0
+        survival = 0.5 * math.erfc(z / _SQRT2)
         slow = self._scale * math.sqrt(-math.log(survival))
-        return max(slow * (1.0 + self._turbulence * self._y), 0.0)
+        wind = slow * (1.0 + self._turbulence * self._y)
+        return 0.0 if wind < 0.0 else wind
 
 
 class WindModel:
@@ -233,6 +241,10 @@ class WindModel:
         self._torque_n_m = 0.0
         self._timers = SupervisorTimers()
         self._message: str | None = None
+        self._limit_pct = math.nan
+        self._limits = (0.0, 0.0)
+        self._plan_dt = math.nan
+        self._plan = (0, 0.0, False)
 
     # ------------------------------------------------------------------ phase 1
     def wind_input(self, env: Environment, dt_s: float) -> tuple[float, float]:
@@ -269,7 +281,11 @@ class WindModel:
         plate = self.nameplate
         dt = dt_s if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
         wind, v = self.wind_input(env, dt)
-        p_limit_w, p_limit_mech = power_limit(plate, dispatch)
+        limit_pct = dispatch.active_power_limit_pct
+        if limit_pct != self._limit_pct:  # phases 2 and 4's plan change only with their input
+            self._limit_pct = limit_pct
+            self._limits = power_limit(plate, dispatch)
+        p_limit_w, p_limit_mech = self._limits
 
         if not self._initialised:
             self._initialised = True
@@ -280,7 +296,10 @@ class WindModel:
             plate, self._mode, self._timers, self._message, v, dt
         )
 
-        n, h, settle_first = substeps(dt)
+        if dt != self._plan_dt:
+            self._plan_dt = dt
+            self._plan = substeps(dt)
+        n, h, settle_first = self._plan
         if settle_first:
             if self._mode == "starting":
                 self._mode = "running"
@@ -308,12 +327,22 @@ class WindModel:
             steady = controller.steady_state(v, p_limit_mech)
             start_pitch = steady.pitch_deg
             w_connect = CONNECT_SPEED_FRACTION * steady.rotor_speed_rad_s
-        for _ in range(n):
-            t_aero = aero.torque_n_m(w, pitch, v)
+        k = 0
+        while k < n:
             if mode == "running":
-                pitch = controller.step(w, v, p_limit_mech, h)
+                # The controller runs the sub-steps itself, up to an overspeed trip.
+                w, pitch, done = controller.run(
+                    aero, w, pitch, v, p_limit_mech, n - k, h, h_over_j, w_clamp, self._w_trip
+                )
                 t_gen = controller.torque_n_m
-            elif mode == "starting":
+                k += done
+                if w > self._w_trip:
+                    mode = "shutting_down"
+                    self._message = "rotor overspeed trip"
+                continue
+            k += 1
+            t_aero = aero.torque_n_m(w, pitch, v)
+            if mode == "starting":
                 t_gen = 0.0
                 pitch = rate_limited(start_pitch, pitch, dpitch_max)
             else:
@@ -321,11 +350,7 @@ class WindModel:
                 pitch = rate_limited(90.0, pitch, dpitch_max)
             w = drivetrain_step(w, t_aero, t_gen, h_over_j, w_clamp)
 
-            if mode == "running":
-                if w > self._w_trip:
-                    mode = "shutting_down"
-                    self._message = "rotor overspeed trip"
-            elif mode == "starting":
+            if mode == "starting":
                 if w >= w_connect:
                     # Connect: the controller takes over at this point, torque ramping from 0.
                     mode = "running"
