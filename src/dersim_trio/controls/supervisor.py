@@ -145,7 +145,25 @@ class DeviceSupervisor:
         """Apply an operator command; return (accepted, detail)."""
         if name == "enter_service" or name == "cease_to_energize":
             event: ServiceEvent = name
-            result = self.service.handle(event, times.enter_service_delay_s)
+            gs = self.grid
+            if gs is None:
+                result = self.service.handle(event, times.enter_service_delay_s)
+                return result.accepted, result.detail
+            es = gs.settings.enter_service
+            result = self.service.handle(event, es.es_dly_tms_s)
+            if not result.accepted:
+                return result.accepted, result.detail
+            if result.state == "entering_service":
+                gs.start_entering()
+                said = (
+                    f"{result.previous} → entering_service, in_service after {es.es_dly_tms_s:g} s"
+                    + (f" (+ up to {es.es_rnd_tms_s:g} s at random)" if es.es_rnd_tms_s else "")
+                    + f" with the inverter running and the grid within {es.es_v_lo_pct:g}.."
+                    f"{es.es_v_hi_pct:g} % and {es.es_hz_lo:g}..{es.es_hz_hi:g} Hz, then a "
+                    f"{es.es_rmp_tms_s:g} s ramp (IEEE 1547 enter service)"
+                )
+                return True, said
+            gs.stop_entering()
             return result.accepted, result.detail
         outcome = self.operation.handle(name, times, conditions_cleared=not self.faults.present)
         if not outcome.accepted:
@@ -287,16 +305,20 @@ class DeviceSupervisor:
         for before, after in operation.advance(dt_s, times):
             log_lab.info("device %d: inverter %s → %s", index, before, after)
         if self.service.state == "entering_service":
-            if self.grid is not None:
-                es = self.grid.settings.enter_service
+            running = operation.state == "running"
+            if self.grid is not None:  # the enter-service function's window, delay and ramp
                 sample = grid or GridSample(
                     env.grid_voltage_pu, env.grid_voltage_pu, env.grid_frequency_hz
                 )
-                in_window = es.in_window(sample.v_lo_pu, sample.v_hi_pu, sample.f_hz)
+                entered = (
+                    self.grid.advance_entering(sample, dt_s, running) and self.service.complete()
+                )
             else:
                 in_window = grid_in_window(env.grid_voltage_pu, env.grid_frequency_hz)
-            may_count = operation.state == "running" and in_window
-            if self.service.advance(dt_s, times.enter_service_delay_s, may_count):
+                entered = self.service.advance(
+                    dt_s, times.enter_service_delay_s, running and in_window
+                )
+            if entered:
                 log_lab.info("device %d: entering_service → in_service", index)
 
         asset = model.asset_type
@@ -573,7 +595,7 @@ class DeviceSupervisor:
             if gs.state == "momentary_cessation":
                 return "momentary cessation (grid voltage outside the ride-through range)"
             if gs.state == "entering_service":
-                return "entering service (ramping after a trip)"
+                return "entering service (ramping up)"
         clamps = self.controls.clamps
         if not clamps and clamp is None:
             return model_message
