@@ -43,7 +43,11 @@ them (a limit for PV and wind, a setpoint for storage, fuel cell and hybrid; the
 is held inside the current limit only). In ``after_step`` the grid's reactive mode, if one is
 enabled, replaces the operator's Q (``settings.REACTIVE_MODES``); the VA circle and the current
 limit then bound P and Q. A trip or momentary cessation zeroes the output; a trip reports the
-unit ``out_of_service`` and ``disconnected`` until it has re-entered service. Trips are logged
+unit ``out_of_service`` and ``disconnected`` until it has re-entered service (and restarts the
+operator's ramp from 0), while after momentary cessation the output returns at once to the
+ramped command it had (IEEE 1547-2018 §6.4.2.7: restored within 0.4 s). The operator's
+``enter_service`` waits and ramps through the grid support's enter-service function, the same
+one as the re-entry after a trip. Trips are logged
 on ``dersim_trio.Grid``.
 
 Logging (the device index is in every message): reversions and reactive clamps on
@@ -334,7 +338,10 @@ class DeviceSupervisor:
             )
             if not bounds.energize:
                 self._energize = False
-                self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
+                if self.grid.state != "momentary_cessation":
+                    self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
+                # in momentary cessation the ramped command holds: IEEE 1547-2018 §6.4.2.7
+                # restores the output within 0.4 s of the voltage's return, not at the ramp rate
                 return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
             w = model.rating.w_max_kw
             if not (bounds.droop_kw is None and bounds.p_max_kw >= w - _EPS_KW):
