@@ -5,14 +5,16 @@ shell, in the order the documents give them, while the first command's simulator
 So does this test: every ``sh`` code block, every command (continuation lines joined) through
 ``bash -c`` with the working directory at the repository root and an environment whose ``PATH``
 holds no virtual environment (a fresh shell never activated ``.venv``). A command must exit 0;
-a ``curl`` must print JSON that is not an error body. The liberties it takes, each so that the
+a ``curl`` must print JSON that is not an error body (a scrape of ``/metrics``: the Prometheus
+text format, parsed by prometheus-client). The liberties it takes, each so that the
 run is bounded and never needs a fixed port:
 
 * **Ports**: 8111 to 8119 become free ports (one mapping per document); a simulator started
   without ``-wp`` gets ``-wp`` and the port that stands for 8111, its default.
-* **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``; in the foreground
-  or with ``&``) are started in the background and waited for until
-  ``GET /api/dersim/overview`` answers 200. They serve the commands that follow; starting one on
+* **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``, the ``mosquitto``
+  broker of the MQTT example; in the foreground or with ``&``) are started in the background and
+  waited for until ``GET /api/dersim/overview`` answers 200 (the broker: until its port accepts a
+  connection). They serve the commands that follow; starting one on
   a port that is taken stops the one there first, as the reader would with Ctrl-C. At the end
   each gets SIGINT (Ctrl-C) and must exit 0.
 * **Long-running commands** (``LONG_RUNNING``: stream consumers that run until Ctrl-C) are
@@ -36,6 +38,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import NODE_REDIRECT_8111, PYTHON_REDIRECT_8111, ROOT, free_port, http_get_raw
 
@@ -132,7 +136,7 @@ def is_server(command: str) -> bool:
     if not argv:
         return False
     program = Path(argv[0]).name
-    if program == "hypercorn":
+    if program in ("hypercorn", "mosquitto"):
         return True
     tools = {"watch", "record", "--list-profiles", "--help", "-h"}
     return program == "dersim-trio" and not (len(argv) > 1 and argv[1] in tools)
@@ -141,6 +145,8 @@ def is_server(command: str) -> bool:
 def server_port(command: str) -> int:
     """The port a server command (after ``Session.substitute``) serves on."""
     argv = words(command)
+    if Path(argv[0]).name == "mosquitto":
+        return int(argv[argv.index("-p") + 1])
     for flag in ("-wp", "--website_port"):
         if flag in argv:
             return int(argv[argv.index(flag) + 1])
@@ -214,8 +220,9 @@ class Session:
         output = Output(process)
         nursery.start_soon(output.drain)
         self.servers[port] = (command, process)
+        ready = accepts if Path(words(command)[0]).name == "mosquitto" else answers
         with trio.fail_after(SERVER_START_LIMIT_S):
-            while not await trio.to_thread.run_sync(answers, port):
+            while not await trio.to_thread.run_sync(ready, port):
                 assert process.poll() is None, f"{command!r} exited:\n{output.text}"
                 await trio.sleep(0.1)
 
@@ -236,7 +243,8 @@ class Session:
         assert code in STOPPED_BY_CTRL_C, f"{command!r} exited {code}:\n{output.text}"
 
     async def run(self, command: str) -> None:
-        """Run it to the end: exit 0, and a curl prints JSON that is not an error body."""
+        """Run it to the end: exit 0, and a curl prints JSON that is not an error body (or a
+        Prometheus scrape)."""
         with trio.fail_after(COMMAND_LIMIT_S):
             result = await trio.run_process(
                 ["bash", "-c", command],
@@ -249,7 +257,10 @@ class Session:
             )
         out, err = result.stdout.decode(), result.stderr.decode()
         assert result.returncode == 0, f"{command!r} exited {result.returncode}:\n{out}{err}"
-        if words(command)[0] == "curl":
+        if words(command)[0] == "curl" and any(w.endswith("/metrics") for w in words(command)):
+            found = {f.name for f in text_string_to_metric_families(out)}
+            assert "dersim_ticks" in found, f"{command!r}: {out}"
+        elif words(command)[0] == "curl":
             body = json.loads(out)
             assert not (isinstance(body, dict) and "error" in body), f"{command!r}: {out}"
 
@@ -273,6 +284,15 @@ class Output:
         with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
             while chunk := await self._stream.receive_some(65536):
                 self.text = (self.text + chunk.decode(errors="replace"))[-20_000:]
+
+
+def accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on the loopback ``port`` (the broker)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 def answers(port: int) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import resource
 import signal
 import socket
@@ -19,6 +20,7 @@ import trio
 
 from dersim_trio.errors import ConfigError
 from dersim_trio.protocols.modbus.server import DESCRIPTOR_RESERVE, open_modbus_sockets
+from dersim_trio.protocols.mqtt.link import tls_context
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import RunningService, run_service, utc_now
 from dersim_trio.setup.config import SimConfig, parse_args
@@ -57,6 +59,8 @@ async def _main_async(
             nursery.cancel_scope.cancel()
 
         service: RunningService = await nursery.start(serve)
+        if config.stop_on_stdin_close:
+            nursery.start_soon(_stop_when_stdin_closes, service)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 logging.getLogger("dersim_trio.Lab").info(
@@ -64,6 +68,17 @@ async def _main_async(
                 )
                 service.request_shutdown()
                 break
+
+
+async def _stop_when_stdin_closes(service: RunningService) -> None:
+    """``--stop_on_stdin_close``: shut down once standard input reaches its end (the fleet
+    supervisor holds the pipe's other end, so a shard stops when its supervisor is gone)."""
+    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    async with stdin:
+        while await stdin.receive_some(4096):
+            pass
+    logging.getLogger("dersim_trio.Lab").warning("standard input closed: shutting down")
+    service.request_shutdown()
 
 
 def _raise_open_file_limit() -> None:
@@ -77,6 +92,10 @@ def _raise_open_file_limit() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator (or the ``watch``/``record`` tools); return the process exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "fleet":
+        from dersim_trio.service.fleet import main as fleet_main
+
+        return fleet_main(args[1:])
     if args and args[0] in ("watch", "record"):
         from dersim_trio.tools import (
             main as tools_main,  # the client stack loads only for the tools
@@ -89,14 +108,23 @@ def main(argv: list[str] | None = None) -> int:
             print(list_profiles_text())
             return 0
         build_engine(config, utc_now())  # validate device type, files and models before binding
+        if config.mqtt is not None and config.mqtt.tls:
+            tls_context(config.mqtt)  # an unreadable --mqtt_ca is a bad flag, not a crash
     except ConfigError as exc:
         print(f"dersim-trio: error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(config.log_level)
     _raise_open_file_limit()
     try:
-        sock = open_listener(config.website_ip, config.website_port)
+        sock = (
+            open_listener(config.website_ip, config.website_port)
+            if config.listen_fd is None
+            else inherited_listener(config.listen_fd)
+        )
     except OSError as exc:
+        if config.listen_fd is not None:
+            print(f"dersim-trio: error: --listen_fd: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(
             f"dersim-trio: error: --website_ip/--website_port: cannot listen on "
             f"{config.website_ip}:{config.website_port}: {exc.strerror or exc}",
@@ -114,6 +142,21 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     trio.run(_main_async, config, sock, modbus_sockets)
     return 0
+
+
+def inherited_listener(fd: int) -> socket.socket:
+    """The listening TCP socket inherited as descriptor ``fd`` (raises ``OSError`` when it is
+    not one)."""
+    sock = socket.socket(fileno=fd)
+    try:
+        if sock.type != socket.SOCK_STREAM or not sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+        ):
+            raise OSError(f"descriptor {fd} is not a listening TCP socket")
+    except BaseException:
+        sock.detach()
+        raise
+    return sock
 
 
 def _open_modbus(config: SimConfig) -> list[socket.socket]:

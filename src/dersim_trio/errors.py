@@ -32,12 +32,15 @@ class ConfigError(Exception):
 
 
 class DeviceIndexError(LookupError):
-    """A device index outside [0, N): the message says what is allowed (HTTP 404)."""
+    """A device index outside the process's devices (``[first, first + N)``, first = 0 but in a
+    fleet shard): the message says what is allowed (HTTP 404)."""
 
-    def __init__(self, index: object, device_count: int) -> None:
+    def __init__(self, index: object, device_count: int, first: int = 0) -> None:
         self.index = index
         self.device_count = device_count
-        super().__init__(f"device index must be an integer in [0, {device_count - 1}]; got {index}")
+        super().__init__(
+            f"device index must be an integer in [{first}, {first + device_count - 1}]; got {index}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ simulator); this server has them all, so a note shown is a failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -262,3 +263,19 @@ def test_reconnects_after_server_restart(server_factory: Any, browser: Any) -> N
         expect(page.locator("#conn-text")).to_have_text(LIVE, timeout=20_000)
         assert len(probe.websockets) > sockets_before
         wait_ticks(page, 2)
+
+
+def test_a_shards_dashboard_offers_the_shards_fleet_indices(
+    server_factory: Callable[..., SimServer], probe: PageProbe
+) -> None:
+    shard = server_factory("-d", "PV", "-N", "5", "--shard_index", "1", "--shard_count", "2")
+    page = load(probe, shard)  # devices 2..4 of the fleet
+    options = page.locator("#device-select option")
+    expect(options).to_have_count(3)
+    assert [options.nth(k).get_attribute("value") for k in range(3)] == ["2", "3", "4"]
+    expect(page.locator("#device-type")).to_contain_text("device 2 (shard 1: 2–4 of 5)")
+    with page.expect_websocket(lambda ws: ws.url.endswith("?device=4")):
+        page.select_option("#device-select", "4")
+    expect(page.locator("#conn-text")).to_have_text(LIVE)
+    wait_ticks(page, 2)
+    assert page.evaluate("window.dersimDashboard.last.device_index") == 4

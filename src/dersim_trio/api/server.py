@@ -19,6 +19,15 @@ class HubStatisticsModel(BaseModel):
     tick_duration_p99_ms: float
 
 
+class ShardInfo(BaseModel):
+    """The fleet slice a shard simulates (``--shard_index``/``--shard_count``)."""
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    first_device: int = Field(ge=0, description="Fleet index of the shard's first device.")
+    fleet_device_count: int = Field(ge=1, description="Devices of the whole fleet (-N).")
+
+
 class ServerInfo(BaseModel):
     """What this simulator process is and how it runs."""
 
@@ -28,7 +37,13 @@ class ServerInfo(BaseModel):
     trio_version: str
     hypercorn_version: str
     device_type: str
-    device_count: int
+    device_count: int = Field(description="Devices this process simulates.")
+    first_device: int = Field(
+        0,
+        description="Index of the first of them: 0, or a fleet shard's first fleet index; "
+        "every `device` parameter and `device_index` uses fleet indices.",
+    )
+    shard: ShardInfo | None = Field(None, description="null unless a fleet shard.")
     device_profile_name: str | None
     periodic_time_s: float
     time_scale: float

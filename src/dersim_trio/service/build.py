@@ -327,7 +327,8 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
         )
     network = Thevenin(config.grid_scr, config.grid_xr) if config.grid_scr is not None else None
     devices = []
-    for i in range(config.device_count):
+    first = config.first_device  # a fleet shard's devices keep their fleet indices and seeds
+    for i in range(first, first + config.device_count):
         model = factory(config, ac_type, config.seed + i, nameplate)
         devices.append(
             DeviceSlot(

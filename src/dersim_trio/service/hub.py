@@ -125,10 +125,12 @@ class Subscription:
 class Hub:
     """Last snapshots plus per-subscriber drop-oldest slots; the tick loop's only output."""
 
-    def __init__(self, device_count: int) -> None:
+    def __init__(self, device_count: int, first_device: int = 0) -> None:
         if device_count < 1:
             raise ValueError("device_count must be >= 1")
         self.device_count = device_count
+        self.devices = range(first_device, first_device + device_count)
+        """The device indices of the payloads, in order (a fleet shard's slice of the fleet)."""
         self._last: TickPayload | None = None
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Callable[[TickPayload], None]] = []
@@ -182,12 +184,17 @@ class Hub:
         await self._published.wait()
         return self.last
 
+    def position(self, device: int) -> int:
+        """Where device ``device`` (one of ``devices``) is in a tick's payloads."""
+        if device not in self.devices:
+            raise ValueError(f"device must be in [{self.devices.start}, {self.devices.stop})")
+        return device - self.devices.start
+
     @contextmanager
     def subscribe(self, device: int | None = None) -> Iterator[Subscription]:
-        """Register a subscriber primed with the cached tick; unregister on exit."""
-        if device is not None and not 0 <= device < self.device_count:
-            raise ValueError(f"device must be in [0, {self.device_count})")
-        sub = Subscription(device, self.device_count)
+        """Register a subscriber primed with the cached tick (every device, or device ``device``
+        of ``devices``); unregister on exit."""
+        sub = Subscription(None if device is None else self.position(device), self.device_count)
         if self._closed:
             sub.slot.close()
         elif self._last is not None:

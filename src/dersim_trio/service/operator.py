@@ -140,22 +140,34 @@ class Controller:
         return len(self.engine.devices)
 
     @property
+    def devices(self) -> range:
+        """The device indices this process simulates, in order: ``range(N)``, or a fleet
+        shard's contiguous slice of the fleet's indices. Every method takes these indices."""
+        devices = self.engine.devices
+        first = devices[0].index if devices else 0
+        return range(first, first + len(devices))
+
+    @property
     def elapsed_s(self) -> float:
         """Simulated seconds from the start to the last tick (a heartbeat a protocol shows)."""
         return self.engine.elapsed_s
 
     def _check(self, index: int) -> None:
-        if not 0 <= index < self.device_count:
-            raise DeviceIndexError(index, self.device_count)
+        devices = self.devices
+        if index not in devices:
+            raise DeviceIndexError(index, len(devices), devices.start)
 
     def _slot(self, index: int) -> DeviceSlot:
         self._check(index)
-        return self.engine.devices[index]
+        return self._at(index)
+
+    def _at(self, index: int) -> DeviceSlot:
+        """Device ``index``'s slot (an index already checked)."""
+        return self.engine.devices[index - self.devices.start]
 
     def inputs(self, index: int) -> InputsState:
         """The run-time input overrides of one device (``None``: following profile/model)."""
-        self._check(index)
-        slot = self.engine.devices[index]
+        slot = self._slot(index)
         i = slot.inputs
         event = self.engine.grid_event
         phases = i.grid_voltage_phases_pu
@@ -178,7 +190,7 @@ class Controller:
         A number overrides the profile; ``null`` returns the quantity to its profile (or model);
         for grid voltage and frequency ``null`` returns to nominal (1.0 pu, 60 Hz).
         """
-        indices = range(self.device_count) if index is None else [index]
+        indices = self.devices if index is None else [index]
         if index is not None:
             self._check(index)
         fields = update.model_fields_set
@@ -187,7 +199,7 @@ class Controller:
             if problem is not None:
                 raise RequestRejected([problem])
         for i in indices:
-            inputs = self.engine.devices[i].inputs
+            inputs = self._at(i).inputs
             if "irradiance_w_m2" in fields:
                 inputs.irradiance_w_m2 = update.irradiance_w_m2
             if "irradiance_kind" in fields:
@@ -215,7 +227,7 @@ class Controller:
     def _phases_problem(self, field: str, indices: range | list[int]) -> FieldProblem | None:
         """Why three per-phase voltages cannot apply to these devices (None: they can)."""
         for i in indices:
-            ac_type = self.engine.devices[i].ac_type
+            ac_type = self._at(i).ac_type
             if ac_type != "three":
                 return FieldProblem(
                     field,
@@ -361,7 +373,7 @@ class Controller:
         Each device gets a record, "accepted" or "rejected" with the reason; all are logged.
         """
         if request.device is None:
-            indices: range | list[int] = range(self.device_count)
+            indices: range | list[int] = self.devices
         else:
             self._check(request.device)
             indices = [request.device]
@@ -372,7 +384,7 @@ class Controller:
         return records
 
     def _command_one(self, name: CommandName, index: int, time: str, tick: int) -> CommandRecord:
-        supervisor = self.engine.devices[index].supervisor
+        supervisor = self._at(index).supervisor
         accepted, detail = supervisor.command(name, self.engine.times)
         record = CommandRecord(
             id=self._next_command_id,
@@ -521,7 +533,7 @@ class Controller:
         ``grid.checks.check_settings``); if any is refused, ``RequestRejected`` names the
         fields and nothing changes anywhere.
         """
-        indices = range(self.device_count) if index is None else [index]
+        indices = self.devices if index is None else [index]
         changes = update.model_dump(exclude_unset=True)
         merged: dict[tuple[GridSettings, GridRating], tuple[GridSettings, list[FieldProblem]]] = {}
         new: list[tuple[GridSupport, GridSettings]] = []
@@ -585,7 +597,7 @@ class Controller:
     def start_grid_event(self, request: GridEventRequest) -> GridEventState:
         """Start ``request`` now (replacing any event in force); refused with every problem
         named (``RequestRejected``, ``DeviceIndexError``) without changing anything."""
-        indices: range | list[int] = range(self.device_count)
+        indices: range | list[int] = self.devices
         if request.device is not None:
             self._check(request.device)
             indices = [request.device]

@@ -12,6 +12,8 @@ Shape (everything a process runs is visible in ``run_service``):
     │                        also recorded into the History (``observe_ticks``)
     ├── modbus               the SunSpec Modbus TCP server (``--modbus_port``): one listener per
     │                        device, reading the last tick's snapshots, writing through the façade
+    ├── mqtt                 the MQTT front end (``--mqtt``): the hub's ticks to the broker,
+    │                        requests from it through the façade (``protocols/mqtt/``)
     ├── lifespan             the quart app's ASGI lifespan (before/after_serving)
     ├── accept loop          FrontDoor.serve on the socket we own
     └── connections nursery  one task per connection (hypercorn, or the fast broadcaster)
@@ -39,13 +41,15 @@ from hypercorn.config import Config
 from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import Snapshot
-from dersim_trio.engine.core import Engine, encode
+from dersim_trio.engine.core import Engine
 from dersim_trio.protocols.modbus.quirks import Quirks
 from dersim_trio.protocols.modbus.server import LatestSnapshots, ModbusServer, open_modbus_sockets
+from dersim_trio.protocols.mqtt.bridge import MqttBridge
 from dersim_trio.service.build import build_engine, device_identity
 from dersim_trio.service.history import RETENTION_S, History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
+from dersim_trio.service.metrics import MQTT_METRICS, ServiceMetrics
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.app import create_app
@@ -75,6 +79,8 @@ def utc_now() -> datetime:
 
 TickListener = Callable[[Engine, Sequence[Snapshot]], None]
 """Called after every tick with the engine and the snapshots it just published."""
+TimingListener = Callable[[float, float], None]
+"""Called after every tick but the first with its duration and lateness, s."""
 HEARTBEAT_S = 60.0
 
 
@@ -85,16 +91,18 @@ async def tick_loop(
     *,
     wall_clock: WallClock | None = None,
     on_tick: TickListener | None = None,
+    on_timing: TimingListener | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Publish tick 0 at once, then one tick every ``periodic_time_s`` on fixed deadlines.
 
+    ``on_timing`` gets every later tick's duration and lateness, s (the metrics' histograms).
     Deadlines are ``start + k·period`` (``trio.sleep_until``), so the loop never drifts; a tick
     that overran by more than a whole period re-anchors the schedule instead of bursting. Any
     exception from the engine propagates and ends the supervisor.
     """
     snapshots = engine.initial()
-    hub.publish(0, [encode(s) for s in snapshots])
+    hub.publish(0, snapshots.payloads)
     if on_tick is not None:
         on_tick(engine, snapshots)
     task_status.started()
@@ -105,10 +113,13 @@ async def tick_loop(
         woke = trio.current_time()
         lateness = woke - deadline
         snapshots = engine.step(wall_clock() if wall_clock is not None else None)
-        hub.publish(engine.tick, [encode(s) for s in snapshots])
+        hub.publish(engine.tick, snapshots.payloads)
         if on_tick is not None:
             on_tick(engine, snapshots)
-        hub.record_tick_timing(trio.current_time() - woke, lateness)
+        duration = trio.current_time() - woke
+        hub.record_tick_timing(duration, lateness)
+        if on_timing is not None:
+            on_timing(duration, lateness)
         if lateness > periodic_time_s:
             log.warning("tick %d was %.3f s late; re-anchoring the schedule", engine.tick, lateness)
             deadline = trio.current_time()
@@ -116,7 +127,11 @@ async def tick_loop(
 
 def open_history(config: SimConfig) -> History:
     """The telemetry history for ``config`` (logs when its caps keep it below 4 h)."""
-    history = History(config.device_count, config.periodic_time_s * config.time_scale)
+    history = History(
+        config.device_count,
+        config.periodic_time_s * config.time_scale,
+        first_device=config.first_device,
+    )
     if history.retention_s < RETENTION_S:
         log.warning(
             "history keeps %d ticks (%.0f simulated s, below 4 h): capped by memory or tick count",
@@ -218,9 +233,13 @@ class ServiceParts:
     context: ServerContext
     app: QuartTrio
     latest: LatestSnapshots
-    """The last tick's snapshots, for the Modbus server."""
+    """The last tick's snapshots, for the Modbus server and the metrics."""
+    metrics: ServiceMetrics
+    """The process's Prometheus registry (``GET /metrics``)."""
     modbus: ModbusServer | None = None
     """The SunSpec Modbus server while ``run_modbus`` runs."""
+    mqtt: MqttBridge | None = None
+    """The MQTT front end (``--mqtt``; None: off); ``statistics()`` has its counters."""
 
     @classmethod
     def assemble(
@@ -235,7 +254,7 @@ class ServiceParts:
         """Build every part for ``config`` started at ``started_wall`` (raises ``ConfigError``
         for a device type, file or model the flags cannot build)."""
         engine = build_engine(config, started_wall)
-        hub = Hub(config.device_count)
+        hub = Hub(config.device_count, config.first_device)
         context = ServerContext.for_run(
             config,
             started_wall,
@@ -246,6 +265,8 @@ class ServiceParts:
         logs = LogBuffer()
         history = open_history(config)
         controller = Controller(engine, device_identity(config))
+        latest = LatestSnapshots()
+        metrics = ServiceMetrics(hub, lambda: latest.snapshots)
         app = create_app(
             hub,
             context,
@@ -254,8 +275,25 @@ class ServiceParts:
             history=history,
             logs=logs,
             hosts=host_policy(config),
+            metrics=metrics,
         )
-        return cls(config, engine, hub, history, logs, controller, context, app, LatestSnapshots())
+        mqtt = MqttBridge(config.mqtt, hub, controller) if config.mqtt is not None else None
+        if mqtt is not None:
+            metrics.add_statistics(mqtt, MQTT_METRICS)
+        return cls(
+            config,
+            engine,
+            hub,
+            history,
+            logs,
+            controller,
+            context,
+            app,
+            latest,
+            metrics,
+            None,
+            mqtt,
+        )
 
     async def run_ticks(
         self,
@@ -272,6 +310,7 @@ class ServiceParts:
             config.periodic_time_s,
             wall_clock=wall_clock if config.wall_clock else None,
             on_tick=observe_ticks(self.history, self.hub, config.periodic_time_s, self.latest),
+            on_timing=self.metrics.observe_tick,
             task_status=task_status,
         )
 
@@ -304,6 +343,15 @@ class ServiceParts:
             for sock in sockets:
                 sock.close()
 
+    async def run_mqtt(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The MQTT front end over these parts (after the first tick) until cancelled, then a
+        clean stop (``offline`` statuses, no last will)."""
+        if self.mqtt is None:
+            raise RuntimeError("MQTT is off (no --mqtt)")
+        await self.mqtt.serve(task_status=task_status)
+
     def capture_logs(self) -> InstalledHandler:
         """Start copying the ``dersim_trio`` loggers into the Logs tab's buffer."""
         return install_log_buffer(self.logs)
@@ -324,6 +372,8 @@ class RunningService:
     """Device *i*'s SunSpec Modbus TCP port (empty: the Modbus server is off)."""
     modbus: ModbusServer | None
     """The SunSpec Modbus server (None: off); ``devices[i].connections`` counts clients."""
+    mqtt: MqttBridge | None = None
+    """The MQTT front end (None: off); ``statistics()`` has its counters."""
 
     @property
     def http_url(self) -> str:
@@ -384,6 +434,14 @@ async def run_service(
                         await parts.run_modbus(modbus_sockets, task_status=task_status)
 
                 modbus_ports = await supervisor.start(modbus)
+            mqtt_scope = trio.CancelScope()
+            if parts.mqtt is not None:
+
+                async def mqtt(*, task_status: trio.TaskStatus[None]) -> None:
+                    with mqtt_scope:
+                        await parts.run_mqtt(task_status=task_status)
+
+                await supervisor.start(mqtt)
             lifespan_scope = trio.CancelScope()
 
             async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:
@@ -430,12 +488,14 @@ async def run_service(
                         shutdown,
                         modbus_ports,
                         parts.modbus,
+                        parts.mqtt,
                     )
                 )
                 await shutdown.wait()
                 log.info("shutting down: closing %d connection(s)", door.open_connections)
                 accept_scope.cancel()
                 modbus_scope.cancel()
+                mqtt_scope.cancel()
                 hub.close_all()
                 await bridge.close_idle()
                 with trio.move_on_after(SHUTDOWN_GRACE_S):

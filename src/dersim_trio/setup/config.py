@@ -7,6 +7,7 @@ allowed values; the CLI prints that one line and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import os
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
@@ -73,7 +75,8 @@ FLAG_DEVICE_TYPES: dict[str, tuple[str, ...]] = {
 """The flags that apply to some device types only (canonical types); every other flag applies
 to all. A flag in this table given with another ``-d`` is refused (exit 2), naming its types."""
 
-MAX_DEVICE_COUNT = 10_000
+MAX_DEVICE_COUNT = 100_000
+MAX_SHARD_COUNT = 256
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HybridDispatch = Literal["self_consumption", "pv_priority", "manual"]
 HybridSiteLoad = Literal["residential", "commercial", "none"]
@@ -131,6 +134,57 @@ class ModbusOptions:
         return [self.port + i for i in range(device_count)]
 
 
+MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+DEFAULT_FLEET = "dersim"
+_FLEET_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    """``--mqtt`` and its companions: the broker, its credentials and the topic layout."""
+
+    host: str
+    port: int
+    tls: bool = False
+    """``mqtts://``: TLS, checked against ``ca_file`` (else the system's CAs)."""
+    ca_file: Path | None = None
+    username: str | None = None
+    """``DERSIM_MQTT_USERNAME`` (credentials come from the environment, never from a flag)."""
+    password: str | None = field(default=None, repr=False)
+    """``DERSIM_MQTT_PASSWORD``; kept out of ``repr``."""
+    fleet: str = DEFAULT_FLEET
+    """``--fleet``: the topic level after ``dersim/``."""
+    batch: bool = False
+    """``--mqtt_batch``: one message per process per tick instead of one per device."""
+
+    @property
+    def url(self) -> str:
+        """The broker as given (without credentials), for logs."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOptions:
+    """``--shard_index k --shard_count K``: this process simulates the k-th of K contiguous
+    slices of a fleet of ``fleet_device_count`` devices (``dersim-trio fleet``)."""
+
+    index: int
+    count: int
+    fleet_device_count: int
+
+    @property
+    def devices(self) -> range:
+        """The fleet's device indices of this shard: [k·N // K, (k+1)·N // K)."""
+        n, k, shards = self.fleet_device_count, self.index, self.count
+        return range(k * n // shards, (k + 1) * n // shards)
+
+
+def shard_slices(fleet_device_count: int, shard_count: int) -> list[range]:
+    """Every shard's device indices, in shard order."""
+    return [ShardOptions(k, shard_count, fleet_device_count).devices for k in range(shard_count)]
+
+
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     """Everything one simulator process runs with."""
@@ -139,6 +193,7 @@ class SimConfig:
     """As given on the command line (echoed in every snapshot)."""
     canonical_type: str = "PV-3Phase"
     device_count: int = 1
+    """Devices this process simulates (a shard's slice of ``-N`` in a fleet shard)."""
     website_ip: str = "127.0.0.1"
     website_port: int = 8111
     periodic_time_s: float = 1.5
@@ -186,12 +241,28 @@ class SimConfig:
     """``--grid_xr``: X/R ratio of that grid's source impedance."""
     modbus: ModbusOptions | None = None
     """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
+    mqtt: MqttOptions | None = None
+    """``--mqtt``: publish telemetry and take controls over an MQTT broker (None: off)."""
     allowed_hosts: tuple[str, ...] = ()
     """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
     names (``web/hosts.py``); ``*`` accepts any."""
+    shard: ShardOptions | None = None
+    """``--shard_index``/``--shard_count``: one shard of a fleet (None: the whole ``-N``)."""
+    listen_fd: int | None = None
+    """``--listen_fd``: serve HTTP on this inherited listening socket instead of binding
+    ``-wi``/``-wp`` (the fleet supervisor hands each shard its socket)."""
+    stop_on_stdin_close: bool = False
+    """``--stop_on_stdin_close``: shut down gracefully when standard input reaches its end (a
+    fleet shard's supervisor holds the other end, so a shard never outlives it)."""
     api_token: str | None = field(default=None, repr=False)
     """``--api_token`` / ``DERSIM_API_TOKEN``: bearer token for mutating requests (None: open).
     Kept out of ``repr`` so that logging a config never shows it."""
+
+    @property
+    def first_device(self) -> int:
+        """The fleet index of this process's first device (0 but in a fleet shard): device
+        ``first_device + i`` is the i-th simulated here and uses seed ``--seed`` + its index."""
+        return self.shard.devices.start if self.shard is not None else 0
 
     @property
     def device_profile_name(self) -> str | None:
@@ -280,12 +351,15 @@ def _clock_time(value: str) -> time:
 
 _USAGE = """dersim-trio [flags]
        dersim-trio watch URL [--device N] [--fields F ...] [--count N] [--seconds S]
-       dersim-trio record URL --seconds S --out FILE [--device N] [--format jsonl|csv]"""
+       dersim-trio record URL --seconds S --out FILE [--device N] [--format jsonl|csv]
+       dersim-trio fleet --shards K [--fleet_port P] [flags]"""
 
-_EPILOG = """subcommands (terminal clients of a running simulator):
+_EPILOG = """subcommands (watch and record: terminal clients of a running simulator):
   watch    print one line per device per tick (dersim-trio watch --help)
   record   write every snapshot for S seconds to a .jsonl or .csv file
            (dersim-trio record --help)
+  fleet    run the -N devices in K shard processes on -wp + k, restarted when
+           they exit, with a summary on --fleet_port (README "Fleets and shards")
 
 A bad flag or file prints one line naming the flag and what is allowed and exits with code 2."""
 
@@ -306,7 +380,38 @@ def build_parser() -> argparse.ArgumentParser:
     add = functools.partial(p.add_argument, action=_Given)
     types = ", ".join(DEVICE_TYPE_ALIASES)
     add("-d", "--device_type", default="PV", help=f"device type (any case): {types}")
-    add("-N", "--device_count", default="1", help="number of devices, 1..10000")
+    add(
+        "-N",
+        "--device_count",
+        default="1",
+        help=f"number of devices (of the whole fleet with --shard_count), 1..{MAX_DEVICE_COUNT}",
+    )
+    add(
+        "--shard_index",
+        default=None,
+        metavar="k",
+        help="with --shard_count K: simulate only the k-th of K contiguous slices of the -N "
+        "devices (device indices stay the fleet's), serving on -wp + k (default: the whole "
+        "fleet)",
+    )
+    add(
+        "--shard_count",
+        default=None,
+        metavar="K",
+        help=f"shards of the fleet, 1..{MAX_SHARD_COUNT} (default: none)",
+    )
+    add(
+        "--listen_fd",
+        default=None,
+        metavar="FD",
+        help="serve on this inherited listening socket instead of -wi/-wp (socket activation; "
+        "the fleet supervisor uses it) (default: bind -wi/-wp)",
+    )
+    add(
+        "--stop_on_stdin_close",
+        default="no",
+        help="yes: shut down gracefully when standard input is closed (fleet shards)",
+    )
     add("-wi", "--website_ip", default="127.0.0.1", help="bind address of HTTP and WebSocket")
     add("-wp", "--website_port", default="8111", help="port, 0..65535; 0 picks a free one")
     add("--periodic_time", default="1.5", help="real seconds between ticks, 0.01..3600")
@@ -483,6 +588,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="HybridDC-3Phase: battery maximum state of charge, 0..100 %%",
     )
     add(
+        "--mqtt",
+        default=None,
+        metavar="URL",
+        help="publish telemetry to and take controls from an MQTT broker: mqtt://host[:1883] or "
+        "mqtts://host[:8883]; credentials from DERSIM_MQTT_USERNAME/DERSIM_MQTT_PASSWORD "
+        "(default: off)",
+    )
+    add(
+        "--mqtt_ca",
+        default=None,
+        metavar="FILE",
+        help="CA certificates (PEM) for mqtts:// (default: the system's)",
+    )
+    add(
+        "--mqtt_batch",
+        action="store_true",
+        help="one telemetry message per process per tick with every snapshot (default: one "
+        "per device)",
+    )
+    add(
+        "--fleet",
+        default=None,
+        metavar="NAME",
+        help=f"fleet name in the MQTT topics dersim/NAME/... (default {DEFAULT_FLEET})",
+    )
+    add(
         "--hybrid_dispatch",
         default="self_consumption",
         help="HybridDC-3Phase: self_consumption, pv_priority or manual",
@@ -630,6 +761,73 @@ def _modbus(ns: argparse.Namespace, device_count: int, website_port: int) -> Mod
     )
 
 
+def _mqtt(ns: argparse.Namespace, environ: Mapping[str, str]) -> MqttOptions | None:
+    """``--mqtt`` and its companions; an unusable URL, CA file or fleet name is refused here."""
+    given = [
+        flag
+        for flag, value in (
+            ("--mqtt_ca", ns.mqtt_ca),
+            ("--mqtt_batch", ns.mqtt_batch or None),
+            ("--fleet", ns.fleet),
+        )
+        if value is not None
+    ]
+    if ns.mqtt is None:
+        if given:
+            raise ConfigError(f"{given[0]}: needs --mqtt (MQTT is off)")
+        return None
+    raw = ns.mqtt
+    expected = "expected mqtt://host[:port] or mqtts://host[:port]"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"--mqtt: {expected}; got {raw!r}") from None
+    if (
+        parts.scheme not in MQTT_DEFAULT_PORTS
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(f"--mqtt: {expected}; got {raw!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "--mqtt: put no credentials in the URL (flags show in the process list); set "
+            "DERSIM_MQTT_USERNAME and DERSIM_MQTT_PASSWORD"
+        )
+    if port == 0:
+        raise ConfigError(f"--mqtt: the port must be in [1, 65535]; got {raw!r}")
+    tls = parts.scheme == "mqtts"
+    ca_file = None
+    if ns.mqtt_ca is not None:
+        if not tls:
+            raise ConfigError("--mqtt_ca: applies to an mqtts:// broker")
+        ca_file = Path(ns.mqtt_ca)
+        if not ca_file.is_file():
+            raise ConfigError(f"--mqtt_ca: file {str(ca_file)!r} does not exist or is not a file")
+    fleet = DEFAULT_FLEET if ns.fleet is None else ns.fleet
+    if not _FLEET_NAME.match(fleet):
+        raise ConfigError(
+            "--fleet: 1 to 64 letters, digits, '.', '_' or '-' (one MQTT topic level); "
+            f"got {fleet!r}"
+        )
+    username = environ.get("DERSIM_MQTT_USERNAME") or None
+    password = environ.get("DERSIM_MQTT_PASSWORD") or None
+    if password is not None and username is None:
+        raise ConfigError("DERSIM_MQTT_PASSWORD: set DERSIM_MQTT_USERNAME too")
+    return MqttOptions(
+        host=parts.hostname,
+        port=port if port is not None else MQTT_DEFAULT_PORTS[parts.scheme],
+        tls=tls,
+        ca_file=ca_file,
+        username=username,
+        password=password,
+        fleet=fleet,
+        batch=bool(ns.mqtt_batch),
+    )
+
+
 def _device_type(raw: str) -> str:
     """The ``-d`` value in its documented spelling (any case is accepted)."""
     name = _DEVICE_TYPE_BY_LOWER.get(raw.strip().lower())
@@ -653,14 +851,29 @@ def _check_flags_apply(given: set[str], device_type: str) -> None:
         raise ConfigError(f"{flag}: applies only to -d {allowed}; this run is -d {shown}")
 
 
+def _shard(ns: argparse.Namespace, fleet_device_count: int) -> ShardOptions | None:
+    """``--shard_index``/``--shard_count`` (both or neither)."""
+    if ns.shard_index is None and ns.shard_count is None:
+        return None
+    if ns.shard_index is None or ns.shard_count is None:
+        given = "--shard_index" if ns.shard_count is None else "--shard_count"
+        other = "--shard_count" if ns.shard_count is None else "--shard_index"
+        raise ConfigError(f"{given}: needs {other} too (one shard of a fleet)")
+    count = _integer("--shard_count", ns.shard_count, 1, min(MAX_SHARD_COUNT, fleet_device_count))
+    index = _integer("--shard_index", ns.shard_index, 0, count - 1)
+    return ShardOptions(index, count, fleet_device_count)
+
+
 def parse_args(
     argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> SimConfig:
     """Parse and validate the command line; raise ``ConfigError`` with one clear line.
 
-    ``environ`` (default ``os.environ``) supplies ``DERSIM_API_TOKEN``.
+    ``environ`` (default ``os.environ``) supplies ``DERSIM_API_TOKEN`` and the MQTT
+    credentials ``DERSIM_MQTT_USERNAME`` / ``DERSIM_MQTT_PASSWORD``.
     """
     ns = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
     given: set[str] = getattr(ns, "given_flags", set())
     device_type = _device_type(ns.device_type)
     if ns.evse_profile is not None and "--device_type" not in given:
@@ -715,8 +928,21 @@ def parse_args(
     if hybrid.soc_min_pct >= hybrid.soc_max_pct:
         raise ConfigError("--hybrid_soc_min_pct: must be below --hybrid_soc_max_pct")
     grid_normal, grid_abnormal = _grid_category(ns.grid_category)
-    device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
+    fleet_device_count = _integer("--device_count", ns.device_count, 1, MAX_DEVICE_COUNT)
+    shard = _shard(ns, fleet_device_count)
+    device_count = len(shard.devices) if shard is not None else fleet_device_count
     website_port = _integer("--website_port", ns.website_port, 0, 65535)
+    if shard is not None and website_port:
+        if website_port + shard.count - 1 > 65535:
+            raise ConfigError(
+                f"--website_port: {shard.count} shards serve on ports {website_port}.."
+                f"{website_port + shard.count - 1}, beyond 65535"
+            )
+        website_port += shard.index
+    modbus = _modbus(ns, fleet_device_count, website_port)
+    if modbus is not None and shard is not None and modbus.port:
+        # device i of the fleet is on port P + i whichever shard simulates it
+        modbus = dataclasses.replace(modbus, port=modbus.port + shard.devices.start)
     grid_profile = Path(ns.grid_profile) if ns.grid_profile is not None else None
     if grid_profile is not None and not grid_profile.is_file():
         raise ConfigError(
@@ -767,7 +993,11 @@ def parse_args(
         grid_profile=grid_profile,
         grid_scr=grid_scr,
         grid_xr=grid_xr,
-        modbus=_modbus(ns, device_count, website_port),
+        modbus=modbus,
+        shard=shard,
+        listen_fd=_integer("--listen_fd", ns.listen_fd, 0, 65535) if ns.listen_fd else None,
+        stop_on_stdin_close=_yes_no("--stop_on_stdin_close", ns.stop_on_stdin_close),
+        mqtt=_mqtt(ns, env),
         allowed_hosts=_allowed_hosts(ns.allowed_hosts),
-        api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
+        api_token=_api_token(ns.api_token, env),
     )

@@ -23,6 +23,7 @@ from dersim_trio import __version__
 from dersim_trio.service.history import History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import LogBuffer
+from dersim_trio.service.metrics import ServiceMetrics
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.asgi_shield import ShieldHttpSends
 from dersim_trio.web.auth import AUTH_ENABLED_CONFIG_KEY, document_api_guard, install_api_guard
@@ -31,6 +32,7 @@ from dersim_trio.web.context import ServerContext
 from dersim_trio.web.framing import RefuseAmbiguousFraming
 from dersim_trio.web.hosts import HostGuard, HostPolicy
 from dersim_trio.web.http_errors import install_error_handlers
+from dersim_trio.web.metrics import RequestCounter, install_request_counter
 from dersim_trio.web.params import DEVICE_INDEX_CONVERTER, DeviceIndexConverter
 from dersim_trio.web.routes.commands import commands_blueprint
 from dersim_trio.web.routes.controls import controls_blueprint
@@ -41,6 +43,7 @@ from dersim_trio.web.routes.grid_support import grid_support_blueprint
 from dersim_trio.web.routes.history import history_blueprint
 from dersim_trio.web.routes.inputs import inputs_blueprint
 from dersim_trio.web.routes.logs import logs_blueprint
+from dersim_trio.web.routes.metrics import metrics_blueprint
 from dersim_trio.web.routes.pages import pages_blueprint
 from dersim_trio.web.routes.server import server_blueprint
 from dersim_trio.web.routes.telemetry import telemetry_blueprint
@@ -79,6 +82,7 @@ def create_app(
     history: History | None = None,
     logs: LogBuffer | None = None,
     hosts: HostPolicy | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> QuartTrio:
     """Build the quart-trio app serving ``hub`` (which the caller ticks).
 
@@ -86,7 +90,9 @@ def create_app(
     dc-iv) are added; without one the app is read-only. With an ``api_token`` every mutating
     request needs it as a bearer token (``web/auth.py``). With ``history`` and ``logs`` (which
     the caller fills) the ``/history`` and ``/logs`` routes are added. ``hosts`` is the Host
-    rule (``web/hosts.py``; default: the loopback names on the server's port).
+    rule (``web/hosts.py``; default: the loopback names on the server's port). With
+    ``metrics`` (the service's registry) ``GET /metrics`` serves it, with the app's HTTP
+    request counter added.
     """
     app = QuartTrio("dersim_trio", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -125,5 +131,10 @@ def create_app(
     if history is not None and logs is not None:
         app.register_blueprint(history_blueprint(history))
         app.register_blueprint(logs_blueprint(logs))
+    if metrics is not None:
+        counter = RequestCounter()
+        metrics.register(counter)
+        install_request_counter(app, counter)
+        app.register_blueprint(metrics_blueprint(metrics))
     install_error_handlers(app)
     return app

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dersim_trio.setup.config import SimConfig
+from dersim_trio.setup.config import ShardOptions, SimConfig
 
 
 @dataclass(slots=True)
@@ -24,6 +24,8 @@ class ServerContext:
     started_at: str
     started_trio_time: float
     fast_path: bool = False
+    shard: ShardOptions | None = None
+    """The fleet slice of a shard (None: the whole ``-N``)."""
     request_shutdown: Callable[[], None] | None = None
     """Begins the service's graceful shutdown (``POST /api/dersim/stop``); None under plain
     hypercorn, which owns the process."""
@@ -51,5 +53,6 @@ class ServerContext:
             started_at=started_wall.astimezone(UTC).isoformat(timespec="seconds"),
             started_trio_time=started_trio_time,
             fast_path=fast_path,
+            shard=config.shard,
             request_shutdown=request_shutdown,
         )

@@ -19,31 +19,33 @@ TELEMETRY_PATHS = ("/api/dersim/ws/telemetry", "/api/dersim/telemetry/ws")
 
 
 class DeviceParamError(ValueError):
-    """``?device=`` is not an integer in [0, N)."""
+    """``?device=`` is not one of the server's device indices."""
 
 
-def parse_device(raw: str | None, device_count: int) -> int | None:
-    """Parse ``?device=``: None when absent, else an index in [0, device_count)."""
+def parse_device(raw: str | None, devices: range) -> int | None:
+    """Parse ``?device=``: None when absent, else one of ``devices`` (the server's device
+    indices: ``range(N)``, or a fleet shard's slice of the fleet's indices)."""
     if raw is None:
         return None
-    allowed = f"an integer in [0, {device_count - 1}]" if device_count > 1 else "0"
+    first, last = devices.start, devices.stop - 1
+    allowed = f"an integer in [{first}, {last}]" if last > first else str(first)
     try:
         value = int(raw.strip())
     except ValueError:
         raise DeviceParamError(f"device must be {allowed}; got {raw!r}") from None
-    if not 0 <= value < device_count:
+    if value not in devices:
         raise DeviceParamError(f"device must be {allowed}; got {raw!r}")
     return value
 
 
-def device_query(raw: str | None, device_count: int) -> int:
-    """``?device=`` of an HTTP route: 0 when absent, else ``RequestError`` 400
-    ``invalid_device`` unless an index in [0, device_count)."""
+def device_query(raw: str | None, devices: range) -> int:
+    """``?device=`` of an HTTP route: the first device when absent, else ``RequestError`` 400
+    ``invalid_device`` unless one of ``devices``."""
     try:
-        device = parse_device(raw, device_count)
+        device = parse_device(raw, devices)
     except DeviceParamError as exc:
         raise RequestError(400, "invalid_device", str(exc)) from None
-    return 0 if device is None else device
+    return devices.start if device is None else device
 
 
 class QueryError(RequestError):
@@ -96,7 +98,7 @@ def query_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | 
 DEVICE_INDEX_CONVERTER = "device_index"
 """The URL converter name of a device index in a path (``<device_index:index>``)."""
 MAX_INDEX_DIGITS = 9
-"""Digits a device index may have in a path (``--device_count`` stops at 10,000)."""
+"""Digits a device index may have in a path (``--device_count`` stops at 100,000)."""
 
 
 class DeviceIndexConverter(BaseConverter):

@@ -109,12 +109,13 @@ class ModbusServer:
         self.quirks = quirks
         self.max_connections = 1 if quirks.single_connection else max_connections
         self.idle_timeout_s = idle_timeout_s
+        # device i of the controller (a fleet shard's global index) is the position-th snapshot
         self.devices = [
-            SunSpecDevice(i, controller, partial(latest.of, i), quirks)
-            for i in range(controller.device_count)
+            SunSpecDevice(i, controller, partial(latest.of, position), quirks)
+            for position, i in enumerate(controller.devices)
         ]
-        self._last_refusal_log = [-REFUSAL_LOG_INTERVAL_S] * len(self.devices)
-        self._refused = [0] * len(self.devices)
+        self._last_refusal_log = dict.fromkeys(controller.devices, -REFUSAL_LOG_INTERVAL_S)
+        self._refused = dict.fromkeys(controller.devices, 0)
 
     async def serve(
         self,

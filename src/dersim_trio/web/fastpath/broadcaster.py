@@ -267,7 +267,8 @@ class Broadcaster:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT_BYTES)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            device = parse_device(device_raw, self._hub.device_count)
+            index = parse_device(device_raw, self._hub.devices)
+            device = None if index is None else self._hub.position(index)
         except DeviceParamError as exc:
             log.info("WebSocket %s rejected: %s", peer, exc)
             client = FastClient(sock, None, peer, self._hub.device_count)
@@ -285,7 +286,7 @@ class Broadcaster:
             self._send_close(client, CLOSE_GOING_AWAY, "server shutting down")
         elif not client.dead:
             self._clients[client] = None
-        log.info("WebSocket connect from %s (device=%s)", peer, "all" if device is None else device)
+        log.info("WebSocket connect from %s (device=%s)", peer, "all" if index is None else index)
         reason = "client disconnected"
         try:
             reason = await self._read_until_closed(client, leftover)

@@ -29,7 +29,7 @@ def dciv_blueprint(controller: Controller) -> Blueprint:
         For PV and HybridDC devices, at the irradiance and cell temperature of the last tick;
         `p` in W. Other device types: 404 `not_applicable`.
         """
-        index = device_query(request.args.get("device"), controller.device_count)
+        index = device_query(request.args.get("device"), controller.devices)
         return json_response(controller.dc_iv(index))
 
     return bp

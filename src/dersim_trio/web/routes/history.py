@@ -43,7 +43,7 @@ def history_blueprint(history: History) -> Blueprint:
         seconds = query_number(
             "seconds", request.args.get("seconds"), DEFAULT_HISTORY_S, MIN_HISTORY_S, MAX_HISTORY_S
         )
-        device = device_query(request.args.get("device"), history.device_count)
+        device = device_query(request.args.get("device"), history.devices)
         window = history.window(seconds, device)
         if window.count >= THREAD_ENCODE_MIN_TICKS:
             return json_response(await trio.to_thread.run_sync(window.to_json))

@@ -14,7 +14,7 @@ from quart_schema import document_response
 
 from dersim_trio import __version__
 from dersim_trio.api.common import ErrorBody
-from dersim_trio.api.server import HubStatisticsModel, ServerInfo, StopAccepted
+from dersim_trio.api.server import HubStatisticsModel, ServerInfo, ShardInfo, StopAccepted
 from dersim_trio.service.hub import Hub
 from dersim_trio.web.bodies import json_response
 from dersim_trio.web.context import ServerContext
@@ -50,6 +50,15 @@ def server_blueprint(hub: Hub, context: ServerContext) -> Blueprint:
             hypercorn_version=versions["hypercorn"],
             device_type=context.device_type,
             device_count=context.device_count,
+            first_device=hub.devices.start,
+            shard=None
+            if (shard := context.shard) is None
+            else ShardInfo(
+                index=shard.index,
+                count=shard.count,
+                first_device=shard.devices.start,
+                fleet_device_count=shard.fleet_device_count,
+            ),
             device_profile_name=context.device_profile_name,
             periodic_time_s=context.periodic_time_s,
             time_scale=context.time_scale,

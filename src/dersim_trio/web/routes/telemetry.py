@@ -41,8 +41,8 @@ def telemetry_blueprint(hub: Hub) -> Blueprint:
     @document_response(ErrorBody, 400)
     async def overview() -> Response:
         """The latest snapshot of one device (default 0): the same bytes the stream sends."""
-        device = device_query(request.args.get("device"), hub.device_count)
-        return json_response(hub.last.data[device])
+        device = device_query(request.args.get("device"), hub.devices)
+        return json_response(hub.last.data[hub.position(device)])
 
     @bp.get("/devices")
     @document_response(list[Snapshot], 200)
@@ -86,7 +86,7 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
     """
     await websocket.accept()
     try:
-        device = parse_device(device_raw, hub.device_count)
+        device = parse_device(device_raw, hub.devices)
     except DeviceParamError as exc:
         log.info("WebSocket %s rejected: %s", peer, exc)
         await websocket.close(1008, str(exc))

@@ -149,7 +149,7 @@ class Dashboard {
 
   async start() {
     await this.loadServerInfo();
-    if (this.info && this.device >= this.info.device_count) this.device = 0;
+    if (this.info && !this.hasDevice(this.device)) this.device = this.firstDevice();
     this.telemetry.connect(this.device);
     this.controls.setDevice(this.device, null);
     this.grid.setDevice(this.device);
@@ -169,31 +169,55 @@ class Dashboard {
     if (first || countChanged) this.renderDevicePicker();
   }
 
+  // a fleet shard serves the fleet's indices first_device .. first_device + device_count - 1
+  firstDevice() {
+    return this.info?.first_device || 0;
+  }
+
+  hasDevice(v) {
+    const first = this.firstDevice();
+    return Number.isInteger(v) && v >= first && v < first + (this.info?.device_count || 1);
+  }
+
   setupDevicePicker() {
     $("#device-select").addEventListener("change", (e) => this.switchDevice(Number(e.target.value)));
     $("#device-number").addEventListener("change", (e) => {
       const v = Number(e.target.value);
-      if (Number.isInteger(v) && v >= 0 && v < (this.info?.device_count || 1)) this.switchDevice(v);
+      if (this.hasDevice(v)) this.switchDevice(v);
       else e.target.value = String(this.device);
     });
   }
 
   renderDevicePicker() {
     const count = this.info?.device_count || 1;
+    const first = this.firstDevice();
     $("#device-picker").hidden = count <= 1;
     const sel = $("#device-select");
     const num = $("#device-number");
     if (count <= SELECT_MAX_DEVICES) {
       sel.hidden = false;
       num.hidden = true;
-      sel.replaceChildren(...Array.from({ length: count }, (_, k) => el("option", { value: k }, `#${k}`)));
+      sel.replaceChildren(
+        ...Array.from({ length: count }, (_, k) => el("option", { value: first + k }, `#${first + k}`)),
+      );
       sel.value = String(this.device);
     } else {
       sel.hidden = true;
       num.hidden = false;
-      num.max = String(count - 1);
+      num.min = String(first);
+      num.max = String(first + count - 1);
       num.value = String(this.device);
     }
+  }
+
+  deviceLabel(index) {
+    const info = this.info;
+    if (!info) return "";
+    if (info.shard) {
+      const last = info.first_device + info.device_count - 1;
+      return ` · device ${index} (shard ${info.shard.index}: ${info.first_device}–${last} of ${info.shard.fleet_device_count})`;
+    }
+    return info.device_count > 1 ? ` · device ${index} of ${info.device_count}` : "";
   }
 
   switchDevice(device) {
@@ -284,7 +308,7 @@ class Dashboard {
   renderHeader(s) {
     setText($("#clock"), s.clock_time);
     setText($("#tick"), String(s.tick));
-    setText($("#device-type"), `${s.device_type} · ${s.asset_type}${this.info && this.info.device_count > 1 ? ` · device ${s.device_index} of ${this.info.device_count}` : ""}`);
+    setText($("#device-type"), `${s.device_type} · ${s.asset_type}${this.deviceLabel(s.device_index)}`);
     setText($("#device-profile"), s.device_profile_name ? ` · profile ${s.device_profile_name}` : "");
   }
 

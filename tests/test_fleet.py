@@ -1,0 +1,344 @@
+"""Fleets: ``-N`` up to 100,000, shards (``--shard_index``/``--shard_count``) and the
+``dersim-trio fleet`` supervisor.
+
+* The seed rule: device i of a fleet is the same device (same seed + i, same bytes at every
+  tick) whether the fleet runs in one process or in shards; checked on the engines and through
+  a shard's HTTP API on virtual time, and on real shard processes at tick 0.
+* A shard's API takes and reports the fleet's device indices.
+* The supervisor as a real process: a killed shard is restarted on the same port with fresh
+  state, SIGTERM stops every shard and the supervisor exits 0, and shards stop by themselves
+  when the supervisor is killed. Every wait is bounded by ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from dersim_trio.asgi import create_asgi_app
+from dersim_trio.cli import main as cli_main
+from dersim_trio.engine.core import encode
+from dersim_trio.errors import ConfigError
+from dersim_trio.service.build import build_engine
+from dersim_trio.service.fleet import parse_fleet_args
+from dersim_trio.service.run import ServiceParts
+from dersim_trio.setup.config import MAX_DEVICE_COUNT, parse_args, shard_slices
+from helpers import DETERMINISTIC_START, FIXED_WALL, Output, make_config, running
+
+TICKS = 40
+GUARD_S = 600.0
+"""Virtual seconds for the in-process tests."""
+PROCESS_GUARD_S = 240.0
+"""Real seconds for a fleet of shard processes to start on a loaded 2-core machine."""
+SUMMARY_LINE = re.compile(r"summary on http://127\.0\.0\.1:(\d+)/fleet")
+
+
+# --- flags --------------------------------------------------------------------------------------
+
+
+def test_a_fleet_of_100000_devices_is_accepted_and_one_more_is_not() -> None:
+    assert MAX_DEVICE_COUNT == 100_000
+    assert parse_args(["-N", "100000"]).device_count == 100_000
+    with pytest.raises(ConfigError, match=r"--device_count: must be an integer in \[1, 100000\]"):
+        parse_args(["-N", "100001"])
+
+
+@pytest.mark.parametrize(("n", "k"), [(10, 3), (100_000, 7), (5, 5), (1, 1)])
+def test_shards_are_contiguous_slices_covering_the_fleet(n: int, k: int) -> None:
+    slices = shard_slices(n, k)
+    assert [i for s in slices for i in s] == list(range(n))
+    assert max(map(len, slices)) - min(map(len, slices)) <= 1
+
+
+def test_a_shards_config_is_its_slice_with_fleet_indices_and_ports() -> None:
+    flags = ["-N", "10", "--shard_index", "2", "--shard_count", "3", "-wp", "9000"]
+    config = parse_args([*flags, "--modbus_port", "20000"])
+    assert config.shard is not None
+    assert config.first_device == 6
+    assert config.device_count == 4  # devices 6..9
+    assert config.website_port == 9002  # -wp + k
+    assert config.modbus is not None
+    assert config.modbus.ports(config.device_count) == [20006, 20007, 20008, 20009]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--shard_index", "0"], "--shard_index: needs --shard_count"),
+        (["--shard_count", "2"], "--shard_count: needs --shard_index"),
+        (["--shard_index", "3", "--shard_count", "3"], r"--shard_index: must be .* \[0, 2\]"),
+        (["-N", "2", "--shard_index", "0", "--shard_count", "3"], r"--shard_count: .* \[1, 2\]"),
+        (["--listen_fd", "x"], "--listen_fd: must be an integer"),
+    ],
+)
+def test_bad_shard_flags_are_one_line_errors(flags: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_args(["-N", "10", *flags])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--shards", "4", "-N", "3"], r"--shards: must be an integer in \[1, 3\]"),
+        (["--shards", "two"], "--shards: must be an integer"),
+        (["--shards", "2", "--shard_index", "0"], "--shard_index: set by the fleet supervisor"),
+        (["--shards", "2", "-wp", "9000", "--fleet_port", "9001"], "one of the shards' ports"),
+        (["--shards", "2", "-d", "Nope"], "--device_type: must be one of"),
+    ],
+)
+def test_bad_fleet_flags_are_refused(flags: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_fleet_args(["-N", "10", *flags])
+
+
+def test_the_fleet_command_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["fleet", "--shards", "0", "-N", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dersim-trio fleet: error: --shards:")
+    assert err.count("\n") == 1
+
+
+def test_the_fleet_port_defaults_to_the_one_after_the_shards() -> None:
+    options = parse_fleet_args(["--shards", "3", "-N", "9", "-wp", "9000"])
+    assert options.fleet_port == 9003
+    assert parse_fleet_args(["--shards", "3", "-N", "9", "-wp", "0"]).fleet_port == 0
+
+
+# --- the seed rule on engines and through a shard's API (virtual time) -------------------------
+
+
+@pytest.mark.parametrize("device_type", ["PV", "Batt", "EVSE", "Wind-T3-3Phase"])
+def test_a_fleet_sharded_1_or_3_ways_has_the_same_devices(device_type: str) -> None:
+    n = 7
+    whole = build_engine(make_config("-d", device_type, "-N", str(n), "--seed", "11"), FIXED_WALL)
+    shards = [
+        build_engine(
+            make_config(
+                "-d", device_type, "-N", str(n), "--seed", "11",
+                "--shard_index", str(k), "--shard_count", "3",
+            ),
+            FIXED_WALL,
+        )
+        for k in range(3)
+    ]  # fmt: skip
+    assert [len(s.devices) for s in shards] == [2, 2, 3]
+
+    def tick(snapshots: list[Any]) -> list[bytes]:
+        return [encode(s) for s in snapshots]
+
+    expected = tick(whole.initial())
+    got = [b for shard in shards for b in tick(shard.initial())]
+    assert got == expected
+    for _ in range(TICKS):
+        expected = tick(whole.step())
+        got = [b for shard in shards for b in tick(shard.step())]
+        assert got == expected
+    assert [json.loads(b)["device_index"] for b in got] == list(range(n))
+    # the devices differ from each other: the seeds really are per device
+    assert len({json.dumps(json.loads(b)["asset"]) for b in got}) > 1 or device_type == "Batt"
+
+
+async def test_a_shards_api_speaks_fleet_indices(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    flags = ("-d", "PV", "-N", "10", "--seed", "3", "--periodic_time", "1.5")
+    whole = ServiceParts.assemble(make_config(*flags), FIXED_WALL, trio.current_time())
+    shard = ServiceParts.assemble(
+        make_config(*flags, "--shard_index", "1", "--shard_count", "3"),
+        FIXED_WALL,
+        trio.current_time(),
+    )
+    with trio.fail_after(GUARD_S):
+        for parts in (whole, shard):
+            await nursery.start(partial(parts.run_ticks, lambda: FIXED_WALL))
+        for _ in range(5):
+            await shard.hub.wait_published()
+        a, b = whole.app.test_client(), shard.app.test_client()
+        assert whole.engine.tick == shard.engine.tick == 5
+        for device in (3, 4, 5):  # shard 1 of 3 of 10 devices: 3..5
+            want = await (
+                await a.get("/api/dersim/overview", query_string={"device": device})
+            ).get_data()
+            got = await (
+                await b.get("/api/dersim/overview", query_string={"device": device})
+            ).get_data()
+            assert got == want
+            controls = await b.get(f"/api/dersim/devices/{device}/controls")
+            assert controls.status_code == 200
+            assert (await controls.get_json())["device_index"] == device
+            history = await b.get("/api/dersim/history", query_string={"device": device})
+            assert (await history.get_json())["device_index"] == device
+        outside = await b.get("/api/dersim/overview", query_string={"device": 6})
+        assert outside.status_code == 400
+        assert "[3, 5]" in (await outside.get_json())["detail"]
+        missing = await b.get("/api/dersim/devices/0/controls")
+        assert missing.status_code == 404
+        assert "[3, 5]" in (await missing.get_json())["detail"]
+        command = await b.post(
+            "/api/dersim/commands",
+            json={"command": "stop"},  # every device of the shard
+        )
+        assert [r["device"] for r in await command.get_json()] == [3, 4, 5]
+        info = await (await b.get("/api/dersim/server-info")).get_json()
+        assert info["device_count"] == 3
+        assert info["first_device"] == 3
+        assert info["shard"] == {
+            "index": 1,
+            "count": 3,
+            "first_device": 3,
+            "fleet_device_count": 10,
+        }
+        devices = await (await b.get("/api/dersim/devices")).get_json()
+        assert [d["device_index"] for d in devices] == [3, 4, 5]
+
+
+# --- the supervisor as a real process ----------------------------------------------------------
+
+
+def fleet_command(*flags: str) -> tuple[str, ...]:
+    return (
+        sys.executable, "-m", "dersim_trio", "fleet", *DETERMINISTIC_START,
+        "-wp", "0", "--fleet_port", "0", *flags,
+    )  # fmt: skip
+
+
+async def summary_of(output: Output, client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
+    port = int((await output.wait_for(SUMMARY_LINE)).group(1))
+    return port, (await client.get(f"http://127.0.0.1:{port}/fleet")).json()
+
+
+async def wait_serving(
+    client: httpx.AsyncClient, summary_port: int, *, restarts: int = 0
+) -> dict[str, Any]:
+    """Poll ``/fleet`` and every shard until all run (with ``restarts`` in all) and answer."""
+    while True:
+        fleet = (await client.get(f"http://127.0.0.1:{summary_port}/fleet")).json()
+        shards = fleet["shards"]
+        if (
+            all(s["state"] == "running" for s in shards)
+            and sum(s["restarts"] for s in shards) == restarts
+        ):
+            try:
+                for s in shards:
+                    (await client.get(s["url"] + "/api/dersim/server-info")).raise_for_status()
+            except httpx.TransportError:
+                pass
+            else:
+                return fleet  # type: ignore[no-any-return]
+        await trio.sleep(0.1)
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+async def test_the_same_device_at_tick_0_whether_sharded_once_or_three_times() -> None:
+    flags = ("-d", "PV", "-N", "7", "--seed", "5", "--periodic_time", "3600")
+    async with (
+        running(*fleet_command("--shards", "1", *flags)) as one,
+        running(*fleet_command("--shards", "3", *flags)) as three,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        with trio.fail_after(PROCESS_GUARD_S):
+            snapshots: list[list[Any]] = []
+            for output in (one, three):
+                port, _ = await summary_of(output, client)
+                fleet = await wait_serving(client, port)
+                devices = []
+                for s in fleet["shards"]:
+                    devices += (await client.get(s["url"] + "/api/dersim/devices")).json()
+                snapshots.append(devices)
+    whole, sharded = snapshots
+    assert [d["device_index"] for d in sharded] == list(range(7))
+    assert [d["tick"] for d in sharded] == [0] * 7
+    assert sharded == whole
+    assert whole[0]["metrics"]["power_kw"] > 0  # noon in June: the arrays produce
+
+
+@pytest.mark.slow
+async def test_a_killed_shard_is_restarted_and_sigterm_stops_the_fleet() -> None:
+    async with (
+        running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "4")) as output,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        with trio.fail_after(PROCESS_GUARD_S):
+            summary_port, _ = await summary_of(output, client)
+            fleet = await wait_serving(client, summary_port)
+            victim = fleet["shards"][1]
+            before = (await client.get(victim["url"] + "/api/dersim/server-info")).json()
+            os.kill(victim["pid"], signal.SIGKILL)
+            fleet = await wait_serving(client, summary_port, restarts=1)
+            again = fleet["shards"][1]
+            assert again["port"] == victim["port"]
+            assert again["pid"] != victim["pid"]
+            assert again["last_exit_code"] == -signal.SIGKILL
+            after = (await client.get(again["url"] + "/api/dersim/server-info")).json()
+            assert after["shard"] == before["shard"]
+            assert after["started_at"] >= before["started_at"]
+            assert after["statistics"]["ticks_published"] <= 3  # fresh state, from tick 0
+            overview = await client.get(again["url"] + "/api/dersim/overview?device=2")
+            assert overview.json()["device_index"] == 2
+            metrics = (await client.get(f"http://127.0.0.1:{summary_port}/metrics")).text
+            assert 'dersim_fleet_shard_restarts_total{shard="1"} 1.0' in metrics
+            assert 'dersim_fleet_shard_up{shard="0"} 1.0' in metrics
+            pids = [s["pid"] for s in fleet["shards"]]
+
+            output.process.send_signal(signal.SIGTERM)
+            assert await output.process.wait() == 0
+            while not all(gone(pid) for pid in pids):  # noqa: ASYNC110 - other processes
+                await trio.sleep(0.05)
+        log = await output.read_to_end()
+    assert "Traceback" not in log, log
+    assert "shard 1 (devices 2..3) exited with code -9; restarting" in log
+
+
+@pytest.mark.slow
+async def test_shards_stop_when_the_supervisor_is_killed() -> None:
+    async with (
+        running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "2")) as output,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        with trio.fail_after(PROCESS_GUARD_S):
+            summary_port, _ = await summary_of(output, client)
+            fleet = await wait_serving(client, summary_port)
+            pids = [s["pid"] for s in fleet["shards"]]
+            output.process.kill()
+            await output.process.wait()
+            while not all(gone(pid) for pid in pids):  # noqa: ASYNC110 - orphaned processes
+                await trio.sleep(0.05)
+            text = await output.read_to_end()
+    assert text.count("standard input closed: shutting down") == 2, text
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag"),
+    [
+        (["--listen_fd", "3"], "--listen_fd"),
+        (["--stop_on_stdin_close", "yes"], "--stop_on_stdin_close"),
+    ],
+)
+def test_under_hypercorn_the_supervisor_only_flags_are_refused(
+    capsys: pytest.CaptureFixture[str], flags: list[str], flag: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        create_asgi_app(flags, tune_gc=False)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dersim-trio: error: DERSIM_ARGS: {flag}: not under hypercorn")
+    assert err.count("\n") == 1
