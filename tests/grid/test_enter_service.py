@@ -20,6 +20,7 @@ from dersim_trio.api.grid_support import GridSupportUpdate
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine
 from dersim_trio.service.operator import Controller
+from dersim_trio.setup.config import ConfigError, parse_args
 
 if TYPE_CHECKING:
     from conftest import Kit
@@ -144,3 +145,10 @@ def test_the_default_delay_is_the_standards(kit: type[Kit]) -> None:
     """§4.10.2: enter-service delay 300 s by default (configurable 0..600 s)."""
     controller = Controller(kit.make_engine("-d", "Batt"))
     assert controller.grid_support(0).enter_service.es_dly_tms_s == 300.0
+
+
+@pytest.mark.parametrize("value", ["601", "-1", "soon"])
+def test_a_delay_outside_the_function_range_is_refused_at_start(value: str) -> None:
+    """703 ``ESDlyTms`` allows 0..600 s (``grid.checks``); the flag is its default."""
+    with pytest.raises(ConfigError, match="--enter_service_delay_s"):
+        parse_args(["--enter_service_delay_s", value])
