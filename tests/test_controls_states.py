@@ -3,7 +3,8 @@
 The walks (``/tmp/api_spec.md``, "Commands"; IEEE 1547-2018 §4.10 for enter service):
 stop: running → shutting_down (``--shutdown_time_s``) → off; start: off → starting
 (``--startup_time_s``) → running; cease_to_energize: output 0, out_of_service; enter_service:
-out_of_service → entering_service (``--enter_service_delay_s``) → in_service; a fault latches
+out_of_service → entering_service (``--enter_service_delay_s``) → in_service, then the IEEE 1547
+enter-service ramp; a fault latches
 the inverter in ``fault`` until the condition has cleared and ``reset`` is sent.
 
 The engine ticks every 0.5 simulated seconds. Each window is checked half a tick inside and half
@@ -324,7 +325,9 @@ def test_cease_to_energize_stops_output_and_enter_service_waits_the_delay(
     snap = rig.at(outside(ENTER_DELAY_S))
     assert snap.status.service_state == "in_service"
     assert snap.status.inverter_state == "running"
-    assert snap.metrics.power_kw == pytest.approx(4.0)
+    # then the IEEE 1547 enter-service ramp (300 s by default, tests/grid/test_enter_service.py)
+    w_max = rig.engine.devices[0].model.rating.w_max_kw
+    assert snap.metrics.power_kw == pytest.approx(w_max * TICK_S / 300.0)
 
 
 def test_the_enter_service_delay_waits_for_the_grid_to_be_inside_the_window(

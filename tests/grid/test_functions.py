@@ -232,8 +232,20 @@ def test_reentry_waits_the_delay_inside_the_window_then_ramps() -> None:
     assert not r.advance_wait(s, False, 1.0, rng)  # outside the window: starts over
     assert not r.advance_wait(s, True, 299.0, rng)
     assert r.advance_wait(s, True, 1.0, rng)
+    # §4.10.3: the ramp starts when the delay ends, here with the step: 0 in that step
+    assert r.ramp_cap_pu(s, 1.0) == 0.0
     assert r.ramp_cap_pu(s, 150.0) == pytest.approx(0.5)
     assert r.ramp_cap_pu(s, 150.0) is None
+
+
+def test_a_delay_ending_inside_a_step_starts_the_ramp_there() -> None:
+    s = EnterServiceSettings(es_dly_tms_s=10.0, es_rmp_tms_s=100.0)
+    r = ReEntry()
+    r.start_wait()
+    assert not r.advance_wait(s, True, 9.0, random.Random(0))
+    assert r.advance_wait(s, True, 1.5, random.Random(0))
+    assert r.ramp_cap_pu(s, 1.5) == pytest.approx(0.005)  # 0.5 s of the 1.5 s step
+    assert r.ramp_cap_pu(s, 1.5) == pytest.approx(0.02)
 
 
 def test_randomized_delay_is_drawn_from_the_seeded_generator() -> None:

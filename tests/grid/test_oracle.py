@@ -11,7 +11,8 @@ ratings 4.4 kvar, current limit 1.0 pu), the same settings and the same grid seq
 
 The sequences follow the IEEE 1547.1-2020 procedures: constant PF (§5.14.3), volt-var with and
 without V_ref (§5.14.4), watt-var (§5.14.6), constant Q (§5.14.7), volt-watt (§5.14.9),
-frequency droop (§5.15), enter service (§5.6), voltage and frequency trip (§5.4, §5.5),
+frequency droop (§5.15), enter service (§5.6, after a trip and after the operator's
+permit service), voltage and frequency trip (§5.4, §5.5),
 voltage ride-through (§6.4).
 
 Known divergences, where these tests follow the standard instead of OpenDER:
@@ -415,6 +416,52 @@ def test_reentry_after_a_trip_matches_opender(delay: float, ramp: float) -> None
     assert abs(first_a - first_b) <= tolerance
     assert abs(full_a - full_b) <= tolerance
     assert (first_a - 3) * DT == pytest.approx(delay, abs=DT)
+
+
+@pytest.mark.parametrize(("delay", "ramp"), [(300.0, 300.0), (60.0, 30.0)])
+@pytest.mark.usefixtures("oracle")
+def test_operator_enter_service_matches_opender_permit_service(delay: float, ramp: float) -> None:
+    """IEEE 1547-2018 §4.10 / SunSpec 703 ``ES``: permit service off ceases to energize; back
+    on, the unit waits the delay in the window, then ramps, as after a trip. OpenDER models the
+    operator's permit as ``ES_PERMIT_SERVICE`` (its Eq 3.5.1-1 and 3.5.1-7); ours goes through
+    the supervisor's ``enter_service``, which drives the same ``GridSupport`` as here."""
+    ours = ours_with(
+        "B", "III", enter_service=EnterServiceSettings(es_dly_tms_s=delay, es_rmp_tms_s=ramp)
+    )
+    der = make_oracle("B", "III", ES_DELAY=delay, ES_RAMP_RATE=ramp)
+    n = int((delay + ramp) / DT) + 20
+    a: list[float] = []
+    b: list[float] = []
+    sample = GridSample(1.0, 1.0, 60.0)
+    service = "in_service"
+    for i in range(3 + n):
+        if i == 2:  # cease_to_energize, then at once enter_service
+            der.der_file.ES_PERMIT_SERVICE = False
+        if i == 3:
+            der.der_file.ES_PERMIT_SERVICE = True
+            ours.unit.start_entering()
+            service = "entering_service"
+        if service == "entering_service" and ours.unit.advance_entering(sample, DT, True):
+            service = "in_service"
+        if service == "in_service" and i != 2:
+            a.append(ours.step(1.0, 60.0, 10_000.0)[0])
+        else:  # not energized: the supervisor does not run the grid functions
+            ours.t += DT
+            ours.p_kw = 0.0
+            a.append(0.0)
+        der.update_der_input(v_pu=1.0, f=60.0, theta=0, p_dc_w=10_000.0)
+        b.append(float(der.run()[0]))
+    assert a[2] == 0.0
+    assert b[2] == 0.0
+    first_a = next(i for i in range(3, len(a)) if a[i] > 0.0)
+    first_b = next(i for i in range(3, len(b)) if b[i] > 0.0)
+    full_a = next(i for i in range(3, len(a)) if a[i] >= 9_990.0)
+    full_b = next(i for i in range(3, len(b)) if b[i] >= 9_990.0)
+    tolerance = max(1, round(0.01 * (delay + ramp) / DT))  # 1547.1 time accuracy: 1 %
+    assert abs(first_a - first_b) <= tolerance
+    assert abs(full_a - full_b) <= tolerance
+    mid = (first_a + full_a) // 2
+    assert a[mid] == pytest.approx(b[mid], abs=max(TOL_W, 10_000.0 * DT / ramp))
 
 
 @pytest.mark.usefixtures("oracle")

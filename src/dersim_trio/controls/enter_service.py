@@ -8,15 +8,22 @@ utility) can take a DER out of service: ``cease_to_energize`` stops it deliverin
 once, and ``enter_service`` brings it back. Coming back is not immediate: IEEE 1547-2018 §4.10
 makes a DER wait an *enter-service delay* with the grid inside the enter-service window
 (voltage 0.917..1.05 pu, frequency 59.5..60.1 Hz by default, physics reference B.7) before it
-energizes. While the grid is outside the window, or the inverter is not running, the delay
-starts over.
+energizes, then ramp its output up over the enter-service period. While the grid is outside the
+window, or the inverter is not running, the delay starts over.
 
 ::
 
     in_service ──cease_to_energize──▶ out_of_service ──enter_service──▶ entering_service
         ▲                                   ▲                                 │   │
         │                                   └────────cease_to_energize────────┘   │
-        └───────────────(enter_service_delay_s inside the window)─────────────────┘
+        └────────────(the enter-service delay inside the window)──────────────────┘
+
+For a device with grid support (every device the service builds) the window, the delay (with
+its randomized part) and the ramp that follows are the device's IEEE 1547 enter-service
+settings, counted by the same ``grid.enter_service.ReEntry`` as the return after a trip
+(``supervisor`` calls ``GridSupport.start_entering``/``advance_entering`` and ``complete``
+here); ``--enter_service_delay_s`` is their default delay. Without grid support,
+``advance`` counts ``OperatingTimes.enter_service_delay_s`` against the default window.
 
 The table maps ``(state, event)`` to the next state or a refusal detail; every pair of a state
 and an operator event is listed. The state reported in snapshots combines this one with the
@@ -100,6 +107,16 @@ class EnterService:
                 f"{ENTER_SERVICE_FREQUENCY_HZ[0]:g}..{ENTER_SERVICE_FREQUENCY_HZ[1]:g} Hz"
             )
         return ServiceOutcome(True, previous, rule, detail)
+
+    def complete(self) -> bool:
+        """The delay, counted elsewhere (the grid support's enter-service function), is over;
+        True when service was entered."""
+        following = DELAY_ELAPSED.get(self.state)
+        if following is None:
+            return False
+        self.state = following
+        self.delay_counted_s = 0.0
+        return True
 
     def advance(self, dt_s: float, delay_s: float, may_count: bool) -> bool:
         """Count ``dt_s`` toward the delay when ``may_count``; True when service was entered."""

@@ -43,7 +43,11 @@ them (a limit for PV and wind, a setpoint for storage, fuel cell and hybrid; the
 is held inside the current limit only). In ``after_step`` the grid's reactive mode, if one is
 enabled, replaces the operator's Q (``settings.REACTIVE_MODES``); the VA circle and the current
 limit then bound P and Q. A trip or momentary cessation zeroes the output; a trip reports the
-unit ``out_of_service`` and ``disconnected`` until it has re-entered service. Trips are logged
+unit ``out_of_service`` and ``disconnected`` until it has re-entered service (and restarts the
+operator's ramp from 0), while after momentary cessation the output returns at once to the
+ramped command it had (IEEE 1547-2018 §6.4.2.7: restored within 0.4 s). The operator's
+``enter_service`` waits and ramps through the grid support's enter-service function, the same
+one as the re-entry after a trip. Trips are logged
 on ``dersim_trio.Grid``.
 
 Logging (the device index is in every message): reversions and reactive clamps on
@@ -145,7 +149,25 @@ class DeviceSupervisor:
         """Apply an operator command; return (accepted, detail)."""
         if name == "enter_service" or name == "cease_to_energize":
             event: ServiceEvent = name
-            result = self.service.handle(event, times.enter_service_delay_s)
+            gs = self.grid
+            if gs is None:
+                result = self.service.handle(event, times.enter_service_delay_s)
+                return result.accepted, result.detail
+            es = gs.settings.enter_service
+            result = self.service.handle(event, es.es_dly_tms_s)
+            if not result.accepted:
+                return result.accepted, result.detail
+            if result.state == "entering_service":
+                gs.start_entering()
+                said = (
+                    f"{result.previous} → entering_service, in_service after {es.es_dly_tms_s:g} s"
+                    + (f" (+ up to {es.es_rnd_tms_s:g} s at random)" if es.es_rnd_tms_s else "")
+                    + f" with the inverter running and the grid within {es.es_v_lo_pct:g}.."
+                    f"{es.es_v_hi_pct:g} % and {es.es_hz_lo:g}..{es.es_hz_hi:g} Hz, then a "
+                    f"{es.es_rmp_tms_s:g} s ramp (IEEE 1547 enter service)"
+                )
+                return True, said
+            gs.stop_entering()
             return result.accepted, result.detail
         outcome = self.operation.handle(name, times, conditions_cleared=not self.faults.present)
         if not outcome.accepted:
@@ -287,16 +309,20 @@ class DeviceSupervisor:
         for before, after in operation.advance(dt_s, times):
             log_lab.info("device %d: inverter %s → %s", index, before, after)
         if self.service.state == "entering_service":
-            if self.grid is not None:
-                es = self.grid.settings.enter_service
+            running = operation.state == "running"
+            if self.grid is not None:  # the enter-service function's window, delay and ramp
                 sample = grid or GridSample(
                     env.grid_voltage_pu, env.grid_voltage_pu, env.grid_frequency_hz
                 )
-                in_window = es.in_window(sample.v_lo_pu, sample.v_hi_pu, sample.f_hz)
+                entered = (
+                    self.grid.advance_entering(sample, dt_s, running) and self.service.complete()
+                )
             else:
                 in_window = grid_in_window(env.grid_voltage_pu, env.grid_frequency_hz)
-            may_count = operation.state == "running" and in_window
-            if self.service.advance(dt_s, times.enter_service_delay_s, may_count):
+                entered = self.service.advance(
+                    dt_s, times.enter_service_delay_s, running and in_window
+                )
+            if entered:
                 log_lab.info("device %d: entering_service → in_service", index)
 
         asset = model.asset_type
@@ -312,7 +338,10 @@ class DeviceSupervisor:
             )
             if not bounds.energize:
                 self._energize = False
-                self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
+                if self.grid.state != "momentary_cessation":
+                    self.ramp_kw = 0.0 if controls.ramp_rate_pct_per_s is not None else None
+                # in momentary cessation the ramped command holds: IEEE 1547-2018 §6.4.2.7
+                # restores the output within 0.4 s of the voltage's return, not at the ramp rate
                 return _NO_OUTPUT_EVSE if asset == "evse" else _NO_OUTPUT
             w = model.rating.w_max_kw
             if not (bounds.droop_kw is None and bounds.p_max_kw >= w - _EPS_KW):
@@ -573,7 +602,7 @@ class DeviceSupervisor:
             if gs.state == "momentary_cessation":
                 return "momentary cessation (grid voltage outside the ride-through range)"
             if gs.state == "entering_service":
-                return "entering service (ramping after a trip)"
+                return "entering service (ramping up)"
         clamps = self.controls.clamps
         if not clamps and clamp is None:
             return model_message

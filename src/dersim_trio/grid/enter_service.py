@@ -3,15 +3,20 @@
 Theory of operation
 -------------------
 
-A unit that has tripped (``trip``) stays out of service until the grid has been inside the
-enter-service window for the enter-service delay, plus a randomized delay when one is set, and
-then raises its output along a linear ramp over the enter-service period:
+A unit that has tripped (``trip``), or that the operator sends ``enter_service`` after a
+``cease_to_energize`` (``controls.enter_service``), stays out of service until the grid has
+been inside the enter-service window for the enter-service delay, plus a randomized delay when
+one is set, and then raises its output along a linear ramp over the enter-service period. Both
+go through the one ``ReEntry`` below, with the device's 703 settings:
 
 ::
 
-    tripped ──(V and f inside the window for es_dly_tms_s [+ U(0, es_rnd_tms_s)])──▶ ramping
-       ▲                                                                               │
-       └──────────────(a trip)───────── continuous ◀──(es_rmp_tms_s elapsed)──────────┘
+    tripped, or entering_service after an operator enter_service
+       │  (V and f inside the window, inverter running, for es_dly_tms_s [+ U(0, es_rnd_tms_s)])
+       ▼
+    ramping (grid_state entering_service) ──(es_rmp_tms_s elapsed)──▶ continuous
+       ▲                                                                 │
+       └─────────────────────────────(a trip)────────────────────────────┘
 
 Leaving the window while waiting starts the delay over (the randomized part is drawn once per
 wait). During the ramp the active power is at most t/es_rmp_tms_s of ``WMaxRtg`` (§4.10.3: "the
@@ -20,10 +25,9 @@ DER shall increase its output ... linearly ... over the enter service period"); 
 (§4.10.2, §4.10.3): window 0.917..1.05 pu and 59.5..60.1 Hz, delay 300 s, randomized delay 0
 (when used 1..1000 s), ramp 300 s (1..1000 s).
 
-The operator's ``enter_service`` and ``cease_to_energize`` commands (``controls.enter_service``)
-use the same window, with the ``--enter_service_delay_s`` delay and no ramp, as a lab operator
-expects after a manual restart; the 300 s defaults apply to the automatic re-entry after a
-trip. A harness shortens them with ``PUT .../grid-support``
+``--enter_service_delay_s`` (default 300 s, the standard's) is the delay every device starts
+with and the one a reset to the defaults (``"enter_service": null`` or a ``category`` load)
+restores. A harness shortens the wait and the ramp with ``PUT .../grid-support``
 (``{"enter_service": {"es_dly_tms_s": 5, "es_rmp_tms_s": 1}}``: the standard lets the delay
 go down to 0 s and the period to 1 s).
 
@@ -67,6 +71,8 @@ class ReEntry:
     random_s: float | None = None
     ramp_s: float | None = None
     """Seconds into the ramp; None when not ramping."""
+    ramp_started: bool = False
+    """The ramp began inside the step being advanced (``ramp_s`` already counts its part)."""
 
     def start_wait(self) -> None:
         """A trip happened: wait for the window."""
@@ -74,6 +80,7 @@ class ReEntry:
         self.counted_s = 0.0
         self.random_s = None
         self.ramp_s = None
+        self.ramp_started = False
 
     def advance_wait(
         self,
@@ -93,17 +100,33 @@ class ReEntry:
             rnd = settings.es_rnd_tms_s
             self.random_s = rng.uniform(0.0, rnd) if rnd > 0.0 else 0.0
         self.counted_s += dt_s
-        if self.counted_s + 1e-9 < settings.es_dly_tms_s + self.random_s:
+        needed = settings.es_dly_tms_s + self.random_s
+        if self.counted_s + 1e-9 < needed:
             return False
         self.waiting = False
-        self.ramp_s = 0.0
+        # the ramp starts when the delay ends, inside this step: the step's ``ramp_cap_pu``
+        # counts only the time after that (0 when the delay ends with the step)
+        self.ramp_s = max(0.0, self.counted_s - needed)
+        self.ramp_started = True
         return True
 
+    def cancel(self) -> None:
+        """The operator ceased to energize: no wait, no ramp."""
+        self.waiting = False
+        self.counted_s = 0.0
+        self.random_s = None
+        self.ramp_s = None
+        self.ramp_started = False
+
     def ramp_cap_pu(self, settings: EnterServiceSettings, dt_s: float) -> float | None:
-        """Advance the ramp by ``dt_s``; the cap in pu of WMaxRtg, or None once it is over."""
+        """Advance the ramp by ``dt_s`` (in the step where the wait ended, by the part of the
+        step after its end); the cap in pu of WMaxRtg, or None once it is over."""
         if self.ramp_s is None:
             return None
-        self.ramp_s += dt_s
+        if self.ramp_started:
+            self.ramp_started = False
+        else:
+            self.ramp_s += dt_s
         if settings.es_rmp_tms_s <= 0.0 or self.ramp_s >= settings.es_rmp_tms_s:
             self.ramp_s = None
             return None

@@ -73,7 +73,7 @@ from dersim_trio.grid.capability import (
     p_room_kw,
     q_limits_kvar,
 )
-from dersim_trio.grid.enter_service import ReEntry
+from dersim_trio.grid.enter_service import EnterServiceSettings, ReEntry
 from dersim_trio.grid.freq_droop import FreqDroop
 from dersim_trio.grid.lag import Lag
 from dersim_trio.grid.network import Thevenin
@@ -188,6 +188,9 @@ class GridSupport:
     docstring)."""
     _functions_of: GridSettings | None = None
     _functions: list[str] = field(default_factory=list)
+    es_default: EnterServiceSettings = field(default_factory=EnterServiceSettings)
+    """The enter-service settings a reset to the defaults restores (``--enter_service_delay_s``
+    sets their delay)."""
 
     def __post_init__(self) -> None:
         self.p_limit_kw = self.rating.w_max_kw
@@ -453,6 +456,33 @@ class GridSupport:
             else:
                 hi = mid
         return 50.0 * (lo + hi)
+
+    # --- the operator's enter_service (one mechanism with the re-entry after a trip) ----------
+
+    def start_entering(self) -> None:
+        """The operator sent ``enter_service``: wait in the window for the delay (plus the
+        randomized part), as after a trip; ``advance_entering`` counts it."""
+        self._steady = None
+        self._tracking = None
+        self.reentry.start_wait()
+
+    def advance_entering(self, end: GridSample, dt_s: float, may_count: bool) -> bool:
+        """Count ``dt_s`` of the operator's wait (``may_count``: the inverter is running);
+        True when it is over: the enter-service ramp starts with the next ``before_step`` of
+        the same tick, and a trip still waiting is over too (its wait is the same one)."""
+        es = self.settings.enter_service
+        inside = may_count and es.in_window(end.v_lo_pu, end.v_hi_pu, end.f_hz)
+        if not self.reentry.advance_wait(es, inside, dt_s, self.rng):
+            return False
+        self.tripped = False
+        return True
+
+    def stop_entering(self) -> None:
+        """The operator ceased to energize: any wait or ramp ends (a trip stays latched until
+        the next ``enter_service`` has waited in the window)."""
+        self._steady = None
+        self._tracking = None
+        self.reentry.cancel()
 
     def _trip(self, event: TripEvent) -> None:
         self._steady = None

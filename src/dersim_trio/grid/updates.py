@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.enter_service import EnterServiceSettings
 from dersim_trio.grid.settings import GridSettings, category_defaults
 from dersim_trio.grid.trip import FrequencyTripCurve, TripPoint, TripSettings, VoltageTripCurve
 
@@ -83,8 +84,16 @@ def _trip_data(trip: TripSettings) -> dict[str, Any]:
     return out
 
 
-def merge(current: GridSettings, changes: Mapping[str, Any], rating: GridRating) -> GridSettings:
-    """``current`` with ``changes`` applied (see the module docstring); not yet checked."""
+def merge(
+    current: GridSettings,
+    changes: Mapping[str, Any],
+    rating: GridRating,
+    enter_service: EnterServiceSettings | None = None,
+) -> GridSettings:
+    """``current`` with ``changes`` applied (see the module docstring); not yet checked.
+
+    ``enter_service``: the device's default enter-service settings (``--enter_service_delay_s``
+    sets their delay), restored by a reset or a category load; None: the standard's."""
     settings = current
     category = changes.get("category")
     if "category" in changes:
@@ -93,8 +102,10 @@ def merge(current: GridSettings, changes: Mapping[str, Any], rating: GridRating)
         if category is not None:
             normal = category.get("normal") or normal
             abnormal = category.get("abnormal") or abnormal
-        settings = category_defaults(normal, abnormal, rating)
-    defaults = category_defaults(settings.normal_category, settings.abnormal_category, rating)
+        settings = category_defaults(normal, abnormal, rating, enter_service)
+    defaults = category_defaults(
+        settings.normal_category, settings.abnormal_category, rating, enter_service
+    )
     replaced: dict[str, Any] = {}
     for name in FUNCTIONS:
         if name not in changes:

@@ -22,6 +22,7 @@ from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
 from dersim_trio.errors import ConfigError
 from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.enter_service import EnterServiceSettings
 from dersim_trio.grid.events import describe_event
 from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.settings import category_defaults
@@ -286,8 +287,13 @@ def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSuppo
     The randomized enter-service delay draws from a generator seeded by ``--seed`` and the index.
     """
     rating = grid_rating(model)
-    settings = category_defaults(config.grid_normal_category, config.grid_abnormal_category, rating)
-    return GridSupport(settings, rating, random.Random(f"{config.seed}:{index}:grid"))
+    es = EnterServiceSettings(es_dly_tms_s=config.enter_service_delay_s)
+    settings = category_defaults(
+        config.grid_normal_category, config.grid_abnormal_category, rating, enter_service=es
+    )
+    return GridSupport(
+        settings, rating, random.Random(f"{config.seed}:{index}:grid"), es_default=es
+    )
 
 
 def build_engine(config: SimConfig, wall_now: datetime) -> Engine:

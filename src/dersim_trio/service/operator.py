@@ -541,7 +541,7 @@ class Controller:
             grid = self._grid(i)
             key = (grid.settings, grid.rating)
             if key not in merged:  # devices alike share the work
-                settings = merge(grid.settings, changes, grid.rating)
+                settings = merge(grid.settings, changes, grid.rating, grid.es_default)
                 merged[key] = (settings, check_settings(settings, grid.rating))
             settings, problems = merged[key]
             if problems:

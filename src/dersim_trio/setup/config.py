@@ -225,8 +225,10 @@ class SimConfig:
     """``--startup_time_s``: simulated seconds in ``starting`` after a start command."""
     shutdown_time_s: float = 3.0
     """``--shutdown_time_s``: simulated seconds the output ramps to 0 after a stop command."""
-    enter_service_delay_s: float = 5.0
-    """``--enter_service_delay_s``: delay after an operator ``enter_service`` command, s."""
+    enter_service_delay_s: float = 300.0
+    """``--enter_service_delay_s``: every device's default IEEE 1547 enter-service delay
+    (703 ``ESDlyTms``), s: the wait inside the window after an operator ``enter_service`` and
+    after a trip."""
     grid_normal_category: Literal["A", "B"] = "B"
     """``--grid_category``: IEEE 1547 normal performance category every device starts in."""
     grid_abnormal_category: Literal["I", "II", "III"] = "III"
@@ -504,8 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--shutdown_time_s", default="3", help="seconds to ramp to 0 after stop, 0..3600")
     add(
         "--enter_service_delay_s",
-        default="5",
-        help="enter-service delay after an enter_service command, seconds 0..3600",
+        default="300",
+        help="default IEEE 1547 enter-service delay (703 ESDlyTms) after an enter_service "
+        "command and after a trip, seconds 0..600",
     )
     add(
         "--grid_category",
@@ -984,7 +987,7 @@ def parse_args(
         list_profiles=ns.list_profiles,
         startup_time_s=_number("--startup_time_s", ns.startup_time_s, 0, 3600),
         shutdown_time_s=_number("--shutdown_time_s", ns.shutdown_time_s, 0, 3600),
-        enter_service_delay_s=_number("--enter_service_delay_s", ns.enter_service_delay_s, 0, 3600),
+        enter_service_delay_s=_number("--enter_service_delay_s", ns.enter_service_delay_s, 0, 600),
         grid_normal_category=grid_normal,
         grid_abnormal_category=grid_abnormal,
         grid_profile=grid_profile,
