@@ -108,6 +108,45 @@ def test_the_fleet_command_exits_2_with_one_line(capsys: pytest.CaptureFixture[s
     assert err.count("\n") == 1
 
 
+def test_fleet_help_is_the_supervisors_own(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--help", "-h"):
+        with pytest.raises(SystemExit) as info:
+            cli_main(["fleet", "-N", "9", flag])
+        assert info.value.code == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert out.startswith("usage: dersim-trio fleet --shards K")
+        assert "--shards K number of shard processes, 1..256" in out
+        assert "(default: 1)" in out
+        assert "--fleet_port P" in out
+        assert "(default: -wp + K; a free port with -wp 0)" in out
+        assert (
+            "Every other flag is a simulator flag (dersim-trio --help) and is passed to every shard"
+            in out
+        )
+        assert "--device_type" not in out  # not the simulator's help
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--shards"], "argument --shards: expected one argument"),
+        (["--shards", "two"], "--shards: must be an integer in [1, 9]"),
+        (["--fleet_port", "x"], "--fleet_port: must be an integer in [0, 65535]"),
+        (["--shards", "2", "--shardz", "3"], "unrecognized arguments: --shardz 3"),
+        (["--shards", "2", "--shard_index", "0"], "--shard_index: set by the fleet supervisor"),
+    ],
+)
+def test_bad_fleet_flags_exit_2_with_one_line(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["fleet", "-N", "9", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("dersim-trio fleet: error: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
 def test_the_fleet_port_defaults_to_the_one_after_the_shards() -> None:
     options = parse_fleet_args(["--shards", "3", "-N", "9", "-wp", "9000"])
     assert options.fleet_port == 9003
