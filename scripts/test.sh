@@ -3,7 +3,8 @@
 # the linters, the type checker and the tests. Usage: bash scripts/test.sh [pytest args...]
 #
 # Nothing is optional: the dashboard's browser tests drive Debian's Chromium, the Node.js example
-# runs on Debian's node and the README's commands use curl, so they are installed here (apt-get,
+# runs on Debian's node, the README's commands use curl and mosquitto_sub, the MQTT tests start
+# Debian's Mosquitto (and openssl for its TLS certificates), so they are installed here (apt-get,
 # as root) when missing, and the run stops with the command to type when they are missing and
 # this is not root.
 set -euo pipefail
@@ -16,6 +17,9 @@ SYSTEM_NEEDS=(
   "/usr/bin/node nodejs"
   "/usr/bin/npm npm"
   "/usr/bin/curl curl"
+  "/usr/sbin/mosquitto mosquitto"
+  "/usr/bin/mosquitto_sub mosquitto-clients"
+  "/usr/bin/openssl openssl"
 )
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do

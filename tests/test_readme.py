@@ -9,14 +9,15 @@ a ``curl`` must print JSON that is not an error body (a scrape of ``/metrics``: 
 text format, parsed by prometheus-client). The liberties it takes, each so that the
 run is bounded and never needs a fixed port:
 
-* **Ports**: 8111 to 8119 become a run of nine consecutive free ports, in order (one run per
-  document, ``helpers.free_port_run``), so a fleet on ``-wp 8116`` whose shards take 8117 and
-  8118 and whose summary is on 8119 gets ports that were all free, never one another command
-  was given; a simulator started without ``-wp`` gets ``-wp`` and the port that stands for 8111,
-  its default.
-* **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``; in the foreground
-  or with ``&``) are started in the background and waited for until
-  ``GET /api/dersim/overview`` answers 200. They serve the commands that follow; starting one on
+* **Ports**: 8111 to 8129 become a run of 19 consecutive free ports, in order (one run per
+  document, ``helpers.free_port_run``), so a fleet on ``-wp 8120`` whose shards take 8121 and
+  8122 and whose summary is on 8123 gets ports that were all free and that no other command of
+  the document uses; a simulator started without ``-wp`` gets ``-wp`` and the port that stands
+  for 8111, its default.
+* **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``, the ``mosquitto``
+  broker of the MQTT example; in the foreground or with ``&``) are started in the background and
+  waited for until ``GET /api/dersim/overview`` answers 200 (the broker: until its port accepts a
+  connection). They serve the commands that follow; starting one on
   a port that is taken stops the one there first, as the reader would with Ctrl-C. At the end
   each gets SIGINT (Ctrl-C) and must exit 0.
 * **Long-running commands** (``LONG_RUNNING``: stream consumers that run until Ctrl-C) are
@@ -58,9 +59,9 @@ DOCUMENTS = ["README.md", "examples/README.md"]
 SHELL = {"sh", "bash", "shell"}
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install -e ."
 NOT_RUN = {"bash scripts/test.sh": "runs this test"}
-PORT = re.compile(r"\b811[1-9]\b")
+PORT = re.compile(r"\b81(?:1[1-9]|2\d)\b")
 DEFAULT_PORT = "8111"
-DOCUMENT_PORTS = [str(p) for p in range(8111, 8120)]
+DOCUMENT_PORTS = [str(p) for p in range(8111, 8130)]
 TOOL_SECONDS = 3
 SERVER_START_LIMIT_S = 60.0
 COMMAND_LIMIT_S = 120.0
@@ -139,7 +140,7 @@ def is_server(command: str) -> bool:
     if not argv:
         return False
     program = Path(argv[0]).name
-    if program == "hypercorn":
+    if program in ("hypercorn", "mosquitto"):
         return True
     tools = {"watch", "record", "--list-profiles", "--help", "-h"}
     return program == "dersim-trio" and not (len(argv) > 1 and argv[1] in tools)
@@ -148,6 +149,8 @@ def is_server(command: str) -> bool:
 def server_port(command: str) -> int:
     """The port a server command (after ``Session.substitute``) serves on."""
     argv = words(command)
+    if Path(argv[0]).name == "mosquitto":
+        return int(argv[argv.index("-p") + 1])
     for flag in ("-wp", "--website_port"):
         if flag in argv:
             return int(argv[argv.index(flag) + 1])
@@ -175,7 +178,7 @@ class Session:
     log: list[str] = field(default_factory=list)
 
     def substitute(self, command: str) -> str:
-        """The session's free ports for 8111..8119; a simulator without a port on the one for
+        """The session's free ports for 8111..8129; a simulator without a port on the one for
         8111; tool durations cut to ``TOOL_SECONDS``."""
         command = PORT.sub(lambda m: str(self.ports[m[0]]), command)
         if is_server(command) and Path(words(command)[0]).name == "dersim-trio":
@@ -221,8 +224,9 @@ class Session:
         output = Output(process)
         nursery.start_soon(output.drain)
         self.servers[port] = (command, process)
+        ready = accepts if Path(words(command)[0]).name == "mosquitto" else answers
         with trio.fail_after(SERVER_START_LIMIT_S):
-            while not await trio.to_thread.run_sync(answers, port):
+            while not await trio.to_thread.run_sync(ready, port):
                 assert process.poll() is None, f"{command!r} exited:\n{output.text}"
                 await trio.sleep(0.1)
 
@@ -286,6 +290,15 @@ class Output:
                 self.text = (self.text + chunk.decode(errors="replace"))[-20_000:]
 
 
+def accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on the loopback ``port`` (the broker)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
 def answers(port: int) -> bool:
     try:
         return http_get_raw(port, "/api/dersim/overview", timeout=5)[0] == 200
@@ -319,7 +332,7 @@ async def kill(process: trio.Process) -> None:
 
 
 def document_ports() -> dict[str, int]:
-    """8111..8119 mapped in order onto a run of consecutive ports free right now."""
+    """8111..8129 mapped in order onto a run of consecutive ports free right now."""
     base = free_port_run(len(DOCUMENT_PORTS))
     return {port: base + k for k, port in enumerate(DOCUMENT_PORTS)}
 
@@ -362,8 +375,9 @@ def test_the_documents_have_shell_blocks_and_start_with_the_install() -> None:
 
 
 def test_the_documents_ports_are_one_run_of_free_ports_so_a_fleets_shards_fit() -> None:
-    """The README's fleet takes -wp 8116, its shards 8117 and 8118 and its summary 8119: every
-    port of the run stands for its document port and was free, none is another's."""
+    """The README's fleet takes -wp 8120, its shards 8121 and 8122 and its summary 8123: every
+    port of the run stands for its document port and was free, and no other server of the
+    documents is on one of the fleet's ports (the broker of the MQTT example still runs)."""
     ports = document_ports()
     assert list(ports) == DOCUMENT_PORTS
     base = ports[DEFAULT_PORT]
@@ -379,6 +393,11 @@ def test_the_documents_ports_are_one_run_of_free_ports_so_a_fleets_shards_fit() 
     assert str(first) in ports
     assert summary in ports
     assert ports[summary] == ports[str(first)] + k  # the shards' ports lie inside the run
+    fleet_ports = {str(p) for p in range(first, first + k + 1)}
+    others = [c for d in DOCUMENTS for c in shell_commands((ROOT / d).read_text("utf-8"))]
+    for command in others:  # no other server (simulator, broker) listens on one of them
+        if is_server(command) and command != fleet:
+            assert not fleet_ports & set(PORT.findall(command)), command
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)

@@ -9,8 +9,8 @@ broadcaster as under ``dersim-trio`` and everything else by hypercorn and quart-
 (``--fast_path no`` in ``DERSIM_ARGS`` leaves the stream to the quart route). At shutdown every
 telemetry client gets close 1001 and whatever is left after hypercorn's graceful timeout is
 aborted. The tick loop runs in the app's lifespan nursery (with the SunSpec Modbus server when
-``--modbus_port`` is given); should it fail, the process exits at once (code 70) rather than
-keep serving stale data.
+``--modbus_port`` is given, the MQTT front end with ``--mqtt``); should it fail, the process
+exits at once (code 70) rather than keep serving stale data.
 
 Recommended command line (README "Under hypercorn"):
 ``hypercorn -k trio -w 0 -b 127.0.0.1:8111 --graceful-timeout 1 dersim_trio.asgi:app``; more
@@ -88,6 +88,8 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
         await app.nursery.start(run_ticks)
         if parts.config.modbus is not None:
             await app.nursery.start(parts.run_modbus)
+        if parts.mqtt is not None:
+            await app.nursery.start(parts.run_mqtt)
         launch.start(app.nursery)
         if tune_gc:
             manage_gc(fast_path=config.fast_path)

@@ -22,6 +22,7 @@ import trio
 from dersim_trio.engine.core import Engine
 from dersim_trio.errors import ConfigError
 from dersim_trio.protocols.modbus.server import DESCRIPTOR_RESERVE, open_modbus_sockets
+from dersim_trio.protocols.mqtt.link import tls_context
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import RunningService, run_service, utc_now
 from dersim_trio.setup.config import SimConfig, parse_args
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         # the service runs this engine (built once: for a large fleet it is most of start-up)
         started_wall = utc_now()
         engine = build_engine(config, started_wall)
+        if config.mqtt is not None and config.mqtt.tls:
+            tls_context(config.mqtt)  # an unreadable --mqtt_ca is a bad flag, not a crash
     except ConfigError as exc:
         print(f"dersim-trio: error: {exc}", file=sys.stderr)
         return 2

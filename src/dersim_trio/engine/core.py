@@ -2,8 +2,8 @@
 
 Sans-IO: no trio, no sockets, no wall-clock reads. The service calls ``step()`` once per tick
 (passing the wall time only in wall-clock mode) and publishes what it returns. Every snapshot is
-validated by the pydantic schema, so a NaN or an out-of-range value from a model fails the tick
-loudly instead of reaching a client.
+checked against the pydantic schema, every device of the tick at once (``api.wire``), so a NaN
+or an out-of-range value from a model fails the tick loudly instead of reaching a client.
 
 Around each model step a device's supervisor (``controls.supervisor``) applies the operator's
 controls and the operating, service and fault states: it turns them into the model's
@@ -28,10 +28,10 @@ from datetime import datetime
 from typing import Protocol
 
 from dersim_trio.api.schema import (
-    ASSET_MODELS,
     GridSupportStatus,
     Snapshot,
 )
+from dersim_trio.api.wire import Row, TickSnapshots, check_rows
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
@@ -157,23 +157,23 @@ class Engine:
         """Simulated seconds from the start to the current tick (reversion deadlines use it)."""
         return (self.clock.current - self.clock.start).total_seconds()
 
-    def initial(self) -> list[Snapshot]:
+    def initial(self) -> TickSnapshots:
         """Tick 0: evaluate every device at the start time without advancing its state."""
         return self._evaluate(0.0)
 
-    def step(self, wall_now: datetime | None = None) -> list[Snapshot]:
+    def step(self, wall_now: datetime | None = None) -> TickSnapshots:
         """Advance the clock one tick and every device by the elapsed simulated time."""
         dt_s = self.clock.advance(wall_now)
         return self._evaluate(dt_s)
 
-    def _evaluate(self, dt_s: float) -> list[Snapshot]:
+    def _evaluate(self, dt_s: float) -> TickSnapshots:
         now = self.clock.current
         tick = self.clock.tick
         elapsed_s = (now - self.clock.start).total_seconds()
         times = self.times
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
-        snapshots: list[Snapshot] = []
+        snapshots: list[Row] = []
         event = self.grid_event
         if event is not None and not event.past_reported and event.past_data(elapsed_s):
             event.past_reported = True
@@ -283,7 +283,8 @@ class Engine:
                     slot, out, delivered, v_terminal, f, tick, timestamp, clock_time, grid_block
                 )
             )
-        return snapshots
+        check_rows(snapshots, [slot.index for slot in self.devices])
+        return TickSnapshots(snapshots)
 
     def _snapshot(
         self,
@@ -296,7 +297,7 @@ class Engine:
         timestamp: str,
         clock_time: str,
         grid_block: GridSupportStatus | None,
-    ) -> Snapshot:
+    ) -> Row:
         ac = measure(
             slot.ac_type,
             delivered.active_power_kw,
@@ -308,61 +309,59 @@ class Engine:
         storage = out.storage
         model = slot.model
         energy = slot.energy
-        # One validation call for the whole snapshot (nested models are validated inside
-        # pydantic-core), with the asset validated against its own type's model first.
-        return Snapshot.model_validate(
-            {
-                "tick": tick,
-                "metrics": {
-                    "power_kw": ac.active_power_kw,
-                    "reactive_power_kvar": ac.reactive_power_kvar,
-                    "apparent_power_kva": ac.apparent_power_kva,
-                    "voltage_ll_v": ac.voltage_ll_v,
-                    "voltage_ln_v": ac.voltage_ln_v,
-                    "current_a": ac.current_a,
-                    "frequency_hz": ac.frequency_hz,
-                    "power_factor": ac.power_factor,
-                    "dc_power_kw": delivered.dc_power_kw,
-                    "dc_voltage_v": out.dc_voltage_v,
-                    "dc_current_a": delivered.dc_current_a,
-                    "state_of_charge_pct": storage.state_of_charge_pct if storage else None,
-                    "soc_reserve_min_pct": storage.soc_reserve_min_pct if storage else None,
-                    "soc_reserve_max_pct": storage.soc_reserve_max_pct if storage else None,
-                    "soc_min_pct": storage.soc_min_pct if storage else None,
-                    "soc_max_pct": storage.soc_max_pct if storage else None,
-                    "timestamp": timestamp,
-                },
-                "pq": {
-                    "active_kw": ac.active_power_kw,
-                    "reactive_kvar": ac.reactive_power_kvar,
-                    "apparent_kva": ac.apparent_power_kva,
-                    "angle_deg": ac.angle_deg,
-                },
-                "status": {
-                    "service_state": delivered.service_state,
-                    "inverter_state": delivered.inverter_state,
-                    "connection_state": delivered.connection_state,
-                    "message": delivered.message,
-                    "grid_state": delivered.grid_state,
-                    "last_trip": _last_trip(slot),
-                },
-                "energy": {
-                    "injected_kwh": energy.injected_kwh,
-                    "absorbed_kwh": energy.absorbed_kwh,
-                    "reactive_injected_kvarh": energy.reactive_injected_kvarh,
-                    "reactive_absorbed_kvarh": energy.reactive_absorbed_kvarh,
-                },
-                "clock_time": clock_time,
-                "dc_mode": model.dc_mode,
-                "dc_port_count": model.dc_port_count,
-                "device_type": self.device_type,
-                "device_profile_name": self.device_profile_name,
-                "asset_type": model.asset_type,
-                "device_index": slot.index,
-                "asset": ASSET_MODELS[model.asset_type].model_validate(out.asset),
-                "grid_support": grid_block,
-            }
-        )
+        # A plain row shaped like ``Snapshot``; ``_evaluate`` checks the rows of every device
+        # against the schema at once (``api.wire``). The grid block's row is its field dict.
+        return {
+            "tick": tick,
+            "metrics": {
+                "power_kw": ac.active_power_kw,
+                "reactive_power_kvar": ac.reactive_power_kvar,
+                "apparent_power_kva": ac.apparent_power_kva,
+                "voltage_ll_v": ac.voltage_ll_v,
+                "voltage_ln_v": ac.voltage_ln_v,
+                "current_a": ac.current_a,
+                "frequency_hz": ac.frequency_hz,
+                "power_factor": ac.power_factor,
+                "dc_power_kw": delivered.dc_power_kw,
+                "dc_voltage_v": out.dc_voltage_v,
+                "dc_current_a": delivered.dc_current_a,
+                "state_of_charge_pct": storage.state_of_charge_pct if storage else None,
+                "soc_reserve_min_pct": storage.soc_reserve_min_pct if storage else None,
+                "soc_reserve_max_pct": storage.soc_reserve_max_pct if storage else None,
+                "soc_min_pct": storage.soc_min_pct if storage else None,
+                "soc_max_pct": storage.soc_max_pct if storage else None,
+                "timestamp": timestamp,
+            },
+            "pq": {
+                "active_kw": ac.active_power_kw,
+                "reactive_kvar": ac.reactive_power_kvar,
+                "apparent_kva": ac.apparent_power_kva,
+                "angle_deg": ac.angle_deg,
+            },
+            "status": {
+                "service_state": delivered.service_state,
+                "inverter_state": delivered.inverter_state,
+                "connection_state": delivered.connection_state,
+                "message": delivered.message,
+                "grid_state": delivered.grid_state,
+                "last_trip": _last_trip(slot),
+            },
+            "energy": {
+                "injected_kwh": energy.injected_kwh,
+                "absorbed_kwh": energy.absorbed_kwh,
+                "reactive_injected_kvarh": energy.reactive_injected_kvarh,
+                "reactive_absorbed_kvarh": energy.reactive_absorbed_kvarh,
+            },
+            "clock_time": clock_time,
+            "dc_mode": model.dc_mode,
+            "dc_port_count": model.dc_port_count,
+            "device_type": self.device_type,
+            "device_profile_name": self.device_profile_name,
+            "asset_type": model.asset_type,
+            "device_index": slot.index,
+            "asset": dict(out.asset),
+            "grid_support": None if grid_block is None else vars(grid_block),
+        }
 
 
 def _event_grid_at(
@@ -489,5 +488,5 @@ def _grid_support(
 
 
 def encode(snapshot: Snapshot) -> bytes:
-    """The snapshot's JSON, as sent on the wire (HTTP and WebSocket share these bytes)."""
+    """One ``Snapshot`` model's JSON: the value ``TickSnapshots.payloads`` sends for its row."""
     return snapshot.__pydantic_serializer__.to_json(snapshot)

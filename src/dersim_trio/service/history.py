@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Final
 
 from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.wire import Row, TickSnapshots
 
 RETENTION_S = 4 * 3600
 """The history the Analytics tab may ask for (its longest preset)."""
@@ -70,23 +71,23 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAN = math.nan
 
 
-def _evse_power_kw(s: Snapshot) -> float | None:
-    connectors = getattr(s.asset, "connectors", None) or []
-    return float(sum(c.power_kw for c in connectors))
+def _evse_power_kw(row: Row) -> float | None:
+    connectors = row["asset"].get("connectors") or []
+    return float(sum(c["power_kw"] for c in connectors))
 
 
-def _asset_value(name: str) -> Callable[[Snapshot], float | None]:
-    def read(s: Snapshot) -> float | None:
-        value = getattr(s.asset, name, None)
+def _asset_value(name: str) -> Callable[[Row], float | None]:
+    def read(row: Row) -> float | None:
+        value = row["asset"].get(name)
         return None if value is None else float(value)
 
     return read
 
 
-KEY_QUANTITIES: dict[str, tuple[str, Callable[[Snapshot], float | None]]] = {
+KEY_QUANTITIES: dict[str, tuple[str, Callable[[Row], float | None]]] = {
     "pv": ("irradiance_w_m2", _asset_value("irradiance_w_m2")),
     "wind": ("rotor_speed_rpm", _asset_value("rotor_speed_rpm")),
-    "battery": ("state_of_charge_pct", lambda s: s.metrics.state_of_charge_pct),
+    "battery": ("state_of_charge_pct", lambda row: row["metrics"]["state_of_charge_pct"]),
     "fuelcell": ("hydrogen_pct", _asset_value("hydrogen_pct")),
     "hybrid-dc": ("battery_soc_pct", _asset_value("battery_soc_pct")),
     "evse": ("ev_power_kw", _evse_power_kw),
@@ -227,7 +228,7 @@ class History:
         """Where the next tick goes once the ring is full (= the oldest row)."""
         self._tz: tzinfo = UTC
         self._key_names: list[str | None] = [None] * device_count
-        self._key_readers: list[Callable[[Snapshot], float | None]] = []
+        self._key_readers: list[Callable[[Row], float | None]] = []
 
     def __len__(self) -> int:
         return len(self._ticks)
@@ -255,32 +256,33 @@ class History:
         n = self.device_count
         if len(snapshots) != n:
             raise ValueError(f"expected {n} snapshots, got {len(snapshots)}")
+        # the engine's checked rows as they are (no model objects); other snapshots as dicts
+        snapshot_rows = (
+            snapshots.rows
+            if isinstance(snapshots, TickSnapshots)
+            else [s.model_dump() for s in snapshots]
+        )
         if not self._key_readers:
-            for i, s in enumerate(snapshots):
-                self._key_names[i], reader = KEY_QUANTITIES[s.asset_type]
+            for i, snap in enumerate(snapshot_rows):
+                self._key_names[i], reader = KEY_QUANTITIES[snap["asset_type"]]
                 self._key_readers.append(reader)
         if sim_time.tzinfo is not None:
             self._tz = sim_time.tzinfo
         time_us = (sim_time - _EPOCH) // timedelta(microseconds=1)
-        metrics = [s.metrics for s in snapshots]
+        metrics = [snap["metrics"] for snap in snapshot_rows]
         nan = _NAN
         rows = {
-            "power_kw": [m.power_kw for m in metrics],
-            "reactive_power_kvar": [m.reactive_power_kvar for m in metrics],
-            "apparent_power_kva": [m.apparent_power_kva for m in metrics],
-            "voltage_ll_v": [m.voltage_ll_v for m in metrics],
-            "current_a": [m.current_a for m in metrics],
-            "frequency_hz": [m.frequency_hz for m in metrics],
-            "power_factor": [m.power_factor for m in metrics],
-            "state_of_charge_pct": [
-                nan if m.state_of_charge_pct is None else m.state_of_charge_pct for m in metrics
-            ],
-            "dc_power_kw": [m.dc_power_kw for m in metrics],
-            "key_quantity": [
-                nan if (v := read(s)) is None else v
-                for read, s in zip(self._key_readers, snapshots, strict=True)
-            ],
+            name: [m[name] for m in metrics]
+            for name in METRICS
+            if name not in ("state_of_charge_pct", "key_quantity")
         }
+        rows["state_of_charge_pct"] = [
+            nan if (v := m["state_of_charge_pct"]) is None else v for m in metrics
+        ]
+        rows["key_quantity"] = [
+            nan if (v := read(snap)) is None else v
+            for read, snap in zip(self._key_readers, snapshot_rows, strict=True)
+        ]
         if len(self._ticks) < self.capacity:
             self._ticks.append(tick)
             self._times_us.append(time_us)

@@ -29,7 +29,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import itemgetter
 from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector
@@ -37,6 +37,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from dersim_trio.api.schema import Snapshot
+from dersim_trio.api.wire import TickSnapshots
 from dersim_trio.service.hub import Hub
 
 NAMESPACE = "dersim"
@@ -92,13 +93,15 @@ MQTT_METRICS: tuple[StatisticsMetric, ...] = (
     StatisticsMetric(
         "commands", "mqtt_commands", "Requests received on the .../set and commands topics."
     ),
+    StatisticsMetric("outages", "mqtt_outages", "Periods without the MQTT broker."),
     StatisticsMetric(
         "connected", "mqtt_connected", "1 while connected to the broker, else 0.", "gauge"
     ),
     StatisticsMetric("queued", "mqtt_queue_messages", "Messages waiting for the broker.", "gauge"),
 )
 """What an MQTT publisher's ``statistics()`` record is read for: attributes ``published``,
-``dropped``, ``reconnects``, ``commands`` (counters), ``connected``, ``queued`` (gauges)."""
+``dropped``, ``reconnects``, ``commands``, ``outages`` (counters), ``connected``,
+``queued`` (gauges)."""
 
 
 class StatisticsCollector(Collector):
@@ -171,24 +174,30 @@ class FleetTotals:
 
     @classmethod
     def of(cls, snapshots: Sequence[Snapshot]) -> FleetTotals:
-        """The totals of one tick's snapshots (one C-level pass per quantity)."""
-        energy = [s.energy for s in snapshots]
-        metrics = [s.metrics for s in snapshots]
+        """The totals of one tick's snapshots (one C-level pass per quantity), read from the
+        engine's checked rows when it has them (no ``Snapshot`` model built per device)."""
+        rows = (
+            snapshots.rows
+            if isinstance(snapshots, TickSnapshots)
+            else [s.model_dump() for s in snapshots]
+        )
+        energy = list(map(itemgetter("energy"), rows))
+        metrics = list(map(itemgetter("metrics"), rows))
         states = Counter(
             zip(
-                map(attrgetter("device_type"), snapshots),
-                map(attrgetter("status.inverter_state"), snapshots),
+                map(itemgetter("device_type"), rows),
+                (row["status"]["inverter_state"] for row in rows),
                 strict=True,
             )
         )
         return cls(
             devices=dict(states),
-            p_kw=math.fsum(map(attrgetter("power_kw"), metrics)),
-            q_kvar=math.fsum(map(attrgetter("reactive_power_kvar"), metrics)),
-            injected_kwh=math.fsum(map(attrgetter("injected_kwh"), energy)),
-            absorbed_kwh=math.fsum(map(attrgetter("absorbed_kwh"), energy)),
-            q_injected_kvarh=math.fsum(map(attrgetter("reactive_injected_kvarh"), energy)),
-            q_absorbed_kvarh=math.fsum(map(attrgetter("reactive_absorbed_kvarh"), energy)),
+            p_kw=math.fsum(map(itemgetter("power_kw"), metrics)),
+            q_kvar=math.fsum(map(itemgetter("reactive_power_kvar"), metrics)),
+            injected_kwh=math.fsum(map(itemgetter("injected_kwh"), energy)),
+            absorbed_kwh=math.fsum(map(itemgetter("absorbed_kwh"), energy)),
+            q_injected_kvarh=math.fsum(map(itemgetter("reactive_injected_kvarh"), energy)),
+            q_absorbed_kvarh=math.fsum(map(itemgetter("reactive_absorbed_kvarh"), energy)),
         )
 
 

@@ -12,6 +12,8 @@ Shape (everything a process runs is visible in ``run_service``):
     │                        also recorded into the History (``observe_ticks``)
     ├── modbus               the SunSpec Modbus TCP server (``--modbus_port``): one listener per
     │                        device, reading the last tick's snapshots, writing through the façade
+    ├── mqtt                 the MQTT front end (``--mqtt``): the hub's ticks to the broker,
+    │                        requests from it through the façade (``protocols/mqtt/``)
     ├── lifespan             the quart app's ASGI lifespan (before/after_serving)
     ├── accept loop          FrontDoor.serve on the socket we own
     └── connections nursery  one task per connection (hypercorn, or the fast broadcaster)
@@ -39,14 +41,15 @@ from hypercorn.config import Config
 from quart_trio import QuartTrio
 
 from dersim_trio.api.schema import Snapshot
-from dersim_trio.engine.core import Engine, encode
+from dersim_trio.engine.core import Engine
 from dersim_trio.protocols.modbus.quirks import Quirks
 from dersim_trio.protocols.modbus.server import LatestSnapshots, ModbusServer, open_modbus_sockets
+from dersim_trio.protocols.mqtt.bridge import MqttBridge
 from dersim_trio.service.build import build_engine, device_identity
 from dersim_trio.service.history import RETENTION_S, History
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.logbuffer import InstalledHandler, LogBuffer, install_log_buffer
-from dersim_trio.service.metrics import ServiceMetrics
+from dersim_trio.service.metrics import MQTT_METRICS, ServiceMetrics
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.web.app import create_app
@@ -99,7 +102,7 @@ async def tick_loop(
     exception from the engine propagates and ends the supervisor.
     """
     snapshots = engine.initial()
-    hub.publish(0, [encode(s) for s in snapshots])
+    hub.publish(0, snapshots.payloads)
     if on_tick is not None:
         on_tick(engine, snapshots)
     task_status.started()
@@ -110,7 +113,7 @@ async def tick_loop(
         woke = trio.current_time()
         lateness = woke - deadline
         snapshots = engine.step(wall_clock() if wall_clock is not None else None)
-        hub.publish(engine.tick, [encode(s) for s in snapshots])
+        hub.publish(engine.tick, snapshots.payloads)
         if on_tick is not None:
             on_tick(engine, snapshots)
         duration = trio.current_time() - woke
@@ -235,6 +238,8 @@ class ServiceParts:
     """The process's Prometheus registry (``GET /metrics``)."""
     modbus: ModbusServer | None = None
     """The SunSpec Modbus server while ``run_modbus`` runs."""
+    mqtt: MqttBridge | None = None
+    """The MQTT front end (``--mqtt``; None: off); ``statistics()`` has its counters."""
 
     @classmethod
     def assemble(
@@ -276,7 +281,23 @@ class ServiceParts:
             hosts=host_policy(config),
             metrics=metrics,
         )
-        return cls(config, engine, hub, history, logs, controller, context, app, latest, metrics)
+        mqtt = MqttBridge(config.mqtt, hub, controller) if config.mqtt is not None else None
+        if mqtt is not None:
+            metrics.add_statistics(mqtt, MQTT_METRICS)
+        return cls(
+            config,
+            engine,
+            hub,
+            history,
+            logs,
+            controller,
+            context,
+            app,
+            latest,
+            metrics,
+            None,
+            mqtt,
+        )
 
     async def run_ticks(
         self,
@@ -326,6 +347,15 @@ class ServiceParts:
             for sock in sockets:
                 sock.close()
 
+    async def run_mqtt(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The MQTT front end over these parts (after the first tick) until cancelled, then a
+        clean stop (``offline`` statuses, no last will)."""
+        if self.mqtt is None:
+            raise RuntimeError("MQTT is off (no --mqtt)")
+        await self.mqtt.serve(task_status=task_status)
+
     def capture_logs(self) -> InstalledHandler:
         """Start copying the ``dersim_trio`` loggers into the Logs tab's buffer."""
         return install_log_buffer(self.logs)
@@ -346,6 +376,8 @@ class RunningService:
     """Device *i*'s SunSpec Modbus TCP port (empty: the Modbus server is off)."""
     modbus: ModbusServer | None
     """The SunSpec Modbus server (None: off); ``devices[i].connections`` counts clients."""
+    mqtt: MqttBridge | None = None
+    """The MQTT front end (None: off); ``statistics()`` has its counters."""
 
     @property
     def http_url(self) -> str:
@@ -411,6 +443,14 @@ async def run_service(
                         await parts.run_modbus(modbus_sockets, task_status=task_status)
 
                 modbus_ports = await supervisor.start(modbus)
+            mqtt_scope = trio.CancelScope()
+            if parts.mqtt is not None:
+
+                async def mqtt(*, task_status: trio.TaskStatus[None]) -> None:
+                    with mqtt_scope:
+                        await parts.run_mqtt(task_status=task_status)
+
+                await supervisor.start(mqtt)
             lifespan_scope = trio.CancelScope()
 
             async def lifespan(*, task_status: trio.TaskStatus[None]) -> None:
@@ -457,12 +497,14 @@ async def run_service(
                         shutdown,
                         modbus_ports,
                         parts.modbus,
+                        parts.mqtt,
                     )
                 )
                 await shutdown.wait()
                 log.info("shutting down: closing %d connection(s)", door.open_connections)
                 accept_scope.cancel()
                 modbus_scope.cancel()
+                mqtt_scope.cancel()
                 hub.close_all()
                 await bridge.close_idle()
                 with trio.move_on_after(SHUTDOWN_GRACE_S):

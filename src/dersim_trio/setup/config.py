@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dersim_trio.errors import ConfigError
@@ -133,6 +134,36 @@ class ModbusOptions:
         return [self.port + i for i in range(device_count)]
 
 
+MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+DEFAULT_FLEET = "dersim"
+_FLEET_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    """``--mqtt`` and its companions: the broker, its credentials and the topic layout."""
+
+    host: str
+    port: int
+    tls: bool = False
+    """``mqtts://``: TLS, checked against ``ca_file`` (else the system's CAs)."""
+    ca_file: Path | None = None
+    username: str | None = None
+    """``DERSIM_MQTT_USERNAME`` (credentials come from the environment, never from a flag)."""
+    password: str | None = field(default=None, repr=False)
+    """``DERSIM_MQTT_PASSWORD``; kept out of ``repr``."""
+    fleet: str = DEFAULT_FLEET
+    """``--fleet``: the topic level after ``dersim/``."""
+    batch: bool = False
+    """``--mqtt_batch``: one message per process per tick instead of one per device."""
+
+    @property
+    def url(self) -> str:
+        """The broker as given (without credentials), for logs."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
+
+
 @dataclass(frozen=True, slots=True)
 class ShardOptions:
     """``--shard_index k --shard_count K``: this process simulates the k-th of K contiguous
@@ -208,6 +239,8 @@ class SimConfig:
     """``--grid_xr``: X/R ratio of that grid's source impedance."""
     modbus: ModbusOptions | None = None
     """``--modbus_port``: the SunSpec Modbus TCP server (None: off)."""
+    mqtt: MqttOptions | None = None
+    """``--mqtt``: publish telemetry and take controls over an MQTT broker (None: off)."""
     allowed_hosts: tuple[str, ...] = ()
     """``--allowed_hosts``: Host names accepted besides the bound address and the loopback
     names (``web/hosts.py``); ``*`` accepts any."""
@@ -552,6 +585,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="HybridDC-3Phase: battery maximum state of charge, 0..100 %%",
     )
     add(
+        "--mqtt",
+        default=None,
+        metavar="URL",
+        help="publish telemetry to and take controls from an MQTT broker: mqtt://host[:1883] or "
+        "mqtts://host[:8883]; credentials from DERSIM_MQTT_USERNAME/DERSIM_MQTT_PASSWORD "
+        "(default: off)",
+    )
+    add(
+        "--mqtt_ca",
+        default=None,
+        metavar="FILE",
+        help="CA certificates (PEM) for mqtts:// (default: the system's)",
+    )
+    add(
+        "--mqtt_batch",
+        action="store_true",
+        help="one telemetry message per process per tick with every snapshot (default: one "
+        "per device)",
+    )
+    add(
+        "--fleet",
+        default=None,
+        metavar="NAME",
+        help=f"fleet name in the MQTT topics dersim/NAME/... (default {DEFAULT_FLEET})",
+    )
+    add(
         "--hybrid_dispatch",
         default="self_consumption",
         help="HybridDC-3Phase: self_consumption, pv_priority or manual",
@@ -699,6 +758,73 @@ def _modbus(ns: argparse.Namespace, device_count: int, website_port: int) -> Mod
     )
 
 
+def _mqtt(ns: argparse.Namespace, environ: Mapping[str, str]) -> MqttOptions | None:
+    """``--mqtt`` and its companions; an unusable URL, CA file or fleet name is refused here."""
+    given = [
+        flag
+        for flag, value in (
+            ("--mqtt_ca", ns.mqtt_ca),
+            ("--mqtt_batch", ns.mqtt_batch or None),
+            ("--fleet", ns.fleet),
+        )
+        if value is not None
+    ]
+    if ns.mqtt is None:
+        if given:
+            raise ConfigError(f"{given[0]}: needs --mqtt (MQTT is off)")
+        return None
+    raw = ns.mqtt
+    expected = "expected mqtt://host[:port] or mqtts://host[:port]"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"--mqtt: {expected}; got {raw!r}") from None
+    if (
+        parts.scheme not in MQTT_DEFAULT_PORTS
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(f"--mqtt: {expected}; got {raw!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "--mqtt: put no credentials in the URL (flags show in the process list); set "
+            "DERSIM_MQTT_USERNAME and DERSIM_MQTT_PASSWORD"
+        )
+    if port == 0:
+        raise ConfigError(f"--mqtt: the port must be in [1, 65535]; got {raw!r}")
+    tls = parts.scheme == "mqtts"
+    ca_file = None
+    if ns.mqtt_ca is not None:
+        if not tls:
+            raise ConfigError("--mqtt_ca: applies to an mqtts:// broker")
+        ca_file = Path(ns.mqtt_ca)
+        if not ca_file.is_file():
+            raise ConfigError(f"--mqtt_ca: file {str(ca_file)!r} does not exist or is not a file")
+    fleet = DEFAULT_FLEET if ns.fleet is None else ns.fleet
+    if not _FLEET_NAME.match(fleet):
+        raise ConfigError(
+            "--fleet: 1 to 64 letters, digits, '.', '_' or '-' (one MQTT topic level); "
+            f"got {fleet!r}"
+        )
+    username = environ.get("DERSIM_MQTT_USERNAME") or None
+    password = environ.get("DERSIM_MQTT_PASSWORD") or None
+    if password is not None and username is None:
+        raise ConfigError("DERSIM_MQTT_PASSWORD: set DERSIM_MQTT_USERNAME too")
+    return MqttOptions(
+        host=parts.hostname,
+        port=port if port is not None else MQTT_DEFAULT_PORTS[parts.scheme],
+        tls=tls,
+        ca_file=ca_file,
+        username=username,
+        password=password,
+        fleet=fleet,
+        batch=bool(ns.mqtt_batch),
+    )
+
+
 def _device_type(raw: str) -> str:
     """The ``-d`` value in its documented spelling (any case is accepted)."""
     name = _DEVICE_TYPE_BY_LOWER.get(raw.strip().lower())
@@ -740,9 +866,11 @@ def parse_args(
 ) -> SimConfig:
     """Parse and validate the command line; raise ``ConfigError`` with one clear line.
 
-    ``environ`` (default ``os.environ``) supplies ``DERSIM_API_TOKEN``.
+    ``environ`` (default ``os.environ``) supplies ``DERSIM_API_TOKEN`` and the MQTT
+    credentials ``DERSIM_MQTT_USERNAME`` / ``DERSIM_MQTT_PASSWORD``.
     """
     ns = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
     given: set[str] = getattr(ns, "given_flags", set())
     device_type = _device_type(ns.device_type)
     if ns.evse_profile is not None and "--device_type" not in given:
@@ -866,6 +994,7 @@ def parse_args(
         shard=shard,
         listen_fd=_integer("--listen_fd", ns.listen_fd, 0, 65535) if ns.listen_fd else None,
         stop_on_stdin_close=_yes_no("--stop_on_stdin_close", ns.stop_on_stdin_close),
+        mqtt=_mqtt(ns, env),
         allowed_hosts=_allowed_hosts(ns.allowed_hosts),
-        api_token=_api_token(ns.api_token, os.environ if environ is None else environ),
+        api_token=_api_token(ns.api_token, env),
     )

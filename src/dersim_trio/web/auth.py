@@ -29,6 +29,7 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from dersim_trio.api.bodies import EMPTY_BODY_DETAIL
 from dersim_trio.api.common import ErrorBody
 from dersim_trio.web.bodies import parse_json
 from dersim_trio.web.http_errors import RequestError, error_response
@@ -91,9 +92,7 @@ def install_api_guard(app: QuartTrio, api_token: str | None) -> None:
             )
         raw = await request.get_data(as_text=False)  # cached: the route reads it again
         if not raw.strip():
-            raise RequestError(
-                400, "invalid_json", "mutating requests need a JSON body ({} if nothing else)"
-            )
+            raise RequestError(400, "invalid_json", EMPTY_BODY_DETAIL)
         parse_json(raw)  # RequestError 400 if not JSON or nested too deeply
         return None
 

@@ -1,69 +1,46 @@
 """JSON bodies: reading and validating requests (errors name the field and its range), and
 writing responses.
 
-Limits on every request body (each a 4xx with a message, never a 5xx): at most
-``MAX_BODY_BYTES`` (413), all of it within ``BODY_TIMEOUT_S`` (408, quart's ``BODY_TIMEOUT``),
-JSON nested at most ``MAX_JSON_DEPTH`` deep (400: Python's parser would otherwise recurse once
-per level and fail with ``RecursionError`` around a thousand).
+Limits on every request body (each a 4xx with a message, never a 5xx): those of
+``api/bodies.py`` (size 413, nesting 400, object 422, fields 422), shared with the MQTT front
+end, and all of it within ``BODY_TIMEOUT_S`` (408, quart's ``BODY_TIMEOUT``).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from quart import Response, request
 
-from dersim_trio.errors import RequestRejected, validation_problems
+from dersim_trio.api.bodies import MAX_BODY_BYTES as MAX_BODY_BYTES
+from dersim_trio.api.bodies import MAX_JSON_DEPTH as MAX_JSON_DEPTH
+from dersim_trio.api.bodies import BodyError, decode_body, decode_json
+from dersim_trio.api.bodies import allowed_at as allowed_at
+from dersim_trio.api.bodies import json_too_deep as json_too_deep
 from dersim_trio.web.http_errors import RequestError
 
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY_BYTES = 64 * 1024
 BODY_TIMEOUT_S = 5
 """Seconds a request body may take to arrive (quart's ``BODY_TIMEOUT``, default 60)."""
-MAX_JSON_DEPTH = 32
-"""Arrays and objects nested deeper than this are refused (the deepest API body, a grid-support
-trip curve, is 5 deep)."""
-_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the JSON text ``raw`` nests arrays/objects deeper than ``limit`` (brackets
-    inside strings do not count). Linear, no recursion: fewer brackets than the limit settle
-    it at once, otherwise the brackets outside strings are scanned."""
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return False
-    depth = 0
-    for byte in _STRING.sub(b"", raw).translate(_BRACKETS, delete=_NOT_BRACKETS):
-        depth += 1 if byte == 0x28 else -1  # "(" opens
-        if depth > limit:
-            return True
-    return False
 
 
 def parse_json(raw: bytes | str) -> Any:
     """``raw`` as JSON; ``RequestError`` 400 ``invalid_json`` if it is not, or is nested deeper
     than ``MAX_JSON_DEPTH``."""
-    if json_too_deep(raw.encode() if isinstance(raw, str) else raw):
-        raise RequestError(
-            400, "invalid_json", f"the body is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
-        )
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        return decode_json(raw)
+    except BodyError as exc:
+        raise RequestError(exc.status, exc.error, exc.detail) from None
 
 
 async def read_json_body(model: type[M]) -> M:
-    """Parse the request body as ``model``.
+    """Parse the request body as ``model`` (``api/bodies.py`` ``decode_body``).
 
-    Raises ``RequestError`` (415 unless JSON, 413 over ``MAX_BODY_BYTES``, 400 for bad JSON) or
-    ``RequestRejected`` (422, one problem per invalid field, each with what it allows).
+    Raises ``RequestError`` (415 unless JSON, 413 over ``MAX_BODY_BYTES``, 400 for bad JSON,
+    422 unless an object) or ``RequestRejected`` (422, one problem per invalid field, each with
+    what it allows).
     """
     mimetype = request.mimetype
     if mimetype != "application/json":
@@ -73,51 +50,10 @@ async def read_json_body(model: type[M]) -> M:
             f"the body must be application/json; got {mimetype or 'no Content-Type'}",
         )
     raw = await request.get_data(cache=False, as_text=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise RequestError(
-            413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes"
-        )
-    data = parse_json(raw) if raw else None
-    if not isinstance(data, dict):
-        raise RequestError(422, "validation_error", "the body must be a JSON object")
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = validation_problems(
-            exc,
-            known_fields=model.model_fields,
-            allowed_at=lambda loc: allowed_at(model, loc),
-        )
-        raise RequestRejected(problems) from None
-
-
-def _models_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``annotation`` (``X | None``, ``list[X]``), if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _models_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def allowed_at(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:
-    """What the field at pydantic location ``loc`` allows: its description (which states its
-    range), or for a name the model does not have, the names it does."""
-    current: type[BaseModel] | None = model
-    description: str | None = None
-    for item in loc:
-        if isinstance(item, int) or current is None:
-            continue
-        info = current.model_fields.get(item)
-        if info is None:
-            if "[" in item or item in ("float", "int", "str", "bool", "none"):
-                continue  # a union member's tag, not a field
-            return "fields: " + ", ".join(current.model_fields)
-        description = info.description
-        current = _models_in(info.annotation)
-    return description
+        return decode_body(model, raw if isinstance(raw, bytes) else raw.encode())
+    except BodyError as exc:
+        raise RequestError(exc.status, exc.error, exc.detail) from None
 
 
 def json_response(body: BaseModel | str | bytes, status: int = 200) -> Response:

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Snapshot check and encoding: what publishing one tick of 1,000 mixed devices costs, per way.
+
+The rows are those of a real tick (``scripts/bench_engine.py``'s mixed engine, one step). Every
+way is run in turn, round after round, and each keeps its best round (CPU time of this process),
+so a load change on a shared machine hits all of them alike:
+
+* ``pydantic validate`` / ``pydantic model to_json``: the per-device path the engine used before
+  ``api.wire``: the asset validated as its type's model, the ``Snapshot`` validated, the model
+  encoded by its own serializer;
+* ``bulk check``: ``api.wire.check_rows`` over the tick's rows;
+* ``pydantic_core.to_json(row)``: the encoder ``api.wire`` uses;
+* ``msgspec`` / ``orjson`` on the same rows, when installed (they are not dependencies: this
+  script is where the choice between them is measured).
+
+Usage: python scripts/bench_wire.py [--devices 1000] [--rounds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic_core import to_json
+
+from dersim_trio.api.wire import check_rows, snapshot_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import mixed_engine
+
+
+def main() -> int:
+    """Print one markdown table row per way: ms per tick and µs per device."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    engine = mixed_engine(args.devices)
+    engine.step()
+    rows = engine.step().rows
+    models = [snapshot_of(row) for row in rows]
+    fresh = copy.deepcopy(rows)
+    ways: dict[str, Callable[[], object]] = {
+        "pydantic validate (per device)": lambda: [snapshot_of(r) for r in rows],
+        "pydantic model to_json (per device)": lambda: [
+            m.__pydantic_serializer__.to_json(m) for m in models
+        ],
+        "bulk check (api.wire.check_rows)": lambda: check_rows(fresh),
+        "pydantic_core.to_json(row)": lambda: [to_json(r) for r in rows],
+    }
+    for name in ("msgspec", "orjson"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            print(f"({name} not installed: skipped)")
+            continue
+        if name == "msgspec":
+            encoder = module.json.Encoder()
+            ways["msgspec Encoder.encode(row)"] = lambda enc=encoder: [enc.encode(r) for r in rows]
+        else:
+            dumps = module.dumps
+            ways["orjson.dumps(row)"] = lambda dumps=dumps: [dumps(r) for r in rows]
+    best = dict.fromkeys(ways, float("inf"))
+    for _ in range(args.rounds):
+        for name, way in ways.items():
+            t0 = time.process_time()
+            way()
+            best[name] = min(best[name], time.process_time() - t0)
+    print(f"| {args.devices:,} mixed devices | ms per tick | µs per device |")
+    print("|---|---|---|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds * 1e3:.1f} | {seconds / args.devices * 1e6:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,456 @@
+"""One tick's snapshots as the engine publishes them: checked in bulk, encoded fast, read lazily.
+
+The guarantee of the telemetry (``api.schema``): no NaN, no infinity, no number outside its
+field's range, no state outside its field's choices, no missing or unknown key ever reaches a
+client. Validating every device's ``Snapshot`` one by one with pydantic gave that guarantee but
+cost more than the physics of most device types (``BENCHMARKS.md``). Here the same rules are
+checked per field over every device of a tick at once (one numpy array per numeric field):
+
+* the rules are read from the pydantic models themselves (``Snapshot`` and its nested models:
+  each field's type, ``ge``/``le`` bounds, ``Literal`` choices, nullability, ``extra`` policy),
+  so the check cannot drift from the schema ``/openapi.json`` documents;
+* a violation raises ``SnapshotError`` (a ``ValueError``, as pydantic's ``ValidationError`` is)
+  naming the device, the field and the value: the tick fails loudly, as before;
+* an ``int`` (or a numpy float) in a ``float`` field becomes a Python ``float``, as pydantic's
+  validation would make it, so the bytes are those of the validated model;
+* the assets' extra keys (``extra="allow"``, documented per model) are checked to be finite too,
+  which the per-device validation never did.
+
+Encoding. The checked row (a plain dict shaped like the schema) is encoded with
+``pydantic_core.to_json``: on this workload it is as fast as msgspec's encoder on dicts and
+faster than orjson's, msgspec is a third faster but a new dependency (``scripts/bench_wire.py``,
+``BENCHMARKS.md`` §3); it is already a dependency, and it is the serializer the ``Snapshot``
+model itself uses, so the published JSON is the model's: the same keys, values and number
+formatting (an asset's extra keys keep the order the model gave them, where the model would put
+its declared keys first). ``tests/test_wire.py`` checks it for every device type, and that every
+published key and type is the one ``/openapi.json`` declares.
+
+Reading. ``TickSnapshots`` is a ``Sequence[Snapshot]``: an item is validated into a ``Snapshot``
+only when someone reads it (a Modbus request, a test), so a tick nobody reads in detail costs no
+model objects; ``rows`` and ``column`` give the history the values without them.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import Any, Literal, overload
+
+import annotated_types
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+from dersim_trio.api.schema import ASSET_MODELS, Snapshot
+
+Row = dict[str, Any]
+"""One device's snapshot as a plain dict shaped like ``Snapshot``."""
+
+
+class SnapshotError(ValueError):
+    """A snapshot breaks the schema: the tick is not published."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """What one field of a model allows."""
+
+    name: str
+    kind: Literal["float", "int", "str", "model", "list_str", "list_float", "list_model", "asset"]
+    nullable: bool
+    ge: float | None = None
+    le: float | None = None
+    choices: frozenset[str] | None = None
+    model: _ModelRules | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelRules:
+    """The rules of one pydantic model: its fields and whether extra keys are allowed."""
+
+    name: str
+    fields: tuple[_Rule, ...]
+    keys: frozenset[str]
+    keys_in_order: tuple[str, ...]
+    extra_allowed: bool
+    floats: _FloatPlan
+    """Every ``float`` field at once (the fast path of the check)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _FloatPlan:
+    """Float fields checked together: names, lower and upper bounds, which may be null."""
+
+    names: tuple[str, ...]
+    lo: npt.NDArray[np.float64]
+    hi: npt.NDArray[np.float64]
+    nullable: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, rules: Sequence[_Rule]) -> _FloatPlan:
+        floats = [r for r in rules if r.kind == "float"]
+        return cls(
+            tuple(r.name for r in floats),
+            np.array([-np.inf if r.ge is None else r.ge for r in floats], dtype=np.float64),
+            np.array([np.inf if r.le is None else r.le for r in floats], dtype=np.float64),
+            np.array([r.nullable for r in floats], dtype=np.bool_),
+        )
+
+    def passes(self, dicts: Sequence[Row]) -> bool:
+        """Whether every value is a finite ``float`` within its bounds (or null where allowed);
+        False sends the caller to the field-by-field check, which coerces or names the culprit.
+        """
+        names = self.names
+        if not names or not dicts:
+            return True
+        get = itemgetter(*names)
+        rows = list(map(get, dicts)) if len(names) > 1 else [(v,) for v in map(get, dicts)]
+        flat = list(chain.from_iterable(rows))
+        kinds = set(map(type, flat))
+        if not kinds <= _FLOAT_OR_NONE:
+            return False
+        values = np.array(flat, dtype=np.float64).reshape(len(rows), len(names))  # null → NaN
+        nan = np.isnan(values)
+        if type(None) in kinds:  # null only where allowed, and no NaN beside the nulls
+            if nan[:, ~self.nullable].any() or int(nan.sum()) != flat.count(None):
+                return False
+        elif nan.any():
+            return False
+        with np.errstate(invalid="ignore"):
+            return not (
+                np.isinf(values).any() or (values < self.lo).any() or (values > self.hi).any()
+            )
+
+
+_FLOAT_OR_NONE = frozenset({float, type(None)})
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _rules_of(model: type[BaseModel]) -> _ModelRules:
+    fields = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        nullable = False
+        args = typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            members = [a for a in args if a is not type(None)]
+            nullable = len(members) < len(args)
+            if len(members) == 1:
+                annotation = members[0]
+        ge = le = None
+        for meta in info.metadata:
+            if isinstance(meta, annotated_types.Ge):
+                ge = float(typing.cast(float, meta.ge))
+            elif isinstance(meta, annotated_types.Le):
+                le = float(typing.cast(float, meta.le))
+        origin = typing.get_origin(annotation)
+        rule: _Rule
+        if annotation is float:
+            rule = _Rule(name, "float", nullable, ge, le)
+        elif annotation is int:
+            rule = _Rule(name, "int", nullable, ge, le)
+        elif annotation is str:
+            rule = _Rule(name, "str", nullable)
+        elif origin is Literal:
+            rule = _Rule(name, "str", nullable, choices=frozenset(typing.get_args(annotation)))
+        elif origin is list and typing.get_args(annotation)[0] is str:
+            rule = _Rule(name, "list_str", nullable)
+        elif origin is list and typing.get_args(annotation)[0] is float:
+            rule = _Rule(name, "list_float", nullable)
+        elif origin is list:
+            item = typing.get_args(annotation)[0]
+            rule = _Rule(name, "list_model", nullable, model=_rules_of(item))
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rule = _Rule(name, "model", nullable, model=_rules_of(annotation))
+        elif name == "asset":
+            rule = _Rule(name, "asset", nullable)
+        else:  # a new kind of field: extend the check before publishing it
+            raise TypeError(f"{model.__name__}.{name}: no bulk check for {annotation!r}")
+        fields.append(rule)
+    return _ModelRules(
+        model.__name__,
+        tuple(fields),
+        frozenset(model.model_fields),
+        tuple(model.model_fields),
+        model.model_config.get("extra") == "allow",
+        _FloatPlan.of(fields),
+    )
+
+
+SNAPSHOT_RULES = _rules_of(Snapshot)
+ASSET_RULES = {asset_type: _rules_of(model) for asset_type, model in ASSET_MODELS.items()}
+
+
+def _fail(owner: int, path: str, value: object, why: str) -> SnapshotError:
+    return SnapshotError(f"device {owner}: snapshot field {path} = {value!r}: {why}")
+
+
+def _check_floats(rule: _Rule, dicts: Sequence[Row], owners: Sequence[int], path: str) -> None:
+    name = rule.name
+    column = [d[name] for d in dicts]
+    kinds = set(map(type, column))
+    if kinds - {float, type(None)}:  # ints, numpy floats: to float as validation would
+        for d, owner, value in zip(dicts, owners, column, strict=True):
+            if type(value) is float or (value is None and rule.nullable):
+                continue
+            if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
+                value, bool
+            ):
+                d[name] = float(value)
+            else:
+                raise _fail(owner, path, value, "not a number")
+        column = [d[name] for d in dicts]
+    if type(None) in kinds:
+        if not rule.nullable:
+            owner = owners[column.index(None)]
+            raise _fail(owner, path, None, "must not be null")
+        pairs = [(v, o) for v, o in zip(column, owners, strict=True) if v is not None]
+        column = [v for v, _ in pairs]
+        owners = [o for _, o in pairs]
+        if not column:
+            return
+    values = np.array(column, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if rule.ge is not None:
+        bad |= values < rule.ge
+    if rule.le is not None:
+        bad |= values > rule.le
+    if bad.any():
+        i = int(np.argmax(bad))
+        value = column[i]
+        lo = "-inf" if rule.ge is None else f"{rule.ge:g}"
+        hi = "inf" if rule.le is None else f"{rule.le:g}"
+        why = "not finite" if not math.isfinite(value) else f"outside [{lo}, {hi}]"
+        raise _fail(owners[i], path, value, why)
+
+
+def _check_extras(value: object, owner: int, path: str) -> None:
+    """An undeclared value: finite numbers, strings, bools, null, lists and dicts of them."""
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise _fail(owner, path, value, "not finite")
+    elif isinstance(value, (str, int)) or value is None:
+        return
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_extras(item, owner, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_extras(item, owner, f"{path}.{key}")
+    else:
+        raise _fail(owner, path, value, "not a JSON value")
+
+
+def _check_model(
+    rules: _ModelRules, dicts: Sequence[Row], owners: Sequence[int], path: str
+) -> None:
+    keys = rules.keys
+    if set(map(type, dicts)) != {dict}:
+        for d, owner in zip(dicts, owners, strict=True):
+            if not isinstance(d, dict):
+                raise _fail(owner, path, d, f"not a {rules.name} object")
+    # every declared key (and, extra="forbid", no other): one C-level pass
+    same = operator.le if rules.extra_allowed else operator.eq
+    if not all(map(same, repeat(keys), map(dict.keys, dicts))):
+        for d, owner in zip(dicts, owners, strict=True):
+            if not same(keys, d.keys()):
+                missing = sorted(keys - d.keys())
+                extra = [] if rules.extra_allowed else sorted(d.keys() - keys)
+                raise _fail(owner, path, sorted(d), f"missing {missing}, unknown {extra}")
+    _check_fields(rules, dicts, owners, path)
+    if rules.extra_allowed:
+        _check_extra_values(rules, dicts, owners, path)
+
+
+def _check_extra_values(
+    rules: _ModelRules, dicts: Sequence[Row], owners: Sequence[int], path: str
+) -> None:
+    """The extra keys of ``extra="allow"`` dicts: finite floats, strings, ints, bools, null,
+    lists and dicts of them; column by column where every dict has the key, else one by one."""
+    extra = set().union(*map(dict.keys, dicts)) - rules.keys
+    numeric: list[str] = []
+    for key in sorted(extra):
+        try:
+            column = list(map(itemgetter(key), dicts))
+            everywhere = True
+        except KeyError:  # not in every dict
+            column = [d.get(key) for d in dicts]
+            everywhere = False
+        kinds = set(map(type, column))
+        if kinds <= _PLAIN:
+            continue
+        if kinds <= _FLOAT_OR_NONE and everywhere:
+            numeric.append(key)
+            continue
+        for value, owner in zip(column, owners, strict=True):
+            _check_extras(value, owner, f"{path}.{key}")
+    plan = _FloatPlan(
+        tuple(numeric),
+        np.full(len(numeric), -np.inf),
+        np.full(len(numeric), np.inf),
+        np.ones(len(numeric), dtype=np.bool_),
+    )
+    if not plan.passes(dicts):
+        for key in numeric:
+            for d, owner in zip(dicts, owners, strict=True):
+                _check_extras(d[key], owner, f"{path}.{key}")
+
+
+def _check_fields(
+    rules: _ModelRules, dicts: Sequence[Row], owners: Sequence[int], path: str
+) -> None:
+    floats_pass = rules.floats.passes(dicts)
+    for rule in rules.fields:
+        name = rule.name
+        where = f"{path}.{name}" if path else name
+        kind = rule.kind
+        if kind == "float":
+            if not floats_pass:
+                _check_floats(rule, dicts, owners, where)
+            continue
+        column = list(map(itemgetter(name), dicts))
+        if kind == "str":
+            allowed = rule.choices
+            seen = set(column)
+            if allowed is not None:
+                wrong = seen - allowed - ({None} if rule.nullable else set())
+            else:
+                wrong = {v for v in seen if not isinstance(v, str)}
+                if rule.nullable:
+                    wrong.discard(None)
+            if wrong:
+                value = next(v for v in column if v in wrong)
+                owner = owners[column.index(value)]
+                raise _fail(owner, where, value, "not allowed" if allowed else "not a string")
+        elif kind == "int":
+            if rule.nullable:
+                owners_of = [o for v, o in zip(column, owners, strict=True) if v is not None]
+                column = [v for v in column if v is not None]
+            else:
+                owners_of = list(owners)
+            if column and (
+                set(map(type, column)) != {int} or (rule.ge is not None and min(column) < rule.ge)
+            ):
+                for value, owner in zip(column, owners_of, strict=True):
+                    if type(value) is not int or (rule.ge is not None and value < rule.ge):
+                        raise _fail(owner, where, value, f"not an integer >= {rule.ge:g}")
+        elif kind == "list_str":
+            for value, owner in zip(column, owners, strict=True):
+                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    raise _fail(owner, where, value, "not a list of strings")
+        elif kind == "list_float":
+            if set(map(type, column)) != {list}:
+                for value, owner in zip(column, owners, strict=True):
+                    if not isinstance(value, list):
+                        raise _fail(owner, where, value, "not a list of numbers")
+            flat = list(chain.from_iterable(column))
+            if flat and (
+                set(map(type, flat)) != {float}
+                or not np.isfinite(np.array(flat, dtype=np.float64)).all()
+            ):
+                for value, owner in zip(column, owners, strict=True):
+                    for item in value:
+                        if type(item) is not float or not math.isfinite(item):
+                            raise _fail(owner, where, item, "not a finite number")
+        elif kind == "model":
+            assert rule.model is not None
+            if None not in column:
+                _check_model(rule.model, column, owners, where)
+                continue
+            if not rule.nullable:
+                owner = owners[column.index(None)]
+                raise _fail(owner, where, None, "must not be null")
+            present = [(v, o) for v, o in zip(column, owners, strict=True) if v is not None]
+            if present:
+                _check_model(rule.model, [v for v, _ in present], [o for _, o in present], where)
+        elif kind == "list_model":
+            assert rule.model is not None
+            items: list[tuple[Row, int]] = []
+            for value, owner in zip(column, owners, strict=True):
+                if not isinstance(value, list):
+                    raise _fail(owner, where, value, "not a list")
+                items.extend((item, owner) for item in value)
+            if items:
+                _check_model(rule.model, [v for v, _ in items], [o for _, o in items], where)
+        else:  # the asset block: the model named by each row's asset_type
+            groups: dict[str, tuple[list[Row], list[int]]] = {}
+            for d, value, owner in zip(dicts, column, owners, strict=True):
+                asset_rules = ASSET_RULES.get(d["asset_type"])
+                if asset_rules is None or not isinstance(value, dict):
+                    raise _fail(owner, where, value, f"no asset of type {d['asset_type']!r}")
+                group = groups.setdefault(d["asset_type"], ([], []))
+                group[0].append(value)
+                group[1].append(owner)
+            for asset_type, (assets, asset_owners) in groups.items():
+                _check_model(ASSET_RULES[asset_type], assets, asset_owners, where)
+
+
+def check_rows(rows: Sequence[Row], owners: Sequence[int] | None = None) -> None:
+    """Check every row against the ``Snapshot`` schema at once (raise ``SnapshotError``).
+
+    ``owners``: the device index of each row for the error message (default: the position).
+    """
+    if rows:
+        _check_model(SNAPSHOT_RULES, rows, range(len(rows)) if owners is None else owners, "")
+
+
+def encode_row(row: Row) -> bytes:
+    """A checked row's JSON (the JSON value of ``snapshot_of(row)``)."""
+    return to_json(row)
+
+
+def snapshot_of(row: Row) -> Snapshot:
+    """The ``Snapshot`` model of a row, its asset validated as its own type's model (the union
+    alone would take a hybrid's asset, which has a PV array's keys, for a PV asset)."""
+    asset = ASSET_MODELS[row["asset_type"]].model_validate(row["asset"])
+    return Snapshot.model_validate({**row, "asset": asset})
+
+
+class TickSnapshots(Sequence[Snapshot]):
+    """One tick's checked rows, in device order, readable as ``Snapshot`` models.
+
+    An item becomes a ``Snapshot`` (validated by pydantic, so exactly the model a client decodes)
+    the first time it is read; ``payloads`` encodes every row once.
+    """
+
+    __slots__ = ("_models", "_payloads", "rows")
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self._models: list[Snapshot | None] = [None] * len(rows)
+        self._payloads: tuple[bytes, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Snapshot: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Snapshot]: ...
+
+    def __getitem__(self, index: int | slice) -> Snapshot | list[Snapshot]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self.rows)))]
+        model = self._models[index]
+        if model is None:
+            model = self._models[index] = snapshot_of(self.rows[index])
+        return model
+
+    def __iter__(self) -> Iterator[Snapshot]:
+        for i in range(len(self.rows)):
+            yield self[i]
+
+    @property
+    def payloads(self) -> tuple[bytes, ...]:
+        """Every device's JSON, encoded on first use."""
+        if self._payloads is None:
+            self._payloads = tuple(map(encode_row, self.rows))
+        return self._payloads

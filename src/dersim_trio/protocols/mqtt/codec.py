@@ -1,0 +1,226 @@
+"""MQTT topics and payloads, sans-IO: what goes where, and what a request on a topic does.
+
+Topic layout (``{fleet}`` is ``--fleet``, ``{device}`` the device index of the REST API, in
+decimal without leading zeros; ``{first}`` the first device index this process owns, 0 for a
+single process):
+
+=========================================== ===== ====== ===========================================
+topic                                       QoS   retain payload
+=========================================== ===== ====== ===========================================
+``dersim/{fleet}/{device}/telemetry``       0     no     the snapshot, the WebSocket message's bytes
+``dersim/{fleet}/{device}/status``          1     yes    ``online`` / ``offline``
+``dersim/{fleet}/process/{first}/status``   1     yes    ``online`` / ``offline`` (the last will)
+``dersim/{fleet}/process/{first}/telemetry`` 0    no     ``--mqtt_batch``: every snapshot of a tick
+``dersim/{fleet}/{device}/set/controls``    in           ``PUT .../devices/{device}/controls`` body
+``dersim/{fleet}/{device}/set/inputs``      in           ``PUT .../devices/{device}/inputs`` body
+``dersim/{fleet}/{device}/set/grid-support`` in          ``PUT .../devices/{device}/grid-support``
+``dersim/{fleet}/{device}/commands``        in           ``POST /api/dersim/commands`` body
+``dersim/{fleet}/{device}/reply``           1     no     ``{"status": 200, "body": ...}``
+=========================================== ===== ====== ===========================================
+
+A request is answered on its MQTT 5 response topic when it has one (with its correlation data
+echoed), else on the device's ``reply`` topic. The reply is the REST response: the HTTP status
+and the JSON body the same request gets over HTTP (``api/bodies.py`` decodes both, and the
+operator façade answers both), including every error (400 bad JSON, 404 unknown device or
+action, 413 too large, 422 with the refused fields, 503 not ready). A ``commands`` body may
+leave ``device`` out (the topic names it); a ``device`` different from the topic's is refused
+(422). A refused request changes nothing.
+
+Batch message (``--mqtt_batch``): ``{"tick": T, "first_device": F, "snapshots": [S_F, S_F+1,
+...]}`` where each ``S_i`` is device *i*'s snapshot, byte for byte the WebSocket message.
+
+Availability: a consumer treats device *i* as live when both its own ``status`` and its
+process's ``status`` read ``online`` (Home Assistant's ``availability_mode: all``). The process
+topic carries the last will, so a killed process reads ``offline`` there at once; the device
+topics are written ``online`` at every connection and ``offline`` on a clean stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from pydantic import BaseModel
+
+from dersim_trio.api.bodies import BodyError, decode_body
+from dersim_trio.api.common import ErrorBody, FieldError
+from dersim_trio.api.controls import CommandRequest, ControlsUpdate
+from dersim_trio.api.grid_support import GridSupportUpdate
+from dersim_trio.api.inputs import InputsUpdate
+from dersim_trio.errors import (
+    DeviceIndexError,
+    FieldProblem,
+    NotApplicableError,
+    NotReadyError,
+    RequestRejected,
+    problems_text,
+)
+from dersim_trio.service.operator import Controller
+
+log = logging.getLogger("dersim_trio.MQTT")
+
+ROOT: Final = "dersim"
+ACTIONS: Final = ("set/controls", "set/inputs", "set/grid-support", "commands")
+"""The request topics under a device, in the order the README lists them."""
+ONLINE: Final = b"online"
+OFFLINE: Final = b"offline"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A message on a request topic that this process answers."""
+
+    device: int
+    """The device index in the topic (the REST API's index)."""
+    action: str
+    """One of ``ACTIONS``, or what the topic said when it names no action (answered 404)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The REST response to one request: status and JSON body."""
+
+    status: int
+    body: bytes
+
+    def payload(self) -> bytes:
+        """``{"status": S, "body": B}`` with the body spliced in as it is (already JSON)."""
+        return b'{"status":%d,"body":%s}' % (self.status, self.body)
+
+
+class FleetTopics:
+    """The topic names of one process's devices ``first .. first + count - 1`` in ``fleet``."""
+
+    def __init__(self, fleet: str, device_count: int, first_device: int = 0) -> None:
+        if device_count < 1 or first_device < 0:
+            raise ValueError("device_count must be >= 1 and first_device >= 0")
+        self.fleet = fleet
+        self.device_count = device_count
+        self.first_device = first_device
+        self.prefix = f"{ROOT}/{fleet}/"
+        self.telemetry = tuple(
+            f"{self.prefix}{first_device + i}/telemetry" for i in range(device_count)
+        )
+        """Device-order telemetry topics, built once (one string per device per tick saved)."""
+        self.status = tuple(f"{self.prefix}{first_device + i}/status" for i in range(device_count))
+        self.process_status = f"{self.prefix}process/{first_device}/status"
+        self.batch = f"{self.prefix}process/{first_device}/telemetry"
+
+    def reply(self, device: int) -> str:
+        """The default reply topic of device ``device`` (the REST API's index)."""
+        return f"{self.prefix}{device}/reply"
+
+    def subscriptions(self) -> list[str]:
+        """The topic filters to subscribe to (every device of the fleet: a process ignores the
+        devices it does not own)."""
+        return [f"{self.prefix}+/set/+", f"{self.prefix}+/commands"]
+
+    def parse(self, topic: str) -> Request | None:
+        """The request ``topic`` makes of this process, or None when it is not for this process
+        (another process's device, or a device level that is not a canonical index)."""
+        if not topic.startswith(self.prefix):
+            return None
+        device_text, _, action = topic[len(self.prefix) :].partition("/")
+        if not device_text.isdigit() or (device_text != "0" and device_text.startswith("0")):
+            return None
+        if not device_text.isascii():
+            return None
+        device = int(device_text)
+        if not self.first_device <= device < self.first_device + self.device_count:
+            return None
+        return Request(device, action)
+
+
+def _error(status: int, error: str, detail: str, fields: list[FieldError] | None = None) -> Reply:
+    body = ErrorBody(error=error, detail=detail, fields=fields)
+    return Reply(status, body.model_dump_json(exclude_none=True).encode())
+
+
+def _fields(problems: Sequence[FieldProblem]) -> list[FieldError]:
+    return [FieldError(field=p.field, message=p.message, allowed=p.allowed) for p in problems]
+
+
+def _one(model: BaseModel) -> Reply:
+    return Reply(200, model.model_dump_json().encode())
+
+
+def _many(models: Sequence[BaseModel]) -> Reply:
+    return Reply(200, b"[" + b",".join(m.model_dump_json().encode() for m in models) + b"]")
+
+
+class RequestHandler:
+    """Answers requests through the operator façade, exactly as the REST routes do."""
+
+    def __init__(self, controller: Controller, topics: FleetTopics) -> None:
+        self.controller = controller
+        self.topics = topics
+        self._actions: dict[str, Callable[[int, bytes], Reply]] = {
+            "set/controls": self._controls,
+            "set/inputs": self._inputs,
+            "set/grid-support": self._grid_support,
+            "commands": self._command,
+        }
+
+    def handle(self, request: Request, payload: bytes) -> Reply:
+        """The reply to ``payload`` on ``request``'s topic; never raises, and a refused request
+        changes nothing (the façade validates everything before it applies anything)."""
+        act = self._actions.get(request.action)
+        if act is None:
+            return _error(
+                404,
+                "not_found",
+                f"no MQTT request topic {request.action!r} under a device; allowed: "
+                + ", ".join(ACTIONS),
+            )
+        try:
+            # the façade takes fleet indices, as the topics do (a shard's devices keep theirs)
+            return act(request.device, payload)
+        except BodyError as exc:
+            return _error(exc.status, exc.error, exc.detail)
+        except RequestRejected as exc:
+            return _error(
+                422, "validation_error", problems_text(exc.problems), _fields(exc.problems)
+            )
+        except DeviceIndexError as exc:
+            return _error(404, "device_not_found", str(exc))
+        except NotApplicableError as exc:
+            return _error(404, "not_applicable", str(exc))
+        except NotReadyError as exc:
+            return _error(503, "not_ready", str(exc))
+        except Exception:
+            log.exception("MQTT request %s on device %d failed", request.action, request.device)
+            return _error(500, "internal_error", "the request failed; see the simulator's log")
+
+    def _controls(self, device: int, payload: bytes) -> Reply:
+        body = decode_body(ControlsUpdate, payload)
+        return _one(self.controller.update_controls(device, body))
+
+    def _inputs(self, device: int, payload: bytes) -> Reply:
+        body = decode_body(InputsUpdate, payload)
+        return _one(self.controller.update_inputs(device, body)[0])
+
+    def _grid_support(self, device: int, payload: bytes) -> Reply:
+        body = decode_body(GridSupportUpdate, payload)
+        return _one(self.controller.update_grid_support(device, body)[0])
+
+    def _command(self, device: int, payload: bytes) -> Reply:
+        body = decode_body(CommandRequest, payload)
+        if "device" in body.model_fields_set and body.device != device:
+            raise RequestRejected(
+                [
+                    FieldProblem(
+                        "device",
+                        f"must be this topic's device {device} or absent, got {body.device}",
+                        None,
+                    )
+                ]
+            )
+        return _many(self.controller.command(body.model_copy(update={"device": device})))
+
+
+def batch_payload(tick: int, first_device: int, snapshots: Sequence[bytes]) -> bytes:
+    """The ``--mqtt_batch`` message of one tick: the snapshots' bytes spliced in unchanged."""
+    head = b'{"tick":%d,"first_device":%d,"snapshots":[' % (tick, first_device)
+    return head + b",".join(snapshots) + b"]}"

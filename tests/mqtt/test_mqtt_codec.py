@@ -1,0 +1,130 @@
+"""The sans-IO half of the MQTT front end: topic names, which topics a process answers, the
+batch message, and replies through the operator façade (no broker, no trio)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dersim_trio.engine.core import encode
+from dersim_trio.protocols.mqtt.codec import (
+    FleetTopics,
+    Reply,
+    Request,
+    RequestHandler,
+    batch_payload,
+)
+from dersim_trio.service.build import device_identity
+from dersim_trio.service.operator import Controller
+from helpers import make_config, make_engine
+
+
+def test_topic_names_of_a_process_owning_devices_10_to_12() -> None:
+    topics = FleetTopics("feeder", device_count=3, first_device=10)
+    assert topics.telemetry == (
+        "dersim/feeder/10/telemetry",
+        "dersim/feeder/11/telemetry",
+        "dersim/feeder/12/telemetry",
+    )
+    assert topics.status[2] == "dersim/feeder/12/status"
+    assert topics.process_status == "dersim/feeder/process/10/status"
+    assert topics.batch == "dersim/feeder/process/10/telemetry"
+    assert topics.reply(11) == "dersim/feeder/11/reply"
+    assert topics.subscriptions() == ["dersim/feeder/+/set/+", "dersim/feeder/+/commands"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "request_"),
+    [
+        ("dersim/feeder/10/set/controls", Request(10, "set/controls")),
+        ("dersim/feeder/12/commands", Request(12, "commands")),
+        ("dersim/feeder/11/set/nothing", Request(11, "set/nothing")),
+        ("dersim/feeder/9/commands", None),  # another process's device
+        ("dersim/feeder/13/commands", None),
+        ("dersim/feeder/010/commands", None),  # not the canonical spelling
+        ("dersim/feeder/+1/commands", None),
+        ("dersim/feeder/١١/commands", None),  # Arabic-Indic digits: not an index
+        ("dersim/other/10/commands", None),
+        ("dersim/feeder/process/commands", None),
+    ],
+)
+def test_which_topics_this_process_answers(topic: str, request_: Request | None) -> None:
+    assert FleetTopics("feeder", 3, 10).parse(topic) == request_
+
+
+def test_the_batch_message_splices_the_snapshots_unchanged() -> None:
+    payload = batch_payload(7, 20, [b'{"a":1}', b'{"b":[2]}'])
+    assert payload == b'{"tick":7,"first_device":20,"snapshots":[{"a":1},{"b":[2]}]}'
+    assert json.loads(payload)["snapshots"] == [{"a": 1}, {"b": [2]}]
+
+
+def test_a_reply_carries_the_rest_status_and_body() -> None:
+    assert Reply(422, b'{"error":"x"}').payload() == b'{"status":422,"body":{"error":"x"}}'
+
+
+def handler_for(*flags: str) -> tuple[Controller, RequestHandler]:
+    engine = make_engine(*flags)
+    controller = Controller(engine, device_identity(make_config(*flags)))
+    engine.initial()
+    first = engine.devices[0].index
+    return controller, RequestHandler(controller, FleetTopics("f", len(engine.devices), first))
+
+
+def test_requests_reach_the_fleet_device_of_a_shard_that_starts_at_device_100() -> None:
+    """A shard keeps its devices' fleet indices: topic, façade and reply all say 101."""
+    controller, handler = handler_for("-N", "200", "--shard_index", "1", "--shard_count", "2")
+    reply = handler.handle(Request(101, "set/controls"), b'{"active_power_limit_pct": 30}')
+    assert reply.status == 200
+    assert json.loads(reply.body)["device_index"] == 101
+    assert controller.controls(101).active_power_limit_pct == 30
+    assert controller.controls(100).active_power_limit_pct != 30
+    reply = handler.handle(Request(101, "commands"), b'{"command": "stop", "device": 101}')
+    assert reply.status == 200
+    [record] = json.loads(reply.body)
+    assert record["outcome"] == "accepted"
+    assert record["device"] == 101
+
+
+def test_a_refused_request_changes_nothing() -> None:
+    controller, handler = handler_for("-d", "Batt")
+    before = controller.controls(0)
+    reply = handler.handle(
+        Request(0, "set/controls"),
+        b'{"active_power_setpoint_kw": 1, "active_power_limit_pct": 500}',
+    )
+    assert reply.status == 422
+    assert controller.controls(0) == before
+    body = json.loads(reply.body)
+    assert body["error"] == "validation_error"
+    assert [f["field"] for f in body["fields"]] == ["active_power_limit_pct"]
+
+
+def test_a_control_the_device_type_lacks_is_refused_with_its_reason() -> None:
+    _, handler = handler_for("-d", "PV")
+    reply = handler.handle(Request(0, "set/controls"), b'{"active_power_setpoint_kw": 1}')
+    assert reply.status == 422
+    [field] = json.loads(reply.body)["fields"]
+    assert field["field"] == "active_power_setpoint_kw"
+    assert "active_power_limit_pct" in field["message"]
+
+
+def test_a_failure_inside_the_facade_is_a_500_reply_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    controller, handler = handler_for()
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(controller, "update_inputs", broken)
+    reply = handler.handle(Request(0, "set/inputs"), b'{"load_kw": 1}')
+    assert reply.status == 500
+    assert json.loads(reply.body)["error"] == "internal_error"
+
+
+def test_the_snapshot_bytes_are_the_engines_encoding() -> None:
+    engine = make_engine("-N", "2")
+    snapshots = engine.initial()
+    payload = batch_payload(0, 0, [encode(s) for s in snapshots])
+    assert [s["device_index"] for s in json.loads(payload)["snapshots"]] == [0, 1]

@@ -1,0 +1,208 @@
+"""The published snapshots (``api.wire``): checked in bulk, encoded fast, and what
+``/openapi.json`` declares.
+
+* every device type's published bytes decode to the ``Snapshot`` model of the same row, and
+  validate against the ``Snapshot`` schema of the served ``/openapi.json`` (every key declared,
+  every type and enum as documented, no undeclared key where the schema forbids one);
+* the bulk check refuses what per-device validation refused: NaN and infinity anywhere (the
+  assets' extra keys included), numbers out of range, states outside their choices, missing and
+  unknown keys, a number where a string belongs; it names the device and the field;
+* an ``int`` in a ``float`` field is published as the float pydantic would make of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import jsonschema_rs
+import pytest
+
+from dersim_trio.api.wire import SnapshotError, TickSnapshots, check_rows, snapshot_of
+from dersim_trio.engine.core import Engine
+from dersim_trio.physics.base import Dispatch
+from dersim_trio.service.hub import Hub
+from dersim_trio.service.operator import Controller
+from dersim_trio.web.app import create_app
+
+if TYPE_CHECKING:
+    from conftest import Kit
+
+DEVICE_TYPES = [
+    "PV",
+    "PV-1Phase",
+    "PV-3Phase",
+    "Batt",
+    "Batt-3Phase",
+    "Wind-T3-3Phase",
+    "Wind-T4-3Phase",
+    "Fuelcell-3Phase",
+    "HybridDC-3Phase",
+    "EVSE",
+]
+
+
+def stepped(kit: type[Kit], device_type: str, ticks: int = 4) -> tuple[Engine, TickSnapshots]:
+    """Three devices of ``device_type`` at noon, stepped ``ticks`` times (storage working)."""
+    engine = kit.make_engine("-d", device_type, "-N", "3", "--start_clock_time", "12:00:00")
+    for i, slot in enumerate(engine.devices):
+        slot.dispatch = Dispatch(active_power_setpoint_kw=2.0 if i % 2 else -2.0)
+    tick = engine.initial()
+    for _ in range(ticks):
+        tick = engine.step()
+    return engine, tick
+
+
+@pytest.mark.parametrize("device_type", DEVICE_TYPES)
+def test_the_published_bytes_are_the_model_of_the_row(kit: type[Kit], device_type: str) -> None:
+    _, tick = stepped(kit, device_type)
+    assert len(tick.payloads) == 3
+    for row, payload in zip(tick.rows, tick.payloads, strict=True):
+        model = snapshot_of(row)
+        assert json.loads(payload) == json.loads(model.model_dump_json())
+        assert snapshot_of(json.loads(payload)) == model
+    assert [s.device_index for s in tick] == [0, 1, 2]
+    assert tick[-1] is tick[2]  # read once, kept
+
+
+async def test_every_published_key_and_type_is_the_one_openapi_declares(kit: type[Kit]) -> None:
+    config = kit.make_config("-d", "PV")
+    engine = kit.make_engine("-d", "PV")
+    hub = Hub(config.device_count)
+    app = create_app(hub, kit.make_context(config), Controller(engine))
+    async with app.test_app() as test_app:
+        response = await test_app.test_client().get("/openapi.json")
+        doc = json.loads(await response.get_data())
+    schemas = doc["components"]["schemas"]
+    assert schemas["Metrics"]["additionalProperties"] is False  # unknown keys are refused
+    validator = jsonschema_rs.validator_for(
+        {"$ref": "#/components/schemas/Snapshot", "components": doc["components"]}
+    )
+    checked = 0
+    for device_type in DEVICE_TYPES:
+        _, tick = stepped(kit, device_type)
+        for payload in tick.payloads:
+            errors = [e.message for e in validator.iter_errors(json.loads(payload))]
+            assert errors == [], (device_type, errors)
+            checked += 1
+    assert checked == 3 * len(DEVICE_TYPES)
+    # the validator does refuse what the schema refuses
+    bad = json.loads(tick.payloads[0])
+    bad["metrics"]["surprise"] = 1.0
+    assert not validator.is_valid(bad)
+
+
+def rows_of(kit: type[Kit], device_type: str = "Batt") -> list[dict[str, Any]]:
+    return copy.deepcopy(stepped(kit, device_type, ticks=1)[1].rows)
+
+
+LAX = {("metrics", "voltage_ll_v"), ("tick",)}
+"""pydantic's lax mode takes "230" for a float and 1.0 for an int; the bulk check does not."""
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("metrics", "power_kw"), math.nan, r"device 1: snapshot field metrics.power_kw = nan"),
+        (("metrics", "current_a"), math.inf, "metrics.current_a = inf: not finite"),
+        (("metrics", "current_a"), -0.5, r"metrics.current_a = -0.5: outside \[0, inf\]"),
+        (("metrics", "power_factor"), 1.5, r"outside \[-1, 1\]"),
+        (("metrics", "state_of_charge_pct"), math.nan, "state_of_charge_pct = nan"),
+        (("metrics", "voltage_ll_v"), None, "must not be null"),
+        (("metrics", "voltage_ll_v"), "230", "not a number"),
+        (("energy", "injected_kwh"), -1e-9, "energy.injected_kwh"),
+        (("status", "inverter_state"), "dancing", "status.inverter_state = 'dancing': not allowed"),
+        (("status", "message"), 42, "not a string"),
+        (("asset", "energy_available_kwh"), -1.0, "asset.energy_available_kwh"),
+        (("asset", "state_of_health_pct"), math.nan, "asset.state_of_health_pct = nan"),
+        (("grid_support", "p_limit_kw"), math.inf, "grid_support.p_limit_kw = inf"),
+        (("device_index",), -1, "not an integer >= 0"),
+        (("tick",), 1.0, "tick = 1.0: not an integer"),
+    ],
+)
+def test_the_bulk_check_refuses_what_validation_refused(
+    kit: type[Kit], where: tuple[str, ...], value: object, message: str
+) -> None:
+    rows = rows_of(kit)
+    target = rows[1]
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with pytest.raises(SnapshotError, match=message):
+        check_rows(rows)
+    if where not in LAX:  # pydantic agrees (except where its lax mode converts)
+        with pytest.raises(ValueError, match="validation error"):
+            snapshot_of(rows[1])
+
+
+def test_an_extra_asset_value_must_be_finite_too(kit: type[Kit]) -> None:
+    rows = rows_of(kit, "PV")
+    extra = next(k for k in rows[2]["asset"] if k not in ("irradiance_w_m2", "cell_temperature_c"))
+    rows[2]["asset"][extra] = math.nan
+    with pytest.raises(SnapshotError, match=f"device 2: snapshot field asset.{extra} = nan"):
+        check_rows(rows)
+    rows = rows_of(kit, "EVSE")
+    rows[0]["asset"]["connectors"][0]["voltage_v"] = -math.inf
+    with pytest.raises(SnapshotError, match=r"device 0: .*connectors\.voltage_v = -inf"):
+        check_rows(rows)
+
+
+def test_missing_and_unknown_keys_are_refused(kit: type[Kit]) -> None:
+    rows = rows_of(kit)
+    del rows[0]["pq"]["angle_deg"]
+    with pytest.raises(
+        SnapshotError, match=r"device 0: snapshot field pq .*missing \['angle_deg'\]"
+    ):
+        check_rows(rows)
+    rows = rows_of(kit)
+    rows[2]["energy"]["bonus_kwh"] = 1.0
+    with pytest.raises(SnapshotError, match=r"unknown \['bonus_kwh'\]"):
+        check_rows(rows)
+    rows = rows_of(kit)
+    del rows[1]["asset"]["chemistry"]
+    with pytest.raises(SnapshotError, match=r"device 1: snapshot field asset .*missing"):
+        check_rows(rows)
+
+
+def test_an_int_in_a_float_field_is_published_as_a_float(kit: type[Kit]) -> None:
+    rows = rows_of(kit)
+    rows[0]["metrics"]["dc_voltage_v"] = 0
+    rows[0]["pq"]["angle_deg"] = 3
+    check_rows(rows)
+    tick = TickSnapshots(rows)
+    assert b'"dc_voltage_v":0.0' in tick.payloads[0]
+    assert b'"angle_deg":3.0' in tick.payloads[0]
+    assert tick.payloads[0] == tick[0].model_dump_json().encode()
+
+
+def test_a_failing_tick_names_the_engine_device_index(kit: type[Kit]) -> None:
+    engine, _ = stepped(kit, "Batt", ticks=1)
+    model = engine.devices[2].model
+    original = model.step
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        return dataclasses.replace(out, dc_voltage_v=math.nan)
+
+    model.step = broken  # type: ignore[method-assign]
+    with pytest.raises(
+        SnapshotError, match=r"device 2: snapshot field metrics\.dc_voltage_v = nan"
+    ):
+        engine.step()
+
+
+def test_a_list_of_numbers_must_hold_finite_numbers(kit: type[Kit]) -> None:
+    rows = rows_of(kit, "PV-3Phase")
+    block = rows[1]["grid_support"] = dict(rows[1]["grid_support"])
+    assert len(block["phase_voltage_pu"]) == 3
+    block["phase_voltage_pu"] = [1.0, math.nan, 1.0]
+    with pytest.raises(
+        SnapshotError, match=r"device 1: snapshot field grid_support\.phase_voltage_pu = nan"
+    ):
+        check_rows(rows)
+    block["phase_voltage_pu"] = [1.0, "1.0", 1.0]
+    with pytest.raises(SnapshotError, match="not a finite number"):
+        check_rows(rows)
