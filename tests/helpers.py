@@ -519,6 +519,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+FREE_RUN_ATTEMPTS = 200
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive ports nothing listens on right now (for a process
+    told one port that binds the next ones too, as a fleet's shards on ``-wp`` + k).
+
+    Every port of the run is bound at once before they are all released, so the run was
+    entirely free at that moment; the first port is one the kernel handed out (an ephemeral
+    port, away from well-known services). Raises ``OSError`` if no run is found.
+    """
+    for _ in range(FREE_RUN_ATTEMPTS):
+        with contextlib.ExitStack() as held:
+            first = held.enter_context(socket.socket())
+            first.bind(("127.0.0.1", 0))
+            base = int(first.getsockname()[1])
+            if base + count - 1 > 65535:
+                continue
+            try:
+                for port in range(base + 1, base + count):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue  # one of the run is taken: try another first port
+            return base
+    raise OSError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
 @contextlib.contextmanager
 def simulator_process(
     *flags: str, env: Mapping[str, str] | None = None

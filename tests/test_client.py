@@ -495,3 +495,27 @@ async def test_stop_server_stops_a_real_server(start_service: Any) -> None:
         async with DersimClient(service.http_url) as api:
             await api.stop_server()
         await service.done.wait()
+
+
+# --- against a fleet shard --------------------------------------------------------------------
+
+
+@pytest.mark.dersim("-d", "PV", "-N", "6", "--shard_index", "1", "--shard_count", "2")
+async def test_without_a_device_the_client_reads_a_shards_first_device(
+    dersim: SimulatorHandle, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Shard 1 of 2 of 6 devices simulates fleet devices 3..5: the client's default device is
+    the server's ``first_device``, not 0 (which this shard refuses)."""
+    await dersim.advance(30 + PERIOD / 4)
+    with trio.fail_after(120):
+        async with dersim.client() as api:
+            assert (await api.server_info()).first_device == 3
+            assert (await api.overview()).device_index == 3
+            assert (await api.history(seconds=10)).device_index == 3
+            assert await api.dc_iv() == await api.dc_iv(3)  # device 0 would be refused
+            burst = await api.burst(None, "metrics.power_kw", seconds=3 * PERIOD + PERIOD / 4)
+            with pytest.raises(ApiError) as refused:
+                await api.overview(0)
+    assert burst.device == 3
+    assert len(burst.samples) == 3
+    assert refused.value.status == 400

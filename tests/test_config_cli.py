@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import socket
+import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -437,3 +439,45 @@ def test_main_exits_2_with_one_line_when_the_port_is_taken(
     assert len(lines) == 1, err
     assert "--website_port" in lines[0]
     assert f"127.0.0.1:{port}" in lines[0]
+
+
+# --- start-up -----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("isolated_logging")
+def test_main_builds_the_engine_once_and_serves_that_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine built to check the flags is the one served: building a large fleet is most of
+    the start-up (scripts/bench_startup.py), so it is done once."""
+    from dersim_trio import cli
+    from dersim_trio.service import run
+
+    built: list[object] = []
+
+    def counting_build(config: object, wall: datetime) -> object:
+        engine = build_engine(config, wall)  # type: ignore[arg-type]
+        built.append(engine)
+        return engine
+
+    served: list[object] = []
+    real_assemble = run.ServiceParts.assemble
+
+    def recording_assemble(*args: object, **kwargs: object) -> run.ServiceParts:
+        parts = real_assemble(*args, **kwargs)  # type: ignore[arg-type]
+        served.append(parts.engine)
+        return parts
+
+    monkeypatch.setattr(cli, "build_engine", counting_build)
+    monkeypatch.setattr(run, "build_engine", counting_build)
+    monkeypatch.setattr(run.ServiceParts, "assemble", recording_assemble)
+    # --stop_on_stdin_close on a standard input that is already at its end: the service starts,
+    # then shuts down gracefully at once
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    with open(read_end, "rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        code = main(["-d", "Batt", "-N", "3", "-wp", "0", "--stop_on_stdin_close", "yes"])
+    assert code == 0
+    assert len(built) == 1
+    assert served == built

@@ -3,7 +3,8 @@
 
 * The seed rule: device i of a fleet is the same device (same seed + i, same bytes at every
   tick) whether the fleet runs in one process or in shards; checked on the engines and through
-  a shard's HTTP API on virtual time, and on real shard processes at tick 0.
+  a shard's HTTP API on virtual time, and on real shard processes tick by tick (their
+  histories: every tick's metrics at the same simulator timestamps).
 * A shard's API takes and reports the fleet's device indices.
 * The supervisor as a real process: a killed shard is restarted on the same port with fresh
   state, SIGTERM stops every shard and the supervisor exits 0, and shards stop by themselves
@@ -105,6 +106,45 @@ def test_the_fleet_command_exits_2_with_one_line(capsys: pytest.CaptureFixture[s
     assert cli_main(["fleet", "--shards", "0", "-N", "3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dersim-trio fleet: error: --shards:")
+    assert err.count("\n") == 1
+
+
+def test_fleet_help_is_the_supervisors_own(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--help", "-h"):
+        with pytest.raises(SystemExit) as info:
+            cli_main(["fleet", "-N", "9", flag])
+        assert info.value.code == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert out.startswith("usage: dersim-trio fleet --shards K")
+        assert "--shards K number of shard processes, 1..256" in out
+        assert "(default: 1)" in out
+        assert "--fleet_port P" in out
+        assert "(default: -wp + K; a free port with -wp 0)" in out
+        assert (
+            "Every other flag is a simulator flag (dersim-trio --help) and is passed to every shard"
+            in out
+        )
+        assert "--device_type" not in out  # not the simulator's help
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--shards"], "argument --shards: expected one argument"),
+        (["--shards", "two"], "--shards: must be an integer in [1, 9]"),
+        (["--fleet_port", "x"], "--fleet_port: must be an integer in [0, 65535]"),
+        (["--shards", "2", "--shardz", "3"], "unrecognized arguments: --shardz 3"),
+        (["--shards", "2", "--shard_index", "0"], "--shard_index: set by the fleet supervisor"),
+    ],
+)
+def test_bad_fleet_flags_exit_2_with_one_line(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["fleet", "-N", "9", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("dersim-trio fleet: error: ")
+    assert message in err
     assert err.count("\n") == 1
 
 
@@ -247,28 +287,61 @@ def gone(pid: int) -> bool:
         return True
 
 
+COMPARED_TICKS = 12
+
+
 @pytest.mark.slow
-async def test_the_same_device_at_tick_0_whether_sharded_once_or_three_times() -> None:
-    flags = ("-d", "PV", "-N", "7", "--seed", "5", "--periodic_time", "3600")
+async def test_the_same_devices_tick_by_tick_whether_sharded_once_or_three_times() -> None:
+    """Two real fleets of the same 7 PV devices, in one shard and in three, tick on their own
+    (every shard on its own timer), so their latest snapshots are of different ticks; but a
+    tick is a fixed step of simulated time from the same start, so each device's history
+    (every tick's metrics and simulator timestamp) must be identical tick for tick in both."""
+    flags = (
+        "-d", "PV", "-N", "7", "--seed", "5", "--periodic_time", "0.25", "--time_scale", "10",
+    )  # fmt: skip
     async with (
         running(*fleet_command("--shards", "1", *flags)) as one,
         running(*fleet_command("--shards", "3", *flags)) as three,
         httpx.AsyncClient(timeout=10) as client,
     ):
         with trio.fail_after(PROCESS_GUARD_S):
-            snapshots: list[list[Any]] = []
+            histories: list[list[dict[str, Any]]] = []
             for output in (one, three):
                 port, _ = await summary_of(output, client)
                 fleet = await wait_serving(client, port)
+                for s in fleet["shards"]:  # until every shard has the ticks compared
+                    info = s["url"] + "/api/dersim/server-info"
+                    while True:  # polled: another process's ticks cannot be awaited
+                        if (await client.get(info)).json()["tick"] >= COMPARED_TICKS:
+                            break
+                        await trio.sleep(0.1)
                 devices = []
                 for s in fleet["shards"]:
-                    devices += (await client.get(s["url"] + "/api/dersim/devices")).json()
-                snapshots.append(devices)
-    whole, sharded = snapshots
-    assert [d["device_index"] for d in sharded] == list(range(7))
-    assert [d["tick"] for d in sharded] == [0] * 7
-    assert sharded == whole
-    assert whole[0]["metrics"]["power_kw"] > 0  # noon in June: the arrays produce
+                    for d in range(s["first_device"], s["first_device"] + s["device_count"]):
+                        answer = await client.get(
+                            s["url"] + "/api/dersim/history",
+                            params={"device": d, "seconds": 14400},
+                        )
+                        devices.append(answer.json())
+                histories.append(devices)
+    whole, sharded = histories
+    assert [h["device_index"] for h in sharded] == list(range(7))
+
+    def first_ticks(history: dict[str, Any]) -> dict[str, Any]:
+        """Every column's rows for ticks 0..COMPARED_TICKS (the history starts at tick 0)."""
+        assert history["tick"][: COMPARED_TICKS + 1] == list(range(COMPARED_TICKS + 1))
+        return {
+            name: column[: COMPARED_TICKS + 1]
+            for name, column in history.items()
+            if isinstance(column, list)
+        }
+
+    for a, b in zip(whole, sharded, strict=True):
+        assert first_ticks(b) == first_ticks(a)
+    powers = [first_ticks(h)["power_kw"] for h in whole]
+    assert all(p > 0 for device in powers for p in device)  # noon in June: the arrays produce
+    assert len({tuple(p) for p in powers}) > 1  # per-device seeds (clouds): devices differ
+    assert any(len(set(p)) > 1 for p in powers)  # and the ticks compared are not all alike
 
 
 @pytest.mark.slow

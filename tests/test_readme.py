@@ -9,8 +9,11 @@ a ``curl`` must print JSON that is not an error body (a scrape of ``/metrics``: 
 text format, parsed by prometheus-client). The liberties it takes, each so that the
 run is bounded and never needs a fixed port:
 
-* **Ports**: 8111 to 8119 become free ports (one mapping per document); a simulator started
-  without ``-wp`` gets ``-wp`` and the port that stands for 8111, its default.
+* **Ports**: 8111 to 8129 become a run of 19 consecutive free ports, in order (one run per
+  document, ``helpers.free_port_run``), so a fleet on ``-wp 8120`` whose shards take 8121 and
+  8122 and whose summary is on 8123 gets ports that were all free and that no other command of
+  the document uses; a simulator started without ``-wp`` gets ``-wp`` and the port that stands
+  for 8111, its default.
 * **Servers** (``.venv/bin/dersim-trio`` without a subcommand, ``hypercorn``, the ``mosquitto``
   broker of the MQTT example; in the foreground or with ``&``) are started in the background and
   waited for until ``GET /api/dersim/overview`` answers 200 (the broker: until its port accepts a
@@ -48,7 +51,7 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import NODE_REDIRECT_8111, PYTHON_REDIRECT_8111, ROOT, free_port, http_get_raw
+from helpers import NODE_REDIRECT_8111, PYTHON_REDIRECT_8111, ROOT, free_port_run, http_get_raw
 
 pytestmark = pytest.mark.slow  # servers, CLIs and clients as processes: about a minute
 
@@ -56,8 +59,9 @@ DOCUMENTS = ["README.md", "examples/README.md"]
 SHELL = {"sh", "bash", "shell"}
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install -e ."
 NOT_RUN = {"bash scripts/test.sh": "runs this test"}
-PORT = re.compile(r"\b811\d\b")
+PORT = re.compile(r"\b81(?:1[1-9]|2\d)\b")
 DEFAULT_PORT = "8111"
+DOCUMENT_PORTS = [str(p) for p in range(8111, 8130)]
 TOOL_SECONDS = 3
 SERVER_START_LIMIT_S = 60.0
 COMMAND_LIMIT_S = 120.0
@@ -174,13 +178,13 @@ class Session:
     log: list[str] = field(default_factory=list)
 
     def substitute(self, command: str) -> str:
-        """Free ports for 8111..8119; a simulator without a port on the one for 8111; tool
-        durations cut to ``TOOL_SECONDS``."""
-        command = PORT.sub(lambda m: str(self.ports.setdefault(m[0], free_port())), command)
+        """The session's free ports for 8111..8129; a simulator without a port on the one for
+        8111; tool durations cut to ``TOOL_SECONDS``."""
+        command = PORT.sub(lambda m: str(self.ports[m[0]]), command)
         if is_server(command) and Path(words(command)[0]).name == "dersim-trio":
             argv = words(command)
             if "-wp" not in argv and "--website_port" not in argv:
-                port = self.ports.setdefault(DEFAULT_PORT, free_port())
+                port = self.ports[DEFAULT_PORT]
                 command = re.sub(r"(dersim-trio)(?=\s|$)", rf"\1 -wp {port}", command, count=1)
         if re.search(r"dersim-trio (watch|record) ", command):
             command = re.sub(
@@ -327,12 +331,18 @@ async def kill(process: trio.Process) -> None:
                 await stream.aclose()
 
 
+def document_ports() -> dict[str, int]:
+    """8111..8129 mapped in order onto a run of consecutive ports free right now."""
+    base = free_port_run(len(DOCUMENT_PORTS))
+    return {port: base + k for k, port in enumerate(DOCUMENT_PORTS)}
+
+
 @contextlib.asynccontextmanager
 async def session() -> AsyncIterator[tuple[Session, trio.Nursery]]:
     """A document's run: at the end every server gets Ctrl-C (and must exit 0) and every file a
     command wrote is removed."""
-    run = Session(ports={}, env=fresh_shell_env())
-    run.env["DERSIM_WS_HOSTPORT"] = f"127.0.0.1:{run.ports.setdefault(DEFAULT_PORT, free_port())}"
+    run = Session(ports=document_ports(), env=fresh_shell_env())
+    run.env["DERSIM_WS_HOSTPORT"] = f"127.0.0.1:{run.ports[DEFAULT_PORT]}"
     try:
         async with trio.open_nursery() as nursery:
             try:
@@ -362,6 +372,32 @@ def test_the_documents_have_shell_blocks_and_start_with_the_install() -> None:
         for block in (body for info, body in fenced_blocks(text) if not info):
             assert ".venv/bin/" not in block, block
             assert "curl " not in block, block
+
+
+def test_the_documents_ports_are_one_run_of_free_ports_so_a_fleets_shards_fit() -> None:
+    """The README's fleet takes -wp 8120, its shards 8121 and 8122 and its summary 8123: every
+    port of the run stands for its document port and was free, and no other server of the
+    documents is on one of the fleet's ports (the broker of the MQTT example still runs)."""
+    ports = document_ports()
+    assert list(ports) == DOCUMENT_PORTS
+    base = ports[DEFAULT_PORT]
+    assert list(ports.values()) == list(range(base, base + len(DOCUMENT_PORTS)))
+    with contextlib.ExitStack() as held:
+        for port in ports.values():  # all still free, all at once
+            held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    fleet = next(c for c in shell_commands(readme) if " fleet " in c)
+    argv = words(fleet)
+    first, k = int(argv[argv.index("-wp") + 1]), int(argv[argv.index("--shards") + 1])
+    summary = argv[argv.index("--fleet_port") + 1]
+    assert str(first) in ports
+    assert summary in ports
+    assert ports[summary] == ports[str(first)] + k  # the shards' ports lie inside the run
+    fleet_ports = {str(p) for p in range(first, first + k + 1)}
+    others = [c for d in DOCUMENTS for c in shell_commands((ROOT / d).read_text("utf-8"))]
+    for command in others:  # no other server (simulator, broker) listens on one of them
+        if is_server(command) and command != fleet:
+            assert not fleet_ports & set(PORT.findall(command)), command
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)

@@ -15,9 +15,11 @@ import resource
 import signal
 import socket
 import sys
+from datetime import datetime
 
 import trio
 
+from dersim_trio.engine.core import Engine
 from dersim_trio.errors import ConfigError
 from dersim_trio.protocols.modbus.server import DESCRIPTOR_RESERVE, open_modbus_sockets
 from dersim_trio.protocols.mqtt.link import tls_context
@@ -43,7 +45,10 @@ def _configure_logging(level: str) -> None:
 
 
 async def _main_async(
-    config: SimConfig, listen_socket: socket.socket, modbus_sockets: list[socket.socket] | None
+    config: SimConfig,
+    engine: tuple[Engine, datetime],
+    listen_socket: socket.socket,
+    modbus_sockets: list[socket.socket] | None,
 ) -> None:
     async with trio.open_nursery() as nursery:
 
@@ -53,6 +58,7 @@ async def _main_async(
                 listen_socket=listen_socket,
                 modbus_sockets=modbus_sockets,
                 fast_path=config.fast_path,
+                prebuilt=engine,
                 task_status=task_status,
             )
             # Stopped from inside (POST /api/dersim/stop): stop waiting for signals too.
@@ -107,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         if config.list_profiles:
             print(list_profiles_text())
             return 0
-        build_engine(config, utc_now())  # validate device type, files and models before binding
+        # device type, files and models are checked by building the engine before binding;
+        # the service runs this engine (built once: for a large fleet it is most of start-up)
+        started_wall = utc_now()
+        engine = build_engine(config, started_wall)
         if config.mqtt is not None and config.mqtt.tls:
             tls_context(config.mqtt)  # an unreadable --mqtt_ca is a bad flag, not a crash
     except ConfigError as exc:
@@ -140,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             print(f"dersim-trio: error: {text}", file=sys.stderr)
             return 2
-    trio.run(_main_async, config, sock, modbus_sockets)
+    trio.run(_main_async, config, (engine, started_wall), sock, modbus_sockets)
     return 0
 
 

@@ -153,8 +153,9 @@ class DersimClient:
         data = await self.request("GET", "/api/dersim/server-info")
         return self._model(ServerInfo, data, "server-info")
 
-    async def overview(self, device: int = 0) -> Snapshot:
-        """``GET /api/dersim/overview``: the latest snapshot of one device."""
+    async def overview(self, device: int | None = None) -> Snapshot:
+        """``GET /api/dersim/overview``: the latest snapshot of one device (None: the server's
+        first device, ``server_info().first_device``: not 0 on a fleet shard)."""
         data = await self.request("GET", "/api/dersim/overview", params={"device": device})
         return self._model(Snapshot, data, "overview")
 
@@ -162,8 +163,9 @@ class DersimClient:
         """``GET /api/dersim/devices``: every device's latest snapshot, in index order."""
         return self._list(Snapshot, await self.request("GET", "/api/dersim/devices"), "devices")
 
-    async def history(self, *, seconds: float | None = None, device: int = 0) -> History:
-        """``GET /api/dersim/history``: the last ``seconds`` of simulated time, columnar."""
+    async def history(self, *, seconds: float | None = None, device: int | None = None) -> History:
+        """``GET /api/dersim/history``: the last ``seconds`` of simulated time, columnar, of
+        ``device`` (None: the server's first device)."""
         params = {"seconds": seconds, "device": device}
         data = await self.request("GET", "/api/dersim/history", params=params)
         return self._model(History, data, "history")
@@ -181,8 +183,9 @@ class DersimClient:
         data = await self.request("GET", "/api/dersim/logs", params=params)
         return self._model(LogPage, data, "logs")
 
-    async def dc_iv(self, device: int = 0) -> DcIvCurve:
-        """``GET /api/dersim/dc-iv``: the DC I-V curve of a PV or hybrid device."""
+    async def dc_iv(self, device: int | None = None) -> DcIvCurve:
+        """``GET /api/dersim/dc-iv``: the DC I-V curve of a PV or hybrid device (None: the
+        server's first device)."""
         data = await self.request("GET", "/api/dersim/dc-iv", params={"device": device})
         return self._model(DcIvCurve, data, "dc-iv")
 
@@ -342,9 +345,10 @@ class DersimClient:
         quantity: str,
         *,
         seconds: float,
-        device: int = 0,
+        device: int | None = None,
     ) -> Burst:
-        """Apply ``action``, then collect ``quantity`` of ``device`` for ``seconds``.
+        """Apply ``action``, then collect ``quantity`` of ``device`` for ``seconds`` (None: the
+        server's first device, ``server_info().first_device``).
 
         The stream is subscribed before the action runs, and only ticks published after it
         returned are kept, so every sample reflects the action. ``quantity`` is a field name
@@ -355,6 +359,8 @@ class DersimClient:
                 lambda: api.set_inputs(0, wind_speed_m_s=12.0), "rotor_speed_rpm", seconds=30
             )
         """
+        if device is None:
+            device = (await self.server_info()).first_device
         async with self.telemetry(device) as stream:
             first = await stream.receive()
             path = resolve_field(first, quantity)

@@ -44,7 +44,13 @@ from dersim_trio.api.fleet import FleetSummary, ShardStatus
 from dersim_trio.errors import ConfigError
 from dersim_trio.service.build import build_engine
 from dersim_trio.service.run import utc_now
-from dersim_trio.setup.config import MAX_SHARD_COUNT, SimConfig, parse_args, shard_slices
+from dersim_trio.setup.config import (
+    MAX_SHARD_COUNT,
+    HelpFormatter,
+    SimConfig,
+    parse_args,
+    shard_slices,
+)
 from dersim_trio.web.hosts import HostPolicy
 
 log = logging.getLogger("dersim_trio.Fleet")
@@ -100,12 +106,47 @@ class FleetOptions:
     """The flags every shard gets (before its own shard flags)."""
 
 
+_FLEET_USAGE = "dersim-trio fleet --shards K [--fleet_port P] [simulator flags]"
+
+_FLEET_EPILOG = """\
+Every other flag is a simulator flag (dersim-trio --help) and is passed to every shard as
+given, except --shard_index, --shard_count, --listen_fd and --stop_on_stdin_close, which the
+supervisor sets for each shard. Shard k simulates the devices [k*N // K, (k+1)*N // K)
+and serves on -wp + k (every shard on a free port with -wp 0).
+
+A bad flag or file prints one line naming the flag and what is allowed and exits with code 2."""
+
+
+def fleet_parser() -> argparse.ArgumentParser:
+    """The supervisor's own flags (``dersim-trio fleet --help``)."""
+    parser = _Parser(
+        prog="dersim-trio fleet",
+        usage=_FLEET_USAGE,
+        description="Run the -N devices of one fleet in K shard processes, restarted when they\n"
+        "exit, with a summary of the shards (GET /fleet, GET /metrics) on --fleet_port.",
+        epilog=_FLEET_EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--shards",
+        default="1",
+        metavar="K",
+        help=f"number of shard processes, 1..{MAX_SHARD_COUNT} and at most one per device",
+    )
+    parser.add_argument(
+        "--fleet_port",
+        default=None,
+        metavar="P",
+        help="port of the supervisor's summary, 0..65535; 0 picks a free one "
+        "(default: -wp + K; a free port with -wp 0)",
+    )
+    return parser
+
+
 def parse_fleet_args(argv: Sequence[str]) -> FleetOptions:
-    """Validate the ``fleet`` command line (raises ``ConfigError`` with one line)."""
-    parser = _Parser(prog="dersim-trio fleet", add_help=False)
-    parser.add_argument("--shards", default="1")
-    parser.add_argument("--fleet_port", default=None)
-    ns, rest = parser.parse_known_args(list(argv))
+    """Validate the ``fleet`` command line (raises ``ConfigError`` with one line; ``-h`` or
+    ``--help`` prints the supervisor's own help and raises ``SystemExit(0)``)."""
+    ns, rest = fleet_parser().parse_known_args(list(argv))
     for flag in SUPERVISOR_FLAGS:
         if any(a == flag or a.startswith(flag + "=") for a in rest):
             raise ConfigError(f"{flag}: set by the fleet supervisor for each shard; leave it out")

@@ -250,10 +250,14 @@ class ServiceParts:
         *,
         fast_path: bool = False,
         request_shutdown: Callable[[], None] | None = None,
+        engine: Engine | None = None,
     ) -> ServiceParts:
         """Build every part for ``config`` started at ``started_wall`` (raises ``ConfigError``
-        for a device type, file or model the flags cannot build)."""
-        engine = build_engine(config, started_wall)
+        for a device type, file or model the flags cannot build). ``engine``: the engine
+        already built from ``config`` at ``started_wall``, used as it is (building a large
+        fleet is most of the start-up, so it is done once)."""
+        if engine is None:
+            engine = build_engine(config, started_wall)
         hub = Hub(config.device_count, config.first_device)
         context = ServerContext.for_run(
             config,
@@ -399,6 +403,7 @@ async def run_service(
     wall_clock: WallClock = utc_now,
     fast_path: bool = True,
     freeze_gc: bool = True,
+    prebuilt: tuple[Engine, datetime] | None = None,
     task_status: trio.TaskStatus[RunningService] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the simulator until ``request_shutdown``; ``task_status.started`` once it serves.
@@ -407,15 +412,19 @@ async def run_service(
     ``hypercorn -k trio`` runs it). ``modbus_sockets`` are the bound Modbus listeners (one per
     device) when ``--modbus_port`` is on (default: opened from the flags). ``freeze_gc``
     freezes the start-up heap (see below); tests
-    that start many services in one process turn it off.
+    that start many services in one process turn it off. ``prebuilt``: the engine already built
+    from ``config`` and the wall time it was built for (the CLI builds it before binding, to
+    refuse bad flags with exit code 2); default: built here.
     """
     shutdown = trio.Event()
+    built, started_wall = prebuilt if prebuilt is not None else (None, wall_clock())
     parts = ServiceParts.assemble(
         config,
-        wall_clock(),
+        started_wall,
         trio.current_time(),
         fast_path=fast_path,
         request_shutdown=shutdown.set,
+        engine=built,
     )
     engine, hub = parts.engine, parts.hub
     sock = listen_socket or open_listener(config.website_ip, config.website_port)

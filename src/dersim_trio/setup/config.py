@@ -277,7 +277,7 @@ class SimConfig:
 _FLAG_NAME_WIDTH = 30
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """``--help``: every flag's default after its text (argparse's own formatter, which would
     print "None" for a default that depends on other flags; those say theirs in words), and the
     epilogue's subcommand lines kept as written."""
@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage=_USAGE,
         description="DER simulator: devices with real physics, telemetry over HTTP and WebSocket.",
         epilog=_EPILOG,
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add = functools.partial(p.add_argument, action=_Given)
     types = ", ".join(DEVICE_TYPE_ALIASES)
