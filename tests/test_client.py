@@ -518,4 +518,5 @@ async def test_without_a_device_the_client_reads_a_shards_first_device(
                 await api.overview(0)
     assert burst.device == 3
     assert len(burst.samples) == 3
-    assert refused.value.status == 400
+    assert refused.value.status == 404
+    assert "device_not_found" in str(refused.value)

@@ -23,6 +23,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from dersim_trio.api.dciv import DcIv, DcIvPoint
 from dersim_trio.api.resolution import (
     BY_NAME,
     BY_UNIT,
@@ -79,12 +80,17 @@ def decimals(literal: str) -> int:
     return max(0, -exponent)
 
 
-def assert_within_resolution(text: str | bytes, key_map: dict[str, str] | None = None) -> int:
-    """Every float in ``text`` has a resolution and at most its decimals; returns how many."""
+def assert_within_resolution(
+    text: str | bytes,
+    key_map: dict[str, str] | None = None,
+    own: dict[str, Resolution] | None = None,
+) -> int:
+    """Every float in ``text`` has a resolution (``own``'s, else its key's) and at most its
+    decimals; returns how many."""
     floats = wire_floats(text)
     for key, literal in floats:
         name = (key_map or {}).get(key, key)
-        found = resolution_of(name)
+        found = (own or {}).get(name) or resolution_of(name)
         assert found is not None, f"{key} = {literal}: no resolution for this field"
         assert decimals(literal) <= found.decimals, f"{key} = {literal} (resolution {found})"
         assert math.isfinite(float(literal)), (key, literal)
@@ -218,6 +224,16 @@ def test_the_schema_states_each_resolution_in_the_field_description() -> None:
         assert "_kw 0.001 kW" in schema["$defs"][name]["description"]
 
 
+def test_the_dc_iv_points_document_their_resolutions() -> None:
+    point = DcIv.model_json_schema(mode="serialization")["$defs"]["DcIvPoint"]["properties"]
+    assert {name: point[name]["x-resolution"] for name in ("v", "i", "p")} == {
+        "v": 0.1,
+        "i": 0.01,
+        "p": 1.0,
+    }
+    assert point["p"]["description"] == "DC power, W. Resolution 1 W."
+
+
 # --- the wire -------------------------------------------------------------------------------
 
 
@@ -258,6 +274,7 @@ async def test_http_websocket_and_history_serve_rounded_numbers(
             overview = await (await client.get("/api/dersim/overview?device=1")).get_data()
             devices = await (await client.get("/api/dersim/devices")).get_data()
             history = await (await client.get("/api/dersim/history?seconds=60")).get_data()
+            dc_iv = await (await client.get("/api/dersim/dc-iv?device=1")).get_data()
             async with client.websocket("/api/dersim/ws/telemetry") as ws:
                 message = await ws.receive()
     assert assert_within_resolution(overview) >= 40
@@ -266,3 +283,6 @@ async def test_http_websocket_and_history_serve_rounded_numbers(
     key_name = json.loads(history)["key_quantity_name"]
     assert assert_within_resolution(history, {"key_quantity": key_name}) >= 300
     assert '"voltage_ln_v":277.1,' in overview.decode()
+    # the I-V curve's documented names (v, i, p) carry no unit: the model names their resolution
+    assert assert_within_resolution(dc_iv, own=DcIvPoint.field_resolutions) >= 60
+    assert json.loads(dc_iv)["operating_point"]["p"] > 0  # noon: a real operating point

@@ -74,6 +74,7 @@ class Resolution:
 
 
 KW = Resolution(3, "kW", "SunSpec W_SF 0 (1 W)")
+WATT = Resolution(0, "W", "SunSpec DCW_SF 0")
 KVAR = Resolution(3, "kvar", "SunSpec Var_SF 0 (1 var)")
 KVA = Resolution(3, "kVA", "SunSpec VA_SF 0 (1 VA)")
 KWH = Resolution(3, "kWh", "SunSpec TotWh_SF 0 (1 Wh)")
@@ -144,6 +145,14 @@ EXTRA_KEYS_TEXT = (
     + "."
 )
 """How an asset's extra keys are rounded, as the schema states it."""
+
+
+def field_resolution(model: type[Any], name: str) -> Resolution | None:
+    """The resolution of ``model``'s field ``name``: the model's own ``field_resolutions``
+    (a ``ClassVar`` for fields whose names carry no unit, such as the dc-iv points' ``v``, ``i``,
+    ``p``), else ``resolution_of(name)``."""
+    own: dict[str, Resolution] = getattr(model, "field_resolutions", {})
+    return own.get(name) or resolution_of(name)
 
 
 @cache
@@ -272,7 +281,7 @@ def _plan_of(model: type[BaseModel]) -> _Plan | None:
         if models:
             nested.append((name, _plan_of(models[0]) if len(models) == 1 else None))
         elif args == [float]:
-            found = resolution_of(name)
+            found = field_resolution(model, name)
             if found is not None:
                 (float_lists if is_list else floats).append((name, found.scale))
         elif is_list or any(get_origin(a) in (dict, list) or a in (dict, list) for a in args):
@@ -288,7 +297,7 @@ def document_resolutions(schema: dict[str, Any], model: type[Any]) -> None:
     if getattr(model, "model_config", {}).get("extra") == "allow":
         schema["description"] = f"{schema.get('description', '').rstrip()} {EXTRA_KEYS_TEXT}"
     for name, prop in schema.get("properties", {}).items():
-        found = resolution_of(name)
+        found = field_resolution(model, name)
         if found is None or not _is_numeric(prop):
             continue
         description = prop.get("description", "").rstrip()

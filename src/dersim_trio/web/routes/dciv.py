@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_response
 
 from dersim_trio.api.common import DeviceQuery, ErrorBody
-from dersim_trio.api.dciv import DcIv
+from dersim_trio.api.dciv import DcIv, round_dc_iv_payload
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.api_docs import tagged
 from dersim_trio.web.bodies import json_response
@@ -28,9 +30,10 @@ def dciv_blueprint(controller: Controller) -> Blueprint:
 
         Device 0 unless ?device= names another (an unknown device is a 404 device_not_found).
         For PV and HybridDC devices, at the irradiance and cell temperature of the last tick;
-        p in W. Other device types: 404 not_applicable.
+        v in V (0.1), i in A (0.01), p in W (1). Other device types: 404 not_applicable.
         """
         index = device_query(request.args.get("device"), controller.devices)
-        return json_response(controller.dc_iv(index))
+        rounded = round_dc_iv_payload(controller.dc_iv(index).model_dump())
+        return json_response(json.dumps(rounded, separators=(",", ":")))
 
     return bp
