@@ -132,6 +132,8 @@ class PageProbe:
     def screenshot(self, name: str, *, full_page: bool = True) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
+        if full_page:  # from the top: a sticky header scrolled along would sit mid-picture
+            self.page.evaluate("window.scrollTo(0, 0)")
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
