@@ -422,36 +422,25 @@ def test_hybrid_arrays_share_the_runs_solar_site_and_the_pv_orientation_flags() 
     assert plates[0].array.tilt_deg == 35.0
 
 
-def test_the_grid_block_is_the_model_construct_instance() -> None:
-    """The snapshot's grid-support block is built without ``model_construct`` (its cost, per
-    device-tick): the instance is the one ``model_construct`` makes, the snapshot's validation
-    takes it, and it encodes to the same bytes."""
+def test_the_grid_block_row_is_a_valid_grid_support_status_and_is_shared_while_unchanged() -> None:
+    """The snapshot's grid-support block is a plain row built by the engine (no model per
+    device-tick): it validates as ``GridSupportStatus``, the published snapshot carries it, and
+    the next tick reuses the same row while nothing in it changed."""
     from dersim_trio.api.schema import GridSupportStatus
-    from dersim_trio.engine.core import _grid_block
 
-    values: dict[str, object] = {
-        "functions": ["volt_var", "freq_droop"],
-        "target_q_kvar": -1.25,
-        "p_limit_kw": 9.0,
-        "v_ref_pct": 100.5,
-        "reactive_mode": "volt_var",
-        "p_limit_by": "volt_var",
-        "v_pct": 103.0,
-        "phase_voltage_pu": [1.02, 1.03, 1.04],
-        "rocof_hz_per_s": -0.25,
-    }
-    fast = _grid_block(**dict(values))
-    reference = GridSupportStatus.model_construct(**dict(values))
-    assert fast == reference
-    assert fast.model_fields_set == reference.model_fields_set
-    assert fast.__pydantic_extra__ is None
-    assert fast.__pydantic_private__ is None
-    assert fast.model_dump_json() == reference.model_dump_json()
-    assert GridSupportStatus.model_validate(fast.model_dump()) == fast
-    snap = build_engine(parse_args(["-d", "PV-3Phase"]), datetime(2026, 6, 21, 12, tzinfo=UTC))
-    first = snap.initial()[0]
-    rebuilt = Snapshot.model_validate(first.model_dump() | {"grid_support": fast})
-    assert encode(rebuilt) == encode(Snapshot.model_validate(rebuilt.model_dump()))
+    eng = build_engine(parse_args(["-d", "PV-3Phase"]), datetime(2026, 6, 21, 12, tzinfo=UTC))
+    eng.step()
+    first = eng.step()
+    cached = eng.devices[0].grid_status
+    assert cached is not None
+    row = cached[1]
+    assert GridSupportStatus.model_validate(row).model_dump() == row
+    assert first[0].grid_support == GridSupportStatus.model_validate(row)
+    eng.devices[0].inputs.irradiance_w_m2 = 0.0  # P changes, the block's values do not
+    eng.step()
+    again = eng.devices[0].grid_status
+    assert again is not None
+    assert again[1] is row
 
 
 def test_a_non_finite_grid_value_fails_the_tick() -> None:

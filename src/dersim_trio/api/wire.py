@@ -132,6 +132,7 @@ class _FloatPlan:
 
 _FLOAT_OR_NONE = frozenset({float, type(None)})
 _PLAIN = frozenset({str, int, bool, type(None)})
+_STR = frozenset({str})
 
 
 def _rules_of(model: type[BaseModel]) -> _ModelRules:
@@ -343,9 +344,16 @@ def _check_fields(
                     if type(value) is not int or (rule.ge is not None and value < rule.ge):
                         raise _fail(owner, where, value, f"not an integer >= {rule.ge:g}")
         elif kind == "list_str":
-            for value, owner in zip(column, owners, strict=True):
-                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                    raise _fail(owner, where, value, "not a list of strings")
+            # Rows share their lists (the grid block's ``functions`` is one list per settings
+            # object), so each distinct list is checked once.
+            distinct = {id(value): value for value in column}
+            if not all(
+                isinstance(value, list) and set(map(type, value)) <= _STR
+                for value in distinct.values()
+            ):
+                for value, owner in zip(column, owners, strict=True):
+                    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                        raise _fail(owner, where, value, "not a list of strings")
         elif kind == "list_float":
             if set(map(type, column)) != {list}:
                 for value, owner in zip(column, owners, strict=True):

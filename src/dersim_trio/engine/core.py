@@ -30,7 +30,6 @@ from typing import Protocol
 from pydantic_core import to_json
 
 from dersim_trio.api.schema import (
-    GridSupportStatus,
     Snapshot,
     round_snapshot_payload,
 )
@@ -111,7 +110,7 @@ class DeviceSlot:
     """The source impedance in front of the device (None: a stiff grid)."""
     voltage_rise_pu: float = 0.0
     """Terminal minus source voltage for the P and Q of the last tick (weak grid only)."""
-    grid_status: tuple[tuple[float, ...], GridSupportStatus] | None = None
+    grid_status: tuple[tuple[float, ...], Row] | None = None
     """The last grid-support block of the snapshot and its phase voltages."""
     last_frequency_hz: float | None = None
     """The grid frequency of the last tick (the snapshot's ROCOF)."""
@@ -299,7 +298,7 @@ class Engine:
         tick: int,
         timestamp: str,
         clock_time: str,
-        grid_block: GridSupportStatus | None,
+        grid_block: Row | None,
     ) -> Row:
         ac = measure(
             slot.ac_type,
@@ -363,7 +362,7 @@ class Engine:
             "asset_type": model.asset_type,
             "device_index": slot.index,
             "asset": dict(out.asset),
-            "grid_support": None if grid_block is None else vars(grid_block),
+            "grid_support": grid_block,
         }
 
 
@@ -418,35 +417,14 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
 
 
-_GRID_BLOCK_FIELDS = frozenset(GridSupportStatus.model_fields)
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-
-
-def _grid_block(**values: object) -> GridSupportStatus:
-    """A ``GridSupportStatus`` from values known to be valid, built as ``model_construct``
-    builds it (the instance dict, the set of fields set, no extra, no private attributes)
-    without its per-field default and alias handling, a third of its cost: up to every
-    device's block changes every tick with every function enabled (``BENCHMARKS.md``).
-    ``tests/test_engine.py`` checks the result equals ``model_construct``'s."""
-    block = _new_object(GridSupportStatus)
-    _set_attribute(block, "__dict__", values)
-    _set_attribute(block, "__pydantic_fields_set__", _GRID_BLOCK_FIELDS)
-    _set_attribute(block, "__pydantic_extra__", None)
-    _set_attribute(block, "__pydantic_private__", None)
-    return block
-
-
 def _grid_support(
     slot: DeviceSlot, phase_v_pu: tuple[float, ...], rocof_hz_per_s: float
-) -> GridSupportStatus | None:
-    """The snapshot's grid-support block, built once per change of its values.
+) -> Row | None:
+    """The snapshot's grid-support block (a ``GridSupportStatus`` row), built once per change
+    of its values and shared by the ticks that follow while nothing changes.
 
-    A model instance passes the snapshot's validation as it is, so the block is built
-    without validation (``_grid_block``) after the one check its validation would make of
-    these values (finite numbers; the function and mode names come from the settings): a NaN
-    still fails the tick. (Validating the block costs about 7 µs per device-tick, a quarter of
-    a PV unit's whole snapshot validation; ``BENCHMARKS.md``.)"""
+    The row is checked against the schema with the rest of the tick (``api.wire``); the
+    finite test here names the device and the values when a grid function made a NaN."""
     grid = slot.supervisor.grid
     if grid is None:
         return None
@@ -456,15 +434,15 @@ def _grid_support(
     if cached is not None:  # compared field by field: no key built per device-tick
         phases, block = cached
         if (
-            block.target_q_kvar == q
-            and block.p_limit_kw == p
-            and block.v_ref_pct == v_ref
-            and block.v_pct == v_pct
-            and block.rocof_hz_per_s == rocof_hz_per_s
+            block["target_q_kvar"] == q
+            and block["p_limit_kw"] == p
+            and block["v_ref_pct"] == v_ref
+            and block["v_pct"] == v_pct
+            and block["rocof_hz_per_s"] == rocof_hz_per_s
             and phases == phase_v_pu
-            and block.p_limit_by == by
-            and block.reactive_mode == mode
-            and block.functions is functions  # one list per settings object
+            and block["p_limit_by"] == by
+            and block["reactive_mode"] == mode
+            and block["functions"] is functions  # one list per settings object
         ):
             return block
     # One test for all: a sum is finite only when every term is (the terms are bounded far
@@ -475,19 +453,19 @@ def _grid_support(
             f"(target_q_kvar {q}, p_limit_kw {p}, v_ref_pct {v_ref}, v_pct {v_pct}, "
             f"rocof_hz_per_s {rocof_hz_per_s}, phase_voltage_pu {list(phase_v_pu)})"
         )
-    status = _grid_block(
-        functions=functions,
-        target_q_kvar=q,
-        p_limit_kw=p,
-        v_ref_pct=v_ref,
-        reactive_mode=mode,
-        p_limit_by=by,
-        v_pct=v_pct,
-        phase_voltage_pu=list(phase_v_pu),
-        rocof_hz_per_s=rocof_hz_per_s,
-    )
-    slot.grid_status = (phase_v_pu, status)
-    return status
+    block = {
+        "functions": functions,
+        "target_q_kvar": q,
+        "p_limit_kw": p,
+        "v_ref_pct": v_ref,
+        "reactive_mode": mode,
+        "p_limit_by": by,
+        "v_pct": v_pct,
+        "phase_voltage_pu": list(phase_v_pu),
+        "rocof_hz_per_s": rocof_hz_per_s,
+    }
+    slot.grid_status = (phase_v_pu, block)
+    return block
 
 
 def encode(snapshot: Snapshot) -> bytes:
