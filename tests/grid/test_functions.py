@@ -187,6 +187,21 @@ def test_a_step_inside_a_tick_trips_clearing_time_after_the_step() -> None:
     assert event.time_s == pytest.approx(0.86, abs=SUB_STEP_S + 1e-9)
 
 
+@pytest.mark.parametrize("category", ["I", "II", "III"])
+def test_a_grid_exactly_at_a_voltage_setting_is_not_beyond_it(category: str) -> None:
+    """IEEE 1547-2018 §6.4.1: the unit trips when the voltage is above OV1 (1.10 pu) or below
+    UV1; at exactly 1.10 pu (1.1 × 100 is 110.00000000000001 in floating point) it runs on,
+    and the enter-service window and the momentary-cessation region hold their ends too."""
+    settings = abnormal_defaults(category)  # type: ignore[arg-type]
+    for v in (1.1, settings.lv.must_trip[0].threshold / 100.0):
+        monitor = TripMonitor()
+        for t in range(100):  # 150 s, beyond every clearing time
+            assert monitor.advance(settings, t * 1.5, 1.5, steady(v)) is None, v
+    assert region(category, settings, GridSample(1.1, 1.1, 60.0)) == "continuous"  # type: ignore[arg-type]
+    assert EnterServiceSettings().in_window(1.05, 1.05, 60.0)
+    assert EnterServiceSettings().in_window(0.917, 0.917, 60.0)
+
+
 def test_returning_inside_the_thresholds_resets_the_timer() -> None:
     settings = abnormal_defaults("III")
     monitor = TripMonitor()

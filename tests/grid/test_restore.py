@@ -1,6 +1,6 @@
 """Output restored after momentary cessation within the standard's restore time.
 
-IEEE 1547-2018 §6.4.2.7 (restore output after voltage ride-through), with Table 15 (abnormal
+IEEE 1547-2018 §6.4.2.7 (restore output after voltage ride-through), with Table 16 (abnormal
 performance category III, voltage ride-through): below 0.50 pu a category III DER shall cease to
 energize (momentary cessation) without tripping, and when the applicable voltage returns into the
 continuous operation range it shall restore its output, active current at least 80 % of its

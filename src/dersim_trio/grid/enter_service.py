@@ -56,8 +56,8 @@ class EnterServiceSettings:
     def in_window(self, v_lo_pu: float, v_hi_pu: float, f_hz: float) -> bool:
         """True when every phase voltage and the frequency are inside the window."""
         return (
-            v_lo_pu * 100.0 >= self.es_v_lo_pct
-            and v_hi_pu * 100.0 <= self.es_v_hi_pct
+            v_lo_pu >= self.es_v_lo_pct / 100.0
+            and v_hi_pu <= self.es_v_hi_pct / 100.0
             and self.es_hz_lo <= f_hz <= self.es_hz_hi
         )
 

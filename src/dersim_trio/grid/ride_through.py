@@ -56,9 +56,9 @@ def voltage_region(
     """The voltage ride-through region for the lowest and highest phase voltages."""
     lv_mc = trip.lv.mom_cess_v_pct
     hv_mc = trip.hv.mom_cess_v_pct
-    if lv_mc is not None and v_lo_pu * 100.0 <= lv_mc:
+    if lv_mc is not None and v_lo_pu <= lv_mc / 100.0:
         return "momentary_cessation"
-    if hv_mc is not None and v_hi_pu * 100.0 >= hv_mc and v_hi_pu > CONTINUOUS_V_PU[1]:
+    if hv_mc is not None and v_hi_pu >= hv_mc / 100.0 and v_hi_pu > CONTINUOUS_V_PU[1]:
         return "momentary_cessation"
     region: Region = "continuous"
     if v_hi_pu > CONTINUOUS_V_PU[1]:

@@ -113,11 +113,13 @@ def _points(settings: TripSettings) -> Iterator[tuple[str, int, TripPoint]]:
 
 
 def beyond(key: str, point: TripPoint, sample: GridSample) -> bool:
-    """True when ``sample`` is beyond the must-trip threshold of ``point``."""
+    """True when ``sample`` is beyond the must-trip threshold of ``point``. Voltages are compared
+    in per unit (the setting divided by 100), so that a grid exactly at the setting is not
+    beyond it: in binary floating point 1.1 × 100 is 110.00000000000001, above 110."""
     if key == "lv":
-        return sample.v_lo_pu * 100.0 < point.threshold
+        return sample.v_lo_pu < point.threshold / 100.0
     if key == "hv":
-        return sample.v_hi_pu * 100.0 > point.threshold
+        return sample.v_hi_pu > point.threshold / 100.0
     if key == "lf":
         return sample.f_hz < point.threshold
     return sample.f_hz > point.threshold
@@ -133,22 +135,18 @@ class TripMonitor:
 
     def _quiet(self, settings: TripSettings, sample: GridSample) -> bool:
         """True when ``sample`` is beyond no threshold (the band is computed once per settings:
-        the highest low-voltage, lowest high-voltage, highest under- and lowest over-frequency
-        threshold)."""
+        the highest low-voltage, lowest high-voltage (both in pu, see ``beyond``), highest
+        under- and lowest over-frequency threshold)."""
         if settings is not self._band_of:
             self._band_of = settings
             self._band = (
-                max((p.threshold for p in settings.lv.must_trip), default=-math.inf),
-                min((p.threshold for p in settings.hv.must_trip), default=math.inf),
+                max((p.threshold / 100.0 for p in settings.lv.must_trip), default=-math.inf),
+                min((p.threshold / 100.0 for p in settings.hv.must_trip), default=math.inf),
                 max((p.threshold for p in settings.lf.must_trip), default=-math.inf),
                 min((p.threshold for p in settings.hf.must_trip), default=math.inf),
             )
         lv, hv, lf, hf = self._band
-        return (
-            sample.v_lo_pu * 100.0 >= lv
-            and sample.v_hi_pu * 100.0 <= hv
-            and lf <= sample.f_hz <= hf
-        )
+        return sample.v_lo_pu >= lv and sample.v_hi_pu <= hv and lf <= sample.f_hz <= hf
 
     def advance(
         self,
