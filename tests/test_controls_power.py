@@ -23,6 +23,7 @@ from dersim_trio.api.controls import (
     CommandRequest,
     ControlsUpdate,
 )
+from dersim_trio.api.grid_support import GridSupportUpdate
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine
 from dersim_trio.errors import ControlsRejected
@@ -413,18 +414,22 @@ def test_a_fuel_cell_leaving_idle_is_reported_running_while_it_ramps_up(kit: typ
 def test_a_fuel_cell_restarting_after_a_fault_delivers_only_once_running(
     kit: type[Kit],
 ) -> None:
-    """Fault, clear, reset: 5 s starting with P = Q = 0, then running while the ramp climbs.
+    """Fault, clear, reset: 5 s starting with P = Q = 0, then running while the ramp climbs
+    (the IEEE 1547 enter-service delay that follows the restart set to 0 and its ramp to 1 s,
+    so the fuel cell's own ramp is what shows).
 
     Before the fix the ticks after the start-up reported starting with P = 0.75, 1.5, 2.25 kW
     and Q = 0 despite the var setpoint.
     """
-    engine, controller = rig(kit, "-d", "Fuelcell-3Phase")
+    engine, controller = rig(kit, "-d", "Fuelcell-3Phase", "--enter_service_delay_s", "0")
+    controller.update_grid_support(
+        0, GridSupportUpdate.model_validate({"enter_service": {"es_rmp_tms_s": 1.0}})
+    )
     put(controller, active_power_setpoint_kw=5.0, reactive_power_setpoint_kvar=1.0)
     controller.inject_fault(0, "grid_disconnect")
     controller.clear_fault(0)
     [record] = controller.command(CommandRequest(command="reset", device=0))
     assert record.outcome == "accepted"
-    controller.command(CommandRequest(command="enter_service", device=0))
     snaps = steps(engine, 6)
     for snap in snaps:
         assert_within_ratings(engine, snap)

@@ -2,10 +2,11 @@
 
 The walks (``/tmp/api_spec.md``, "Commands"; IEEE 1547-2018 §4.10 for enter service):
 stop: running → shutting_down (``--shutdown_time_s``) → off; start: off → starting
-(``--startup_time_s``) → running; cease_to_energize: output 0, out_of_service; enter_service:
-out_of_service → entering_service (``--enter_service_delay_s``) → in_service, then the IEEE 1547
-enter-service ramp; a fault latches
-the inverter in ``fault`` until the condition has cleared and ``reset`` is sent.
+(``--startup_time_s``) → running, then entering service as after a trip (the enter-service delay
+and ramp; a reset after a fault the same); cease_to_energize: output 0, out_of_service;
+enter_service: out_of_service → entering_service (``--enter_service_delay_s``) → in_service,
+then the IEEE 1547 enter-service ramp; a fault latches the inverter in ``fault`` until the
+condition has cleared and ``reset`` is sent.
 
 The engine ticks every 0.5 simulated seconds. Each window is checked half a tick inside and half
 a tick outside its end, never on the boundary.
@@ -156,11 +157,36 @@ def test_stop_ramps_the_output_to_zero_over_the_shutdown_time_then_off(kit: type
     assert "stopped" in snap.status.message
 
 
-def test_start_waits_the_startup_time_in_starting_then_runs(kit: type[Kit]) -> None:
+def after_start_enters_service(rig: Rig) -> None:
+    """From the end of the start-up time: running, but out of the grid until the IEEE 1547
+    enter-service delay has passed inside the window; then the enter-service ramp (300 s by
+    default) from 0 (IEEE 1547-2018 §4.10: starting to energize is entering service)."""
+    snap = rig.at(outside(STARTUP_S))
+    assert (snap.status.inverter_state, snap.status.service_state) == (
+        "standby",  # a running inverter that is not in service yet
+        "entering_service",
+    )
+    assert snap.metrics.power_kw == 0.0
+    snap = rig.at(STARTUP_S + inside(ENTER_DELAY_S))
+    assert snap.status.service_state == "entering_service"
+    assert snap.metrics.power_kw == 0.0
+    snap = rig.at(STARTUP_S + outside(ENTER_DELAY_S))
+    assert (snap.status.inverter_state, snap.status.service_state) == ("running", "in_service")
+    w_max = rig.engine.devices[0].model.rating.w_max_kw
+    assert snap.metrics.power_kw == pytest.approx(w_max * TICK_S / 300.0)
+    assert snap.status.grid_state == "entering_service"
+
+
+def test_start_waits_the_startup_time_then_enters_service_like_after_a_trip(
+    kit: type[Kit],
+) -> None:
     rig = battery(kit)
     rig.send("stop")
     rig.at(outside(SHUTDOWN_S))
-    assert rig.send("start") == "accepted"
+    records = rig.controller.command(CommandRequest(command="start", device=0))
+    rig.mark_s = rig.now_s
+    assert records[0].outcome == "accepted"
+    assert "entering_service: the IEEE 1547 enter-service delay of 3.5 s" in records[0].detail
     snap = rig.at(TICK_S)
     assert (snap.status.inverter_state, snap.status.service_state) == (
         "starting",
@@ -169,10 +195,31 @@ def test_start_waits_the_startup_time_in_starting_then_runs(kit: type[Kit]) -> N
     snap = rig.at(inside(STARTUP_S))
     assert snap.status.inverter_state == "starting"
     assert snap.metrics.power_kw == 0.0
-    snap = rig.at(outside(STARTUP_S))
-    assert snap.status.inverter_state == "running"
-    assert snap.status.service_state == "in_service"
+    after_start_enters_service(rig)
+
+
+def test_a_start_while_shutting_down_resumes_without_a_new_wait(kit: type[Kit]) -> None:
+    """The unit never stopped energizing: it runs on in service, no enter-service delay."""
+    rig = battery(kit)
+    rig.send("stop")
+    rig.at(TICK_S)
+    assert rig.send("start") == "accepted"
+    snap = rig.at(TICK_S)
+    assert (snap.status.inverter_state, snap.status.service_state) == ("running", "in_service")
     assert snap.metrics.power_kw == pytest.approx(4.0)
+
+
+def test_a_start_keeps_a_unit_that_ceased_to_energize_out_of_service(kit: type[Kit]) -> None:
+    """``cease_to_energize`` holds: a start brings the inverter up, ``enter_service`` is still
+    what lets it energize."""
+    rig = battery(kit)
+    rig.send("cease_to_energize")
+    rig.send("stop")
+    rig.at(outside(SHUTDOWN_S))
+    assert rig.send("start") == "accepted"
+    snap = rig.at(outside(STARTUP_S) + ENTER_DELAY_S + 5)
+    assert snap.status.service_state == "out_of_service"
+    assert snap.metrics.power_kw == 0.0
 
 
 def test_repeated_commands_are_rejected_with_the_reason(kit: type[Kit]) -> None:
@@ -278,9 +325,7 @@ def test_clearing_then_reset_restarts_through_starting(kit: type[Kit]) -> None:
     assert rig.send("reset") == "accepted"
     assert rig.controller.faults(0).latched is False
     assert rig.at(inside(STARTUP_S)).status.inverter_state == "starting"
-    snap = rig.at(outside(STARTUP_S))
-    assert snap.status.inverter_state == "running"
-    assert snap.metrics.power_kw == pytest.approx(4.0)
+    after_start_enters_service(rig)
 
 
 def test_a_unit_stopped_while_faulted_stays_off_after_the_reset(kit: type[Kit]) -> None:

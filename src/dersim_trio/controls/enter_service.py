@@ -25,6 +25,14 @@ settings, counted by the same ``grid.enter_service.ReEntry`` as the return after
 here); ``--enter_service_delay_s`` is their default delay. Without grid support,
 ``advance`` counts ``OperatingTimes.enter_service_delay_s`` against the default window.
 
+Starting the inverter is entering service too (§4.10 applies whenever the DER begins to
+energize the grid, not only after a trip): when ``start`` (from off) or a ``reset`` (after a
+fault) sends the inverter through ``starting``, the service state goes from ``in_service`` to
+``entering_service`` (``inverter_started``), so after its start-up time the unit waits the
+enter-service delay inside the window and ramps, as after a trip. A ``start`` while shutting
+down resumes a unit that never stopped energizing: no new wait. The simulation itself begins
+with every unit in service, as if it had been running before.
+
 The table maps ``(state, event)`` to the next state or a refusal detail; every pair of a state
 and an operator event is listed. The state reported in snapshots combines this one with the
 inverter's (``supervisor.service_state``): an inverter that is off or faulted is out of
@@ -107,6 +115,18 @@ class EnterService:
                 f"{ENTER_SERVICE_FREQUENCY_HZ[0]:g}..{ENTER_SERVICE_FREQUENCY_HZ[1]:g} Hz"
             )
         return ServiceOutcome(True, previous, rule, detail)
+
+    def inverter_started(self) -> bool:
+        """The inverter was started (``start`` from off, or a ``reset`` that restarts it after a
+        fault): it begins to energize the grid anew, which IEEE 1547-2018 §4.10 makes an
+        entering of service. From ``in_service`` it waits the delay again (True); a unit the
+        operator holds ceased to energize stays out of service, and one already entering
+        service goes on waiting (False)."""
+        if self.state != "in_service":
+            return False
+        self.state = "entering_service"
+        self.delay_counted_s = 0.0
+        return True
 
     def complete(self) -> bool:
         """The delay, counted elsewhere (the grid support's enter-service function), is over;

@@ -47,7 +47,9 @@ unit ``out_of_service`` and ``disconnected`` until it has re-entered service (an
 operator's ramp from 0), while after momentary cessation the output returns at once to the
 ramped command it had (IEEE 1547-2018 §6.4.2.7: restored within 0.4 s). The operator's
 ``enter_service`` waits and ramps through the grid support's enter-service function, the same
-one as the re-entry after a trip. Trips are logged
+one as the re-entry after a trip, and so does a ``start`` or ``reset`` that restarts the inverter
+(IEEE 1547-2018 §4.10: starting to energize is entering service; ``enter_service``
+``inverter_started``). Trips are logged
 on ``dersim_trio.Grid``.
 
 Logging (the device index is in every message): reversions and reactive clamps on
@@ -185,12 +187,25 @@ class DeviceSupervisor:
                 f"the fault condition {present} is still present: clear it first "
                 "(DELETE .../faults), then reset"
             )
-        if outcome.accepted:
-            if name == "reset":
-                self.faults.reset()
-            elif name == "stop" and outcome.state == "shutting_down":
-                self.shutdown_from_kw = abs(self.last_active_power_kw)
-        return outcome.accepted, outcome.detail
+        if not outcome.accepted:
+            return False, outcome.detail
+        if name == "reset":
+            self.faults.reset()
+        elif name == "stop" and outcome.state == "shutting_down":
+            self.shutdown_from_kw = abs(self.last_active_power_kw)
+        if outcome.state == "starting" and self.service.inverter_started():
+            gs = self.grid
+            if gs is None:
+                delay = f"{times.enter_service_delay_s:g} s"
+            else:  # one wait with the re-entry after a trip (``grid.enter_service``)
+                gs.start_entering()
+                es = gs.settings.enter_service
+                delay = f"{es.es_dly_tms_s:g} s, then the {es.es_rmp_tms_s:g} s ramp"
+            return True, (
+                f"{outcome.detail}; then entering_service: the IEEE 1547 enter-service "
+                f"delay of {delay}"
+            )
+        return True, outcome.detail
 
     def inject_fault(self, fault: FaultType, times: OperatingTimes) -> Outcome:
         """A fault condition appears: the inverter trips into fault."""
@@ -310,17 +325,20 @@ class DeviceSupervisor:
             log_lab.info("device %d: inverter %s → %s", index, before, after)
         if self.service.state == "entering_service":
             running = operation.state == "running"
+            # the delay counts the time the inverter has run in this step (it may have started
+            # inside it)
+            dt_run = min(dt_s, operation.time_in_state_s) if running else dt_s
             if self.grid is not None:  # the enter-service function's window, delay and ramp
                 sample = grid or GridSample(
                     env.grid_voltage_pu, env.grid_voltage_pu, env.grid_frequency_hz
                 )
                 entered = (
-                    self.grid.advance_entering(sample, dt_s, running) and self.service.complete()
+                    self.grid.advance_entering(sample, dt_run, running) and self.service.complete()
                 )
             else:
                 in_window = grid_in_window(env.grid_voltage_pu, env.grid_frequency_hz)
                 entered = self.service.advance(
-                    dt_s, times.enter_service_delay_s, running and in_window
+                    dt_run, times.enter_service_delay_s, running and in_window
                 )
             if entered:
                 log_lab.info("device %d: entering_service → in_service", index)
