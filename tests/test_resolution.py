@@ -12,6 +12,7 @@ depend on how Python would print the parsed float.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from decimal import Decimal
@@ -32,7 +33,12 @@ from dersim_trio.api.resolution import (
     resolution_of,
     round_payload,
 )
-from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
+from dersim_trio.api.schema import (
+    ASSET_MODELS,
+    Snapshot,
+    round_snapshot_payload,
+    rounded_snapshot_copy,
+)
 from dersim_trio.engine.core import encode
 
 if TYPE_CHECKING:
@@ -251,6 +257,24 @@ def test_every_float_of_an_encoded_snapshot_is_within_its_resolution(
 def test_the_declared_plan_and_the_key_by_key_walk_agree(kit: type[Kit], device_type: str) -> None:
     for snapshot in engine_snapshots(kit, device_type, ticks=5):
         assert round_snapshot_payload(snapshot.model_dump()) == round_payload(snapshot.model_dump())
+
+
+@pytest.mark.parametrize("device_type", DEVICE_TYPES)
+def test_the_rounded_copy_is_the_rounded_row_and_leaves_the_row_alone(
+    kit: type[Kit], device_type: str
+) -> None:
+    """``payload_copier`` (one pass) against the copy then the key-by-key rounding, on rows
+    with every part a tick has (the grid-support block, phase lists, the asset's extra keys)."""
+    engine = kit.make_engine("-d", device_type, "-N", "2", *NOON)
+    for _ in range(4):
+        tick = engine.step()
+    for row in tick.rows:
+        before = copy.deepcopy(row)
+        rounded = rounded_snapshot_copy(row)
+        assert row == before  # untouched: the history keeps full precision
+        expected = round_payload(copy.deepcopy(row))
+        assert json.dumps(rounded) == json.dumps(expected)  # values and key order
+        assert rounded != row  # something was rounded
 
 
 def test_the_engine_snapshot_keeps_full_precision(kit: type[Kit]) -> None:

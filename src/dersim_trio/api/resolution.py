@@ -249,8 +249,11 @@ def payload_rounder(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[s
                 scaled = value * scale
                 if -limit < scaled < limit:
                     node[key] = ((scaled + snap) - snap) / scale
-        for key, scale in plan.float_lists:
-            node[key] = [quantize(v, scale) for v in node[key]]
+        for key, scale in plan.float_lists:  # quantize, inlined
+            node[key] = [
+                ((x + snap) - snap) / scale if -limit < (x := v * scale) < limit else v
+                for v in node[key]
+            ]
         for key, sub in plan.nested:
             child = node[key]
             if child is None:
@@ -265,6 +268,54 @@ def payload_rounder(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[s
         return node
 
     return apply
+
+
+def payload_copier(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function that returns a rounded copy of ``model``'s plain form, leaving the original as
+    it is: the same result as ``payload_rounder(model)(copy_payload(node))`` in one pass. Each
+    dict of a planned model is copied flat (``dict``, in C) and only its planned entries are
+    replaced: its float fields by their rounded values, its float lists and nested parts by
+    rounded copies; every other value is a scalar and is shared. About a third faster than the
+    copy and the rounding one after the other on a tick's rows (``scripts/bench_wire.py``)."""
+    top = _plan_of(model)
+    if top is None:
+        return lambda node: round_payload(copy_payload(node))
+
+    def copy(
+        node: dict[str, Any],
+        plan: _Plan = top,
+        limit: float = _LIMIT,
+        snap: float = _SNAP,
+    ) -> dict[str, Any]:
+        out = dict(node)
+        for key, scale in plan.floats:
+            value = out[key]
+            if value is not None:
+                scaled = value * scale
+                if -limit < scaled < limit:
+                    out[key] = ((scaled + snap) - snap) / scale
+        for key, scale in plan.float_lists:  # quantize, inlined
+            out[key] = [
+                ((x + snap) - snap) / scale if -limit < (x := v * scale) < limit else v
+                for v in out[key]
+            ]
+        for key, sub in plan.nested:
+            child = out[key]
+            if child is None:
+                continue
+            if sub is None:
+                out[key] = round_payload(copy_payload(child))
+            elif type(child) is list:
+                out[key] = [copy(item, sub) for item in child]
+            else:
+                out[key] = copy(child, sub)
+        return out
+
+    return copy
+
+
+_SCALARS = (str, int, bool)
+"""Types a list may hold that no rounding touches."""
 
 
 def _plan_of(model: type[BaseModel]) -> _Plan | None:
@@ -284,6 +335,8 @@ def _plan_of(model: type[BaseModel]) -> _Plan | None:
             found = field_resolution(model, name)
             if found is not None:
                 (float_lists if is_list else floats).append((name, found.scale))
+        elif is_list and all(a in _SCALARS for a in args):
+            continue  # a list of strings, ints or booleans: nothing to round, shared as it is
         elif is_list or any(get_origin(a) in (dict, list) or a in (dict, list) for a in args):
             nested.append((name, None))
     return _Plan(tuple(floats), tuple(float_lists), tuple(nested))

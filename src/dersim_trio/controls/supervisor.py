@@ -365,11 +365,24 @@ class DeviceSupervisor:
             if not (bounds.droop_kw is None and bounds.p_max_kw >= w - _EPS_KW):
                 self._grid_bounds = bounds
         self._energize = True
-        if controls.is_default and operation.state == "running" and self._grid_bounds is None:
-            self._p_cap_kw = math.inf
+        if controls.is_default and operation.state == "running":
+            # no setpoint, no ramp, no reactive cap: only the grid's bounds, if any, apply
             self._q_scale = 1.0
             self.ramp_kw = None
-            return _DEFAULT
+            grid_bounds = self._grid_bounds
+            if grid_bounds is None:
+                self._p_cap_kw = math.inf
+                return _DEFAULT
+            setpoint, limit_pct, p_cap = self._apply_bounds(
+                grid_bounds,
+                asset,
+                model.rating.w_max_kw,
+                None,
+                controls.active_power_limit_pct,
+                math.inf,
+            )
+            self._p_cap_kw = p_cap
+            return Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
 
         rating = model.rating
         w_max = rating.w_max_kw
