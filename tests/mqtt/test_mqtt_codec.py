@@ -13,6 +13,7 @@ from dersim_trio.protocols.mqtt.codec import (
     Reply,
     Request,
     RequestHandler,
+    UnknownDevice,
     batch_payload,
 )
 from dersim_trio.service.build import device_identity
@@ -40,17 +41,56 @@ def test_topic_names_of_a_process_owning_devices_10_to_12() -> None:
         ("dersim/feeder/10/set/controls", Request(10, "set/controls")),
         ("dersim/feeder/12/commands", Request(12, "commands")),
         ("dersim/feeder/11/set/nothing", Request(11, "set/nothing")),
-        ("dersim/feeder/9/commands", None),  # another process's device
+        ("dersim/feeder/9/commands", None),  # another shard's device
         ("dersim/feeder/13/commands", None),
-        ("dersim/feeder/010/commands", None),  # not the canonical spelling
-        ("dersim/feeder/+1/commands", None),
-        ("dersim/feeder/١١/commands", None),  # Arabic-Indic digits: not an index
+        ("dersim/feeder/19/commands", None),
         ("dersim/other/10/commands", None),
-        ("dersim/feeder/process/commands", None),
+        # no device of the fleet: the last shard answers them, this middle one does not
+        ("dersim/feeder/20/commands", None),
+        ("dersim/feeder/010/commands", None),
     ],
 )
-def test_which_topics_this_process_answers(topic: str, request_: Request | None) -> None:
-    assert FleetTopics("feeder", 3, 10).parse(topic) == request_
+def test_which_topics_a_middle_shard_answers(topic: str, request_: Request | None) -> None:
+    """Devices 10..12 of a fleet of 20."""
+    assert FleetTopics("feeder", 3, 10, fleet_device_count=20).parse(topic) == request_
+
+
+@pytest.mark.parametrize(
+    ("topic", "request_"),
+    [
+        ("dersim/feeder/19/commands", Request(19, "commands")),
+        ("dersim/feeder/16/commands", None),  # another shard's device
+        ("dersim/feeder/20/commands", UnknownDevice("20", "commands")),
+        ("dersim/feeder/100000/set/controls", UnknownDevice("100000", "set/controls")),
+        ("dersim/feeder/010/commands", UnknownDevice("010", "commands")),  # not canonical
+        ("dersim/feeder/+1/commands", UnknownDevice("+1", "commands")),
+        ("dersim/feeder/-1/commands", UnknownDevice("-1", "commands")),
+        ("dersim/feeder/١١/commands", UnknownDevice("١١", "commands")),  # Arabic-Indic digits
+        ("dersim/feeder/process/commands", UnknownDevice("process", "commands")),
+        ("dersim/other/25/commands", None),
+    ],
+)
+def test_which_topics_the_last_shard_answers(
+    topic: str, request_: Request | UnknownDevice | None
+) -> None:
+    """Devices 17..19 of a fleet of 20: they and every level naming no device of the fleet."""
+    assert FleetTopics("feeder", 3, 17, fleet_device_count=20).parse(topic) == request_
+
+
+def test_an_unknown_device_is_answered_404_naming_the_fleets_devices() -> None:
+    topics = FleetTopics("feeder", 3, 17, fleet_device_count=20)
+    reply = topics.unknown_device(UnknownDevice("010", "commands"))
+    assert reply.status == 404
+    body = json.loads(reply.body)
+    assert body["error"] == "device_not_found"
+    assert "'010'" in body["detail"]
+    assert "[0, 19]" in body["detail"]
+    assert topics.reply("010") == "dersim/feeder/010/reply"
+
+
+def test_a_process_outside_its_fleet_is_refused() -> None:
+    with pytest.raises(ValueError, match="within the fleet"):
+        FleetTopics("feeder", 3, 18, fleet_device_count=20)
 
 
 def test_the_batch_message_splices_the_snapshots_unchanged() -> None:

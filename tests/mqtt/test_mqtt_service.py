@@ -235,14 +235,18 @@ async def test_refusals_of_the_mqtt_layout(
             client.publish(f"dersim/{FLEET}/0/commands", b'{"command": "dance"}')
             answer = json.loads((await client.receive()).payload)
             assert answer["status"] == 422
-            # not this process's devices: no reply; the next request is still answered
+            # no device of the fleet: 404 on the level's reply topic; the next one is answered
             client.publish(f"dersim/{FLEET}/7/commands", b'{"command": "stop"}')
             client.publish(f"dersim/{FLEET}/01/commands", b'{"command": "stop"}')
             client.publish(f"dersim/{FLEET}/0/set/inputs", b'{"load_kw": null}')
+            for level in ("7", "01"):
+                reply = await client.receive()
+                assert reply.topic == f"dersim/{FLEET}/{level}/reply"
+                assert json.loads(reply.payload)["status"] == 404
             reply = await client.receive()
             assert reply.topic == f"dersim/{FLEET}/0/reply"
             assert json.loads(reply.payload)["status"] == 200
-        assert svc.mqtt.statistics().commands == 4  # the two for other processes are ignored
+        assert svc.mqtt.statistics().commands == 6
 
 
 async def test_telemetry_resumes_after_a_broker_restart_and_the_outage_is_counted(

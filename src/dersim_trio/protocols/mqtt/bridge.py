@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import trio
 
-from dersim_trio.protocols.mqtt.codec import FleetTopics, Reply, RequestHandler
+from dersim_trio.protocols.mqtt.codec import (
+    FleetTopics,
+    Reply,
+    Request,
+    RequestHandler,
+    UnknownDevice,
+)
 from dersim_trio.protocols.mqtt.link import (
     MqttLink,
     MqttStatistics,
@@ -55,11 +61,16 @@ class MqttBridge:
         hub: Hub,
         controller: Controller,
         *,
+        fleet_device_count: int | None = None,
         client_id: str | None = None,
     ) -> None:
+        """``fleet_device_count``: the devices of the whole fleet when this process is one of
+        its shards (default: this process's devices are the fleet)."""
         self.options = options
         self.hub = hub
-        self.topics = FleetTopics(options.fleet, hub.device_count, hub.devices.start)
+        self.topics = FleetTopics(
+            options.fleet, hub.device_count, hub.devices.start, fleet_device_count
+        )
         self.handler = RequestHandler(controller, self.topics)
         self._send, self._receive = trio.open_memory_channel[_Incoming](INBOX_SIZE)
         self._token: trio.lowlevel.TrioToken | None = None
@@ -102,12 +113,16 @@ class MqttBridge:
         request = self.topics.parse(incoming.topic)
         if request is None:
             return
-        reply = self.handler.handle(request, incoming.payload)
+        if isinstance(request, UnknownDevice):
+            reply = self.topics.unknown_device(request)
+        else:
+            reply = self.handler.handle(request, incoming.payload)
         self.commands += 1
-        self._reply(incoming, request.device, reply)
+        self._reply(incoming, request, reply)
 
-    def _reply(self, incoming: _Incoming, device: int, reply: Reply) -> None:
-        topic = incoming.response_topic or self.topics.reply(device)
+    def _reply(self, incoming: _Incoming, request: Request | UnknownDevice, reply: Reply) -> None:
+        level = request.level if isinstance(request, UnknownDevice) else request.device
+        topic = incoming.response_topic or self.topics.reply(level)
         props = reply_properties(reply.status, incoming.correlation_data)
         self.link.send(OutMessage(topic, reply.payload(), properties=props))
 
@@ -128,6 +143,6 @@ class MqttBridge:
         except trio.WouldBlock:
             request = self.topics.parse(incoming.topic)
             if request is not None:
-                self._reply(incoming, request.device, BUSY)
+                self._reply(incoming, request, BUSY)
         except trio.ClosedResourceError:
             pass
