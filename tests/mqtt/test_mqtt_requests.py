@@ -10,6 +10,7 @@ and waits on messages, never on a sleep.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ import trio
 from mqtt_support import Broker, Message, TestClient
 
 from dersim_trio.api.bodies import MAX_BODY_BYTES
+from dersim_trio.protocols.mqtt import bridge
 
 LIMIT_S = 40.0
 FLEET = "t"
@@ -256,3 +258,51 @@ async def test_each_shard_answers_its_own_devices_and_the_last_one_the_unknown_o
             neighbour = f"{shard0.http_url}/api/dersim/devices/0/controls"
             assert (await http.get(neighbour)).json()["active_power_limit_pct"] != 30
         assert len(requester.replies) == 6
+
+
+async def test_requests_beyond_the_inbox_are_answered_503_busy_and_change_nothing(
+    broker: Broker, start_service: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulator's thread is held (as a long tick holds it) while twelve requests arrive
+    through paho; when it runs again the inbox takes what fits (``INBOX_SIZE``, plus the one
+    handed straight to the waiting handler) and every request beyond is answered 503 ``busy``
+    at once, in arrival order, without being applied."""
+    monkeypatch.setattr(bridge, "INBOX_SIZE", 4)
+    count = 12
+    with trio.fail_after(LIMIT_S):
+        svc = await start_service("-d", "Batt", "-N", "1", *mqtt_flags(broker))
+        link = svc.mqtt.link
+        arrived = threading.Semaphore(0)
+        passed_on = link._on_request
+
+        def counting(*args: Any) -> None:
+            passed_on(*args)
+            arrived.release()
+
+        link._on_request = counting
+        async with TestClient(broker.port) as client, httpx.AsyncClient() as http:
+            await subscribed(client, 0)
+            requester = await Requester(client).start()
+            sent = [
+                requester.send(
+                    f"dersim/{FLEET}/0/set/controls", b'{"active_power_limit_pct": %d}' % (10 + i)
+                )
+                for i in range(count)
+            ]
+            for _ in range(count):  # holding the trio thread: nothing is taken from the inbox
+                assert arrived.acquire(timeout=LIMIT_S)
+            answers = [await requester.reply(c) for c in sent]
+            accepted = bridge.INBOX_SIZE + 1
+            assert [a["status"] for a in answers] == [200] * accepted + [503] * (count - accepted)
+            for answer in answers[accepted:]:
+                assert answer["body"]["error"] == "busy"
+                assert "try again" in answer["body"]["detail"]
+            controls = await http.get(f"{svc.http_url}/api/dersim/devices/0/controls")
+            assert controls.json()["active_power_limit_pct"] == 10 + accepted - 1
+            assert svc.mqtt.statistics().commands == count
+            # the inbox drained: the next request is applied
+            answer = await requester.ask(
+                f"dersim/{FLEET}/0/set/controls", b'{"active_power_limit_pct": 77}'
+            )
+            assert answer["status"] == 200
+            assert answer["body"]["active_power_limit_pct"] == 77

@@ -143,6 +143,7 @@ class MqttBridge:
         except trio.WouldBlock:
             request = self.topics.parse(incoming.topic)
             if request is not None:
+                self.commands += 1
                 self._reply(incoming, request, BUSY)
         except trio.ClosedResourceError:
             pass

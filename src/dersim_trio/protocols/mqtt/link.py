@@ -82,7 +82,7 @@ class MqttStatistics:
     reconnects: int
     """Connections after the first."""
     commands: int
-    """Requests answered (errors included)."""
+    """Requests answered (errors included, 503 ``busy`` too)."""
     outages: int
     """Periods without the broker: a lost connection, or a broker unreachable at start."""
     queued: int
