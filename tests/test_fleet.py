@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import sys
 from functools import partial
 from typing import Any
 
@@ -36,12 +34,13 @@ from dersim_trio.service.fleet import parse_fleet_args
 from dersim_trio.service.run import ServiceParts
 from dersim_trio.setup.config import MAX_DEVICE_COUNT, parse_args, shard_slices
 from helpers import (
-    DETERMINISTIC_START,
     FIXED_WALL,
-    Output,
+    fleet_command,
     make_config,
     release,
     running,
+    summary_of,
+    wait_serving,
     ws_url,
 )
 
@@ -52,7 +51,6 @@ REAL_GUARD_S = 20.0
 """Real seconds for one in-process service on real sockets."""
 PROCESS_GUARD_S = 240.0
 """Real seconds for a fleet of shard processes to start on a loaded 2-core machine."""
-SUMMARY_LINE = re.compile(r"summary on http://127\.0\.0\.1:(\d+)/fleet")
 
 
 # --- flags --------------------------------------------------------------------------------------
@@ -157,6 +155,20 @@ def test_bad_fleet_flags_exit_2_with_one_line(
     assert err.startswith("dersim-trio fleet: error: ")
     assert message in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("spelling", [["--fleet", "feeder"], ["--fleet=feeder"]])
+def test_the_simulators_fleet_flag_is_not_taken_for_the_supervisors_fleet_port(
+    spelling: list[str],
+) -> None:
+    """``--fleet`` (the MQTT fleet name) reaches the shards; an abbreviation of ``--fleet_port``
+    it is not."""
+    flags = ["--shards", "2", "-N", "4", "--mqtt", "mqtt://h"]
+    options = parse_fleet_args([*flags, *spelling])
+    assert options.config.mqtt is not None
+    assert options.config.mqtt.fleet == "feeder"
+    assert spelling[-1] in options.shard_argv
+    assert options.fleet_port == parse_fleet_args(flags).fleet_port  # the default
 
 
 def test_the_fleet_port_defaults_to_the_one_after_the_shards() -> None:
@@ -351,39 +363,6 @@ async def test_a_shards_websocket_refuses_another_shards_device_with_1008_naming
 
 
 # --- the supervisor as a real process ----------------------------------------------------------
-
-
-def fleet_command(*flags: str) -> tuple[str, ...]:
-    return (
-        sys.executable, "-m", "dersim_trio", "fleet", *DETERMINISTIC_START,
-        "-wp", "0", "--fleet_port", "0", *flags,
-    )  # fmt: skip
-
-
-async def summary_of(output: Output, client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
-    port = int((await output.wait_for(SUMMARY_LINE)).group(1))
-    return port, (await client.get(f"http://127.0.0.1:{port}/fleet")).json()
-
-
-async def wait_serving(
-    client: httpx.AsyncClient, summary_port: int, *, restarts: int = 0
-) -> dict[str, Any]:
-    """Poll ``/fleet`` and every shard until all run (with ``restarts`` in all) and answer."""
-    while True:
-        fleet = (await client.get(f"http://127.0.0.1:{summary_port}/fleet")).json()
-        shards = fleet["shards"]
-        if (
-            all(s["state"] == "running" for s in shards)
-            and sum(s["restarts"] for s in shards) == restarts
-        ):
-            try:
-                for s in shards:
-                    (await client.get(s["url"] + "/api/dersim/server-info")).raise_for_status()
-            except httpx.TransportError:
-                pass
-            else:
-                return fleet  # type: ignore[no-any-return]
-        await trio.sleep(0.1)
 
 
 def gone(pid: int) -> bool:
