@@ -469,6 +469,29 @@ async def test_a_killed_shard_is_restarted_and_sigterm_stops_the_fleet() -> None
 
 
 @pytest.mark.slow
+async def test_sigint_is_forwarded_to_every_shard_and_the_fleet_exits_0() -> None:
+    """A terminal's ^C: the supervisor gets SIGINT (its shards, in sessions of their own, do
+    not), forwards it, and exits 0 once both shards stopped cleanly."""
+    async with (
+        running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "2")) as output,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        with trio.fail_after(PROCESS_GUARD_S):
+            summary_port, _ = await summary_of(output, client)
+            fleet = await wait_serving(client, summary_port)
+            pids = [s["pid"] for s in fleet["shards"]]
+            output.process.send_signal(signal.SIGINT)
+            assert await output.process.wait() == 0
+            while not all(gone(pid) for pid in pids):  # noqa: ASYNC110 - other processes
+                await trio.sleep(0.05)
+        log = await output.read_to_end()
+    assert "received SIGINT: stopping every shard" in log, log
+    assert "shard 0 stopped" in log
+    assert "shard 1 stopped" in log
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.slow
 async def test_shards_stop_when_the_supervisor_is_killed() -> None:
     async with (
         running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "2")) as output,

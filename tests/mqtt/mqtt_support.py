@@ -164,6 +164,7 @@ class Message:
     topic: str
     payload: bytes
     retain: bool
+    qos: int
     correlation_data: bytes | None
     user_properties: tuple[tuple[str, str], ...]
 
@@ -257,7 +258,9 @@ class TestClient:
         props = msg.properties
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
         users = tuple(getattr(props, "UserProperty", ()) or ()) if props is not None else ()
-        message = Message(msg.topic, bytes(msg.payload), bool(msg.retain), correlation, users)
+        message = Message(
+            msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, correlation, users
+        )
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(self._send.send_nowait, message)
 
