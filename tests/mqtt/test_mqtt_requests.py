@@ -230,6 +230,14 @@ async def test_each_shard_answers_its_own_devices_and_the_last_one_the_unknown_o
         )
         async with TestClient(broker.port) as client, httpx.AsyncClient() as http:
             await subscribed(client, 0, 2)
+            await client.subscribe(f"dersim/{FLEET}/+/telemetry")
+            seen: set[int] = set()
+            while len(seen) < 4:  # each shard publishes its devices under their fleet indices
+                message = await client.receive(f"dersim/{FLEET}/+/telemetry")
+                device = json.loads(message.payload)["device_index"]
+                assert message.topic == f"dersim/{FLEET}/{device}/telemetry"
+                seen.add(device)
+            assert seen == {0, 1, 2, 3}
             requester = await Requester(client).start()
             sent = {
                 device: requester.send(
