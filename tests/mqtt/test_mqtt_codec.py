@@ -48,6 +48,7 @@ def test_topic_names_of_a_process_owning_devices_10_to_12() -> None:
         # no device of the fleet: the last shard answers them, this middle one does not
         ("dersim/feeder/20/commands", None),
         ("dersim/feeder/010/commands", None),
+        ("dersim/feeder/" + "1" * 5000 + "/commands", None),
     ],
 )
 def test_which_topics_a_middle_shard_answers(topic: str, request_: Request | None) -> None:
@@ -67,6 +68,9 @@ def test_which_topics_a_middle_shard_answers(topic: str, request_: Request | Non
         ("dersim/feeder/-1/commands", UnknownDevice("-1", "commands")),
         ("dersim/feeder/١١/commands", UnknownDevice("١١", "commands")),  # Arabic-Indic digits
         ("dersim/feeder/process/commands", UnknownDevice("process", "commands")),
+        # more digits than Python's int() takes from a string (4,300)
+        ("dersim/feeder/" + "1" * 5000 + "/commands", UnknownDevice("1" * 5000, "commands")),
+        ("dersim/feeder/" + "0" * 5000 + "/commands", UnknownDevice("0" * 5000, "commands")),
         ("dersim/other/25/commands", None),
     ],
 )

@@ -158,7 +158,11 @@ class FleetTopics:
             return None
         level, _, action = topic[len(self.prefix) :].partition("/")
         canonical = (
-            level.isascii() and level.isdigit() and (level == "0" or not level.startswith("0"))
+            level.isascii()
+            and level.isdigit()
+            and (level == "0" or not level.startswith("0"))
+            # no longer than the fleet's largest index: int() of thousands of digits raises
+            and len(level) <= len(str(self.fleet_device_count))
         )
         device = int(level) if canonical else -1
         if self.first_device <= device < self.first_device + self.device_count:
@@ -169,10 +173,12 @@ class FleetTopics:
 
     def unknown_device(self, request: UnknownDevice) -> Reply:
         """The 404 answer to a device level that names no device of the fleet."""
+        level = request.level
+        shown = repr(level) if len(level) <= 32 else f"{level[:32]!r}... ({len(level)} characters)"
         return _error(
             404,
             "device_not_found",
-            f"no device {request.level!r} in fleet {self.fleet!r}: the device level of a "
+            f"no device {shown} in fleet {self.fleet!r}: the device level of a "
             f"request topic must be a device index in [0, {self.fleet_device_count - 1}], "
             "in decimal without leading zeros",
         )
