@@ -15,6 +15,7 @@ from dersim_trio.protocols.mqtt.codec import (
     RequestHandler,
     UnknownDevice,
     batch_payload,
+    response_topic_problem,
 )
 from dersim_trio.service.build import device_identity
 from dersim_trio.service.operator import Controller
@@ -172,3 +173,26 @@ def test_the_snapshot_bytes_are_the_engines_encoding() -> None:
     snapshots = engine.initial()
     payload = batch_payload(0, 0, [encode(s) for s in snapshots])
     assert [s["device_index"] for s in json.loads(payload)["snapshots"]] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("topic", "problem"),
+    [
+        ("replies/a", None),
+        ("dersim/f/0/reply", None),
+        ("é/ü", None),
+        ("replies/#", "wildcard"),
+        ("+/x", "wildcard"),
+        ("a\x00b", "NUL"),
+        ("a" * 65536, "longer than 65535 bytes"),
+        ("é" * 32768, "longer than 65535 bytes"),  # 65,536 bytes in UTF-8
+    ],
+)
+def test_which_response_topics_are_refused(topic: str, problem: str | None) -> None:
+    found = response_topic_problem(topic)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+        assert len(found) < 200

@@ -18,6 +18,7 @@ import trio
 from mqtt_support import Broker, StallingProxy, TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from dersim_trio.protocols.mqtt.link import OutMessage
 from helpers import wait_until
 
 LIMIT_S = 60.0
@@ -116,3 +117,21 @@ async def test_a_stalled_broker_costs_the_oldest_telemetry_never_a_reply_nor_a_t
             )
             assert after["dersim_mqtt_reconnects_total"] == 0  # held, never disconnected
             assert after["dersim_mqtt_outages_total"] == 0
+
+
+async def test_a_message_paho_refuses_never_ends_the_publisher(
+    broker: Broker, start_service: Callable[..., Any]
+) -> None:
+    with trio.fail_after(LIMIT_S):
+        svc = await start_service(
+            "-N", "1", "--periodic_time", "0.2", "--mqtt", broker.url, "--fleet", FLEET
+        )
+        async with TestClient(broker.port) as client:
+            await client.subscribe(f"dersim/{FLEET}/0/telemetry", "after/refused")
+            await client.receive(f"dersim/{FLEET}/0/telemetry")
+            svc.mqtt.link.send(OutMessage("no/#/topic", b"{}"))
+            svc.mqtt.link.send(OutMessage("after/refused", b"sent"))
+            assert (await client.receive("after/refused")).payload == b"sent"
+            tick = svc.hub.last.tick
+            while json.loads((await client.receive()).payload)["tick"] <= tick:
+                pass

@@ -316,3 +316,39 @@ async def test_requests_beyond_the_inbox_are_answered_503_busy_and_change_nothin
             )
             assert answer["status"] == 200
             assert answer["body"]["active_power_limit_pct"] == 77
+
+
+async def test_a_response_topic_that_is_no_topic_name_is_refused_400_and_publishing_goes_on(
+    broker: Broker, start_service: Callable[..., Any]
+) -> None:
+    """MQTT 5 forbids wildcards in a response topic, but a broker may pass one on (Mosquitto
+    2.0 does): the request is not applied, its 400 goes to the device's reply topic with the
+    correlation data, and the telemetry keeps flowing."""
+    with trio.fail_after(LIMIT_S):
+        svc = await start_service("-N", "1", *mqtt_flags(broker))
+        async with TestClient(broker.port) as client, httpx.AsyncClient() as http:
+            await subscribed(client, 0)
+            await client.subscribe(f"dersim/{FLEET}/0/reply", f"dersim/{FLEET}/0/telemetry")
+            url = f"{svc.http_url}/api/dersim/devices/0/controls"
+            before = (await http.get(url)).json()
+            for response_topic in ("replies/#", "replies/+/x", "+"):
+                client.publish(
+                    f"dersim/{FLEET}/0/set/controls",
+                    b'{"active_power_limit_pct": 20}',
+                    response_topic=response_topic,
+                    correlation_data=response_topic.encode(),
+                )
+                reply = await client.receive(f"dersim/{FLEET}/0/reply")
+                assert reply.correlation_data == response_topic.encode()
+                answer = json.loads(reply.payload)
+                assert answer["status"] == 400
+                assert answer["body"]["error"] == "invalid_response_topic"
+                assert repr(response_topic) in answer["body"]["detail"]
+            assert (await http.get(url)).json() == before
+            published = svc.mqtt.statistics().published
+            tick = svc.hub.last.tick
+            while True:  # telemetry of later ticks still arrives
+                message = await client.receive(f"dersim/{FLEET}/0/telemetry")
+                if json.loads(message.payload)["tick"] > tick + 2:
+                    break
+            assert svc.mqtt.statistics().published > published

@@ -24,6 +24,8 @@ from dersim_trio.protocols.mqtt.codec import (
     Request,
     RequestHandler,
     UnknownDevice,
+    invalid_response_topic,
+    response_topic_problem,
 )
 from dersim_trio.protocols.mqtt.link import (
     MqttLink,
@@ -49,7 +51,10 @@ class _Incoming:
     topic: str
     payload: bytes
     response_topic: str | None
+    """A topic name to answer on (None: the device's reply topic)."""
     correlation_data: bytes | None
+    response_topic_problem: str | None = None
+    """Why the request's response topic was set aside (then it is refused, not applied)."""
 
 
 class MqttBridge:
@@ -113,7 +118,9 @@ class MqttBridge:
         request = self.topics.parse(incoming.topic)
         if request is None:
             return
-        if isinstance(request, UnknownDevice):
+        if incoming.response_topic_problem is not None:
+            reply = invalid_response_topic(incoming.response_topic_problem)
+        elif isinstance(request, UnknownDevice):
             reply = self.topics.unknown_device(request)
         else:
             reply = self.handler.handle(request, incoming.payload)
@@ -133,7 +140,10 @@ class MqttBridge:
         token = self._token
         if token is None:
             return
-        incoming = _Incoming(topic, payload, response_topic, correlation)
+        problem = None if not response_topic else response_topic_problem(response_topic)
+        if problem is not None:
+            response_topic = None
+        incoming = _Incoming(topic, payload, response_topic or None, correlation, problem)
         with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(self._enqueue, incoming)
 

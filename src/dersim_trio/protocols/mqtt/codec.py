@@ -20,7 +20,8 @@ topic                                       QoS   retain payload
 
 A request is answered on its MQTT 5 response topic when it has one (with its correlation data
 echoed), else on the device's ``reply`` topic (``dersim/{fleet}/{level}/reply`` for the device
-level the request named). The reply is the REST response: the HTTP status
+level the request named). A response topic that is no topic name (a wildcard in it) is refused:
+400 ``invalid_response_topic`` on the device's ``reply`` topic, the request not applied. The reply is the REST response: the HTTP status
 and the JSON body the same request gets over HTTP (``api/bodies.py`` decodes both, and the
 operator façade answers both), including every error (400 bad JSON, 404 unknown device or
 action, 413 too large, 422 with the refused fields, 503 not ready). A ``commands`` body may
@@ -182,6 +183,31 @@ class FleetTopics:
             f"request topic must be a device index in [0, {self.fleet_device_count - 1}], "
             "in decimal without leading zeros",
         )
+
+
+MAX_TOPIC_BYTES: Final = 65535
+"""The longest topic name MQTT allows (UTF-8 bytes)."""
+
+
+def response_topic_problem(topic: str) -> str | None:
+    """Why ``topic`` cannot be a request's response topic (MQTT 5, 3.3.2.3.5: a topic name, so no
+    wildcard), or None. A broker may pass such a topic on; publishing to it would fail."""
+    if "+" in topic or "#" in topic:
+        return f"the response topic {topic[:64]!r} has a wildcard (+ or #); a topic name has none"
+    if "\x00" in topic:
+        return "the response topic has a NUL character"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC_BYTES:
+        return f"the response topic is longer than {MAX_TOPIC_BYTES} bytes"
+    return None
+
+
+def invalid_response_topic(problem: str) -> Reply:
+    """The 400 answer to a request whose response topic is no topic name (not applied)."""
+    return _error(
+        400,
+        "invalid_response_topic",
+        f"{problem}: the request was not applied; this answer goes to the device's reply topic",
+    )
 
 
 def _error(status: int, error: str, detail: str, fields: list[FieldError] | None = None) -> Reply:
