@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from dersim_trio.api.bodies import MAX_BODY_BYTES, BodyError, decode_body
+from dersim_trio.api.controls import ControlsUpdate
 from dersim_trio.engine.core import encode
 from dersim_trio.protocols.mqtt.codec import (
     FleetTopics,
@@ -16,6 +18,7 @@ from dersim_trio.protocols.mqtt.codec import (
     UnknownDevice,
     batch_payload,
     response_topic_problem,
+    too_large,
 )
 from dersim_trio.service.build import device_identity
 from dersim_trio.service.operator import Controller
@@ -196,3 +199,14 @@ def test_which_response_topics_are_refused(topic: str, problem: str | None) -> N
         assert found is not None
         assert problem in found
         assert len(found) < 200
+
+
+def test_a_payload_over_the_body_limit_is_refused_by_its_size_as_over_rest() -> None:
+    assert too_large(MAX_BODY_BYTES) is None
+    reply = too_large(3_000_000)
+    assert reply is not None
+    assert reply.status == 413
+    with pytest.raises(BodyError) as caught:
+        decode_body(ControlsUpdate, b" " * 3_000_000)
+    assert json.loads(reply.body) == {"error": "body_too_large", "detail": caught.value.detail}
+    assert "got 3000000 bytes" in caught.value.detail

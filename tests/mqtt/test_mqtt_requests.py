@@ -166,6 +166,10 @@ async def test_every_bad_body_on_every_request_topic_gets_the_rest_error_and_cha
                 else:
                     assert answer == {"status": rest.status_code, "body": rest.json()}, body
                 assert (await http.get(f"{svc.http_url}{state_path}")).json() == before, body
+            # far over the limit: refused by its size alone, naming it
+            answer = await ask(f"dersim/{FLEET}/0/{action}", b"[" * 3_000_000)
+            assert answer["status"] == 413
+            assert "got 3000000 bytes" in answer["body"]["detail"]
             # still serving: a good request on the same topic is answered and applied
             good = {
                 "set/controls": b'{"active_power_limit_pct": 40}',
@@ -177,7 +181,7 @@ async def test_every_bad_body_on_every_request_topic_gets_the_rest_error_and_cha
             assert answer["status"] == 200, answer
             assert (await http.get(f"{svc.http_url}{state_path}")).json() != before
         commands = svc.mqtt.statistics().commands
-        assert commands == len(BAD_BODIES["any"]) + len(BAD_BODIES[action]) + 1
+        assert commands == len(BAD_BODIES["any"]) + len(BAD_BODIES[action]) + 2
 
 
 async def test_a_topic_naming_no_device_of_the_fleet_is_answered_404(

@@ -26,6 +26,7 @@ from dersim_trio.protocols.mqtt.codec import (
     UnknownDevice,
     invalid_response_topic,
     response_topic_problem,
+    too_large,
 )
 from dersim_trio.protocols.mqtt.link import (
     MqttLink,
@@ -55,6 +56,8 @@ class _Incoming:
     correlation_data: bytes | None
     response_topic_problem: str | None = None
     """Why the request's response topic was set aside (then it is refused, not applied)."""
+    refused: Reply | None = None
+    """The answer decided on arrival (413: the payload, over the limit, is not kept)."""
 
 
 class MqttBridge:
@@ -120,6 +123,8 @@ class MqttBridge:
             return
         if incoming.response_topic_problem is not None:
             reply = invalid_response_topic(incoming.response_topic_problem)
+        elif incoming.refused is not None:
+            reply = incoming.refused
         elif isinstance(request, UnknownDevice):
             reply = self.topics.unknown_device(request)
         else:
@@ -143,7 +148,11 @@ class MqttBridge:
         problem = None if not response_topic else response_topic_problem(response_topic)
         if problem is not None:
             response_topic = None
-        incoming = _Incoming(topic, payload, response_topic or None, correlation, problem)
+        # a payload over the body limit is refused by its size: the inbox never holds it
+        refused = too_large(len(payload))
+        if refused is not None:
+            payload = b""
+        incoming = _Incoming(topic, payload, response_topic or None, correlation, problem, refused)
         with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(self._enqueue, incoming)
 

@@ -20,13 +20,13 @@ topic                                       QoS   retain payload
 
 A request is answered on its MQTT 5 response topic when it has one (with its correlation data
 echoed), else on the device's ``reply`` topic (``dersim/{fleet}/{level}/reply`` for the device
-level the request named). A response topic that is no topic name (a wildcard in it) is refused:
-400 ``invalid_response_topic`` on the device's ``reply`` topic, the request not applied. The reply is the REST response: the HTTP status
-and the JSON body the same request gets over HTTP (``api/bodies.py`` decodes both, and the
-operator façade answers both), including every error (400 bad JSON, 404 unknown device or
-action, 413 too large, 422 with the refused fields, 503 not ready). A ``commands`` body may
-leave ``device`` out (the topic names it); a ``device`` different from the topic's is refused
-(422). A refused request changes nothing.
+level the request named). The reply is the REST response: the HTTP status and the JSON body the
+same request gets over HTTP (``api/bodies.py`` decodes both, and the operator façade answers
+both), including every error (400 bad JSON, 404 unknown device or action, 413 too large, 422
+with the refused fields, 503 not ready). A ``commands`` body may leave ``device`` out (the topic
+names it); a ``device`` different from the topic's is refused (422). A response topic that is no
+topic name (a wildcard in it) is refused: 400 ``invalid_response_topic`` on the device's
+``reply`` topic. A refused request changes nothing.
 
 Every process of a fleet subscribes to the whole fleet's request topics and answers its own
 devices only, so each request is answered exactly once: a device of another shard by that shard,
@@ -52,7 +52,7 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from dersim_trio.api.bodies import BodyError, decode_body
+from dersim_trio.api.bodies import MAX_BODY_BYTES, BodyError, body_too_large, decode_body
 from dersim_trio.api.common import ErrorBody, FieldError
 from dersim_trio.api.controls import CommandRequest, ControlsUpdate
 from dersim_trio.api.grid_support import GridSupportUpdate
@@ -199,6 +199,14 @@ def response_topic_problem(topic: str) -> str | None:
     if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC_BYTES:
         return f"the response topic is longer than {MAX_TOPIC_BYTES} bytes"
     return None
+
+
+def too_large(size: int) -> Reply | None:
+    """The 413 answer to a payload of ``size`` bytes, or None when the size is allowed."""
+    if size <= MAX_BODY_BYTES:
+        return None
+    exc = body_too_large(size)
+    return _error(exc.status, exc.error, exc.detail)
 
 
 def invalid_response_topic(problem: str) -> Reply:
