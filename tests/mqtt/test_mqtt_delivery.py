@@ -40,8 +40,8 @@ async def test_a_stalled_broker_costs_the_oldest_telemetry_never_a_reply_nor_a_t
     broker: Broker, start_service: Callable[..., Any], nursery: trio.Nursery
 ) -> None:
     proxy = StallingProxy(broker.port)
-    await nursery.start(proxy.serve)
     with trio.fail_after(LIMIT_S):
+        await nursery.start(proxy.serve)
         svc = await start_service(
             "-d", "PV", "-N", str(DEVICES), "--periodic_time", "0.1",
             "--mqtt", f"mqtt://127.0.0.1:{proxy.port}", "--fleet", FLEET,
