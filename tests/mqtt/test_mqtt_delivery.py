@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -135,3 +136,30 @@ async def test_a_message_paho_refuses_never_ends_the_publisher(
             tick = svc.hub.last.tick
             while json.loads((await client.receive()).payload)["tick"] <= tick:
                 pass
+
+
+async def test_a_broker_that_comes_up_later_is_connected_to_and_the_wait_is_one_outage(
+    tmp_path: Path, nursery: trio.Nursery, start_service: Callable[..., Any]
+) -> None:
+    late = Broker(tmp_path, nursery)  # its port chosen, nothing listening on it yet
+    with trio.fail_after(LIMIT_S):
+        svc = await start_service(
+            "-N", "1", "--periodic_time", "0.2", "--mqtt", late.url, "--fleet", FLEET
+        )
+        await wait_until(lambda: svc.mqtt.statistics().outages == 1, within=LIMIT_S)
+        first = svc.hub.last.tick
+        while svc.hub.last.tick < first + 3:  # the ticks go on without a broker
+            await svc.hub.wait_published()
+        assert not svc.mqtt.statistics().connected
+        await late.start()
+        try:
+            async with TestClient(late.port) as client:
+                await client.subscribe(f"dersim/{FLEET}/0/telemetry")
+                await client.receive()
+            stats = svc.mqtt.statistics()
+            assert stats.connected
+            assert (stats.outages, stats.reconnects) == (1, 0)  # the first connection
+        finally:
+            svc.request_shutdown()
+            await svc.done.wait()
+            await late.stop()
