@@ -55,6 +55,7 @@ from typing import Any, Protocol
 import h2.config
 import h2.connection
 import h2.settings
+import httpx
 import sunspec2.device
 import sunspec2.modbus.client as sunspec_client
 import sunspec2.modbus.modbus as sunspec_modbus
@@ -665,6 +666,47 @@ def server_info(port: int) -> dict[str, Any]:
 def open_descriptors(pid: int) -> int:
     """How many file descriptors process ``pid`` holds (Linux ``/proc``)."""
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# --- the fleet supervisor as a process ---------------------------------------------------------
+
+SUMMARY_LINE = re.compile(r"summary on http://127\.0\.0\.1:(\d+)/fleet")
+"""The supervisor's log line naming its summary port."""
+
+
+def fleet_command(*flags: str) -> tuple[str, ...]:
+    """``dersim-trio fleet`` with a pinned start, every shard and the summary on free ports."""
+    return (
+        sys.executable, "-m", "dersim_trio", "fleet", *DETERMINISTIC_START,
+        "-wp", "0", "--fleet_port", "0", *flags,
+    )  # fmt: skip
+
+
+async def summary_of(output: Output, client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
+    """The summary port the supervisor logged, and its ``/fleet``."""
+    port = int((await output.wait_for(SUMMARY_LINE)).group(1))
+    return port, (await client.get(f"http://127.0.0.1:{port}/fleet")).json()
+
+
+async def wait_serving(
+    client: httpx.AsyncClient, summary_port: int, *, restarts: int = 0
+) -> dict[str, Any]:
+    """Poll ``/fleet`` and every shard until all run (with ``restarts`` in all) and answer."""
+    while True:
+        fleet = (await client.get(f"http://127.0.0.1:{summary_port}/fleet")).json()
+        shards = fleet["shards"]
+        if (
+            all(s["state"] == "running" for s in shards)
+            and sum(s["restarts"] for s in shards) == restarts
+        ):
+            try:
+                for s in shards:
+                    (await client.get(s["url"] + "/api/dersim/server-info")).raise_for_status()
+            except httpx.TransportError:
+                pass
+            else:
+                return fleet  # type: ignore[no-any-return]
+        await trio.sleep(0.1)
 
 
 # --- HTTP/2 clients ---------------------------------------------------------------------------

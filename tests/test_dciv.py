@@ -180,3 +180,19 @@ async def test_a_bad_device_is_404(kit: type[Kit], raw: str) -> None:
     assert status == 404
     assert body["error"] == "device_not_found"
     assert "[0, 1]" in body["detail"]
+
+
+async def test_before_the_first_tick_the_answer_is_503_not_ready_and_says_retry(
+    kit: type[Kit],
+) -> None:
+    config = kit.make_config("-d", "PV")
+    engine = kit.make_engine("-d", "PV")
+    hub = Hub(config.device_count)
+    app = create_app(hub, kit.make_context(config), Controller(engine))
+    status, body = await get(app, f"{DC_IV}?device=0")
+    assert status == 503
+    assert body == {"error": "not_ready", "detail": "no tick has been computed yet; retry"}
+    hub.publish(0, [encode(s) for s in engine.initial()])
+    status, body = await get(app, f"{DC_IV}?device=0")
+    assert status == 200
+    assert body["curve"]

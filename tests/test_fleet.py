@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import sys
 from functools import partial
 from typing import Any
 
@@ -25,6 +23,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+import trio_websocket
 
 from dersim_trio.asgi import create_asgi_app
 from dersim_trio.cli import main as cli_main
@@ -34,14 +33,24 @@ from dersim_trio.service.build import build_engine
 from dersim_trio.service.fleet import parse_fleet_args
 from dersim_trio.service.run import ServiceParts
 from dersim_trio.setup.config import MAX_DEVICE_COUNT, parse_args, shard_slices
-from helpers import DETERMINISTIC_START, FIXED_WALL, Output, make_config, running
+from helpers import (
+    FIXED_WALL,
+    fleet_command,
+    make_config,
+    release,
+    running,
+    summary_of,
+    wait_serving,
+    ws_url,
+)
 
 TICKS = 40
 GUARD_S = 600.0
 """Virtual seconds for the in-process tests."""
+REAL_GUARD_S = 20.0
+"""Real seconds for one in-process service on real sockets."""
 PROCESS_GUARD_S = 240.0
 """Real seconds for a fleet of shard processes to start on a loaded 2-core machine."""
-SUMMARY_LINE = re.compile(r"summary on http://127\.0\.0\.1:(\d+)/fleet")
 
 
 # --- flags --------------------------------------------------------------------------------------
@@ -148,6 +157,20 @@ def test_bad_fleet_flags_exit_2_with_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("spelling", [["--fleet", "feeder"], ["--fleet=feeder"]])
+def test_the_simulators_fleet_flag_is_not_taken_for_the_supervisors_fleet_port(
+    spelling: list[str],
+) -> None:
+    """``--fleet`` (the MQTT fleet name) reaches the shards; an abbreviation of ``--fleet_port``
+    it is not."""
+    flags = ["--shards", "2", "-N", "4", "--mqtt", "mqtt://h"]
+    options = parse_fleet_args([*flags, *spelling])
+    assert options.config.mqtt is not None
+    assert options.config.mqtt.fleet == "feeder"
+    assert spelling[-1] in options.shard_argv
+    assert options.fleet_port == parse_fleet_args(flags).fleet_port  # the default
+
+
 def test_the_fleet_port_defaults_to_the_one_after_the_shards() -> None:
     options = parse_fleet_args(["--shards", "3", "-N", "9", "-wp", "9000"])
     assert options.fleet_port == 9003
@@ -242,40 +265,104 @@ async def test_a_shards_api_speaks_fleet_indices(
         assert [d["device_index"] for d in devices] == [3, 4, 5]
 
 
-# --- the supervisor as a real process ----------------------------------------------------------
+OUTSIDE_SHARD_1 = [0, 2, 6, 9, 10, 99_999, 100_000, -1, 999_999_999]
+"""Indices shard 1 of 3 of a fleet of 10 (devices 3..5) does not own: other shards' devices,
+past the fleet, past any fleet, negative."""
+
+DEVICE_REQUESTS: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/api/dersim/overview?device={i}", None),
+    ("GET", "/api/dersim/history?device={i}", None),
+    ("GET", "/api/dersim/dc-iv?device={i}", None),
+    ("GET", "/api/dersim/devices/{i}/controls", None),
+    ("PUT", "/api/dersim/devices/{i}/controls", {"active_power_limit_pct": 20}),
+    ("GET", "/api/dersim/devices/{i}/inputs", None),
+    ("PUT", "/api/dersim/devices/{i}/inputs", {"irradiance_w_m2": 100}),
+    ("GET", "/api/dersim/devices/{i}/grid-support", None),
+    ("PUT", "/api/dersim/devices/{i}/grid-support", {"constant_pf": {"enabled": True}}),
+    ("GET", "/api/dersim/devices/{i}/faults", None),
+    ("POST", "/api/dersim/devices/{i}/faults", {"type": "ground_fault"}),
+    ("DELETE", "/api/dersim/devices/{i}/faults", {"type": "ground_fault"}),
+    ("POST", "/api/dersim/commands", {"command": "stop", "device": "{i}"}),
+    (
+        "POST",
+        "/api/dersim/grid-events",
+        {"device": "{i}", "voltage": [{"t_s": 0, "v_pu": 1.2}]},
+    ),
+]
 
 
-def fleet_command(*flags: str) -> tuple[str, ...]:
-    return (
-        sys.executable, "-m", "dersim_trio", "fleet", *DETERMINISTIC_START,
-        "-wp", "0", "--fleet_port", "0", *flags,
+async def shard_state(client: Any) -> dict[str, Any]:
+    """Everything a request could change on shard 1's devices 3..5, read over its API."""
+    state: dict[str, Any] = {}
+    for device in (3, 4, 5):
+        for part in ("controls", "inputs", "grid-support", "faults"):
+            answer = await client.get(f"/api/dersim/devices/{device}/{part}")
+            state[f"{device}/{part}"] = await answer.get_json()
+    for path in ("/api/dersim/commands", "/api/dersim/grid-events"):
+        state[path] = await (await client.get(path)).get_json()
+    return state
+
+
+async def test_a_shard_answers_404_naming_its_devices_for_any_other_index_and_changes_nothing(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Every route that takes a device index, given one outside the shard's slice (another
+    shard's, past the fleet, negative): 404 ``device_not_found`` naming ``[3, 5]``, nothing
+    changed, and the shard still serves."""
+    flags = ("-d", "PV", "-N", "10", "--periodic_time", "1.5")
+    shard = ServiceParts.assemble(
+        make_config(*flags, "--shard_index", "1", "--shard_count", "3"),
+        FIXED_WALL,
+        trio.current_time(),
+    )
+    with trio.fail_after(GUARD_S):
+        await nursery.start(partial(shard.run_ticks, lambda: FIXED_WALL))
+        await shard.hub.wait_published()
+        client = shard.app.test_client()
+        before = await shard_state(client)
+        for method, path, body in DEVICE_REQUESTS:
+            for index in OUTSIDE_SHARD_1:
+                url = path.format(i=index)
+                if body is None:
+                    answer = await client.open(url, method=method)
+                else:
+                    sent = json.loads(json.dumps(body).replace('"{i}"', str(index)))
+                    answer = await client.open(url, method=method, json=sent)
+                got = await answer.get_json()
+                assert answer.status_code == 404, (method, url, got)
+                assert got["error"] == "device_not_found", (method, url, got)
+                assert "[3, 5]" in got["detail"], (method, url, got)
+                assert str(index) in got["detail"], (method, url, got)
+        await shard.hub.wait_published()
+        assert await shard_state(client) == before
+        ok = await client.put("/api/dersim/devices/4/controls", json={"active_power_limit_pct": 20})
+        assert ok.status_code == 200
+        assert (await ok.get_json())["device_index"] == 4
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+async def test_a_shards_websocket_refuses_another_shards_device_with_1008_naming_its_devices(
+    start_service: Any, fast_path: bool
+) -> None:
+    svc = await start_service(
+        "-N", "10", "--shard_index", "1", "--shard_count", "3", "--periodic_time", "0.2",
+        fast_path=fast_path,
     )  # fmt: skip
+    with trio.fail_after(REAL_GUARD_S):
+        for index in ("6", "0", "10", "-1"):
+            url = ws_url(svc.port) + f"?device={index}"
+            async with trio_websocket.open_websocket_url(url) as ws:
+                with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                    await ws.get_message()
+            await release(ws)
+            assert info.value.reason.code == 1008
+            assert "[3, 5]" in (info.value.reason.reason or "")
+            assert repr(index) in (info.value.reason.reason or "")
+        async with trio_websocket.open_websocket_url(ws_url(svc.port) + "?device=5") as ws:
+            assert json.loads(await ws.get_message())["device_index"] == 5
 
 
-async def summary_of(output: Output, client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
-    port = int((await output.wait_for(SUMMARY_LINE)).group(1))
-    return port, (await client.get(f"http://127.0.0.1:{port}/fleet")).json()
-
-
-async def wait_serving(
-    client: httpx.AsyncClient, summary_port: int, *, restarts: int = 0
-) -> dict[str, Any]:
-    """Poll ``/fleet`` and every shard until all run (with ``restarts`` in all) and answer."""
-    while True:
-        fleet = (await client.get(f"http://127.0.0.1:{summary_port}/fleet")).json()
-        shards = fleet["shards"]
-        if (
-            all(s["state"] == "running" for s in shards)
-            and sum(s["restarts"] for s in shards) == restarts
-        ):
-            try:
-                for s in shards:
-                    (await client.get(s["url"] + "/api/dersim/server-info")).raise_for_status()
-            except httpx.TransportError:
-                pass
-            else:
-                return fleet  # type: ignore[no-any-return]
-        await trio.sleep(0.1)
+# --- the supervisor as a real process ----------------------------------------------------------
 
 
 def gone(pid: int) -> bool:
@@ -379,6 +466,29 @@ async def test_a_killed_shard_is_restarted_and_sigterm_stops_the_fleet() -> None
         log = await output.read_to_end()
     assert "Traceback" not in log, log
     assert "shard 1 (devices 2..3) exited with code -9; restarting" in log
+
+
+@pytest.mark.slow
+async def test_sigint_is_forwarded_to_every_shard_and_the_fleet_exits_0() -> None:
+    """A terminal's ^C: the supervisor gets SIGINT (its shards, in sessions of their own, do
+    not), forwards it, and exits 0 once both shards stopped cleanly."""
+    async with (
+        running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "2")) as output,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        with trio.fail_after(PROCESS_GUARD_S):
+            summary_port, _ = await summary_of(output, client)
+            fleet = await wait_serving(client, summary_port)
+            pids = [s["pid"] for s in fleet["shards"]]
+            output.process.send_signal(signal.SIGINT)
+            assert await output.process.wait() == 0
+            while not all(gone(pid) for pid in pids):  # noqa: ASYNC110 - other processes
+                await trio.sleep(0.05)
+        log = await output.read_to_end()
+    assert "received SIGINT: stopping every shard" in log, log
+    assert "shard 0 stopped" in log
+    assert "shard 1 stopped" in log
+    assert "Traceback" not in log, log
 
 
 @pytest.mark.slow

@@ -85,10 +85,19 @@ async def test_close_wakes_a_blocked_receiver_with_end_of_channel(nursery: trio.
     assert outcome == ["eof"]
 
 
-async def test_payload_for_device_selects_one_message_or_all() -> None:
+async def test_payload_for_position_selects_one_message_or_all() -> None:
     item = payload(4, devices=3)
-    assert item.for_device(None) == item.text
-    assert item.for_device(2) == (item.text[2],)
+    assert item.for_position(None) == item.text
+    assert item.for_position(2) == (item.text[2],)
+
+
+async def test_a_shards_subscriber_to_one_device_gets_that_devices_position() -> None:
+    """A shard's devices 3..5: device 5 is the third payload of a tick."""
+    hub = Hub(3, first_device=3)
+    with hub.subscribe(5) as sub:
+        assert sub.position == 2
+    with hub.subscribe() as sub:
+        assert sub.position is None
 
 
 # --- Hub ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -220,6 +221,13 @@ async def test_a_statistics_source_is_read_at_every_scrape(
     assert value(after, "dersim_mqtt_queue_messages") == 3
     assert after["dersim_mqtt_messages_published"].type == "counter"
     assert after["dersim_mqtt_queue_messages"].type == "gauge"
+
+
+def test_the_readme_documents_every_mqtt_metric() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for metric in MQTT_METRICS:
+        suffix = "_total" if metric.kind == "counter" else ""
+        assert f"`dersim_{metric.name}{suffix}`" in readme, metric.name
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,7 @@ class Message:
     topic: str
     payload: bytes
     retain: bool
+    qos: int
     correlation_data: bytes | None
     user_properties: tuple[tuple[str, str], ...]
 
@@ -257,6 +258,67 @@ class TestClient:
         props = msg.properties
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
         users = tuple(getattr(props, "UserProperty", ()) or ()) if props is not None else ()
-        message = Message(msg.topic, bytes(msg.payload), bool(msg.retain), correlation, users)
+        message = Message(
+            msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, correlation, users
+        )
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(self._send.send_nowait, message)
+
+
+class StallingProxy:
+    """A TCP relay between a simulator and the broker whose simulator→broker direction can be
+    held: held, it stops reading what the simulator writes (as a stalled or overloaded broker
+    does, so the simulator's socket buffers fill and its writes block), while the broker's
+    messages (requests, acknowledgements) still reach the simulator. Its receive buffer is
+    small, so a held relay backs the simulator up quickly."""
+
+    RECEIVE_BUFFER = 16 * 1024
+
+    def __init__(self, broker_port: int) -> None:
+        self.broker_port = broker_port
+        self.port = 0
+        self._flowing = trio.Event()
+        self._flowing.set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        sock = trio.socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)
+        await sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        self.port = sock.getsockname()[1]
+        listener = trio.SocketListener(sock)
+        task_status.started()
+        await trio.serve_listeners(self._relay, [listener])
+
+    def hold(self) -> None:
+        """Stop reading from the simulator (after the chunk in hand, if any)."""
+        if self._flowing.is_set():
+            self._flowing = trio.Event()
+
+    def release(self) -> None:
+        self._flowing.set()
+
+    async def _relay(self, simulator: trio.SocketStream) -> None:
+        upstream = await trio.open_tcp_stream("127.0.0.1", self.broker_port)
+        async with simulator, upstream, trio.open_nursery() as nursery:
+            nursery.start_soon(self._pump, simulator, upstream, True, nursery.cancel_scope)
+            nursery.start_soon(self._pump, upstream, simulator, False, nursery.cancel_scope)
+
+    async def _pump(
+        self,
+        source: trio.SocketStream,
+        sink: trio.SocketStream,
+        holdable: bool,
+        done: trio.CancelScope,
+    ) -> None:
+        try:
+            while True:
+                if holdable:
+                    await self._flowing.wait()
+                data = await source.receive_some(65536)
+                if not data:
+                    break
+                await sink.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        done.cancel()

@@ -69,6 +69,7 @@ async def test_telemetry_is_the_websocket_message_of_the_same_tick(
                 message = await sub.receive()
                 tick, device = tick_and_device(message.payload)
                 assert message.topic == f"dersim/{FLEET}/{device}/telemetry"
+                assert message.qos == 0  # published at QoS 0 (the subscription asked for 1)
                 over_mqtt[tick][device] = message.payload
                 if len(over_mqtt[tick]) == 3 and tick in over_ws:
                     common = tick
@@ -98,7 +99,7 @@ async def test_statuses_online_while_serving_offline_after_a_clean_stop(
         async with TestClient(broker.port) as late:  # a later subscriber gets them retained
             await late.subscribe(*statuses)
             retained = [await late.receive() for _ in range(3)]
-            assert all(m.retain for m in retained)
+            assert all(m.retain and m.qos == 1 for m in retained)
             assert {m.topic: m.payload for m in retained} == online
         svc.request_shutdown()
         await svc.done.wait()
@@ -125,6 +126,7 @@ async def test_a_v5_request_is_answered_on_its_response_topic_with_its_correlati
                 correlation_data=b"\x00req-1",
             )
             reply = await client.receive("harness/replies/a")
+            assert reply.qos == 1
             assert reply.correlation_data == b"\x00req-1"
             assert ("status", "200") in reply.user_properties
             answer = json.loads(reply.payload)
@@ -235,18 +237,22 @@ async def test_refusals_of_the_mqtt_layout(
             client.publish(f"dersim/{FLEET}/0/commands", b'{"command": "dance"}')
             answer = json.loads((await client.receive()).payload)
             assert answer["status"] == 422
-            # not this process's devices: no reply; the next request is still answered
+            # no device of the fleet: 404 on the level's reply topic; the next one is answered
             client.publish(f"dersim/{FLEET}/7/commands", b'{"command": "stop"}')
             client.publish(f"dersim/{FLEET}/01/commands", b'{"command": "stop"}')
             client.publish(f"dersim/{FLEET}/0/set/inputs", b'{"load_kw": null}')
+            for level in ("7", "01"):
+                reply = await client.receive()
+                assert reply.topic == f"dersim/{FLEET}/{level}/reply"
+                assert json.loads(reply.payload)["status"] == 404
             reply = await client.receive()
             assert reply.topic == f"dersim/{FLEET}/0/reply"
             assert json.loads(reply.payload)["status"] == 200
-        assert svc.mqtt.statistics().commands == 4  # the two for other processes are ignored
+        assert svc.mqtt.statistics().commands == 6
 
 
 async def test_telemetry_resumes_after_a_broker_restart_and_the_outage_is_counted(
-    broker: Broker, start_service: Callable[..., Any]
+    broker: Broker, start_service: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     with trio.fail_after(LIMIT_S):
         svc = await start_service("-N", "2", *mqtt_flags(broker))
@@ -282,6 +288,13 @@ async def test_telemetry_resumes_after_a_broker_restart_and_the_outage_is_counte
         assert samples["dersim_mqtt_reconnects_total"] == 1
         assert samples["dersim_mqtt_connected"] == 1
         assert samples["dersim_mqtt_messages_published_total"] > 0
+    # the outage is logged once when it begins and once when it ends
+    mqtt_log = [r for r in caplog.records if r.name == "dersim_trio.MQTT"]
+    lost = [r for r in mqtt_log if r.getMessage().startswith("lost the MQTT broker")]
+    back = [r for r in mqtt_log if "reachable again after" in r.getMessage()]
+    assert len(lost) == 1
+    assert lost[0].levelname == "WARNING"
+    assert len(back) == 1
 
 
 async def test_a_killed_process_shows_offline_through_its_last_will(

@@ -69,16 +69,21 @@ def decode_json(raw: bytes | str) -> Any:
         raise BodyError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 
+def body_too_large(size: int) -> BodyError:
+    """The 413 of a body of ``size`` bytes, over ``MAX_BODY_BYTES``."""
+    return BodyError(
+        413,
+        "body_too_large",
+        f"the request body must be at most {MAX_BODY_BYTES} bytes; got {size} bytes",
+    )
+
+
 def decode_body(model: type[M], raw: bytes) -> M:
     """``raw`` (the whole body) as ``model``: ``BodyError`` (413 over ``MAX_BODY_BYTES``, 400
     when empty or not JSON, 422 unless a JSON object) or ``RequestRejected`` (422, one problem
     per invalid field, each with what it allows)."""
     if len(raw) > MAX_BODY_BYTES:
-        raise BodyError(
-            413,
-            "body_too_large",
-            f"the request body must be at most {MAX_BODY_BYTES} bytes; got {len(raw)} bytes",
-        )
+        raise body_too_large(len(raw))
     if not raw.strip():
         raise BodyError(400, "invalid_json", EMPTY_BODY_DETAIL)
     data = decode_json(raw)

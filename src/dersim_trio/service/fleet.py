@@ -126,6 +126,8 @@ def fleet_parser() -> argparse.ArgumentParser:
         "exit, with a summary of the shards (GET /fleet, GET /metrics) on --fleet_port.",
         epilog=_FLEET_EPILOG,
         formatter_class=HelpFormatter,
+        # the rest of the line is the simulator's: its --fleet is no --fleet_port abbreviated
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--shards",

@@ -43,9 +43,11 @@ class TickPayload:
         for all its subscribers (the fast path sends ``data`` and never needs this)."""
         return tuple(p.decode() for p in self.data)
 
-    def for_device(self, device: int | None) -> tuple[str, ...]:
-        """The text messages a subscriber with this filter receives for this tick."""
-        return self.text if device is None else (self.text[device],)
+    def for_position(self, position: int | None) -> tuple[str, ...]:
+        """The text messages a subscriber receives for this tick: every device's (``None``), or
+        the one at ``position`` in the payloads (``Hub.position``: a shard's device indices are
+        the fleet's, its payloads start at its first device)."""
+        return self.text if position is None else (self.text[position],)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +109,14 @@ class LatestSlot:
 
 
 class Subscription:
-    """One subscriber: its device filter and its slot."""
+    """One subscriber: its device filter (the device's position in a tick's payloads, or
+    ``None`` for every device) and its slot."""
 
-    __slots__ = ("device", "messages_per_tick", "slot")
+    __slots__ = ("messages_per_tick", "position", "slot")
 
-    def __init__(self, device: int | None, device_count: int) -> None:
-        self.device = device
-        self.messages_per_tick = device_count if device is None else 1
+    def __init__(self, position: int | None, device_count: int) -> None:
+        self.position = position
+        self.messages_per_tick = device_count if position is None else 1
         self.slot = LatestSlot()
 
     @property

@@ -87,11 +87,15 @@ class StatisticsMetric:
 MQTT_METRICS: tuple[StatisticsMetric, ...] = (
     StatisticsMetric("published", "mqtt_messages_published", "MQTT messages handed to the broker."),
     StatisticsMetric(
-        "dropped", "mqtt_messages_dropped", "MQTT telemetry messages dropped (queue full)."
+        "dropped",
+        "mqtt_messages_dropped",
+        "MQTT telemetry messages dropped (replaced by a newer tick, or lost with a connection).",
     ),
     StatisticsMetric("reconnects", "mqtt_reconnects", "Reconnections to the MQTT broker."),
     StatisticsMetric(
-        "commands", "mqtt_commands", "Requests received on the .../set and commands topics."
+        "commands",
+        "mqtt_commands",
+        "Requests answered on the .../set and commands topics (errors and busy included).",
     ),
     StatisticsMetric("outages", "mqtt_outages", "Periods without the MQTT broker."),
     StatisticsMetric(

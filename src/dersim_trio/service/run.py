@@ -281,7 +281,18 @@ class ServiceParts:
             hosts=host_policy(config),
             metrics=metrics,
         )
-        mqtt = MqttBridge(config.mqtt, hub, controller) if config.mqtt is not None else None
+        mqtt = (
+            MqttBridge(
+                config.mqtt,
+                hub,
+                controller,
+                fleet_device_count=None
+                if config.shard is None
+                else config.shard.fleet_device_count,
+            )
+            if config.mqtt is not None
+            else None
+        )
         if mqtt is not None:
             metrics.add_statistics(mqtt, MQTT_METRICS)
         return cls(

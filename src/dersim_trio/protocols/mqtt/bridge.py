@@ -18,7 +18,16 @@ from dataclasses import dataclass
 
 import trio
 
-from dersim_trio.protocols.mqtt.codec import FleetTopics, Reply, RequestHandler
+from dersim_trio.protocols.mqtt.codec import (
+    FleetTopics,
+    Reply,
+    Request,
+    RequestHandler,
+    UnknownDevice,
+    invalid_response_topic,
+    response_topic_problem,
+    too_large,
+)
 from dersim_trio.protocols.mqtt.link import (
     MqttLink,
     MqttStatistics,
@@ -43,7 +52,12 @@ class _Incoming:
     topic: str
     payload: bytes
     response_topic: str | None
+    """A topic name to answer on (None: the device's reply topic)."""
     correlation_data: bytes | None
+    response_topic_problem: str | None = None
+    """Why the request's response topic was set aside (then it is refused, not applied)."""
+    refused: Reply | None = None
+    """The answer decided on arrival (413: the payload, over the limit, is not kept)."""
 
 
 class MqttBridge:
@@ -55,11 +69,16 @@ class MqttBridge:
         hub: Hub,
         controller: Controller,
         *,
+        fleet_device_count: int | None = None,
         client_id: str | None = None,
     ) -> None:
+        """``fleet_device_count``: the devices of the whole fleet when this process is one of
+        its shards (default: this process's devices are the fleet)."""
         self.options = options
         self.hub = hub
-        self.topics = FleetTopics(options.fleet, hub.device_count, hub.devices.start)
+        self.topics = FleetTopics(
+            options.fleet, hub.device_count, hub.devices.start, fleet_device_count
+        )
         self.handler = RequestHandler(controller, self.topics)
         self._send, self._receive = trio.open_memory_channel[_Incoming](INBOX_SIZE)
         self._token: trio.lowlevel.TrioToken | None = None
@@ -102,12 +121,20 @@ class MqttBridge:
         request = self.topics.parse(incoming.topic)
         if request is None:
             return
-        reply = self.handler.handle(request, incoming.payload)
+        if incoming.response_topic_problem is not None:
+            reply = invalid_response_topic(incoming.response_topic_problem)
+        elif incoming.refused is not None:
+            reply = incoming.refused
+        elif isinstance(request, UnknownDevice):
+            reply = self.topics.unknown_device(request)
+        else:
+            reply = self.handler.handle(request, incoming.payload)
         self.commands += 1
-        self._reply(incoming, request.device, reply)
+        self._reply(incoming, request, reply)
 
-    def _reply(self, incoming: _Incoming, device: int, reply: Reply) -> None:
-        topic = incoming.response_topic or self.topics.reply(device)
+    def _reply(self, incoming: _Incoming, request: Request | UnknownDevice, reply: Reply) -> None:
+        level = request.level if isinstance(request, UnknownDevice) else request.device
+        topic = incoming.response_topic or self.topics.reply(level)
         props = reply_properties(reply.status, incoming.correlation_data)
         self.link.send(OutMessage(topic, reply.payload(), properties=props))
 
@@ -118,7 +145,14 @@ class MqttBridge:
         token = self._token
         if token is None:
             return
-        incoming = _Incoming(topic, payload, response_topic, correlation)
+        problem = None if not response_topic else response_topic_problem(response_topic)
+        if problem is not None:
+            response_topic = None
+        # a payload over the body limit is refused by its size: the inbox never holds it
+        refused = too_large(len(payload))
+        if refused is not None:
+            payload = b""
+        incoming = _Incoming(topic, payload, response_topic or None, correlation, problem, refused)
         with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(self._enqueue, incoming)
 
@@ -128,6 +162,7 @@ class MqttBridge:
         except trio.WouldBlock:
             request = self.topics.parse(incoming.topic)
             if request is not None:
-                self._reply(incoming, request.device, BUSY)
+                self.commands += 1
+                self._reply(incoming, request, BUSY)
         except trio.ClosedResourceError:
             pass

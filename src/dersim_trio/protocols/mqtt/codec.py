@@ -19,12 +19,20 @@ topic                                       QoS   retain payload
 =========================================== ===== ====== ===========================================
 
 A request is answered on its MQTT 5 response topic when it has one (with its correlation data
-echoed), else on the device's ``reply`` topic. The reply is the REST response: the HTTP status
-and the JSON body the same request gets over HTTP (``api/bodies.py`` decodes both, and the
-operator façade answers both), including every error (400 bad JSON, 404 unknown device or
-action, 413 too large, 422 with the refused fields, 503 not ready). A ``commands`` body may
-leave ``device`` out (the topic names it); a ``device`` different from the topic's is refused
-(422). A refused request changes nothing.
+echoed), else on the device's ``reply`` topic (``dersim/{fleet}/{level}/reply`` for the device
+level the request named). The reply is the REST response: the HTTP status and the JSON body the
+same request gets over HTTP (``api/bodies.py`` decodes both, and the operator façade answers
+both), including every error (400 bad JSON, 404 unknown device or action, 413 too large, 422
+with the refused fields, 503 not ready). A ``commands`` body may leave ``device`` out (the topic
+names it); a ``device`` different from the topic's is refused (422). A response topic that is no
+topic name (a wildcard in it) is refused: 400 ``invalid_response_topic`` on the device's
+``reply`` topic. A refused request changes nothing.
+
+Every process of a fleet subscribes to the whole fleet's request topics and answers its own
+devices only, so each request is answered exactly once: a device of another shard by that shard,
+and a device level naming no device of the fleet (an index past the fleet, or not an index in
+decimal without leading zeros: ``01``, ``-1``, ``x``) with 404 ``device_not_found`` by the
+process owning the fleet's last devices (the only process of an unsharded simulator).
 
 Batch message (``--mqtt_batch``): ``{"tick": T, "first_device": F, "snapshots": [S_F, S_F+1,
 ...]}`` where each ``S_i`` is device *i*'s snapshot, byte for byte the WebSocket message.
@@ -44,7 +52,7 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from dersim_trio.api.bodies import BodyError, decode_body
+from dersim_trio.api.bodies import MAX_BODY_BYTES, BodyError, body_too_large, decode_body
 from dersim_trio.api.common import ErrorBody, FieldError
 from dersim_trio.api.controls import CommandRequest, ControlsUpdate
 from dersim_trio.api.grid_support import GridSupportUpdate
@@ -79,6 +87,15 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownDevice:
+    """A message on a request topic whose device level names no device of the fleet."""
+
+    level: str
+    """The topic's device level as it was written."""
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """The REST response to one request: status and JSON body."""
 
@@ -91,14 +108,30 @@ class Reply:
 
 
 class FleetTopics:
-    """The topic names of one process's devices ``first .. first + count - 1`` in ``fleet``."""
+    """The topic names of one process's devices ``first .. first + count - 1`` in ``fleet``
+    of ``fleet_device_count`` devices (default: the process's last device is the fleet's)."""
 
-    def __init__(self, fleet: str, device_count: int, first_device: int = 0) -> None:
-        if device_count < 1 or first_device < 0:
-            raise ValueError("device_count must be >= 1 and first_device >= 0")
+    def __init__(
+        self,
+        fleet: str,
+        device_count: int,
+        first_device: int = 0,
+        fleet_device_count: int | None = None,
+    ) -> None:
+        if fleet_device_count is None:
+            fleet_device_count = first_device + device_count
+        if device_count < 1 or first_device < 0 or fleet_device_count < first_device + device_count:
+            raise ValueError(
+                "device_count must be >= 1, first_device >= 0, and the process's devices "
+                "within the fleet's"
+            )
         self.fleet = fleet
         self.device_count = device_count
         self.first_device = first_device
+        self.fleet_device_count = fleet_device_count
+        self.answers_unknown = first_device + device_count == fleet_device_count
+        """True for the process that answers the device levels naming no device of the fleet
+        (the one owning the fleet's last devices)."""
         self.prefix = f"{ROOT}/{fleet}/"
         self.telemetry = tuple(
             f"{self.prefix}{first_device + i}/telemetry" for i in range(device_count)
@@ -108,8 +141,9 @@ class FleetTopics:
         self.process_status = f"{self.prefix}process/{first_device}/status"
         self.batch = f"{self.prefix}process/{first_device}/telemetry"
 
-    def reply(self, device: int) -> str:
-        """The default reply topic of device ``device`` (the REST API's index)."""
+    def reply(self, device: int | str) -> str:
+        """The default reply topic of device ``device`` (the REST API's index), or of the
+        device level a request topic named."""
         return f"{self.prefix}{device}/reply"
 
     def subscriptions(self) -> list[str]:
@@ -117,20 +151,71 @@ class FleetTopics:
         devices it does not own)."""
         return [f"{self.prefix}+/set/+", f"{self.prefix}+/commands"]
 
-    def parse(self, topic: str) -> Request | None:
-        """The request ``topic`` makes of this process, or None when it is not for this process
-        (another process's device, or a device level that is not a canonical index)."""
+    def parse(self, topic: str) -> Request | UnknownDevice | None:
+        """What ``topic`` asks of this process: a request for one of its devices, a device
+        level naming no device of the fleet (when this process answers those), or None (not
+        for this process: another process's device, or another fleet)."""
         if not topic.startswith(self.prefix):
             return None
-        device_text, _, action = topic[len(self.prefix) :].partition("/")
-        if not device_text.isdigit() or (device_text != "0" and device_text.startswith("0")):
+        level, _, action = topic[len(self.prefix) :].partition("/")
+        canonical = (
+            level.isascii()
+            and level.isdigit()
+            and (level == "0" or not level.startswith("0"))
+            # no longer than the fleet's largest index: int() of thousands of digits raises
+            and len(level) <= len(str(self.fleet_device_count))
+        )
+        device = int(level) if canonical else -1
+        if self.first_device <= device < self.first_device + self.device_count:
+            return Request(device, action)
+        if 0 <= device < self.fleet_device_count or not self.answers_unknown:
             return None
-        if not device_text.isascii():
-            return None
-        device = int(device_text)
-        if not self.first_device <= device < self.first_device + self.device_count:
-            return None
-        return Request(device, action)
+        return UnknownDevice(level, action)
+
+    def unknown_device(self, request: UnknownDevice) -> Reply:
+        """The 404 answer to a device level that names no device of the fleet."""
+        level = request.level
+        shown = repr(level) if len(level) <= 32 else f"{level[:32]!r}... ({len(level)} characters)"
+        return _error(
+            404,
+            "device_not_found",
+            f"no device {shown} in fleet {self.fleet!r}: the device level of a "
+            f"request topic must be a device index in [0, {self.fleet_device_count - 1}], "
+            "in decimal without leading zeros",
+        )
+
+
+MAX_TOPIC_BYTES: Final = 65535
+"""The longest topic name MQTT allows (UTF-8 bytes)."""
+
+
+def response_topic_problem(topic: str) -> str | None:
+    """Why ``topic`` cannot be a request's response topic (MQTT 5, 3.3.2.3.5: a topic name, so no
+    wildcard), or None. A broker may pass such a topic on; publishing to it would fail."""
+    if "+" in topic or "#" in topic:
+        return f"the response topic {topic[:64]!r} has a wildcard (+ or #); a topic name has none"
+    if "\x00" in topic:
+        return "the response topic has a NUL character"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC_BYTES:
+        return f"the response topic is longer than {MAX_TOPIC_BYTES} bytes"
+    return None
+
+
+def too_large(size: int) -> Reply | None:
+    """The 413 answer to a payload of ``size`` bytes, or None when the size is allowed."""
+    if size <= MAX_BODY_BYTES:
+        return None
+    exc = body_too_large(size)
+    return _error(exc.status, exc.error, exc.detail)
+
+
+def invalid_response_topic(problem: str) -> Reply:
+    """The 400 answer to a request whose response topic is no topic name (not applied)."""
+    return _error(
+        400,
+        "invalid_response_topic",
+        f"{problem}: the request was not applied; this answer goes to the device's reply topic",
+    )
 
 
 def _error(status: int, error: str, detail: str, fields: list[FieldError] | None = None) -> Reply:

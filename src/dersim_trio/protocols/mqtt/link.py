@@ -82,7 +82,7 @@ class MqttStatistics:
     reconnects: int
     """Connections after the first."""
     commands: int
-    """Requests answered (errors included)."""
+    """Requests answered (errors included, 503 ``busy`` too)."""
     outages: int
     """Periods without the broker: a lost connection, or a broker unreachable at start."""
     queued: int
@@ -278,13 +278,17 @@ class MqttLink:
                 if control is not None or not self._control:
                     self._cond.notify_all()  # stop() waits for the control queue to empty
             if control is not None:
-                info = client.publish(
-                    control.topic,
-                    control.payload,
-                    qos=1,
-                    retain=control.retain,
-                    properties=control.properties,
-                )
+                try:
+                    info = client.publish(
+                        control.topic,
+                        control.payload,
+                        qos=1,
+                        retain=control.retain,
+                        properties=control.properties,
+                    )
+                except ValueError as exc:  # one topic paho refuses never ends the publisher
+                    log.error("MQTT message to %r not sent: %s", control.topic[:200], exc)
+                    continue
                 with self._cond:
                     self._counters.published += 1
                     self._last_control = info

@@ -117,7 +117,7 @@ async def serve_telemetry(hub: Hub, device_raw: str | None, peer: str) -> None:
                 try:
                     while True:
                         item = await slot.receive()
-                        messages = item.for_device(device)
+                        messages = item.for_position(sub.position)
                         for message in messages:
                             await send(message)
                         count_sent(len(messages))
