@@ -10,9 +10,9 @@ so a load change on a shared machine hits all of them alike:
   encoded by its own serializer;
 * ``bulk check``: ``api.wire.check_rows`` over the tick's rows;
 * ``pydantic_core.to_json(row)``: the encoder ``api.wire`` uses;
-* ``copy then round`` / ``rounded copy``: the rounded copy of each row that is encoded (the row
-  itself keeps full precision), made by ``resolution.copy_payload`` then the plan's in-place
-  rounding, or in one pass by ``resolution.payload_copier`` (the path now);
+* ``rounded copy``: the rounded copy of each row that is encoded (the row itself keeps full
+  precision), by ``resolution.payload_rounder`` (one pass over the declared fields, the path
+  ``api.wire`` uses) and by ``copy_payload`` then ``round_payload`` (every key walked);
 * ``msgspec`` / ``orjson`` on the same rows, when installed (they are not dependencies: this
   script is where the choice between them is measured).
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from pydantic_core import to_json
 
-from dersim_trio.api.resolution import copy_payload
-from dersim_trio.api.schema import round_snapshot_payload, rounded_snapshot_copy
+from dersim_trio.api.resolution import copy_payload, round_payload
+from dersim_trio.api.schema import round_snapshot_payload
 from dersim_trio.api.wire import check_rows, snapshot_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,10 +57,10 @@ def main() -> int:
         ],
         "bulk check (api.wire.check_rows)": lambda: check_rows(fresh),
         "pydantic_core.to_json(row)": lambda: [to_json(r) for r in rows],
-        "copy then round (copy_payload, payload_rounder)": lambda: [
-            round_snapshot_payload(copy_payload(r)) for r in rows
+        "rounded copy, every key walked (copy_payload, round_payload)": lambda: [
+            round_payload(copy_payload(r)) for r in rows
         ],
-        "rounded copy (payload_copier)": lambda: [rounded_snapshot_copy(r) for r in rows],
+        "rounded copy (payload_rounder)": lambda: [round_snapshot_payload(r) for r in rows],
     }
     for name in ("msgspec", "orjson"):
         try:

@@ -198,17 +198,6 @@ def test_start_waits_the_startup_time_then_enters_service_like_after_a_trip(
     after_start_enters_service(rig)
 
 
-def test_a_start_while_shutting_down_resumes_without_a_new_wait(kit: type[Kit]) -> None:
-    """The unit never stopped energizing: it runs on in service, no enter-service delay."""
-    rig = battery(kit)
-    rig.send("stop")
-    rig.at(TICK_S)
-    assert rig.send("start") == "accepted"
-    snap = rig.at(TICK_S)
-    assert (snap.status.inverter_state, snap.status.service_state) == ("running", "in_service")
-    assert snap.metrics.power_kw == pytest.approx(4.0)
-
-
 def test_a_start_keeps_a_unit_that_ceased_to_energize_out_of_service(kit: type[Kit]) -> None:
     """``cease_to_energize`` holds: a start brings the inverter up, ``enter_service`` is still
     what lets it energize."""
@@ -270,12 +259,13 @@ def test_start_on_a_running_unit_out_of_service_points_to_enter_service(kit: typ
 
 
 def test_a_start_during_the_shutdown_resumes_running_at_once(kit: type[Kit]) -> None:
+    """The unit never stopped energizing: it runs on in service, no enter-service delay."""
     rig = battery(kit)
     rig.send("stop")
     rig.at(TICK_S)
     assert rig.send("start") == "accepted"
     snap = rig.at(TICK_S)
-    assert snap.status.inverter_state == "running"
+    assert (snap.status.inverter_state, snap.status.service_state) == ("running", "in_service")
     assert snap.metrics.power_kw == pytest.approx(4.0)
 
 

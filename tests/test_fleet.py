@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -35,6 +37,7 @@ from dersim_trio.service.run import ServiceParts
 from dersim_trio.setup.config import MAX_DEVICE_COUNT, parse_args, shard_slices
 from helpers import (
     FIXED_WALL,
+    Output,
     fleet_command,
     make_config,
     release,
@@ -468,10 +471,9 @@ async def test_a_killed_shard_is_restarted_and_sigterm_stops_the_fleet() -> None
     assert "shard 1 (devices 2..3) exited with code -9; restarting" in log
 
 
-@pytest.mark.slow
-async def test_sigint_is_forwarded_to_every_shard_and_the_fleet_exits_0() -> None:
-    """A terminal's ^C: the supervisor gets SIGINT (its shards, in sessions of their own, do
-    not), forwards it, and exits 0 once both shards stopped cleanly."""
+@contextlib.asynccontextmanager
+async def two_shards() -> AsyncIterator[tuple[Output, list[int]]]:
+    """A fleet of two battery shards, serving; its output and the shards' process ids."""
     async with (
         running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "2")) as output,
         httpx.AsyncClient(timeout=10) as client,
@@ -479,7 +481,15 @@ async def test_sigint_is_forwarded_to_every_shard_and_the_fleet_exits_0() -> Non
         with trio.fail_after(PROCESS_GUARD_S):
             summary_port, _ = await summary_of(output, client)
             fleet = await wait_serving(client, summary_port)
-            pids = [s["pid"] for s in fleet["shards"]]
+        yield output, [s["pid"] for s in fleet["shards"]]
+
+
+@pytest.mark.slow
+async def test_sigint_is_forwarded_to_every_shard_and_the_fleet_exits_0() -> None:
+    """A terminal's ^C: the supervisor gets SIGINT (its shards, in sessions of their own, do
+    not), forwards it, and exits 0 once both shards stopped cleanly."""
+    async with two_shards() as (output, pids):
+        with trio.fail_after(PROCESS_GUARD_S):
             output.process.send_signal(signal.SIGINT)
             assert await output.process.wait() == 0
             while not all(gone(pid) for pid in pids):  # noqa: ASYNC110 - other processes
@@ -493,14 +503,8 @@ async def test_sigint_is_forwarded_to_every_shard_and_the_fleet_exits_0() -> Non
 
 @pytest.mark.slow
 async def test_shards_stop_when_the_supervisor_is_killed() -> None:
-    async with (
-        running(*fleet_command("--shards", "2", "-d", "Batt", "-N", "2")) as output,
-        httpx.AsyncClient(timeout=10) as client,
-    ):
+    async with two_shards() as (output, pids):
         with trio.fail_after(PROCESS_GUARD_S):
-            summary_port, _ = await summary_of(output, client)
-            fleet = await wait_serving(client, summary_port)
-            pids = [s["pid"] for s in fleet["shards"]]
             output.process.kill()
             await output.process.wait()
             while not all(gone(pid) for pid in pids):  # noqa: ASYNC110 - orphaned processes

@@ -33,12 +33,7 @@ from dersim_trio.api.resolution import (
     resolution_of,
     round_payload,
 )
-from dersim_trio.api.schema import (
-    ASSET_MODELS,
-    Snapshot,
-    round_snapshot_payload,
-    rounded_snapshot_copy,
-)
+from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
 from dersim_trio.engine.core import encode
 
 if TYPE_CHECKING:
@@ -263,14 +258,14 @@ def test_the_declared_plan_and_the_key_by_key_walk_agree(kit: type[Kit], device_
 def test_the_rounded_copy_is_the_rounded_row_and_leaves_the_row_alone(
     kit: type[Kit], device_type: str
 ) -> None:
-    """``payload_copier`` (one pass) against the copy then the key-by-key rounding, on rows
-    with every part a tick has (the grid-support block, phase lists, the asset's extra keys)."""
+    """``payload_rounder`` (one pass, a copy) against a copy rounded key by key, on rows with
+    every part a tick has (the grid-support block, phase lists, the asset's extra keys)."""
     engine = kit.make_engine("-d", device_type, "-N", "2", *NOON)
     for _ in range(4):
         tick = engine.step()
     for row in tick.rows:
         before = copy.deepcopy(row)
-        rounded = rounded_snapshot_copy(row)
+        rounded = round_snapshot_payload(row)
         assert row == before  # untouched: the history keeps full precision
         expected = round_payload(copy.deepcopy(row))
         assert json.dumps(rounded) == json.dumps(expected)  # values and key order

@@ -13,6 +13,7 @@ from typing import Any
 import opender
 
 from dersim_trio.grid.capability import GridRating
+from dersim_trio.grid.constant_pf import ConstantPfSettings
 from dersim_trio.grid.freq_droop import FreqDroopSettings
 from dersim_trio.grid.settings import GridSettings, category_defaults
 from dersim_trio.grid.support import GridSupport
@@ -109,3 +110,21 @@ def ours_with(normal: str, abnormal: str, **changes: Any) -> Ours:
     base = category_defaults(normal, abnormal, RATING)  # type: ignore[arg-type]
     base = dataclasses.replace(base, freq_droop=FreqDroopSettings(enabled=False))
     return Ours(dataclasses.replace(base, **changes))
+
+
+def constant_pf_pair(pf: float, ext: str) -> tuple[Ours, Any]:
+    """Both sides at constant power factor ``pf``, ``over``- or ``under``-excited (injecting or
+    absorbing vars), categories B and III."""
+    ours = ours_with(
+        "B",
+        "III",
+        constant_pf=ConstantPfSettings(enabled=True, pf_w_inj=pf, pf_w_inj_ext=ext),  # type: ignore[arg-type]
+    )
+    der = make_oracle(
+        "B",
+        "III",
+        CONST_PF_MODE_ENABLE=True,
+        CONST_PF=pf,
+        CONST_PF_EXCITATION="INJ" if ext == "over" else "ABS",
+    )
+    return ours, der

@@ -41,7 +41,17 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from opender_pair import DT, RATING, TOL_W, make_oracle, ours_with, run_both, settle, t90
+from opender_pair import (
+    DT,
+    RATING,
+    TOL_W,
+    constant_pf_pair,
+    make_oracle,
+    ours_with,
+    run_both,
+    settle,
+    t90,
+)
 
 from dersim_trio.grid.active_power_limit import ActivePowerLimitSettings
 from dersim_trio.grid.constant_pf import ConstantPfSettings
@@ -85,18 +95,7 @@ def test_watt_var_steady_state_matches_opender(normal: str, p_avail: float) -> N
 @pytest.mark.parametrize("p_avail", [1_000.0, 5_000.0, 10_000.0])
 @pytest.mark.usefixtures("oracle")
 def test_constant_pf_steady_state_matches_opender(pf: float, ext: str, p_avail: float) -> None:
-    ours = ours_with(
-        "B",
-        "III",
-        constant_pf=ConstantPfSettings(enabled=True, pf_w_inj=pf, pf_w_inj_ext=ext),  # type: ignore[arg-type]
-    )
-    der = make_oracle(
-        "B",
-        "III",
-        CONST_PF_MODE_ENABLE=True,
-        CONST_PF=pf,
-        CONST_PF_EXCITATION="INJ" if ext == "over" else "ABS",
-    )
+    ours, der = constant_pf_pair(pf, ext)
     a, b = run_both(ours, der, settle(1.0, p=p_avail))
     assert a[-1][0] == pytest.approx(b[-1][0], abs=TOL_W)
     assert a[-1][1] == pytest.approx(b[-1][1], abs=TOL_W)

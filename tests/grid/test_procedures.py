@@ -36,10 +36,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from opender_pair import DT, RATING, S_VA, TOL_W, Ours, make_oracle, ours_with
+from opender_pair import DT, RATING, S_VA, TOL_W, Ours, constant_pf_pair, make_oracle, ours_with
 
 from dersim_trio.grid.active_power_limit import ActivePowerLimitSettings
-from dersim_trio.grid.constant_pf import ConstantPfSettings
 from dersim_trio.grid.enter_service import EnterServiceSettings
 from dersim_trio.grid.events import series
 from dersim_trio.grid.freq_droop import FreqDroopSettings
@@ -301,18 +300,7 @@ def test_constant_pf_procedure_matches_opender_and_the_power_factor(pf: float, e
     leaves the commanded factor (0.873 for 0.90); the procedure judges Q against P·tan φ at the
     measured P (IEEE 1547.1 §5.14.3), which holding the factor meets: P and Q both shrink. That
     step is compared with the standard's factor, not with OpenDER."""
-    ours = ours_with(
-        "B",
-        "III",
-        constant_pf=ConstantPfSettings(enabled=True, pf_w_inj=pf, pf_w_inj_ext=ext),  # type: ignore[arg-type]
-    )
-    der = make_oracle(
-        "B",
-        "III",
-        CONST_PF_MODE_ENABLE=True,
-        CONST_PF=pf,
-        CONST_PF_EXCITATION="INJ" if ext == "over" else "ABS",
-    )
+    ours, der = constant_pf_pair(pf, ext)
     steps: list[Step] = [
         (1.0, 60.0, P_MIN),
         (1.0, 60.0, P_RATED),

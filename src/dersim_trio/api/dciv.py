@@ -48,4 +48,4 @@ class DcIv(BaseModel):
 
 
 round_dc_iv_payload = payload_rounder(DcIv)
-"""Rounds ``DcIv.model_dump()`` in place to the documented resolutions."""
+"""A copy of ``DcIv.model_dump()`` rounded to the documented resolutions."""

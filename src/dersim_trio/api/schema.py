@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from dersim_trio.api.resolution import document_resolutions, payload_copier, payload_rounder
+from dersim_trio.api.resolution import document_resolutions, payload_rounder
 
 ServiceState = Literal["in_service", "entering_service", "out_of_service"]
 InverterStateName = Literal[
@@ -248,7 +248,6 @@ class SnapshotList(RootModel[list[Snapshot]]):
 
 
 round_snapshot_payload = payload_rounder(Snapshot)
-"""Rounds a snapshot's plain form (``model_dump()``) in place to its fields' resolutions
-(``api.resolution``); the wire form of every snapshot (``engine.core.encode``)."""
-rounded_snapshot_copy = payload_copier(Snapshot)
-"""A rounded copy of a snapshot row, the row left at full precision (``api.wire.encode_row``)."""
+"""A copy of a snapshot's plain form (``model_dump()``, or an engine row) rounded to its
+fields' resolutions (``api.resolution``): the wire form of every snapshot (``api.wire.encode_row``,
+``engine.core.encode``)."""

@@ -48,7 +48,7 @@ import numpy.typing as npt
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from dersim_trio.api.schema import ASSET_MODELS, Snapshot, rounded_snapshot_copy
+from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
 
 Row = dict[str, Any]
 """One device's snapshot as a plain dict shaped like ``Snapshot``."""
@@ -413,7 +413,7 @@ def encode_row(row: Row) -> bytes:
     """A checked row's JSON as published: a copy rounded to every field's resolution
     (``api.resolution``; the row itself, which ``snapshot_of`` and the history read, keeps full
     precision)."""
-    return to_json(rounded_snapshot_copy(row))
+    return to_json(round_snapshot_payload(row))
 
 
 def snapshot_of(row: Row) -> Snapshot:
