@@ -127,6 +127,8 @@ def mixed_engine(devices: int) -> Engine:
 
 REACTIVE_MODES = ("volt_var", "watt_var", "constant_pf", "constant_q")
 GRID_VARIANTS = ("none", "defaults", "all", "all, moving grid")
+VARIANT_KEYS = dict(zip(("none", "defaults", "all", "moving"), GRID_VARIANTS, strict=True))
+"""``--grid-variants`` names of ``GRID_VARIANTS``."""
 
 
 def with_grid(engine: Engine, variant: str) -> Engine:
@@ -250,8 +252,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--grid-variants",
-        default=",".join(GRID_VARIANTS),
-        help="with --instructions: the variants to count, comma-separated, none first",
+        default=",".join(VARIANT_KEYS),
+        help="with --instructions: the variants to count (none, defaults, all, moving: all, "
+        "moving grid), comma-separated, none first",
     )
     parser.add_argument("--instructions-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -263,10 +266,10 @@ def main() -> int:
     if args.instructions:
         if shutil.which("valgrind") is None:
             parser.error("--instructions: needs valgrind (Debian package valgrind)")
-        chosen = [v for v in args.grid_variants.split(",") if v]
-        if chosen[:1] != ["none"] or not set(chosen) <= set(GRID_VARIANTS):
-            parser.error(f"--grid-variants: 'none' first, then any of {', '.join(GRID_VARIANTS)}")
-        counted = grid_support_instructions(chosen)
+        keys = [k for k in args.grid_variants.split(",") if k]
+        if keys[:1] != ["none"] or not set(keys) <= set(VARIANT_KEYS):
+            parser.error(f"--grid-variants: none first, then any of {', '.join(VARIANT_KEYS)}")
+        counted = grid_support_instructions([VARIANT_KEYS[k] for k in keys])
         results["grid_support_mixed_1000_tick_instructions"] = counted
         print("| 1,000 mixed devices, grid support | instructions per tick | vs none |")
         print("|---|---|---|")
