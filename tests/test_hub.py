@@ -188,6 +188,15 @@ def test_record_tick_timing_keeps_last_duration_and_worst_lateness() -> None:
     assert stats.max_tick_lateness_ms == pytest.approx(10.0)
 
 
+def test_tick_duration_percentiles_are_nearest_rank_over_the_window() -> None:
+    hub = Hub(1)
+    for ms in (5, 1, 4, 2, 3):
+        hub.record_tick_timing(ms / 1000.0, 0.0)
+    stats = hub.statistics()
+    assert stats.tick_duration_p50_ms == pytest.approx(3.0)
+    assert stats.tick_duration_p99_ms == pytest.approx(5.0)
+
+
 def test_statistics_is_an_immutable_record() -> None:
     stats = Hub(1).statistics()
     with pytest.raises(AttributeError):

@@ -62,6 +62,7 @@ class HubStatistics:
     max_tick_lateness_ms: float
     tick_lateness_p50_ms: float
     tick_lateness_p99_ms: float
+    tick_duration_p50_ms: float
     tick_duration_p99_ms: float
     """Percentiles over the last ``TIMING_WINDOW`` ticks."""
 
@@ -262,6 +263,7 @@ class Hub:
             max_tick_lateness_ms=self._max_lateness_s * 1000.0,
             tick_lateness_p50_ms=_percentile(self._lateness_s, 0.50) * 1000.0,
             tick_lateness_p99_ms=_percentile(self._lateness_s, 0.99) * 1000.0,
+            tick_duration_p50_ms=_percentile(self._duration_s, 0.50) * 1000.0,
             tick_duration_p99_ms=_percentile(self._duration_s, 0.99) * 1000.0,
         )
 
