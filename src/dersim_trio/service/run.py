@@ -7,9 +7,10 @@ the hub, the history and log buffer, the operator façade and the quart app over
 Shape (everything a process runs is visible in ``run_service``):
 
     supervisor nursery
-    ├── tick_loop            engine.step() every periodic_time, publish to the hub; a crash here
-    │                        ends the process (fail fast, never serve stale data); each tick is
-    │                        also recorded into the History (``observe_ticks``)
+    ├── tick_loop            engine.step() every periodic_time, publish to the hub (encoded
+    │                        only when someone reads it: nobody connected, no JSON); a crash
+    │                        here ends the process (fail fast, never serve stale data); each
+    │                        tick is also recorded into the History (``observe_ticks``)
     ├── modbus               the SunSpec Modbus TCP server (``--modbus_port``): one listener per
     │                        device, reading the last tick's snapshots, writing through the façade
     ├── mqtt                 the MQTT front end (``--mqtt``): the hub's ticks to the broker,
@@ -102,7 +103,7 @@ async def tick_loop(
     exception from the engine propagates and ends the supervisor.
     """
     snapshots = engine.initial()
-    hub.publish(0, snapshots.payloads)
+    hub.publish_on_demand(0, snapshots)
     if on_tick is not None:
         on_tick(engine, snapshots)
     task_status.started()
@@ -113,7 +114,7 @@ async def tick_loop(
         woke = trio.current_time()
         lateness = woke - deadline
         snapshots = engine.step(wall_clock() if wall_clock is not None else None)
-        hub.publish(engine.tick, snapshots.payloads)
+        hub.publish_on_demand(engine.tick, snapshots)
         if on_tick is not None:
             on_tick(engine, snapshots)
         duration = trio.current_time() - woke
