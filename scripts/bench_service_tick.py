@@ -20,9 +20,10 @@ running the script once with each (``PYTHONPATH=<tree>/src``). Every wait is bou
 (``--timeout`` per case, start-up included).
 
 ``--profile`` runs the same service in this process instead (``run_service`` on 127.0.0.1,
-port 0, nobody connected) and profiles ``--ticks`` ticks with cProfile after the warm-up: where a
-tick goes beyond ``engine.step()`` (cumulative ms per tick of the ``dersim_trio`` functions,
-profiler overhead included) and the garbage collector's own time per tick (``gc.callbacks``).
+port 0, nobody connected). After the warm-up it times ``--ticks`` ticks as they are, split into
+``engine.step()`` and the rest of the tick (medians; the collector's own time from
+``gc.callbacks``), then profiles ``--ticks`` more with cProfile: the tick loop's callees and
+theirs, cumulative ms per tick (profiler overhead included).
 
 Usage (from the repository root, with the project's venv):
 
@@ -39,11 +40,14 @@ import gc
 import os
 import pstats
 import re
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -160,7 +164,7 @@ def run_case(args: argparse.Namespace, device_type: str, devices: int) -> CaseRe
 
 
 def profile_case(args: argparse.Namespace, device_type: str, devices: int) -> None:
-    """The service in this process, nobody connected: cProfile of ``--ticks`` ticks."""
+    """The service in this process, nobody connected: ``--ticks`` ticks timed, then profiled."""
     import trio
 
     from dersim_trio.service.run import run_service
@@ -181,23 +185,41 @@ def profile_case(args: argparse.Namespace, device_type: str, devices: int) -> No
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             service = await nursery.start(run_service, config)
-            hub = service.hub
+            hub, engine = service.hub, service.engine
+            step = engine.step
+            steps: list[float] = []
+
+            def timed_step(wall_now: datetime | None = None) -> Sequence[object]:
+                start = time.perf_counter()
+                try:
+                    return step(wall_now)
+                finally:
+                    steps.append(time.perf_counter() - start)
+
+            engine.step = timed_step  # the tick loop looks it up on every tick
+            rest: list[float] = []
             with trio.fail_after(args.timeout):
                 while hub.last.tick < args.warmup:
                     await hub.wait_published()
-                first = hub.last.tick
                 gc.callbacks.append(on_gc)
+                for _ in range(args.ticks):  # the tick's own split, no profiler
+                    await hub.wait_published()
+                    rest.append(hub.statistics().last_tick_duration_ms / 1e3 - steps[-1])
+                gc.callbacks.remove(on_gc)
+                tick_s = [s + r for s, r in zip(steps[-args.ticks :], rest, strict=True)]
+                print(
+                    f"-d {device_type} -N {devices}: tick median "
+                    f"{statistics.median(tick_s) * 1e3:,.1f} ms = engine.step "
+                    f"{statistics.median(steps[-args.ticks :]) * 1e3:,.1f} ms + the rest "
+                    f"{statistics.median(rest) * 1e3:,.1f} ms (medians over {args.ticks} "
+                    f"ticks); collector {sum(collections) * 1e3 / args.ticks:.1f} ms per tick "
+                    f"({len(collections) / args.ticks:.0f} collections per tick)"
+                )
+                first = hub.last.tick
                 profiler.enable()
                 while hub.last.tick < first + args.ticks:
                     await hub.wait_published()
                 profiler.disable()
-                gc.callbacks.remove(on_gc)
-            stats = hub.statistics()
-            print(
-                f"-d {device_type} -N {devices}: last tick {stats.last_tick_duration_ms:,.0f} ms "
-                f"under the profiler; collector {sum(collections) * 1e3 / args.ticks:.1f} ms "
-                f"per tick ({len(collections) / args.ticks:.0f} collections per tick)"
-            )
             service.request_shutdown()
 
     trio.run(run)
