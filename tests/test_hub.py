@@ -100,6 +100,60 @@ async def test_a_shards_subscriber_to_one_device_gets_that_devices_position() ->
         assert sub.position is None
 
 
+class CountingTick:
+    """A tick's snapshots that encode on demand (as ``api.wire.TickSnapshots``), counting what
+    was encoded."""
+
+    def __init__(self, tick: int, devices: int) -> None:
+        self.tick = tick
+        self.devices = devices
+        self.encoded_one: list[int] = []
+        self.encoded_all = 0
+
+    def json_of(self, i: int) -> bytes:
+        return f'{{"tick":{self.tick},"device_index":{i}}}'.encode()
+
+    def __len__(self) -> int:
+        return self.devices
+
+    def payload(self, position: int) -> bytes:
+        self.encoded_one.append(position)
+        return self.json_of(position)
+
+    @property
+    def payloads(self) -> tuple[bytes, ...]:
+        self.encoded_all += 1
+        return tuple(self.json_of(i) for i in range(self.devices))
+
+
+async def test_a_tick_published_on_demand_is_encoded_only_when_read_and_then_once() -> None:
+    hub = Hub(3)
+    source = CountingTick(7, 3)
+    item = hub.publish_on_demand(7, source)
+    assert hub.last is item
+    assert (item.encoded, source.encoded_all, source.encoded_one) == (False, 0, [])
+    # one device asked for: that device alone is encoded
+    assert item.payload(2) == b'{"tick":7,"device_index":2}'
+    assert item.for_position(1) == ('{"tick":7,"device_index":1}',)
+    assert (item.encoded, source.encoded_all, source.encoded_one) == (False, 0, [2, 1])
+    # a subscriber reading every device: the whole tick, once for every later reader
+    with hub.subscribe() as sub:
+        with trio.fail_after(1):
+            got = await sub.slot.receive()
+        assert got.for_position(None) == tuple(source.json_of(i).decode() for i in range(3))
+    assert item.data == tuple(source.json_of(i) for i in range(3))
+    assert item.payload(0) == source.json_of(0)
+    assert (item.encoded, source.encoded_all, source.encoded_one) == (True, 1, [2, 1])
+
+
+def test_publish_on_demand_refuses_a_wrong_device_count() -> None:
+    hub = Hub(2)
+    with pytest.raises(ValueError, match="expected 2 payloads, got 3"):
+        hub.publish_on_demand(0, CountingTick(0, 3))
+    with pytest.raises(LookupError):
+        _ = hub.last
+
+
 # --- Hub ----------------------------------------------------------------------------------
 
 
@@ -186,6 +240,15 @@ def test_record_tick_timing_keeps_last_duration_and_worst_lateness() -> None:
     stats = hub.statistics()
     assert stats.last_tick_duration_ms == pytest.approx(1.0)
     assert stats.max_tick_lateness_ms == pytest.approx(10.0)
+
+
+def test_tick_duration_percentiles_are_nearest_rank_over_the_window() -> None:
+    hub = Hub(1)
+    for ms in (5, 1, 4, 2, 3):
+        hub.record_tick_timing(ms / 1000.0, 0.0)
+    stats = hub.statistics()
+    assert stats.tick_duration_p50_ms == pytest.approx(3.0)
+    assert stats.tick_duration_p99_ms == pytest.approx(5.0)
 
 
 def test_statistics_is_an_immutable_record() -> None:

@@ -48,6 +48,8 @@ from helpers import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from conftest import Kit
+    from dersim_trio.service.hub import TickPayload
     from helpers import Served
 
     StartService = Callable[..., Awaitable[Served]]
@@ -268,6 +270,68 @@ async def check_chatty_trio_websocket_client(service: Launched) -> None:
         assert ws.closed is not None
         assert ws.closed.code == 1000
     await wait_launch_idle(service)
+
+
+# --- encoding on demand ----------------------------------------------------------------------
+
+
+async def test_with_nobody_connected_no_tick_is_encoded_and_a_later_client_gets_the_tick_bytes(
+    start_service: StartService,
+    fast_path: bool,
+    kit: type[Kit],
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The tick loop publishes each tick unencoded (``Hub.publish_on_demand``): with nobody
+    connected no tick is encoded, a GET of one device (and server-info) encodes that device
+    alone, and a client connecting mid-run gets the cached tick and then every tick, each
+    message the bytes an engine built alike encoded at that tick."""
+    flags = (*FAST, "-N", "3")
+    service = await start_service(*flags, fast_path=fast_path)
+    hub = service.hub
+    twin = kit.make_engine(*flags)
+    assert hub.last.tick == 0
+    expected = {0: twin.initial().payloads}
+    published = {0: hub.last}
+
+    def on_tick(item: TickPayload) -> None:
+        expected[item.tick] = twin.step().payloads
+        assert twin.tick == item.tick
+        published[item.tick] = item
+
+    hub.add_listener(on_tick)
+
+    async def until_tick(tick: int) -> None:
+        while hub.last.tick < tick:
+            await hub.wait_published()
+
+    def encoded(ticks: range) -> list[int]:
+        return [t for t in ticks if published[t].encoded]
+
+    with trio.fail_after(10):
+        await until_tick(5)
+        async with httpx.AsyncClient(base_url=service.http_url) as http:
+            one = await http.get("/api/dersim/overview?device=1")
+            info = (await http.get("/api/dersim/server-info")).json()
+        assert one.content == expected[json.loads(one.content)["tick"]][1]
+        assert info["clock_time"] == json.loads(expected[info["tick"]][0])["clock_time"]
+        assert encoded(range(hub.last.tick + 1)) == []
+        # a client of one device arrives, leaves; nobody for three ticks; a client of all
+        async with trio_websocket.open_websocket_url(ws_url(service.port) + "?device=2") as ws:
+            got = [(await ws.get_message()).encode() for _ in range(4)]
+        ticks = [json.loads(m)["tick"] for m in got]
+        assert ticks == list(range(ticks[0], ticks[0] + 4))
+        assert got == [expected[t][2] for t in ticks]
+        await wait_launch_idle(InProcessLaunch(service))
+        quiet = hub.last.tick
+        await until_tick(quiet + 3)
+        assert encoded(range(quiet + 1, quiet + 4)) == []
+        async with trio_websocket.open_websocket_url(ws_url(service.port)) as ws:
+            got = [(await ws.get_message()).encode() for _ in range(3 * 4)]
+    ticks = [json.loads(m)["tick"] for m in got[::3]]
+    assert ticks == list(range(ticks[0], ticks[0] + 4))
+    assert ticks[0] > quiet + 2
+    assert got == [payload for t in ticks for payload in expected[t]]
+    await wait_launch_idle(InProcessLaunch(service))
 
 
 # --- shutdown -------------------------------------------------------------------------------

@@ -7,7 +7,9 @@
 * the bulk check refuses what per-device validation refused: NaN and infinity anywhere (the
   assets' extra keys included), numbers out of range, states outside their choices, missing and
   unknown keys, a number where a string belongs; it names the device and the field;
-* an ``int`` in a ``float`` field is published as the float pydantic would make of it.
+* an ``int`` in a ``float`` field is published as the float pydantic would make of it;
+* a tick encoded on demand, ticks later and after operator writes, gives the bytes encoding at
+  its tick gave.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import copy
 import dataclasses
 import json
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 import pytest
 
+from dersim_trio.api.controls import CommandRequest, ControlsUpdate
+from dersim_trio.api.grid_support import GridSupportUpdate
+from dersim_trio.api.inputs import InputsUpdate
 from dersim_trio.api.schema import round_snapshot_payload
 from dersim_trio.api.wire import SnapshotError, TickSnapshots, check_rows, snapshot_of
 from dersim_trio.engine.core import Engine, encode
@@ -67,6 +74,52 @@ def test_the_published_bytes_are_the_model_of_the_row(kit: type[Kit], device_typ
         assert json.loads(payload) == json.loads(encode(model))  # (asset key order may differ)
     assert [s.device_index for s in tick] == [0, 1, 2]
     assert tick[-1] is tick[2]  # read once, kept
+
+
+def operator_writes(controller: Controller) -> list[Callable[[], object]]:
+    """Writes that change what the next ticks publish: a power limit, the grid voltage (every
+    device, then one), volt-var where the device has grid support (its grid block then moves
+    every tick), a command."""
+    writes: list[Callable[[], object]] = [
+        lambda: controller.update_controls(0, ControlsUpdate(active_power_limit_pct=40.0)),
+        lambda: controller.update_inputs(None, InputsUpdate(grid_voltage_pu=1.04)),
+        lambda: controller.update_inputs(1, InputsUpdate(grid_voltage_pu=1.06)),
+        lambda: controller.command(CommandRequest(command="stop", device=2)),
+    ]
+    volt_var = GridSupportUpdate.model_validate({"volt_var": {"enabled": True}})
+    writes += [
+        partial(controller.update_grid_support, i, volt_var)
+        for i in controller.devices
+        if controller.has_grid_support(i)
+    ]
+    return writes
+
+
+@pytest.mark.parametrize("device_type", DEVICE_TYPES)
+def test_a_tick_encoded_later_gives_the_bytes_encoding_at_its_tick_gave(
+    kit: type[Kit], device_type: str
+) -> None:
+    """The service publishes a tick unencoded and encodes it when someone first asks
+    (``Hub.publish_on_demand``): maybe ticks later, after operator writes. Two engines built
+    alike get the same writes; one encodes every tick at once, the other keeps its ticks and
+    encodes them all at the end, one device alone first (``payload``), then every device."""
+    flags = ("-d", device_type, "-N", "3", "--start_clock_time", "12:00:00")
+    at_once, later = kit.make_engine(*flags), kit.make_engine(*flags)
+    writes = zip(
+        operator_writes(Controller(at_once)), operator_writes(Controller(later)), strict=True
+    )
+    eager: list[tuple[bytes, ...]] = [at_once.initial().payloads]
+    kept: list[TickSnapshots] = [later.initial()]
+    for write_at_once, write_later in [*writes, *[(lambda: None, lambda: None)] * 3]:
+        eager.append(at_once.step().payloads)
+        kept.append(later.step())
+        write_at_once()
+        write_later()
+    assert len({payloads for payloads in eager}) == len(eager)  # every tick differs
+    for k, (now, tick) in enumerate(zip(eager, kept, strict=True)):
+        assert tick.payload(k % 3) == now[k % 3]
+        assert tick.payloads == now
+        assert tick.payload(-1) == now[-1]
 
 
 async def test_every_published_key_and_type_is_the_one_openapi_declares(kit: type[Kit]) -> None:

@@ -92,7 +92,7 @@ def create_asgi_app(argv: list[str] | None = None, *, tune_gc: bool = True) -> A
             await app.nursery.start(parts.run_mqtt)
         launch.start(app.nursery)
         if tune_gc:
-            manage_gc(fast_path=config.fast_path)
+            manage_gc(fast_path=config.fast_path, device_count=config.device_count)
 
     @app.after_serving
     async def stop_streams() -> None:

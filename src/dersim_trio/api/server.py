@@ -16,6 +16,7 @@ class HubStatisticsModel(BaseModel):
     max_tick_lateness_ms: float
     tick_lateness_p50_ms: float
     tick_lateness_p99_ms: float
+    tick_duration_p50_ms: float
     tick_duration_p99_ms: float
 
 

@@ -27,7 +27,10 @@ published key and type is the one ``/openapi.json`` declares.
 
 Reading. ``TickSnapshots`` is a ``Sequence[Snapshot]``: an item is validated into a ``Snapshot``
 only when someone reads it (a Modbus request, a test), so a tick nobody reads in detail costs no
-model objects; ``rows`` and ``column`` give the history the values without them.
+model objects; ``rows`` gives the history the values without them. Its JSON is encoded the same
+way, when first asked for (``payloads``, ``payload``): the service publishes a tick without
+encoding it (``service.hub``), so with nobody connected the check runs every tick and the
+encoding never.
 """
 
 from __future__ import annotations
@@ -427,15 +430,22 @@ class TickSnapshots(Sequence[Snapshot]):
     """One tick's checked rows, in device order, readable as ``Snapshot`` models.
 
     An item becomes a ``Snapshot`` (validated by pydantic, so exactly the model a client decodes)
-    the first time it is read; ``payloads`` encodes every row once.
+    the first time it is read; a device's JSON is encoded the first time it is asked for
+    (``payload``, or ``payloads`` for every device), so a tick nobody reads costs neither.
+
+    The rows are never changed once checked: the engine builds new dicts and lists for every
+    tick and shares a grid-support block between ticks only while its values are unchanged (it
+    builds a new one when they change), so a row encoded after later ticks, or after an operator
+    write, gives the bytes it gave at its own tick.
     """
 
-    __slots__ = ("_models", "_payloads", "rows")
+    __slots__ = ("_models", "_one", "_payloads", "rows")
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
         self._models: list[Snapshot | None] = [None] * len(rows)
         self._payloads: tuple[bytes, ...] | None = None
+        self._one: dict[int, bytes] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -458,9 +468,27 @@ class TickSnapshots(Sequence[Snapshot]):
         for i in range(len(self.rows)):
             yield self[i]
 
+    def payload(self, index: int) -> bytes:
+        """The JSON of the device at ``index`` (the bytes ``payloads`` holds), encoded on first
+        use; only this device's row is encoded."""
+        if self._payloads is not None:
+            return self._payloads[index]
+        index = range(len(self.rows))[index]  # a negative index, or IndexError
+        encoded = self._one.get(index)
+        if encoded is None:
+            encoded = self._one[index] = encode_row(self.rows[index])
+        return encoded
+
     @property
     def payloads(self) -> tuple[bytes, ...]:
-        """Every device's JSON, encoded on first use."""
+        """Every device's JSON, encoded on first use (a device already encoded alone is reused)."""
         if self._payloads is None:
-            self._payloads = tuple(map(encode_row, self.rows))
+            one = self._one
+            if one:
+                self._payloads = tuple(
+                    one[i] if i in one else encode_row(row) for i, row in enumerate(self.rows)
+                )
+            else:
+                self._payloads = tuple(map(encode_row, self.rows))
+            self._one = {}
         return self._payloads

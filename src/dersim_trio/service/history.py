@@ -33,6 +33,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from operator import itemgetter
 from typing import Final
 
 from dersim_trio.api.resolution import Resolution, quantize, resolution_of
@@ -72,28 +73,43 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAN = math.nan
 
 
-def _evse_power_kw(row: Row) -> float | None:
-    connectors = row["asset"].get("connectors") or []
-    return float(sum(c["power_kw"] for c in connectors))
+_ASSET = itemgetter("asset")
+_METRICS = itemgetter("metrics")
+_PLAIN_METRICS = tuple(m for m in METRICS if m not in ("state_of_charge_pct", "key_quantity"))
+_SOC = itemgetter("state_of_charge_pct")
+
+KeyColumn = Callable[[Sequence[Row]], list[float | None]]
+"""Reads one asset type's key quantity from rows of that type (None: no value)."""
 
 
-def _asset_value(name: str) -> Callable[[Row], float | None]:
-    def read(row: Row) -> float | None:
-        value = row["asset"].get(name)
-        return None if value is None else float(value)
+def _evse_power_kw(rows: Sequence[Row]) -> list[float | None]:
+    return [
+        float(sum(c["power_kw"] for c in asset.get("connectors") or []))
+        for asset in map(_ASSET, rows)
+    ]
+
+
+def _asset_value(name: str) -> KeyColumn:
+    def read(rows: Sequence[Row]) -> list[float | None]:
+        return [asset.get(name) for asset in map(_ASSET, rows)]
 
     return read
 
 
-KEY_QUANTITIES: dict[str, tuple[str, Callable[[Row], float | None]]] = {
+def _storage_soc(rows: Sequence[Row]) -> list[float | None]:
+    return list(map(_SOC, map(_METRICS, rows)))
+
+
+KEY_QUANTITIES: dict[str, tuple[str, KeyColumn]] = {
     "pv": ("irradiance_w_m2", _asset_value("irradiance_w_m2")),
     "wind": ("rotor_speed_rpm", _asset_value("rotor_speed_rpm")),
-    "battery": ("state_of_charge_pct", lambda row: row["metrics"]["state_of_charge_pct"]),
+    "battery": ("state_of_charge_pct", _storage_soc),
     "fuelcell": ("hydrogen_pct", _asset_value("hydrogen_pct")),
     "hybrid-dc": ("battery_soc_pct", _asset_value("battery_soc_pct")),
     "evse": ("ev_power_kw", _evse_power_kw),
 }
-"""Per asset type: the name of the one quantity that characterises it, and how to read it."""
+"""Per asset type: the name of the one quantity that characterises it, and how to read it from
+the rows of devices of that type (a column at a time: a fleet's devices are read in one pass)."""
 
 
 def bytes_per_device_hour(sim_seconds_per_tick: float) -> float:
@@ -240,7 +256,8 @@ class History:
         """Where the next tick goes once the ring is full (= the oldest row)."""
         self._tz: tzinfo = UTC
         self._key_names: list[str | None] = [None] * device_count
-        self._key_readers: list[Callable[[Row], float | None]] = []
+        self._key_columns: list[tuple[KeyColumn, list[int]]] = []
+        """Per asset type present: its reader and the positions of its devices."""
 
     def __len__(self) -> int:
         return len(self._ticks)
@@ -274,39 +291,46 @@ class History:
             if isinstance(snapshots, TickSnapshots)
             else [s.model_dump() for s in snapshots]
         )
-        if not self._key_readers:
+        if not self._key_columns:
+            groups: dict[str, list[int]] = {}
             for i, snap in enumerate(snapshot_rows):
-                self._key_names[i], reader = KEY_QUANTITIES[snap["asset_type"]]
-                self._key_readers.append(reader)
+                groups.setdefault(snap["asset_type"], []).append(i)
+            for asset_type, positions in groups.items():
+                name, column = KEY_QUANTITIES[asset_type]
+                self._key_columns.append((column, positions))
+                for i in positions:
+                    self._key_names[i] = name
         if sim_time.tzinfo is not None:
             self._tz = sim_time.tzinfo
         time_us = (sim_time - _EPOCH) // timedelta(microseconds=1)
-        metrics = [snap["metrics"] for snap in snapshot_rows]
-        nan = _NAN
-        rows = {
-            name: [m[name] for m in metrics]
-            for name in METRICS
-            if name not in ("state_of_charge_pct", "key_quantity")
+        metrics = list(map(_METRICS, snapshot_rows))
+        rows: dict[str, Sequence[float]] = {
+            name: [m[name] for m in metrics] for name in _PLAIN_METRICS
         }
-        rows["state_of_charge_pct"] = [
-            nan if (v := m["state_of_charge_pct"]) is None else v for m in metrics
-        ]
-        rows["key_quantity"] = [
-            nan if (v := read(snap)) is None else v
-            for read, snap in zip(self._key_readers, snapshot_rows, strict=True)
-        ]
+        nan = _NAN
+        rows["state_of_charge_pct"] = [nan if v is None else v for v in map(_SOC, metrics)]
+        key: list[float | None]
+        if len(self._key_columns) == 1:  # every device of one asset type (a fleet)
+            key = self._key_columns[0][0](snapshot_rows)
+        else:
+            key = [None] * n
+            for read, positions in self._key_columns:
+                found = read([snapshot_rows[i] for i in positions])
+                for i, value in zip(positions, found, strict=True):
+                    key[i] = value
+        rows["key_quantity"] = [nan if v is None else v for v in key]
         if len(self._ticks) < self.capacity:
             self._ticks.append(tick)
             self._times_us.append(time_us)
-            for name, values in rows.items():
-                self._values[name].extend(values)
+            for quantity, series in rows.items():
+                self._values[quantity].extend(series)
             return
         row = self._next_row
         self._ticks[row] = tick
         self._times_us[row] = time_us
         start = row * n
-        for name, values in rows.items():
-            self._values[name][start : start + n] = array(_VALUE_TYPECODE, values)
+        for quantity, series in rows.items():
+            self._values[quantity][start : start + n] = array(_VALUE_TYPECODE, series)
         self._next_row = (row + 1) % self.capacity
 
     def _first_row_within(self, threshold_us: int) -> int:

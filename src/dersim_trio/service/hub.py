@@ -1,18 +1,26 @@
-"""The telemetry hub: last snapshots, encoded once per tick, fanned out to subscribers.
+"""The telemetry hub: last snapshots, encoded at most once per tick, fanned out to subscribers.
 
-Theory of operation. The tick loop calls ``Hub.publish(payloads)`` once per tick with each
-device's JSON already encoded (one ``bytes`` per device, in device order). ``publish`` is
-synchronous and never blocks: it stores the payloads as the cached "last tick" and drops them
-into every subscriber's one-slot buffer (``LatestSlot``). A slot holds at most one tick; a newer
-tick replaces an unread one and counts it as dropped (drop-oldest), so a slow or stalled reader
-costs nothing but its own freshness. Each subscriber's sender task takes the tick out of its slot
-and writes it to its client at its own pace.
+Theory of operation. The tick loop calls ``Hub.publish_on_demand(tick, snapshots)`` once per tick
+with the tick's checked snapshots, in device order, which encode themselves when first asked
+(``EncodedOnDemand``: the engine's ``TickSnapshots``); ``Hub.publish(tick, payloads)`` takes the
+JSON already encoded instead (one ``bytes`` per device). Either is synchronous and never blocks:
+it stores the tick as the cached "last tick" (a ``TickPayload``) and drops it into every
+subscriber's one-slot buffer (``LatestSlot``). A slot holds at most one tick; a newer tick
+replaces an unread one and counts it as dropped (drop-oldest), so a slow or stalled reader costs
+nothing but its own freshness. Each subscriber's sender task takes the tick out of its slot and
+writes it to its client at its own pace.
+
+Encoding on demand. A ``TickPayload`` encodes its tick the first time someone reads its bytes
+(a subscriber's sender, a listener such as the broadcaster or the MQTT bridge, an HTTP GET), once
+for all of them, and one device alone when only that device is asked for (``payload``). With
+nobody connected no tick is encoded at all. The bytes are those eager encoding gives: the
+snapshots a tick holds are never changed after the tick (``api.wire.TickSnapshots``).
 
 A subscriber primed on ``subscribe()`` starts with the cached tick, so the first thing a client
 receives is the last snapshot (contract §3.2). ``close_all()`` ends every subscription: a sender
 blocked in ``receive()`` gets ``trio.EndOfChannel`` and closes its client with 1001.
 
-Listeners (``add_listener``) are synchronous callbacks called by ``publish`` after the slots are
+Listeners (``add_listener``) are synchronous callbacks called by either after the slots are
 filled: the front door's broadcaster writes pre-framed bytes from there.
 """
 
@@ -23,31 +31,95 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from typing import Protocol
 
 import trio
 
 TIMING_WINDOW = 4096
 
 
-@dataclass(frozen=True)
+class EncodedOnDemand(Protocol):
+    """One tick's snapshots, in device order, encoding their JSON when first asked
+    (``api.wire.TickSnapshots``); the bytes never depend on when they are asked for."""
+
+    def __len__(self) -> int:
+        """The number of devices."""
+        ...
+
+    def payload(self, position: int) -> bytes:
+        """The JSON of the device at ``position``."""
+        ...
+
+    @property
+    def payloads(self) -> tuple[bytes, ...]:
+        """Every device's JSON, in device order (encoded when first read)."""
+        ...
+
+
 class TickPayload:
-    """One tick's encoded snapshots, in device order, as bytes (and as text, decoded once)."""
+    """One tick's snapshots as JSON, in device order: ``data`` as bytes and ``text`` as text,
+    each made on first use (see "Encoding on demand" above)."""
 
-    tick: int
-    data: tuple[bytes, ...]
+    __slots__ = ("_data", "_source", "_text", "tick")
 
-    @cached_property
+    def __init__(self, tick: int, data: Sequence[bytes]) -> None:
+        self.tick = tick
+        self._data: tuple[bytes, ...] | None = tuple(data)
+        self._source: EncodedOnDemand | None = None
+        self._text: tuple[str, ...] | None = None
+
+    @classmethod
+    def on_demand(cls, tick: int, source: EncodedOnDemand) -> TickPayload:
+        """A tick whose bytes ``source`` makes when they are first read."""
+        item = cls(tick, ())
+        item._data, item._source = None, source
+        return item
+
+    def __len__(self) -> int:
+        """The number of devices."""
+        return len(self._data) if self._data is not None else len(self._source or ())
+
+    @property
+    def encoded(self) -> bool:
+        """Whether every device's bytes were made (someone read ``data`` or ``text``)."""
+        return self._data is not None
+
+    @property
+    def data(self) -> tuple[bytes, ...]:
+        """Every device's JSON, encoded on first use, once."""
+        data = self._data
+        if data is None:
+            assert self._source is not None
+            data = self._data = self._source.payloads
+            self._source = None
+        return data
+
+    def payload(self, position: int) -> bytes:
+        """The JSON of the device at ``position`` (encoding only that device if nothing else
+        was encoded yet)."""
+        if self._data is not None:
+            return self._data[position]
+        assert self._source is not None
+        return self._source.payload(position)
+
+    @property
     def text(self) -> tuple[str, ...]:
         """The payloads as text frames for the quart route: decoded on first use, once per tick
         for all its subscribers (the fast path sends ``data`` and never needs this)."""
-        return tuple(p.decode() for p in self.data)
+        if self._text is None:
+            self._text = tuple(p.decode() for p in self.data)
+        return self._text
 
     def for_position(self, position: int | None) -> tuple[str, ...]:
         """The text messages a subscriber receives for this tick: every device's (``None``), or
         the one at ``position`` in the payloads (``Hub.position``: a shard's device indices are
-        the fleet's, its payloads start at its first device)."""
-        return self.text if position is None else (self.text[position],)
+        the fleet's, its payloads start at its first device); that device alone is encoded if
+        nothing else was."""
+        if position is None:
+            return self.text
+        if self._text is not None:
+            return (self._text[position],)
+        return (self.payload(position).decode(),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +134,7 @@ class HubStatistics:
     max_tick_lateness_ms: float
     tick_lateness_p50_ms: float
     tick_lateness_p99_ms: float
+    tick_duration_p50_ms: float
     tick_duration_p99_ms: float
     """Percentiles over the last ``TIMING_WINDOW`` ticks."""
 
@@ -152,11 +225,18 @@ class Hub:
 
     # --- tick loop side -------------------------------------------------------------------
     def publish(self, tick: int, payloads: Sequence[bytes]) -> TickPayload:
-        """Cache one tick's encoded snapshots and offer them to every subscriber (never blocks)."""
-        if len(payloads) != self.device_count:
-            raise ValueError(f"expected {self.device_count} payloads, got {len(payloads)}")
-        data = tuple(payloads)
-        item = TickPayload(tick, data)
+        """Cache one tick's encoded snapshots and offer them to every subscriber and listener
+        (never blocks)."""
+        return self._publish(TickPayload(tick, payloads))
+
+    def publish_on_demand(self, tick: int, snapshots: EncodedOnDemand) -> TickPayload:
+        """``publish`` for a tick whose snapshots are encoded when someone first reads them
+        (the tick loop's way: with nobody connected nothing is encoded)."""
+        return self._publish(TickPayload.on_demand(tick, snapshots))
+
+    def _publish(self, item: TickPayload) -> TickPayload:
+        if len(item) != self.device_count:
+            raise ValueError(f"expected {self.device_count} payloads, got {len(item)}")
         self._last = item
         self._ticks_published += 1
         for sub in self._subscribers:
@@ -262,6 +342,7 @@ class Hub:
             max_tick_lateness_ms=self._max_lateness_s * 1000.0,
             tick_lateness_p50_ms=_percentile(self._lateness_s, 0.50) * 1000.0,
             tick_lateness_p99_ms=_percentile(self._lateness_s, 0.99) * 1000.0,
+            tick_duration_p50_ms=_percentile(self._duration_s, 0.50) * 1000.0,
             tick_duration_p99_ms=_percentile(self._duration_s, 0.99) * 1000.0,
         )
 

@@ -298,7 +298,8 @@ class ServiceMetrics:
             PlatformCollector(registry=self.registry)
         self._duration = Histogram(
             f"{NAMESPACE}_tick_duration_seconds",
-            "Time one tick took: stepping every device, encoding and publishing.",
+            "Time one tick took: stepping every device and publishing "
+            "(encoding when it has readers).",
             buckets=TICK_DURATION_BUCKETS_S,
             registry=self.registry,
         )

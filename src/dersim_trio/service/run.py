@@ -7,9 +7,10 @@ the hub, the history and log buffer, the operator façade and the quart app over
 Shape (everything a process runs is visible in ``run_service``):
 
     supervisor nursery
-    ├── tick_loop            engine.step() every periodic_time, publish to the hub; a crash here
-    │                        ends the process (fail fast, never serve stale data); each tick is
-    │                        also recorded into the History (``observe_ticks``)
+    ├── tick_loop            engine.step() every periodic_time, publish to the hub (encoded
+    │                        only when someone reads it: nobody connected, no JSON); a crash
+    │                        here ends the process (fail fast, never serve stale data); each
+    │                        tick is also recorded into the History (``observe_ticks``)
     ├── modbus               the SunSpec Modbus TCP server (``--modbus_port``): one listener per
     │                        device, reading the last tick's snapshots, writing through the façade
     ├── mqtt                 the MQTT front end (``--mqtt``): the hub's ticks to the broker,
@@ -102,7 +103,7 @@ async def tick_loop(
     exception from the engine propagates and ends the supervisor.
     """
     snapshots = engine.initial()
-    hub.publish(0, snapshots.payloads)
+    hub.publish_on_demand(0, snapshots)
     if on_tick is not None:
         on_tick(engine, snapshots)
     task_status.started()
@@ -113,7 +114,7 @@ async def tick_loop(
         woke = trio.current_time()
         lateness = woke - deadline
         snapshots = engine.step(wall_clock() if wall_clock is not None else None)
-        hub.publish(engine.tick, snapshots.payloads)
+        hub.publish_on_demand(engine.tick, snapshots)
         if on_tick is not None:
             on_tick(engine, snapshots)
         duration = trio.current_time() - woke
@@ -166,24 +167,34 @@ def observe_ticks(
 
 
 QUART_ROUTE_GC_GEN0_THRESHOLD = 100_000
+DEFAULT_GC_GEN0_THRESHOLD = 700
+"""CPython's own gen-0 threshold."""
+GC_GEN0_PER_DEVICE = 24
+"""Tracked containers a tick allocates per device and keeps until the next tick (its snapshot
+row's dicts and the device's per-tick objects), with margin: 11 to 15 measured, the EVSE's
+connectors the most (``tests/test_manage_gc.py`` checks that no type's tick reaches it)."""
 
 
-def manage_gc(fast_path: bool) -> None:
+def manage_gc(fast_path: bool, device_count: int = 1) -> None:
     """Keep garbage collection from pausing ticks (call once, after start-up).
 
-    The start-up heap (quart, pydantic, hypercorn: about 60,000 objects) never becomes garbage:
-    ``gc.freeze()`` keeps it out of every later collection, so a full collection stays short.
-    The fast path allocates almost nothing per message, so the default thresholds stay. The
-    quart route keeps one suspended send stack per client (about 10⁵ live containers at 1,000
-    clients), which with the default gen-0 threshold of 700 triggers dozens of collections per
-    tick; a gen-0 threshold of 100,000 (as the fan-out yardstick's tuned reference) removes most
-    of them.
+    The start-up heap (quart, pydantic, hypercorn: about 60,000 objects; the devices) never
+    becomes garbage: ``gc.freeze()`` keeps it out of every later collection, so a full
+    collection stays short. The quart route keeps one suspended send stack per client (about
+    10⁵ live containers at 1,000 clients), which with the default gen-0 threshold of 700
+    triggers dozens of collections per tick; a gen-0 threshold of 100,000 (as the fan-out
+    yardstick's tuned reference) removes most of them. A tick of a fleet allocates up to
+    ``GC_GEN0_PER_DEVICE`` containers per device that live until the next tick replaces them
+    (its snapshot rows, freed by reference counting, never cyclic): with the default threshold
+    a 10,000-device tick ran about 150 collections that only scanned rows still in use (30 to
+    50 ms of a 400 ms tick, ``BENCHMARKS.md`` §3), so the gen-0 threshold is at least a tick's
+    worth of them and a tick runs none.
     """
     gc.collect()
     gc.freeze()
-    if not fast_path:
-        _, gen1, gen2 = gc.get_threshold()
-        gc.set_threshold(QUART_ROUTE_GC_GEN0_THRESHOLD, gen1, gen2)
+    _, gen1, gen2 = gc.get_threshold()
+    floor = DEFAULT_GC_GEN0_THRESHOLD if fast_path else QUART_ROUTE_GC_GEN0_THRESHOLD
+    gc.set_threshold(max(floor, GC_GEN0_PER_DEVICE * device_count), gen1, gen2)
 
 
 def host_policy(config: SimConfig) -> HostPolicy:
@@ -470,7 +481,7 @@ async def run_service(
 
             await supervisor.start(lifespan)
             if freeze_gc:
-                manage_gc(fast_path)
+                manage_gc(fast_path, config.device_count)
             async with trio.open_nursery() as connections:
                 broadcaster = Broadcaster(hub, connections) if fast_path else None
                 door = FrontDoor(

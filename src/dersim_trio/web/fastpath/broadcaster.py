@@ -3,7 +3,9 @@
 Theory of operation. Each tick the hub calls ``Broadcaster.on_tick`` (synchronously, inside the
 tick loop). Every device's JSON is framed once as an unmasked text frame; an unfiltered client
 gets all of a tick's frames joined into one ``bytes``, a filtered one gets its device's frame.
-For each client the broadcaster tries one non-blocking ``send``:
+With no client the tick is only remembered, not framed (nor encoded: the hub encodes on
+demand); a client that connects then gets the remembered tick framed for it. For each client the
+broadcaster tries one non-blocking ``send``:
 
 * all accepted: done, no task woken, no object kept;
 * partly accepted or would block: the unsent remainder becomes the client's ``pending`` and a
@@ -112,7 +114,9 @@ class Broadcaster:
         self._hub = hub
         self._nursery = flush_nursery
         self._clients: dict[FastClient, None] = {}
-        self._frames = self._frame(hub.last)
+        self._last = hub.last
+        self._frames: _Frames | None = None
+        """The frames of ``_last``, made when a tick has clients (None: not made yet)."""
         self._closing = False
         self.partial_sends = 0
         hub.add_listener(self.on_tick, on_close=self.close_all, subscribers=self.client_count)
@@ -129,8 +133,11 @@ class Broadcaster:
     # --- tick side (synchronous, never blocks) ------------------------------------------------
     def on_tick(self, item: TickPayload) -> None:
         """Send one tick to every client (hub listener)."""
-        frames = self._frame(item)
-        self._frames = frames
+        self._last = item
+        if not self._clients:
+            self._frames = None  # framed if a client connects before the next tick
+            return
+        frames = self._frames = self._frame(item)
         sent = 0
         # a failed send removes its client from the dict: iterate over a snapshot
         for client in list(self._clients):
@@ -278,7 +285,13 @@ class Broadcaster:
             return
         client = FastClient(sock, device, peer, self._hub.device_count)
         frames = self._frames
-        first = frames.joined if device is None else frames.per_device[device]
+        if frames is not None:
+            first = frames.joined if device is None else frames.per_device[device]
+        elif device is None:
+            frames = self._frames = self._frame(self._last)
+            first = frames.joined
+        else:  # one device's frame: its JSON alone is encoded
+            first = text_frame(self._last.payload(device))
         # no checkpoint between the cached tick and joining the fan-out: no tick can slip in
         self._send_now(client, response_101 + first)
         self._hub.count_sent(client.messages_per_tick)

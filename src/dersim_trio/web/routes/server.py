@@ -69,7 +69,7 @@ def server_blueprint(hub: Hub, context: ServerContext) -> Blueprint:
             started_at=context.started_at,
             uptime_s=trio.current_time() - context.started_trio_time,
             tick=last.tick,
-            clock_time=_clock_time_of(last.text[0]),
+            clock_time=_clock_time_of(last.payload(0).decode()),
             fast_path=context.fast_path,
             statistics=HubStatisticsModel.model_validate(dataclasses.asdict(stats)),
         )

@@ -51,7 +51,7 @@ def telemetry_blueprint(hub: Hub) -> Blueprint:
         device_not_found saying which indices exist). The same bytes the stream sends.
         """
         device = device_query(request.args.get("device"), hub.devices)
-        return json_response(hub.last.data[hub.position(device)])
+        return json_response(hub.last.payload(hub.position(device)))
 
     @bp.get("/devices")
     @document_response(SnapshotList, 200)
