@@ -24,14 +24,13 @@ What it measures (CPU time of this process, ``time.process_time``; best of --rep
   round; the table gives each variant's median and best round and the median of the per-round
   ratios to ``none``, so a load change on the machine hits all of them alike (target: every
   function enabled ≤ 25 % above none).
-* grid support in instructions (``--only-grid --instructions``): the same variants, each in its
-  own process under valgrind's callgrind (``--callgrind-out-file=/dev/null``), counting the
-  instructions executed; each variant runs twice, with 0 and with 3 measured ticks after the
-  same build and 5 warm-up ticks (``PYTHONHASHSEED=0``, seeded devices), so the difference over 3
-  is one tick's instruction count, whatever else shares the machine. Wall and CPU times on a
-  shared 2-core machine move by ±5 points of the ratio from run to run; the instruction count
-  moves by less than 0.1 %. Needs ``valgrind`` (Debian package ``valgrind``); takes about a
-  minute per run.
+* grid support in instructions (``--instructions``): the same variants, each in its own process
+  under valgrind's callgrind (``--callgrind-out-file=/dev/null``), counting the instructions
+  executed; each variant runs twice, with 0 and with 6 measured ticks after the same build and
+  5 warm-up ticks (``PYTHONHASHSEED=0``, seeded devices, no address-space randomisation through
+  ``setarch -R`` where it exists), so the difference over 6 is one tick's instruction count,
+  whatever else shares the machine. Needs ``valgrind`` (Debian package ``valgrind``); takes
+  about two minutes per variant.
 
 Usage: python scripts/bench_engine.py [--ticks 200] [--devices 100] [--repeat 3] [--json FILE]
        [--types T1,T2] [--skip-mixed] [--skip-day] [--grid-rounds 8] [--only-grid]
@@ -48,6 +47,7 @@ import argparse
 import dataclasses
 import json
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -189,7 +189,7 @@ def grid_support_cost(rounds: int, ticks: int = 2) -> dict[str, dict[str, float]
     }
 
 
-INSTRUCTION_TICKS = 3
+INSTRUCTION_TICKS = 6
 
 
 def instructions_child(variant: str, ticks: int) -> None:
@@ -202,7 +202,11 @@ def instructions_child(variant: str, ticks: int) -> None:
 
 def callgrind_instructions(variant: str, ticks: int) -> int:
     """Instructions executed by ``instructions_child(variant, ticks)`` in a fresh process."""
+    # without address-space randomisation: object addresses, and with them the order of
+    # identity-hashed sets and dicts, are the same in every run
+    no_aslr = ["setarch", platform.machine(), "-R"] if shutil.which("setarch") else []
     command = [
+        *no_aslr,
         "valgrind",
         "--tool=callgrind",
         "--callgrind-out-file=/dev/null",
