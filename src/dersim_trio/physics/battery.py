@@ -290,6 +290,19 @@ class BatteryNameplate:
         )
 
     @property
+    def storage_rating(self) -> StorageRating:
+        """These ratings as a protocol reports them (``RatedStorage``)."""
+        return StorageRating(
+            energy_kwh=self.energy_kwh,
+            w_charge_max_kw=self.w_charge_max_kw,
+            w_discharge_max_kw=self.w_max_kw,
+            chemistry=self.chemistry,
+            state_of_health_pct=self.state_of_health_pct,
+            soc_min_pct=self.soc_min_pct,
+            soc_max_pct=self.soc_max_pct,
+        )
+
+    @property
     def dc_link_min_v(self) -> float:
         """Least DC voltage the converter needs: the peak of the AC voltage it drives, V."""
         v_ac = self.ac_voltage_v
@@ -409,16 +422,7 @@ class BatteryModel:
     @property
     def storage_rating(self) -> StorageRating:
         """The pack's nameplate ratings (``RatedStorage``)."""
-        np_ = self.nameplate
-        return StorageRating(
-            energy_kwh=np_.energy_kwh,
-            w_charge_max_kw=np_.w_charge_max_kw,
-            w_discharge_max_kw=np_.w_max_kw,
-            chemistry=np_.chemistry,
-            state_of_health_pct=np_.state_of_health_pct,
-            soc_min_pct=np_.soc_min_pct,
-            soc_max_pct=np_.soc_max_pct,
-        )
+        return self.nameplate.storage_rating
 
     @property
     def soc_pct(self) -> float:

@@ -356,16 +356,7 @@ class HybridModel:
     @property
     def storage_rating(self) -> StorageRating:
         """The battery port's nameplate ratings (``RatedStorage``; powers at the DC bus)."""
-        battery = self.nameplate.battery
-        return StorageRating(
-            energy_kwh=battery.energy_kwh,
-            w_charge_max_kw=battery.w_charge_max_kw,
-            w_discharge_max_kw=battery.w_max_kw,
-            chemistry=battery.chemistry,
-            state_of_health_pct=battery.state_of_health_pct,
-            soc_min_pct=battery.soc_min_pct,
-            soc_max_pct=battery.soc_max_pct,
-        )
+        return self.nameplate.battery.storage_rating
 
     @property
     def dispatch_policy(self) -> DispatchPolicy:

@@ -59,7 +59,7 @@ in A (no EV to request anything) or ``plug_in`` in B (already plugged in).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 PilotState = Literal["A", "B", "C", "D", "E", "F"]
 PilotEvent = Literal[
@@ -74,18 +74,8 @@ PilotEvent = Literal[
     "enable",
 ]
 
-PILOT_STATES: tuple[PilotState, ...] = ("A", "B", "C", "D", "E", "F")
-PILOT_EVENTS: tuple[PilotEvent, ...] = (
-    "plug_in",
-    "unplug",
-    "start_charge",
-    "start_charge_ventilated",
-    "stop_charge",
-    "fault",
-    "clear_fault",
-    "disable",
-    "enable",
-)
+PILOT_STATES: tuple[PilotState, ...] = get_args(PilotState)
+PILOT_EVENTS: tuple[PilotEvent, ...] = get_args(PilotEvent)
 
 PILOT_HIGH_LEVEL_V: dict[PilotState, float] = {
     "A": 12.0,

@@ -188,6 +188,16 @@ def discharge_energy_cap_kw(
     return (soc_pct - min_soc_pct) * capacity_kwh * eta / (100.0 * overlap_h)
 
 
+def _energy_capped_kw(limit_kw: float, energy_cap_kw: float | None) -> tuple[float, bool]:
+    """(``limit_kw``, or the energy cap where that is not above it, floored at 0; whether the
+    energy cap bound). ``energy_cap_kw`` is None when the step has no overlap with the session."""
+    capped = False
+    if energy_cap_kw is not None and energy_cap_kw <= limit_kw:
+        limit_kw = energy_cap_kw
+        capped = True
+    return (limit_kw if limit_kw > 0.0 else 0.0), capped
+
+
 def charge_demand_kw(
     limit_kw: float,
     soc_pct: float,
@@ -197,13 +207,12 @@ def charge_demand_kw(
     overlap_h: float,
 ) -> tuple[float, bool]:
     """(demand, lands on target): ``limit_kw`` capped by the energy to the target this step."""
-    capped = False
-    if overlap_h > 0.0:
-        energy_cap = charge_energy_cap_kw(soc_pct, target_pct, capacity_kwh, eta, overlap_h)
-        if energy_cap <= limit_kw:
-            limit_kw = energy_cap
-            capped = True
-    return (limit_kw if limit_kw > 0.0 else 0.0), capped
+    energy_cap = (
+        charge_energy_cap_kw(soc_pct, target_pct, capacity_kwh, eta, overlap_h)
+        if overlap_h > 0.0
+        else None
+    )
+    return _energy_capped_kw(limit_kw, energy_cap)
 
 
 def v2g_discharge_cap_kw(
@@ -215,13 +224,12 @@ def v2g_discharge_cap_kw(
     overlap_h: float,
 ) -> tuple[float, bool]:
     """(discharge capability, lands on the minimum SoC): ``limit_kw`` capped by the energy."""
-    capped = False
-    if overlap_h > 0.0:
-        energy_cap = discharge_energy_cap_kw(soc_pct, min_soc_pct, capacity_kwh, eta, overlap_h)
-        if energy_cap <= limit_kw:
-            limit_kw = energy_cap
-            capped = True
-    return max(0.0, limit_kw), capped
+    energy_cap = (
+        discharge_energy_cap_kw(soc_pct, min_soc_pct, capacity_kwh, eta, overlap_h)
+        if overlap_h > 0.0
+        else None
+    )
+    return _energy_capped_kw(limit_kw, energy_cap)
 
 
 # --- phase 2: one scale factor ----------------------------------------------------------------

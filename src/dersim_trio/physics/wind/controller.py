@@ -66,8 +66,10 @@ from __future__ import annotations
 
 import bisect
 import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from dersim_trio.physics.wind.turbines import JonkmanBaseline, RoscoBaseline
 
@@ -114,148 +116,109 @@ class SteadyState:
     torque_n_m: float
 
 
-class TurbineController(Protocol):
-    """What the model needs from a baseline controller (torques on the LSS, pitch in °)."""
+# --------------------------------------------------------------------------- the shared part
 
-    torque_n_m: float
-    """Generator torque applied over the last step, referred to the rotor."""
-    throttled: bool
-    """Whether the curtailment cap bound in the last step."""
-    region: str
-
-    def step(
-        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
-    ) -> float:
-        """One control step of ``h_s`` at this rotor speed; sets the torque and returns the
-        pitch command, degrees."""
-        ...
-
-    def run(
-        self,
-        aero: RotorAero,
-        rotor_speed_rad_s: float,
-        pitch_deg: float,
-        hub_wind_m_s: float,
-        p_limit_mech_w: float,
-        count: int,
-        h_s: float,
-        h_over_j: float,
-        speed_clamp_rad_s: float,
-        trip_speed_rad_s: float,
-    ) -> tuple[float, float, int]:
-        """Run up to ``count`` running sub-steps of ``h_s`` seconds; (ω, β in °, steps done).
-
-        Per sub-step: the aerodynamic torque T_aero = ``aero.torque_n_m(ω, β, v)`` at the
-        pitch β of the last command, one step of the controller (filters, torque law, pitch PI,
-        rate limits; it sets ``torque_n_m``), then the drivetrain's explicit-Euler step
-        ω ← ω + (h/J)·(T_aero − T_gen) with ω kept in [0, ``speed_clamp_rad_s``]
-        (``model.drivetrain_step``, ``h_over_j`` = h/J). Stops early after the first sub-step
-        whose ω exceeds ``trip_speed_rad_s`` (the overspeed trip, which the model handles).
-
-        Each controller writes this loop out in one method, control laws and drivetrain step
-        inline, its constants read once per call: the loop runs three times per tick for every
-        turbine, and the calls and attribute look-ups of a loop over per-step methods cost about
-        as much as its arithmetic.
-        """
-        ...
-
-    def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
-        """The operating point this controller settles to in a constant wind."""
-        ...
-
-    def preload(
-        self, rotor_speed_rad_s: float, pitch_deg: float, torque_n_m: float, hub_wind_m_s: float
-    ) -> None:
-        """Set filters and integrators so the controller holds this point (bumpless)."""
-        ...
+LawStep = Callable[[float, float, float], tuple[float, float, str]]
+"""One sub-step of a controller's laws: (ω_gen,filtered, θ_last, v_hub) → (T_gen, θ_cmd,
+region): the generator torque on the HSS before the curtailment cap and the rate limit, N·m,
+and the pitch command inside its limits before the rate limit, rad."""
+LawStates = tuple[float, ...]
+"""A controller's own filter and integrator states, in the order its ``_make_laws`` takes."""
+ControlLaws = tuple[LawStep, Callable[[], LawStates]]
+"""A controller's laws for one sub-step length, and a function that returns their states."""
 
 
-# --------------------------------------------------------------------------- NREL 5-MW
+class BaselineController(ABC):
+    """A baseline controller as the model uses it (torques on the LSS, pitch in °), and what the
+    two share (module docstring): the generator-speed filter, the curtailment cap, the torque
+    and pitch rate limits and the running sub-step loop.
 
-
-class JonkmanController:
-    """Jonkman 2009 §7 baseline torque and pitch control (module docstring)."""
+    A controller supplies ``_make_laws``: its torque law and pitch loop for one sub-step
+    length, a closure over its constants and its states (filters of its own, integrators); the
+    states live in that closure only, handed from one closure to the next when the step length
+    changes and set by ``preload``. The loop calls the laws once per sub-step: that call is
+    what one loop for both controllers costs (2-3 % of ``WindModel.step``'s instructions,
+    ``scripts/bench_wind_step.py`` under callgrind).
+    """
 
     __slots__ = (
         "_aero",
-        "_c",
         "_curtail_below",
         "_dpitch_max",
         "_dt_max",
-        "_eta",
         "_h",
-        "_int_err",
         "_keep_w",
+        "_laws",
         "_n",
         "_pitch_rad",
+        "_pitch_rate_max_rad_s",
         "_rated_power",
-        "_slope15",
-        "_slope25",
-        "_sync",
+        "_speed_filter_corner_rad_s",
+        "_states",
         "_t_gen",
-        "_t_max",
-        "_transition",
+        "_torque_rate_max_n_m_s",
         "_w_f",
         "region",
         "throttled",
         "torque_n_m",
     )
+    _laws: LawStep
+    _states: Callable[[], LawStates]
+    torque_n_m: float
+    """Generator torque applied over the last step, referred to the rotor."""
+    throttled: bool
+    """Whether the curtailment cap bound in the last step."""
+    region: str
+    """The operating region of the last step (``1``, ``1.5``, ``2``, ``2.5``, ``3``)."""
 
-    def __init__(self, plate: WindNameplate, c: JonkmanBaseline, aero: RotorAero) -> None:
-        self._c = c
+    def __init__(
+        self,
+        plate: WindNameplate,
+        aero: RotorAero,
+        speed_filter_corner_rad_s: float,
+        torque_rate_max_n_m_s: float,
+        pitch_rate_max_rad_s: float,
+    ) -> None:
         self._aero = aero
         self._n = plate.gearbox_ratio
-        self._eta = plate.generator_efficiency
         self._rated_power = plate.rated_mechanical_power_w
         self._curtail_below = _CURTAILED * self._rated_power
-        self._t_max = c.vs_max_torque_factor * self._rated_power / c.pc_ref_speed_rad_s
-        self._sync = c.vs_rated_speed_rad_s / (1.0 + 0.01 * c.vs_slip_pct)
-        self._slope15 = (
-            c.vs_rgn2_k
-            * c.vs_rgn2_speed_rad_s**2
-            / (c.vs_rgn2_speed_rad_s - c.vs_cut_in_speed_rad_s)
-        )
-        self._slope25 = (self._rated_power / c.vs_rated_speed_rad_s) / (
-            c.vs_rated_speed_rad_s - self._sync
-        )
-        s, k = self._slope25, c.vs_rgn2_k
-        disc = s * (s - 4.0 * k * self._sync)
-        # Where the region-2½ line meets K·ω² (DISCON's VS_TrGnSp); a rating far below the
-        # reference machine's can put the line below the curve everywhere: region 2 then runs
-        # up to VS_RtGnSp.
-        self._transition = (
-            (s - math.sqrt(disc)) / (2.0 * k) if disc >= 0.0 else c.vs_rated_speed_rad_s
-        )
+        self._speed_filter_corner_rad_s = speed_filter_corner_rad_s
+        self._torque_rate_max_n_m_s = torque_rate_max_n_m_s
+        self._pitch_rate_max_rad_s = pitch_rate_max_rad_s
         self._h = -1.0
         self._keep_w = 0.0
         self._dt_max = 0.0
         self._dpitch_max = 0.0
         self._w_f = 0.0
         self._t_gen = 0.0
-        self._int_err = 0.0
         self._pitch_rad = 0.0
         self.torque_n_m = 0.0
         self.throttled = False
         self.region = "1"
 
-    def torque_law(self, gen_speed_rad_s: float, region3: bool) -> tuple[float, str]:
-        """Generator torque (HSS, N·m) of §7.1 at a filtered speed, and the region's name."""
-        c = self._c
-        w = gen_speed_rad_s
-        if region3 or w >= c.vs_rated_speed_rad_s:
-            t, region = self._rated_power / w, "3"
-        elif w <= c.vs_cut_in_speed_rad_s:
-            t, region = 0.0, "1"
-        elif w < c.vs_rgn2_speed_rad_s:
-            t, region = self._slope15 * (w - c.vs_cut_in_speed_rad_s), "1.5"
-        elif w < self._transition:
-            t, region = c.vs_rgn2_k * w * w, "2"
-        else:
-            t, region = self._slope25 * (w - self._sync), "2.5"
-        return min(t, self._t_max), region
+    def _set_step_length(self, h_s: float) -> None:
+        """The filter factor, the rate limits' steps and the laws for sub-steps of ``h_s``."""
+        self._h = h_s
+        self._keep_w = math.exp(-self._speed_filter_corner_rad_s * h_s)
+        self._dt_max = self._torque_rate_max_n_m_s * h_s
+        self._dpitch_max = self._pitch_rate_max_rad_s * h_s
+        self._laws, self._states = self._make_laws(h_s, self._states())
 
-    def _gain_factor(self, pitch_rad: float) -> float:
-        return 1.0 / (1.0 + pitch_rad / self._c.pc_kk_rad)
+    @abstractmethod
+    def _make_laws(self, h_s: float, states: LawStates) -> ControlLaws:
+        """The controller's torque law and pitch loop for sub-steps of ``h_s`` (``ControlLaws``)
+        starting from ``states``."""
+
+    @abstractmethod
+    def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
+        """The operating point this controller settles to in a constant wind."""
+
+    @abstractmethod
+    def preload(
+        self, rotor_speed_rad_s: float, pitch_deg: float, torque_n_m: float, hub_wind_m_s: float
+    ) -> None:
+        """Set filters and integrators so the controller holds this point (bumpless)."""
 
     def step(
         self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
@@ -288,15 +251,27 @@ class JonkmanController:
         speed_clamp_rad_s: float,
         trip_speed_rad_s: float,
     ) -> tuple[float, float, int]:
-        """Running sub-steps under §7 control (``TurbineController.run``): per sub-step the
-        filtered speed, the torque law (``torque_law``) capped by curtailment and rate-limited,
-        the gain-scheduled PI pitch with anti-windup and rate limit, the drivetrain step."""
-        c = self._c
+        """Run up to ``count`` running sub-steps of ``h_s`` seconds; (ω, β in °, steps done).
+
+        Per sub-step: the aerodynamic torque T_aero = ``aero.torque_n_m(ω, β, v)`` at the
+        pitch β of the last command, one step of the controller (the filtered generator speed,
+        the controller's laws from ``_make_laws``, the curtailment cap (``throttled``), the
+        torque and pitch rate limits; it sets ``torque_n_m``), then the drivetrain's
+        explicit-Euler step ω ← ω + (h/J)·(T_aero − T_gen) with ω kept in
+        [0, ``speed_clamp_rad_s``] (``model.drivetrain_step``, ``h_over_j`` = h/J). Stops early
+        after the first sub-step whose ω exceeds ``trip_speed_rad_s`` (the overspeed trip, which
+        the model handles).
+
+        The loop is written out once for both controllers, the aerodynamic torque's
+        interpolation and the drivetrain step inline, its constants read once per call, and
+        calls the controller's own laws once per sub-step: it runs three times per tick for
+        every turbine, and the calls and attribute look-ups of a loop over per-step methods
+        cost about as much as its arithmetic.
+        """
         if h_s != self._h:
-            self._h = h_s
-            self._keep_w = math.exp(-c.speed_filter_corner_rad_s * h_s)
-            self._dt_max = c.vs_max_rate_n_m_s * h_s
-            self._dpitch_max = c.pc_max_rate_rad_s * h_s
+            self._set_step_length(h_s)
+        laws = self._laws
+        region = self.region
         torque_aero = aero.torque_n_m
         v = hub_wind_m_s
         (radius, lam_lo, lam_hi, lam_ext, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta,
@@ -310,30 +285,11 @@ class JonkmanController:
         keep_w = self._keep_w
         dt_max = self._dt_max
         dpitch_max = self._dpitch_max
-        rgn3_pitch = c.vs_rgn3_min_pitch_rad
-        rated_speed = c.vs_rated_speed_rad_s
-        cut_in = c.vs_cut_in_speed_rad_s
-        rgn2_speed = c.vs_rgn2_speed_rad_s
-        rgn2_k = c.vs_rgn2_k
-        transition = self._transition
-        rated_power = self._rated_power
-        slope15 = self._slope15
-        slope25 = self._slope25
-        sync = self._sync
-        t_max = self._t_max
-        kk = c.pc_kk_rad
-        ref_speed = c.pc_ref_speed_rad_s
-        kp = c.pc_kp_s
-        ki = c.pc_ki
-        min_pitch = c.pc_min_pitch_rad
-        max_pitch = c.pc_max_pitch_rad
 
         w = rotor_speed_rad_s
         w_f = self._w_f
         t_last = self._t_gen
-        integ_last = self._int_err
         pitch = self._pitch_rad
-        region = self.region
         throttled = self.throttled
         done = 0
         while done < count:
@@ -366,6 +322,126 @@ class JonkmanController:
                 t_aero = torque_aero(w, pitch_deg, v)
             w_gen = w * gear
             w_f = w_gen + (w_f - w_gen) * keep_w
+
+            t, target, region = laws(w_f, pitch, v)
+            throttled = False
+            if curtail and w_f > 0.0 and t * w_f > p_limit:
+                t = p_limit / w_f
+                throttled = True
+            if t > t_last + dt_max:
+                t = t_last + dt_max
+            elif t < t_last - dt_max:
+                t = t_last - dt_max
+            t_last = t
+            if target > pitch + dpitch_max:
+                target = pitch + dpitch_max
+            elif target < pitch - dpitch_max:
+                target = pitch - dpitch_max
+            pitch = target
+            pitch_deg = target * _DEG_PER_RAD
+
+            w = w + h_over_j * (t_aero - t * gear)
+            if w < 0.0:
+                w = 0.0
+            elif w > speed_clamp_rad_s:
+                w = speed_clamp_rad_s
+            if w > trip_speed_rad_s:
+                break
+        self.region = region
+        self._w_f = w_f
+        self._t_gen = t_last
+        self.torque_n_m = t_last * gear
+        self._pitch_rad = pitch
+        self.throttled = throttled
+        return w, pitch_deg, done
+
+
+# --------------------------------------------------------------------------- NREL 5-MW
+
+
+class JonkmanController(BaselineController):
+    """Jonkman 2009 §7 baseline torque and pitch control (module docstring)."""
+
+    __slots__ = (
+        "_c",
+        "_eta",
+        "_slope15",
+        "_slope25",
+        "_sync",
+        "_t_max",
+        "_transition",
+    )
+
+    def __init__(self, plate: WindNameplate, c: JonkmanBaseline, aero: RotorAero) -> None:
+        super().__init__(
+            plate, aero, c.speed_filter_corner_rad_s, c.vs_max_rate_n_m_s, c.pc_max_rate_rad_s
+        )
+        self._c = c
+        self._eta = plate.generator_efficiency
+        self._t_max = c.vs_max_torque_factor * self._rated_power / c.pc_ref_speed_rad_s
+        self._sync = c.vs_rated_speed_rad_s / (1.0 + 0.01 * c.vs_slip_pct)
+        self._slope15 = (
+            c.vs_rgn2_k
+            * c.vs_rgn2_speed_rad_s**2
+            / (c.vs_rgn2_speed_rad_s - c.vs_cut_in_speed_rad_s)
+        )
+        self._slope25 = (self._rated_power / c.vs_rated_speed_rad_s) / (
+            c.vs_rated_speed_rad_s - self._sync
+        )
+        s, k = self._slope25, c.vs_rgn2_k
+        disc = s * (s - 4.0 * k * self._sync)
+        # Where the region-2½ line meets K·ω² (DISCON's VS_TrGnSp); a rating far below the
+        # reference machine's can put the line below the curve everywhere: region 2 then runs
+        # up to VS_RtGnSp.
+        self._transition = (
+            (s - math.sqrt(disc)) / (2.0 * k) if disc >= 0.0 else c.vs_rated_speed_rad_s
+        )
+        self._laws, self._states = self._make_laws(self._h, (0.0,))
+
+    def torque_law(self, gen_speed_rad_s: float, region3: bool) -> tuple[float, str]:
+        """Generator torque (HSS, N·m) of §7.1 at a filtered speed, and the region's name."""
+        c = self._c
+        w = gen_speed_rad_s
+        if region3 or w >= c.vs_rated_speed_rad_s:
+            t, region = self._rated_power / w, "3"
+        elif w <= c.vs_cut_in_speed_rad_s:
+            t, region = 0.0, "1"
+        elif w < c.vs_rgn2_speed_rad_s:
+            t, region = self._slope15 * (w - c.vs_cut_in_speed_rad_s), "1.5"
+        elif w < self._transition:
+            t, region = c.vs_rgn2_k * w * w, "2"
+        else:
+            t, region = self._slope25 * (w - self._sync), "2.5"
+        return min(t, self._t_max), region
+
+    def _gain_factor(self, pitch_rad: float) -> float:
+        return 1.0 / (1.0 + pitch_rad / self._c.pc_kk_rad)
+
+    def _make_laws(self, h_s: float, states: LawStates) -> ControlLaws:
+        """§7.1's torque law (``torque_law`` written out) and §7.2's gain-scheduled PI pitch
+        with its anti-windup clamp, in [θ_min, θ_max]."""
+        c = self._c
+        rgn3_pitch = c.vs_rgn3_min_pitch_rad
+        rated_speed = c.vs_rated_speed_rad_s
+        cut_in = c.vs_cut_in_speed_rad_s
+        rgn2_speed = c.vs_rgn2_speed_rad_s
+        rgn2_k = c.vs_rgn2_k
+        transition = self._transition
+        rated_power = self._rated_power
+        slope15 = self._slope15
+        slope25 = self._slope25
+        sync = self._sync
+        t_max = self._t_max
+        kk = c.pc_kk_rad
+        ref_speed = c.pc_ref_speed_rad_s
+        kp = c.pc_kp_s
+        ki = c.pc_ki
+        min_pitch = c.pc_min_pitch_rad
+        max_pitch = c.pc_max_pitch_rad
+        (integ_last,) = states  # ∫e dt of the pitch PI
+
+        def laws(w_f: float, pitch: float, v: float) -> tuple[float, float, str]:
+            nonlocal integ_last
             if w_f > 0.0:
                 if pitch >= rgn3_pitch or w_f >= rated_speed:
                     t, region = rated_power / w_f, "3"
@@ -381,15 +457,6 @@ class JonkmanController:
                     t = t_max
             else:
                 t, region = 0.0, "1"
-            throttled = False
-            if curtail and w_f > 0.0 and t * w_f > p_limit:
-                t = p_limit / w_f
-                throttled = True
-            if t > t_last + dt_max:
-                t = t_last + dt_max
-            elif t < t_last - dt_max:
-                t = t_last - dt_max
-            t_last = t
 
             gk = 1.0 / (1.0 + pitch / kk)
             err = w_f - ref_speed
@@ -408,28 +475,12 @@ class JonkmanController:
                 target = min_pitch
             elif target > max_pitch:
                 target = max_pitch
-            if target > pitch + dpitch_max:
-                target = pitch + dpitch_max
-            elif target < pitch - dpitch_max:
-                target = pitch - dpitch_max
-            pitch = target
-            pitch_deg = target * _DEG_PER_RAD
+            return t, target, region
 
-            w = w + h_over_j * (t_aero - t * gear)
-            if w < 0.0:
-                w = 0.0
-            elif w > speed_clamp_rad_s:
-                w = speed_clamp_rad_s
-            if w > trip_speed_rad_s:
-                break
-        self._w_f = w_f
-        self._t_gen = t_last
-        self.torque_n_m = t_last * gear
-        self._int_err = integ_last
-        self._pitch_rad = pitch
-        self.region = region
-        self.throttled = throttled
-        return w, pitch_deg, done
+        def law_states() -> LawStates:
+            return (integ_last,)
+
+        return laws, law_states
 
     def steady_state(self, hub_wind_m_s: float, p_limit_mech_w: float) -> SteadyState:
         """Region 1–2½ at 0° pitch where aerodynamic and generator torque balance; else rated
@@ -472,47 +523,27 @@ class JonkmanController:
         self._t_gen = torque_n_m / self._n
         self.torque_n_m = torque_n_m
         self._pitch_rad = math.radians(pitch_deg)
-        self._int_err = self._pitch_rad / (self._gain_factor(self._pitch_rad) * c.pc_ki)
+        integ = self._pitch_rad / (self._gain_factor(self._pitch_rad) * c.pc_ki)
+        self._laws, self._states = self._make_laws(self._h, (integ,))
 
 
 # --------------------------------------------------------------------------- IEA 15-MW
 
 
-class RoscoController:
+class RoscoController(BaselineController):
     """ROSCO tip-speed-ratio tracking torque control and gain-scheduled pitch control."""
 
     __slots__ = (
-        "_aero",
         "_c",
-        "_curtail_below",
-        "_dpitch_max",
-        "_dt_max",
-        "_gains_pitch",
         "_gs_first_angle",
         "_gs_first_gains",
-        "_h",
-        "_i_pitch",
-        "_i_torque",
-        "_keep_v",
-        "_keep_w",
-        "_ki",
-        "_kp",
-        "_n",
-        "_pitch_rad",
         "_ps_dv",
         "_ps_pitch",
         "_ps_v0",
         "_radius",
-        "_rated_power",
-        "_t_gen",
         "_t_max",
         "_t_rated",
         "_tsr_to_gen",
-        "_v_est",
-        "_w_f",
-        "region",
-        "throttled",
-        "torque_n_m",
     )
 
     _PS_V0 = 0.5
@@ -520,12 +551,11 @@ class RoscoController:
     _PS_V1 = 30.0
 
     def __init__(self, plate: WindNameplate, c: RoscoBaseline, aero: RotorAero) -> None:
+        super().__init__(
+            plate, aero, c.speed_filter_corner_rad_s, c.vs_max_rate_n_m_s, c.pc_max_rate_rad_s
+        )
         self._c = c
-        self._aero = aero
-        self._n = plate.gearbox_ratio
         self._radius = plate.rotor_radius_m
-        self._rated_power = plate.rated_mechanical_power_w
-        self._curtail_below = _CURTAILED * self._rated_power
         self._t_rated = self._rated_power / c.pc_ref_speed_rad_s
         self._t_max = c.vs_max_torque_factor * self._t_rated
         # θ_min(v̂): the C_p-maximising minimum pitch on a 0.05 m/s grid (module docstring).
@@ -544,25 +574,9 @@ class RoscoController:
             schedule.append(pitch)
         self._ps_pitch = tuple(schedule)
         self._tsr_to_gen = self._n / self._radius
-        self._gains_pitch = math.nan
         self._gs_first_angle = c.pc_gs_angles_rad[0]
         self._gs_first_gains = (c.pc_gs_kp_s[0], c.pc_gs_ki[0])
-        self._kp = 0.0
-        self._ki = 0.0
-        self._h = -1.0
-        self._keep_w = 0.0
-        self._keep_v = 0.0
-        self._dt_max = 0.0
-        self._dpitch_max = 0.0
-        self._w_f = 0.0
-        self._v_est = 0.0
-        self._i_torque = 0.0
-        self._i_pitch = 0.0
-        self._t_gen = 0.0
-        self._pitch_rad = 0.0
-        self.torque_n_m = 0.0
-        self.throttled = False
-        self.region = "1"
+        self._laws, self._states = self._make_laws(self._h, (0.0, 0.0, 0.0, math.nan, 0.0, 0.0))
 
     def min_pitch_rad(self, wind_estimate_m_s: float) -> float:
         """θ_min(v̂), the minimum-rotor-speed pitch schedule (module docstring), rad."""
@@ -581,62 +595,12 @@ class RoscoController:
         w = c.vs_tsr_opt * wind_estimate_m_s / self._radius * self._n
         return clamp(w, c.vs_min_speed_rad_s, c.vs_ref_speed_rad_s)
 
-    def step(
-        self, rotor_speed_rad_s: float, hub_wind_m_s: float, p_limit_mech_w: float, h_s: float
-    ) -> float:
-        """One control step of ``h_s`` seconds at this rotor speed; sets the torque and returns
-        the pitch command, degrees (``run`` for one sub-step with the rotor held: h/J = 0)."""
-        return self.run(
-            self._aero,
-            rotor_speed_rad_s,
-            0.0,
-            hub_wind_m_s,
-            p_limit_mech_w,
-            1,
-            h_s,
-            0.0,
-            math.inf,
-            math.inf,
-        )[1]
-
-    def run(
-        self,
-        aero: RotorAero,
-        rotor_speed_rad_s: float,
-        pitch_deg: float,
-        hub_wind_m_s: float,
-        p_limit_mech_w: float,
-        count: int,
-        h_s: float,
-        h_over_j: float,
-        speed_clamp_rad_s: float,
-        trip_speed_rad_s: float,
-    ) -> tuple[float, float, int]:
-        """Running sub-steps under ROSCO control (``TurbineController.run``): per sub-step the
-        speed and wind-estimate filters, θ_min(v̂) (``min_pitch_rad``), the TSR-tracking torque
-        PI (or rated torque above rated) capped by curtailment and rate-limited, the
-        gain-scheduled pitch PI held in [θ_min, θ_max] and rate-limited, the drivetrain step."""
+    def _make_laws(self, h_s: float, states: LawStates) -> ControlLaws:
+        """The wind-estimate filter, θ_min(v̂) (``min_pitch_rad`` written out), the
+        TSR-tracking torque PI (or rated torque above rated), and the gain-scheduled pitch PI
+        held in [θ_min, θ_max] (``_gains`` written out)."""
         c = self._c
-        if h_s != self._h:
-            self._h = h_s
-            self._keep_w = math.exp(-c.speed_filter_corner_rad_s * h_s)
-            self._keep_v = math.exp(-c.wind_filter_corner_rad_s * h_s)
-            self._dt_max = c.vs_max_rate_n_m_s * h_s
-            self._dpitch_max = c.pc_max_rate_rad_s * h_s
-        torque_aero = aero.torque_n_m
-        v = hub_wind_m_s
-        (radius, lam_lo, lam_hi, lam_ext, lam_step, n_lam, beta_lo, beta_hi, beta_step, n_beta,
-         cp, thr, lam_hi_1, d1, d2) = aero.inner_grid  # fmt: skip
-        top = (n_lam - 1) * n_beta
-        calm = v <= 0.01
-        thr_v2 = thr * v * v
-        p_limit = p_limit_mech_w
-        curtail = p_limit < self._curtail_below
-        gear = self._n
-        keep_w = self._keep_w
-        keep_v = self._keep_v
-        dt_max = self._dt_max
-        dpitch_max = self._dpitch_max
+        keep_v = math.exp(-c.wind_filter_corner_rad_s * h_s)
         ps_v0 = self._ps_v0
         ps_dv = self._ps_dv
         schedule = self._ps_pitch
@@ -656,55 +620,18 @@ class RoscoController:
         vs_kp = c.vs_kp
         vs_ki = c.vs_ki
         gs_first_angle = self._gs_first_angle
+        gs_first_gains = self._gs_first_gains
         gs_angles = c.pc_gs_angles_rad
         gs_last_angle = gs_angles[-1]
         gs_kp = c.pc_gs_kp_s
         gs_ki = c.pc_gs_ki
         bisect_right = bisect.bisect_right
 
-        w = rotor_speed_rad_s
-        w_f = self._w_f
-        v_est = self._v_est
-        i_torque = self._i_torque
-        i_pitch = self._i_pitch
-        t_last = self._t_gen
-        pitch = self._pitch_rad
-        gains_pitch = self._gains_pitch
-        kp = self._kp
-        ki = self._ki
-        region = self.region
-        throttled = self.throttled
-        done = 0
-        while done < count:
-            done += 1
-            # T_aero: ``aero.torque_n_m``, its interpolation written out (the same arithmetic).
-            lam = 0.0 if calm else w * radius / v
-            if lam_lo <= lam <= lam_ext and beta_lo <= pitch_deg <= beta_hi:
-                x = (pitch_deg - beta_lo) / beta_step
-                j = int(x)
-                if j > n_beta - 2:
-                    j = n_beta - 2
-                u = x - j
-                if lam <= lam_hi:
-                    x = (lam - lam_lo) / lam_step
-                    i = int(x)
-                    if i > n_lam - 2:
-                        i = n_lam - 2
-                    x -= i
-                    k = i * n_beta + j
-                    a = cp[k] + x * (cp[k + n_beta] - cp[k])
-                    b = cp[k + 1] + x * (cp[k + n_beta + 1] - cp[k + 1])
-                else:  # above the grid: each column's quadratic extension
-                    dl = lam - lam_hi
-                    q = lam - lam_hi_1
-                    k = top + j
-                    a = cp[k] + dl * (d1[j] + d2[j] * q)
-                    b = cp[k + 1] + dl * (d1[j + 1] + d2[j + 1] * q)
-                t_aero = thr_v2 * (a + u * (b - a)) / lam
-            else:
-                t_aero = torque_aero(w, pitch_deg, v)
-            w_gen = w * gear
-            w_f = w_gen + (w_f - w_gen) * keep_w
+        # v̂, the torque and pitch integrators, the pitch the gains (K_P, K_I) were taken at
+        v_est, i_torque, i_pitch, gains_pitch, kp, ki = states
+
+        def laws(w_f: float, pitch: float, v: float) -> tuple[float, float, str]:
+            nonlocal v_est, i_torque, i_pitch, gains_pitch, kp, ki
             v_est = v + (v_est - v) * keep_v
             x = (v_est - ps_v0) / ps_dv
             if x <= 0.0:
@@ -738,24 +665,15 @@ class RoscoController:
                 i_torque = i_t
                 t = vs_kp * err + i_t
                 t = 0.0 if t < 0.0 else t_rated if t > t_rated else t
-            throttled = False
-            if curtail and w_f > 0.0 and t * w_f > p_limit:
-                t = p_limit / w_f
-                throttled = True
-            if t > t_last + dt_max:
-                t = t_last + dt_max
-            elif t < t_last - dt_max:
-                t = t_last - dt_max
-            t_last = t
 
             # Pitch: gain-scheduled PI on the speed error, held above θ_min(v̂).
             if pitch != gains_pitch:
                 gains_pitch = pitch
                 if pitch <= gs_first_angle:  # below the schedule (region 2): its first gains
-                    kp, ki = self._gs_first_gains
+                    kp, ki = gs_first_gains
                 elif pitch >= gs_last_angle:
                     kp, ki = gs_kp[-1], gs_ki[-1]
-                else:  # ``_gains`` written out
+                else:
                     i = bisect_right(gs_angles, pitch) - 1
                     x = (pitch - gs_angles[i]) / (gs_angles[i + 1] - gs_angles[i])
                     kp = gs_kp[i] + x * (gs_kp[i + 1] - gs_kp[i])
@@ -769,33 +687,12 @@ class RoscoController:
                 target = pitch_min
             elif target > pc_max_pitch:
                 target = pc_max_pitch
-            if target > pitch + dpitch_max:
-                target = pitch + dpitch_max
-            elif target < pitch - dpitch_max:
-                target = pitch - dpitch_max
-            pitch = target
-            pitch_deg = target * _DEG_PER_RAD
+            return t, target, region
 
-            w = w + h_over_j * (t_aero - t * gear)
-            if w < 0.0:
-                w = 0.0
-            elif w > speed_clamp_rad_s:
-                w = speed_clamp_rad_s
-            if w > trip_speed_rad_s:
-                break
-        self._w_f = w_f
-        self._v_est = v_est
-        self._i_torque = i_torque
-        self._i_pitch = i_pitch
-        self._t_gen = t_last
-        self.torque_n_m = t_last * gear
-        self._pitch_rad = pitch
-        self._gains_pitch = gains_pitch
-        self._kp = kp
-        self._ki = ki
-        self.region = region
-        self.throttled = throttled
-        return w, pitch_deg, done
+        def law_states() -> LawStates:
+            return v_est, i_torque, i_pitch, gains_pitch, kp, ki
+
+        return laws, law_states
 
     def _gains(self, pitch_rad: float) -> tuple[float, float]:
         """(K_P, K_I) of the published schedule at this pitch, held beyond its ends."""
@@ -844,17 +741,20 @@ class RoscoController:
     ) -> None:
         """Filters at the present values, both integrators holding this point."""
         self._w_f = rotor_speed_rad_s * self._n
-        self._v_est = hub_wind_m_s
         self._t_gen = torque_n_m / self._n
         self.torque_n_m = torque_n_m
-        self._i_torque = clamp(self._t_gen, 0.0, self._t_rated)
+        i_torque = clamp(self._t_gen, 0.0, self._t_rated)
         self._pitch_rad = math.radians(pitch_deg)
         err = self._c.pc_ref_speed_rad_s - self._w_f
         kp = self._gains(self._pitch_rad)[0]
-        self._i_pitch = self._pitch_rad - kp * err if err <= 0.0 else self._pitch_rad
+        i_pitch = self._pitch_rad - kp * err if err <= 0.0 else self._pitch_rad
+        gains = self._states()[3:]  # the gains cache carries over
+        self._laws, self._states = self._make_laws(
+            self._h, (hub_wind_m_s, i_torque, i_pitch, *gains)
+        )
 
 
-def make_controller(plate: WindNameplate, aero: RotorAero) -> TurbineController:
+def make_controller(plate: WindNameplate, aero: RotorAero) -> BaselineController:
     """The baseline controller the nameplate names."""
     constants = plate.controller
     if isinstance(constants, JonkmanBaseline):
