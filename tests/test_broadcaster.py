@@ -160,6 +160,50 @@ async def test_a_client_that_takes_everything_gets_each_tick_in_one_send_and_no_
     assert (stats.subscribers, stats.messages_sent, stats.messages_dropped) == (1, 9, 0)
 
 
+async def test_clients_of_single_devices_get_their_frames_and_only_theirs_are_encoded(
+    nursery: trio.Nursery,
+) -> None:
+    """With clients of devices 2 and 0 only, a tick encodes those two devices and nothing else;
+    when a client of all devices joins (after them in the fan-out) every device is framed once
+    and each client gets its frames."""
+    hub = new_hub(4)
+    broadcaster = Broadcaster(hub, nursery)
+    sockets = [ScriptedSocket() for _ in range(3)]
+    asked: list[int] = []
+
+    class Tick:
+        def __init__(self, tick: int) -> None:
+            self.tick = tick
+
+        def __len__(self) -> int:
+            return 4
+
+        def payload(self, position: int) -> bytes:
+            asked.append(position)
+            return payload(self.tick, position)
+
+        @property
+        def payloads(self) -> tuple[bytes, ...]:
+            return tuple(payload(self.tick, d) for d in range(4))
+
+    try:
+        register(broadcaster, sockets[0], device=2)
+        register(broadcaster, sockets[1], device=0)
+        item = hub.publish_on_demand(1, Tick(1))
+        assert not item.encoded
+        assert sorted(asked) == [0, 2]
+        register(broadcaster, sockets[2])
+        item = hub.publish_on_demand(2, Tick(2))
+        assert item.encoded
+        assert ticks_in(parse_frames(sockets[0].sent)) == [(1, 2), (2, 2)]
+        assert ticks_in(parse_frames(sockets[1].sent)) == [(1, 0), (2, 0)]
+        assert ticks_in(parse_frames(sockets[2].sent)) == [(2, d) for d in range(4)]
+        assert hub.statistics().messages_sent == 2 + 2 + 4
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 async def test_a_partial_frame_is_completed_before_the_next_ticks_frame_starts(
     nursery: trio.Nursery, fake_socket: ScriptedSocket
 ) -> None:

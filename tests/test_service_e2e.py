@@ -283,8 +283,9 @@ async def test_with_nobody_connected_no_tick_is_encoded_and_a_later_client_gets_
 ) -> None:
     """The tick loop publishes each tick unencoded (``Hub.publish_on_demand``): with nobody
     connected no tick is encoded, a GET of one device (and server-info) encodes that device
-    alone, and a client connecting mid-run gets the cached tick and then every tick, each
-    message the bytes an engine built alike encoded at that tick."""
+    alone, so does a client of one device while it is the only one, and a client connecting
+    mid-run gets the cached tick and then every tick, each message the bytes an engine built
+    alike encoded at that tick."""
     flags = (*FAST, "-N", "3")
     service = await start_service(*flags, fast_path=fast_path)
     hub = service.hub
@@ -321,6 +322,7 @@ async def test_with_nobody_connected_no_tick_is_encoded_and_a_later_client_gets_
         ticks = [json.loads(m)["tick"] for m in got]
         assert ticks == list(range(ticks[0], ticks[0] + 4))
         assert got == [expected[t][2] for t in ticks]
+        assert encoded(range(ticks[0], ticks[-1] + 1)) == []  # device 2 alone was encoded
         await wait_launch_idle(InProcessLaunch(service))
         quiet = hub.last.tick
         await until_tick(quiet + 3)

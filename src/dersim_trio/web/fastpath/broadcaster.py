@@ -4,7 +4,8 @@ Theory of operation. Each tick the hub calls ``Broadcaster.on_tick`` (synchronou
 tick loop). Every device's JSON is framed once as an unmasked text frame; an unfiltered client
 gets all of a tick's frames joined into one ``bytes``, a filtered one gets its device's frame.
 With no client the tick is only remembered, not framed (nor encoded: the hub encodes on
-demand); a client that connects then gets the remembered tick framed for it. For each client the
+demand); a client that connects then gets the remembered tick framed for it. While every
+client is filtered to one device, only those devices are framed and encoded. For each client the
 broadcaster tries one non-blocking ``send``:
 
 * all accepted: done, no task woken, no object kept;
@@ -137,11 +138,25 @@ class Broadcaster:
         if not self._clients:
             self._frames = None  # framed if a client connects before the next tick
             return
-        frames = self._frames = self._frame(item)
+        # Every device is framed (and so encoded) once a client of all devices is here; while
+        # only clients of single devices are, only their devices are (``TickPayload.payload``).
+        frames: _Frames | None = None
+        singles: dict[int, bytes] = {}
         sent = 0
         # a failed send removes its client from the dict: iterate over a snapshot
         for client in list(self._clients):
-            data = frames.joined if client.device is None else frames.per_device[client.device]
+            device = client.device
+            if device is None:
+                if frames is None:
+                    frames = self._frame(item)
+                data = frames.joined
+            elif frames is not None:
+                data = frames.per_device[device]
+            else:
+                one = singles.get(device)
+                if one is None:
+                    one = singles[device] = text_frame(item.payload(device))
+                data = one
             if client.flushing:
                 if client.slot is not None:
                     client.dropped += 1
@@ -151,6 +166,7 @@ class Broadcaster:
             self._send_now(client, data)
             if not client.dead:
                 sent += client.messages_per_tick
+        self._frames = frames
         self._hub.count_sent(sent)
 
     def _send_now(self, client: FastClient, data: bytes | memoryview) -> None:
