@@ -57,7 +57,7 @@ async def measure(device_type: str, sizes: list[int], repeat: int) -> None:
         snapshots = parts.engine.initial()
         parts.hub.publish(0, [encode(s) for s in snapshots])
         parts.latest.observe(snapshots)
-        manage_gc(fast_path=True)  # as the service does after start-up
+        manage_gc(fast_path=True, device_count=n)  # as the service does after start-up
         metrics = parts.metrics
         observe = best(partial(metrics.observe_tick, 0.02, 0.001), repeat, 10_000)
         fleet = metrics.fleet

@@ -68,7 +68,7 @@ def make_engine(device_type: str, devices: int, timed: bool) -> Any:
             slot.supervisor.grid = None
         if timed:
             slot.model = Timed(slot.model)
-    manage_gc(fast_path=True)
+    manage_gc(fast_path=True, device_count=len(engine.devices))
     return engine
 
 
