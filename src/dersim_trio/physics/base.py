@@ -128,6 +128,47 @@ class DeviceModel(Protocol):
         ...
 
 
+# --- array fleets: the devices of one type stepped as arrays -------------------------------------
+
+
+class ArrayFleet(Protocol):
+    """Every device of one model type built together, their state in numpy arrays.
+
+    A vectorized model keeps the parameters and state of each of its devices in a row of its
+    fleet's arrays and steps any set of rows in one call; a device built alone is a fleet of
+    one. Its ``DeviceModel`` (``ArrayMember``) is a view of one row: its ``step`` steps that row
+    alone, the engine steps every row of the fleet at once with ``step_rows``, and both run the
+    same array code, so a device behaves the same whichever way it is stepped.
+    """
+
+    def step_rows(
+        self,
+        rows: Sequence[int],
+        envs: Sequence[Environment],
+        dispatches: Sequence[Dispatch],
+        dt_s: float,
+    ) -> list[DeviceOutput]:
+        """Advance ``rows`` (distinct, any order) by ``dt_s``: ``envs[k]`` and
+        ``dispatches[k]`` are row ``rows[k]``'s, all at one ``sim_time``; returns the outputs
+        in the same order."""
+        ...
+
+
+@runtime_checkable
+class ArrayMember(Protocol):
+    """A ``DeviceModel`` that is one row of an ``ArrayFleet`` (checked with ``isinstance``)."""
+
+    @property
+    def fleet(self) -> ArrayFleet:
+        """The fleet whose arrays hold this device."""
+        ...
+
+    @property
+    def row(self) -> int:
+        """This device's row in ``fleet``."""
+        ...
+
+
 # --- capabilities: what some models offer beyond ``step`` (checked with ``isinstance``) -----------
 
 
