@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from pydantic_core import to_json
 
@@ -41,7 +41,14 @@ from dersim_trio.grid.events import GridEvent
 from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.trip import GridSample
 from dersim_trio.physics.ac import AcType, EnergyCounters, measure
-from dersim_trio.physics.base import DeviceModel, DeviceOutput, Dispatch, Environment
+from dersim_trio.physics.base import (
+    ArrayFleet,
+    ArrayMember,
+    DeviceModel,
+    DeviceOutput,
+    Dispatch,
+    Environment,
+)
 
 log_grid = logging.getLogger("dersim_trio.Grid")
 
@@ -127,6 +134,19 @@ class DeviceSlot:
         controls.active_power_limit_pct = dispatch.active_power_limit_pct
 
 
+_Pending = tuple[
+    "DeviceSlot",
+    Environment,
+    Dispatch,
+    float,
+    float,
+    tuple[float, float, float] | None,
+    float,
+]
+"""One device between its supervisor's ``before_step`` and the model step: slot, environment,
+dispatch, source voltage (pu), frequency, phase voltages, and the weak grid's rise."""
+
+
 class Engine:
     """Devices + simulator clock → snapshots (sans-IO)."""
 
@@ -148,6 +168,7 @@ class Engine:
         """Startup, shutdown and enter-service durations (simulated seconds)."""
         self.grid_event: GridEvent | None = None
         """The grid event playing (``grid.events``), if any."""
+        self._array_member_types: dict[type, bool] = {}
 
     @property
     def tick(self) -> int:
@@ -182,6 +203,7 @@ class Engine:
             _log_past_data(event)
         event_corners: list[float] | None = None
         event_paths: dict[tuple[object, ...], Callable[[float], GridSample]] = {}
+        pending: list[_Pending] = []
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
@@ -254,7 +276,12 @@ class Engine:
                 source_v_pu=v if network is not None else None,
                 grid_corners=corners,
             )
-            out = model.step(env, dispatch, dt_s)
+            pending.append((slot, env, dispatch, v, f, phases, rise))
+        outputs = self._step_models(pending, dt_s)
+        for (slot, _env, _dispatch, v, f, phases, rise), out in zip(pending, outputs, strict=True):
+            network = slot.network
+            supervisor = slot.supervisor
+            model = slot.model
             slot.last_output = out
             delivered = supervisor.after_step(slot.index, model, out)
             slot.energy.integrate(delivered.active_power_kw, delivered.reactive_power_kvar, dt_s)
@@ -287,6 +314,40 @@ class Engine:
             )
         check_rows(snapshots, [slot.index for slot in self.devices])
         return TickSnapshots(snapshots)
+
+    def _step_models(self, pending: Sequence[_Pending], dt_s: float) -> list[DeviceOutput]:
+        """Every device's model step: the rows of an array fleet (``ArrayFleet``) in one call
+        per fleet, any other model on its own; the outputs in device order."""
+        outputs: list[DeviceOutput | None] = [None] * len(pending)
+        groups: dict[int, tuple[ArrayFleet, list[int], list[int]]] = {}
+        members = self._array_member_types
+        for k, item in enumerate(pending):
+            model = item[0].model
+            is_member = members.get(type(model))
+            if is_member is None:
+                is_member = members[type(model)] = isinstance(model, ArrayMember)
+            if is_member:
+                fleet = cast(ArrayMember, model).fleet
+                group = groups.get(id(fleet))
+                if group is None:
+                    group = groups[id(fleet)] = (fleet, [], [])
+                group[1].append(k)
+                group[2].append(cast(ArrayMember, model).row)
+            else:
+                outputs[k] = model.step(item[1], item[2], dt_s)
+        for fleet, positions, rows in groups.values():
+            order: Sequence[int] = rows
+            if rows[0] == 0 and rows == list(range(len(rows))):
+                order = range(len(rows))  # the whole fleet in row order: no gather
+            stepped = fleet.step_rows(
+                order,
+                [pending[k][1] for k in positions],
+                [pending[k][2] for k in positions],
+                dt_s,
+            )
+            for k, out in zip(positions, stepped, strict=True):
+                outputs[k] = out
+        return cast(list[DeviceOutput], outputs)
 
     def _snapshot(
         self,

@@ -80,15 +80,26 @@ Reference: pvlib's PVWatts model chain (``ModelChain.with_pvwatts``) with the sa
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from dersim_trio.physics.ac import AcType
-from dersim_trio.physics.base import AcRating, DeviceOutput, Dispatch, Environment, InverterState
+from dersim_trio.physics.base import (
+    AcRating,
+    ArrayFleet,
+    DeviceOutput,
+    Dispatch,
+    Environment,
+    InverterState,
+)
+from dersim_trio.physics.clouds import CloudArray, FloatArray, Rows
 from dersim_trio.physics.solar import (
     DEFAULT_LATITUDE_DEG,
-    CloudModel,
     Geometry,
+    PlaneOfArray,
     SolarSite,
     equator_facing_azimuth_deg,
 )
@@ -315,7 +326,7 @@ class _IvShape:
         i_ratio = 0.5 * (lo + hi)
         self.c2 = (v_ratio - 1.0) / math.log(1.0 - i_ratio)
         self.c1 = (1.0 - i_ratio) * math.exp(-v_ratio / self.c2)
-        self.j_mp = self.current_ratio(v_ratio)
+        self.j_mp = max(0.0, 1.0 - self.c1 * (math.exp(v_ratio / self.c2) - 1.0))
         self.p_norm = v_ratio * self.j_mp
 
     def _mpp_residual(self, i_ratio: float) -> float:
@@ -324,46 +335,541 @@ class _IvShape:
         c1 = (1.0 - i_ratio) * math.exp(-v / c2)
         return i_ratio + c1 - v * (1.0 - i_ratio) / c2
 
-    def current_ratio(self, x: float) -> float:
-        """I/I_sc at x = V/V_oc, clamped at 0 beyond open circuit."""
-        return max(0.0, 1.0 - self.c1 * (math.exp(x / self.c2) - 1.0))
 
-    def power_ratio(self, x: float) -> float:
-        """P/P_mp at x = V/V_oc."""
-        return x * self.current_ratio(x) / self.p_norm
+# --- the chain on arrays: every function takes the rows' parameters as arrays -----------------
 
-    def right_start(self, target: float) -> float:
-        """A start for ``solve`` on the high-voltage side: one fixed-point step from V_oc.
 
-        x = C2·ln((1 + C1 − target·p_norm/x)/C1) is increasing in x, so its value at x = 1 lies
-        at or above the root: p there is ≤ target, as ``solve`` needs, and much closer than 1.
-        """
-        arg = (1.0 + self.c1 - target * self.p_norm) / self.c1
-        return self.c2 * math.log(arg) if arg > 1.0 else 0.0
+class _Shape(NamedTuple):
+    """The I-V shape parameters of some rows (``_IvShape`` fields as arrays)."""
 
-    def solve(self, target: float, x_start: float) -> float:
-        """x where p(x) = target by Newton from ``x_start`` (with p(x_start) ≤ target)."""
-        c1, c2, p_norm = self.c1, self.c2, self.p_norm
-        x = x_start
+    v_ratio: FloatArray
+    c1: FloatArray
+    c2: FloatArray
+    j_mp: FloatArray
+    p_norm: FloatArray
+
+    def take(self, rows: Rows) -> _Shape:
+        return _Shape(*(a[rows] for a in self))
+
+
+def _current_ratio(x: FloatArray, s: _Shape) -> FloatArray:
+    """I/I_sc at x = V/V_oc, clamped at 0 beyond open circuit."""
+    return np.maximum(0.0, 1.0 - s.c1 * (np.exp(x / s.c2) - 1.0))
+
+
+def _power_ratio(x: FloatArray, s: _Shape) -> FloatArray:
+    """P/P_mp at x = V/V_oc."""
+    return x * _current_ratio(x, s) / s.p_norm
+
+
+def _right_start(target: FloatArray, s: _Shape) -> FloatArray:
+    """A start for ``_solve`` on the high-voltage side: one fixed-point step from V_oc.
+
+    x = C2·ln((1 + C1 − target·p_norm/x)/C1) is increasing in x, so its value at x = 1 lies
+    at or above the root: p there is ≤ target, as ``_solve`` needs, and much closer than 1.
+    (0 where the argument is ≤ 1.)
+    """
+    arg = (1.0 + s.c1 - target * s.p_norm) / s.c1
+    return s.c2 * np.log(np.maximum(arg, 1.0))
+
+
+def _solve(target: FloatArray, x_start: FloatArray, s: _Shape) -> FloatArray:
+    """x where p(x) = target, by Newton from ``x_start`` (with p(x_start) ≤ target), per row:
+    at most 30 steps, a row stops once |p − target| < 1e-7 or its slope is 0."""
+    x = x_start.copy()
+    active = np.ones(x.shape, dtype=np.bool_)
+    c1, c2, p_norm = s.c1, s.c2, s.p_norm
+    with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(30):
-            e = math.exp(x / c2)
+            e = np.exp(x / c2)
             j = 1.0 + c1 - c1 * e
             f = x * j / p_norm - target
-            if -1e-7 < f < 1e-7:
-                break
             slope = (j - x * c1 * e / c2) / p_norm
-            if slope == 0.0:
+            active &= ~((f > -1e-7) & (f < 1e-7)) & (slope != 0.0)
+            if not active.any():
                 break
-            x -= f / slope
-        return x
+            x = np.where(active, x - f / slope, x)
+    return x
+
+
+def _off_mpp_x(
+    target: FloatArray, x_op: FloatArray, x_lo: FloatArray, x_hi: FloatArray, s: _Shape
+) -> FloatArray:
+    """Normalised voltage where the string delivers ``target``·P_mp, within [x_lo, x_hi]:
+    on the high-voltage side of the MPP unless the window forbids it (chain item 9)."""
+    pr_hi = _power_ratio(x_hi, s)
+    pr_lo = _power_ratio(x_lo, s)
+    right = (x_op >= s.v_ratio) & (pr_hi <= target)
+    left = ~right & (pr_lo <= target)
+    # Unreachable inside the window (extremely narrow window): the lower-power edge.
+    x = np.where(pr_hi <= pr_lo, x_hi, x_lo)
+    solved = np.flatnonzero(right | left)
+    if solved.size:
+        s_ = s.take(solved)
+        r = right[solved]
+        xo, lo, hi, t = x_op[solved], x_lo[solved], x_hi[solved], target[solved]
+        start = np.where(r, np.maximum(xo, np.minimum(hi, _right_start(t, s_))), lo)
+        root = _solve(t, start, s_)
+        x[solved] = np.where(
+            r, np.maximum(xo, np.minimum(hi, root)), np.minimum(xo, np.maximum(lo, root))
+        )
+    return x
+
+
+class _Columns(NamedTuple):
+    """The array side of one step for some rows (``PvArrayState`` as arrays and scalars)."""
+
+    poa: FloatArray
+    t_air: FloatArray
+    t_cell: FloatArray
+    ghi_cs: float
+    k_report: FloatArray
+    cos_z: float
+    p_mp: FloatArray
+    p_avail: FloatArray
+    v_mp: FloatArray
+    v_oc: FloatArray
+    x_op: FloatArray
+    x_lo: FloatArray
+    x_hi: FloatArray
+    effective: FloatArray
+    ghi: FloatArray
+    """Global horizontal irradiance; NaN where the input was plane-of-array."""
+
+    def row(self, k: int) -> PvArrayState:
+        ghi = float(self.ghi[k])
+        return PvArrayState(
+            float(self.poa[k]),
+            float(self.t_air[k]),
+            float(self.t_cell[k]),
+            self.ghi_cs,
+            float(self.k_report[k]),
+            self.cos_z,
+            float(self.p_mp[k]),
+            float(self.p_avail[k]),
+            float(self.v_mp[k]),
+            float(self.v_oc[k]),
+            float(self.x_op[k]),
+            float(self.x_lo[k]),
+            float(self.x_hi[k]),
+            float(self.effective[k]),
+            None if ghi != ghi else ghi,
+        )
+
+
+_STATES: tuple[InverterState, ...] = ("sleeping", "throttled", "running")
+_ALL: Rows = slice(None)
+
+
+def _optional(values: Sequence[float | None]) -> FloatArray | None:
+    """The column of an optional input (NaN for None), or None when no row has a value."""
+    if values.count(None) == len(values):
+        return None
+    return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+
+
+class PvFleet:
+    """Every PV device of a fleet, each a row of numpy arrays (``ArrayFleet``).
+
+    ``PvFleet(nameplates, seeds, clouds=True, site=None)``: one row per nameplate, device k
+    seeded with ``seeds[k]`` (its clouds, ``clouds``); ``site`` is the ``SolarSite`` the arrays
+    share (a private one on the first nameplate's coordinates when omitted). ``members()``
+    are the rows' ``PvModel`` views. Per row the arrays hold the nameplate's parameters, the
+    derived constants of the chain (the I-V shape, the inverter's DC rating) and the state:
+    the cell temperature (NaN before the first step) and the clouds (``CloudArray``). A step
+    of any rows runs chain items 1-9 as array operations; only the optional inputs of a row
+    given a global horizontal irradiance go through the site one row at a time (pvlib's
+    Erbs split and transposition for that value, cached per value and instant).
+
+    Memory: 26 float64 parameters and 1 state value per row plus the clouds' 4 values: about
+    250 bytes per device in arrays (the ``PvModel`` view and the nameplate object are the
+    rest; ``scripts/bench_fleet_models.py`` measures it).
+    """
+
+    def __init__(
+        self,
+        nameplates: Sequence[PvNameplate],
+        seeds: Sequence[int],
+        *,
+        clouds: bool = True,
+        site: SolarSite | None = None,
+    ) -> None:
+        n = len(nameplates)
+        if n == 0 or len(seeds) != n:
+            raise ValueError("a PV fleet needs one seed per nameplate, at least one of each")
+        if site is None:
+            first = nameplates[0]
+            if any(
+                p.latitude_deg != first.latitude_deg or p.longitude_deg != first.longitude_deg
+                for p in nameplates
+            ):
+                raise ValueError("nameplates on different sites need a SolarSite each")
+            site = SolarSite(first.latitude_deg, first.longitude_deg)
+        self.site = site
+        self.nameplates: tuple[PvNameplate, ...] = tuple(nameplates)
+        self._n = n
+        plates = self.nameplates
+
+        def col(values: Sequence[float]) -> FloatArray:
+            return np.array(values, dtype=np.float64)
+
+        self._array_index = np.array([site.add_array(p.geometry) for p in plates], dtype=np.intp)
+        shapes = [_iv_shape(p.v_mp_stc_v / p.v_oc_stc_v) for p in plates]
+        self._shape = _Shape(
+            col([s.v_ratio for s in shapes]),
+            col([s.c1 for s in shapes]),
+            col([s.c2 for s in shapes]),
+            col([s.j_mp for s in shapes]),
+            col([s.p_norm for s in shapes]),
+        )
+        self._w_max = col([p.w_max_kw for p in plates])
+        self._start_kw = col([p.start_threshold_kw for p in plates])
+        self._array_kw_per_w_m2 = col(
+            [p.dc_rating_kw * (1.0 - p.system_losses) / 1000.0 for p in plates]
+        )
+        self._inv_dc0 = col([p.w_max_kw / p.eta_inv_nom for p in plates])
+        self._inv_k_dc0 = col(
+            [p.eta_inv_nom / p.eta_inv_ref * (p.w_max_kw / p.eta_inv_nom) for p in plates]
+        )
+        self._n_s_delta = col(
+            [
+                p.cells_in_series * _DIODE_FACTOR * _BOLTZMANN_J_K / _ELEMENTARY_CHARGE_C
+                for p in plates
+            ]
+        )
+        self._v_mp_stc = col([p.v_mp_stc_v for p in plates])
+        self._beta = col([p.beta_vmp_per_c for p in plates])
+        self._gamma = col([p.gamma_pdc_per_c for p in plates])
+        self._mppt_min = col([p.mppt_v_min_v for p in plates])
+        self._mppt_max = col([p.mppt_v_max_v for p in plates])
+        self._sapm_a = col([p.sapm_a for p in plates])
+        self._sapm_b = col([p.sapm_b for p in plates])
+        self._sapm_dt = col([p.sapm_delta_t_c for p in plates])
+        self._tau = col([p.thermal_time_constant_s for p in plates])
+        self._amb_mean = col([p.ambient_mean_c for p in plates])
+        self._amb_amp = col([p.ambient_amplitude_c for p in plates])
+        self._cell_temp = np.full(n, math.nan)
+        self._clouds = CloudArray(seeds) if clouds else None
+        self._members: list[PvModel] | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def members(self) -> list[PvModel]:
+        """The ``PvModel`` view of every row, in row order."""
+        if self._members is None:
+            self._members = [PvModel.view(self, k) for k in range(self._n)]
+        return self._members
+
+    def _index(self, rows: Sequence[int]) -> Rows:
+        n = self._n
+        if isinstance(rows, range) and rows == range(n):
+            return _ALL
+        if n == 1 and len(rows) == 1 and rows[0] == 0:
+            return _ALL
+        return np.asarray(rows, dtype=np.intp)
+
+    # ------------------------------------------------------------------ chain items 1-7
+    def _voltages(
+        self, rows: Rows, g: FloatArray, t_cell: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """(V_mp, V_oc) of the strings at an irradiance and cell temperature; 0 when dark."""
+        lit = g > 0.0
+        g_lit = np.where(lit, g, 1.0)
+        # ln(E/1000); written as ln E − ln 1000 only where E/1000 would underflow to 0.
+        ln_g = np.where(g_lit > 1e-300, np.log(g_lit / 1000.0), np.log(g_lit) - _LN_1000)
+        v_mp = self._v_mp_stc[rows] * (1.0 + self._beta[rows] * (t_cell - 25.0)) + (
+            self._n_s_delta[rows] * (t_cell + 273.15) * ln_g
+        )
+        v_mp = np.where(lit, np.maximum(0.0, v_mp), 0.0)
+        return v_mp, v_mp / self._shape.v_ratio[rows]
+
+    def _mpp_kw(self, rows: Rows, g: FloatArray, t_cell: FloatArray) -> FloatArray:
+        return np.maximum(
+            0.0,
+            g * self._array_kw_per_w_m2[rows] * (1.0 + self._gamma[rows] * (t_cell - 25.0)),
+        )
+
+    def _irradiance(
+        self, rows: Rows, envs: Sequence[Environment], k_cloud: FloatArray | float
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float, float, float]:
+        """(POA, effective, GHI (NaN: plane-of-array input), k reported, zenith °, clear-sky
+        GHI, hour angle °) of ``rows`` at ``envs``' instant (chain item 1)."""
+        when = envs[0].sim_time
+        site = self.site
+        zenith_deg, ghi_cs, omega_deg = site.sun(when)
+        index = self._array_index[rows]
+        distinct = np.unique(index)
+        clear_poa = np.empty(len(index))
+        clear_eff = np.empty(len(index))
+        for a in distinct.tolist():  # one per orientation of the site, usually one
+            clear = site.clear_sky(when, a)
+            at = index == a
+            clear_poa[at] = clear.poa_global_w_m2
+            clear_eff[at] = clear.effective_w_m2
+        poa = clear_poa * k_cloud
+        g = clear_eff * k_cloud
+        ghi = np.full(len(index), ghi_cs) * k_cloud
+        k_report = np.ones(len(index)) * k_cloud
+        if any(e.irradiance_w_m2 is not None for e in envs):
+            for k, env in enumerate(envs):
+                g_env = env.irradiance_w_m2
+                if g_env is None:
+                    continue
+                value = min(_MAX_IRRADIANCE_W_M2, g_env) if g_env > 0.0 else 0.0  # NaN → 0
+                if env.irradiance_is_poa:
+                    poa[k] = g[k] = value
+                    ghi[k] = math.nan
+                    k_report[k] = value / clear_poa[k] if clear_poa[k] >= 10.0 else 0.0
+                else:
+                    received: PlaneOfArray = site.from_ghi(when, value, int(index[k]))
+                    poa[k] = received.poa_global_w_m2
+                    g[k] = received.effective_w_m2
+                    ghi[k] = value
+                    k_report[k] = value / ghi_cs if ghi_cs >= 10.0 else 0.0
+        return poa, g, ghi, k_report, zenith_deg, ghi_cs, omega_deg
+
+    def _chain(self, rows: Rows, envs: Sequence[Environment], dt_s: float) -> _Columns:
+        """Advance clouds and cell temperature of ``rows`` by ``dt_s``: chain items 1-7."""
+        if not dt_s > 0.0:
+            dt_s = 0.0
+        clouds = self._clouds
+        k_cloud: FloatArray | float = 1.0 if clouds is None else clouds.advance(rows, dt_s)
+        poa, g, ghi, k_report, zenith_deg, ghi_cs, omega_deg = self._irradiance(rows, envs, k_cloud)
+        cos_z = math.cos(math.radians(zenith_deg))
+
+        ambient = _optional([e.ambient_temperature_c for e in envs])
+        diurnal = self._amb_mean[rows] + self._amb_amp[rows] * math.cos(
+            math.radians(omega_deg - 45.0)
+        )
+        if ambient is None:
+            t_air = diurnal
+        else:  # None or NaN: the diurnal model
+            t_air = np.where(np.isnan(ambient), diurnal, np.clip(ambient, -80.0, 80.0))
+        wind_given = _optional([e.wind_speed_m_s for e in envs])
+        if wind_given is None:
+            wind: FloatArray | float = _DEFAULT_WIND_SPEED_M_S
+        else:
+            wind = np.where(
+                np.isnan(wind_given), _DEFAULT_WIND_SPEED_M_S, np.clip(wind_given, 0.0, 60.0)
+            )
+
+        t_steady = (
+            poa * np.exp(self._sapm_a[rows] + self._sapm_b[rows] * wind)
+            + t_air
+            + poa * 0.001 * self._sapm_dt[rows]
+        )
+        # First-order lag toward the SAPM steady state (exact exponential update).
+        tau = self._tau[rows]
+        previous = self._cell_temp[rows]
+        steady = np.isnan(previous) | (tau <= 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keep = np.exp(-dt_s / tau)
+        t_cell = np.where(steady, t_steady, t_steady + (previous - t_steady) * keep)
+        self._cell_temp[rows] = t_cell
+
+        p_mp = self._mpp_kw(rows, g, t_cell)
+        v_mp, v_oc = self._voltages(rows, g, t_cell)
+        shape = self._shape.take(rows)
+
+        # Best operating point inside the MPPT window.
+        lit = (p_mp > 0.0) & (v_oc > 0.0)
+        v_oc_lit = np.where(lit, v_oc, 1.0)
+        x_lo = np.where(lit, self._mppt_min[rows] / v_oc_lit, 0.0)
+        x_hi = np.where(lit, np.minimum(1.0, self._mppt_max[rows] / v_oc_lit), 0.0)
+        open_window = lit & (x_lo < x_hi)
+        x_op = np.where(open_window, np.minimum(x_hi, np.maximum(x_lo, shape.v_ratio)), 0.0)
+        at_mpp = x_op == shape.v_ratio
+        p_avail = np.where(
+            open_window, p_mp * np.where(at_mpp, 1.0, _power_ratio(x_op, shape)), 0.0
+        )
+        return _Columns(
+            poa,
+            t_air,
+            t_cell,
+            ghi_cs,
+            k_report,
+            cos_z,
+            p_mp,
+            p_avail,
+            v_mp,
+            v_oc,
+            x_op,
+            x_lo,
+            x_hi,
+            g,
+            ghi,
+        )
+
+    # ------------------------------------------------------------------ chain items 8-9
+    def step_rows(
+        self,
+        rows: Sequence[int],
+        envs: Sequence[Environment],
+        dispatches: Sequence[Dispatch],
+        dt_s: float,
+    ) -> list[DeviceOutput]:
+        """Advance ``rows`` by ``dt_s`` seconds; the inverters' outputs (module docstring)."""
+        idx = self._index(rows)
+        c = self._chain(idx, envs, dt_s)
+        w_max = self._w_max[idx]
+        inv_dc0 = self._inv_dc0[idx]
+        inv_k_dc0 = self._inv_k_dc0[idx]
+        p_avail = c.p_avail
+
+        sleeping = p_avail < self._start_kw[idx]
+        zeta = p_avail / inv_dc0
+        ac_uncapped = inv_k_dc0 * (_PVW_A * zeta * zeta + _PVW_C * zeta + _PVW_B)
+        ac_avail = np.minimum(ac_uncapped, w_max)
+        limit_pct = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
+        limit_pct = np.where(limit_pct <= 100.0, limit_pct, 100.0)  # also NaN
+        limit_kw = np.maximum(0.0, limit_pct) * 0.01 * w_max
+        throttled = limit_kw < ac_avail - 1e-9
+        ac = np.where(throttled, limit_kw, np.maximum(0.0, ac_avail))
+        clipped = ~throttled & (ac_uncapped > w_max) & ~sleeping
+        dc = p_avail.copy()
+        dc_v = c.x_op * c.v_oc
+        off_mpp = np.flatnonzero((ac < ac_uncapped - 1e-9) & ~sleeping)
+        if off_mpp.size:
+            dc_off = _dc_for_ac_kw(ac[off_mpp], inv_k_dc0[off_mpp], inv_dc0[off_mpp])
+            dc[off_mpp] = dc_off
+            dc_v[off_mpp] = c.v_oc[off_mpp] * _off_mpp_x(
+                dc_off / c.p_mp[off_mpp],
+                c.x_op[off_mpp],
+                c.x_lo[off_mpp],
+                c.x_hi[off_mpp],
+                self._shape.take(idx).take(off_mpp),
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dc_i = np.where(dc_v > 0.0, dc * 1000.0 / dc_v, 0.0)
+        ac = np.where(sleeping, 0.0, ac)
+        dc = np.where(sleeping, 0.0, dc)
+        dc_i = np.where(sleeping, 0.0, dc_i)
+        dc_v = np.where(sleeping, c.v_oc, dc_v)
+        state = np.where(sleeping, 0, np.where(throttled, 1, 2))
+
+        zenith_deg = math.degrees(math.acos(c.cos_z))
+        ghi_cs = c.ghi_cs
+        states = _STATES
+        return [
+            DeviceOutput(
+                ac_power_kw=ac_k,
+                reactive_power_kvar=0.0,
+                dc_power_kw=dc_k,
+                dc_voltage_v=dc_v_k,
+                dc_current_a=dc_i_k,
+                inverter_state=states[state_k],
+                asset={
+                    "irradiance_w_m2": poa_k,
+                    "effective_irradiance_w_m2": eff_k,
+                    "ghi_w_m2": None if ghi_k != ghi_k else ghi_k,
+                    "cell_temperature_c": t_cell_k,
+                    "ambient_temperature_c": t_air_k,
+                    "clear_sky_irradiance_w_m2": ghi_cs,
+                    "clear_sky_index": k_k,
+                    "solar_zenith_deg": zenith_deg,
+                    "dc_available_kw": avail_k,
+                    "clipped": clipped_k,
+                    "dc_mpp_voltage_v": v_mp_k,
+                    "dc_open_circuit_voltage_v": v_oc_k,
+                },
+            )
+            for (
+                ac_k,
+                dc_k,
+                dc_v_k,
+                dc_i_k,
+                state_k,
+                poa_k,
+                eff_k,
+                ghi_k,
+                t_cell_k,
+                t_air_k,
+                k_k,
+                avail_k,
+                clipped_k,
+                v_mp_k,
+                v_oc_k,
+            ) in zip(
+                ac.tolist(),
+                dc.tolist(),
+                dc_v.tolist(),
+                dc_i.tolist(),
+                state.tolist(),
+                c.poa.tolist(),
+                c.effective.tolist(),
+                c.ghi.tolist(),
+                c.t_cell.tolist(),
+                c.t_air.tolist(),
+                c.k_report.tolist(),
+                p_avail.tolist(),
+                clipped.tolist(),
+                c.v_mp.tolist(),
+                c.v_oc.tolist(),
+                strict=True,
+            )
+        ]
+
+    # ------------------------------------------------------------------ one row
+    def array_state(self, row: int, env: Environment, dt_s: float) -> PvArrayState:
+        """Chain items 1-7 for one row (``PvModel.array_step``)."""
+        return self._chain(self._index((row,)), (env,), dt_s).row(0)
+
+    def off_mpp_voltage_v(self, row: int, array: PvArrayState, dc_kw: float) -> float:
+        """``PvModel.curtailed_voltage_v`` for one row."""
+        x = _off_mpp_x(
+            np.array([max(0.0, dc_kw) / array.mpp_kw]),
+            np.array([array.operating_x]),
+            np.array([array.window_min_x]),
+            np.array([array.window_max_x]),
+            self._shape.take(np.array([row], dtype=np.intp)),
+        )
+        return array.open_circuit_voltage_v * float(x[0])
+
+    def iv_points(self, row: int, g_w_m2: float, cell_temp_c: float, points: int) -> list[IvPoint]:
+        """``PvModel.iv_curve`` for one row."""
+        g = min(_MAX_IRRADIANCE_W_M2, max(0.0, g_w_m2)) if g_w_m2 == g_w_m2 else 0.0
+        one = np.array([row], dtype=np.intp)
+        g_a = np.array([g])
+        t_a = np.array([cell_temp_c], dtype=np.float64)
+        v_mp_a, v_oc_a = self._voltages(one, g_a, t_a)
+        v_mp, v_oc = float(v_mp_a[0]), float(v_oc_a[0])
+        p_mp_w = float(self._mpp_kw(one, g_a, t_a)[0]) * 1000.0
+        if v_oc <= 0.0 or p_mp_w <= 0.0:
+            return [IvPoint(0.0, 0.0, 0.0)]
+        shape = self._shape.take(one)
+        v_ratio = float(shape.v_ratio[0])
+        i_sc = p_mp_w / (v_mp * float(shape.j_mp[0]))
+        n = max(3, points)
+        n_left = max(2, n // 2)
+        n_right = max(1, n - n_left)
+        xs = [v_ratio * k / (n_left - 1) for k in range(n_left)]
+        xs += [v_ratio + (1.0 - v_ratio) * k / n_right for k in range(1, n_right + 1)]
+        x = np.array(xs)
+        j = _current_ratio(x, _Shape(*(np.full(len(xs), float(a[0])) for a in shape)))
+        return [
+            IvPoint(x_k * v_oc, i_sc * j_k, x_k * v_oc * (i_sc * j_k))
+            for x_k, j_k in zip(xs, j.tolist(), strict=True)
+        ]
+
+
+def _dc_for_ac_kw(ac_kw: FloatArray, inv_k_dc0: FloatArray, inv_dc0: FloatArray) -> FloatArray:
+    """Invert the PVWatts curve: the DC power whose η·P_dc equals ``ac_kw`` (closed form)."""
+    r = ac_kw / inv_k_dc0
+    disc = _PVW_C * _PVW_C + 4.0 * _PVW_A * (r - _PVW_B)
+    zeta = (-_PVW_C + np.sqrt(np.maximum(0.0, disc))) / (2.0 * _PVW_A)
+    return zeta * inv_dc0
 
 
 class PvModel:
-    """A PV array behind a PVWatts string inverter; implements ``DeviceModel``.
+    """One PV array behind a PVWatts string inverter: a row of a ``PvFleet`` (``DeviceModel``,
+    ``ArrayMember``).
 
-    ``PvModel(nameplate, seed, clouds=True, site=None)``: ``seed`` seeds the cloud model;
-    ``clouds=False`` keeps k = 1 (pure clear sky), useful for tests and demos; ``site`` is the
-    ``SolarSite`` shared with the other devices of the site (a private one when omitted).
+    ``PvModel(nameplate, seed, clouds=True, site=None)`` is a fleet of one: ``seed`` seeds the
+    cloud model; ``clouds=False`` keeps k = 1 (pure clear sky), useful for tests and demos;
+    ``site`` is the ``SolarSite`` shared with the other devices of the site (a private one when
+    omitted). ``PvFleet.members()`` gives the rows of a larger fleet; the engine steps a fleet's
+    rows together, and ``step`` here steps this row alone through the same array code.
 
     ``DeviceOutput.asset`` keys: ``irradiance_w_m2`` (plane-of-array global, W/m²),
     ``effective_irradiance_w_m2`` (after the incidence-angle loss), ``ghi_w_m2`` (global
@@ -383,6 +889,12 @@ class PvModel:
     dc_mode = "pv"
     dc_port_count = 1
 
+    nameplate: PvNameplate
+    rating: AcRating
+    _fleet: PvFleet
+    _row: int
+    _rows: tuple[int]
+
     def __init__(
         self,
         nameplate: PvNameplate | None = None,
@@ -391,46 +903,35 @@ class PvModel:
         clouds: bool = True,
         site: SolarSite | None = None,
     ) -> None:
-        np_ = PvNameplate() if nameplate is None else nameplate
-        self.nameplate = np_
-        self.rating: AcRating = np_.rating
-        if site is None:
-            site = SolarSite(np_.latitude_deg, np_.longitude_deg)
-        self._site = site
-        self._array_index = site.add_array(np_.geometry)
-        self._clouds = CloudModel(seed) if clouds else None
-        self._shape = _iv_shape(np_.v_mp_stc_v / np_.v_oc_stc_v)
-        self._array_kw_per_w_m2 = np_.dc_rating_kw * (1.0 - np_.system_losses) / 1000.0
-        self._inv_dc0_kw = np_.w_max_kw / np_.eta_inv_nom
-        self._inv_k_dc0 = np_.eta_inv_nom / np_.eta_inv_ref * self._inv_dc0_kw
-        self._n_s_delta_per_k = (
-            np_.cells_in_series * _DIODE_FACTOR * _BOLTZMANN_J_K / _ELEMENTARY_CHARGE_C
+        fleet = PvFleet(
+            [PvNameplate() if nameplate is None else nameplate], [seed], clouds=clouds, site=site
         )
-        self._cell_temp_c: float | None = None
-        self._lag_dt_s = -1.0
-        self._lag_keep = 0.0
+        self._bind(fleet, 0)
+        fleet._members = [self]
 
-    # ----------------------------------------------------------------------------------------
-    def _voltages(self, g_w_m2: float, cell_temp_c: float) -> tuple[float, float]:
-        """(V_mp, V_oc) of the string at an irradiance and cell temperature; 0 when dark."""
-        if g_w_m2 <= 0.0:
-            return 0.0, 0.0
-        np_ = self.nameplate
-        # ln(E/1000); written as ln E − ln 1000 only where E/1000 would underflow to 0.
-        ln_g = math.log(g_w_m2 / 1000.0) if g_w_m2 > 1e-300 else math.log(g_w_m2) - _LN_1000
-        v_mp = np_.v_mp_stc_v * (1.0 + np_.beta_vmp_per_c * (cell_temp_c - 25.0)) + (
-            self._n_s_delta_per_k * (cell_temp_c + 273.15) * ln_g
-        )
-        v_mp = max(0.0, v_mp)
-        return v_mp, v_mp / self._shape.v_ratio
+    @classmethod
+    def view(cls, fleet: PvFleet, row: int) -> PvModel:
+        """The model of ``fleet``'s row ``row`` (``PvFleet.members`` gives them all)."""
+        model = cls.__new__(cls)
+        model._bind(fleet, row)
+        return model
 
-    def _mpp_kw(self, g_w_m2: float, cell_temp_c: float) -> float:
-        return max(
-            0.0,
-            g_w_m2
-            * self._array_kw_per_w_m2
-            * (1.0 + self.nameplate.gamma_pdc_per_c * (cell_temp_c - 25.0)),
-        )
+    def _bind(self, fleet: PvFleet, row: int) -> None:
+        self._fleet = fleet
+        self._row = row
+        self._rows = (row,)
+        self.nameplate = fleet.nameplates[row]
+        self.rating = self.nameplate.rating
+
+    @property
+    def fleet(self) -> ArrayFleet:
+        """The fleet whose arrays hold this device."""
+        return self._fleet
+
+    @property
+    def row(self) -> int:
+        """This device's row in ``fleet``."""
+        return self._row
 
     def iv_curve(self, g_w_m2: float, cell_temp_c: float, points: int = 41) -> list[IvPoint]:
         """Sample the string's I-V curve from short circuit to open circuit.
@@ -439,37 +940,7 @@ class PvModel:
         so the knee is sampled densely; the MPP and V_oc are always samples. Power in watts.
         At zero irradiance the curve collapses to the single point (0, 0, 0).
         """
-        g = min(_MAX_IRRADIANCE_W_M2, max(0.0, g_w_m2)) if g_w_m2 == g_w_m2 else 0.0
-        v_mp, v_oc = self._voltages(g, cell_temp_c)
-        p_mp_w = self._mpp_kw(g, cell_temp_c) * 1000.0
-        if v_oc <= 0.0 or p_mp_w <= 0.0:
-            return [IvPoint(0.0, 0.0, 0.0)]
-        shape = self._shape
-        i_sc = p_mp_w / (v_mp * shape.j_mp)
-        n = max(3, points)
-        n_left = max(2, n // 2)
-        n_right = max(1, n - n_left)
-        xs = [shape.v_ratio * k / (n_left - 1) for k in range(n_left)]
-        xs += [shape.v_ratio + (1.0 - shape.v_ratio) * k / n_right for k in range(1, n_right + 1)]
-        curve = []
-        for x in xs:
-            v = x * v_oc
-            i = i_sc * shape.current_ratio(x)
-            curve.append(IvPoint(v, i, v * i))
-        return curve
-
-    def _cell_temperature(self, steady_c: float, dt_s: float) -> float:
-        tau = self.nameplate.thermal_time_constant_s
-        previous = self._cell_temp_c
-        if previous is None or tau <= 0.0:
-            self._cell_temp_c = steady_c
-            return steady_c
-        if dt_s != self._lag_dt_s:
-            self._lag_keep = math.exp(-dt_s / tau)
-            self._lag_dt_s = dt_s
-        temp = steady_c + (previous - steady_c) * self._lag_keep
-        self._cell_temp_c = temp
-        return temp
+        return self._fleet.iv_points(self._row, g_w_m2, cell_temp_c, points)
 
     def array_step(self, env: Environment, dt_s: float) -> PvArrayState:
         """Advance clouds and cell temperature by ``dt_s`` and return the array's DC state.
@@ -477,87 +948,7 @@ class PvModel:
         Chain items 1-7 of the module docstring (no inverter): what ``step`` uses, public so
         that a model with its own inverter (the hybrid DC bus) can reuse the array.
         """
-        np_ = self.nameplate
-        if not dt_s > 0.0:
-            dt_s = 0.0
-        when = env.sim_time
-        site = self._site
-        zenith_deg, ghi_cs, omega_deg = site.sun(when)
-        cos_z = math.cos(math.radians(zenith_deg))
-        k_cloud = self._clouds.advance(dt_s) if self._clouds is not None else 1.0
-
-        g_env = env.irradiance_w_m2
-        ghi: float | None
-        if g_env is None:
-            clear = site.clear_sky(when, self._array_index)
-            poa = clear.poa_global_w_m2 * k_cloud
-            g = clear.effective_w_m2 * k_cloud
-            ghi = ghi_cs * k_cloud
-            k_report = k_cloud
-        else:
-            value = min(_MAX_IRRADIANCE_W_M2, g_env) if g_env > 0.0 else 0.0  # NaN → 0
-            if env.irradiance_is_poa:
-                poa = g = value
-                ghi = None
-                clear_poa = site.clear_sky(when, self._array_index).poa_global_w_m2
-                k_report = value / clear_poa if clear_poa >= 10.0 else 0.0
-            else:
-                ghi = value
-                received = site.from_ghi(when, value, self._array_index)
-                poa = received.poa_global_w_m2
-                g = received.effective_w_m2
-                k_report = value / ghi_cs if ghi_cs >= 10.0 else 0.0
-
-        t_air = env.ambient_temperature_c
-        if t_air is None or t_air != t_air:  # None or NaN: diurnal model
-            t_air = np_.ambient_mean_c + np_.ambient_amplitude_c * math.cos(
-                math.radians(omega_deg - 45.0)
-            )
-        else:
-            t_air = min(80.0, max(-80.0, t_air))
-        wind = env.wind_speed_m_s
-        if wind is None or wind != wind:
-            wind = _DEFAULT_WIND_SPEED_M_S
-        else:
-            wind = min(60.0, max(0.0, wind))
-
-        t_steady = (
-            poa * math.exp(np_.sapm_a + np_.sapm_b * wind)
-            + t_air
-            + poa * 0.001 * np_.sapm_delta_t_c
-        )
-        t_cell = self._cell_temperature(t_steady, dt_s)
-
-        p_mp_kw = self._mpp_kw(g, t_cell)
-        v_mp, v_oc = self._voltages(g, t_cell)
-        shape = self._shape
-
-        # Best operating point inside the MPPT window.
-        p_avail_kw = 0.0
-        x_lo = x_hi = x_op = 0.0
-        if p_mp_kw > 0.0 and v_oc > 0.0:
-            x_lo = np_.mppt_v_min_v / v_oc
-            x_hi = min(1.0, np_.mppt_v_max_v / v_oc)
-            if x_lo < x_hi:
-                x_op = min(x_hi, max(x_lo, shape.v_ratio))
-                p_avail_kw = p_mp_kw * (1.0 if x_op == shape.v_ratio else shape.power_ratio(x_op))
-        return PvArrayState(
-            poa,
-            t_air,
-            t_cell,
-            ghi_cs,
-            k_report,
-            cos_z,
-            p_mp_kw,
-            p_avail_kw,
-            v_mp,
-            v_oc,
-            x_op,
-            x_lo,
-            x_hi,
-            g,
-            ghi,
-        )
+        return self._fleet.array_state(self._row, env, dt_s)
 
     def curtailed_voltage_v(self, array: PvArrayState, dc_kw: float) -> float:
         """String voltage at which the array delivers ``dc_kw`` ≤ the available power (item 9).
@@ -565,101 +956,10 @@ class PvModel:
         On the high-voltage side of the MPP unless the MPPT window forbids it; the operating
         voltage of the best point when ``dc_kw`` is at or above ``array.available_kw``.
         """
-        v_oc = array.open_circuit_voltage_v
         if dc_kw >= array.available_kw or array.mpp_kw <= 0.0:
-            return array.operating_x * v_oc
-        target = max(0.0, dc_kw) / array.mpp_kw
-        return v_oc * self._off_mpp_x(
-            target, array.operating_x, array.window_min_x, array.window_max_x
-        )
+            return array.operating_x * array.open_circuit_voltage_v
+        return self._fleet.off_mpp_voltage_v(self._row, array, dc_kw)
 
     def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
         """Advance by ``dt_s`` seconds and return the inverter's output (module docstring)."""
-        np_ = self.nameplate
-        (
-            g,
-            t_air,
-            t_cell,
-            ghi_cs,
-            k_report,
-            cos_z,
-            p_mp_kw,
-            p_avail_kw,
-            v_mp,
-            v_oc,
-            x_op,
-            x_lo,
-            x_hi,
-            effective,
-            ghi,
-        ) = self.array_step(env, dt_s)
-
-        clipped = False
-        state: InverterState
-        if p_avail_kw < np_.start_threshold_kw:
-            state = "sleeping"
-            ac_kw = dc_kw = dc_current_a = 0.0
-            dc_voltage_v = v_oc
-        else:
-            zeta = p_avail_kw / self._inv_dc0_kw
-            ac_uncapped_kw = self._inv_k_dc0 * (_PVW_A * zeta * zeta + _PVW_C * zeta + _PVW_B)
-            ac_avail_kw = min(ac_uncapped_kw, np_.w_max_kw)
-            limit_pct = dispatch.active_power_limit_pct
-            if not limit_pct <= 100.0:  # also NaN
-                limit_pct = 100.0
-            limit_kw = max(0.0, limit_pct) * 0.01 * np_.w_max_kw
-            if limit_kw < ac_avail_kw - 1e-9:
-                state = "throttled"
-                ac_kw = limit_kw
-            else:
-                state = "running"
-                ac_kw = max(0.0, ac_avail_kw)
-                clipped = ac_uncapped_kw > np_.w_max_kw
-            if ac_kw < ac_uncapped_kw - 1e-9:
-                dc_kw = self._dc_for_ac_kw(ac_kw)
-                dc_voltage_v = v_oc * self._off_mpp_x(dc_kw / p_mp_kw, x_op, x_lo, x_hi)
-            else:
-                dc_kw = p_avail_kw
-                dc_voltage_v = x_op * v_oc
-            dc_current_a = dc_kw * 1000.0 / dc_voltage_v if dc_voltage_v > 0.0 else 0.0
-
-        return DeviceOutput(
-            ac_power_kw=ac_kw,
-            reactive_power_kvar=0.0,
-            dc_power_kw=dc_kw,
-            dc_voltage_v=dc_voltage_v,
-            dc_current_a=dc_current_a,
-            inverter_state=state,
-            asset={
-                "irradiance_w_m2": g,
-                "effective_irradiance_w_m2": effective,
-                "ghi_w_m2": ghi,
-                "cell_temperature_c": t_cell,
-                "ambient_temperature_c": t_air,
-                "clear_sky_irradiance_w_m2": ghi_cs,
-                "clear_sky_index": k_report,
-                "solar_zenith_deg": math.degrees(math.acos(cos_z)),
-                "dc_available_kw": p_avail_kw,
-                "clipped": clipped,
-                "dc_mpp_voltage_v": v_mp,
-                "dc_open_circuit_voltage_v": v_oc,
-            },
-        )
-
-    def _dc_for_ac_kw(self, ac_kw: float) -> float:
-        """Invert the PVWatts curve: the DC power whose η·P_dc equals ``ac_kw`` (closed form)."""
-        r = ac_kw / self._inv_k_dc0
-        disc = _PVW_C * _PVW_C + 4.0 * _PVW_A * (r - _PVW_B)
-        zeta = (-_PVW_C + math.sqrt(max(0.0, disc))) / (2.0 * _PVW_A)
-        return zeta * self._inv_dc0_kw
-
-    def _off_mpp_x(self, target: float, x_op: float, x_lo: float, x_hi: float) -> float:
-        """Normalised voltage where the string delivers ``target``·P_mp, within [x_lo, x_hi]."""
-        shape = self._shape
-        if x_op >= shape.v_ratio and shape.power_ratio(x_hi) <= target:
-            x_start = max(x_op, min(x_hi, shape.right_start(target)))
-            return max(x_op, min(x_hi, shape.solve(target, x_start)))
-        if shape.power_ratio(x_lo) <= target:
-            return min(x_op, max(x_lo, shape.solve(target, x_lo)))
-        # Unreachable inside the window (extremely narrow window): report the lower-power edge.
-        return x_hi if shape.power_ratio(x_hi) <= shape.power_ratio(x_lo) else x_lo
+        return self._fleet.step_rows(self._rows, (env,), (dispatch,), dt_s)[0]

@@ -1,4 +1,4 @@
-"""The sky over one site: sun position, clear sky, plane-of-array irradiance; seeded clouds.
+"""The sky over one site: sun position, clear sky, plane-of-array irradiance (clouds: ``clouds``).
 
 Computed with pvlib (Holmgren, Hansen, Mikofski, "pvlib python: a python package for modeling
 solar energy systems", JOSS 3(29), 2018; BSD-3-Clause), the same functions and defaults as
@@ -41,8 +41,6 @@ time's UTC offset, λ = 15°·Δ_utc, so that clock 12:00 is solar noon within t
 from __future__ import annotations
 
 import contextlib
-import math
-import random
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -334,91 +332,3 @@ class SolarSite:
             )
             glob, eff = plane_of_array(self._geometries[index], sky, dni_extra, am_rel)
             return PlaneOfArray(float(glob[0]), float(eff[0]))
-
-
-class CloudModel:
-    """Seeded clear-sky index k ∈ [0.1, 1.0] evolving in simulated time (see module docstring).
-
-    ``advance(dt_s)`` moves the sky forward by ``dt_s`` seconds and returns the new k. The result
-    depends only on the seed and the sequence of ``dt_s`` values.
-    """
-
-    CLEAR_FRACTION = 0.75
-    """Long-run fraction of time in the clear regime: 3 h / (3 h + 1 h)."""
-
-    K_MIN = 0.1
-    K_MAX = 1.0
-
-    __slots__ = (
-        "_cached_dt_s",
-        "_cloudy",
-        "_decay",
-        "_noise",
-        "_rng",
-        "_switch_p",
-        "_x",
-    )
-
-    # (mean dwell s, OU mean, OU sigma, OU tau s) per regime: index 0 clear, 1 cloudy.
-    _DWELL_S = (3.0 * 3600.0, 3600.0)
-    _MEAN = (0.99, 0.45)
-    _SIGMA = (0.02, 0.20)
-    _TAU_S = (600.0, 300.0)
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
-        self._cloudy = self._rng.random() >= self.CLEAR_FRACTION
-        regime = int(self._cloudy)
-        self._x = self._MEAN[regime] + self._SIGMA[regime] * self._rng.gauss(0.0, 1.0)
-        self._cached_dt_s = -1.0
-        self._switch_p = (0.0, 0.0)
-        self._decay = (1.0, 1.0)
-        self._noise = (0.0, 0.0)
-
-    @property
-    def clear_sky_index(self) -> float:
-        """The current clear-sky index k, clamped to [0.1, 1.0]."""
-        return min(self.K_MAX, max(self.K_MIN, self._x))
-
-    @property
-    def cloudy(self) -> bool:
-        """True while the sky is in the cloudy regime."""
-        return self._cloudy
-
-    def advance(self, dt_s: float) -> float:
-        """Advance the sky by ``dt_s`` simulated seconds (negative or NaN → 0) and return k."""
-        if not dt_s > 0.0:
-            return self.clear_sky_index
-        if dt_s != self._cached_dt_s:
-            self._prepare(dt_s)
-        rng = self._rng
-        regime = int(self._cloudy)
-        if rng.random() < self._switch_p[regime]:
-            self._cloudy = not self._cloudy
-            regime = 1 - regime
-        mean = self._MEAN[regime]
-        self._x = (
-            mean
-            + (self._x - mean) * self._decay[regime]
-            + self._noise[regime] * rng.gauss(0.0, 1.0)
-        )
-        return min(self.K_MAX, max(self.K_MIN, self._x))
-
-    def _prepare(self, dt_s: float) -> None:
-        rate_clear = 1.0 / self._DWELL_S[0]
-        rate_cloudy = 1.0 / self._DWELL_S[1]
-        total = rate_clear + rate_cloudy
-        mix = -math.expm1(-dt_s * total)
-        # From clear, switch with prob π_cloudy·mix; from cloudy, with prob π_clear·mix.
-        self._switch_p = (rate_clear / total * mix, rate_cloudy / total * mix)
-        decays = []
-        noises = []
-        for regime in (0, 1):
-            decay = math.exp(-dt_s / self._TAU_S[regime])
-            decays.append(decay)
-            noises.append(
-                self._SIGMA[regime] * math.sqrt(-math.expm1(-2.0 * dt_s / self._TAU_S[regime]))
-            )
-        self._decay = (decays[0], decays[1])
-        self._noise = (noises[0], noises[1])
-        self._cached_dt_s = dt_s

@@ -7,10 +7,9 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
@@ -44,6 +43,7 @@ from dersim_trio.setup.nameplates import (
 log_grid = logging.getLogger("dersim_trio.Grid")
 if TYPE_CHECKING:
     from dersim_trio.physics.evse.spec import EvseStationSpec
+    from dersim_trio.physics.pv import PvNameplate
     from dersim_trio.physics.solar import SolarSite
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
@@ -53,15 +53,8 @@ def _ac_type(canonical_type: str) -> AcType:
     return _AC_TYPE_BY_SUFFIX[canonical_type.rsplit("-", 1)[-1]]
 
 
-def _pv(
-    config: SimConfig,
-    ac_type: AcType,
-    seed: int,
-    nameplate: Nameplate | None,
-    *,
-    site: SolarSite | None = None,
-) -> DeviceModel:
-    from dersim_trio.physics.pv import PvModel, PvNameplate
+def _pv_plate(config: SimConfig, ac_type: AcType, nameplate: Nameplate | None) -> PvNameplate:
+    from dersim_trio.physics.pv import PvNameplate
     from dersim_trio.setup.nameplates import apply_pv_nameplate
 
     plate = PvNameplate(
@@ -72,7 +65,21 @@ def _pv(
     )
     if nameplate is not None:
         plate = apply_pv_nameplate(nameplate, plate)
-    return PvModel(plate, seed=seed, site=site)
+    return plate
+
+
+def _pv_fleet(
+    config: SimConfig,
+    ac_type: AcType,
+    seeds: Sequence[int],
+    nameplate: Nameplate | None,
+    site: SolarSite | None,
+) -> Sequence[DeviceModel]:
+    """Every PV device of the run as one ``PvFleet`` (stepped as arrays), in seed order."""
+    from dersim_trio.physics.pv import PvFleet
+
+    plate = _pv_plate(config, ac_type, nameplate)
+    return PvFleet([plate] * len(seeds), seeds, site=site).members()
 
 
 def _battery(
@@ -235,19 +242,51 @@ def _evse(
 
 
 ModelFactory = Callable[[SimConfig, AcType, int, Nameplate | None], DeviceModel]
+FleetFactory = Callable[
+    [SimConfig, AcType, Sequence[int], Nameplate | None, "SolarSite | None"],
+    Sequence[DeviceModel],
+]
+"""Builds the models of a run from its configuration, one per seed (the ``SolarSite`` of the
+run for the types with PV arrays)."""
 
-_FACTORIES: dict[str, ModelFactory] = {
-    "PV-1Phase": _pv,
-    "PV-2Phase": _pv,
-    "PV-3Phase": _pv,
-    "Batt-1Phase": _battery,
-    "Batt-2Phase": _battery,
-    "Batt-3Phase": _battery,
-    "Wind-T3-3Phase": _wind,
-    "Wind-T4-3Phase": _wind,
-    "Fuelcell-3Phase": _fuelcell,
-    "HybridDC-3Phase": _hybrid,
-    "EVSE": _evse,
+
+def _each(factory: ModelFactory) -> FleetFactory:
+    """A ``FleetFactory`` building one model object per device."""
+
+    def build(
+        config: SimConfig,
+        ac_type: AcType,
+        seeds: Sequence[int],
+        nameplate: Nameplate | None,
+        site: SolarSite | None,
+    ) -> Sequence[DeviceModel]:
+        return [factory(config, ac_type, seed, nameplate) for seed in seeds]
+
+    return build
+
+
+def _hybrids(
+    config: SimConfig,
+    ac_type: AcType,
+    seeds: Sequence[int],
+    nameplate: Nameplate | None,
+    site: SolarSite | None,
+) -> Sequence[DeviceModel]:
+    return [_hybrid(config, ac_type, seed, nameplate, site=site) for seed in seeds]
+
+
+_FACTORIES: dict[str, FleetFactory] = {
+    "PV-1Phase": _pv_fleet,
+    "PV-2Phase": _pv_fleet,
+    "PV-3Phase": _pv_fleet,
+    "Batt-1Phase": _each(_battery),
+    "Batt-2Phase": _each(_battery),
+    "Batt-3Phase": _each(_battery),
+    "Wind-T3-3Phase": _each(_wind),
+    "Wind-T4-3Phase": _each(_wind),
+    "Fuelcell-3Phase": _each(_fuelcell),
+    "HybridDC-3Phase": _hybrids,
+    "EVSE": _each(_evse),
 }
 
 
@@ -317,19 +356,19 @@ def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
     else:
         v_ln_nominal = nominal_voltage_ln(nameplate, config.canonical_type, ac_type)
     start = start_time(config, wall_now)
+    first = config.first_device  # a fleet shard's devices keep their fleet indices and seeds
+    indices = range(first, first + config.device_count)
+    seeds = [config.seed + i for i in indices]
+    site = None
     if config.canonical_type.startswith(("PV-", "HybridDC-")):
         # One sky for every PV array of the run (physics/solar.py: computed for all at once).
         from dersim_trio.setup.solar_site import solar_site
 
         site = solar_site(config.latitude_deg, None, start)
-        factory = functools.partial(
-            _pv if config.canonical_type.startswith("PV-") else _hybrid, site=site
-        )
+    models = factory(config, ac_type, seeds, nameplate, site)
     network = Thevenin(config.grid_scr, config.grid_xr) if config.grid_scr is not None else None
     devices = []
-    first = config.first_device  # a fleet shard's devices keep their fleet indices and seeds
-    for i in range(first, first + config.device_count):
-        model = factory(config, ac_type, config.seed + i, nameplate)
+    for i, model in zip(indices, models, strict=True):
         devices.append(
             DeviceSlot(
                 index=i,
