@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dersim_trio.physics.ac import EnergyCounters
 from dersim_trio.physics.base import AcRating, DeviceModel, Dispatch, Environment
 from dersim_trio.physics.pv import (
+    PvFleet,
     PvModel,
     PvNameplate,
     pvwatts_dc_kw,
@@ -515,3 +516,80 @@ def test_nameplate_rejects_an_implausible_vmp_voc_ratio(v_oc_stc_v: float) -> No
     """V_mp/V_oc outside [0.7, 0.92] (c-Si ≈ 0.8, thin film ≈ 0.72) is refused."""
     with pytest.raises(ValueError, match="v_mp_stc_v"):
         PvNameplate(v_oc_stc_v=v_oc_stc_v)
+
+
+def _fleet_cases() -> tuple[list[PvNameplate], list[list[Environment]], list[list[Dispatch]]]:
+    """Five differing nameplates, 60 steps from 06:00 with every kind of input in turn."""
+    plates = [
+        PvNameplate(),
+        PvNameplate(ac_type="single", w_max_kw=5.0, dc_rating_kw=4.0, thermal_time_constant_s=0.0),
+        PvNameplate(mppt_v_min_v=420.0, mppt_v_max_v=450.0, tilt_deg=60.0),
+        PvNameplate(w_max_kw=100.0, dc_rating_kw=140.0, azimuth_deg=90.0),
+        PvNameplate(v_oc_stc_v=500.0, tilt_deg=0.0, start_threshold_kw=0.5),
+    ]
+    start = datetime(2026, 6, 21, 6, 0, tzinfo=UTC)
+    inputs = itertools.cycle(
+        [
+            {},
+            {"irradiance_w_m2": 850.0},
+            {"irradiance_w_m2": 600.0, "irradiance_is_poa": True},
+            {"irradiance_w_m2": math.nan, "ambient_temperature_c": 41.0},
+            {"wind_speed_m_s": 12.0, "ambient_temperature_c": math.nan},
+            {"irradiance_w_m2": 5000.0, "wind_speed_m_s": math.inf},
+        ]
+    )
+    limits = itertools.cycle([100.0, 100.0, 40.0, 0.0, math.nan, 150.0, 7.5])
+    envs = []
+    dispatches = []
+    for tick in range(60):
+        when = start + timedelta(minutes=10 * tick)
+        envs.append([Environment(sim_time=when, **next(inputs)) for _ in plates])  # type: ignore[arg-type]
+        dispatches.append([Dispatch(active_power_limit_pct=next(limits)) for _ in plates])
+    return plates, envs, dispatches
+
+
+def test_a_fleet_steps_each_row_as_the_device_alone() -> None:
+    """One implementation: rows of a ``PvFleet`` stepped together equal the same devices built
+    alone (fleets of one) and stepped one by one, bit for bit, clouds included."""
+    plates, envs, dispatches = _fleet_cases()
+    seeds = [11, 12, 13, 14, 15]
+    site_fleet, site_alone = SolarSite(), SolarSite()
+    fleet = PvFleet(plates, seeds, site=site_fleet)
+    alone = [PvModel(p, seed=s, site=site_alone) for p, s in zip(plates, seeds, strict=True)]
+    assert [m.row for m in fleet.members()] == list(range(5))
+    states = set()
+    for tick_envs, tick_dispatches in zip(envs, dispatches, strict=True):
+        together = fleet.step_rows(range(5), tick_envs, tick_dispatches, 600.0)
+        one_by_one = [
+            model.step(env, dispatch, 600.0)
+            for model, env, dispatch in zip(alone, tick_envs, tick_dispatches, strict=True)
+        ]
+        assert together == one_by_one
+        states |= {out.inverter_state for out in together}
+    assert states == {"running", "throttled", "sleeping"}
+
+
+def test_rows_of_a_fleet_can_be_stepped_apart() -> None:
+    """Stepping some rows (in any order) leaves the others' state untouched: a row stepped
+    later gives what it would have given in step with the rest."""
+    plates, envs, dispatches = _fleet_cases()
+    seeds = [1, 2, 3, 4, 5]
+    reference = PvFleet(plates, seeds, site=SolarSite())
+    split = PvFleet(plates, seeds, site=SolarSite())
+    for tick_envs, tick_dispatches in zip(envs[:20], dispatches[:20], strict=True):
+        expected = reference.step_rows(range(5), tick_envs, tick_dispatches, 600.0)
+        odd = split.step_rows(
+            [3, 1], [tick_envs[3], tick_envs[1]], [tick_dispatches[3], tick_dispatches[1]], 600.0
+        )
+        even = [split.members()[k].step(tick_envs[k], tick_dispatches[k], 600.0) for k in (4, 2, 0)]
+        assert odd == [expected[3], expected[1]]
+        assert even == [expected[4], expected[2], expected[0]]
+
+
+def test_a_fleet_needs_one_seed_per_nameplate_and_one_site() -> None:
+    with pytest.raises(ValueError, match="one seed per nameplate"):
+        PvFleet([PvNameplate()], [1, 2])
+    with pytest.raises(ValueError, match="one seed per nameplate"):
+        PvFleet([], [])
+    with pytest.raises(ValueError, match="different sites"):
+        PvFleet([PvNameplate(), PvNameplate(latitude_deg=-30.0)], [1, 2])
