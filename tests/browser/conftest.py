@@ -27,8 +27,12 @@ def server_factory() -> Iterator[Callable[..., SimServer]]:
 
 @pytest.fixture(scope="session")
 def pv_server(server_factory: Callable[..., SimServer]) -> SimServer:
-    """Two PV devices (device selector shown)."""
-    return server_factory("-d", "PV", "-N", "2")
+    """Two PV devices (device selector shown), from 08:00 on a June day: the output rises
+    through the morning and moves every tick with the clouds (at noon a clear sky would clip it
+    at WMax, at night it is 0, both constant)."""
+    return server_factory(
+        "-d", "PV", "-N", "2", "--start_date", "2026-06-21", "--start_clock_time", "08:00:00"
+    )
 
 
 @pytest.fixture(scope="session")
