@@ -222,7 +222,9 @@ def test_malformed_bytes_raise_for_the_shell_to_close_the_connection() -> None:
         FrameDecoder().feed(b"GET / HTTP/1.1\r\n\r\n")
 
 
-def test_scale_factor_reads_and_the_measurement_follow_the_tick(pv: Bench) -> None:
+def test_scale_factor_reads_and_the_measurement_follow_the_tick() -> None:
+    # 08:00: the output rises through the morning (at noon a clear sky clips it at WMax)
+    pv = Bench("-d", "PV", "--start_clock_time", "08:00:00")
     w_before = pv.read(701, "W")
     for _ in range(400):
         pv.tick()
