@@ -102,7 +102,7 @@ _DEFAULT = Dispatch()
 _EPS_KW = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: physics.base docstring
 class Delivered:
     """What the device delivers this tick after the controls (the snapshot's AC and status)."""
 

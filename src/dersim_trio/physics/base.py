@@ -12,6 +12,11 @@ Sign conventions (SunSpec 701, used everywhere in this package):
 * ``reactive_power_kvar`` > 0 injects vars (over-excited); < 0 absorbs (under-excited).
 * ``dc_power_kw`` is the power on the DC side of the inverter, > 0 flowing from the DC source
   towards the AC side (PV generating, battery discharging), < 0 flowing into the DC side.
+
+``Environment``, ``DeviceOutput`` and ``StorageReport`` (and the supervisor's ``Delivered``) are
+built for every device every tick and are immutable by convention only: a frozen dataclass sets
+each field through ``object.__setattr__``, which made construction three times slower (1.2
+against 0.4 µs for nine fields), 2 to 3 µs per device-tick in all.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ InverterState = Literal[
 AssetValue = float | int | str | bool | None | list[Mapping[str, float | int | str | None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: module docstring
 class Environment:
     """Everything outside the device that it responds to during one tick.
 
@@ -67,7 +72,7 @@ class Dispatch:
     active_power_limit_pct: float = 100.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: module docstring
 class StorageReport:
     """State of charge and its limits, all in percent of the rated energy (SunSpec 713/802)."""
 
@@ -78,7 +83,7 @@ class StorageReport:
     soc_max_pct: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: module docstring
 class DeviceOutput:
     """What a device delivers at the end of one step (see the module docstring for signs)."""
 
