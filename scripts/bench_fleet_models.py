@@ -13,13 +13,16 @@ way the engine steps it, with the environment and dispatch lists built beforehan
   step, best of --repeat over 2,000 steps;
 * ``bytes_per_device``: memory the fleet holds per device after its construction and one step
   (``tracemalloc``: its arrays, the row views and the nameplate objects), without the engine's
-  per-device slots, controls and grid support.
+  per-device slots, controls and grid support;
+* ``engine_bytes_per_device`` (``--engine``): the whole engine of a run, ``build_engine`` for
+  ``-d TYPE -N N`` plus its first tick's rows, per device (``tracemalloc``, history not
+  included: it is a fixed budget, ``service/history.py``).
 
 The first step of each fleet is a warm-up outside the timing (it evaluates the site's day of
 sky, and on a machine without numba's cache compiles the chain once, a few seconds).
 
 Usage: python scripts/bench_fleet_models.py [--sizes 1000,10000,100000] [--steps 20]
-       [--repeat 3] [--types pv,battery] [--json FILE]
+       [--repeat 3] [--types pv,battery] [--engine] [--json FILE]
 """
 
 from __future__ import annotations
@@ -112,27 +115,54 @@ def alone_cost(kind: str, repeat: int, steps: int = 2000) -> float:
     return best * 1e6
 
 
+ENGINE_TYPES = {"pv": "PV-3Phase", "battery": "Batt-3Phase"}
+
+
+def engine_memory(kind: str, n: int) -> float:
+    """Bytes per device of a run's engine and its first tick (``build_engine``, ``initial``)."""
+    from dersim_trio.service.build import build_engine
+    from dersim_trio.setup.config import parse_args
+
+    config = parse_args(["-d", ENGINE_TYPES[kind], "-N", str(n), "--start_date", "2026-06-21"])
+    gc.collect()
+    tracemalloc.start()
+    engine = build_engine(config, START)
+    first = engine.initial()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del engine, first
+    return held / n
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--types", default=",".join(BUILDERS))
+    parser.add_argument("--engine", action="store_true", help="also the whole engine's memory")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results: list[dict[str, Any]] = []
-    print("| type | devices | µs per device-step | bytes per device | µs alone (one device) |")
-    print("|---|---|---|---|---|")
+    print(
+        "| type | devices | µs per device-step | bytes per device | µs alone (one device) "
+        "| engine bytes per device |"
+    )
+    print("|---|---|---|---|---|---|")
     for kind in args.types.split(","):
         alone = alone_cost(kind, args.repeat)
         for n in sizes:
             cost = fleet_cost(kind, n, args.steps, args.repeat)
             row = {"type": kind, "devices": n, "us_alone": alone, **cost}
+            engine = "-"
+            if args.engine:
+                row["engine_bytes_per_device"] = engine_memory(kind, n)
+                engine = f"{row['engine_bytes_per_device']:,.0f}"
             results.append(row)
             print(
                 f"| {kind} | {n:,} | {cost['us_per_device']:.2f} | "
-                f"{cost['bytes_per_device']:,.0f} | {alone:.1f} |",
+                f"{cost['bytes_per_device']:,.0f} | {alone:.1f} | {engine} |",
                 flush=True,
             )
     if args.json:

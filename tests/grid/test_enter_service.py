@@ -11,6 +11,7 @@ the ramp visible as P itself.
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +20,7 @@ from dersim_trio.api.controls import CommandRequest, ControlsUpdate
 from dersim_trio.api.grid_support import GridSupportUpdate
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.engine.core import Engine
+from dersim_trio.grid.enter_service import LazyRandom
 from dersim_trio.service.operator import Controller
 from dersim_trio.setup.config import ConfigError, parse_args
 
@@ -152,3 +154,14 @@ def test_a_delay_outside_the_function_range_is_refused_at_start(value: str) -> N
     """703 ``ESDlyTms`` allows 0..600 s (``grid.checks``); the flag is its default."""
     with pytest.raises(ConfigError, match="--enter_service_delay_s"):
         parse_args(["--enter_service_delay_s", value])
+
+
+def test_the_lazy_generator_draws_what_random_random_draws() -> None:
+    """A device's randomized delay comes from ``LazyRandom(seed)``: the draws of
+    ``random.Random(seed)``, the generator made only when the first draw is asked for."""
+    lazy = LazyRandom("7:3:grid")
+    assert lazy._rng is None
+    reference = random.Random("7:3:grid")
+    assert [lazy.uniform(0.0, 300.0) for _ in range(5)] == [
+        reference.uniform(0.0, 300.0) for _ in range(5)
+    ]

@@ -73,7 +73,7 @@ from dersim_trio.grid.capability import (
     p_room_kw,
     q_limits_kvar,
 )
-from dersim_trio.grid.enter_service import EnterServiceSettings, ReEntry
+from dersim_trio.grid.enter_service import EnterServiceSettings, RandomDelay, ReEntry
 from dersim_trio.grid.freq_droop import FreqDroop
 from dersim_trio.grid.lag import Lag
 from dersim_trio.grid.network import Thevenin
@@ -147,7 +147,7 @@ class GridSupport:
 
     settings: GridSettings
     rating: GridRating
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    rng: RandomDelay = field(default_factory=lambda: random.Random(0))
     state: GridState = "continuous"
     tripped: bool = False
     last_trip: TripEvent | None = None

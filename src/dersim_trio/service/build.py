@@ -8,7 +8,6 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
@@ -21,7 +20,7 @@ from dersim_trio.engine.clock import SimClock
 from dersim_trio.engine.core import DeviceSlot, Engine, InputProfile
 from dersim_trio.errors import ConfigError
 from dersim_trio.grid.capability import GridRating
-from dersim_trio.grid.enter_service import EnterServiceSettings
+from dersim_trio.grid.enter_service import EnterServiceSettings, LazyRandom
 from dersim_trio.grid.events import describe_event
 from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.settings import category_defaults
@@ -330,9 +329,7 @@ def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSuppo
     settings = category_defaults(
         config.grid_normal_category, config.grid_abnormal_category, rating, enter_service=es
     )
-    return GridSupport(
-        settings, rating, random.Random(f"{config.seed}:{index}:grid"), es_default=es
-    )
+    return GridSupport(settings, rating, LazyRandom(f"{config.seed}:{index}:grid"), es_default=es)
 
 
 def build_engine(config: SimConfig, wall_now: datetime) -> Engine:
