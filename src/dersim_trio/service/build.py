@@ -7,6 +7,7 @@ Each device gets its own seed (``seed + index``) so devices differ but runs repe
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -23,7 +24,8 @@ from dersim_trio.grid.capability import GridRating
 from dersim_trio.grid.enter_service import EnterServiceSettings, LazyRandom
 from dersim_trio.grid.events import describe_event
 from dersim_trio.grid.network import Thevenin
-from dersim_trio.grid.settings import category_defaults
+from dersim_trio.grid.ride_through import AbnormalCategory
+from dersim_trio.grid.settings import GridSettings, NormalCategory, category_defaults
 from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType, ll_from_ln
 from dersim_trio.physics.base import DeviceModel
@@ -318,6 +320,15 @@ def grid_rating(model: DeviceModel) -> GridRating:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_defaults(
+    normal: NormalCategory, abnormal: AbnormalCategory, rating: GridRating, es: EnterServiceSettings
+) -> GridSettings:
+    """``category_defaults``, one immutable object for every device with the same ratings (a
+    fleet's devices share one instead of 1.5 KB of settings each; a change makes a new one)."""
+    return category_defaults(normal, abnormal, rating, enter_service=es)
+
+
 def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSupport:
     """IEEE 1547 grid support at the start categories' defaults (every model is inverter-based:
     PV, storage, hybrid, fuel cell and EVSE through their converter, wind type III/IV at theirs).
@@ -326,8 +337,8 @@ def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSuppo
     """
     rating = grid_rating(model)
     es = EnterServiceSettings(es_dly_tms_s=config.enter_service_delay_s)
-    settings = category_defaults(
-        config.grid_normal_category, config.grid_abnormal_category, rating, enter_service=es
+    settings = _shared_defaults(
+        config.grid_normal_category, config.grid_abnormal_category, rating, es
     )
     return GridSupport(settings, rating, LazyRandom(f"{config.seed}:{index}:grid"), es_default=es)
 
