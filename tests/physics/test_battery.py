@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dersim_trio.physics.base import DeviceOutput, Dispatch, Environment
+from dersim_trio.physics.base import ArrayMember, DeviceOutput, Dispatch, Environment
 from dersim_trio.physics.battery import (
+    BatteryFleet,
     BatteryModel,
     BatteryNameplate,
     cell_ocv_v,
@@ -422,6 +423,106 @@ def test_cell_spread_is_seeded_and_brackets_the_average() -> None:
     assert a["cell_voltage_min_v"] < a["cell_voltage_v"] < a["cell_voltage_max_v"]  # type: ignore[operator]
 
 
+# --- the fleet: devices as rows of arrays --------------------------------------------------------
+
+FLEET_PLATES = [
+    BatteryNameplate(),
+    BatteryNameplate(chemistry="LFP", initial_soc_pct=10.2, energy_kwh=40.0, w_max_kw=20.0),
+    BatteryNameplate(ac_type="single", w_charge_max_kw=3.0, va_max_kva=5.0, w_max_kw=5.0),
+    BatteryNameplate(initial_soc_pct=89.9, state_of_health_pct=80.0, taper_floor_pct=0.0),
+    BatteryNameplate(initial_soc_pct=90.0, self_discharge_pct_per_month=0.0),
+    BatteryNameplate(cells_in_series=300, strings_in_parallel=2, pack_resistance_ohm=0.5),
+]
+FLEET_SEEDS = [11, 12, 13, 14, 15, 16]
+
+
+def fleet_dispatch(step: int, row: int) -> Dispatch:
+    """A different request for every row and step: both signs, none, and WMaxLimPct cuts."""
+    setpoints = (30.0, -30.0, None, 4.0, -2.5, 0.0, 12.0, float("nan"))
+    return Dispatch(setpoints[(step + 3 * row) % 8], (100.0, 35.0, 0.0)[(step + row) % 3])
+
+
+def test_a_fleet_steps_its_rows_exactly_as_lone_devices_step() -> None:
+    """One implementation: ``step_rows`` over a fleet of six different units gives the same
+    outputs as six fleets of one stepped one at a time, through every state and message."""
+    fleet = BatteryFleet(FLEET_PLATES, FLEET_SEEDS)
+    alone = [BatteryModel(p, s) for p, s in zip(FLEET_PLATES, FLEET_SEEDS, strict=True)]
+    rows = list(range(len(alone)))
+    states: set[tuple[str, str]] = set()
+    for step, dt_s in enumerate([1.5, 600.0, 3600.0, 0.0, 1.5, 3600.0, 600.0, 3600.0] * 2):
+        dispatches = [fleet_dispatch(step, row) for row in rows]
+        stepped = fleet.step_rows(rows, [ENV] * len(rows), dispatches, dt_s)
+        expected = [m.step(ENV, d, dt_s) for m, d in zip(alone, dispatches, strict=True)]
+        assert stepped == expected
+        states |= {
+            (out.inverter_state, " ".join((out.message or "").split()[:3])) for out in stepped
+        }
+    assert {message for state, message in states if state == "throttled"} == {
+        "discharge limited at",
+        "discharge tapered near",
+        "discharge limited by",
+        "charge limited at",
+        "charge tapered near",
+    }
+    assert {"standby", "running"} <= {state for state, _ in states}
+
+
+def test_a_subset_of_rows_steps_in_any_order_and_the_others_stay_put() -> None:
+    fleet = BatteryFleet(FLEET_PLATES, FLEET_SEEDS)
+    alone = [BatteryModel(p, s) for p, s in zip(FLEET_PLATES, FLEET_SEEDS, strict=True)]
+    rows = [4, 0, 3]
+    dispatches = [Dispatch(-8.0), Dispatch(6.0), Dispatch(None)]
+    stepped = fleet.step_rows(rows, [ENV] * 3, dispatches, 600.0)
+    assert stepped == [alone[r].step(ENV, d, 600.0) for r, d in zip(rows, dispatches, strict=True)]
+    members = fleet.members()
+    for row in (1, 2, 5):
+        assert members[row].soc_pct == FLEET_PLATES[row].initial_soc_pct
+        assert members[row].step(ENV, IDLE, 1.5) == alone[row].step(ENV, IDLE, 1.5)
+
+
+def test_members_are_row_views_and_a_lone_model_is_a_fleet_of_one() -> None:
+    fleet = BatteryFleet(FLEET_PLATES, FLEET_SEEDS)
+    members = fleet.members()
+    assert members is fleet.members()
+    assert [m.row for m in members] == list(range(6))
+    assert all(isinstance(m, ArrayMember) and m.fleet is fleet for m in members)
+    assert members[2].nameplate is FLEET_PLATES[2]
+    assert members[2].rating.w_charge_max_kw == 3.0
+    lone = BatteryModel()
+    assert (lone.row, len(lone.fleet), lone.fleet.members()) == (0, 1, [lone])
+    members[3].set_soc_reserve(20.0, 60.0)
+    assert (members[3].soc_reserve_min_pct, members[3].soc_reserve_max_pct) == (20.0, 60.0)
+    assert fleet.members()[4].soc_reserve_max_pct == 90.0
+
+
+def test_advance_and_power_limits_of_rows_match_the_lone_devices() -> None:
+    fleet = BatteryFleet(FLEET_PLATES, FLEET_SEEDS)
+    alone = [BatteryModel(p, s) for p, s in zip(FLEET_PLATES, FLEET_SEEDS, strict=True)]
+    rows = [5, 1, 2, 0]
+    limits = fleet.power_limits_rows(rows, 600.0).tolist()
+    assert limits == [list(alone[r].power_limits_kw(600.0)) for r in rows]
+    requests = [25.0, -25.0, 1.0, -0.5]
+    stepped = fleet.advance_rows(rows, requests, 600.0, [50.0, 100.0, 0.0, 100.0])
+    expected = [
+        alone[r].advance(q, 600.0, lim)
+        for r, q, lim in zip(rows, requests, [50.0, 100.0, 0.0, 100.0], strict=True)
+    ]
+    assert stepped == expected
+
+
+def test_a_fleet_refuses_rows_it_does_not_have_and_mismatched_inputs() -> None:
+    fleet = BatteryFleet(FLEET_PLATES[:2], FLEET_SEEDS[:2])
+    with pytest.raises(IndexError, match="outside a fleet of 2"):
+        fleet.step_rows([2], [ENV], [IDLE], 1.5)
+    with pytest.raises(IndexError, match="outside a fleet of 2"):
+        fleet.step_rows([0, -1], [ENV] * 2, [IDLE] * 2, 1.5)
+    with pytest.raises(ValueError, match="one environment and one dispatch per row"):
+        fleet.step_rows([0, 1], [ENV], [IDLE, IDLE], 1.5)
+    with pytest.raises(ValueError, match="one seed per nameplate"):
+        BatteryFleet(FLEET_PLATES, FLEET_SEEDS[:1])
+    assert fleet.step_rows([], [], [], 1.5) == []
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 _steps = st.lists(
@@ -502,3 +603,19 @@ def test_soc_bookkeeping_holds_for_any_single_step(
     ac = out.ac_power_kw
     expected = (0.95 * -ac if ac < 0 else -ac) * dt_s / 3600.0
     assert (soc_of(out) - start) * 15.0 / 100.0 == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_a_battery_run_is_one_fleet_whose_rows_are_the_seeded_devices() -> None:
+    """``-d Batt-3Phase -N 3``: one ``BatteryFleet``, device i its row i with seed ``seed + i``."""
+    from dersim_trio.service.build import build_engine
+    from dersim_trio.setup.config import parse_args
+
+    args = ["-d", "Batt-3Phase", "-N", "3", "--seed", "40"]
+    engine = build_engine(parse_args(args), datetime(2026, 6, 21, 12, 0, tzinfo=UTC))
+    models = [slot.model for slot in engine.devices if isinstance(slot.model, BatteryModel)]
+    assert len(models) == 3
+    assert [m.fleet for m in models] == [models[0].fleet] * 3
+    assert [m.row for m in models] == [0, 1, 2]
+    for i, model in enumerate(models):
+        lone = BatteryModel(model.nameplate, 40 + i)
+        assert model.step(ENV, IDLE, 1.5) == lone.step(ENV, IDLE, 1.5)

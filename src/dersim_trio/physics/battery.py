@@ -111,20 +111,34 @@ Energies (713 ``WHAvail`` is implementation-defined; we define it):
 ``energy_available_kwh = WHRtg·SoH/100·max(0, SoC − SoCRsvMin)/100``, the energy the unit can
 still deliver at its AC terminals, and ``energy_to_full_kwh = WHRtg·SoH/100·max(0, SocRsvMax −
 SoC)/100``, in the same AC-referred units (the AC energy to absorb is that divided by η_rt).
+
+Fleet and devices (``base.ArrayFleet``/``ArrayMember``). ``BatteryFleet`` holds every battery of
+a run: a float64 parameter table (one row per device: the ratings, P_0 and η_nom, η_rt, E, k_sd,
+the taper band and floor, N_s, R_pack, the chemistry's row of the OCV table and the seeded cell
+offsets) and a float64 state table (SoC, SoCRsvMin, SocRsvMax, the two DC energy counters).
+``step_rows`` runs one compiled loop over the rows it is given, each row with the scalar
+arithmetic above, and builds their ``DeviceOutput``s. A ``BatteryModel`` is a view of one row:
+``BatteryModel(nameplate, seed)`` builds a fleet of one, ``BatteryFleet.members()`` gives the
+views of a larger fleet, and ``step``, ``advance`` and ``power_limits_kw`` run the same loop on
+that row alone, so a device gives the same bits however it is stepped.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import random
-from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
 
 from dersim_trio.physics.ac import AcType, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.physics.base import (
     AcRating,
-    AssetValue,
     DeviceOutput,
     Dispatch,
     Environment,
@@ -134,6 +148,7 @@ from dersim_trio.physics.base import (
 )
 
 Chemistry = Literal["NMC", "LFP"]
+FloatArray = npt.NDArray[np.float64]
 
 _OCV_SOC_PCT: tuple[float, ...] = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
 _OCV_CELL_V: dict[Chemistry, tuple[float, ...]] = {
@@ -153,13 +168,34 @@ CELL_CAPACITY_REF_AH = 30.0
 _EPS_KW = 1e-9
 
 
+# The reference formulas below are compiled (numba, see the fleet section): plain Python
+# calls them as functions, and the fleet's loop calls the same machine code for every row. A
+# ``max(0.0, x)`` is written out as the comparison Python's ``max`` makes (``x`` only when
+# ``x > 0.0``), so compiled and interpreted give the same bits, signs of zero included.
+_CHEMISTRIES: tuple[Chemistry, ...] = tuple(_OCV_CELL_V)
+_OCV_GRID_PCT = np.array(_OCV_SOC_PCT, dtype=np.float64)
+_OCV_TABLE_V = np.array([_OCV_CELL_V[c] for c in _CHEMISTRIES], dtype=np.float64)
+_PVWATTS_Z_MAX = _PVWATTS_B / (2.0 * _PVWATTS_A)
+
+
+@njit(cache=True)
+def _cell_ocv(grid: FloatArray, volts: FloatArray, soc_pct: float) -> float:
+    """Piecewise-linear OCV on one chemistry's row of the table, ``soc_pct`` within 0-100 %."""
+    last = grid.shape[0] - 1
+    i = 0
+    while i <= last and grid[i] <= soc_pct:  # bisect_right
+        i += 1
+    if i > last:
+        i = last
+    s0 = grid[i - 1]
+    v0 = volts[i - 1]
+    return float(v0 + (volts[i] - v0) * (soc_pct - s0) / (grid[i] - s0))
+
+
 def cell_ocv_v(chemistry: Chemistry, soc_pct: float) -> float:
     """Open-circuit voltage (V) of one cell at ``soc_pct`` (clamped to 0-100 %), table above."""
     soc = min(100.0, max(0.0, soc_pct))
-    volts = _OCV_CELL_V[chemistry]
-    i = min(bisect_right(_OCV_SOC_PCT, soc), len(_OCV_SOC_PCT) - 1)
-    s0, s1 = _OCV_SOC_PCT[i - 1], _OCV_SOC_PCT[i]
-    return volts[i - 1] + (volts[i] - volts[i - 1]) * (soc - s0) / (s1 - s0)
+    return _cell_ocv(_OCV_GRID_PCT, _OCV_TABLE_V[_CHEMISTRIES.index(chemistry)], float(soc))
 
 
 def converter_efficiency(load_fraction: float, eta_nom: float = 0.96) -> float:
@@ -171,16 +207,21 @@ def converter_efficiency(load_fraction: float, eta_nom: float = 0.96) -> float:
     return max(0.0, eta)
 
 
+@njit(cache=True)
 def converter_output_kw(input_kw: float, p0_kw: float, eta_nom: float = 0.96) -> float:
     """Converter output magnitude (kW) for an input magnitude ``input_kw`` ≥ 0 (PVWatts curve)."""
     if input_kw <= 0.0:
         return 0.0
     # Beyond the parabola's vertex (ζ ≈ 30) the fit would fall again: hold it flat there.
-    z = min(input_kw / p0_kw, _PVWATTS_B / (2.0 * _PVWATTS_A))
+    z = input_kw / p0_kw
+    if z > _PVWATTS_Z_MAX:
+        z = _PVWATTS_Z_MAX
     c = eta_nom / _PVWATTS_ETA_REF
-    return max(0.0, p0_kw * c * ((-_PVWATTS_A * z + _PVWATTS_B) * z - _PVWATTS_D))
+    output_kw = p0_kw * c * ((-_PVWATTS_A * z + _PVWATTS_B) * z - _PVWATTS_D)
+    return output_kw if output_kw > 0.0 else 0.0
 
 
+@njit(cache=True)
 def converter_input_kw(output_kw: float, p0_kw: float, eta_nom: float = 0.96) -> float:
     """Converter input magnitude (kW) needed for ``output_kw`` ≥ 0: inverse of the PVWatts curve.
 
@@ -191,8 +232,12 @@ def converter_input_kw(output_kw: float, p0_kw: float, eta_nom: float = 0.96) ->
         return 0.0
     c = eta_nom / _PVWATTS_ETA_REF
     y = output_kw / p0_kw
-    a, b, k = c * _PVWATTS_A, c * _PVWATTS_B, c * _PVWATTS_D + y
-    disc = max(0.0, b * b - 4.0 * a * k)
+    a = c * _PVWATTS_A
+    b = c * _PVWATTS_B
+    k = c * _PVWATTS_D + y
+    disc = b * b - 4.0 * a * k
+    if not disc > 0.0:  # max(0.0, disc)
+        disc = 0.0
     return p0_kw * 2.0 * k / (b + math.sqrt(disc))
 
 
@@ -365,8 +410,561 @@ class BatteryStep(NamedTuple):
     message: str | None
 
 
+# --- the fleet: one row of a float64 table per device, stepped by a compiled loop --------------
+#
+# Every device's parameters are a row of one float64 table and its state a row of another
+# (columns below). The step is a loop over the rows to step, each row computed with the scalar
+# arithmetic of the module docstring, operation for operation as the plain-Python model this
+# replaced computed it, compiled once by numba (``cache=True``: the machine code is kept beside
+# the module). Each ``min``/``max`` is written out as the comparison Python's makes (``min(a,
+# b)`` is ``a`` unless ``b < a``), so the outputs are the same bits, signs of zero included
+# (compared over 16 million values of random nameplates, requests, limits and step lengths).
+# Why not numpy array expressions: they cost about 1 µs an operation at any length, and a step
+# has about a hundred, so a device alone (a fleet of one, the hybrid's battery port) took 74 µs
+# a step against about 4 µs for the plain-Python model; compiled it takes 4.0 µs, and a fleet of
+# 10,000 1.9 µs a device, most of it building the ``DeviceOutput`` objects
+# (``scripts/bench_battery_step.py``).
+
+
+(
+    _P_DIS_KW,
+    _P_CH_KW,
+    _P0_KW,
+    _ETA_NOM,
+    _ETA_RT,
+    _CAPACITY_KWH,
+    _K_SD_PER_H,
+    _BAND_PCT,
+    _FLOOR_PU,
+    _N_SERIES,
+    _R_PACK_OHM,
+    _OCV_ROW,
+    _CELL_OFFSET_MIN_V,
+    _CELL_OFFSET_MAX_V,
+    _PARAMETERS,
+) = range(15)
+
+# State columns.
+_SOC, _RSV_MIN, _RSV_MAX, _DC_INJ, _DC_ABS, _STATES = range(6)
+
+# Output columns of the step kernel (one row per stepped device).
+(
+    _O_AC,
+    _O_DC,
+    _O_SOC,
+    _O_V_DC,
+    _O_I_DC,
+    _O_V_OC,
+    _O_THROTTLED,
+    _O_MESSAGE,
+    _O_LIMIT,
+    _O_RSV_MIN,
+    _O_RSV_MAX,
+    _O_CELL_V,
+    _O_CELL_MIN_V,
+    _O_CELL_MAX_V,
+    _O_ETA,
+    _O_AVAILABLE,
+    _O_TO_FULL,
+    _O_MAX_CH,
+    _O_MAX_DIS,
+    _O_DC_INJ,
+    _O_DC_ABS,
+    _OUTPUTS,
+) = range(22)
+
+assert (_O_MESSAGE, _O_RSV_MIN, _O_DC_ABS, _OUTPUTS) == (7, 9, 20, 21)  # step_rows unpacks them
+
+# Message codes of the kernel (``_O_MESSAGE``).
+(
+    _MSG_NONE,
+    _MSG_DISCHARGE_LIMITED,
+    _MSG_DISCHARGE_TAPERED,
+    _MSG_CHARGE_LIMITED,
+    _MSG_CHARGE_TAPERED,
+    _MSG_WMAXLIMPCT,
+) = range(6)
+
+_MESSAGE_CACHE_SIZE = 1024
+"""Distinct (SoCRsvMin, SocRsvMax) pairs whose messages a fleet keeps formatted."""
+
+
+@njit(cache=True)
+def _taper_pu(distance_pct: float, band_pct: float, floor_pu: float) -> float:
+    """The taper table of the module docstring at ``distance_pct`` SoC points, per unit."""
+    if distance_pct >= band_pct:
+        return 1.0
+    if distance_pct <= 0.0:
+        return floor_pu
+    return floor_pu + (1.0 - floor_pu) * distance_pct / band_pct
+
+
+@njit(cache=True)
+def _limits_kernel(
+    rows: npt.NDArray[np.intp], params: FloatArray, state: FloatArray, dt_s: float, out: FloatArray
+) -> None:
+    """``BatteryModel.power_limits_kw`` of ``rows``: out[k] = (max discharge, max charge)."""
+    dt_h = dt_s / 3600.0 if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
+    for k in range(rows.shape[0]):
+        prm = params[rows[k]]
+        st = state[rows[k]]
+        soc = st[_SOC]
+        rsv_min = st[_RSV_MIN]
+        rsv_max = st[_RSV_MAX]
+        band, floor = prm[_BAND_PCT], prm[_FLOOR_PU]
+        dis_kw = prm[_P_DIS_KW] * _taper_pu(soc - rsv_min, band, floor)
+        ch_kw = prm[_P_CH_KW] * _taper_pu(rsv_max - soc, band, floor)
+        if dt_h > 0.0:
+            capacity = prm[_CAPACITY_KWH]
+            sd_pct = prm[_K_SD_PER_H] * soc * dt_h
+            dis_cap = (soc - rsv_min - sd_pct) * capacity / (100.0 * dt_h)
+            if dis_cap < dis_kw:
+                dis_kw = dis_cap
+            dis_kw = dis_kw if dis_kw > 0.0 else 0.0
+            ch_cap = (rsv_max - soc + sd_pct) * capacity / (100.0 * prm[_ETA_RT] * dt_h)
+            if ch_cap < ch_kw:
+                ch_kw = ch_cap
+            ch_kw = ch_kw if ch_kw > 0.0 else 0.0
+        out[k, 0] = dis_kw
+        out[k, 1] = ch_kw
+
+
+@njit(cache=True)
+def _step_kernel(
+    rows: npt.NDArray[np.intp],
+    params: FloatArray,
+    state: FloatArray,
+    grid: FloatArray,
+    ocv_table: FloatArray,
+    request_kw: FloatArray,
+    limit_pct: FloatArray,
+    dt_s: float,
+    out: FloatArray,
+) -> None:
+    """Advance ``rows`` by ``dt_s`` (module docstring); row k's results in out[k].
+
+    ``request_kw[k]`` is row k's setpoint (non-finite: no request), ``limit_pct[k]`` its
+    WMaxLimPct (non-finite: 100 %, else clamped to 0-100 %). Updates SoC and the DC counters.
+    """
+    dt_h = dt_s / 3600.0 if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        prm = params[r]
+        st = state[r]
+        o = out[k]
+        request = request_kw[k]
+        if not math.isfinite(request):
+            request = 0.0
+        limit = limit_pct[k]
+        if math.isfinite(limit):  # min(100.0, max(0.0, limit))
+            limit = limit if limit > 0.0 else 0.0
+            limit = limit if limit < 100.0 else 100.0
+        else:
+            limit = 100.0
+        soc = st[_SOC]
+        rsv_min = st[_RSV_MIN]
+        rsv_max = st[_RSV_MAX]
+        p_dis_rated = prm[_P_DIS_KW]
+        p_ch_rated = prm[_P_CH_KW]
+        p0_kw = prm[_P0_KW]
+        eta_nom = prm[_ETA_NOM]
+        capacity = prm[_CAPACITY_KWH]
+        band, floor = prm[_BAND_PCT], prm[_FLOOR_PU]
+        sd_pct = prm[_K_SD_PER_H] * soc * dt_h  # self-discharge over the step, SoC points
+        p_ac = 0.0
+        p_dc = 0.0
+        message = _MSG_NONE
+        throttled = False
+        at_limit = False
+        if request > _EPS_KW:
+            target = p_dis_rated if p_dis_rated < request else request
+            pct_cap = p_dis_rated * limit / 100.0
+            soc_cap = p_dis_rated * _taper_pu(soc - rsv_min, band, floor)
+            p_ac = target  # min(target, pct_cap, soc_cap)
+            if pct_cap < p_ac:
+                p_ac = pct_cap
+            if soc_cap < p_ac:
+                p_ac = soc_cap
+            p_dc = converter_input_kw(p_ac, p0_kw, eta_nom)
+            if dt_h > 0.0:
+                ac_cap = (soc - rsv_min - sd_pct) * capacity / (100.0 * dt_h)
+                if ac_cap <= 0.0:
+                    at_limit = True
+                    p_ac = 0.0
+                    p_dc = 0.0
+                elif ac_cap < p_ac:  # burst: run at p_ac for the fraction of the step left
+                    at_limit = True
+                    p_dc *= ac_cap / p_ac
+                    p_ac = ac_cap
+            if p_ac < target - _EPS_KW:
+                throttled = True
+                if at_limit or soc_cap < pct_cap:
+                    message = (
+                        _MSG_DISCHARGE_LIMITED
+                        if at_limit or soc_cap == 0.0
+                        else _MSG_DISCHARGE_TAPERED
+                    )
+                else:
+                    message = _MSG_WMAXLIMPCT
+        elif request < -_EPS_KW:
+            target = p_ch_rated if p_ch_rated < -request else -request
+            soc_cap = p_ch_rated * _taper_pu(rsv_max - soc, band, floor)
+            charge = soc_cap if soc_cap < target else target
+            stored = converter_output_kw(charge, p0_kw, eta_nom)
+            if dt_h > 0.0:
+                ac_cap = (rsv_max - soc + sd_pct) * capacity / (100.0 * prm[_ETA_RT] * dt_h)
+                if ac_cap <= 0.0:
+                    at_limit = True
+                    charge = 0.0
+                    stored = 0.0
+                elif ac_cap < charge:  # burst, as for discharging
+                    at_limit = True
+                    stored *= ac_cap / charge
+                    charge = ac_cap
+            p_ac = 0.0 - charge
+            p_dc = 0.0 - stored
+            if charge < target - _EPS_KW:
+                throttled = True
+                message = _MSG_CHARGE_LIMITED if at_limit or soc_cap == 0.0 else _MSG_CHARGE_TAPERED
+
+        # OpenDER Eq. 3.6.1-4 at the AC terminals, η_rt on the charge side only.
+        if p_ac >= 0.0:
+            delta_pct = -p_ac * dt_h * 100.0 / capacity
+            st[_DC_INJ] += p_dc * dt_h
+        else:
+            delta_pct = -p_ac * prm[_ETA_RT] * dt_h * 100.0 / capacity
+            st[_DC_ABS] -= p_dc * dt_h
+        new_soc = soc + delta_pct - sd_pct
+        if p_ac > 0.0 and (at_limit or new_soc < rsv_min):
+            new_soc = rsv_min
+        elif p_ac < 0.0 and (at_limit or new_soc > rsv_max):
+            new_soc = rsv_max
+        new_soc = new_soc if new_soc > 0.0 else 0.0  # min(100.0, max(0.0, new_soc))
+        new_soc = new_soc if new_soc < 100.0 else 100.0
+        st[_SOC] = new_soc
+
+        n_series = prm[_N_SERIES]
+        r_pack = prm[_R_PACK_OHM]
+        v_oc = n_series * _cell_ocv(grid, ocv_table[int(prm[_OCV_ROW])], new_soc)
+        p_dc_w = p_dc * 1000.0
+        disc = v_oc * v_oc - 4.0 * r_pack * p_dc_w
+        if not disc > 0.0:
+            disc = 0.0
+        denom = v_oc + math.sqrt(disc)
+        current = 2.0 * p_dc_w / denom if denom > 0.0 else 0.0
+        v_dc = v_oc - current * r_pack
+        cell_v = v_dc / n_series
+
+        if p_ac == 0.0 and not throttled:
+            eta_pct = 0.0
+        elif p_ac > 0.0 and p_dc > 0.0:
+            eta_pct = 100.0 * p_ac / p_dc
+        elif p_ac < 0.0:
+            eta_pct = 100.0 * p_dc / p_ac
+        else:
+            eta_pct = 0.0
+        above_min = new_soc - rsv_min
+        below_max = rsv_max - new_soc
+        o[_O_AC] = p_ac
+        o[_O_DC] = p_dc
+        o[_O_SOC] = new_soc
+        o[_O_V_DC] = v_dc
+        o[_O_I_DC] = current
+        o[_O_V_OC] = v_oc
+        o[_O_THROTTLED] = 1.0 if throttled else 0.0
+        o[_O_MESSAGE] = message
+        o[_O_LIMIT] = limit
+        o[_O_RSV_MIN] = rsv_min
+        o[_O_RSV_MAX] = rsv_max
+        o[_O_CELL_V] = cell_v
+        o[_O_CELL_MIN_V] = cell_v + prm[_CELL_OFFSET_MIN_V]
+        o[_O_CELL_MAX_V] = cell_v + prm[_CELL_OFFSET_MAX_V]
+        o[_O_ETA] = eta_pct
+        o[_O_AVAILABLE] = capacity * (above_min if above_min > 0.0 else 0.0) / 100.0
+        o[_O_TO_FULL] = capacity * (below_max if below_max > 0.0 else 0.0) / 100.0
+        o[_O_MAX_CH] = p_ch_rated * _taper_pu(below_max, band, floor)
+        o[_O_MAX_DIS] = p_dis_rated * _taper_pu(above_min, band, floor)
+        o[_O_DC_INJ] = st[_DC_INJ]
+        o[_O_DC_ABS] = st[_DC_ABS]
+
+
+class BatteryFleet:
+    """Every BESS of a fleet, one row of float64 tables per device (``ArrayFleet``).
+
+    Built from one nameplate and one seed per device; row ``i`` is ``nameplates[i]``, its
+    cell-to-cell spread drawn from ``random.Random(seeds[i])`` exactly as a lone device draws
+    it. ``members()`` are the devices (``BatteryModel`` views of one row each); ``step_rows``
+    steps any set of rows at once with the module docstring's equations.
+    """
+
+    def __init__(self, nameplates: Sequence[BatteryNameplate], seeds: Sequence[int]) -> None:
+        """Lay out the nameplates' parameters and initial state as rows (module docstring)."""
+        if len(nameplates) != len(seeds):
+            raise ValueError(
+                f"one seed per nameplate: {len(nameplates)} nameplates, {len(seeds)} seeds"
+            )
+        plates = tuple(nameplates)
+        self.nameplates: tuple[BatteryNameplate, ...] = plates
+        """Row ``i``'s nameplate."""
+        self._members: list[BatteryModel] | None = None
+        self._messages: dict[tuple[float, float, float], tuple[str, str, str, str]] = {}
+        self._params = np.empty((len(plates), _PARAMETERS))
+        self._state = np.zeros((len(plates), _STATES))
+        self._all_rows = np.arange(len(plates), dtype=np.intp)
+        # The derived ratings as BatteryModel has always computed them, one plate at a time.
+        for row, (plate, seed) in enumerate(zip(plates, seeds, strict=True)):
+            p_dis_kw = min(plate.w_max_kw, plate.va_max_kva)
+            p_ch_kw = min(plate.w_charge_max_kw, plate.va_max_kva)
+            eta_nom = plate.converter_efficiency_nom_pct / 100.0
+            offset_min_v, offset_max_v = _cell_offsets_v(plate, seed)
+            self._params[row] = (
+                p_dis_kw,
+                p_ch_kw,
+                max(p_dis_kw, p_ch_kw) / eta_nom,
+                eta_nom,
+                plate.round_trip_efficiency_pct / 100.0,
+                plate.energy_kwh * plate.state_of_health_pct / 100.0,
+                plate.self_discharge_pct_per_month / 100.0 / _HOURS_PER_MONTH,
+                plate.taper_band_pct,
+                plate.taper_floor_pct / 100.0,
+                float(plate.series_cells),
+                plate.pack_resistance,
+                _CHEMISTRIES.index(plate.chemistry),
+                offset_min_v,
+                offset_max_v,
+            )
+            self._state[row, _SOC] = plate.initial_soc_pct
+            self._state[row, _RSV_MIN] = plate.soc_reserve_min_pct
+            self._state[row, _RSV_MAX] = plate.soc_reserve_max_pct
+
+    def __len__(self) -> int:
+        """The number of devices (rows)."""
+        return len(self.nameplates)
+
+    def members(self) -> list[BatteryModel]:
+        """The devices, ``members()[i]`` the view of row ``i`` (the same objects each call)."""
+        if self._members is None:
+            self._members = [BatteryModel.row_view(self, i) for i in range(len(self))]
+        return self._members
+
+    def rows(self, rows: Sequence[int]) -> npt.NDArray[np.intp]:
+        """``rows`` as an index array (checked: ints within the fleet)."""
+        n = len(self.nameplates)
+        if isinstance(rows, range) and rows.step == 1 and rows.start == 0 and rows.stop == n:
+            return self._all_rows
+        if len(rows) == 1:  # a device stepped alone: a view of the row numbers, no conversion
+            row = operator.index(rows[0])
+            if not 0 <= row < n:
+                raise IndexError(f"row {row} outside a fleet of {n}")
+            return self._all_rows[row : row + 1]
+        index = np.asarray(rows)
+        if index.size == 0:
+            return self._all_rows[:0]
+        if index.ndim != 1 or index.dtype.kind not in "iu":
+            raise TypeError("rows must be a sequence of ints")
+        if int(index.min()) < 0 or int(index.max()) >= n:
+            raise IndexError(f"rows outside a fleet of {n}")
+        return index.astype(np.intp, copy=False)
+
+    def soc_pct(self, row: int) -> float:
+        """Row ``row``'s state of charge, %."""
+        return float(self._state[row, _SOC])
+
+    def soc_reserve_pct(self, row: int) -> tuple[float, float]:
+        """Row ``row``'s operator reserve (802 ``SoCRsvMin``, ``SocRsvMax``), %."""
+        st = self._state[row]
+        return float(st[_RSV_MIN]), float(st[_RSV_MAX])
+
+    def set_soc_reserve(
+        self, row: int, soc_reserve_min_pct: float, soc_reserve_max_pct: float
+    ) -> None:
+        """Write row ``row``'s operator reserve (802 ``SoCRsvMin``/``SocRsvMax``)."""
+        plate = self.nameplates[row]
+        check_soc_window(
+            plate.soc_min_pct, plate.soc_max_pct, soc_reserve_min_pct, soc_reserve_max_pct
+        )
+        self._state[row, _RSV_MIN] = float(soc_reserve_min_pct)
+        self._state[row, _RSV_MAX] = float(soc_reserve_max_pct)
+
+    def power_limits_rows(self, rows: Sequence[int], dt_s: float) -> FloatArray:
+        """(max discharge, max charge) of each of ``rows`` for the next step, kW ≥ 0, one row
+        each (see ``BatteryModel.power_limits_kw``); read-only."""
+        index = self.rows(rows)
+        out = np.empty((index.shape[0], 2))
+        _limits_kernel(index, self._params, self._state, float(dt_s), out)
+        return out
+
+    def _step(
+        self, rows: Sequence[int], request_kw: FloatArray, limit_pct: FloatArray, dt_s: float
+    ) -> list[list[float]]:
+        """The kernel on ``rows``: one list of the output columns per row."""
+        index = self.rows(rows)
+        if not request_kw.shape == limit_pct.shape == index.shape:
+            raise ValueError(f"one request and one limit per row: {len(rows)} rows")
+        out = np.empty((index.shape[0], _OUTPUTS))
+        _step_kernel(
+            index,
+            self._params,
+            self._state,
+            _OCV_GRID_PCT,
+            _OCV_TABLE_V,
+            request_kw,
+            limit_pct,
+            float(dt_s),
+            out,
+        )
+        values: list[list[float]] = out.tolist()
+        return values
+
+    def _message(self, o: list[float]) -> str | None:
+        """The message of a row of kernel output (``_O_MESSAGE``), formatted as it always was."""
+        code = int(o[_O_MESSAGE])
+        if code == _MSG_NONE:
+            return None
+        if code == _MSG_WMAXLIMPCT:
+            return f"discharge limited by WMaxLimPct {o[_O_LIMIT]:g} %"
+        rsv_min, rsv_max = o[_O_RSV_MIN], o[_O_RSV_MAX]
+        key = (rsv_min, rsv_max, math.copysign(1.0, rsv_min))  # -0.0 prints "-0"
+        messages = self._messages.get(key)
+        if messages is None:
+            if len(self._messages) >= _MESSAGE_CACHE_SIZE:
+                self._messages.clear()
+            messages = self._messages[key] = (
+                f"discharge limited at SoC reserve min {rsv_min:g} %",
+                f"discharge tapered near SoC reserve min {rsv_min:g} %",
+                f"charge limited at SoC reserve max {rsv_max:g} %",
+                f"charge tapered near SoC reserve max {rsv_max:g} %",
+            )
+        return messages[code - _MSG_DISCHARGE_LIMITED]
+
+    def advance_rows(
+        self,
+        rows: Sequence[int],
+        requests_kw: Sequence[float],
+        dt_s: float,
+        limits_pct: Sequence[float] | None = None,
+    ) -> list[BatteryStep]:
+        """``BatteryModel.advance`` for ``rows`` at once (``limits_pct`` None: 100 % each)."""
+        request = np.array(requests_kw, dtype=np.float64)
+        limit = (
+            np.full(request.shape, 100.0)
+            if limits_pct is None
+            else np.array(limits_pct, dtype=np.float64)
+        )
+        return [
+            BatteryStep(
+                o[_O_AC],
+                o[_O_DC],
+                o[_O_SOC],
+                o[_O_V_DC],
+                o[_O_I_DC],
+                o[_O_V_OC],
+                o[_O_THROTTLED] != 0.0,
+                self._message(o),
+            )
+            for o in self._step(rows, request, limit, dt_s)
+        ]
+
+    def step_rows(
+        self,
+        rows: Sequence[int],
+        envs: Sequence[Environment],
+        dispatches: Sequence[Dispatch],
+        dt_s: float,
+    ) -> list[DeviceOutput]:
+        """Advance ``rows`` by ``dt_s`` at their dispatches' setpoints (``ArrayFleet``); the
+        environment does not act on a battery. Returns the step-average outputs in order."""
+        if not len(envs) == len(dispatches) == len(rows):
+            raise ValueError(
+                f"one environment and one dispatch per row: {len(rows)} rows, "
+                f"{len(envs)} environments, {len(dispatches)} dispatches"
+            )
+        request = np.array([d.active_power_setpoint_kw for d in dispatches], dtype=np.float64)
+        limit = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
+        plates = self.nameplates
+        outputs: list[DeviceOutput] = []
+        for row, o in zip(rows, self._step(rows, request, limit, dt_s), strict=True):
+            (
+                p_ac,
+                p_dc,
+                soc,
+                v_dc,
+                i_dc,
+                v_oc,
+                throttled,
+                message,
+                _,
+                rsv_min,
+                rsv_max,
+                cell_v,
+                cell_min_v,
+                cell_max_v,
+                eta_pct,
+                available_kwh,
+                to_full_kwh,
+                max_ch_kw,
+                max_dis_kw,
+                dc_inj_kwh,
+                dc_abs_kwh,
+            ) = o  # the _O_ columns in order
+            plate = plates[row]
+            state: InverterState = (
+                "throttled" if throttled != 0.0 else ("running" if p_ac != 0.0 else "standby")
+            )
+            outputs.append(
+                DeviceOutput(
+                    p_ac,
+                    0.0,
+                    p_dc,
+                    v_dc,
+                    i_dc,
+                    state,
+                    {
+                        "chemistry": plate.chemistry,
+                        "state_of_health_pct": float(plate.state_of_health_pct),
+                        "energy_available_kwh": available_kwh,
+                        "energy_to_full_kwh": to_full_kwh,
+                        "cell_voltage_v": cell_v,
+                        "cell_voltage_min_v": cell_min_v,
+                        "cell_voltage_max_v": cell_max_v,
+                        "pack_ocv_v": v_oc,
+                        "converter_efficiency_pct": eta_pct,
+                        "max_charge_kw": max_ch_kw,
+                        "max_discharge_kw": max_dis_kw,
+                        "dc_energy_injected_kwh": dc_inj_kwh,
+                        "dc_energy_absorbed_kwh": dc_abs_kwh,
+                    },
+                    StorageReport(soc, rsv_min, rsv_max, plate.soc_min_pct, plate.soc_max_pct),
+                    None if message == _MSG_NONE else self._message(o),
+                )
+            )
+        return outputs
+
+
+def _cell_offsets_v(plate: BatteryNameplate, seed: int) -> tuple[float, float]:
+    """(lowest, highest) seeded cell OCV offset from the pack's mean, V (module docstring)."""
+    rng = random.Random(seed)
+    sigma_v = plate.cell_voltage_spread_mv / 1000.0
+    offsets = [
+        rng.gauss(0.0, sigma_v) for _ in range(plate.series_cells * plate.strings_in_parallel)
+    ]
+    mean = sum(offsets) / len(offsets)
+    return min(offsets) - mean, max(offsets) - mean
+
+
+def battery_fleet_members(
+    nameplates: Sequence[BatteryNameplate], seeds: Sequence[int]
+) -> list[BatteryModel]:
+    """The devices of one ``BatteryFleet`` built from ``nameplates`` and ``seeds``."""
+    return BatteryFleet(nameplates, seeds).members()
+
+
 class BatteryModel:
     """A BESS device model (sans-IO): follows an active-power setpoint inside its SoC window.
+
+    A view of one row of a ``BatteryFleet`` (``ArrayMember``): ``BatteryModel(nameplate, seed)``
+    builds a fleet of one; ``BatteryFleet.members()`` are the views of a larger fleet. ``step``,
+    ``advance`` and ``power_limits_kw`` run the fleet's array code for this row alone.
 
     ``asset`` keys: ``chemistry``, ``state_of_health_pct``, ``energy_available_kwh``,
     ``energy_to_full_kwh`` (see the module docstring), ``cell_voltage_v`` (average terminal
@@ -377,47 +975,47 @@ class BatteryModel:
     at the pack terminals).
     """
 
+    __slots__ = ("_fleet", "_row", "nameplate", "rating")
+
     asset_type: str = "battery"
     dc_mode: str = "battery"
     dc_port_count: int = 1
 
     def __init__(self, nameplate: BatteryNameplate | None = None, seed: int = 0) -> None:
         """Build the model from its nameplate; ``seed`` draws the cell-to-cell voltage spread."""
-        np_ = nameplate if nameplate is not None else BatteryNameplate()
-        self.nameplate = np_
-        self.rating = AcRating(
-            w_max_kw=np_.w_max_kw,
-            va_max_kva=np_.va_max_kva,
-            var_max_inj_kvar=np_.var_max_inj_kvar,
-            var_max_abs_kvar=np_.var_max_abs_kvar,
-            w_charge_max_kw=min(np_.w_charge_max_kw, np_.va_max_kva),
+        fleet = BatteryFleet((nameplate if nameplate is not None else BatteryNameplate(),), (seed,))
+        self._bind(fleet, 0)
+        fleet._members = [self]
+
+    @classmethod
+    def row_view(cls, fleet: BatteryFleet, row: int) -> BatteryModel:
+        """The device of row ``row`` of ``fleet`` (``BatteryFleet.members()`` holds them all)."""
+        view = cls.__new__(cls)
+        view._bind(fleet, row)
+        return view
+
+    def _bind(self, fleet: BatteryFleet, row: int) -> None:
+        plate = fleet.nameplates[row]
+        self._fleet = fleet
+        self._row = row
+        self.nameplate: BatteryNameplate = plate
+        self.rating: AcRating = AcRating(
+            w_max_kw=plate.w_max_kw,
+            va_max_kva=plate.va_max_kva,
+            var_max_inj_kvar=plate.var_max_inj_kvar,
+            var_max_abs_kvar=plate.var_max_abs_kvar,
+            w_charge_max_kw=min(plate.w_charge_max_kw, plate.va_max_kva),
         )
-        self._rng = random.Random(seed)
-        self._soc_pct = float(np_.initial_soc_pct)
-        self._rsv_min_pct = float(np_.soc_reserve_min_pct)
-        self._rsv_max_pct = float(np_.soc_reserve_max_pct)
-        self._p_dis_rated_kw = min(np_.w_max_kw, np_.va_max_kva)
-        self._p_ch_rated_kw = min(np_.w_charge_max_kw, np_.va_max_kva)
-        self._eta_nom = np_.converter_efficiency_nom_pct / 100.0
-        self._p0_kw = max(self._p_dis_rated_kw, self._p_ch_rated_kw) / self._eta_nom
-        self._eta_rt = np_.round_trip_efficiency_pct / 100.0
-        self._capacity_kwh = np_.energy_kwh * np_.state_of_health_pct / 100.0
-        self._k_sd_per_h = np_.self_discharge_pct_per_month / 100.0 / _HOURS_PER_MONTH
-        self._band_pct = np_.taper_band_pct
-        self._floor_pu = np_.taper_floor_pct / 100.0
-        self._n_series = float(np_.series_cells)
-        self._r_pack_ohm = np_.pack_resistance
-        self._ocv_v = _OCV_CELL_V[np_.chemistry]
-        sigma_v = np_.cell_voltage_spread_mv / 1000.0
-        offsets = [
-            self._rng.gauss(0.0, sigma_v) for _ in range(np_.series_cells * np_.strings_in_parallel)
-        ]
-        mean = sum(offsets) / len(offsets)
-        self._cell_offset_min_v = min(offsets) - mean
-        self._cell_offset_max_v = max(offsets) - mean
-        self._dc_injected_kwh = 0.0
-        self._dc_absorbed_kwh = 0.0
-        self._cache_messages()
+
+    @property
+    def fleet(self) -> BatteryFleet:
+        """The fleet whose arrays hold this device (``ArrayMember``)."""
+        return self._fleet
+
+    @property
+    def row(self) -> int:
+        """This device's row in ``fleet`` (``ArrayMember``)."""
+        return self._row
 
     @property
     def storage_rating(self) -> StorageRating:
@@ -427,50 +1025,21 @@ class BatteryModel:
     @property
     def soc_pct(self) -> float:
         """Present state of charge, % of the present capacity."""
-        return self._soc_pct
+        return self._fleet.soc_pct(self._row)
 
     @property
     def soc_reserve_min_pct(self) -> float:
         """Present operator reserve minimum (802 ``SoCRsvMin``), %."""
-        return self._rsv_min_pct
+        return self._fleet.soc_reserve_pct(self._row)[0]
 
     @property
     def soc_reserve_max_pct(self) -> float:
         """Present operator reserve maximum (802 ``SocRsvMax``), %."""
-        return self._rsv_max_pct
+        return self._fleet.soc_reserve_pct(self._row)[1]
 
     def set_soc_reserve(self, soc_reserve_min_pct: float, soc_reserve_max_pct: float) -> None:
         """Write the operator reserve (802 ``SoCRsvMin``/``SocRsvMax``) inside the usable range."""
-        check_soc_window(
-            self.nameplate.soc_min_pct,
-            self.nameplate.soc_max_pct,
-            soc_reserve_min_pct,
-            soc_reserve_max_pct,
-        )
-        self._rsv_min_pct = float(soc_reserve_min_pct)
-        self._rsv_max_pct = float(soc_reserve_max_pct)
-        self._cache_messages()
-
-    def _cache_messages(self) -> None:
-        rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
-        self._msg_discharge_limited = f"discharge limited at SoC reserve min {rsv_min:g} %"
-        self._msg_discharge_tapered = f"discharge tapered near SoC reserve min {rsv_min:g} %"
-        self._msg_charge_limited = f"charge limited at SoC reserve max {rsv_max:g} %"
-        self._msg_charge_tapered = f"charge tapered near SoC reserve max {rsv_max:g} %"
-
-    def _taper_pu(self, distance_pct: float) -> float:
-        if distance_pct >= self._band_pct:
-            return 1.0
-        if distance_pct <= 0.0:
-            return self._floor_pu
-        return self._floor_pu + (1.0 - self._floor_pu) * distance_pct / self._band_pct
-
-    def _cell_ocv_v(self, soc_pct: float) -> float:
-        soc = min(100.0, max(0.0, soc_pct))
-        i = min(bisect_right(_OCV_SOC_PCT, soc), 12)
-        s0 = _OCV_SOC_PCT[i - 1]
-        v0 = self._ocv_v[i - 1]
-        return v0 + (self._ocv_v[i] - v0) * (soc - s0) / (_OCV_SOC_PCT[i] - s0)
+        self._fleet.set_soc_reserve(self._row, soc_reserve_min_pct, soc_reserve_max_pct)
 
     def power_limits_kw(self, dt_s: float) -> tuple[float, float]:
         """(max discharge, max charge) at the converter's outer port for the next step, kW ≥ 0.
@@ -480,17 +1049,7 @@ class BatteryModel:
         energy cap as a burst, exactly as ``step`` computes them). ``WMaxLimPct`` is not applied.
         With ``dt_s`` = 0 the energy cap drops out: the converter's running-power limits.
         """
-        dt_h = dt_s / 3600.0 if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
-        soc = self._soc_pct
-        rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
-        dis_kw = self._p_dis_rated_kw * self._taper_pu(soc - rsv_min)
-        ch_kw = self._p_ch_rated_kw * self._taper_pu(rsv_max - soc)
-        if dt_h > 0.0:
-            sd_pct = self._k_sd_per_h * soc * dt_h
-            dis_cap = (soc - rsv_min - sd_pct) * self._capacity_kwh / (100.0 * dt_h)
-            dis_kw = max(0.0, min(dis_kw, dis_cap))
-            ch_cap = (rsv_max - soc + sd_pct) * self._capacity_kwh / (100.0 * self._eta_rt * dt_h)
-            ch_kw = max(0.0, min(ch_kw, ch_cap))
+        dis_kw, ch_kw = self._fleet.power_limits_rows((self._row,), dt_s).tolist()[0]
         return dis_kw, ch_kw
 
     def advance(self, request_kw: float, dt_s: float, limit_pct: float = 100.0) -> BatteryStep:
@@ -500,155 +1059,8 @@ class BatteryModel:
         (non-finite = 0), ``limit_pct`` the ``WMaxLimPct`` (clamped to 0-100 %, non-finite =
         100 %). Used by models that put this battery behind their own converter (hybrid DC bus).
         """
-        if not math.isfinite(request_kw):
-            request_kw = 0.0
-        limit_pct = min(100.0, max(0.0, limit_pct)) if math.isfinite(limit_pct) else 100.0
-        return BatteryStep(*self._advance(float(request_kw), dt_s, limit_pct))
-
-    def _advance(
-        self, request: float, dt_s: float, limit_pct: float
-    ) -> tuple[float, float, float, float, float, float, bool, str | None]:
-        """``advance`` on sanitised inputs, as a plain tuple (the hot path of ``step``)."""
-        dt_h = dt_s / 3600.0 if math.isfinite(dt_s) and dt_s > 0.0 else 0.0
-        soc = self._soc_pct
-        rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
-        sd_pct = self._k_sd_per_h * soc * dt_h  # self-discharge over the step, SoC points
-        p_ac = 0.0
-        p_dc = 0.0
-        message: str | None = None
-        throttled = False
-        at_limit = False
-        if request > _EPS_KW:
-            target = min(request, self._p_dis_rated_kw)
-            pct_cap = self._p_dis_rated_kw * limit_pct / 100.0
-            soc_cap = self._p_dis_rated_kw * self._taper_pu(soc - rsv_min)
-            p_ac = min(target, pct_cap, soc_cap)
-            p_dc = converter_input_kw(p_ac, self._p0_kw, self._eta_nom)
-            if dt_h > 0.0:
-                ac_cap = (soc - rsv_min - sd_pct) * self._capacity_kwh / (100.0 * dt_h)
-                if ac_cap <= 0.0:
-                    at_limit = True
-                    p_ac = p_dc = 0.0
-                elif ac_cap < p_ac:  # burst: run at p_ac for the fraction of the step left
-                    at_limit = True
-                    p_dc *= ac_cap / p_ac
-                    p_ac = ac_cap
-            if p_ac < target - _EPS_KW:
-                throttled = True
-                if at_limit or soc_cap < pct_cap:
-                    message = (
-                        self._msg_discharge_limited
-                        if at_limit or soc_cap == 0.0
-                        else self._msg_discharge_tapered
-                    )
-                else:
-                    message = f"discharge limited by WMaxLimPct {limit_pct:g} %"
-        elif request < -_EPS_KW:
-            target = min(-request, self._p_ch_rated_kw)
-            soc_cap = self._p_ch_rated_kw * self._taper_pu(rsv_max - soc)
-            charge = min(target, soc_cap)
-            stored = converter_output_kw(charge, self._p0_kw, self._eta_nom)
-            if dt_h > 0.0:
-                ac_cap = (
-                    (rsv_max - soc + sd_pct) * self._capacity_kwh / (100.0 * self._eta_rt * dt_h)
-                )
-                if ac_cap <= 0.0:
-                    at_limit = True
-                    charge = stored = 0.0
-                elif ac_cap < charge:  # burst: run at `charge` for the fraction of the step left
-                    at_limit = True
-                    stored *= ac_cap / charge
-                    charge = ac_cap
-            p_ac = 0.0 - charge
-            p_dc = 0.0 - stored
-            if charge < target - _EPS_KW:
-                throttled = True
-                message = (
-                    self._msg_charge_limited
-                    if at_limit or soc_cap == 0.0
-                    else self._msg_charge_tapered
-                )
-
-        # OpenDER Eq. 3.6.1-4 at the AC terminals, η_rt on the charge side only.
-        if p_ac >= 0.0:
-            delta_pct = -p_ac * dt_h * 100.0 / self._capacity_kwh
-            self._dc_injected_kwh += p_dc * dt_h
-        else:
-            delta_pct = -p_ac * self._eta_rt * dt_h * 100.0 / self._capacity_kwh
-            self._dc_absorbed_kwh -= p_dc * dt_h
-        new_soc = soc + delta_pct - sd_pct
-        if p_ac > 0.0 and (at_limit or new_soc < rsv_min):
-            new_soc = rsv_min
-        elif p_ac < 0.0 and (at_limit or new_soc > rsv_max):
-            new_soc = rsv_max
-        new_soc = min(100.0, max(0.0, new_soc))
-        self._soc_pct = new_soc
-
-        cell_ocv = self._cell_ocv_v(new_soc)
-        v_oc = self._n_series * cell_ocv
-        p_dc_w = p_dc * 1000.0
-        disc = max(0.0, v_oc * v_oc - 4.0 * self._r_pack_ohm * p_dc_w)
-        denom = v_oc + math.sqrt(disc)
-        current = 2.0 * p_dc_w / denom if denom > 0.0 else 0.0
-        v_dc = v_oc - current * self._r_pack_ohm
-        return p_ac, p_dc, new_soc, v_dc, current, v_oc, throttled, message
+        return self._fleet.advance_rows((self._row,), (request_kw,), dt_s, (limit_pct,))[0]
 
     def step(self, env: Environment, dispatch: Dispatch, dt_s: float) -> DeviceOutput:
         """Advance SoC by ``dt_s`` seconds at the capped request; return the step-average output."""
-        request = dispatch.active_power_setpoint_kw
-        if request is None or not math.isfinite(request):
-            request = 0.0
-        request = float(request)
-        limit_pct = dispatch.active_power_limit_pct
-        limit_pct = min(100.0, max(0.0, limit_pct)) if math.isfinite(limit_pct) else 100.0
-        p_ac, p_dc, new_soc, v_dc, current, v_oc, throttled, message = self._advance(
-            request, dt_s, limit_pct
-        )
-        rsv_min, rsv_max = self._rsv_min_pct, self._rsv_max_pct
-        cell_v = v_dc / self._n_series
-
-        if p_ac == 0.0 and not throttled:
-            state: InverterState = "standby"
-            eta_pct = 0.0
-        else:
-            state = "throttled" if throttled else "running"
-            if p_ac > 0.0 and p_dc > 0.0:
-                eta_pct = 100.0 * p_ac / p_dc
-            elif p_ac < 0.0:
-                eta_pct = 100.0 * p_dc / p_ac
-            else:
-                eta_pct = 0.0
-
-        capacity = self._capacity_kwh
-        asset: dict[str, AssetValue] = {
-            "chemistry": self.nameplate.chemistry,
-            "state_of_health_pct": float(self.nameplate.state_of_health_pct),
-            "energy_available_kwh": capacity * max(0.0, new_soc - rsv_min) / 100.0,
-            "energy_to_full_kwh": capacity * max(0.0, rsv_max - new_soc) / 100.0,
-            "cell_voltage_v": cell_v,
-            "cell_voltage_min_v": cell_v + self._cell_offset_min_v,
-            "cell_voltage_max_v": cell_v + self._cell_offset_max_v,
-            "pack_ocv_v": v_oc,
-            "converter_efficiency_pct": eta_pct,
-            "max_charge_kw": self._p_ch_rated_kw * self._taper_pu(rsv_max - new_soc),
-            "max_discharge_kw": self._p_dis_rated_kw * self._taper_pu(new_soc - rsv_min),
-            "dc_energy_injected_kwh": self._dc_injected_kwh,
-            "dc_energy_absorbed_kwh": self._dc_absorbed_kwh,
-        }
-        return DeviceOutput(
-            ac_power_kw=p_ac,
-            reactive_power_kvar=0.0,
-            dc_power_kw=p_dc,
-            dc_voltage_v=v_dc,
-            dc_current_a=current,
-            inverter_state=state,
-            asset=asset,
-            storage=StorageReport(
-                state_of_charge_pct=new_soc,
-                soc_reserve_min_pct=rsv_min,
-                soc_reserve_max_pct=rsv_max,
-                soc_min_pct=self.nameplate.soc_min_pct,
-                soc_max_pct=self.nameplate.soc_max_pct,
-            ),
-            message=message,
-        )
+        return self._fleet.step_rows((self._row,), (env,), (dispatch,), dt_s)[0]

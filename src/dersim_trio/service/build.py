@@ -83,16 +83,21 @@ def _pv_fleet(
     return PvFleet([plate] * len(seeds), seeds, site=site).members()
 
 
-def _battery(
-    config: SimConfig, ac_type: AcType, seed: int, nameplate: Nameplate | None
-) -> DeviceModel:
-    from dersim_trio.physics.battery import BatteryModel, BatteryNameplate
+def _battery_fleet(
+    config: SimConfig,
+    ac_type: AcType,
+    seeds: Sequence[int],
+    nameplate: Nameplate | None,
+    site: SolarSite | None,
+) -> Sequence[DeviceModel]:
+    """Every battery of the run as one ``BatteryFleet`` (stepped as arrays), in seed order."""
+    from dersim_trio.physics.battery import BatteryNameplate, battery_fleet_members
     from dersim_trio.setup.nameplates import apply_battery_nameplate
 
     plate = BatteryNameplate(ac_type=ac_type)
     if nameplate is not None:
         plate = apply_battery_nameplate(nameplate, plate)
-    return BatteryModel(plate, seed)
+    return battery_fleet_members([plate] * len(seeds), seeds)
 
 
 def _wind(
@@ -280,9 +285,9 @@ _FACTORIES: dict[str, FleetFactory] = {
     "PV-1Phase": _pv_fleet,
     "PV-2Phase": _pv_fleet,
     "PV-3Phase": _pv_fleet,
-    "Batt-1Phase": _each(_battery),
-    "Batt-2Phase": _each(_battery),
-    "Batt-3Phase": _each(_battery),
+    "Batt-1Phase": _battery_fleet,
+    "Batt-2Phase": _battery_fleet,
+    "Batt-3Phase": _battery_fleet,
     "Wind-T3-3Phase": _each(_wind),
     "Wind-T4-3Phase": _each(_wind),
     "Fuelcell-3Phase": _each(_fuelcell),
