@@ -18,8 +18,11 @@ way the engine steps it, with the environment and dispatch lists built beforehan
   ``-d TYPE -N N`` plus its first tick's rows, per device (``tracemalloc``, history not
   included: it is a fixed budget, ``service/history.py``).
 
-The first step of each fleet is a warm-up outside the timing (it evaluates the site's day of
-sky, and on a machine without numba's cache compiles the chain once, a few seconds).
+The collector is set as the service sets it for a run of N devices (``service.run.manage_gc``:
+the start-up heap frozen, the gen-0 threshold holding a tick's containers), so a step runs no
+collection. The first step of each fleet is a warm-up outside the timing (it evaluates the
+site's day of sky, and on a machine without numba's cache compiles the chain once, a few
+seconds).
 
 Usage: python scripts/bench_fleet_models.py [--sizes 1000,10000,100000] [--steps 20]
        [--repeat 3] [--types pv,battery] [--engine] [--json FILE]
@@ -38,6 +41,7 @@ from typing import Any
 
 from dersim_trio.physics.base import DeviceModel, Dispatch, Environment
 from dersim_trio.physics.solar import SolarSite
+from dersim_trio.service.run import manage_gc
 
 START = datetime(2026, 6, 21, 9, 0, tzinfo=UTC)
 TICK_S = 1.5
@@ -80,6 +84,7 @@ def fleet_cost(kind: str, n: int, steps: int, repeat: int) -> dict[str, float]:
     fleet.step_rows(rows, envs, dispatches, TICK_S)  # warm-up: the day of sky, the compiled code
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    manage_gc(fast_path=True, device_count=n)
     best = float("inf")
     when = START
     for _ in range(repeat):
