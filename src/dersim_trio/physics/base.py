@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
 
 InverterState = Literal[
     "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
@@ -172,6 +172,44 @@ class ArrayMember(Protocol):
     def row(self) -> int:
         """This device's row in ``fleet``."""
         ...
+
+
+FleetT = TypeVar("FleetT")
+
+
+class FleetRow(Generic[FleetT]):
+    """The device model of one row of a fleet (an ``ArrayMember``): a view, holding only its
+    fleet and row; a subclass sets what it reads from the row's nameplate in ``_attached``."""
+
+    __slots__ = ("_fleet", "_row")
+
+    _fleet: FleetT
+    _row: int
+
+    @classmethod
+    def view(cls, fleet: FleetT, row: int) -> Self:
+        """The model of row ``row`` of ``fleet`` (a fleet's ``members()`` holds them all)."""
+        model = cls.__new__(cls)
+        model._attach(fleet, row)
+        return model
+
+    def _attach(self, fleet: FleetT, row: int) -> None:
+        self._fleet = fleet
+        self._row = row
+        self._attached()
+
+    def _attached(self) -> None:
+        """Read what the view keeps from its row (nameplate, rating); nothing by default."""
+
+    @property
+    def fleet(self) -> FleetT:
+        """The fleet whose arrays hold this device."""
+        return self._fleet
+
+    @property
+    def row(self) -> int:
+        """This device's row in ``fleet``."""
+        return self._row
 
 
 # --- capabilities: what some models offer beyond ``step`` (checked with ``isinstance``) -----------

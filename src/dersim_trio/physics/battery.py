@@ -142,6 +142,7 @@ from dersim_trio.physics.base import (
     DeviceOutput,
     Dispatch,
     Environment,
+    FleetRow,
     InverterState,
     StorageRating,
     StorageReport,
@@ -744,7 +745,7 @@ class BatteryFleet:
     def members(self) -> list[BatteryModel]:
         """The devices, ``members()[i]`` the view of row ``i`` (the same objects each call)."""
         if self._members is None:
-            self._members = [BatteryModel.row_view(self, i) for i in range(len(self))]
+            self._members = [BatteryModel.view(self, i) for i in range(len(self))]
         return self._members
 
     def rows(self, rows: Sequence[int]) -> npt.NDArray[np.intp]:
@@ -959,7 +960,7 @@ def battery_fleet_members(
     return BatteryFleet(nameplates, seeds).members()
 
 
-class BatteryModel:
+class BatteryModel(FleetRow["BatteryFleet"]):
     """A BESS device model (sans-IO): follows an active-power setpoint inside its SoC window.
 
     A view of one row of a ``BatteryFleet`` (``ArrayMember``): ``BatteryModel(nameplate, seed)``
@@ -975,7 +976,7 @@ class BatteryModel:
     at the pack terminals).
     """
 
-    __slots__ = ("_fleet", "_row", "nameplate", "rating")
+    __slots__ = ("nameplate", "rating")
 
     asset_type: str = "battery"
     dc_mode: str = "battery"
@@ -984,20 +985,11 @@ class BatteryModel:
     def __init__(self, nameplate: BatteryNameplate | None = None, seed: int = 0) -> None:
         """Build the model from its nameplate; ``seed`` draws the cell-to-cell voltage spread."""
         fleet = BatteryFleet((nameplate if nameplate is not None else BatteryNameplate(),), (seed,))
-        self._bind(fleet, 0)
+        self._attach(fleet, 0)
         fleet._members = [self]
 
-    @classmethod
-    def row_view(cls, fleet: BatteryFleet, row: int) -> BatteryModel:
-        """The device of row ``row`` of ``fleet`` (``BatteryFleet.members()`` holds them all)."""
-        view = cls.__new__(cls)
-        view._bind(fleet, row)
-        return view
-
-    def _bind(self, fleet: BatteryFleet, row: int) -> None:
-        plate = fleet.nameplates[row]
-        self._fleet = fleet
-        self._row = row
+    def _attached(self) -> None:
+        plate = self._fleet.nameplates[self._row]
         self.nameplate: BatteryNameplate = plate
         self.rating: AcRating = AcRating(
             w_max_kw=plate.w_max_kw,
@@ -1006,16 +998,6 @@ class BatteryModel:
             var_max_abs_kvar=plate.var_max_abs_kvar,
             w_charge_max_kw=min(plate.w_charge_max_kw, plate.va_max_kva),
         )
-
-    @property
-    def fleet(self) -> BatteryFleet:
-        """The fleet whose arrays hold this device (``ArrayMember``)."""
-        return self._fleet
-
-    @property
-    def row(self) -> int:
-        """This device's row in ``fleet`` (``ArrayMember``)."""
-        return self._row
 
     @property
     def storage_rating(self) -> StorageRating:

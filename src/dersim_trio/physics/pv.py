@@ -91,10 +91,10 @@ from numba import njit
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import (
     AcRating,
-    ArrayFleet,
     DeviceOutput,
     Dispatch,
     Environment,
+    FleetRow,
     InverterState,
 )
 from dersim_trio.physics.clouds import CloudArray, FloatArray
@@ -922,7 +922,7 @@ def _column(values: list[float | None], none: FloatArray) -> FloatArray:
     return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
 
 
-class PvModel:
+class PvModel(FleetRow["PvFleet"]):
     """One PV array behind a PVWatts string inverter: a row of a ``PvFleet`` (``DeviceModel``,
     ``ArrayMember``).
 
@@ -946,14 +946,14 @@ class PvModel:
     present irradiance and cell temperature).
     """
 
+    __slots__ = ("_rows", "nameplate", "rating")
+
     asset_type = "pv"
     dc_mode = "pv"
     dc_port_count = 1
 
     nameplate: PvNameplate
     rating: AcRating
-    _fleet: PvFleet
-    _row: int
     _rows: tuple[int]
 
     def __init__(
@@ -967,32 +967,13 @@ class PvModel:
         fleet = PvFleet(
             [PvNameplate() if nameplate is None else nameplate], [seed], clouds=clouds, site=site
         )
-        self._bind(fleet, 0)
+        self._attach(fleet, 0)
         fleet._members = [self]
 
-    @classmethod
-    def view(cls, fleet: PvFleet, row: int) -> PvModel:
-        """The model of ``fleet``'s row ``row`` (``PvFleet.members`` gives them all)."""
-        model = cls.__new__(cls)
-        model._bind(fleet, row)
-        return model
-
-    def _bind(self, fleet: PvFleet, row: int) -> None:
-        self._fleet = fleet
-        self._row = row
-        self._rows = (row,)
-        self.nameplate = fleet.nameplates[row]
+    def _attached(self) -> None:
+        self._rows = (self._row,)
+        self.nameplate = self._fleet.nameplates[self._row]
         self.rating = self.nameplate.rating
-
-    @property
-    def fleet(self) -> ArrayFleet:
-        """The fleet whose arrays hold this device."""
-        return self._fleet
-
-    @property
-    def row(self) -> int:
-        """This device's row in ``fleet``."""
-        return self._row
 
     def iv_curve(self, g_w_m2: float, cell_temp_c: float, points: int = 41) -> list[IvPoint]:
         """Sample the string's I-V curve from short circuit to open circuit.
