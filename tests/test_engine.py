@@ -457,3 +457,56 @@ def test_a_non_finite_grid_value_fails_the_tick() -> None:
     grid.q_target_kvar = 0.0
     with pytest.raises(ValueError, match="non-finite value"):
         _grid_support(eng.devices[0], (math.inf,), 0.0)
+
+
+def test_the_engine_steps_each_fleet_once_a_tick_and_keeps_device_order() -> None:
+    """Slots whose models are rows of one fleet are stepped by one ``step_rows`` call per tick
+    (the whole fleet in row order when it can), beside models stepped alone; every device
+    gets its own output, in device order, equal to stepping it alone."""
+    from dersim_trio.controls.supervisor import DeviceSupervisor
+    from dersim_trio.engine.core import DeviceSlot
+    from dersim_trio.physics.pv import PvFleet, PvModel, PvNameplate
+    from dersim_trio.physics.solar import SolarSite
+
+    plates = [PvNameplate(), PvNameplate(tilt_deg=45.0), PvNameplate(w_max_kw=5.0)]
+    calls: list[tuple[int, list[int]]] = []
+
+    def counted(fleet: PvFleet) -> PvFleet:
+        step_rows = fleet.step_rows
+
+        def spy(rows: Sequence[int], *args: object) -> object:
+            calls.append((id(fleet), list(rows)))
+            return step_rows(rows, *args)  # type: ignore[arg-type]
+
+        fleet.step_rows = spy  # type: ignore[method-assign]
+        return fleet
+
+    def engine(models: Sequence[object]) -> Engine:
+        slots = [
+            DeviceSlot(
+                index=i,
+                model=model,  # type: ignore[arg-type]
+                ac_type="three",
+                voltage_ln_nominal_v=277.0,
+                supervisor=DeviceSupervisor(),
+            )
+            for i, model in enumerate(models)
+        ]
+        return Engine(slots, SimClock(start=START, sim_seconds_per_tick=1.5), "PV-3Phase")
+
+    whole = counted(PvFleet(plates, [1, 2, 3], site=SolarSite()))
+    apart = counted(PvFleet(plates[:2], [4, 5], site=SolarSite()))
+    lone = PvModel(plates[2], seed=6)
+    together = engine([*whole.members(), apart.members()[1], lone, apart.members()[0]])
+    alone = engine(
+        [PvModel(p, seed=s, site=SolarSite()) for p, s in zip(plates, [1, 2, 3], strict=True)]
+        + [
+            PvModel(plates[1], seed=5, site=SolarSite()),
+            PvModel(plates[2], seed=6),
+            PvModel(plates[0], seed=4, site=SolarSite()),
+        ]
+    )
+    for _ in range(5):
+        calls.clear()
+        assert together.step().payloads == alone.step().payloads
+        assert calls == [(id(whole), [0, 1, 2]), (id(apart), [1, 0])]
