@@ -75,6 +75,13 @@ Default sizing: a 10 kW / 10.93 kVA three-phase inverter (VA = √(W² + Var²),
 
 Reference: pvlib's PVWatts model chain (``ModelChain.with_pvwatts``) with the same array,
 ``tests/physics/test_pv_reference.py``.
+
+Fleet (``PvFleet``, ``base.ArrayFleet``): every PV device of a run is a row of one parameter
+table and its state (cell temperature, sky) a row of the state arrays; the chain above is one
+compiled loop over the rows to step (``_step_kernel``), so the engine steps 100,000 devices in
+one call and ``PvModel``, a view of one row, steps its row alone through the same code. The
+scalar reference functions below (``pvwatts_*``, ``sapm_cell_temperature_c``) are the published
+formulas the tests check the chain's numbers against.
 """
 
 from __future__ import annotations
