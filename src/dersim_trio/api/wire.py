@@ -372,6 +372,9 @@ def _check_fields(
                             raise _fail(owner, where, item, "not a finite number")
         elif kind == "model":
             assert rule.model is not None
+            if name in _REUSED_BLOCKS:
+                _check_reused(rule, column, owners, where)
+                continue
             if None not in column:
                 _check_model(rule.model, column, owners, where)
                 continue
@@ -401,6 +404,32 @@ def _check_fields(
                 group[1].append(owner)
             for asset_type, (assets, asset_owners) in groups.items():
                 _check_model(ASSET_RULES[asset_type], assets, asset_owners, where)
+
+
+_REUSED_BLOCKS = frozenset({"grid_support"})
+"""Nested blocks the engine hands out again, the same object tick after tick, while their values
+stay (``engine.core._grid_support`` keeps a device's block until one of its values changes, and
+a published block is never changed in place): a block checked before is not checked again."""
+_checked_blocks: dict[str, dict[int, Row]] = {}
+"""Per field path, the blocks of the last check that passed, by ``id`` (held, so no other object
+can take the same ``id`` while it is remembered)."""
+
+
+def _check_reused(rule: _Rule, column: list[Any], owners: Sequence[int], where: str) -> None:
+    """A ``_REUSED_BLOCKS`` field: only the blocks not seen in the last check are checked."""
+    assert rule.model is not None
+    if not rule.nullable and None in column:
+        owner = owners[column.index(None)]
+        raise _fail(owner, where, None, "must not be null")
+    seen = _checked_blocks.get(where, {})
+    fresh = [
+        (v, o)
+        for v, o in zip(column, owners, strict=True)
+        if v is not None and seen.get(id(v)) is not v
+    ]
+    if fresh:
+        _check_model(rule.model, [v for v, _ in fresh], [o for _, o in fresh], where)
+    _checked_blocks[where] = {id(v): v for v in column if v is not None}
 
 
 def check_rows(rows: Sequence[Row], owners: Sequence[int] | None = None) -> None:
