@@ -15,7 +15,10 @@ not Python's.
   delivered device-message of the simulator and of the broker (``/proc/PID/stat``, utime +
   stime, over the window).
   Each fleet size is first run without ``--mqtt`` (CPU per device-tick, tick lateness p99), so
-  the MQTT front end's own cost per message is the difference.
+  the MQTT front end's own cost per message is the difference. With ``--shards K`` (K > 1) the
+  fleet runs as ``dersim-trio fleet --shards K`` instead: the simulator's CPU is the sum over
+  the supervisor and its shard processes, and the tick figures are the worst shard's (lateness
+  p50 the median of the shards').
 * ``ceiling``: the broker with minimal publishers instead of the simulator: ``--publishers``
   ``mosquitto_pub -l`` processes (C, one message per stdin line) fed payloads of the size of one
   snapshot as fast as the pipe takes them, QoS 0, to the same subscriber. Reported: messages
@@ -28,6 +31,7 @@ Usage (from the repository root, with the project's venv):
     python scripts/bench_fleet.py                                  # ceiling + fleet 1000, 5000
     python scripts/bench_fleet.py --cases fleet --devices 2000 --type Batt --duration 30
     python scripts/bench_fleet.py --cases fleet --batch --devices 10000
+    python scripts/bench_fleet.py --cases fleet --shards 2 --devices 30000
 
 Everything is bounded (start-up deadlines, duration) and every process is stopped (SIGINT, then
 SIGKILL after 10 s), also on errors and Ctrl-C.
@@ -65,6 +69,53 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of process ``pid`` (all its threads), seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its child processes (a fleet supervisor's shards), from ``/proc``."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    children.append(int(entry.name))
+    return [pid, *children]
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """``cpu_seconds`` summed over ``pids`` (those gone count 0)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def simulator_argv(args: argparse.Namespace, devices: int, web_port: int) -> list[str]:
+    """The simulator's command: one process, or the fleet supervisor with ``--shards``."""
+    argv = [sys.executable, "-m", "dersim_trio"]
+    if args.shards > 1:
+        argv += ["fleet", "--shards", str(args.shards), "--fleet_port", str(free_port())]
+    return [*argv, "-d", args.type, "-N", str(devices), "-wp", str(web_port)]
+
+
+def shards_info(args: argparse.Namespace, web_port: int) -> list[dict[str, object]]:
+    """``server-info`` of every shard (shard k serves on the web port + k)."""
+    return [server_info(web_port + k) for k in range(max(1, args.shards))]
+
+
+def worst(infos: list[dict[str, object]]) -> dict[str, float]:
+    """The shards' tick statistics: the worst p99s, the median p50; the least tick count."""
+    stats = [i["statistics"] for i in infos]
+    assert all(isinstance(st, dict) for st in stats)
+    p50 = sorted(float(st["tick_lateness_p50_ms"]) for st in stats)  # type: ignore[index]
+    return {
+        "tick": float(min(int(i["tick"]) for i in infos)),  # type: ignore[call-overload]
+        "tick_lateness_p50_ms": p50[len(p50) // 2],
+        "tick_lateness_p99_ms": max(float(st["tick_lateness_p99_ms"]) for st in stats),  # type: ignore[index]
+        "tick_duration_p99_ms": max(float(st["tick_duration_p99_ms"]) for st in stats),  # type: ignore[index]
+    }
 
 
 def wait_for(predicate: object, within: float, what: str) -> None:
@@ -164,22 +215,20 @@ class FleetResult:
 def run_without_mqtt(args: argparse.Namespace, devices: int) -> tuple[float, float]:
     """The same simulator without ``--mqtt``: (CPU µs per device-tick, tick lateness p99 ms)."""
     web_port = free_port()
-    argv = [sys.executable, "-m", "dersim_trio", "-d", args.type, "-N", str(devices)]
-    argv += ["-wp", str(web_port), "--log_level", "WARNING"]
+    argv = [*simulator_argv(args, devices, web_port), "--log_level", "WARNING"]
     sim = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: serving(web_port), 120, "dersim-trio")
+        wait_for(lambda: all(serving(web_port + k) for k in range(args.shards)), 180, "dersim-trio")
         time.sleep(args.warmup)
-        tick0, cpu0 = int(server_info(web_port)["tick"]), cpu_seconds(sim.pid)  # type: ignore[call-overload]
+        pids = process_tree(sim.pid)
+        tick0, cpu0 = worst(shards_info(args, web_port))["tick"], tree_cpu_seconds(pids)
         time.sleep(args.duration)
-        info = server_info(web_port)
-        cpu = cpu_seconds(sim.pid) - cpu0
+        info = worst(shards_info(args, web_port))
+        cpu = tree_cpu_seconds(pids) - cpu0
     finally:
         stop(sim)
-    ticks = int(info["tick"]) - tick0  # type: ignore[call-overload]
-    stats = info["statistics"]
-    assert isinstance(stats, dict)
-    return cpu / max(ticks * devices, 1) * 1e6, float(stats["tick_lateness_p99_ms"])
+    ticks = int(info["tick"] - tick0)
+    return cpu / max(ticks * devices, 1) * 1e6, info["tick_lateness_p99_ms"]
 
 
 def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> FleetResult:
@@ -187,46 +236,50 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> FleetRes
         topic = "dersim/bench/process/+/telemetry" if args.batch else "dersim/bench/+/telemetry"
         counter = Counter(mqtt_port, topic)
         web_port = free_port()
-        argv = [sys.executable, "-m", "dersim_trio", "-d", args.type, "-N", str(devices)]
-        argv += ["-wp", str(web_port), "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}"]
+        argv = simulator_argv(args, devices, web_port)
+        argv += ["--mqtt", f"mqtt://127.0.0.1:{mqtt_port}"]
         argv += ["--fleet", "bench", "--log_level", "WARNING"]
         if args.batch:
             argv.append("--mqtt_batch")
         sim = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: serving(web_port), 120, "dersim-trio")
+            wait_for(
+                lambda: all(serving(web_port + k) for k in range(args.shards)), 180, "dersim-trio"
+            )
             wait_for(lambda: counter.count > 0, 30, "the first telemetry")
             time.sleep(args.warmup)
-            tick0 = int(server_info(web_port)["tick"])  # type: ignore[call-overload]
+            pids = process_tree(sim.pid)
+            ticks0 = [int(i["tick"]) for i in shards_info(args, web_port)]  # type: ignore[call-overload]
             count0, sim0, broker0 = (
                 counter.count,
-                cpu_seconds(sim.pid),
+                tree_cpu_seconds(pids),
                 cpu_seconds(broker_process.pid),
             )
             t0 = time.monotonic()
             time.sleep(args.duration)
-            info = server_info(web_port)
+            infos = shards_info(args, web_port)
+            info = worst(infos)
             elapsed = time.monotonic() - t0
-            tick1 = int(info["tick"])  # type: ignore[call-overload]
+            ticks1 = [int(i["tick"]) for i in infos]  # type: ignore[call-overload]
             messages = counter.count - count0
-            sim_cpu = cpu_seconds(sim.pid) - sim0
+            sim_cpu = tree_cpu_seconds(pids) - sim0
             broker_cpu = cpu_seconds(broker_process.pid) - broker0
         finally:
             stop(sim)
             counter.close()
-    device_messages = messages * devices if args.batch else messages
-    produced = (tick1 - tick0) * devices
-    stats = info["statistics"]
-    assert isinstance(stats, dict)
+    # a batch message holds one shard's devices (N / K of them)
+    device_messages = messages * devices / args.shards if args.batch else messages
+    # every shard's ticks, each of N / K devices
+    produced = sum(b - a for a, b in zip(ticks0, ticks1, strict=True)) * devices / args.shards
     return FleetResult(
         devices=devices,
         batch=args.batch,
         device_type=args.type,
         delivered_per_s=device_messages / elapsed,
         delivered_share=device_messages / produced if produced else 0.0,
-        lateness_p50_ms=float(stats["tick_lateness_p50_ms"]),
-        lateness_p99_ms=float(stats["tick_lateness_p99_ms"]),
-        duration_p99_ms=float(stats["tick_duration_p99_ms"]),
+        lateness_p50_ms=info["tick_lateness_p50_ms"],
+        lateness_p99_ms=info["tick_lateness_p99_ms"],
+        duration_p99_ms=info["tick_duration_p99_ms"],
         sim_cpu_us_per_msg=sim_cpu / max(device_messages, 1) * 1e6,
         broker_cpu_us_per_msg=broker_cpu / max(device_messages, 1) * 1e6,
         sim_cpu_share=sim_cpu / elapsed,
@@ -310,6 +363,9 @@ def main() -> int:
     parser.add_argument(
         "--publishers", type=int, default=2, help="mosquitto_pub processes of the ceiling case"
     )
+    parser.add_argument(
+        "--shards", type=int, default=1, help="run the fleet as `dersim-trio fleet --shards K`"
+    )
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring")
     parser.add_argument("--json", default=None, help="also write the results to this file")
@@ -338,6 +394,8 @@ def main() -> int:
                 r = run_fleet(args, n, workdir)
                 results.append(r)
                 mode = "batch" if r.batch else "per-device"
+                if args.shards > 1:
+                    mode += f", {args.shards} shards"
                 print(
                     f"fleet {n} x {r.device_type} ({mode}): {r.delivered_per_s:,.0f} "
                     f"device-msgs/s delivered ({r.delivered_share:.1%} of produced), tick "
