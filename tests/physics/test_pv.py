@@ -593,3 +593,17 @@ def test_a_fleet_needs_one_seed_per_nameplate_and_one_site() -> None:
         PvFleet([], [])
     with pytest.raises(ValueError, match="different sites"):
         PvFleet([PvNameplate(), PvNameplate(latitude_deg=-30.0)], [1, 2])
+
+
+def test_rows_outside_the_fleet_or_unmatched_inputs_are_refused() -> None:
+    """The compiled loop does not check its indices: the fleet does, before it."""
+    fleet = PvFleet([PvNameplate()] * 3, [1, 2, 3])
+    env = Environment(sim_time=SOLSTICE_NOON)
+    for rows in ([3], [0, -1], range(1, 4)):
+        with pytest.raises(IndexError, match="outside a fleet of 3"):
+            fleet.step_rows(rows, [env] * len(rows), [Dispatch()] * len(rows), 1.5)
+    with pytest.raises(ValueError, match="one environment"):
+        fleet.step_rows([0, 1], [env], [Dispatch()] * 2, 1.5)
+    alone = PvModel()
+    with pytest.raises(IndexError, match="outside a fleet of 1"):
+        alone.fleet.step_rows([5], [env], [Dispatch()], 1.5)

@@ -125,7 +125,8 @@ class CloudArray:
 
     ``advance(rows, dt_s)`` moves the skies of ``rows`` (an index array) forward by ``dt_s``
     seconds and returns their new k; a sky's sequence depends only on its seed and the ``dt_s``
-    values it was advanced by.
+    values it was advanced by. The rows are not checked (the compiled loop indexes with them):
+    the caller passes rows of this array (``PvFleet`` checks its own).
     """
 
     CLEAR_FRACTION = _CLEAR_FRACTION

@@ -740,8 +740,19 @@ class PvFleet:
     ) -> FloatArray:
         """The compiled chain over ``rows`` (the inverter too when ``limit_pct`` is given)."""
         n = len(rows)
-        whole = n == self._n and (isinstance(rows, range) or n == 1)
-        idx = self._all if whole else np.asarray(rows, dtype=np.intp)
+        if isinstance(rows, range):
+            whole = rows == range(self._n)
+        else:
+            whole = self._n == n == 1 and rows[0] == 0
+        if whole:
+            idx = self._all
+        else:
+            idx = np.asarray(rows, dtype=np.intp)
+            if n and not (idx.ndim == 1 and idx.min() >= 0 and idx.max() < self._n):
+                # the compiled loop does not check its indices
+                raise IndexError(f"rows outside a fleet of {self._n}: {list(rows)[:8]}")
+        if not (len(envs) == n and (limit_pct is None or len(limit_pct) == n)):
+            raise ValueError("one environment (and dispatch) per row")
         if not dt_s > 0.0:
             dt_s = 0.0
         clouds = self._clouds
