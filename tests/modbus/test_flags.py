@@ -3,7 +3,9 @@ with one line and exit code 2 (before any socket serves)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -60,13 +62,29 @@ def test_an_impossible_layout_or_bad_value_is_refused(argv: list[str], message: 
     assert message in str(raised.value)
 
 
+@contextlib.contextmanager
+def _taken_after_a_free_port() -> Iterator[int]:
+    """A port held by a listening socket whose predecessor was free a moment ago (another
+    program on the machine may hold any given port: try again, a bounded number of times)."""
+    for _ in range(50):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port - 1))
+                except OSError:
+                    continue
+            yield port
+            return
+    raise AssertionError("no port with a free predecessor in 50 tries")
+
+
 def test_main_exits_2_with_one_line_when_a_device_port_is_taken(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with _taken_after_a_free_port() as port:  # device 0 listens on port - 1, device 1 cannot
         code = cli.main(["-wi", "127.0.0.1", "-wp", "0", "-N", "2", "--modbus_port", str(port - 1)])
     out, err = capsys.readouterr()
     assert code == 2
