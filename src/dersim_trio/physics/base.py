@@ -21,10 +21,14 @@ against 0.4 µs for nine fields), 2 to 3 µs per device-tick in all.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 InverterState = Literal[
     "off", "sleeping", "starting", "running", "throttled", "shutting_down", "fault", "standby"
@@ -172,6 +176,28 @@ class ArrayMember(Protocol):
     def row(self) -> int:
         """This device's row in ``fleet``."""
         ...
+
+
+def row_index(rows: Sequence[int], every: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """``rows`` of a fleet as an index array, checked: ints within the fleet (a compiled loop
+    does not check its indices). ``every`` is the fleet's ``arange`` of all rows, returned as is
+    for ``range(len(every))`` and sliced for one row, so neither costs a conversion."""
+    n = every.shape[0]
+    if isinstance(rows, range) and rows.step == 1 and rows.start == 0 and rows.stop == n:
+        return every
+    if len(rows) == 1:  # a device stepped alone
+        row = operator.index(rows[0])
+        if not 0 <= row < n:
+            raise IndexError(f"row {row} outside a fleet of {n}")
+        return every[row : row + 1]
+    index = np.asarray(rows)
+    if index.size == 0:
+        return every[:0]
+    if index.ndim != 1 or index.dtype.kind not in "iu":
+        raise TypeError("rows must be a sequence of ints")
+    if int(index.min()) < 0 or int(index.max()) >= n:
+        raise IndexError(f"rows outside a fleet of {n}")
+    return index.astype(np.intp, copy=False)
 
 
 FleetT = TypeVar("FleetT")

@@ -126,7 +126,6 @@ that row alone, so a device gives the same bits however it is stepped.
 from __future__ import annotations
 
 import math
-import operator
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,6 +145,7 @@ from dersim_trio.physics.base import (
     InverterState,
     StorageRating,
     StorageReport,
+    row_index,
 )
 
 Chemistry = Literal["NMC", "LFP"]
@@ -748,25 +748,6 @@ class BatteryFleet:
             self._members = [BatteryModel.view(self, i) for i in range(len(self))]
         return self._members
 
-    def rows(self, rows: Sequence[int]) -> npt.NDArray[np.intp]:
-        """``rows`` as an index array (checked: ints within the fleet)."""
-        n = len(self.nameplates)
-        if isinstance(rows, range) and rows.step == 1 and rows.start == 0 and rows.stop == n:
-            return self._all_rows
-        if len(rows) == 1:  # a device stepped alone: a view of the row numbers, no conversion
-            row = operator.index(rows[0])
-            if not 0 <= row < n:
-                raise IndexError(f"row {row} outside a fleet of {n}")
-            return self._all_rows[row : row + 1]
-        index = np.asarray(rows)
-        if index.size == 0:
-            return self._all_rows[:0]
-        if index.ndim != 1 or index.dtype.kind not in "iu":
-            raise TypeError("rows must be a sequence of ints")
-        if int(index.min()) < 0 or int(index.max()) >= n:
-            raise IndexError(f"rows outside a fleet of {n}")
-        return index.astype(np.intp, copy=False)
-
     def soc_pct(self, row: int) -> float:
         """Row ``row``'s state of charge, %."""
         return float(self._state[row, _SOC])
@@ -790,7 +771,7 @@ class BatteryFleet:
     def power_limits_rows(self, rows: Sequence[int], dt_s: float) -> FloatArray:
         """(max discharge, max charge) of each of ``rows`` for the next step, kW ≥ 0, one row
         each (see ``BatteryModel.power_limits_kw``); read-only."""
-        index = self.rows(rows)
+        index = row_index(rows, self._all_rows)
         out = np.empty((index.shape[0], 2))
         _limits_kernel(index, self._params, self._state, float(dt_s), out)
         return out
@@ -799,7 +780,7 @@ class BatteryFleet:
         self, rows: Sequence[int], request_kw: FloatArray, limit_pct: FloatArray, dt_s: float
     ) -> list[list[float]]:
         """The kernel on ``rows``: one list of the output columns per row."""
-        index = self.rows(rows)
+        index = row_index(rows, self._all_rows)
         if not request_kw.shape == limit_pct.shape == index.shape:
             raise ValueError(f"one request and one limit per row: {len(rows)} rows")
         out = np.empty((index.shape[0], _OUTPUTS))
@@ -951,13 +932,6 @@ def _cell_offsets_v(plate: BatteryNameplate, seed: int) -> tuple[float, float]:
     ]
     mean = sum(offsets) / len(offsets)
     return min(offsets) - mean, max(offsets) - mean
-
-
-def battery_fleet_members(
-    nameplates: Sequence[BatteryNameplate], seeds: Sequence[int]
-) -> list[BatteryModel]:
-    """The devices of one ``BatteryFleet`` built from ``nameplates`` and ``seeds``."""
-    return BatteryFleet(nameplates, seeds).members()
 
 
 class BatteryModel(FleetRow["BatteryFleet"]):

@@ -103,6 +103,7 @@ from dersim_trio.physics.base import (
     Environment,
     FleetRow,
     InverterState,
+    row_index,
 )
 from dersim_trio.physics.clouds import CloudArray, FloatArray
 from dersim_trio.physics.solar import (
@@ -641,16 +642,16 @@ def _step_kernel(
         o[_O_CLIPPED] = 1.0 if clipped else 0.0
 
 
-def _state(o: Sequence[float]) -> PvArrayState:
-    """The array side of one kernel output row."""
+def _state(o: Sequence[float], ghi_cs: float, cos_z: float) -> PvArrayState:
+    """The array side of one kernel output row (the site's clear-sky GHI and cos zenith)."""
     ghi = o[_O_GHI]
     return PvArrayState(
         o[_O_POA],
         o[_O_T_AIR],
         o[_O_T_CELL],
-        0.0,
+        ghi_cs,
         o[_O_K],
-        0.0,
+        cos_z,
         o[_O_P_MP],
         o[_O_P_AVAIL],
         o[_O_V_MP],
@@ -737,20 +738,12 @@ class PvFleet:
         envs: Sequence[Environment],
         dt_s: float,
         limit_pct: FloatArray | None,
-    ) -> FloatArray:
-        """The compiled chain over ``rows`` (the inverter too when ``limit_pct`` is given)."""
-        n = len(rows)
-        if isinstance(rows, range):
-            whole = rows == range(self._n)
-        else:
-            whole = self._n == n == 1 and rows[0] == 0
-        if whole:
-            idx = self._all
-        else:
-            idx = np.asarray(rows, dtype=np.intp)
-            if n and not (idx.ndim == 1 and idx.min() >= 0 and idx.max() < self._n):
-                # the compiled loop does not check its indices
-                raise IndexError(f"rows outside a fleet of {self._n}: {list(rows)[:8]}")
+    ) -> tuple[FloatArray, float, float]:
+        """The compiled chain over ``rows`` (the inverter too when ``limit_pct`` is given): its
+        output rows, the clear-sky GHI and the cosine of the sun's zenith at the instant."""
+        idx = row_index(rows, self._all)
+        n = len(idx)
+        whole = n == self._n  # then the row-independent input columns are the fleet's own
         if not (len(envs) == n and (limit_pct is None or len(limit_pct) == n)):
             raise ValueError("one environment (and dispatch) per row")
         if not dt_s > 0.0:
@@ -762,7 +755,7 @@ class PvFleet:
             k_cloud = self._no_clouds if whole else np.ones(n)
         when = envs[0].sim_time
         site = self.site
-        _, ghi_cs, omega_deg = site.sun(when)
+        zenith_deg, ghi_cs, omega_deg = site.sun(when)
         count = len(site.geometries)
         clear_poa = np.empty(count)
         clear_eff = np.empty(count)
@@ -814,7 +807,7 @@ class PvFleet:
             limit_pct is not None,
             out,
         )
-        return out
+        return out, ghi_cs, math.cos(math.radians(zenith_deg))
 
     def step_rows(
         self,
@@ -825,10 +818,8 @@ class PvFleet:
     ) -> list[DeviceOutput]:
         """Advance ``rows`` by ``dt_s`` seconds; the inverters' outputs (module docstring)."""
         limit_pct = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
-        out = self._run(rows, envs, dt_s, limit_pct)
-        when = envs[0].sim_time
-        zenith_deg, ghi_cs, _ = self.site.sun(when)
-        zenith_deg = math.degrees(math.acos(math.cos(math.radians(zenith_deg))))
+        out, ghi_cs, cos_z = self._run(rows, envs, dt_s, limit_pct)
+        zenith_deg = math.degrees(math.acos(cos_z))
         states = _STATES
         return [
             DeviceOutput(
@@ -859,11 +850,8 @@ class PvFleet:
     # ------------------------------------------------------------------ one row
     def array_state(self, row: int, env: Environment, dt_s: float) -> PvArrayState:
         """Chain items 1-7 for one row (``PvModel.array_step``)."""
-        o = self._run((row,), (env,), dt_s, None)[0].tolist()
-        zenith_deg, ghi_cs, _ = self.site.sun(env.sim_time)
-        return _state(o)._replace(
-            clear_sky_irradiance_w_m2=ghi_cs, cos_zenith=math.cos(math.radians(zenith_deg))
-        )
+        out, ghi_cs, cos_z = self._run((row,), (env,), dt_s, None)
+        return _state(out[0].tolist(), ghi_cs, cos_z)
 
     def off_mpp_voltage_v(self, row: int, array: PvArrayState, dc_kw: float) -> float:
         """``PvModel.curtailed_voltage_v`` for one row."""

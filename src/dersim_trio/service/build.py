@@ -44,7 +44,6 @@ from dersim_trio.setup.nameplates import (
 log_grid = logging.getLogger("dersim_trio.Grid")
 if TYPE_CHECKING:
     from dersim_trio.physics.evse.spec import EvseStationSpec
-    from dersim_trio.physics.pv import PvNameplate
     from dersim_trio.physics.solar import SolarSite
 
 _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", "3Phase": "three"}
@@ -52,21 +51,6 @@ _AC_TYPE_BY_SUFFIX: dict[str, AcType] = {"1Phase": "single", "2Phase": "split", 
 
 def _ac_type(canonical_type: str) -> AcType:
     return _AC_TYPE_BY_SUFFIX[canonical_type.rsplit("-", 1)[-1]]
-
-
-def _pv_plate(config: SimConfig, ac_type: AcType, nameplate: Nameplate | None) -> PvNameplate:
-    from dersim_trio.physics.pv import PvNameplate
-    from dersim_trio.setup.nameplates import apply_pv_nameplate
-
-    plate = PvNameplate(
-        ac_type=ac_type,
-        latitude_deg=config.latitude_deg,
-        tilt_deg=config.pv_tilt_deg,
-        azimuth_deg=config.pv_azimuth_deg,
-    )
-    if nameplate is not None:
-        plate = apply_pv_nameplate(nameplate, plate)
-    return plate
 
 
 def _pv_fleet(
@@ -77,9 +61,17 @@ def _pv_fleet(
     site: SolarSite | None,
 ) -> Sequence[DeviceModel]:
     """Every PV device of the run as one ``PvFleet`` (stepped as arrays), in seed order."""
-    from dersim_trio.physics.pv import PvFleet
+    from dersim_trio.physics.pv import PvFleet, PvNameplate
+    from dersim_trio.setup.nameplates import apply_pv_nameplate
 
-    plate = _pv_plate(config, ac_type, nameplate)
+    plate = PvNameplate(
+        ac_type=ac_type,
+        latitude_deg=config.latitude_deg,
+        tilt_deg=config.pv_tilt_deg,
+        azimuth_deg=config.pv_azimuth_deg,
+    )
+    if nameplate is not None:
+        plate = apply_pv_nameplate(nameplate, plate)
     return PvFleet([plate] * len(seeds), seeds, site=site).members()
 
 
@@ -91,13 +83,13 @@ def _battery_fleet(
     site: SolarSite | None,
 ) -> Sequence[DeviceModel]:
     """Every battery of the run as one ``BatteryFleet`` (stepped as arrays), in seed order."""
-    from dersim_trio.physics.battery import BatteryNameplate, battery_fleet_members
+    from dersim_trio.physics.battery import BatteryFleet, BatteryNameplate
     from dersim_trio.setup.nameplates import apply_battery_nameplate
 
     plate = BatteryNameplate(ac_type=ac_type)
     if nameplate is not None:
         plate = apply_battery_nameplate(nameplate, plate)
-    return battery_fleet_members([plate] * len(seeds), seeds)
+    return BatteryFleet([plate] * len(seeds), seeds).members()
 
 
 def _wind(
