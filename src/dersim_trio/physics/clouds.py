@@ -38,7 +38,6 @@ from numba import njit
 FloatArray = npt.NDArray[np.float64]
 
 _TWO_POW_M53 = 2.0**-53
-_MASK = (1 << 64) - 1
 
 # (mean dwell s, OU mean, OU sigma, OU tau s) per regime: index 0 clear, 1 cloudy.
 _DWELL_S = (3.0 * 3600.0, 3600.0)
@@ -112,12 +111,13 @@ def _advance(
         k_out[k] = min(_K_MAX, max(_K_MIN, value))
 
 
-def splitmix64(x: int) -> int:
-    """``_mix`` for one Python int (the stream keys are built with it)."""
-    z = (x + 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
+@njit(cache=True)
+def _keys(seeds: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The stream key H(s) of each seed."""
+    keys = np.empty_like(seeds)
+    for r in range(seeds.shape[0]):
+        keys[r] = _mix(seeds[r])
+    return keys
 
 
 class CloudArray:
@@ -138,7 +138,7 @@ class CloudArray:
 
     def __init__(self, seeds: Sequence[int]) -> None:
         n = len(seeds)
-        self._keys = np.array([splitmix64(s % 2**64) for s in seeds], dtype=np.uint64)
+        self._keys = _keys(np.array([s % 2**64 for s in seeds], dtype=np.uint64))
         self._cloudy = np.zeros(n, dtype=np.bool_)
         self._x: FloatArray = np.zeros(n)
         _start(self._keys, self._cloudy, self._x)
