@@ -29,7 +29,17 @@ from dersim_trio.api.controls import CommandRequest, ControlsUpdate
 from dersim_trio.api.grid_support import GridSupportUpdate
 from dersim_trio.api.inputs import InputsUpdate
 from dersim_trio.api.schema import round_snapshot_payload
-from dersim_trio.api.wire import SnapshotError, TickSnapshots, check_rows, snapshot_of
+from dersim_trio.api.wire import (
+    RECORD_FIELDS,
+    TICK_FIELDS,
+    Record,
+    SnapshotError,
+    TickCommon,
+    TickSnapshots,
+    check_rows,
+    row_of_record,
+    snapshot_of,
+)
 from dersim_trio.engine.core import Engine, encode
 from dersim_trio.physics.base import Dispatch
 from dersim_trio.service.hub import Hub
@@ -280,3 +290,99 @@ def test_a_new_grid_support_block_is_checked_beside_blocks_seen_before(kit: type
     with pytest.raises(SnapshotError, match=r"device 2: snapshot field grid_support\.v_pct = nan"):
         check_rows(fresh)
     check_rows(again)  # the blocks seen before pass again
+
+
+# --- records: the engine's tick as flat tuples, checked by column (api.wire.RECORD_FIELDS) ---
+
+
+def records_of(kit: type[Kit], device_type: str = "Batt") -> tuple[TickCommon, list[Record]]:
+    """A stepped tick's common values and records, deep-copied (safe to break)."""
+    tick = stepped(kit, device_type, ticks=1)[1]
+    assert tick.common is not None  # the engine hands over records
+    assert len(tick.records) == 3
+    return tick.common, copy.deepcopy(list(tick.records))
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("metrics", "power_kw"), math.nan, r"device 1: snapshot field metrics.power_kw = nan"),
+        (("metrics", "current_a"), math.inf, "metrics.current_a = inf: not finite"),
+        (("metrics", "current_a"), -0.5, r"metrics.current_a = -0.5: outside \[0, inf\]"),
+        (("metrics", "power_factor"), 1.5, r"outside \[-1, 1\]"),
+        (("metrics", "state_of_charge_pct"), math.nan, "state_of_charge_pct = nan"),
+        (("metrics", "soc_min_pct"), "5", "soc_min_pct = '5': not a number"),
+        (("metrics", "voltage_ll_v"), None, "must not be null"),
+        (("metrics", "voltage_ll_v"), "230", "not a number"),
+        (("energy", "injected_kwh"), -1e-9, "energy.injected_kwh"),
+        (("pq", "angle_deg"), -math.inf, "pq.angle_deg = -inf"),
+        (("status", "inverter_state"), "dancing", "status.inverter_state = 'dancing': not allowed"),
+        (("status", "message"), 42, "not a string"),
+        (("dc_mode",), "steam", "dc_mode = 'steam': not allowed"),
+        (("asset", "energy_available_kwh"), -1.0, "asset.energy_available_kwh"),
+        (("asset", "state_of_health_pct"), math.nan, "asset.state_of_health_pct = nan"),
+        (("device_index",), -1, "not an integer >= 0"),
+        (("dc_port_count",), 1.0, "dc_port_count = 1.0: not an integer"),
+    ],
+)
+def test_the_record_check_refuses_what_the_row_check_refuses(
+    kit: type[Kit], where: tuple[str, ...], value: object, message: str
+) -> None:
+    """The same breakages as ``test_the_bulk_check_refuses_what_validation_refused``, made in
+    the engine's records instead of rows: the same errors, naming the engine's device index."""
+    common, records = records_of(kit)
+    path = ".".join(where)
+    if path in RECORD_FIELDS:
+        record = list(records[1])
+        record[RECORD_FIELDS.index(path)] = value
+        records[1] = tuple(record)
+    else:  # a key inside a nested block: the block is the record's own dict
+        records[1][RECORD_FIELDS.index(where[0])][where[1]] = value
+    with pytest.raises(SnapshotError, match=message.replace("device 1", "device 11")):
+        TickSnapshots.of_records(common, records, [10, 11, 12])
+    rows = [row_of_record(common.values(), r) for r in records]
+    with pytest.raises(SnapshotError, match=message):
+        check_rows(rows)  # the rows' check agrees
+
+
+def test_the_tick_values_and_the_record_length_are_checked(kit: type[Kit]) -> None:
+    common, records = records_of(kit)
+    with pytest.raises(SnapshotError, match="device 0: snapshot field tick = -1"):
+        TickSnapshots.of_records(dataclasses.replace(common, tick=-1), records, [0, 1, 2])
+    with pytest.raises(SnapshotError, match=r"metrics\.timestamp = None: not a string"):
+        TickSnapshots.of_records(
+            dataclasses.replace(common, timestamp=None),  # type: ignore[arg-type]
+            records,
+            [0, 1, 2],
+        )
+    records[2] = records[2][:-1]
+    with pytest.raises(SnapshotError, match=r"device 2: .* a record of 35 fields, not 36"):
+        TickSnapshots.of_records(common, records, [0, 1, 2])
+
+
+def test_an_int_in_a_record_is_published_as_a_float(kit: type[Kit]) -> None:
+    common, records = records_of(kit)
+    record = list(records[0])
+    record[RECORD_FIELDS.index("metrics.dc_voltage_v")] = 0
+    records[0] = tuple(record)
+    tick = TickSnapshots.of_records(common, records, [0, 1, 2])
+    assert b'"dc_voltage_v":0.0' in tick.payloads[0]
+    assert tick.column("metrics.dc_voltage_v")[0] == 0.0
+
+
+@pytest.mark.parametrize("device_type", DEVICE_TYPES)
+def test_columns_and_rows_of_a_tick_agree(kit: type[Kit], device_type: str) -> None:
+    """``column`` (the history's and the metrics' read) gives each row's value at every path,
+    for a tick from records and for the same tick from rows; a row built alone is the row."""
+    _, tick = stepped(kit, device_type)
+    assert tick.common is not None
+    by_rows = TickSnapshots(copy.deepcopy(tick.rows))
+    assert set(RECORD_FIELDS) | set(TICK_FIELDS) >= {"metrics.power_kw", "asset", "tick"}
+    for path in RECORD_FIELDS + TICK_FIELDS:
+        keys = path.split(".")
+        expected = [row[keys[0]] if len(keys) == 1 else row[keys[0]][keys[1]] for row in tick.rows]
+        assert tick.column(path) == expected, path
+        assert by_rows.column(path) == expected, path
+    fresh = stepped(kit, device_type)[1]
+    alone = [fresh.row(i) for i in range(3)]  # before the rows are built
+    assert alone == fresh.rows

@@ -16,6 +16,18 @@ checked per field over every device of a tick at once (one numpy array per numer
 * the assets' extra keys (``extra="allow"``, documented per model) are checked to be finite too,
   which the per-device validation never did.
 
+Records. The engine hands a tick over as one flat tuple per device (``RECORD_FIELDS``: every
+field that differs between devices, in a fixed order) and the tick's shared values once
+(``TickCommon``: tick, timestamp, clock, device type and profile). ``TickSnapshots.of_records``
+checks them column by column (``zip(*records)``): every number of the tick in one float64 array
+against its field's bounds, each state or text column as a set of its distinct values, the
+nested blocks (asset, grid support, last trip) with the rows' own checks. The layout is checked
+against the schema at import, and rows are built from it by a function generated from the
+schema's field order, so a record cannot publish a key the schema lacks or miss one. A row is
+built only when someone needs one (encoding, reading); the history and the metrics read columns.
+Where a number fails the fast test, the tick's rows are built and checked as rows, so the error
+(or the ``int`` made a ``float``) is exactly the rows' check's.
+
 Encoding. The checked row (a plain dict shaped like the schema) is encoded with
 ``pydantic_core.to_json``: on this workload it is as fast as msgspec's encoder on dicts and
 faster than orjson's, msgspec is a third faster but a new dependency (``scripts/bench_wire.py``,
@@ -27,10 +39,10 @@ published key and type is the one ``/openapi.json`` declares.
 
 Reading. ``TickSnapshots`` is a ``Sequence[Snapshot]``: an item is validated into a ``Snapshot``
 only when someone reads it (a Modbus request, a test), so a tick nobody reads in detail costs no
-model objects; ``rows`` gives the history the values without them. Its JSON is encoded the same
-way, when first asked for (``payloads``, ``payload``): the service publishes a tick without
-encoding it (``service.hub``), so with nobody connected the check runs every tick and the
-encoding never.
+model objects; ``column`` gives the history and the metrics the values without rows. Its JSON is
+encoded the same way, when first asked for (``payloads``, ``payload``): the service publishes a
+tick without encoding it (``service.hub``), so with nobody connected the check runs every tick
+and the encoding never.
 """
 
 from __future__ import annotations
@@ -39,11 +51,11 @@ import math
 import operator
 import types
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any, Literal, overload
+from typing import Any, Final, Literal, overload
 
 import annotated_types
 import numpy as np
@@ -314,96 +326,117 @@ def _check_fields(
     for rule in rules.fields:
         name = rule.name
         where = f"{path}.{name}" if path else name
-        kind = rule.kind
-        if kind == "float":
+        if rule.kind == "float":
             if not floats_pass:
                 _check_floats(rule, dicts, owners, where)
             continue
-        column = list(map(itemgetter(name), dicts))
-        if kind == "str":
-            allowed = rule.choices
-            seen = set(column)
-            if allowed is not None:
-                wrong = seen - allowed - ({None} if rule.nullable else set())
-            else:
-                wrong = {v for v in seen if not isinstance(v, str)}
-                if rule.nullable:
-                    wrong.discard(None)
-            if wrong:
-                value = next(v for v in column if v in wrong)
-                owner = owners[column.index(value)]
-                raise _fail(owner, where, value, "not allowed" if allowed else "not a string")
-        elif kind == "int":
+        _check_column(
+            rule,
+            list(map(itemgetter(name), dicts)),
+            owners,
+            where,
+            lambda: list(map(itemgetter("asset_type"), dicts)),
+        )
+
+
+def _check_column(
+    rule: _Rule,
+    column: list[Any],
+    owners: Sequence[int],
+    where: str,
+    asset_types: Callable[[], list[Any]],
+) -> None:
+    """One field that is not a ``float`` over every device (``asset_types``: the rows' asset
+    types, read only for the asset block)."""
+    name = rule.name
+    kind = rule.kind
+    if kind == "str":
+        allowed = rule.choices
+        seen = set(column)
+        if allowed is not None:
+            wrong = seen - allowed - ({None} if rule.nullable else set())
+        else:
+            wrong = {v for v in seen if not isinstance(v, str)}
             if rule.nullable:
-                owners_of = [o for v, o in zip(column, owners, strict=True) if v is not None]
-                column = [v for v in column if v is not None]
-            else:
-                owners_of = list(owners)
-            if column and (
-                set(map(type, column)) != {int} or (rule.ge is not None and min(column) < rule.ge)
-            ):
-                for value, owner in zip(column, owners_of, strict=True):
-                    if type(value) is not int or (rule.ge is not None and value < rule.ge):
-                        raise _fail(owner, where, value, f"not an integer >= {rule.ge:g}")
-        elif kind == "list_str":
-            # Rows share their lists (the grid block's ``functions`` is one list per settings
-            # object), so each distinct list is checked once.
-            distinct = {id(value): value for value in column}
-            if not all(
-                isinstance(value, list) and set(map(type, value)) <= _STR
-                for value in distinct.values()
-            ):
-                for value, owner in zip(column, owners, strict=True):
-                    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                        raise _fail(owner, where, value, "not a list of strings")
-        elif kind == "list_float":
-            if set(map(type, column)) != {list}:
-                for value, owner in zip(column, owners, strict=True):
-                    if not isinstance(value, list):
-                        raise _fail(owner, where, value, "not a list of numbers")
-            flat = list(chain.from_iterable(column))
-            if flat and (
-                set(map(type, flat)) != {float}
-                or not np.isfinite(np.array(flat, dtype=np.float64)).all()
-            ):
-                for value, owner in zip(column, owners, strict=True):
-                    for item in value:
-                        if type(item) is not float or not math.isfinite(item):
-                            raise _fail(owner, where, item, "not a finite number")
-        elif kind == "model":
-            assert rule.model is not None
-            if name in _REUSED_BLOCKS:
-                _check_reused(rule, column, owners, where)
-                continue
-            if None not in column:
-                _check_model(rule.model, column, owners, where)
-                continue
-            if not rule.nullable:
-                owner = owners[column.index(None)]
-                raise _fail(owner, where, None, "must not be null")
-            present = [(v, o) for v, o in zip(column, owners, strict=True) if v is not None]
-            if present:
-                _check_model(rule.model, [v for v, _ in present], [o for _, o in present], where)
-        elif kind == "list_model":
-            assert rule.model is not None
-            items: list[tuple[Row, int]] = []
+                wrong.discard(None)
+        if wrong:
+            value = next(v for v in column if v in wrong)
+            owner = owners[column.index(value)]
+            raise _fail(owner, where, value, "not allowed" if allowed else "not a string")
+    elif kind == "int":
+        if rule.nullable:
+            owners_of = [o for v, o in zip(column, owners, strict=True) if v is not None]
+            column = [v for v in column if v is not None]
+        else:
+            owners_of = list(owners)
+        if column and (
+            set(map(type, column)) != {int} or (rule.ge is not None and min(column) < rule.ge)
+        ):
+            for value, owner in zip(column, owners_of, strict=True):
+                if type(value) is not int or (rule.ge is not None and value < rule.ge):
+                    raise _fail(owner, where, value, f"not an integer >= {rule.ge:g}")
+    elif kind == "list_str":
+        # Rows share their lists (the grid block's ``functions`` is one list per settings
+        # object), so each distinct list is checked once.
+        distinct = {id(value): value for value in column}
+        if not all(
+            isinstance(value, list) and set(map(type, value)) <= _STR for value in distinct.values()
+        ):
+            for value, owner in zip(column, owners, strict=True):
+                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    raise _fail(owner, where, value, "not a list of strings")
+    elif kind == "list_float":
+        if set(map(type, column)) != {list}:
             for value, owner in zip(column, owners, strict=True):
                 if not isinstance(value, list):
-                    raise _fail(owner, where, value, "not a list")
-                items.extend((item, owner) for item in value)
-            if items:
-                _check_model(rule.model, [v for v, _ in items], [o for _, o in items], where)
-        else:  # the asset block: the model named by each row's asset_type
-            groups: dict[str, tuple[list[Row], list[int]]] = {}
-            for d, value, owner in zip(dicts, column, owners, strict=True):
-                asset_rules = ASSET_RULES.get(d["asset_type"])
-                if asset_rules is None or not isinstance(value, dict):
-                    raise _fail(owner, where, value, f"no asset of type {d['asset_type']!r}")
-                group = groups.setdefault(d["asset_type"], ([], []))
-                group[0].append(value)
-                group[1].append(owner)
-            for asset_type, (assets, asset_owners) in groups.items():
-                _check_model(ASSET_RULES[asset_type], assets, asset_owners, where)
+                    raise _fail(owner, where, value, "not a list of numbers")
+        flat = list(chain.from_iterable(column))
+        if flat and (
+            set(map(type, flat)) != {float}
+            or not np.isfinite(np.array(flat, dtype=np.float64)).all()
+        ):
+            for value, owner in zip(column, owners, strict=True):
+                for item in value:
+                    if type(item) is not float or not math.isfinite(item):
+                        raise _fail(owner, where, item, "not a finite number")
+    elif kind == "model":
+        assert rule.model is not None
+        if name in _REUSED_BLOCKS:
+            _check_reused(rule, column, owners, where)
+            return
+        if None not in column:
+            _check_model(rule.model, column, owners, where)
+            return
+        if not rule.nullable:
+            owner = owners[column.index(None)]
+            raise _fail(owner, where, None, "must not be null")
+        present = [(v, o) for v, o in zip(column, owners, strict=True) if v is not None]
+        if present:
+            _check_model(rule.model, [v for v, _ in present], [o for _, o in present], where)
+    elif kind == "list_model":
+        assert rule.model is not None
+        items: list[tuple[Row, int]] = []
+        for value, owner in zip(column, owners, strict=True):
+            if not isinstance(value, list):
+                raise _fail(owner, where, value, "not a list")
+            items.extend((item, owner) for item in value)
+        if items:
+            _check_model(rule.model, [v for v, _ in items], [o for _, o in items], where)
+    elif kind == "asset":  # the model named by each row's asset_type
+        groups: dict[str, tuple[list[Row], list[int]]] = {}
+        for asset_type, value, owner in zip(asset_types(), column, owners, strict=True):
+            asset_rules = ASSET_RULES.get(asset_type)
+            if asset_rules is None or not isinstance(value, dict):
+                raise _fail(owner, where, value, f"no asset of type {asset_type!r}")
+            group = groups.setdefault(asset_type, ([], []))
+            group[0].append(value)
+            group[1].append(owner)
+        for asset_type, (assets, asset_owners) in groups.items():
+            _check_model(ASSET_RULES[asset_type], assets, asset_owners, where)
+    else:  # a float field outside a row: checked as a one-key row
+        dicts = [{name: v} for v in column]
+        _check_floats(rule, dicts, owners, where)
+        column[:] = [d[name] for d in dicts]
 
 
 _REUSED_BLOCKS = frozenset({"grid_support"})
@@ -432,6 +465,197 @@ def _check_reused(rule: _Rule, column: list[Any], owners: Sequence[int], where: 
     _checked_blocks[where] = {id(v): v for v in column if v is not None}
 
 
+# ---------------------------------------------------------------------------------------------
+# Records: a tick's snapshots as flat tuples, checked column by column, rows built on demand
+
+RECORD_FIELDS: Final = (
+    # numbers, never null
+    "metrics.power_kw",
+    "metrics.reactive_power_kvar",
+    "metrics.apparent_power_kva",
+    "metrics.voltage_ll_v",
+    "metrics.voltage_ln_v",
+    "metrics.current_a",
+    "metrics.frequency_hz",
+    "metrics.power_factor",
+    "metrics.dc_power_kw",
+    "metrics.dc_voltage_v",
+    "metrics.dc_current_a",
+    "pq.active_kw",
+    "pq.reactive_kvar",
+    "pq.apparent_kva",
+    "pq.angle_deg",
+    "energy.injected_kwh",
+    "energy.absorbed_kwh",
+    "energy.reactive_injected_kvarh",
+    "energy.reactive_absorbed_kvarh",
+    # numbers or null (storage only)
+    "metrics.state_of_charge_pct",
+    "metrics.soc_reserve_min_pct",
+    "metrics.soc_reserve_max_pct",
+    "metrics.soc_min_pct",
+    "metrics.soc_max_pct",
+    # states and text
+    "status.service_state",
+    "status.inverter_state",
+    "status.connection_state",
+    "status.message",
+    "status.grid_state",
+    "dc_mode",
+    "asset_type",
+    # integers
+    "dc_port_count",
+    "device_index",
+    # nested blocks
+    "status.last_trip",
+    "asset",
+    "grid_support",
+)
+"""The fields of one device's record (``Record``), in its order: every field of ``Snapshot``
+and of its ``metrics``, ``pq``, ``status`` and ``energy`` blocks that differs between devices
+(the rest are the tick's, ``TickCommon``). Checked against the schema at import: together with
+``TICK_FIELDS`` they are exactly the schema's fields."""
+
+TICK_FIELDS: Final = (
+    "tick",
+    "metrics.timestamp",
+    "clock_time",
+    "device_type",
+    "device_profile_name",
+)
+"""The fields every device of a tick shares (``TickCommon``, in this order)."""
+
+Record = tuple[Any, ...]
+"""One device's snapshot values in ``RECORD_FIELDS`` order."""
+
+_FLAT_BLOCKS = frozenset({"metrics", "pq", "status", "energy"})
+
+
+@dataclass(frozen=True, slots=True)
+class TickCommon:
+    """The values every snapshot of one tick shares (``TICK_FIELDS``)."""
+
+    tick: int
+    timestamp: str
+    clock_time: str
+    device_type: str
+    device_profile_name: str | None
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.tick,
+            self.timestamp,
+            self.clock_time,
+            self.device_type,
+            self.device_profile_name,
+        )
+
+
+def _leaf_rules(rules: _ModelRules, prefix: str = "") -> dict[str, _Rule]:
+    leaves: dict[str, _Rule] = {}
+    for rule in rules.fields:
+        path = prefix + rule.name
+        if not prefix and rule.name in _FLAT_BLOCKS:
+            assert rule.model is not None
+            leaves.update(_leaf_rules(rule.model, path + "."))
+        else:
+            leaves[path] = rule
+    return leaves
+
+
+def _record_layout() -> tuple[tuple[_Rule, ...], tuple[_Rule, ...]]:
+    """The rules of ``RECORD_FIELDS`` and of ``TICK_FIELDS``; a field of the schema that is in
+    neither (or a list, which a record cannot hold as a column) stops the import."""
+    leaves = _leaf_rules(SNAPSHOT_RULES)
+    both = RECORD_FIELDS + TICK_FIELDS
+    if sorted(both) != sorted(leaves):
+        raise TypeError(
+            "api.wire.RECORD_FIELDS and TICK_FIELDS must name every Snapshot field once: "
+            f"missing {sorted(set(leaves) - set(both))}, unknown {sorted(set(both) - set(leaves))}"
+        )
+    lists = [p for p in RECORD_FIELDS if leaves[p].kind.startswith("list")]
+    if lists:
+        raise TypeError(f"api.wire.RECORD_FIELDS: list fields {lists} cannot be record columns")
+    return tuple(leaves[p] for p in RECORD_FIELDS), tuple(leaves[p] for p in TICK_FIELDS)
+
+
+_RECORD_RULES, _TICK_RULES = _record_layout()
+_FLOAT_RULES = [(i, rule) for i, rule in enumerate(_RECORD_RULES) if rule.kind == "float"]
+_OTHER_POS = [i for i, rule in enumerate(_RECORD_RULES) if rule.kind != "float"]
+_ASSET_TYPE_POS = RECORD_FIELDS.index("asset_type")
+
+
+def _row_builder() -> Callable[[tuple[Any, ...], Record], Row]:
+    """The function that turns a tick's common values and a record into a row: a dict shaped
+    like ``Snapshot``, its keys in the schema's order (so its JSON is the model's), generated
+    from the layout once (a dict display per block, as ``dataclasses`` generates ``__init__``:
+    a loop over the layout per row costs four times as much)."""
+    record_at = {path: f"r[{i}]" for i, path in enumerate(RECORD_FIELDS)}
+    record_at.update({path: f"c[{i}]" for i, path in enumerate(TICK_FIELDS)})
+
+    def display(rules: _ModelRules, prefix: str) -> str:
+        items = []
+        for rule in rules.fields:
+            path = prefix + rule.name
+            if not prefix and rule.name in _FLAT_BLOCKS:
+                assert rule.model is not None
+                items.append(f"{rule.name!r}: {display(rule.model, path + '.')}")
+            else:
+                items.append(f"{rule.name!r}: {record_at[path]}")
+        return "{" + ", ".join(items) + "}"
+
+    namespace: dict[str, Any] = {}
+    exec(f"def build(c, r):\n    return {display(SNAPSHOT_RULES, '')}\n", namespace)
+    return typing.cast(Callable[[tuple[Any, ...], Record], Row], namespace["build"])
+
+
+row_of_record = _row_builder()
+
+
+def _columns_pass(columns: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether every number field of every record is a finite ``float`` within its bounds (or
+    null where allowed): one float array for the tick's numbers, a numpy test per bound. False
+    sends the caller to the rows' check, which coerces or names the culprit."""
+    numbers: list[tuple[Any, ...]] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    for k, rule in _FLOAT_RULES:
+        column = columns[k]
+        kinds = set(map(type, column))
+        if kinds != _FLOAT:
+            if not (rule.nullable and kinds <= _FLOAT_OR_NONE):
+                return False
+            if kinds == _NULL:
+                continue
+            column = tuple(v for v in column if v is not None)
+            if not _finite_within(np.array(column, dtype=np.float64), rule.ge, rule.le):
+                return False
+            continue
+        numbers.append(column)
+        lo.append(-math.inf if rule.ge is None else rule.ge)
+        hi.append(math.inf if rule.le is None else rule.le)
+    if not numbers:
+        return True
+    size = len(numbers) * len(numbers[0])
+    values = np.fromiter(chain.from_iterable(numbers), np.float64, size)
+    return _finite_within(
+        values.reshape(len(numbers), -1), np.array(lo)[:, None], np.array(hi)[:, None]
+    )
+
+
+def _finite_within(values: npt.NDArray[np.float64], lo: Any, hi: Any) -> bool:
+    with np.errstate(invalid="ignore"):
+        return bool(
+            np.isfinite(values).all()
+            and (lo is None or (values >= lo).all())
+            and (hi is None or (values <= hi).all())
+        )
+
+
+_FLOAT = frozenset({float})
+_NULL = frozenset({type(None)})
+
+
 def check_rows(rows: Sequence[Row], owners: Sequence[int] | None = None) -> None:
     """Check every row against the ``Snapshot`` schema at once (raise ``SnapshotError``).
 
@@ -456,28 +680,122 @@ def snapshot_of(row: Row) -> Snapshot:
 
 
 class TickSnapshots(Sequence[Snapshot]):
-    """One tick's checked rows, in device order, readable as ``Snapshot`` models.
+    """One tick's checked snapshots, in device order, readable as ``Snapshot`` models.
+
+    The engine hands its tick over as records (``of_records``: the tick's common values and one
+    flat tuple per device, checked column by column); the rows (plain dicts shaped like
+    ``Snapshot``) are built from them when first asked for (``rows``: encoding, reading), and
+    ``column`` reads one field of every device without them, as the history and the metrics do,
+    so a tick nobody reads costs no dict per device. Built from rows (``TickSnapshots(rows)``),
+    the rows are the data.
 
     An item becomes a ``Snapshot`` (validated by pydantic, so exactly the model a client decodes)
     the first time it is read; a device's JSON is encoded the first time it is asked for
     (``payload``, or ``payloads`` for every device), so a tick nobody reads costs neither.
 
-    The rows are never changed once checked: the engine builds new dicts and lists for every
-    tick and shares a grid-support block between ticks only while its values are unchanged (it
-    builds a new one when they change), so a row encoded after later ticks, or after an operator
+    Nothing is changed once checked: the engine builds new records for every tick and shares a
+    grid-support block between ticks only while its values are unchanged (it builds a new one
+    when they change), so a row built and encoded after later ticks, or after an operator
     write, gives the bytes it gave at its own tick.
     """
 
-    __slots__ = ("_models", "_one", "_payloads", "rows")
+    __slots__ = (
+        "_columns",
+        "_common",
+        "_models",
+        "_one",
+        "_payloads",
+        "_rows",
+        "common",
+        "records",
+    )
 
     def __init__(self, rows: list[Row]) -> None:
-        self.rows = rows
+        self._rows: list[Row] | None = rows
+        self.common: TickCommon | None = None
+        """The tick's shared values (built from records; None: built from rows)."""
+        self.records: Sequence[Record] = ()
+        """The devices' records (built from records; empty: built from rows)."""
+        self._common: tuple[Any, ...] = ()
+        self._columns: list[tuple[Any, ...]] | None = None
         self._models: list[Snapshot | None] = [None] * len(rows)
         self._payloads: tuple[bytes, ...] | None = None
         self._one: dict[int, bytes] = {}
 
+    @classmethod
+    def of_records(
+        cls, common: TickCommon, records: list[Record], owners: Sequence[int]
+    ) -> TickSnapshots:
+        """A tick from the engine's records, checked against the ``Snapshot`` schema (raise
+        ``SnapshotError`` naming the device, the field and the value).
+
+        The numbers are checked together on the tick's object array; the states, integers and
+        nested blocks column by column with the rows' own checks. Where a number is not a
+        finite ``float`` within bounds, the rows are built and checked as rows, which names the
+        culprit, or makes a ``float`` of an ``int`` as pydantic's validation would."""
+        values = common.values()
+        if not records:
+            return cls([])
+        width = len(RECORD_FIELDS)
+        for record, owner in zip(records, owners, strict=True):
+            if len(record) != width:
+                raise _fail(owner, "", record, f"a record of {len(record)} fields, not {width}")
+        columns = list(zip(*records, strict=True))
+        if not _columns_pass(columns):
+            rows = [row_of_record(values, r) for r in records]
+            check_rows(rows, owners)
+            return cls(rows)
+        n = len(records)
+        for rule, path, value in zip(_TICK_RULES, TICK_FIELDS, values, strict=True):
+            _check_column(rule, [value], owners[:1], path, lambda: [])
+        asset_types = list(columns[_ASSET_TYPE_POS])
+        for k in _OTHER_POS:
+            _check_column(
+                _RECORD_RULES[k], list(columns[k]), owners, RECORD_FIELDS[k], lambda: asset_types
+            )
+        tick = cls.__new__(cls)
+        tick._rows = None
+        tick.common = common
+        tick.records = records
+        tick._common = values
+        tick._columns = columns
+        tick._models = [None] * n
+        tick._payloads = None
+        tick._one = {}
+        return tick
+
+    @property
+    def rows(self) -> list[Row]:
+        """Every device's row (built from the records on first use, then kept)."""
+        rows = self._rows
+        if rows is None:
+            common = self._common
+            rows = self._rows = [row_of_record(common, r) for r in self.records]
+        return rows
+
+    def row(self, index: int) -> Row:
+        """Device ``index``'s row (built alone from its record while the rows are not built)."""
+        rows = self._rows
+        if rows is not None:
+            return rows[index]
+        return row_of_record(self._common, self.records[index])
+
+    def column(self, path: str) -> list[Any]:
+        """One field of every device, in device order (``path``: ``"metrics.power_kw"``,
+        ``"asset"``, ``"device_type"``, a field of ``RECORD_FIELDS`` or ``TICK_FIELDS``)."""
+        n = len(self._models)
+        columns = self._columns
+        if columns is not None:
+            if path in TICK_FIELDS:
+                return [self._common[TICK_FIELDS.index(path)]] * n
+            return list(columns[RECORD_FIELDS.index(path)])
+        keys = path.split(".")
+        if len(keys) == 1:
+            return list(map(itemgetter(keys[0]), self.rows))
+        return [row[keys[0]][keys[1]] for row in self.rows]
+
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._models)
 
     @overload
     def __getitem__(self, index: int) -> Snapshot: ...
@@ -487,14 +805,14 @@ class TickSnapshots(Sequence[Snapshot]):
 
     def __getitem__(self, index: int | slice) -> Snapshot | list[Snapshot]:
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self.rows)))]
+            return [self[i] for i in range(*index.indices(len(self._models)))]
         model = self._models[index]
         if model is None:
-            model = self._models[index] = snapshot_of(self.rows[index])
+            model = self._models[index] = snapshot_of(self.row(index))
         return model
 
     def __iter__(self) -> Iterator[Snapshot]:
-        for i in range(len(self.rows)):
+        for i in range(len(self._models)):
             yield self[i]
 
     def payload(self, index: int) -> bytes:
@@ -502,22 +820,19 @@ class TickSnapshots(Sequence[Snapshot]):
         use; only this device's row is encoded."""
         if self._payloads is not None:
             return self._payloads[index]
-        index = range(len(self.rows))[index]  # a negative index, or IndexError
+        index = range(len(self._models))[index]  # a negative index, or IndexError
         encoded = self._one.get(index)
         if encoded is None:
-            encoded = self._one[index] = encode_row(self.rows[index])
+            encoded = self._one[index] = encode_row(self.row(index))
         return encoded
 
     @property
     def payloads(self) -> tuple[bytes, ...]:
         """Every device's JSON, encoded on first use (a device already encoded alone is reused)."""
         if self._payloads is None:
-            one = self._one
-            if one:
-                self._payloads = tuple(
-                    one[i] if i in one else encode_row(row) for i, row in enumerate(self.rows)
-                )
-            else:
-                self._payloads = tuple(map(encode_row, self.rows))
+            one, row = self._one, self.row
+            self._payloads = tuple(
+                one[i] if i in one else encode_row(row(i)) for i in range(len(self._models))
+            )
             self._one = {}
         return self._payloads

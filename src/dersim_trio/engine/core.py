@@ -33,7 +33,7 @@ from dersim_trio.api.schema import (
     Snapshot,
     round_snapshot_payload,
 )
-from dersim_trio.api.wire import Row, TickSnapshots, check_rows
+from dersim_trio.api.wire import Record, Row, TickCommon, TickSnapshots
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
@@ -196,7 +196,7 @@ class Engine:
         times = self.times
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
-        snapshots: list[Row] = []
+        records: list[Record] = []
         event = self.grid_event
         if event is not None and not event.past_reported and event.past_data(elapsed_s):
             event.past_reported = True
@@ -307,13 +307,9 @@ class Engine:
                 rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
                 grid_block = _grid_support(slot, phase_v, rocof)
             slot.last_frequency_hz = f
-            snapshots.append(
-                self._snapshot(
-                    slot, out, delivered, v_terminal, f, tick, timestamp, clock_time, grid_block
-                )
-            )
-        check_rows(snapshots, [slot.index for slot in self.devices])
-        return TickSnapshots(snapshots)
+            records.append(self._snapshot(slot, out, delivered, v_terminal, f, grid_block))
+        common = TickCommon(tick, timestamp, clock_time, self.device_type, self.device_profile_name)
+        return TickSnapshots.of_records(common, records, [slot.index for slot in self.devices])
 
     def _step_models(self, pending: Sequence[_Pending], dt_s: float) -> list[DeviceOutput]:
         """Every device's model step: the rows of an array fleet (``ArrayFleet``) in one call
@@ -356,11 +352,11 @@ class Engine:
         delivered: Delivered,
         v_pu: float,
         f_hz: float,
-        tick: int,
-        timestamp: str,
-        clock_time: str,
         grid_block: Row | None,
-    ) -> Row:
+    ) -> Record:
+        """The device's record: its snapshot's values in ``api.wire.RECORD_FIELDS`` order (the
+        tick's shared values are the ``TickCommon``); ``_evaluate`` checks every record of the
+        tick against the schema at once. The grid block's row is its field dict."""
         ac = measure(
             slot.ac_type,
             delivered.active_power_kw,
@@ -372,59 +368,55 @@ class Engine:
         storage = out.storage
         model = slot.model
         energy = slot.energy
-        # A plain row shaped like ``Snapshot``; ``_evaluate`` checks the rows of every device
-        # against the schema at once (``api.wire``). The grid block's row is its field dict.
-        return {
-            "tick": tick,
-            "metrics": {
-                "power_kw": ac.active_power_kw,
-                "reactive_power_kvar": ac.reactive_power_kvar,
-                "apparent_power_kva": ac.apparent_power_kva,
-                "voltage_ll_v": ac.voltage_ll_v,
-                "voltage_ln_v": ac.voltage_ln_v,
-                "current_a": ac.current_a,
-                "frequency_hz": ac.frequency_hz,
-                "power_factor": ac.power_factor,
-                "dc_power_kw": delivered.dc_power_kw,
-                "dc_voltage_v": out.dc_voltage_v,
-                "dc_current_a": delivered.dc_current_a,
-                "state_of_charge_pct": storage.state_of_charge_pct if storage else None,
-                "soc_reserve_min_pct": storage.soc_reserve_min_pct if storage else None,
-                "soc_reserve_max_pct": storage.soc_reserve_max_pct if storage else None,
-                "soc_min_pct": storage.soc_min_pct if storage else None,
-                "soc_max_pct": storage.soc_max_pct if storage else None,
-                "timestamp": timestamp,
-            },
-            "pq": {
-                "active_kw": ac.active_power_kw,
-                "reactive_kvar": ac.reactive_power_kvar,
-                "apparent_kva": ac.apparent_power_kva,
-                "angle_deg": ac.angle_deg,
-            },
-            "status": {
-                "service_state": delivered.service_state,
-                "inverter_state": delivered.inverter_state,
-                "connection_state": delivered.connection_state,
-                "message": delivered.message,
-                "grid_state": delivered.grid_state,
-                "last_trip": _last_trip(slot),
-            },
-            "energy": {
-                "injected_kwh": energy.injected_kwh,
-                "absorbed_kwh": energy.absorbed_kwh,
-                "reactive_injected_kvarh": energy.reactive_injected_kvarh,
-                "reactive_absorbed_kvarh": energy.reactive_absorbed_kvarh,
-            },
-            "clock_time": clock_time,
-            "dc_mode": model.dc_mode,
-            "dc_port_count": model.dc_port_count,
-            "device_type": self.device_type,
-            "device_profile_name": self.device_profile_name,
-            "asset_type": model.asset_type,
-            "device_index": slot.index,
-            "asset": dict(out.asset),
-            "grid_support": grid_block,
-        }
+        p, q, s = ac.active_power_kw, ac.reactive_power_kvar, ac.apparent_power_kva
+        return (
+            p,
+            q,
+            s,
+            ac.voltage_ll_v,
+            ac.voltage_ln_v,
+            ac.current_a,
+            ac.frequency_hz,
+            ac.power_factor,
+            delivered.dc_power_kw,
+            out.dc_voltage_v,
+            delivered.dc_current_a,
+            p,
+            q,
+            s,
+            ac.angle_deg,
+            energy.injected_kwh,
+            energy.absorbed_kwh,
+            energy.reactive_injected_kvarh,
+            energy.reactive_absorbed_kvarh,
+            *(
+                (
+                    storage.state_of_charge_pct,
+                    storage.soc_reserve_min_pct,
+                    storage.soc_reserve_max_pct,
+                    storage.soc_min_pct,
+                    storage.soc_max_pct,
+                )
+                if storage
+                else _NO_STORAGE
+            ),
+            delivered.service_state,
+            delivered.inverter_state,
+            delivered.connection_state,
+            delivered.message,
+            delivered.grid_state,
+            model.dc_mode,
+            model.asset_type,
+            model.dc_port_count,
+            slot.index,
+            _last_trip(slot),
+            dict(out.asset),
+            grid_block,
+        )
+
+
+_NO_STORAGE = (None, None, None, None, None)
+"""The storage fields of a device without storage."""
 
 
 def _event_grid_at(

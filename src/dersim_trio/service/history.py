@@ -33,12 +33,11 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from operator import itemgetter
-from typing import Final
+from typing import Any, Final
 
 from dersim_trio.api.resolution import Resolution, quantize, resolution_of
 from dersim_trio.api.schema import Snapshot
-from dersim_trio.api.wire import Row, TickSnapshots
+from dersim_trio.api.wire import TickSnapshots
 
 RETENTION_S = 4 * 3600
 """The history the Analytics tab may ask for (its longest preset)."""
@@ -73,43 +72,39 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAN = math.nan
 
 
-_ASSET = itemgetter("asset")
-_METRICS = itemgetter("metrics")
 _PLAIN_METRICS = tuple(m for m in METRICS if m not in ("state_of_charge_pct", "key_quantity"))
-_SOC = itemgetter("state_of_charge_pct")
 
-KeyColumn = Callable[[Sequence[Row]], list[float | None]]
-"""Reads one asset type's key quantity from rows of that type (None: no value)."""
+KeyColumn = Callable[[list[Any]], list[float | None]]
+"""Reads one asset type's key quantity from the values of one snapshot field of devices of that
+type (None: no value)."""
 
 
-def _evse_power_kw(rows: Sequence[Row]) -> list[float | None]:
-    return [
-        float(sum(c["power_kw"] for c in asset.get("connectors") or []))
-        for asset in map(_ASSET, rows)
-    ]
+def _evse_power_kw(assets: list[Any]) -> list[float | None]:
+    return [float(sum(c["power_kw"] for c in asset.get("connectors") or [])) for asset in assets]
 
 
 def _asset_value(name: str) -> KeyColumn:
-    def read(rows: Sequence[Row]) -> list[float | None]:
-        return [asset.get(name) for asset in map(_ASSET, rows)]
+    def read(assets: list[Any]) -> list[float | None]:
+        return [asset.get(name) for asset in assets]
 
     return read
 
 
-def _storage_soc(rows: Sequence[Row]) -> list[float | None]:
-    return list(map(_SOC, map(_METRICS, rows)))
+def _as_is(values: list[Any]) -> list[float | None]:
+    return values
 
 
-KEY_QUANTITIES: dict[str, tuple[str, KeyColumn]] = {
-    "pv": ("irradiance_w_m2", _asset_value("irradiance_w_m2")),
-    "wind": ("rotor_speed_rpm", _asset_value("rotor_speed_rpm")),
-    "battery": ("state_of_charge_pct", _storage_soc),
-    "fuelcell": ("hydrogen_pct", _asset_value("hydrogen_pct")),
-    "hybrid-dc": ("battery_soc_pct", _asset_value("battery_soc_pct")),
-    "evse": ("ev_power_kw", _evse_power_kw),
+KEY_QUANTITIES: dict[str, tuple[str, str, KeyColumn]] = {
+    "pv": ("irradiance_w_m2", "asset", _asset_value("irradiance_w_m2")),
+    "wind": ("rotor_speed_rpm", "asset", _asset_value("rotor_speed_rpm")),
+    "battery": ("state_of_charge_pct", "metrics.state_of_charge_pct", _as_is),
+    "fuelcell": ("hydrogen_pct", "asset", _asset_value("hydrogen_pct")),
+    "hybrid-dc": ("battery_soc_pct", "asset", _asset_value("battery_soc_pct")),
+    "evse": ("ev_power_kw", "asset", _evse_power_kw),
 }
-"""Per asset type: the name of the one quantity that characterises it, and how to read it from
-the rows of devices of that type (a column at a time: a fleet's devices are read in one pass)."""
+"""Per asset type: the name of the one quantity that characterises it, the snapshot field it is
+read from (``TickSnapshots.column``) and how (a column at a time: a fleet's devices are read in
+one pass)."""
 
 
 def bytes_per_device_hour(sim_seconds_per_tick: float) -> float:
@@ -256,7 +251,7 @@ class History:
         """Where the next tick goes once the ring is full (= the oldest row)."""
         self._tz: tzinfo = UTC
         self._key_names: list[str | None] = [None] * device_count
-        self._key_columns: list[tuple[KeyColumn, list[int]]] = []
+        self._key_columns: list[tuple[str, KeyColumn, list[int]]] = []
         """Per asset type present: its reader and the positions of its devices."""
 
     def __len__(self) -> int:
@@ -285,37 +280,40 @@ class History:
         n = self.device_count
         if len(snapshots) != n:
             raise ValueError(f"expected {n} snapshots, got {len(snapshots)}")
-        # the engine's checked rows as they are (no model objects); other snapshots as dicts
-        snapshot_rows = (
-            snapshots.rows
+        # the engine's checked values, a column at a time (no model objects, no rows)
+        table = (
+            snapshots
             if isinstance(snapshots, TickSnapshots)
-            else [s.model_dump() for s in snapshots]
+            else TickSnapshots([s.model_dump() for s in snapshots])
         )
         if not self._key_columns:
             groups: dict[str, list[int]] = {}
-            for i, snap in enumerate(snapshot_rows):
-                groups.setdefault(snap["asset_type"], []).append(i)
+            for i, asset_type in enumerate(table.column("asset_type")):
+                groups.setdefault(asset_type, []).append(i)
             for asset_type, positions in groups.items():
-                name, column = KEY_QUANTITIES[asset_type]
-                self._key_columns.append((column, positions))
+                name, path, read = KEY_QUANTITIES[asset_type]
+                self._key_columns.append((path, read, positions))
                 for i in positions:
                     self._key_names[i] = name
         if sim_time.tzinfo is not None:
             self._tz = sim_time.tzinfo
         time_us = (sim_time - _EPOCH) // timedelta(microseconds=1)
-        metrics = list(map(_METRICS, snapshot_rows))
         rows: dict[str, Sequence[float]] = {
-            name: [m[name] for m in metrics] for name in _PLAIN_METRICS
+            name: table.column(f"metrics.{name}") for name in _PLAIN_METRICS
         }
         nan = _NAN
-        rows["state_of_charge_pct"] = [nan if v is None else v for v in map(_SOC, metrics)]
+        rows["state_of_charge_pct"] = [
+            nan if v is None else v for v in table.column("metrics.state_of_charge_pct")
+        ]
         key: list[float | None]
         if len(self._key_columns) == 1:  # every device of one asset type (a fleet)
-            key = self._key_columns[0][0](snapshot_rows)
+            path, read, _ = self._key_columns[0]
+            key = read(table.column(path))
         else:
             key = [None] * n
-            for read, positions in self._key_columns:
-                found = read([snapshot_rows[i] for i in positions])
+            for path, read, positions in self._key_columns:
+                column = table.column(path)
+                found = read([column[i] for i in positions])
                 for i, value in zip(positions, found, strict=True):
                     key[i] = value
         rows["key_quantity"] = [nan if v is None else v for v in key]

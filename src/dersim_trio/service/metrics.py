@@ -29,7 +29,6 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector
@@ -179,29 +178,23 @@ class FleetTotals:
     @classmethod
     def of(cls, snapshots: Sequence[Snapshot]) -> FleetTotals:
         """The totals of one tick's snapshots (one C-level pass per quantity), read from the
-        engine's checked rows when it has them (no ``Snapshot`` model built per device)."""
-        rows = (
-            snapshots.rows
+        engine's checked columns when it has them (no row or ``Snapshot`` model per device)."""
+        table = (
+            snapshots
             if isinstance(snapshots, TickSnapshots)
-            else [s.model_dump() for s in snapshots]
+            else TickSnapshots([s.model_dump() for s in snapshots])
         )
-        energy = list(map(itemgetter("energy"), rows))
-        metrics = list(map(itemgetter("metrics"), rows))
         states = Counter(
-            zip(
-                map(itemgetter("device_type"), rows),
-                (row["status"]["inverter_state"] for row in rows),
-                strict=True,
-            )
+            zip(table.column("device_type"), table.column("status.inverter_state"), strict=True)
         )
         return cls(
             devices=dict(states),
-            p_kw=math.fsum(map(itemgetter("power_kw"), metrics)),
-            q_kvar=math.fsum(map(itemgetter("reactive_power_kvar"), metrics)),
-            injected_kwh=math.fsum(map(itemgetter("injected_kwh"), energy)),
-            absorbed_kwh=math.fsum(map(itemgetter("absorbed_kwh"), energy)),
-            q_injected_kvarh=math.fsum(map(itemgetter("reactive_injected_kvarh"), energy)),
-            q_absorbed_kvarh=math.fsum(map(itemgetter("reactive_absorbed_kvarh"), energy)),
+            p_kw=math.fsum(table.column("metrics.power_kw")),
+            q_kvar=math.fsum(table.column("metrics.reactive_power_kvar")),
+            injected_kwh=math.fsum(table.column("energy.injected_kwh")),
+            absorbed_kwh=math.fsum(table.column("energy.absorbed_kwh")),
+            q_injected_kvarh=math.fsum(table.column("energy.reactive_injected_kvarh")),
+            q_absorbed_kvarh=math.fsum(table.column("energy.reactive_absorbed_kvarh")),
         )
 
 
