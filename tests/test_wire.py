@@ -37,6 +37,7 @@ from dersim_trio.api.wire import (
     TickCommon,
     TickSnapshots,
     check_rows,
+    encode_row,
     row_of_record,
     snapshot_of,
 )
@@ -103,6 +104,25 @@ def operator_writes(controller: Controller) -> list[Callable[[], object]]:
         if controller.has_grid_support(i)
     ]
     return writes
+
+
+@pytest.mark.parametrize("device_type", DEVICE_TYPES)
+def test_a_tick_encoded_from_its_records_gives_each_rows_bytes(
+    kit: type[Kit], device_type: str
+) -> None:
+    """``payloads`` encodes a tick from its columns, building no row it keeps; each device's
+    bytes are those of its row encoded alone (``encode_row``). Twelve devices with different
+    set points, one stopped, so the columns hold different values."""
+    engine = kit.make_engine("-d", device_type, "-N", "12", "--start_clock_time", "11:00:00")
+    for i, slot in enumerate(engine.devices):
+        slot.dispatch = Dispatch(active_power_setpoint_kw=(i - 6) / 3.0)
+    Controller(engine).command(CommandRequest(command="stop", device=5))
+    engine.initial()
+    for _ in range(3):
+        tick = engine.step()
+        assert tick.common is not None  # from records, rows not built yet
+        payloads = tick.payloads
+        assert payloads == tuple(encode_row(row) for row in tick.rows)
 
 
 @pytest.mark.parametrize("device_type", DEVICE_TYPES)

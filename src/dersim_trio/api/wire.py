@@ -290,33 +290,33 @@ def _check_extra_values(
 ) -> None:
     """The extra keys of ``extra="allow"`` dicts: finite floats, strings, ints, bools, null,
     lists and dicts of them; column by column where every dict has the key, else one by one."""
-    extra = set().union(*map(dict.keys, dicts)) - rules.keys
-    numeric: list[str] = []
-    for key in sorted(extra):
-        try:
-            column = list(map(itemgetter(key), dicts))
-            everywhere = True
-        except KeyError:  # not in every dict
-            column = [d.get(key) for d in dicts]
-            everywhere = False
+    extra = sorted(set().union(*map(dict.keys, dicts)) - rules.keys)
+    if not extra:
+        return
+    try:  # every dict has every extra key (a fleet's assets): one pass for all columns
+        get = itemgetter(*extra)
+        columns = (
+            list(zip(*map(get, dicts), strict=True)) if len(extra) > 1 else [tuple(map(get, dicts))]
+        )
+    except KeyError:
+        columns = [tuple(d.get(key) for d in dicts) for key in extra]
+    numeric: list[tuple[Any, ...]] = []
+    for key, column in zip(extra, columns, strict=True):
         kinds = set(map(type, column))
         if kinds <= _PLAIN:
             continue
-        if kinds <= _FLOAT_OR_NONE and everywhere:
-            numeric.append(key)
+        if kinds == _FLOAT:
+            numeric.append(column)
             continue
-        for value, owner in zip(column, owners, strict=True):
-            _check_extras(value, owner, f"{path}.{key}")
-    plan = _FloatPlan(
-        tuple(numeric),
-        np.full(len(numeric), -np.inf),
-        np.full(len(numeric), np.inf),
-        np.ones(len(numeric), dtype=np.bool_),
-    )
-    if not plan.passes(dicts):
-        for key in numeric:
-            for d, owner in zip(dicts, owners, strict=True):
+        for d, owner in zip(dicts, owners, strict=True):
+            if key in d:
                 _check_extras(d[key], owner, f"{path}.{key}")
+    if numeric:
+        size = len(numeric) * len(dicts)
+        if not np.isfinite(np.fromiter(chain.from_iterable(numeric), np.float64, size)).all():
+            for key, column in zip(extra, columns, strict=True):
+                for value, owner in zip(column, owners, strict=True):
+                    _check_extras(value, owner, f"{path}.{key}")
 
 
 def _check_fields(
@@ -707,15 +707,12 @@ class TickSnapshots(Sequence[Snapshot]):
         "_payloads",
         "_rows",
         "common",
-        "records",
     )
 
     def __init__(self, rows: list[Row]) -> None:
         self._rows: list[Row] | None = rows
         self.common: TickCommon | None = None
         """The tick's shared values (built from records; None: built from rows)."""
-        self.records: Sequence[Record] = ()
-        """The devices' records (built from records; empty: built from rows)."""
         self._common: tuple[Any, ...] = ()
         self._columns: list[tuple[Any, ...]] | None = None
         self._models: list[Snapshot | None] = [None] * len(rows)
@@ -756,7 +753,6 @@ class TickSnapshots(Sequence[Snapshot]):
         tick = cls.__new__(cls)
         tick._rows = None
         tick.common = common
-        tick.records = records
         tick._common = values
         tick._columns = columns
         tick._models = [None] * n
@@ -773,12 +769,20 @@ class TickSnapshots(Sequence[Snapshot]):
             rows = self._rows = [row_of_record(common, r) for r in self.records]
         return rows
 
+    @property
+    def records(self) -> list[Record]:
+        """The devices' records (built from records; empty: built from rows). The tick keeps
+        its columns, not the records: the records are made again from them."""
+        columns = self._columns
+        return [] if columns is None else list(zip(*columns, strict=True))
+
     def row(self, index: int) -> Row:
         """Device ``index``'s row (built alone from its record while the rows are not built)."""
         rows = self._rows
         if rows is not None:
             return rows[index]
-        return row_of_record(self._common, self.records[index])
+        assert self._columns is not None
+        return row_of_record(self._common, tuple(column[index] for column in self._columns))
 
     def column(self, path: str) -> list[Any]:
         """One field of every device, in device order (``path``: ``"metrics.power_kw"``,
@@ -830,9 +834,16 @@ class TickSnapshots(Sequence[Snapshot]):
     def payloads(self) -> tuple[bytes, ...]:
         """Every device's JSON, encoded on first use (a device already encoded alone is reused)."""
         if self._payloads is None:
-            one, row = self._one, self.row
-            self._payloads = tuple(
-                one[i] if i in one else encode_row(row(i)) for i in range(len(self._models))
-            )
+            one = self._one
+            if self._rows is None and self._columns is not None:  # no row built: none kept
+                common = self._common
+                self._payloads = tuple(
+                    one[i] if i in one else encode_row(row_of_record(common, record))
+                    for i, record in enumerate(zip(*self._columns, strict=True))
+                )
+            else:
+                self._payloads = tuple(
+                    one[i] if i in one else encode_row(row) for i, row in enumerate(self.rows)
+                )
             self._one = {}
         return self._payloads

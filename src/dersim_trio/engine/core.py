@@ -410,7 +410,7 @@ class Engine:
             model.dc_port_count,
             slot.index,
             _last_trip(slot),
-            dict(out.asset),
+            asset if type(asset := out.asset) is dict else dict(asset),
             grid_block,
         )
 

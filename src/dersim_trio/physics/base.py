@@ -98,6 +98,8 @@ class DeviceOutput:
     dc_current_a: float
     inverter_state: InverterState
     asset: Mapping[str, AssetValue]
+    """A new mapping every step, never changed once returned: the snapshot publishes a dict as
+    it is (the engine copies any other mapping)."""
     storage: StorageReport | None = None
     message: str | None = None
 
