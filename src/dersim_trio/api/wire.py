@@ -472,19 +472,10 @@ RECORD_FIELDS: Final = (
     # numbers, never null
     "metrics.power_kw",
     "metrics.reactive_power_kvar",
-    "metrics.apparent_power_kva",
-    "metrics.voltage_ll_v",
-    "metrics.voltage_ln_v",
-    "metrics.current_a",
     "metrics.frequency_hz",
-    "metrics.power_factor",
     "metrics.dc_power_kw",
     "metrics.dc_voltage_v",
     "metrics.dc_current_a",
-    "pq.active_kw",
-    "pq.reactive_kvar",
-    "pq.apparent_kva",
-    "pq.angle_deg",
     "energy.injected_kwh",
     "energy.absorbed_kwh",
     "energy.reactive_injected_kvarh",
@@ -510,6 +501,16 @@ RECORD_FIELDS: Final = (
     "status.last_trip",
     "asset",
     "grid_support",
+    # numbers the engine derives for the whole tick at once (``physics.ac.measure_columns``)
+    "metrics.apparent_power_kva",
+    "metrics.voltage_ll_v",
+    "metrics.voltage_ln_v",
+    "metrics.current_a",
+    "metrics.power_factor",
+    "pq.active_kw",
+    "pq.reactive_kvar",
+    "pq.apparent_kva",
+    "pq.angle_deg",
 )
 """The fields of one device's record (``Record``), in its order: every field of ``Snapshot``
 and of its ``metrics``, ``pq``, ``status`` and ``energy`` blocks that differs between devices
@@ -527,6 +528,9 @@ TICK_FIELDS: Final = (
 
 Record = tuple[Any, ...]
 """One device's snapshot values in ``RECORD_FIELDS`` order."""
+
+Column = Sequence[Any] | npt.NDArray[np.float64]
+"""One field of every device of a tick (a number field may be a float64 array)."""
 
 _FLAT_BLOCKS = frozenset({"metrics", "pq", "status", "energy"})
 
@@ -612,35 +616,45 @@ def _row_builder() -> Callable[[tuple[Any, ...], Record], Row]:
 row_of_record = _row_builder()
 
 
-def _columns_pass(columns: Sequence[tuple[Any, ...]]) -> bool:
+def _columns_pass(columns: Sequence[Column]) -> bool:
     """Whether every number field of every record is a finite ``float`` within its bounds (or
-    null where allowed): one float array for the tick's numbers, a numpy test per bound. False
-    sends the caller to the rows' check, which coerces or names the culprit."""
-    numbers: list[tuple[Any, ...]] = []
-    lo: list[float] = []
-    hi: list[float] = []
+    null where allowed): one float64 array for the tick's numbers, a numpy test per bound.
+    False sends the caller to the rows' check, which coerces or names the culprit."""
+    numbers: list[Sequence[Any]] = []  # Python floats, type-checked here
+    arrays: list[npt.NDArray[np.float64]] = []  # float64 arrays
+    bounds: tuple[list[float], list[float]] = ([], [])
+    array_bounds: tuple[list[float], list[float]] = ([], [])
     for k, rule in _FLOAT_RULES:
         column = columns[k]
+        if isinstance(column, np.ndarray):
+            if column.dtype != np.float64 or column.ndim != 1:
+                return False
+            arrays.append(column)
+            array_bounds[0].append(-math.inf if rule.ge is None else rule.ge)
+            array_bounds[1].append(math.inf if rule.le is None else rule.le)
+            continue
         kinds = set(map(type, column))
         if kinds != _FLOAT:
             if not (rule.nullable and kinds <= _FLOAT_OR_NONE):
                 return False
             if kinds == _NULL:
                 continue
-            column = tuple(v for v in column if v is not None)
-            if not _finite_within(np.array(column, dtype=np.float64), rule.ge, rule.le):
+            present = np.array([v for v in column if v is not None], dtype=np.float64)
+            if not _finite_within(present, rule.ge, rule.le):
                 return False
             continue
         numbers.append(column)
-        lo.append(-math.inf if rule.ge is None else rule.ge)
-        hi.append(math.inf if rule.le is None else rule.le)
-    if not numbers:
+        bounds[0].append(-math.inf if rule.ge is None else rule.ge)
+        bounds[1].append(math.inf if rule.le is None else rule.le)
+    if numbers:
+        size = len(numbers) * len(numbers[0])
+        flat = np.fromiter(chain.from_iterable(numbers), np.float64, size)
+        arrays[:0] = list(flat.reshape(len(numbers), -1))
+    if not arrays:
         return True
-    size = len(numbers) * len(numbers[0])
-    values = np.fromiter(chain.from_iterable(numbers), np.float64, size)
-    return _finite_within(
-        values.reshape(len(numbers), -1), np.array(lo)[:, None], np.array(hi)[:, None]
-    )
+    lo = np.array(bounds[0] + array_bounds[0])[:, None]
+    hi = np.array(bounds[1] + array_bounds[1])[:, None]
+    return _finite_within(np.vstack(arrays), lo, hi)
 
 
 def _finite_within(values: npt.NDArray[np.float64], lo: Any, hi: Any) -> bool:
@@ -714,7 +728,7 @@ class TickSnapshots(Sequence[Snapshot]):
         self.common: TickCommon | None = None
         """The tick's shared values (built from records; None: built from rows)."""
         self._common: tuple[Any, ...] = ()
-        self._columns: list[tuple[Any, ...]] | None = None
+        self._columns: list[Sequence[Any]] | None = None
         self._models: list[Snapshot | None] = [None] * len(rows)
         self._payloads: tuple[bytes, ...] | None = None
         self._one: dict[int, bytes] = {}
@@ -723,38 +737,55 @@ class TickSnapshots(Sequence[Snapshot]):
     def of_records(
         cls, common: TickCommon, records: list[Record], owners: Sequence[int]
     ) -> TickSnapshots:
-        """A tick from the engine's records, checked against the ``Snapshot`` schema (raise
-        ``SnapshotError`` naming the device, the field and the value).
-
-        The numbers are checked together on the tick's object array; the states, integers and
-        nested blocks column by column with the rows' own checks. Where a number is not a
-        finite ``float`` within bounds, the rows are built and checked as rows, which names the
-        culprit, or makes a ``float`` of an ``int`` as pydantic's validation would."""
-        values = common.values()
+        """A tick from one record per device (``RECORD_FIELDS`` order): ``of_columns`` of
+        their columns."""
         if not records:
             return cls([])
         width = len(RECORD_FIELDS)
         for record, owner in zip(records, owners, strict=True):
             if len(record) != width:
                 raise _fail(owner, "", record, f"a record of {len(record)} fields, not {width}")
-        columns = list(zip(*records, strict=True))
-        if not _columns_pass(columns):
-            rows = [row_of_record(values, r) for r in records]
+        return cls.of_columns(common, list(zip(*records, strict=True)), owners)
+
+    @classmethod
+    def of_columns(
+        cls, common: TickCommon, columns: Sequence[Column], owners: Sequence[int]
+    ) -> TickSnapshots:
+        """A tick from its columns (one per ``RECORD_FIELDS`` field, in that order, one value
+        per device; a number field may be a float64 array), checked against the ``Snapshot``
+        schema (raise ``SnapshotError`` naming the device, the field and the value).
+
+        The numbers are checked together as one float64 array; the states, integers and nested
+        blocks column by column with the rows' own checks. Where a number is not a finite
+        ``float`` within bounds, the rows are built and checked as rows, which names the
+        culprit, or makes a ``float`` of an ``int`` as pydantic's validation would."""
+        values = common.values()
+        n = len(owners)
+        if len(columns) != len(RECORD_FIELDS) or {len(c) for c in columns} != {n}:
+            raise SnapshotError(
+                f"a tick needs {len(RECORD_FIELDS)} columns of {n} values, got "
+                f"{len(columns)} of {sorted({len(c) for c in columns})}"
+            )
+        passed = _columns_pass(columns)
+        plain: list[Sequence[Any]] = [
+            c.tolist() if isinstance(c, np.ndarray) else c for c in columns
+        ]
+        if not passed:
+            rows = [row_of_record(values, r) for r in zip(*plain, strict=True)]
             check_rows(rows, owners)
             return cls(rows)
-        n = len(records)
         for rule, path, value in zip(_TICK_RULES, TICK_FIELDS, values, strict=True):
             _check_column(rule, [value], owners[:1], path, lambda: [])
-        asset_types = list(columns[_ASSET_TYPE_POS])
+        asset_types = list(plain[_ASSET_TYPE_POS])
         for k in _OTHER_POS:
             _check_column(
-                _RECORD_RULES[k], list(columns[k]), owners, RECORD_FIELDS[k], lambda: asset_types
+                _RECORD_RULES[k], list(plain[k]), owners, RECORD_FIELDS[k], lambda: asset_types
             )
         tick = cls.__new__(cls)
         tick._rows = None
         tick.common = common
         tick._common = values
-        tick._columns = columns
+        tick._columns = plain
         tick._models = [None] * n
         tick._payloads = None
         tick._one = {}

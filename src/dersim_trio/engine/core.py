@@ -27,20 +27,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, cast
 
+import numpy as np
+import numpy.typing as npt
 from pydantic_core import to_json
 
 from dersim_trio.api.schema import (
     Snapshot,
     round_snapshot_payload,
 )
-from dersim_trio.api.wire import Record, Row, TickCommon, TickSnapshots
+from dersim_trio.api.wire import Column, Record, Row, TickCommon, TickSnapshots
 from dersim_trio.controls.operating_state import OperatingTimes
 from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.grid.events import GridEvent
 from dersim_trio.grid.network import Thevenin
 from dersim_trio.grid.trip import GridSample
-from dersim_trio.physics.ac import AcType, EnergyCounters, measure
+from dersim_trio.physics.ac import AcConnections, AcType, EnergyCounters, measure_columns
 from dersim_trio.physics.base import (
     ArrayFleet,
     ArrayMember,
@@ -169,6 +171,12 @@ class Engine:
         self.grid_event: GridEvent | None = None
         """The grid event playing (``grid.events``), if any."""
         self._array_member_types: dict[type, bool] = {}
+        self._ac = AcConnections.of(
+            [slot.ac_type for slot in self.devices],
+            [slot.voltage_ln_nominal_v for slot in self.devices],
+        )
+        """Every device's AC connection (its type and nominal voltage are fixed once built)."""
+        self._owners = [slot.index for slot in self.devices]
 
     @property
     def tick(self) -> int:
@@ -197,6 +205,7 @@ class Engine:
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
         records: list[Record] = []
+        volts: list[float] = []
         event = self.grid_event
         if event is not None and not event.past_reported and event.past_data(elapsed_s):
             event.past_reported = True
@@ -307,9 +316,17 @@ class Engine:
                 rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
                 grid_block = _grid_support(slot, phase_v, rocof)
             slot.last_frequency_hz = f
-            records.append(self._snapshot(slot, out, delivered, v_terminal, f, grid_block))
+            records.append(self._snapshot(slot, out, delivered, f, grid_block))
+            volts.append(v_terminal)
         common = TickCommon(tick, timestamp, clock_time, self.device_type, self.device_profile_name)
-        return TickSnapshots.of_records(common, records, [slot.index for slot in self.devices])
+        transposed = list(zip(*records, strict=True))
+        p, q = _float_array(transposed[0]), _float_array(transposed[1])
+        columns: list[Column] = list(transposed)
+        ac = measure_columns(self._ac, p, q, np.array(volts, dtype=np.float64))
+        s = ac.apparent_power_kva
+        columns += [s, ac.voltage_ll_v, ac.voltage_ln_v, ac.current_a, ac.power_factor]
+        columns += [p, q, s, ac.angle_deg]  # pq: the same P, Q and S
+        return TickSnapshots.of_columns(common, columns, self._owners)
 
     def _step_models(self, pending: Sequence[_Pending], dt_s: float) -> list[DeviceOutput]:
         """Every device's model step: the rows of an array fleet (``ArrayFleet``) in one call
@@ -350,41 +367,22 @@ class Engine:
         slot: DeviceSlot,
         out: DeviceOutput,
         delivered: Delivered,
-        v_pu: float,
         f_hz: float,
         grid_block: Row | None,
     ) -> Record:
-        """The device's record: its snapshot's values in ``api.wire.RECORD_FIELDS`` order (the
-        tick's shared values are the ``TickCommon``); ``_evaluate`` checks every record of the
-        tick against the schema at once. The grid block's row is its field dict."""
-        ac = measure(
-            slot.ac_type,
-            delivered.active_power_kw,
-            delivered.reactive_power_kvar,
-            slot.voltage_ln_nominal_v,
-            v_pu,
-            f_hz,
-        )
+        """The device's record: its snapshot's values in ``api.wire.RECORD_FIELDS`` order up to
+        the quantities ``_evaluate`` derives for every device at once (``measure_columns``; the
+        tick's shared values are the ``TickCommon``). The grid block's row is its field dict."""
         storage = out.storage
         model = slot.model
         energy = slot.energy
-        p, q, s = ac.active_power_kw, ac.reactive_power_kvar, ac.apparent_power_kva
         return (
-            p,
-            q,
-            s,
-            ac.voltage_ll_v,
-            ac.voltage_ln_v,
-            ac.current_a,
-            ac.frequency_hz,
-            ac.power_factor,
+            delivered.active_power_kw,
+            delivered.reactive_power_kvar,
+            f_hz,
             delivered.dc_power_kw,
             out.dc_voltage_v,
             delivered.dc_current_a,
-            p,
-            q,
-            s,
-            ac.angle_deg,
             energy.injected_kwh,
             energy.absorbed_kwh,
             energy.reactive_injected_kvarh,
@@ -417,6 +415,15 @@ class Engine:
 
 _NO_STORAGE = (None, None, None, None, None)
 """The storage fields of a device without storage."""
+
+
+def _float_array(column: Sequence[object]) -> npt.NDArray[np.float64]:
+    """A column of numbers as float64 (NaN throughout where one is not a number: the tick's
+    check then names it)."""
+    try:
+        return np.array(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.full(len(column), np.nan)
 
 
 def _event_grid_at(

@@ -26,8 +26,12 @@ monotonic, integrated per tick as E += |X|·Δt/3600 on the side the sign select
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 AcType = Literal["single", "split", "three"]
 NOMINAL_FREQUENCY_HZ = 60.0
@@ -65,6 +69,64 @@ class AcMeasurement:
     frequency_hz: float
 
 
+@dataclass(frozen=True, slots=True)
+class AcColumns:
+    """``AcMeasurement``'s derived quantities for many devices at once (float64 arrays)."""
+
+    apparent_power_kva: npt.NDArray[np.float64]
+    power_factor: npt.NDArray[np.float64]
+    angle_deg: npt.NDArray[np.float64]
+    voltage_ll_v: npt.NDArray[np.float64]
+    voltage_ln_v: npt.NDArray[np.float64]
+    current_a: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class AcConnections:
+    """The fixed AC side of many devices (one array entry per device): V_LL/V_LN, the line
+    current's divisor factor (√3 three-phase, else 1) and the nominal V_LN."""
+
+    ll_per_ln: npt.NDArray[np.float64]
+    current_factor: npt.NDArray[np.float64]
+    voltage_ln_nominal_v: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, ac_types: Sequence[AcType], voltage_ln_nominal_v: Sequence[float]) -> AcConnections:
+        return cls(
+            np.array([_LL_PER_LN[t] for t in ac_types], dtype=np.float64),
+            np.array([_SQRT3 if t == "three" else 1.0 for t in ac_types], dtype=np.float64),
+            np.array(voltage_ln_nominal_v, dtype=np.float64),
+        )
+
+
+_SQRT3 = math.sqrt(3.0)
+
+
+def measure_columns(
+    ac: AcConnections,
+    active_power_kw: npt.NDArray[np.float64],
+    reactive_power_kvar: npt.NDArray[np.float64],
+    grid_voltage_pu: npt.NDArray[np.float64],
+) -> AcColumns:
+    """The module docstring's equations for every device at once: S, PF, φ, V_LL, V_LN, I from
+    P, Q and the per-unit voltage (the engine's snapshots, a tick at a time)."""
+    p, q = active_power_kw, reactive_power_kvar
+    s_kva = np.hypot(p, q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pf = np.where(s_kva == 0.0, 1.0, p / s_kva)
+        v_ln = ac.voltage_ln_nominal_v * grid_voltage_pu
+        v_ll = ac.ll_per_ln * v_ln
+        current = np.where(v_ll <= 0.0, 0.0, s_kva * 1000.0 / (ac.current_factor * v_ll))
+    return AcColumns(
+        apparent_power_kva=s_kva,
+        power_factor=pf,
+        angle_deg=np.degrees(np.arctan2(q, p)),
+        voltage_ll_v=v_ll,
+        voltage_ln_v=v_ln,
+        current_a=current,
+    )
+
+
 def measure(
     ac_type: AcType,
     active_power_kw: float,
@@ -73,27 +135,23 @@ def measure(
     grid_voltage_pu: float,
     grid_frequency_hz: float,
 ) -> AcMeasurement:
-    """Derive apparent power, PF, angle, voltages and line current from P and Q."""
-    s_kva = math.hypot(active_power_kw, reactive_power_kvar)
-    pf = 1.0 if s_kva == 0.0 else active_power_kw / s_kva
-    angle = math.degrees(math.atan2(reactive_power_kvar, active_power_kw))
-    v_ln = voltage_ln_nominal_v * grid_voltage_pu
-    v_ll = _LL_PER_LN[ac_type] * v_ln
-    if v_ll <= 0.0:
-        current = 0.0
-    elif ac_type == "three":
-        current = s_kva * 1000.0 / (math.sqrt(3.0) * v_ll)
-    else:
-        current = s_kva * 1000.0 / v_ll
+    """Derive apparent power, PF, angle, voltages and line current from P and Q (one device:
+    ``measure_columns`` of one)."""
+    one = measure_columns(
+        AcConnections.of([ac_type], [voltage_ln_nominal_v]),
+        np.array([active_power_kw]),
+        np.array([reactive_power_kvar]),
+        np.array([grid_voltage_pu]),
+    )
     return AcMeasurement(
         active_power_kw=active_power_kw,
         reactive_power_kvar=reactive_power_kvar,
-        apparent_power_kva=s_kva,
-        power_factor=pf,
-        angle_deg=angle,
-        voltage_ll_v=v_ll,
-        voltage_ln_v=v_ln,
-        current_a=current,
+        apparent_power_kva=float(one.apparent_power_kva[0]),
+        power_factor=float(one.power_factor[0]),
+        angle_deg=float(one.angle_deg[0]),
+        voltage_ll_v=float(one.voltage_ll_v[0]),
+        voltage_ln_v=float(one.voltage_ln_v[0]),
+        current_a=float(one.current_a[0]),
         frequency_hz=grid_frequency_hz,
     )
 
