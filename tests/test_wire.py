@@ -23,6 +23,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
+import numpy as np
 import pytest
 
 from dersim_trio.api.controls import CommandRequest, ControlsUpdate
@@ -42,7 +43,7 @@ from dersim_trio.api.wire import (
     snapshot_of,
 )
 from dersim_trio.engine.core import Engine, encode
-from dersim_trio.physics.base import Dispatch
+from dersim_trio.physics.base import AssetRow, AssetTable, Dispatch
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.app import create_app
@@ -356,8 +357,11 @@ def test_the_record_check_refuses_what_the_row_check_refuses(
         record = list(records[1])
         record[RECORD_FIELDS.index(path)] = value
         records[1] = tuple(record)
-    else:  # a key inside a nested block: the block is the record's own dict
-        records[1][RECORD_FIELDS.index(where[0])][where[1]] = value
+    else:  # a key inside a nested block: a copy of the block as a dict, changed
+        record = list(records[1])
+        k = RECORD_FIELDS.index(where[0])
+        record[k] = {**record[k], where[1]: value}
+        records[1] = tuple(record)
     with pytest.raises(SnapshotError, match=message.replace("device 1", "device 11")):
         TickSnapshots.of_records(common, records, [10, 11, 12])
     rows = [row_of_record(common.values(), r) for r in records]
@@ -406,3 +410,126 @@ def test_columns_and_rows_of_a_tick_agree(kit: type[Kit], device_type: str) -> N
     fresh = stepped(kit, device_type)[1]
     alone = [fresh.row(i) for i in range(3)]  # before the rows are built
     assert alone == fresh.rows
+
+
+# --- a fleet's assets as columns (physics.base.AssetTable), checked on the arrays ---
+
+
+def pv_table(values: list[list[float]]) -> AssetTable:
+    """A PV-like asset table: two declared floats, a float that may be null, a flag, a
+    constant and a text."""
+    return AssetTable(
+        (
+            ("irradiance_w_m2", "float"),
+            ("ghi_w_m2", "float_or_null"),
+            ("cell_temperature_c", "float"),
+            ("clear_sky_irradiance_w_m2", "const"),
+            ("ambient_temperature_c", "float"),
+            ("clipped", "flag"),
+            ("note", "text"),
+        ),
+        np.array(values, dtype=np.float64),
+        ("irradiance_w_m2", "ghi_w_m2", "cell_temperature_c", "ambient_temperature_c", "clipped"),
+        consts={"clear_sky_irradiance_w_m2": 812.5},
+        texts={"note": ["a", "b", "c"]},
+    )
+
+
+def test_an_asset_row_is_the_dict_of_its_table_row() -> None:
+    table = pv_table([[800.0, 700.0, 40.0, 25.0, 0.0], [1.5, np.nan, 20.0, 21.0, 1.0]] * 2)
+    row = AssetRow(table, 1)
+    expected = {
+        "irradiance_w_m2": 1.5,
+        "ghi_w_m2": None,
+        "cell_temperature_c": 20.0,
+        "clear_sky_irradiance_w_m2": 812.5,
+        "ambient_temperature_c": 21.0,
+        "clipped": True,
+        "note": "b",
+    }
+    assert row.as_dict() == expected
+    assert list(row.as_dict()) == list(expected)  # the plan's key order
+    assert dict(row) == expected
+    assert row == expected
+    assert row["clipped"] is True
+    assert row.get("ghi_w_m2", 0.0) is None
+    assert row.get("missing") is None
+    assert type(row.as_dict()["irradiance_w_m2"]) is float
+    assert AssetRow(table, 0)["clipped"] is False
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "message"),
+    [
+        (1, 0, math.nan, r"device 11: snapshot field asset\.irradiance_w_m2 = nan"),
+        (2, 2, math.inf, r"device 12: snapshot field asset\.cell_temperature_c = inf"),
+        (0, 1, -math.inf, r"device 10: snapshot field asset\.ghi_w_m2 = -inf"),
+        (2, 3, math.nan, r"device 12: snapshot field asset\.ambient_temperature_c = nan"),
+    ],
+)
+def test_a_table_asset_is_checked_on_its_columns(
+    kit: type[Kit], row: int, column: int, value: float, message: str
+) -> None:
+    """The engine's records with PV assets from a table: a NaN or an infinity in a column is
+    refused naming the device and the key; a NaN where the key may be null is published as
+    null."""
+    common, records = records_of(kit, "PV")
+    at = RECORD_FIELDS.index("asset")
+    values = [[800.0, 700.0, 40.0, 25.0, 0.0], [500.0, np.nan, 30.0, 24.0, 1.0], [0.0] * 5]
+    good = pv_table(values)
+    records = [(*r[:at], AssetRow(good, i), *r[at + 1 :]) for i, r in enumerate(records)]
+    tick = TickSnapshots.of_records(common, records, [10, 11, 12])
+    assert json.loads(tick.payload(1))["asset"]["ghi_w_m2"] is None
+    assert json.loads(tick.payload(1))["asset"]["clipped"] is True
+    values[row][column] = value
+    bad = pv_table(values)
+    records = [(*r[:at], AssetRow(bad, i), *r[at + 1 :]) for i, r in enumerate(records)]
+    with pytest.raises(SnapshotError, match=message):
+        TickSnapshots.of_records(common, records, [10, 11, 12])
+
+
+def test_a_pv_fleet_publishes_its_asset_table(kit: type[Kit]) -> None:
+    """A PV fleet's outputs are rows of one table per step; the snapshot holds their dicts."""
+    engine, tick = stepped(kit, "PV-3Phase")
+    outs = [slot.last_output for slot in engine.devices]
+    assert all(type(out.asset) is AssetRow for out in outs if out is not None)
+    assert len({id(out.asset.table) for out in outs if type(out.asset) is AssetRow}) == 1
+    for out, row in zip(outs, tick.rows, strict=True):
+        assert out is not None
+        assert row["asset"] == dict(out.asset)
+        assert type(row["asset"]) is dict
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "energy_available_kwh",
+            -1.0,
+            r"device 1: snapshot field asset\.energy_available_kwh = -1",
+        ),
+        ("state_of_health_pct", math.nan, r"device 1: snapshot field asset\.state_of_health_pct"),
+        ("pack_ocv_v", math.inf, r"device 1: snapshot field asset\.pack_ocv_v = inf"),
+    ],
+)
+def test_a_battery_fleets_asset_table_is_checked_against_the_model(
+    kit: type[Kit], key: str, value: float, message: str
+) -> None:
+    """The battery fleet's table (``BatteryAsset``: ``energy_available_kwh`` ≥ 0 declared):
+    a value out of its declared range or not finite is refused naming the device and key."""
+    common, records = records_of(kit, "Batt")
+    at = RECORD_FIELDS.index("asset")
+    table = records[0][at].table
+    assert type(records[0][at]) is AssetRow
+    floats = table.floats.copy()
+    floats[1, table.float_keys.index(key)] = value
+    bad = AssetTable(
+        [(k, source) for k, source, _ in table.plan],
+        floats,
+        table.float_keys,
+        table.consts,
+        table.texts,
+    )
+    records = [(*r[:at], AssetRow(bad, i), *r[at + 1 :]) for i, r in enumerate(records)]
+    with pytest.raises(SnapshotError, match=message):
+        TickSnapshots.of_records(common, records, [0, 1, 2])

@@ -64,6 +64,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
+from dersim_trio.physics.base import AssetRow, AssetTable
 
 Row = dict[str, Any]
 """One device's snapshot as a plain dict shaped like ``Snapshot``."""
@@ -468,7 +469,13 @@ def _check_column(
             _check_model(rule.model, [v for v, _ in items], [o for _, o in items], where)
     elif kind == "asset":  # the model named by each row's asset_type
         groups: dict[str, tuple[list[Row], list[int]]] = {}
+        tables: dict[tuple[int, str], tuple[AssetTable, list[int], list[int]]] = {}
         for asset_type, value, owner in zip(asset_types(), column, owners, strict=True):
+            if type(value) is AssetRow and asset_type in ASSET_RULES:  # a fleet's columns
+                entry = tables.setdefault((id(value.table), asset_type), (value.table, [], []))
+                entry[1].append(value.index)
+                entry[2].append(owner)
+                continue
             asset_rules = ASSET_RULES.get(asset_type)
             if asset_rules is None or not isinstance(value, dict):
                 raise _fail(owner, where, value, f"no asset of type {asset_type!r}")
@@ -477,10 +484,77 @@ def _check_column(
             group[1].append(owner)
         for asset_type, (assets, asset_owners) in groups.items():
             _check_model(ASSET_RULES[asset_type], assets, asset_owners, where)
+        for (_, asset_type), (table, indices, table_owners) in tables.items():
+            rules = ASSET_RULES[asset_type]
+            if not _table_pass(rules, table, indices, table_owners, where):
+                rows = [table.row(i) for i in indices]  # one by one: names the culprit
+                _check_model(rules, rows, table_owners, where)
     else:  # a float field outside a row: checked as a one-key row
         dicts = [{name: v} for v in column]
         _check_floats(rule, dicts, owners, where)
         column[:] = [d[name] for d in dicts]
+
+
+def _plain_asset(asset: Any) -> Any:
+    """A record's asset as the row's dict (a fleet's ``AssetRow`` made a dict)."""
+    return asset.as_dict() if type(asset) is AssetRow else asset
+
+
+def _table_pass(
+    rules: _ModelRules,
+    table: AssetTable,
+    indices: Sequence[int],
+    owners: Sequence[int],
+    where: str,
+) -> bool:
+    """An ``AssetTable``'s rows against an asset model, on its columns: the float columns as
+    one array against their bounds (NaN allowed where the source gives null), the text columns
+    and the constants with the rows' own checks. False: the rows' dicts are to be checked one
+    field at a time (which names the culprit)."""
+    declared = rules.by_name
+    if not rules.keys <= set(table.keys):
+        return False
+    if table.floats.dtype != np.float64 or table.floats.ndim != 2:
+        return False
+    values = table.floats if len(indices) == len(table) else table.floats[list(indices)]
+    for key, source, j in table.plan:
+        rule = declared.get(key)
+        if source in ("float", "float_or_null"):
+            if rule is not None and (
+                rule.kind != "float" or (source == "float_or_null" and not rule.nullable)
+            ):
+                return False
+            column = values[:, j]
+            if source == "float_or_null":
+                column = column[~np.isnan(column)]
+            lo = None if rule is None else rule.ge
+            hi = None if rule is None else rule.le
+            if not _finite_within(column, lo, hi):
+                return False
+        elif source == "flag":
+            if rule is not None:
+                return False  # no declared field is a bool
+        elif source == "const":
+            value = table.consts[key]
+            if rule is None:
+                if type(value) is float and not math.isfinite(value):
+                    return False
+                _check_extras(value, owners[0], f"{where}.{key}")
+            elif rule.kind == "float":
+                if type(value) is not float or not _finite_within(
+                    np.array([value]), rule.ge, rule.le
+                ):
+                    return False
+            else:
+                _check_column(rule, [value] * len(indices), owners, f"{where}.{key}", lambda: [])
+        else:  # text
+            texts = [table.texts[key][i] for i in indices]
+            if rule is None:
+                if set(map(type, texts)) != _STR:
+                    return False
+            else:
+                _check_column(rule, texts, owners, f"{where}.{key}", lambda: [])
+    return True
 
 
 _REUSED_BLOCKS = frozenset({"grid_support"})
@@ -639,6 +713,7 @@ def _row_builder() -> Callable[[tuple[Any, ...], Record], Row]:
     from the layout once (a dict display per block, as ``dataclasses`` generates ``__init__``:
     a loop over the layout per row costs four times as much)."""
     record_at = {path: f"r[{i}]" for i, path in enumerate(RECORD_FIELDS)}
+    record_at["asset"] = f"plain_asset(r[{RECORD_FIELDS.index('asset')}])"
     record_at.update({path: f"c[{i}]" for i, path in enumerate(TICK_FIELDS)})
 
     def display(rules: _ModelRules, prefix: str) -> str:
@@ -652,7 +727,7 @@ def _row_builder() -> Callable[[tuple[Any, ...], Record], Row]:
                 items.append(f"{rule.name!r}: {record_at[path]}")
         return "{" + ", ".join(items) + "}"
 
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"plain_asset": _plain_asset}
     exec(f"def build(c, r):\n    return {display(SNAPSHOT_RULES, '')}\n", namespace)
     return typing.cast(Callable[[tuple[Any, ...], Record], Row], namespace["build"])
 

@@ -46,6 +46,7 @@ from dersim_trio.physics.ac import AcConnections, AcType, EnergyCounters, measur
 from dersim_trio.physics.base import (
     ArrayFleet,
     ArrayMember,
+    AssetRow,
     DeviceModel,
     DeviceOutput,
     Dispatch,
@@ -408,11 +409,13 @@ class Engine:
             model.dc_port_count,
             slot.index,
             _last_trip(slot),
-            asset if type(asset := out.asset) is dict else dict(asset),
+            asset if type(asset := out.asset) in _PUBLISHED_AS_IS else dict(asset),
             grid_block,
         )
 
 
+_PUBLISHED_AS_IS = frozenset({dict, AssetRow})
+"""The asset mappings a record holds as they are (``DeviceOutput.asset``)."""
 _NO_STORAGE = (None, None, None, None, None)
 """The storage fields of a device without storage."""
 

@@ -22,7 +22,7 @@ against 0.4 µs for nine fields), 2 to 3 µs per device-tick in all.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
@@ -98,8 +98,9 @@ class DeviceOutput:
     dc_current_a: float
     inverter_state: InverterState
     asset: Mapping[str, AssetValue]
-    """A new mapping every step, never changed once returned: the snapshot publishes a dict as
-    it is (the engine copies any other mapping)."""
+    """A new mapping every step, never changed once returned: a dict, or a row of a fleet's
+    ``AssetTable`` (``AssetRow``), which the snapshot publishes as they are (the engine copies
+    any other mapping into a dict)."""
     storage: StorageReport | None = None
     message: str | None = None
 
@@ -289,3 +290,105 @@ class SelectableDispatch(Protocol):
 
     dispatch_policy: str
     """The policy in force; assigning a name the model does not know raises ``ValueError``."""
+
+
+AssetSource = Literal["float", "float_or_null", "flag", "const", "text"]
+"""Where an ``AssetTable`` key's value comes from (see ``AssetTable``)."""
+
+
+class AssetTable:
+    """The asset mappings of a fleet's rows for one step, kept as the fleet's columns.
+
+    Row ``i``'s asset is ``{key: value}`` for every key of ``plan`` in its order, the value by
+    its source:
+
+    * ``"float"``: ``floats[i, j]`` (the j-th of ``float_keys``) as a Python float;
+    * ``"float_or_null"``: the same, None where it is NaN (a quantity the fleet cannot give);
+    * ``"flag"``: ``floats[i, j] == 1.0`` (a bool kept as 1.0 or 0.0);
+    * ``"const"``: ``consts[key]``, the same for every row;
+    * ``"text"``: ``texts[key][i]``.
+
+    The snapshot check reads the columns, not a dict per device (``api.wire``: the float
+    columns as one array against their bounds, the text columns as sets, the constants once),
+    and a row's dict is made when someone reads it (``AssetRow``). A table is made new every
+    step and never changed.
+    """
+
+    __slots__ = ("_lists", "_where", "consts", "float_keys", "floats", "keys", "plan", "texts")
+
+    def __init__(
+        self,
+        plan: Sequence[tuple[str, AssetSource]],
+        floats: npt.NDArray[np.float64],
+        float_keys: Sequence[str],
+        consts: Mapping[str, AssetValue] | None = None,
+        texts: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.keys = tuple(key for key, _ in plan)
+        columns = {key: j for j, key in enumerate(float_keys)}
+        self.plan = tuple((key, source, columns.get(key, -1)) for key, source in plan)
+        self._where = {key: (source, j) for key, source, j in self.plan}
+        self.floats = floats
+        self.float_keys = tuple(float_keys)
+        self.consts: Mapping[str, AssetValue] = consts or {}
+        self.texts: Mapping[str, Sequence[str]] = texts or {}
+        self._lists: list[list[float]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.floats)
+
+    def _values(self, i: int) -> list[float]:
+        lists = self._lists
+        if lists is None:
+            lists = self._lists = self.floats.tolist()
+        return lists[i]
+
+    def row(self, i: int) -> dict[str, AssetValue]:
+        """Row ``i``'s asset as a new dict."""
+        values = self._values(i)
+        return {key: self._value(i, key, source, j, values) for key, source, j in self.plan}
+
+    def value(self, i: int, key: str) -> AssetValue:
+        """Row ``i``'s value of ``key`` (``KeyError``: no such key)."""
+        source, j = self._where[key]
+        return self._value(i, key, source, j, self._values(i))
+
+    def _value(
+        self, i: int, key: str, source: AssetSource, j: int, values: list[float]
+    ) -> AssetValue:
+        if source == "float":
+            return values[j]
+        if source == "float_or_null":
+            v = values[j]
+            return None if v != v else v
+        if source == "flag":
+            return values[j] == 1.0
+        if source == "const":
+            return self.consts[key]
+        return self.texts[key][i]
+
+    def rows(self) -> list[AssetRow]:
+        """Every row's asset, as views."""
+        return [AssetRow(self, i) for i in range(len(self.floats))]
+
+
+class AssetRow(Mapping[str, AssetValue]):
+    """Row ``index`` of an ``AssetTable`` as a read-only mapping (``as_dict``: a plain dict)."""
+
+    __slots__ = ("index", "table")
+
+    def __init__(self, table: AssetTable, index: int) -> None:
+        self.table = table
+        self.index = index
+
+    def as_dict(self) -> dict[str, AssetValue]:
+        return self.table.row(self.index)
+
+    def __getitem__(self, key: str) -> AssetValue:
+        return self.table.value(self.index, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table.keys)
+
+    def __len__(self) -> int:
+        return len(self.table.keys)

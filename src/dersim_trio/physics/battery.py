@@ -138,6 +138,9 @@ from numba import njit
 from dersim_trio.physics.ac import AcType, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.physics.base import (
     AcRating,
+    AssetRow,
+    AssetSource,
+    AssetTable,
     DeviceOutput,
     Dispatch,
     Environment,
@@ -474,6 +477,39 @@ _SOC, _RSV_MIN, _RSV_MAX, _DC_INJ, _DC_ABS, _STATES = range(6)
     _OUTPUTS,
 ) = range(22)
 
+_ASSET_PLAN: tuple[tuple[str, AssetSource], ...] = (
+    ("chemistry", "text"),
+    ("state_of_health_pct", "float"),
+    ("energy_available_kwh", "float"),
+    ("energy_to_full_kwh", "float"),
+    ("cell_voltage_v", "float"),
+    ("cell_voltage_min_v", "float"),
+    ("cell_voltage_max_v", "float"),
+    ("pack_ocv_v", "float"),
+    ("converter_efficiency_pct", "float"),
+    ("max_charge_kw", "float"),
+    ("max_discharge_kw", "float"),
+    ("dc_energy_injected_kwh", "float"),
+    ("dc_energy_absorbed_kwh", "float"),
+)
+"""A step's ``DeviceOutput.asset`` (``step_rows``: an ``AssetTable`` of the nameplates' state
+of health and the output columns, the chemistry as text)."""
+_ASSET_FLOAT_KEYS = tuple(key for key, source in _ASSET_PLAN if source == "float")
+_ASSET_COLUMNS = [
+    _O_AVAILABLE,
+    _O_TO_FULL,
+    _O_CELL_V,
+    _O_CELL_MIN_V,
+    _O_CELL_MAX_V,
+    _O_V_OC,
+    _O_ETA,
+    _O_MAX_CH,
+    _O_MAX_DIS,
+    _O_DC_INJ,
+    _O_DC_ABS,
+]
+"""The output columns of ``_ASSET_FLOAT_KEYS`` after the state of health, in order."""
+
 assert (_O_MESSAGE, _O_RSV_MIN, _O_DC_ABS, _OUTPUTS) == (7, 9, 20, 21)  # step_rows unpacks them
 
 # Message codes of the kernel (``_O_MESSAGE``).
@@ -712,6 +748,8 @@ class BatteryFleet:
         self._params = np.empty((len(plates), _PARAMETERS))
         self._state = np.zeros((len(plates), _STATES))
         self._all_rows = np.arange(len(plates), dtype=np.intp)
+        self._soh_pct = np.array([p.state_of_health_pct for p in plates], dtype=np.float64)
+        self._chemistry = tuple(p.chemistry for p in plates)
         # The derived ratings as BatteryModel has always computed them, one plate at a time.
         for row, (plate, seed) in enumerate(zip(plates, seeds, strict=True)):
             p_dis_kw = min(plate.w_max_kw, plate.va_max_kva)
@@ -778,8 +816,9 @@ class BatteryFleet:
 
     def _step(
         self, rows: Sequence[int], request_kw: FloatArray, limit_pct: FloatArray, dt_s: float
-    ) -> list[list[float]]:
-        """The kernel on ``rows``: one list of the output columns per row."""
+    ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        """The kernel on ``rows``: the output columns, one row per stepped row, and the rows'
+        indices."""
         index = row_index(rows, self._all_rows)
         if not request_kw.shape == limit_pct.shape == index.shape:
             raise ValueError(f"one request and one limit per row: {len(rows)} rows")
@@ -795,8 +834,7 @@ class BatteryFleet:
             float(dt_s),
             out,
         )
-        values: list[list[float]] = out.tolist()
-        return values
+        return out, index
 
     def _message(self, o: list[float]) -> str | None:
         """The message of a row of kernel output (``_O_MESSAGE``), formatted as it always was."""
@@ -844,7 +882,7 @@ class BatteryFleet:
                 o[_O_THROTTLED] != 0.0,
                 self._message(o),
             )
-            for o in self._step(rows, request, limit, dt_s)
+            for o in self._step(rows, request, limit, dt_s)[0].tolist()
         ]
 
     def step_rows(
@@ -864,30 +902,29 @@ class BatteryFleet:
         request = np.array([d.active_power_setpoint_kw for d in dispatches], dtype=np.float64)
         limit = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
         plates = self.nameplates
+        out, index = self._step(rows, request, limit, dt_s)
+        whole = len(index) == len(plates) and isinstance(rows, range)
+        assets = AssetTable(
+            _ASSET_PLAN,
+            np.column_stack((self._soh_pct[index], out[:, _ASSET_COLUMNS])),
+            _ASSET_FLOAT_KEYS,
+            texts={"chemistry": self._chemistry if whole else [self._chemistry[r] for r in index]},
+        )
         outputs: list[DeviceOutput] = []
-        for row, o in zip(rows, self._step(rows, request, limit, dt_s), strict=True):
+        for k, (row, o) in enumerate(zip(rows, out.tolist(), strict=True)):
             (
                 p_ac,
                 p_dc,
                 soc,
                 v_dc,
                 i_dc,
-                v_oc,
+                _,
                 throttled,
                 message,
                 _,
                 rsv_min,
                 rsv_max,
-                cell_v,
-                cell_min_v,
-                cell_max_v,
-                eta_pct,
-                available_kwh,
-                to_full_kwh,
-                max_ch_kw,
-                max_dis_kw,
-                dc_inj_kwh,
-                dc_abs_kwh,
+                *_,  # the asset's columns: in the table
             ) = o  # the _O_ columns in order
             plate = plates[row]
             state: InverterState = (
@@ -901,21 +938,7 @@ class BatteryFleet:
                     v_dc,
                     i_dc,
                     state,
-                    {
-                        "chemistry": plate.chemistry,
-                        "state_of_health_pct": float(plate.state_of_health_pct),
-                        "energy_available_kwh": available_kwh,
-                        "energy_to_full_kwh": to_full_kwh,
-                        "cell_voltage_v": cell_v,
-                        "cell_voltage_min_v": cell_min_v,
-                        "cell_voltage_max_v": cell_max_v,
-                        "pack_ocv_v": v_oc,
-                        "converter_efficiency_pct": eta_pct,
-                        "max_charge_kw": max_ch_kw,
-                        "max_discharge_kw": max_dis_kw,
-                        "dc_energy_injected_kwh": dc_inj_kwh,
-                        "dc_energy_absorbed_kwh": dc_abs_kwh,
-                    },
+                    AssetRow(assets, k),
                     StorageReport(soc, rsv_min, rsv_max, plate.soc_min_pct, plate.soc_max_pct),
                     None if message == _MSG_NONE else self._message(o),
                 )

@@ -98,6 +98,9 @@ from numba import njit
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import (
     AcRating,
+    AssetRow,
+    AssetSource,
+    AssetTable,
     DeviceOutput,
     Dispatch,
     Environment,
@@ -412,6 +415,49 @@ class _IvShape:
 # already transposed by the site (pvlib, in Python, before the kernel).
 _CLEAR, _POA_GIVEN, _GHI_GIVEN = 0, 1, 2
 _STATES: tuple[InverterState, ...] = ("sleeping", "throttled", "running")
+
+_ASSET_PLAN: tuple[tuple[str, AssetSource], ...] = (
+    ("irradiance_w_m2", "float"),
+    ("effective_irradiance_w_m2", "float"),
+    ("ghi_w_m2", "float_or_null"),
+    ("cell_temperature_c", "float"),
+    ("ambient_temperature_c", "float"),
+    ("clear_sky_irradiance_w_m2", "const"),
+    ("clear_sky_index", "float"),
+    ("solar_zenith_deg", "const"),
+    ("dc_available_kw", "float"),
+    ("clipped", "flag"),
+    ("dc_mpp_voltage_v", "float"),
+    ("dc_open_circuit_voltage_v", "float"),
+)
+"""A step's ``DeviceOutput.asset`` (``step_rows``: an ``AssetTable`` over the output columns)."""
+_ASSET_FLOAT_KEYS = (
+    "irradiance_w_m2",
+    "effective_irradiance_w_m2",
+    "ghi_w_m2",
+    "cell_temperature_c",
+    "ambient_temperature_c",
+    "clear_sky_index",
+    "dc_available_kw",
+    "clipped",
+    "dc_mpp_voltage_v",
+    "dc_open_circuit_voltage_v",
+)
+_ASSET_COLUMNS = [
+    _O_POA,
+    _O_EFF,
+    _O_GHI,
+    _O_T_CELL,
+    _O_T_AIR,
+    _O_K,
+    _O_P_AVAIL,
+    _O_CLIPPED,
+    _O_V_MP,
+    _O_V_OC,
+]
+"""The output columns of ``_ASSET_FLOAT_KEYS``, in order."""
+_DEVICE_COLUMNS = [_O_AC, _O_DC, _O_DC_V, _O_DC_I, _O_STATE]
+"""The output columns of a ``DeviceOutput``'s own fields (``step_rows``, in this order)."""
 
 
 @njit(cache=True)
@@ -821,30 +867,23 @@ class PvFleet:
         out, ghi_cs, cos_z = self._run(rows, envs, dt_s, limit_pct)
         zenith_deg = math.degrees(math.acos(cos_z))
         states = _STATES
+        assets = AssetTable(
+            _ASSET_PLAN,
+            out[:, _ASSET_COLUMNS],
+            _ASSET_FLOAT_KEYS,
+            {"clear_sky_irradiance_w_m2": ghi_cs, "solar_zenith_deg": zenith_deg},
+        )
         return [
             DeviceOutput(
-                ac_power_kw=o[_O_AC],
+                ac_power_kw=ac_kw,
                 reactive_power_kvar=0.0,
-                dc_power_kw=o[_O_DC],
-                dc_voltage_v=o[_O_DC_V],
-                dc_current_a=o[_O_DC_I],
-                inverter_state=states[int(o[_O_STATE])],
-                asset={
-                    "irradiance_w_m2": o[_O_POA],
-                    "effective_irradiance_w_m2": o[_O_EFF],
-                    "ghi_w_m2": None if o[_O_GHI] != o[_O_GHI] else o[_O_GHI],
-                    "cell_temperature_c": o[_O_T_CELL],
-                    "ambient_temperature_c": o[_O_T_AIR],
-                    "clear_sky_irradiance_w_m2": ghi_cs,
-                    "clear_sky_index": o[_O_K],
-                    "solar_zenith_deg": zenith_deg,
-                    "dc_available_kw": o[_O_P_AVAIL],
-                    "clipped": o[_O_CLIPPED] == 1.0,
-                    "dc_mpp_voltage_v": o[_O_V_MP],
-                    "dc_open_circuit_voltage_v": o[_O_V_OC],
-                },
+                dc_power_kw=dc_kw,
+                dc_voltage_v=dc_v,
+                dc_current_a=dc_a,
+                inverter_state=states[int(state)],
+                asset=AssetRow(assets, k),
             )
-            for o in out.tolist()
+            for k, (ac_kw, dc_kw, dc_v, dc_a, state) in enumerate(out[:, _DEVICE_COLUMNS].tolist())
         ]
 
     # ------------------------------------------------------------------ one row
