@@ -2,8 +2,10 @@
 
 Sans-IO: no trio, no sockets, no wall-clock reads. The service calls ``step()`` once per tick
 (passing the wall time only in wall-clock mode) and publishes what it returns. Every snapshot is
-checked against the pydantic schema, every device of the tick at once (``api.wire``), so a NaN
-or an out-of-range value from a model fails the tick loudly instead of reaching a client.
+checked against the pydantic schema, every device of the tick at once (``api.wire``: the tick
+as columns, one record per device plus the AC quantities ``physics.ac.measure_columns`` derives
+for all devices as arrays), so a NaN or an out-of-range value from a model fails the tick loudly
+instead of reaching a client.
 
 Around each model step a device's supervisor (``controls.supervisor``) applies the operator's
 controls and the operating, service and fault states: it turns them into the model's

@@ -171,8 +171,9 @@ DEFAULT_GC_GEN0_THRESHOLD = 700
 """CPython's own gen-0 threshold."""
 GC_GEN0_PER_DEVICE = 24
 """Tracked containers a tick allocates per device and keeps until the next tick (its snapshot
-row's dicts and the device's per-tick objects), with margin: 11 to 15 measured, the EVSE's
-connectors the most (``tests/test_manage_gc.py`` checks that no type's tick reaches it)."""
+record and asset, the device's per-tick objects), with margin: 11 to 15 measured when a tick
+kept a dict row per device, fewer since (records, ``api.wire``), the EVSE's connectors the most
+(``tests/test_manage_gc.py`` checks that no type's tick reaches it)."""
 
 
 def manage_gc(fast_path: bool, device_count: int = 1) -> None:
@@ -185,10 +186,10 @@ def manage_gc(fast_path: bool, device_count: int = 1) -> None:
     triggers dozens of collections per tick; a gen-0 threshold of 100,000 (as the fan-out
     yardstick's tuned reference) removes most of them. A tick of a fleet allocates up to
     ``GC_GEN0_PER_DEVICE`` containers per device that live until the next tick replaces them
-    (its snapshot rows, freed by reference counting, never cyclic): with the default threshold
-    a 10,000-device tick ran about 150 collections that only scanned rows still in use (30 to
-    50 ms of a 400 ms tick, ``BENCHMARKS.md`` §3), so the gen-0 threshold is at least a tick's
-    worth of them and a tick runs none.
+    (its snapshot records, freed by reference counting, never cyclic): with the default
+    threshold a 10,000-device tick ran about 150 collections that only scanned rows still in use
+    (30 to 50 ms of a 400 ms tick, ``BENCHMARKS.md`` §3), so the gen-0 threshold is at least a
+    tick's worth of them and a tick runs none.
     """
     gc.collect()
     gc.freeze()
