@@ -43,7 +43,7 @@ from dersim_trio.api.wire import (
     snapshot_of,
 )
 from dersim_trio.engine.core import Engine, encode
-from dersim_trio.physics.base import AssetRow, AssetTable, Dispatch
+from dersim_trio.physics.base import AssetLayout, AssetRow, AssetTable, Dispatch
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.app import create_app
@@ -415,23 +415,26 @@ def test_columns_and_rows_of_a_tick_agree(kit: type[Kit], device_type: str) -> N
 # --- a fleet's assets as columns (physics.base.AssetTable), checked on the arrays ---
 
 
+PV_LIKE = AssetLayout(
+    (
+        ("irradiance_w_m2", "float", 0),
+        ("ghi_w_m2", "float_or_null", 1),
+        ("cell_temperature_c", "float", 2),
+        ("clear_sky_irradiance_w_m2", "const", -1),
+        ("ambient_temperature_c", "float", 3),
+        ("clipped", "flag", 4),
+        ("note", "row", -1),
+    )
+)
+"""Two declared floats, a float that may be null, a constant, a flag and a per-row text."""
+
+
 def pv_table(values: list[list[float]]) -> AssetTable:
-    """A PV-like asset table: two declared floats, a float that may be null, a flag, a
-    constant and a text."""
     return AssetTable(
-        (
-            ("irradiance_w_m2", "float"),
-            ("ghi_w_m2", "float_or_null"),
-            ("cell_temperature_c", "float"),
-            ("clear_sky_irradiance_w_m2", "const"),
-            ("ambient_temperature_c", "float"),
-            ("clipped", "flag"),
-            ("note", "text"),
-        ),
+        PV_LIKE,
         np.array(values, dtype=np.float64),
-        ("irradiance_w_m2", "ghi_w_m2", "cell_temperature_c", "ambient_temperature_c", "clipped"),
         consts={"clear_sky_irradiance_w_m2": 812.5},
-        texts={"note": ["a", "b", "c"]},
+        per_row={"note": ["a", "b", "c", "d"][: len(values)]},
     )
 
 
@@ -522,14 +525,12 @@ def test_a_battery_fleets_asset_table_is_checked_against_the_model(
     table = records[0][at].table
     assert type(records[0][at]) is AssetRow
     floats = table.floats.copy()
-    floats[1, table.float_keys.index(key)] = value
-    bad = AssetTable(
-        [(k, source) for k, source, _ in table.plan],
-        floats,
-        table.float_keys,
-        table.consts,
-        table.texts,
-    )
+    per_row = {k: list(v) for k, v in table.per_row.items()}
+    if key in per_row:
+        per_row[key][1] = value
+    else:
+        floats[1, table.layout.where[key][1]] = value
+    bad = AssetTable(table.layout, floats, table.consts, per_row)
     records = [(*r[:at], AssetRow(bad, i), *r[at + 1 :]) for i, r in enumerate(records)]
     with pytest.raises(SnapshotError, match=message):
         TickSnapshots.of_records(common, records, [0, 1, 2])

@@ -507,17 +507,18 @@ def _table_pass(
     owners: Sequence[int],
     where: str,
 ) -> bool:
-    """An ``AssetTable``'s rows against an asset model, on its columns: the float columns as
-    one array against their bounds (NaN allowed where the source gives null), the text columns
-    and the constants with the rows' own checks. False: the rows' dicts are to be checked one
-    field at a time (which names the culprit)."""
+    """An ``AssetTable``'s rows against an asset model, on its columns: each float column
+    against its bounds (NaN allowed where the source gives null), the per-row values and the
+    constants with the rows' own checks. False: the rows' dicts are to be checked one field at
+    a time (which names the culprit)."""
     declared = rules.by_name
     if not rules.keys <= set(table.keys):
         return False
-    if table.floats.dtype != np.float64 or table.floats.ndim != 2:
+    floats = table.floats
+    if floats.dtype != np.float64 or floats.ndim != 2 or len(floats) != len(table):
         return False
-    values = table.floats if len(indices) == len(table) else table.floats[list(indices)]
-    for key, source, j in table.plan:
+    values = floats if len(indices) == len(floats) else floats[list(indices)]
+    for key, source, j in table.layout.plan:
         rule = declared.get(key)
         if source in ("float", "float_or_null"):
             if rule is not None and (
@@ -527,33 +528,33 @@ def _table_pass(
             column = values[:, j]
             if source == "float_or_null":
                 column = column[~np.isnan(column)]
-            lo = None if rule is None else rule.ge
-            hi = None if rule is None else rule.le
-            if not _finite_within(column, lo, hi):
+            if not _finite_within(
+                column, None if rule is None else rule.ge, None if rule is None else rule.le
+            ):
                 return False
         elif source == "flag":
             if rule is not None:
                 return False  # no declared field is a bool
-        elif source == "const":
-            value = table.consts[key]
+        else:  # the same value for every row, or a nameplate value per row
+            if source == "const":
+                items = [table.consts[key]] * len(indices)
+            else:
+                per_row = table.per_row[key]
+                items = [per_row[i] for i in indices]
             if rule is None:
-                if type(value) is float and not math.isfinite(value):
+                kinds = set(map(type, items))
+                if not kinds <= _PLAIN | _FLOAT:
                     return False
-                _check_extras(value, owners[0], f"{where}.{key}")
+                numbers = [v for v in items if type(v) is float]
+                if numbers and not np.isfinite(np.array(numbers, dtype=np.float64)).all():
+                    return False
             elif rule.kind == "float":
-                if type(value) is not float or not _finite_within(
-                    np.array([value]), rule.ge, rule.le
+                if set(map(type, items)) != _FLOAT or not _finite_within(
+                    np.array(items, dtype=np.float64), rule.ge, rule.le
                 ):
                     return False
             else:
-                _check_column(rule, [value] * len(indices), owners, f"{where}.{key}", lambda: [])
-        else:  # text
-            texts = [table.texts[key][i] for i in indices]
-            if rule is None:
-                if set(map(type, texts)) != _STR:
-                    return False
-            else:
-                _check_column(rule, texts, owners, f"{where}.{key}", lambda: [])
+                _check_column(rule, items, owners, f"{where}.{key}", lambda: [])
     return True
 
 

@@ -138,9 +138,10 @@ from numba import njit
 from dersim_trio.physics.ac import AcType, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.physics.base import (
     AcRating,
+    AssetLayout,
     AssetRow,
-    AssetSource,
     AssetTable,
+    AssetValue,
     DeviceOutput,
     Dispatch,
     Environment,
@@ -477,38 +478,25 @@ _SOC, _RSV_MIN, _RSV_MAX, _DC_INJ, _DC_ABS, _STATES = range(6)
     _OUTPUTS,
 ) = range(22)
 
-_ASSET_PLAN: tuple[tuple[str, AssetSource], ...] = (
-    ("chemistry", "text"),
-    ("state_of_health_pct", "float"),
-    ("energy_available_kwh", "float"),
-    ("energy_to_full_kwh", "float"),
-    ("cell_voltage_v", "float"),
-    ("cell_voltage_min_v", "float"),
-    ("cell_voltage_max_v", "float"),
-    ("pack_ocv_v", "float"),
-    ("converter_efficiency_pct", "float"),
-    ("max_charge_kw", "float"),
-    ("max_discharge_kw", "float"),
-    ("dc_energy_injected_kwh", "float"),
-    ("dc_energy_absorbed_kwh", "float"),
+_ASSET_LAYOUT = AssetLayout(
+    (
+        ("chemistry", "row", -1),
+        ("state_of_health_pct", "row", -1),
+        ("energy_available_kwh", "float", _O_AVAILABLE),
+        ("energy_to_full_kwh", "float", _O_TO_FULL),
+        ("cell_voltage_v", "float", _O_CELL_V),
+        ("cell_voltage_min_v", "float", _O_CELL_MIN_V),
+        ("cell_voltage_max_v", "float", _O_CELL_MAX_V),
+        ("pack_ocv_v", "float", _O_V_OC),
+        ("converter_efficiency_pct", "float", _O_ETA),
+        ("max_charge_kw", "float", _O_MAX_CH),
+        ("max_discharge_kw", "float", _O_MAX_DIS),
+        ("dc_energy_injected_kwh", "float", _O_DC_INJ),
+        ("dc_energy_absorbed_kwh", "float", _O_DC_ABS),
+    )
 )
-"""A step's ``DeviceOutput.asset`` (``step_rows``: an ``AssetTable`` of the nameplates' state
-of health and the output columns, the chemistry as text)."""
-_ASSET_FLOAT_KEYS = tuple(key for key, source in _ASSET_PLAN if source == "float")
-_ASSET_COLUMNS = [
-    _O_AVAILABLE,
-    _O_TO_FULL,
-    _O_CELL_V,
-    _O_CELL_MIN_V,
-    _O_CELL_MAX_V,
-    _O_V_OC,
-    _O_ETA,
-    _O_MAX_CH,
-    _O_MAX_DIS,
-    _O_DC_INJ,
-    _O_DC_ABS,
-]
-"""The output columns of ``_ASSET_FLOAT_KEYS`` after the state of health, in order."""
+"""A step's ``DeviceOutput.asset``: an ``AssetTable`` over the kernel's output columns, the
+nameplates' chemistry and state of health per row."""
 
 assert (_O_MESSAGE, _O_RSV_MIN, _O_DC_ABS, _OUTPUTS) == (7, 9, 20, 21)  # step_rows unpacks them
 
@@ -748,8 +736,11 @@ class BatteryFleet:
         self._params = np.empty((len(plates), _PARAMETERS))
         self._state = np.zeros((len(plates), _STATES))
         self._all_rows = np.arange(len(plates), dtype=np.intp)
-        self._soh_pct = np.array([p.state_of_health_pct for p in plates], dtype=np.float64)
-        self._chemistry = tuple(p.chemistry for p in plates)
+        self._nameplate_values: dict[str, Sequence[AssetValue]] = {
+            "chemistry": [p.chemistry for p in plates],
+            "state_of_health_pct": [float(p.state_of_health_pct) for p in plates],
+        }
+        """The asset's values from the nameplates, per row."""
         # The derived ratings as BatteryModel has always computed them, one plate at a time.
         for row, (plate, seed) in enumerate(zip(plates, seeds, strict=True)):
             p_dis_kw = min(plate.w_max_kw, plate.va_max_kva)
@@ -903,12 +894,16 @@ class BatteryFleet:
         limit = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
         plates = self.nameplates
         out, index = self._step(rows, request, limit, dt_s)
-        whole = len(index) == len(plates) and isinstance(rows, range)
+        whole = len(index) == len(plates) and (
+            len(plates) == 1 or (isinstance(rows, range) and rows == range(len(plates)))
+        )  # every row in order: the per-row values as they are
+        nameplate_values = self._nameplate_values
         assets = AssetTable(
-            _ASSET_PLAN,
-            np.column_stack((self._soh_pct[index], out[:, _ASSET_COLUMNS])),
-            _ASSET_FLOAT_KEYS,
-            texts={"chemistry": self._chemistry if whole else [self._chemistry[r] for r in index]},
+            _ASSET_LAYOUT,
+            out,
+            per_row=nameplate_values
+            if whole
+            else {key: [column[r] for r in index] for key, column in nameplate_values.items()},
         )
         outputs: list[DeviceOutput] = []
         for k, (row, o) in enumerate(zip(rows, out.tolist(), strict=True)):

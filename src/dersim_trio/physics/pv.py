@@ -98,8 +98,8 @@ from numba import njit
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import (
     AcRating,
+    AssetLayout,
     AssetRow,
-    AssetSource,
     AssetTable,
     DeviceOutput,
     Dispatch,
@@ -416,46 +416,23 @@ class _IvShape:
 _CLEAR, _POA_GIVEN, _GHI_GIVEN = 0, 1, 2
 _STATES: tuple[InverterState, ...] = ("sleeping", "throttled", "running")
 
-_ASSET_PLAN: tuple[tuple[str, AssetSource], ...] = (
-    ("irradiance_w_m2", "float"),
-    ("effective_irradiance_w_m2", "float"),
-    ("ghi_w_m2", "float_or_null"),
-    ("cell_temperature_c", "float"),
-    ("ambient_temperature_c", "float"),
-    ("clear_sky_irradiance_w_m2", "const"),
-    ("clear_sky_index", "float"),
-    ("solar_zenith_deg", "const"),
-    ("dc_available_kw", "float"),
-    ("clipped", "flag"),
-    ("dc_mpp_voltage_v", "float"),
-    ("dc_open_circuit_voltage_v", "float"),
+_ASSET_LAYOUT = AssetLayout(
+    (
+        ("irradiance_w_m2", "float", _O_POA),
+        ("effective_irradiance_w_m2", "float", _O_EFF),
+        ("ghi_w_m2", "float_or_null", _O_GHI),
+        ("cell_temperature_c", "float", _O_T_CELL),
+        ("ambient_temperature_c", "float", _O_T_AIR),
+        ("clear_sky_irradiance_w_m2", "const", -1),
+        ("clear_sky_index", "float", _O_K),
+        ("solar_zenith_deg", "const", -1),
+        ("dc_available_kw", "float", _O_P_AVAIL),
+        ("clipped", "flag", _O_CLIPPED),
+        ("dc_mpp_voltage_v", "float", _O_V_MP),
+        ("dc_open_circuit_voltage_v", "float", _O_V_OC),
+    )
 )
-"""A step's ``DeviceOutput.asset`` (``step_rows``: an ``AssetTable`` over the output columns)."""
-_ASSET_FLOAT_KEYS = (
-    "irradiance_w_m2",
-    "effective_irradiance_w_m2",
-    "ghi_w_m2",
-    "cell_temperature_c",
-    "ambient_temperature_c",
-    "clear_sky_index",
-    "dc_available_kw",
-    "clipped",
-    "dc_mpp_voltage_v",
-    "dc_open_circuit_voltage_v",
-)
-_ASSET_COLUMNS = [
-    _O_POA,
-    _O_EFF,
-    _O_GHI,
-    _O_T_CELL,
-    _O_T_AIR,
-    _O_K,
-    _O_P_AVAIL,
-    _O_CLIPPED,
-    _O_V_MP,
-    _O_V_OC,
-]
-"""The output columns of ``_ASSET_FLOAT_KEYS``, in order."""
+"""A step's ``DeviceOutput.asset``: an ``AssetTable`` over the kernel's output columns."""
 _DEVICE_COLUMNS = [_O_AC, _O_DC, _O_DC_V, _O_DC_I, _O_STATE]
 """The output columns of a ``DeviceOutput``'s own fields (``step_rows``, in this order)."""
 
@@ -868,9 +845,8 @@ class PvFleet:
         zenith_deg = math.degrees(math.acos(cos_z))
         states = _STATES
         assets = AssetTable(
-            _ASSET_PLAN,
-            out[:, _ASSET_COLUMNS],
-            _ASSET_FLOAT_KEYS,
+            _ASSET_LAYOUT,
+            out,
             {"clear_sky_irradiance_w_m2": ghi_cs, "solar_zenith_deg": zenith_deg},
         )
         return [
