@@ -26,7 +26,11 @@ against the schema at import, and rows are built from it by a function generated
 schema's field order, so a record cannot publish a key the schema lacks or miss one. A row is
 built only when someone needs one (encoding, reading); the history and the metrics read columns.
 Where a number fails the fast test, the tick's rows are built and checked as rows, so the error
-(or the ``int`` made a ``float``) is exactly the rows' check's.
+(or the ``int`` made a ``float``) is exactly the rows' check's. The engine passes its columns
+(``TickSnapshots.of_columns``), the AC quantities it derives for every device at once as float64
+arrays, checked as they are. A fleet's assets are rows of one ``AssetTable`` per step
+(``physics.base``): checked on the table's columns against the asset model's bounds
+(``_table_pass``), made dicts only when a row is built.
 
 Encoding. The checked row (a plain dict shaped like the schema) is encoded with
 ``pydantic_core.to_json``: on this workload it is as fast as msgspec's encoder on dicts and
