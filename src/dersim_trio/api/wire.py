@@ -395,8 +395,9 @@ def _check_column(
     where: str,
     asset_types: Callable[[], list[Any]],
 ) -> None:
-    """One field that is not a ``float`` over every device (``asset_types``: the rows' asset
-    types, read only for the asset block)."""
+    """One field that is not a ``float`` (those are checked together, ``_FloatPlan`` and
+    ``_columns_pass``) over every device (``asset_types``: the rows' asset types, read only for
+    the asset block)."""
     name = rule.name
     kind = rule.kind
     if kind == "str":
@@ -471,7 +472,8 @@ def _check_column(
             items.extend((item, owner) for item in value)
         if items:
             _check_model(rule.model, [v for v, _ in items], [o for _, o in items], where)
-    elif kind == "asset":  # the model named by each row's asset_type
+    else:  # the asset block: the model named by each row's asset_type
+        assert kind == "asset", f"{where}: a {kind} field is checked with its row's numbers"
         groups: dict[str, tuple[list[Row], list[int]]] = {}
         tables: dict[tuple[int, str], tuple[AssetTable, list[int], list[int]]] = {}
         for asset_type, value, owner in zip(asset_types(), column, owners, strict=True):
@@ -493,10 +495,6 @@ def _check_column(
             if not _table_pass(rules, table, indices, table_owners, where):
                 rows = [table.row(i) for i in indices]  # one by one: names the culprit
                 _check_model(rules, rows, table_owners, where)
-    else:  # a float field outside a row: checked as a one-key row
-        dicts = [{name: v} for v in column]
-        _check_floats(rule, dicts, owners, where)
-        column[:] = [d[name] for d in dicts]
 
 
 def _plain_asset(asset: Any) -> Any:
@@ -519,7 +517,7 @@ def _table_pass(
     if not rules.keys <= set(table.keys):
         return False
     floats = table.floats
-    if floats.dtype != np.float64 or floats.ndim != 2 or len(floats) != len(table):
+    if floats.dtype != np.float64 or floats.ndim != 2:
         return False
     values = floats if len(indices) == len(floats) else floats[list(indices)]
     for key, source, j in table.layout.plan:
@@ -820,12 +818,12 @@ def snapshot_of(row: Row) -> Snapshot:
 class TickSnapshots(Sequence[Snapshot]):
     """One tick's checked snapshots, in device order, readable as ``Snapshot`` models.
 
-    The engine hands its tick over as records (``of_records``: the tick's common values and one
-    flat tuple per device, checked column by column); the rows (plain dicts shaped like
-    ``Snapshot``) are built from them when first asked for (``rows``: encoding, reading), and
-    ``column`` reads one field of every device without them, as the history and the metrics do,
-    so a tick nobody reads costs no dict per device. Built from rows (``TickSnapshots(rows)``),
-    the rows are the data.
+    The engine hands its tick over as columns (``of_columns``, or ``of_records``: the tick's
+    common values and one flat tuple per device, checked column by column); the rows (plain
+    dicts shaped like ``Snapshot``) are built from them when first asked for (``rows``:
+    encoding, reading), and ``column`` reads one field of every device without them, as the
+    history and the metrics do, so a tick nobody reads costs no dict per device. Built from rows
+    (``TickSnapshots(rows)``), the rows are the data.
 
     An item becomes a ``Snapshot`` (validated by pydantic, so exactly the model a client decodes)
     the first time it is read; a device's JSON is encoded the first time it is asked for
@@ -839,7 +837,6 @@ class TickSnapshots(Sequence[Snapshot]):
 
     __slots__ = (
         "_columns",
-        "_common",
         "_models",
         "_one",
         "_payloads",
@@ -851,11 +848,18 @@ class TickSnapshots(Sequence[Snapshot]):
         self._rows: list[Row] | None = rows
         self.common: TickCommon | None = None
         """The tick's shared values (built from records; None: built from rows)."""
-        self._common: tuple[Any, ...] = ()
         self._columns: list[Sequence[Any]] | None = None
         self._models: list[Snapshot | None] = [None] * len(rows)
         self._payloads: tuple[bytes, ...] | None = None
         self._one: dict[int, bytes] = {}
+
+    @classmethod
+    def of(cls, snapshots: Sequence[Snapshot]) -> TickSnapshots:
+        """``snapshots`` as a ``TickSnapshots``: the engine's as they are, any other sequence of
+        ``Snapshot`` models by their plain form (``model_dump``)."""
+        if isinstance(snapshots, TickSnapshots):
+            return snapshots
+        return cls([s.model_dump() for s in snapshots])
 
     @classmethod
     def of_records(
@@ -908,7 +912,6 @@ class TickSnapshots(Sequence[Snapshot]):
         tick = cls.__new__(cls)
         tick._rows = None
         tick.common = common
-        tick._common = values
         tick._columns = plain
         tick._models = [None] * n
         tick._payloads = None
@@ -920,9 +923,14 @@ class TickSnapshots(Sequence[Snapshot]):
         """Every device's row (built from the records on first use, then kept)."""
         rows = self._rows
         if rows is None:
-            common = self._common
-            rows = self._rows = [row_of_record(common, r) for r in self.records]
+            rows = self._rows = list(self._built_rows())
         return rows
+
+    def _built_rows(self) -> Iterator[Row]:
+        """Each device's row, built from the columns (not kept)."""
+        assert self.common is not None
+        common = self.common.values()
+        return (row_of_record(common, record) for record in self.records)
 
     @property
     def records(self) -> list[Record]:
@@ -937,16 +945,18 @@ class TickSnapshots(Sequence[Snapshot]):
         if rows is not None:
             return rows[index]
         assert self._columns is not None
-        return row_of_record(self._common, tuple(column[index] for column in self._columns))
+        assert self.common is not None
+        record = tuple(column[index] for column in self._columns)
+        return row_of_record(self.common.values(), record)
 
     def column(self, path: str) -> list[Any]:
         """One field of every device, in device order (``path``: ``"metrics.power_kw"``,
         ``"asset"``, ``"device_type"``, a field of ``RECORD_FIELDS`` or ``TICK_FIELDS``)."""
         n = len(self._models)
         columns = self._columns
-        if columns is not None:
+        if columns is not None and self.common is not None:
             if path in TICK_FIELDS:
-                return [self._common[TICK_FIELDS.index(path)]] * n
+                return [self.common.values()[TICK_FIELDS.index(path)]] * n
             return list(columns[RECORD_FIELDS.index(path)])
         keys = path.split(".")
         if len(keys) == 1:
@@ -990,15 +1000,10 @@ class TickSnapshots(Sequence[Snapshot]):
         """Every device's JSON, encoded on first use (a device already encoded alone is reused)."""
         if self._payloads is None:
             one = self._one
-            if self._rows is None and self._columns is not None:  # no row built: none kept
-                common = self._common
-                self._payloads = tuple(
-                    one[i] if i in one else encode_row(row_of_record(common, record))
-                    for i, record in enumerate(zip(*self._columns, strict=True))
-                )
-            else:
-                self._payloads = tuple(
-                    one[i] if i in one else encode_row(row) for i, row in enumerate(self.rows)
-                )
+            # no row built yet: built to be encoded, not kept
+            rows = self._built_rows() if self._rows is None else self._rows
+            self._payloads = tuple(
+                one[i] if i in one else encode_row(row) for i, row in enumerate(rows)
+            )
             self._one = {}
         return self._payloads

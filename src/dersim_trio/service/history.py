@@ -281,11 +281,7 @@ class History:
         if len(snapshots) != n:
             raise ValueError(f"expected {n} snapshots, got {len(snapshots)}")
         # the engine's checked values, a column at a time (no model objects, no rows)
-        table = (
-            snapshots
-            if isinstance(snapshots, TickSnapshots)
-            else TickSnapshots([s.model_dump() for s in snapshots])
-        )
+        table = TickSnapshots.of(snapshots)
         if not self._key_columns:
             groups: dict[str, list[int]] = {}
             for i, asset_type in enumerate(table.column("asset_type")):

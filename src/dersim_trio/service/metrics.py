@@ -179,11 +179,7 @@ class FleetTotals:
     def of(cls, snapshots: Sequence[Snapshot]) -> FleetTotals:
         """The totals of one tick's snapshots (one C-level pass per quantity), read from the
         engine's checked columns when it has them (no row or ``Snapshot`` model per device)."""
-        table = (
-            snapshots
-            if isinstance(snapshots, TickSnapshots)
-            else TickSnapshots([s.model_dump() for s in snapshots])
-        )
+        table = TickSnapshots.of(snapshots)
         states = Counter(
             zip(table.column("device_type"), table.column("status.inverter_state"), strict=True)
         )
