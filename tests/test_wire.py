@@ -515,8 +515,8 @@ def test_a_battery_fleets_asset_table_is_checked_against_the_model(
     if key in per_row:
         per_row[key][1] = value
     else:
-        floats[1, table.layout.where[key][1]] = value
-    bad = AssetTable(table.layout, floats, table.consts, per_row)
+        floats[1, next(c for k, _, c in table.layout.plan if k == key)] = value
+    bad = AssetTable(table.layout, floats, table.consts, per_row, table.rows)
     records = [(*r[:at], AssetRow(bad, i), *r[at + 1 :]) for i, r in enumerate(records)]
     with pytest.raises(SnapshotError, match=message):
         TickSnapshots.of_records(common, records, [0, 1, 2])

@@ -541,8 +541,8 @@ def _table_pass(
             if source == "const":
                 items = [table.consts[key]] * len(indices)
             else:
-                per_row = table.per_row[key]
-                items = [per_row[i] for i in indices]
+                per_row, fleet_rows = table.per_row[key], table.rows
+                items = [per_row[fleet_rows[i]] for i in indices]
             if rule is None:
                 kinds = set(map(type, items))
                 if not kinds <= _PLAIN | _FLOAT:

@@ -25,7 +25,7 @@ import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -295,6 +295,13 @@ class SelectableDispatch(Protocol):
 AssetSource = Literal["float", "float_or_null", "flag", "const", "row"]
 """Where an asset key's value comes from (see ``AssetLayout``)."""
 
+_T = TypeVar("_T")
+_Getter = Callable[
+    [list[float], Mapping[str, AssetValue], Mapping[str, Sequence[AssetValue]], int], _T
+]
+"""A generated reader of ``AssetLayout``: (the row's floats, constants, per-row values, the
+fleet's row) → the value."""
+
 
 class AssetLayout:
     """The keys of a fleet's asset mappings and where each value comes from, made once per
@@ -305,38 +312,42 @@ class AssetLayout:
     * ``"float_or_null"``: the same, None where it is NaN (a quantity the fleet cannot give);
     * ``"flag"``: ``floats[i, column] == 1.0`` (a bool kept as 1.0 or 0.0);
     * ``"const"``: ``consts[key]``, the same for every row;
-    * ``"row"``: ``per_row[key][i]`` (a nameplate value: a string, a number).
+    * ``"row"``: ``per_row[key][r]``, ``r`` the fleet's row of table row ``i`` (a nameplate
+      value: a string, a number).
 
-    ``build`` makes a row's dict: a function generated from the plan once (a dict display, as
-    ``dataclasses`` generates ``__init__``), as fast as the dict literal the fleet wrote before,
-    where a loop over the plan per row took three times as long.
+    ``build`` makes a row's dict and ``getters[key]`` one value: functions generated from the
+    plan once, from one expression per key (a dict display, as ``dataclasses`` generates
+    ``__init__``), as fast as the dict literal the fleet wrote before, where a loop over the
+    plan per row took three times as long.
     """
 
-    __slots__ = ("build", "keys", "plan", "where")
+    __slots__ = ("build", "getters", "keys", "plan")
 
     def __init__(self, plan: Sequence[tuple[str, AssetSource, int]]) -> None:
         self.plan = tuple(plan)
         self.keys = tuple(key for key, _, _ in plan)
-        self.where = {key: (source, column) for key, source, column in plan}
-        items = []
-        for key, source, column in plan:
-            expr = {
+        exprs = {
+            key: {
                 "float": f"v[{column}]",
                 "float_or_null": f"(None if v[{column}] != v[{column}] else v[{column}])",
                 "flag": f"v[{column}] == 1.0",
                 "const": f"consts[{key!r}]",
-                "row": f"per_row[{key!r}][i]",
+                "row": f"per_row[{key!r}][r]",
             }[source]
-            items.append(f"{key!r}: {expr}")
-        namespace: dict[str, object] = {}
-        exec(
-            "def build(v, consts, per_row, i):\n    return {" + ", ".join(items) + "}\n",
-            namespace,
+            for key, source, column in plan
+        }
+        args = "v, consts, per_row, r"
+        display = ", ".join(f"{key!r}: {expr}" for key, expr in exprs.items())
+        code = f"def build({args}):\n    return {{{display}}}\n"
+        code += "".join(
+            f"def get_{n}({args}):\n    return {e}\n" for n, e in enumerate(exprs.values())
         )
-        self.build: Callable[
-            [list[float], Mapping[str, AssetValue], Mapping[str, Sequence[AssetValue]], int],
-            dict[str, AssetValue],
-        ] = namespace["build"]  # type: ignore[assignment]
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)
+        self.build: _Getter[dict[str, AssetValue]] = namespace["build"]
+        self.getters: dict[str, _Getter[AssetValue]] = {
+            key: namespace[f"get_{n}"] for n, key in enumerate(exprs)
+        }
 
 
 class AssetTable:
@@ -350,7 +361,7 @@ class AssetTable:
     new every step and never changed.
     """
 
-    __slots__ = ("_lists", "consts", "floats", "layout", "per_row")
+    __slots__ = ("_lists", "consts", "floats", "layout", "per_row", "rows")
 
     def __init__(
         self,
@@ -358,11 +369,15 @@ class AssetTable:
         floats: npt.NDArray[np.float64],
         consts: Mapping[str, AssetValue] | None = None,
         per_row: Mapping[str, Sequence[AssetValue]] | None = None,
+        rows: Sequence[int] | None = None,
     ) -> None:
         self.layout = layout
         self.floats = floats
         self.consts: Mapping[str, AssetValue] = consts or {}
         self.per_row: Mapping[str, Sequence[AssetValue]] = per_row or {}
+        """Per key of source ``"row"``: its value for every row of the fleet."""
+        self.rows: Sequence[int] = range(len(floats)) if rows is None else rows
+        """The fleet's row of each table row (default: the same)."""
         self._lists: list[list[float]] | None = None
 
     @property
@@ -380,19 +395,12 @@ class AssetTable:
 
     def row(self, i: int) -> dict[str, AssetValue]:
         """Row ``i``'s asset as a new dict."""
-        return self.layout.build(self._values(i), self.consts, self.per_row, i)
+        return self.layout.build(self._values(i), self.consts, self.per_row, self.rows[i])
 
     def value(self, i: int, key: str) -> AssetValue:
         """Row ``i``'s value of ``key`` (``KeyError``: no such key)."""
-        source, column = self.layout.where[key]
-        if source == "const":
-            return self.consts[key]
-        if source == "row":
-            return self.per_row[key][i]
-        v = self._values(i)[column]
-        if source == "flag":
-            return v == 1.0
-        return None if source == "float_or_null" and v != v else v
+        get = self.layout.getters[key]
+        return get(self._values(i), self.consts, self.per_row, self.rows[i])
 
 
 class AssetRow(Mapping[str, AssetValue]):

@@ -807,9 +807,8 @@ class BatteryFleet:
 
     def _step(
         self, rows: Sequence[int], request_kw: FloatArray, limit_pct: FloatArray, dt_s: float
-    ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
-        """The kernel on ``rows``: the output columns, one row per stepped row, and the rows'
-        indices."""
+    ) -> FloatArray:
+        """The kernel on ``rows``: the output columns, one row per stepped row."""
         index = row_index(rows, self._all_rows)
         if not request_kw.shape == limit_pct.shape == index.shape:
             raise ValueError(f"one request and one limit per row: {len(rows)} rows")
@@ -825,7 +824,7 @@ class BatteryFleet:
             float(dt_s),
             out,
         )
-        return out, index
+        return out
 
     def _message(self, o: list[float]) -> str | None:
         """The message of a row of kernel output (``_O_MESSAGE``), formatted as it always was."""
@@ -873,7 +872,7 @@ class BatteryFleet:
                 o[_O_THROTTLED] != 0.0,
                 self._message(o),
             )
-            for o in self._step(rows, request, limit, dt_s)[0].tolist()
+            for o in self._step(rows, request, limit, dt_s).tolist()
         ]
 
     def step_rows(
@@ -893,18 +892,8 @@ class BatteryFleet:
         request = np.array([d.active_power_setpoint_kw for d in dispatches], dtype=np.float64)
         limit = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
         plates = self.nameplates
-        out, index = self._step(rows, request, limit, dt_s)
-        whole = len(index) == len(plates) and (
-            len(plates) == 1 or (isinstance(rows, range) and rows == range(len(plates)))
-        )  # every row in order: the per-row values as they are
-        nameplate_values = self._nameplate_values
-        assets = AssetTable(
-            _ASSET_LAYOUT,
-            out,
-            per_row=nameplate_values
-            if whole
-            else {key: [column[r] for r in index] for key, column in nameplate_values.items()},
-        )
+        out = self._step(rows, request, limit, dt_s)
+        assets = AssetTable(_ASSET_LAYOUT, out, per_row=self._nameplate_values, rows=rows)
         outputs: list[DeviceOutput] = []
         for k, (row, o) in enumerate(zip(rows, out.tolist(), strict=True)):
             (
