@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import time
 
 import trio
 from hypercorn.config import Config
@@ -47,6 +48,9 @@ from dersim_trio.web.hypercorn_settings import SETTINGS, apply_settings
 log = logging.getLogger("dersim_trio.Lab")
 
 REFUSED_EXIT_CODE = 2
+REFUSAL_WAIT_S = 30.0
+"""How long a refusing worker other than the first waits to be terminated by hypercorn (the
+first worker prints the refusal and exits, which ends the others)."""
 
 
 class HypercornLaunch:
@@ -84,6 +88,11 @@ class HypercornLaunch:
         if refusal is not None:
             if is_first_worker():  # every worker refuses; one line is enough
                 print(f"dersim-trio: error: {refusal}", file=sys.stderr, flush=True)
+            else:
+                # hypercorn terminates every worker as soon as one exits, so a worker that
+                # exited first could end the first one before its line: the others wait for
+                # that termination (SIGTERM, at its default here), bounded in case it never comes
+                time.sleep(REFUSAL_WAIT_S)
             raise SystemExit(REFUSED_EXIT_CODE)
         kept = frozenset(name for name in SETTINGS if explicitly_set(config, name))
         applied = apply_settings(config, keep=kept)
