@@ -9,6 +9,11 @@ References (numbers quoted below):
   Jonkman's baseline controller (DISCON), ebranlard/welib
   ``data/NREL5MW/NREL5MW_Oper_Onshore_Rigid_Discon.csv`` (commit 457221d5): columns WS_[m/s],
   RotSpeed_[rpm], BldPitch_[deg], GenPower_[kW].
+* NREL 5-MW, second reference: NREL's published power curve of the same turbine from FAST
+  steady states with Jonkman's baseline controller (FAST v7, AeroDyn 13; generator power, the
+  aerodynamic power × 0.944), NREL/turbine-models ``Offshore/NREL_5MW_126_RWT.csv`` (commit
+  be1ca72e, BSD-3-Clause; its documentation cites the NREL 5-MW report, NREL/TP-500-38060, and
+  the NREL forum thread where the curves were posted): wind speed, power kW.
 * IEA 15-MW: the IEA-15-240-RWT documentation's tabular rotor performance (Gaertner et al. 2020,
   NREL/TP-5000-75698), IEAWindTask37/IEA-15-240-RWT ``performance/performance_ccblade.dat``
   (commit cf54270e): wind speed, rotor speed, pitch and electrical power at the table's own
@@ -25,6 +30,13 @@ AeroDyn computes for the same rotor: 0.372 against 0.339 at λ 11.9 (4 m/s) and 
 against 0.454 at λ 7.4, 8 m/s). The rotor speed is pinned by the steep region-1½ torque line, so
 the power carries that difference: +10.4 % and +5.7 % (+3.8 % at 6 m/s, +2.2 % at 8 m/s).
 These two points are held to 11 % and 6 % instead of 5 %.
+
+The two published FAST steady states of this turbine disagree with each other by more than that
+at low wind: NREL's power curve (second reference above) gives 177.7 kW at 4 m/s and 403.9 kW at
+5 m/s, 13.6 % and 9.1 % above the OpenFAST run (156.5 and 370.1 kW), and 3–5 % above it from
+6 m/s to rated. The model lies between the two at every speed from 3 m/s to rated and within
+3.4 % of NREL's curve at every integer speed from 4 m/s (3 m/s: 2.8 kW below it), which the
+test on that curve holds to 5 %.
 
 Why, checked by re-running CCBlade (WISDEM 4.2.9, ``wisdem.ccblade``) on the OpenFAST model
 ROSCO 2.10.6 ships (``Examples/Test_Cases/NREL-5MW``: AeroDyn 15 blade and polars, tilt 5°,
@@ -86,6 +98,20 @@ NREL_5MW_OPENFAST = {
     23: (12.1, 20.7242, 5000.0073),
     24: (12.1, 21.9086, 4999.9892),
     25: (12.1003, 23.0499, 5000.0215),
+}
+
+# NREL/turbine-models Offshore/NREL_5MW_126_RWT.csv: wind m/s → generator power kW (FAST v7).
+NREL_5MW_FAST_POWER_CURVE = {
+    3: 40.5,
+    4: 177.7,
+    5: 403.9,
+    6: 737.6,
+    7: 1187.2,
+    8: 1771.1,
+    9: 2518.6,
+    10: 3448.41,
+    11: 4562.51,
+    **{wind: 5000.0 for wind in range(12, 26)},
 }
 
 # IEA-15-240-RWT performance/performance_ccblade.dat: wind m/s, rotor rpm, pitch °, power W.
@@ -216,6 +242,19 @@ def test_nrel_5mw_power_matches_the_openfast_steady_state(
     else:
         assert got.power_kw == pytest.approx(power_kw, rel=NREL_POWER_TOLERANCE.get(wind, 0.05))
     assert got.rotor_rpm == pytest.approx(rpm, rel=0.03)
+
+
+@pytest.mark.parametrize("wind", WINDS)
+def test_nrel_5mw_power_matches_nrels_published_fast_power_curve(
+    nrel: dict[int, Settled], wind: int
+) -> None:
+    """Within 5 % of NREL's published FAST power curve at every integer speed from 4 m/s
+    (3 m/s: within 20 kW), 4 and 5 m/s included (module docstring: the two references)."""
+    power_kw = NREL_5MW_FAST_POWER_CURVE[wind]
+    if wind == 3:
+        assert nrel[wind].power_kw == pytest.approx(power_kw, abs=20.0)
+    else:
+        assert nrel[wind].power_kw == pytest.approx(power_kw, rel=0.05)
 
 
 @pytest.mark.parametrize("wind", [w for w in WINDS if w >= 12])
