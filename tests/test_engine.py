@@ -443,6 +443,29 @@ def test_the_grid_block_row_is_a_valid_grid_support_status_and_is_shared_while_u
     assert again[1] is row
 
 
+def test_devices_with_equal_grid_support_values_share_one_block() -> None:
+    """A fleet on one grid publishes one grid-support block for all its devices; a device
+    whose values differ gets its own, and the others keep theirs."""
+    eng = build_engine(
+        parse_args(["-d", "PV-3Phase", "-N", "4"]), datetime(2026, 6, 21, 12, tzinfo=UTC)
+    )
+    eng.step()
+    tick = eng.step()
+    blocks = [slot.grid_status[1] for slot in eng.devices if slot.grid_status is not None]
+    assert len(blocks) == 4
+    assert all(block is blocks[0] for block in blocks)
+    eng.devices[2].inputs.grid_voltage_pu = 1.04
+    tick = eng.step()
+    after = [slot.grid_status[1] for slot in eng.devices if slot.grid_status is not None]
+    assert after[2] is not blocks[0]
+    assert after[2]["v_pct"] == pytest.approx(104.0)
+    assert [after[k] is after[0] for k in (1, 3)] == [True, True]
+    assert tick[2].grid_support is not None
+    assert tick[0].grid_support is not None
+    assert tick[2].grid_support.v_pct == pytest.approx(104.0)
+    assert tick[0].grid_support.v_pct == pytest.approx(100.0)
+
+
 def test_a_non_finite_grid_value_fails_the_tick() -> None:
     eng = build_engine(parse_args(["-d", "PV-1Phase"]), datetime(2026, 6, 21, 12, tzinfo=UTC))
     eng.step()
@@ -453,10 +476,10 @@ def test_a_non_finite_grid_value_fails_the_tick() -> None:
     from dersim_trio.engine.core import _grid_support
 
     with pytest.raises(ValueError, match="non-finite value"):
-        _grid_support(eng.devices[0], (1.0,), 0.0)
+        _grid_support(eng.devices[0], (1.0,), 0.0, {})
     grid.q_target_kvar = 0.0
     with pytest.raises(ValueError, match="non-finite value"):
-        _grid_support(eng.devices[0], (math.inf,), 0.0)
+        _grid_support(eng.devices[0], (math.inf,), 0.0, {})
 
 
 def test_the_engine_steps_each_fleet_once_a_tick_and_keeps_device_order() -> None:

@@ -18,7 +18,7 @@ import copy
 import dataclasses
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -393,9 +393,24 @@ def test_columns_and_rows_of_a_tick_agree(kit: type[Kit], device_type: str) -> N
         expected = [row[keys[0]] if len(keys) == 1 else row[keys[0]][keys[1]] for row in tick.rows]
         assert tick.column(path) == expected, path
         assert by_rows.column(path) == expected, path
+        assert not [v for v in tick.column(path) if isinstance(v, np.generic)], path
     fresh = stepped(kit, device_type)[1]
     alone = [fresh.row(i) for i in range(3)]  # before the rows are built
     assert alone == fresh.rows
+    # the engine's float64 columns become plain floats in every row, built alone or together
+    assert not [v for row in alone + fresh.rows for v in _leaves(row) if isinstance(v, np.generic)]
+
+
+def _leaves(value: object) -> Iterator[object]:
+    """Every scalar inside a row (nested mappings and lists walked)."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
 
 
 # --- a fleet's assets as columns (physics.base.AssetTable), checked on the arrays ---

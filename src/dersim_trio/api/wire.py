@@ -815,6 +815,11 @@ def snapshot_of(row: Row) -> Snapshot:
     return Snapshot.model_validate({**row, "asset": asset})
 
 
+def _plain(columns: Sequence[Column]) -> list[Column]:
+    """The columns with every float64 array made a list of ``float`` (what a row holds)."""
+    return [c.tolist() if type(c) is np.ndarray else c for c in columns]
+
+
 class TickSnapshots(Sequence[Snapshot]):
     """One tick's checked snapshots, in device order, readable as ``Snapshot`` models.
 
@@ -848,7 +853,7 @@ class TickSnapshots(Sequence[Snapshot]):
         self._rows: list[Row] | None = rows
         self.common: TickCommon | None = None
         """The tick's shared values (built from records; None: built from rows)."""
-        self._columns: list[Sequence[Any]] | None = None
+        self._columns: list[Column] | None = None
         self._models: list[Snapshot | None] = [None] * len(rows)
         self._payloads: tuple[bytes, ...] | None = None
         self._one: dict[int, bytes] = {}
@@ -894,25 +899,21 @@ class TickSnapshots(Sequence[Snapshot]):
                 f"a tick needs {len(RECORD_FIELDS)} columns of {n} values, got "
                 f"{len(columns)} of {sorted({len(c) for c in columns})}"
             )
-        passed = _columns_pass(columns)
-        plain: list[Sequence[Any]] = [
-            c.tolist() if isinstance(c, np.ndarray) else c for c in columns
-        ]
-        if not passed:
-            rows = [row_of_record(values, r) for r in zip(*plain, strict=True)]
+        if not _columns_pass(columns):
+            rows = [row_of_record(values, r) for r in zip(*_plain(columns), strict=True)]
             check_rows(rows, owners)
             return cls(rows)
         for rule, path, value in zip(_TICK_RULES, TICK_FIELDS, values, strict=True):
             _check_column(rule, [value], owners[:1], path, lambda: [])
-        asset_types = list(plain[_ASSET_TYPE_POS])
+        asset_types = list(columns[_ASSET_TYPE_POS])
         for k in _OTHER_POS:
             _check_column(
-                _RECORD_RULES[k], list(plain[k]), owners, RECORD_FIELDS[k], lambda: asset_types
+                _RECORD_RULES[k], list(columns[k]), owners, RECORD_FIELDS[k], lambda: asset_types
             )
         tick = cls.__new__(cls)
         tick._rows = None
         tick.common = common
-        tick._columns = plain
+        tick._columns = list(columns)  # float64 arrays stay arrays until a row is built
         tick._models = [None] * n
         tick._payloads = None
         tick._one = {}
@@ -935,9 +936,14 @@ class TickSnapshots(Sequence[Snapshot]):
     @property
     def records(self) -> list[Record]:
         """The devices' records (built from records; empty: built from rows). The tick keeps
-        its columns, not the records: the records are made again from them."""
+        its columns, not the records: the records are made again from them (the float64
+        columns made lists of ``float`` once, at the first use)."""
         columns = self._columns
-        return [] if columns is None else list(zip(*columns, strict=True))
+        if columns is None:
+            return []
+        if any(type(c) is np.ndarray for c in columns):
+            columns = self._columns = _plain(columns)
+        return list(zip(*columns, strict=True))
 
     def row(self, index: int) -> Row:
         """Device ``index``'s row (built alone from its record while the rows are not built)."""
@@ -946,7 +952,10 @@ class TickSnapshots(Sequence[Snapshot]):
             return rows[index]
         assert self._columns is not None
         assert self.common is not None
-        record = tuple(column[index] for column in self._columns)
+        record = tuple(
+            column[index].item() if type(column) is np.ndarray else column[index]
+            for column in self._columns
+        )
         return row_of_record(self.common.values(), record)
 
     def column(self, path: str) -> list[Any]:
@@ -957,7 +966,8 @@ class TickSnapshots(Sequence[Snapshot]):
         if columns is not None and self.common is not None:
             if path in TICK_FIELDS:
                 return [self.common.values()[TICK_FIELDS.index(path)]] * n
-            return list(columns[RECORD_FIELDS.index(path)])
+            column = columns[RECORD_FIELDS.index(path)]
+            return column.tolist() if type(column) is np.ndarray else list(column)
         keys = path.split(".")
         if len(keys) == 1:
             return list(map(itemgetter(keys[0]), self.rows))

@@ -216,6 +216,7 @@ class Engine:
         event_corners: list[float] | None = None
         event_paths: dict[tuple[object, ...], Callable[[float], GridSample]] = {}
         pending: list[_Pending] = []
+        blocks: dict[tuple[object, ...], Row] = {}
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
@@ -317,7 +318,7 @@ class Engine:
                     phase_v = (phases[0] + rise, phases[1] + rise, phases[2] + rise)
                 f_last = slot.last_frequency_hz
                 rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
-                grid_block = _grid_support(slot, phase_v, rocof)
+                grid_block = _grid_support(slot, phase_v, rocof, blocks)
             slot.last_frequency_hz = f
             records.append(self._snapshot(slot, out, delivered, f, grid_block))
             volts.append(v_terminal)
@@ -483,10 +484,15 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
 
 
 def _grid_support(
-    slot: DeviceSlot, phase_v_pu: tuple[float, ...], rocof_hz_per_s: float
+    slot: DeviceSlot,
+    phase_v_pu: tuple[float, ...],
+    rocof_hz_per_s: float,
+    blocks: dict[tuple[object, ...], Row],
 ) -> Row | None:
     """The snapshot's grid-support block (a ``GridSupportStatus`` row), built once per change
-    of its values and shared by the ticks that follow while nothing changes.
+    of its values and shared by the ticks that follow while nothing changes, and by the
+    devices of the tick with the same values (``blocks``: this tick's, by their values; a
+    fleet on one grid with one rating publishes one block, not a dict per device).
 
     The row is checked against the schema with the rest of the tick (``api.wire``); the
     finite test here names the device and the values when a grid function made a NaN."""
@@ -510,6 +516,11 @@ def _grid_support(
             and block["functions"] is functions  # one list per settings object
         ):
             return block
+    key = (q, p, v_ref, v_pct, rocof_hz_per_s, phase_v_pu, by, mode, id(functions))
+    shared = blocks.get(key)  # a key with a NaN is never stored: refused below
+    if shared is not None:
+        slot.grid_status = (phase_v_pu, shared)
+        return shared
     # One test for all: a sum is finite only when every term is (the terms are bounded far
     # below overflow: kW, kvar, % and pu of a device, Hz/s).
     if not math.isfinite(q + p + v_ref + v_pct + rocof_hz_per_s + sum(phase_v_pu)):
@@ -530,6 +541,7 @@ def _grid_support(
         "rocof_hz_per_s": rocof_hz_per_s,
     }
     slot.grid_status = (phase_v_pu, block)
+    blocks[key] = block
     return block
 
 

@@ -59,6 +59,7 @@ Operating states reported (``grid_state``): ``continuous``, ``mandatory``, ``per
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -134,6 +135,13 @@ _OFF = PowerBounds(energize=False, p_max_kw=0.0, p_min_kw=0.0, droop_kw=None)
 _EPS_KW = 1e-9
 _SETTLED = 1e-9
 """A lag within this of its target (kW, kvar) counts as settled."""
+
+
+@functools.lru_cache(maxsize=64)
+def _functions(settings: GridSettings) -> list[str]:
+    """``settings.active_functions``, one list for equal settings: a fleet's devices share it,
+    so the engine shares their grid-support blocks (``engine.core``). Never changed."""
+    return settings.active_functions
 
 
 def _lower(cap: float, by: str, value: float, name: str) -> tuple[float, str]:
@@ -518,10 +526,10 @@ class GridSupport:
     @property
     def active_functions(self) -> list[str]:
         """``settings.active_functions``, computed once per settings object (every tick's
-        snapshot carries it)."""
+        snapshot carries it), one list for every device with equal settings (``_functions``)."""
         if self.settings is not self._functions_of:
             self._functions_of = self.settings
-            self._functions = self.settings.active_functions
+            self._functions = _functions(self.settings)
         return self._functions
 
     @property

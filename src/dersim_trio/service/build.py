@@ -28,7 +28,7 @@ from dersim_trio.grid.ride_through import AbnormalCategory
 from dersim_trio.grid.settings import GridSettings, NormalCategory, category_defaults
 from dersim_trio.grid.support import GridSupport
 from dersim_trio.physics.ac import AcType, ll_from_ln
-from dersim_trio.physics.base import DeviceModel
+from dersim_trio.physics.base import AcRating, DeviceModel
 from dersim_trio.service.operator import DEFAULT_MANUFACTURER, DeviceIdentity
 from dersim_trio.setup.config import SimConfig
 from dersim_trio.setup.dc_profiles import load_profile
@@ -306,8 +306,13 @@ def start_time(config: SimConfig, wall_now: datetime) -> datetime:
 
 
 def grid_rating(model: DeviceModel) -> GridRating:
-    """The ratings the grid functions use for a model (charging up to ``WChaRteMaxRtg``)."""
-    r = model.rating
+    """The ratings the grid functions use for a model (charging up to ``WChaRteMaxRtg``): one
+    immutable object for every model with equal ratings (a fleet's devices share it)."""
+    return _grid_rating(model.rating)
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_rating(r: AcRating) -> GridRating:
     return GridRating(
         w_max_kw=r.w_max_kw,
         va_max_kva=r.va_max_kva,
@@ -326,6 +331,13 @@ def _shared_defaults(
     return category_defaults(normal, abnormal, rating, enter_service=es)
 
 
+@functools.lru_cache(maxsize=16)
+def _enter_service(delay_s: float) -> EnterServiceSettings:
+    """The enter-service defaults with ``--enter_service_delay_s``: one immutable object for
+    every device of a run."""
+    return EnterServiceSettings(es_dly_tms_s=delay_s)
+
+
 def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSupport:
     """IEEE 1547 grid support at the start categories' defaults (every model is inverter-based:
     PV, storage, hybrid, fuel cell and EVSE through their converter, wind type III/IV at theirs).
@@ -333,7 +345,7 @@ def grid_support(config: SimConfig, model: DeviceModel, index: int) -> GridSuppo
     The randomized enter-service delay draws from a generator seeded by ``--seed`` and the index.
     """
     rating = grid_rating(model)
-    es = EnterServiceSettings(es_dly_tms_s=config.enter_service_delay_s)
+    es = _enter_service(config.enter_service_delay_s)
     settings = _shared_defaults(
         config.grid_normal_category, config.grid_abnormal_category, rating, es
     )
