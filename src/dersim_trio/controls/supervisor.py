@@ -96,6 +96,8 @@ STORAGE_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc"})
 IDLE_IS_ZERO: frozenset[str] = frozenset({"battery", "fuelcell"})
 """Assets for which "no setpoint" means 0 kW, so a ramp can end there."""
 
+_GRID_MESSAGES = frozenset({"tripped", "momentary_cessation", "entering_service"})
+"""The grid states ``_message`` names (a trip shows as ``tripped`` while it waits)."""
 _NO_OUTPUT = Dispatch(active_power_setpoint_kw=None, active_power_limit_pct=0.0)
 _NO_OUTPUT_EVSE = Dispatch(active_power_setpoint_kw=0.0, active_power_limit_pct=0.0)
 _DEFAULT = Dispatch()
@@ -582,7 +584,8 @@ class DeviceSupervisor:
                     dc_i *= scale
             else:
                 p = dc_p = dc_i = q = 0.0
-        self._log_clamp(index, clamp)
+        if clamp is not None or self.reactive_clamp is not None:
+            self._log_clamp(index, clamp)
         self.reactive_clamp = clamp
         self.last_active_power_kw = p
 
@@ -595,18 +598,29 @@ class DeviceSupervisor:
         else:
             inverter = self.operation.inverter_state
         self.last_inverter_state = inverter
+        faults = self.faults
+        if (
+            op == "running"
+            and service == "in_service"
+            and clamp is None
+            and not self.controls.clamps
+            and (gs is None or not self._grid_active or gs.state not in _GRID_MESSAGES)
+        ):
+            message = out.message  # what _message gives in this case, without its tests
+        else:
+            message = self._message(out.message, clamp)
         return Delivered(
-            active_power_kw=p,
-            reactive_power_kvar=q,
-            dc_power_kw=dc_p,
-            dc_current_a=dc_i,
-            inverter_state=inverter,
-            service_state=service,
-            connection_state="disconnected"
-            if self.faults.disconnected or self.grid_tripped
+            p,
+            q,
+            dc_p,
+            dc_i,
+            inverter,
+            service,
+            "disconnected"
+            if ((faults.latched or faults.present) and faults.disconnected) or self.grid_tripped
             else "connected",
-            message=self._message(out.message, clamp),
-            grid_state=grid_state,
+            message,
+            grid_state,
         )
 
     def _message(self, model_message: str | None, clamp: ReactiveLimit | None) -> str | None:

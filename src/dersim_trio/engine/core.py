@@ -217,6 +217,8 @@ class Engine:
         event_paths: dict[tuple[object, ...], Callable[[float], GridSample]] = {}
         pending: list[_Pending] = []
         blocks: dict[tuple[object, ...], Row] = {}
+        # the environment and grid sample of each distinct set of inputs this tick
+        seen_by_key: dict[tuple[object, ...], tuple[Environment, GridSample]] = {}
         for slot in self.devices:
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
@@ -260,34 +262,28 @@ class Engine:
                 corners = event_corners
             network = slot.network
             rise = slot.voltage_rise_pu if network is not None else 0.0
-            if phases is None:
-                grid = GridSample(v + rise, v + rise, f)
-            else:
-                grid = GridSample(min(phases) + rise, max(phases) + rise, f)
-            env = Environment(
-                sim_time=now,
-                grid_voltage_pu=v + rise,
-                grid_frequency_hz=f,
-                irradiance_w_m2=irradiance,
-                irradiance_is_poa=is_poa,
-                ambient_temperature_c=ambient,
-                wind_speed_m_s=wind,
-                site_load_kw=load,
-            )
-            supervisor = slot.supervisor
-            model = slot.model
-            dispatch = supervisor.before_step(
+            seen_key = (v, f, phases, rise, irradiance, is_poa, ambient, wind, load)
+            seen = seen_by_key.get(seen_key)
+            if seen is None:  # devices that see the same share one (neither is ever changed)
+                if phases is None:
+                    grid = GridSample(v + rise, v + rise, f)
+                else:
+                    grid = GridSample(min(phases) + rise, max(phases) + rise, f)
+                env = Environment(now, v + rise, f, irradiance, is_poa, ambient, wind, load)
+                seen = seen_by_key[seen_key] = (env, grid)
+            env, grid = seen
+            dispatch = slot.supervisor.before_step(
                 slot.index,
-                model,
+                slot.model,
                 env,
                 dt_s,
                 elapsed_s,
                 times,
-                grid=grid,
-                grid_at=grid_at,
-                network=network,
-                source_v_pu=v if network is not None else None,
-                grid_corners=corners,
+                grid,
+                grid_at,
+                network,
+                v if network is not None else None,
+                corners,
             )
             pending.append((slot, env, dispatch, v, f, phases, rise))
         outputs = self._step_models(pending, dt_s)
