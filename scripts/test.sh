@@ -56,4 +56,6 @@ echo "== ruff"
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"
-exec .venv/bin/python -m pytest "$@"
+# two worker processes (pytest-xdist), one per core of the 2-core machines the suite is sized
+# for; every test starts what it needs on its own free ports, so the workers share nothing
+exec .venv/bin/python -m pytest -n 2 "$@"
