@@ -39,6 +39,7 @@ clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -165,6 +166,10 @@ FAULT_STATES: frozenset[OperatingStateName] = frozenset({"fault", "fault_stopped
 ENERGIZED_STATES: frozenset[OperatingStateName] = frozenset({"running", "shutting_down"})
 
 
+_TIMED = frozenset({"starting", "shutting_down"})
+"""The states ``duration_s`` gives a duration."""
+
+
 def duration_s(state: OperatingStateName, times: OperatingTimes) -> float | None:
     """How long a timed state lasts before its ``elapsed`` event; None for untimed states."""
     if state == "starting":
@@ -239,10 +244,12 @@ class OperatingState:
             self.time_in_state_s = 0.0
         return Outcome(True, previous, self.state, _describe(previous, self.state, times))
 
-    def advance(self, dt_s: float, times: OperatingTimes) -> list[tuple[str, str]]:
+    def advance(self, dt_s: float, times: OperatingTimes) -> Sequence[tuple[str, str]]:
         """Let ``dt_s`` simulated seconds pass; return the (from, to) timed transitions taken."""
-        taken: list[tuple[str, str]] = []
         self.time_in_state_s += dt_s
+        if self.state not in _TIMED:  # every device, every tick: no list, no lookup
+            return ()
+        taken: list[tuple[str, str]] = []
         while True:
             seconds = duration_s(self.state, times)
             if seconds is None or self.time_in_state_s < seconds:
