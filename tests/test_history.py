@@ -8,13 +8,17 @@ list of snapshots the engine returned. The route tests run the tick loop in virt
 from __future__ import annotations
 
 import json
+import math
 from array import array
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dersim_trio.api.history import MAX_HISTORY_S
 from dersim_trio.api.schema import Snapshot
@@ -28,6 +32,7 @@ from dersim_trio.service.history import (
     MIN_TICKS,
     RETENTION_S,
     History,
+    _float32_bytes,
     bytes_per_device_hour,
     capacity_for,
 )
@@ -285,3 +290,13 @@ async def test_history_route_encodes_a_four_hour_window_after_the_ring_wrapped(
     assert body["period_s"] == 6.0
     assert body["count"] == 2400  # t > now − 14,400 s
     assert body["tick"] == list(range(301, 2701))
+
+
+@given(st.lists(st.floats(allow_infinity=False, width=64), max_size=50))
+def test_a_float64_column_becomes_the_float32_values_array_f_makes(values: list[float]) -> None:
+    """The buffer's float32 bytes come from one numpy cast of the tick's float64 column; they
+    are the bytes ``array("f")`` makes of the same Python floats, value by value (NaN, ±0,
+    subnormals and values beyond float32's range included)."""
+    edge = [math.nan, -0.0, 0.0, 5e-324, -1e-40, 3.4028235e38, 1e39, -1e300, 1.0 / 3.0]
+    column = values + edge
+    assert _float32_bytes(np.array(column)) == array("f", column).tobytes()

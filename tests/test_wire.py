@@ -43,7 +43,13 @@ from dersim_trio.api.wire import (
     snapshot_of,
 )
 from dersim_trio.engine.core import Engine, encode
-from dersim_trio.physics.base import AssetLayout, AssetRow, AssetTable, Dispatch
+from dersim_trio.physics.base import (
+    AssetLayout,
+    AssetRow,
+    AssetTable,
+    Dispatch,
+    asset_column,
+)
 from dersim_trio.service.hub import Hub
 from dersim_trio.service.operator import Controller
 from dersim_trio.web.app import create_app
@@ -460,6 +466,53 @@ def test_an_asset_row_is_the_dict_of_its_table_row() -> None:
     assert row.get("missing") is None
     assert type(row.as_dict()["irradiance_w_m2"]) is float
     assert AssetRow(table, 0)["clipped"] is False
+
+
+def test_a_tables_column_is_each_rows_value() -> None:
+    """``AssetTable.column`` (a float column read at once) gives ``value`` of every row for
+    every source, fleet rows out of order included; ``asset_column`` reads a table's column
+    only where the assets are its rows in order, and asks each asset otherwise."""
+    values = [[800.0, 700.0, 40.0, 25.0, 0.0], [1.5, np.nan, 20.0, 21.0, 1.0]] * 2
+    table = AssetTable(
+        PV_LIKE,
+        np.array(values, dtype=np.float64),
+        consts={"clear_sky_irradiance_w_m2": 812.5},
+        per_row={"note": ["a", "b", "c", "d"]},
+        rows=[3, 0, 2, 1],
+    )
+    for key in PV_LIKE.keys:
+        expected = [table.value(i, key) for i in range(4)]
+        assert table.column(key) == expected, key
+        assert [type(v) for v in table.column(key)] == [type(v) for v in expected], key
+    assert table.column("note") == ["d", "a", "c", "b"]
+    assert table.column("ghi_w_m2") == [700.0, None, 700.0, None]
+    with pytest.raises(KeyError):
+        table.column("missing")
+    rows = [AssetRow(table, i) for i in range(4)]
+    assert asset_column(rows, "irradiance_w_m2") == [800.0, 1.5, 800.0, 1.5]
+    assert asset_column(rows, "missing") == [None] * 4
+    mixed = [rows[1], rows[0], {"irradiance_w_m2": 7.0}, rows[3]]
+    assert asset_column(mixed, "irradiance_w_m2") == [1.5, 800.0, 7.0, 1.5]
+    assert asset_column(rows[:3], "clipped") == [False, True, False]
+    assert asset_column([], "clipped") == []
+
+
+@pytest.mark.parametrize("device_type", ["Batt-3Phase", "PV-3Phase"])
+def test_numbers_are_the_columns_values_as_float64(kit: type[Kit], device_type: str) -> None:
+    """``TickSnapshots.numbers``: a number field of every device as float64, NaN for null,
+    the same for a tick from columns and from rows."""
+    _, tick = stepped(kit, device_type)
+    by_rows = TickSnapshots(copy.deepcopy(tick.rows))
+    paths = [p for p in RECORD_FIELDS if p.startswith(("metrics.", "energy."))]
+    assert "metrics.state_of_charge_pct" in paths
+    for path in paths:
+        for t in (tick, by_rows):
+            got = t.numbers(path)
+            assert got.dtype == np.float64
+            expected = [math.nan if v is None else v for v in t.column(path)]
+            np.testing.assert_array_equal(got, expected, err_msg=path)
+    soc = tick.numbers("metrics.state_of_charge_pct")
+    assert bool(np.isnan(soc).all()) is (device_type == "PV-3Phase")
 
 
 @pytest.mark.parametrize(

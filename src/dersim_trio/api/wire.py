@@ -982,6 +982,17 @@ class TickSnapshots(Sequence[Snapshot]):
             return list(map(itemgetter(keys[0]), self.rows))
         return [row[keys[0]][keys[1]] for row in self.rows]
 
+    def numbers(self, path: str) -> npt.NDArray[np.float64]:
+        """A number field of every device as float64, NaN where it is null (``column``'s
+        values; the engine's float columns as they are, without a ``float`` per device)."""
+        columns = self._columns
+        if columns is not None and path in RECORD_FIELDS:
+            column = columns[RECORD_FIELDS.index(path)]
+            if type(column) is np.ndarray:
+                return column
+        values = self.column(path)
+        return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+
     def __len__(self) -> int:
         return len(self._models)
 

@@ -404,6 +404,41 @@ class AssetTable:
         get = self.layout.getters[key]
         return get(self._values(i), self.consts, self.per_row, self.rows[i])
 
+    def column(self, key: str) -> list[AssetValue]:
+        """Every row's value of ``key``, in row order (``value`` of each row; a float column
+        read as one array, not row by row). ``KeyError``: no such key."""
+        for name, source, k in self.layout.plan:
+            if name != key:
+                continue
+            if source == "float":
+                values: list[AssetValue] = self.floats[:, k].tolist()
+                return values
+            if source == "float_or_null":
+                return [None if v != v else v for v in self.floats[:, k].tolist()]
+            if source == "flag":
+                flags: list[AssetValue] = (self.floats[:, k] == 1.0).tolist()
+                return flags
+            if source == "const":
+                return [self.consts[key]] * len(self)
+            column = self.per_row[key]
+            return [column[r] for r in self.rows]
+        raise KeyError(key)
+
+
+def asset_column(assets: Sequence[Mapping[str, AssetValue]], key: str) -> list[AssetValue | None]:
+    """``[asset.get(key) for asset in assets]``: an ``AssetTable``'s column at once where the
+    assets are its rows in order (a fleet's tick), else asset by asset."""
+    first = assets[0] if assets else None
+    if type(first) is AssetRow:
+        table = first.table
+        if len(assets) == len(table) and all(
+            type(a) is AssetRow and a.table is table and a.index == i for i, a in enumerate(assets)
+        ):
+            if key not in table.layout.getters:
+                return [None] * len(assets)
+            return table.column(key)
+    return [asset.get(key) for asset in assets]
+
 
 class AssetRow(Mapping[str, AssetValue]):
     """Row ``index`` of an ``AssetTable`` as a read-only mapping (``as_dict``: a plain dict)."""

@@ -33,11 +33,15 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any, Final
+from typing import Any, Final, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from dersim_trio.api.resolution import Resolution, quantize, resolution_of
 from dersim_trio.api.schema import Snapshot
 from dersim_trio.api.wire import TickSnapshots
+from dersim_trio.physics.base import asset_column
 
 RETENTION_S = 4 * 3600
 """The history the Analytics tab may ask for (its longest preset)."""
@@ -72,6 +76,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAN = math.nan
 
 
+def _float32_bytes(values: npt.NDArray[np.float64]) -> bytes:
+    """A float64 column as the buffer's float32 values: ``array("f")``'s C cast, value by
+    value (NaN stays NaN, beyond float32's range is ±inf, as there, without a warning)."""
+    with np.errstate(over="ignore"):
+        return values.astype(np.float32).tobytes()
+
+
 _PLAIN_METRICS = tuple(m for m in METRICS if m not in ("state_of_charge_pct", "key_quantity"))
 
 KeyColumn = Callable[[list[Any]], list[float | None]]
@@ -85,7 +96,7 @@ def _evse_power_kw(assets: list[Any]) -> list[float | None]:
 
 def _asset_value(name: str) -> KeyColumn:
     def read(assets: list[Any]) -> list[float | None]:
-        return [asset.get(name) for asset in assets]
+        return cast(list[float | None], asset_column(assets, name))
 
     return read
 
@@ -294,13 +305,13 @@ class History:
         if sim_time.tzinfo is not None:
             self._tz = sim_time.tzinfo
         time_us = (sim_time - _EPOCH) // timedelta(microseconds=1)
-        rows: dict[str, Sequence[float]] = {
-            name: table.column(f"metrics.{name}") for name in _PLAIN_METRICS
+        # float32 bytes per quantity, made from the tick's float64 columns in one numpy cast
+        # each (the C cast array("f") applies to a float, value by value: the same numbers)
+        rows: dict[str, bytes] = {
+            name: _float32_bytes(table.numbers(f"metrics.{name}")) for name in _PLAIN_METRICS
         }
+        rows["state_of_charge_pct"] = _float32_bytes(table.numbers("metrics.state_of_charge_pct"))
         nan = _NAN
-        rows["state_of_charge_pct"] = [
-            nan if v is None else v for v in table.column("metrics.state_of_charge_pct")
-        ]
         key: list[float | None]
         if len(self._key_columns) == 1:  # every device of one asset type (a fleet)
             path, read, _ = self._key_columns[0]
@@ -312,12 +323,12 @@ class History:
                 found = read([column[i] for i in positions])
                 for i, value in zip(positions, found, strict=True):
                     key[i] = value
-        rows["key_quantity"] = [nan if v is None else v for v in key]
+        rows["key_quantity"] = _float32_bytes(np.array([nan if v is None else v for v in key]))
         if len(self._ticks) < self.capacity:
             self._ticks.append(tick)
             self._times_us.append(time_us)
             for quantity, series in rows.items():
-                self._values[quantity].extend(series)
+                self._values[quantity].frombytes(series)
             return
         row = self._next_row
         self._ticks[row] = tick
