@@ -533,3 +533,20 @@ def test_the_engine_steps_each_fleet_once_a_tick_and_keeps_device_order() -> Non
         calls.clear()
         assert together.step().payloads == alone.step().payloads
         assert calls == [(id(whole), [0, 1, 2]), (id(apart), [1, 0])]
+    # a slot given another model is stepped with it from the next tick (the plan is redone)
+    together.devices[3].model = PvModel(plates[0], seed=9)
+    alone.devices[3].model = PvModel(plates[0], seed=9)
+    for _ in range(3):
+        calls.clear()
+        assert together.step().payloads == alone.step().payloads
+        assert calls == [(id(whole), [0, 1, 2]), (id(apart), [0])]
+    # one fleet for every device: its one call gives the tick's outputs as they are
+    only = counted(PvFleet(plates, [1, 2, 3], site=SolarSite()))
+    single = engine(only.members())
+    three = engine(
+        [PvModel(p, seed=s, site=SolarSite()) for p, s in zip(plates, [1, 2, 3], strict=True)]
+    )
+    for _ in range(3):
+        calls.clear()
+        assert single.step().payloads == three.step().payloads
+        assert calls == [(id(only), [0, 1, 2])]

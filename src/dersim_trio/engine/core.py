@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,6 +153,10 @@ _Pending = tuple[
 dispatch, source voltage (pu), frequency, phase voltages, and the weak grid's rise."""
 
 
+_ModelPlan = tuple[list[int], list[tuple[ArrayFleet, list[int], Sequence[int]]]]
+"""The positions of the devices stepped alone; per fleet: its devices' positions and rows."""
+
+
 class Engine:
     """Devices + simulator clock → snapshots (sans-IO)."""
 
@@ -173,7 +178,9 @@ class Engine:
         """Startup, shutdown and enter-service durations (simulated seconds)."""
         self.grid_event: GridEvent | None = None
         """The grid event playing (``grid.events``), if any."""
-        self._array_member_types: dict[type, bool] = {}
+        self._plan: _ModelPlan | None = None
+        """``_model_plan``: the devices stepped alone, and each fleet's devices and rows."""
+        self._plan_models: list[DeviceModel] = []
         self._ac = AcConnections.of(
             [slot.ac_type for slot in self.devices],
             [slot.voltage_ln_nominal_v for slot in self.devices],
@@ -330,28 +337,19 @@ class Engine:
 
     def _step_models(self, pending: Sequence[_Pending], dt_s: float) -> list[DeviceOutput]:
         """Every device's model step: the rows of an array fleet (``ArrayFleet``) in one call
-        per fleet, any other model on its own; the outputs in device order."""
+        per fleet, any other model on its own; the outputs in device order (``pending`` has
+        one entry per device, in device order)."""
+        singles, groups = self._model_plan()
+        if not singles and len(groups) == 1 and len(groups[0][1]) == len(pending):
+            fleet, _, order = groups[0]  # one fleet, every device: its outputs as they come
+            return list(
+                fleet.step_rows(order, [p[1] for p in pending], [p[2] for p in pending], dt_s)
+            )
         outputs: list[DeviceOutput | None] = [None] * len(pending)
-        groups: dict[int, tuple[ArrayFleet, list[int], list[int]]] = {}
-        members = self._array_member_types
-        for k, item in enumerate(pending):
-            model = item[0].model
-            is_member = members.get(type(model))
-            if is_member is None:
-                is_member = members[type(model)] = isinstance(model, ArrayMember)
-            if is_member:
-                fleet = cast(ArrayMember, model).fleet
-                group = groups.get(id(fleet))
-                if group is None:
-                    group = groups[id(fleet)] = (fleet, [], [])
-                group[1].append(k)
-                group[2].append(cast(ArrayMember, model).row)
-            else:
-                outputs[k] = model.step(item[1], item[2], dt_s)
-        for fleet, positions, rows in groups.values():
-            order: Sequence[int] = rows
-            if rows[0] == 0 and rows == list(range(len(rows))):
-                order = range(len(rows))  # the whole fleet in row order: no gather
+        for k in singles:
+            item = pending[k]
+            outputs[k] = item[0].model.step(item[1], item[2], dt_s)
+        for fleet, positions, order in groups:
             stepped = fleet.step_rows(
                 order,
                 [pending[k][1] for k in positions],
@@ -361,6 +359,37 @@ class Engine:
             for k, out in zip(positions, stepped, strict=True):
                 outputs[k] = out
         return cast(list[DeviceOutput], outputs)
+
+    def _model_plan(self) -> _ModelPlan:
+        """Which devices step alone and which as the rows of which fleet, worked out once for
+        the engine's models (made again if a slot's model was replaced)."""
+        models = [slot.model for slot in self.devices]
+        known = self._plan_models
+        if (
+            self._plan is not None
+            and len(known) == len(models)
+            and all(map(operator.is_, models, known))
+        ):
+            return self._plan
+        singles: list[int] = []
+        by_fleet: dict[int, tuple[ArrayFleet, list[int], list[int]]] = {}
+        for k, model in enumerate(models):
+            if isinstance(model, ArrayMember):
+                fleet = model.fleet
+                group = by_fleet.setdefault(id(fleet), (fleet, [], []))
+                group[1].append(k)
+                group[2].append(model.row)
+            else:
+                singles.append(k)
+        groups: list[tuple[ArrayFleet, list[int], Sequence[int]]] = []
+        for fleet, positions, rows in by_fleet.values():
+            order: Sequence[int] = rows
+            if rows == list(range(len(rows))):
+                order = range(len(rows))  # the whole fleet in row order: no gather
+            groups.append((fleet, positions, order))
+        self._plan = (singles, groups)
+        self._plan_models = models
+        return self._plan
 
     def _snapshot(
         self,
