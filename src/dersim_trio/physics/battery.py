@@ -498,7 +498,7 @@ _ASSET_LAYOUT = AssetLayout(
 """A step's ``DeviceOutput.asset``: an ``AssetTable`` over the kernel's output columns, the
 nameplates' chemistry and state of health per row."""
 
-assert (_O_MESSAGE, _O_RSV_MIN, _O_DC_ABS, _OUTPUTS) == (7, 9, 20, 21)  # step_rows unpacks them
+assert (_O_MESSAGE, _O_RSV_MIN, _O_RSV_MAX, _O_DC_ABS, _OUTPUTS) == (7, 9, 10, 20, 21)  # step_rows
 
 # Message codes of the kernel (``_O_MESSAGE``).
 (
@@ -895,7 +895,10 @@ class BatteryFleet:
         out = self._step(rows, request, limit, dt_s)
         assets = AssetTable(_ASSET_LAYOUT, out, per_row=self._nameplate_values, rows=rows)
         outputs: list[DeviceOutput] = []
-        for k, (row, o) in enumerate(zip(rows, out.tolist(), strict=True)):
+        # only the columns of the DeviceOutput's own fields become Python floats (the asset's
+        # are read from the table); a message is formatted from its row (``_message``)
+        own = out[:, : _O_RSV_MAX + 1].tolist()
+        for k, (row, o) in enumerate(zip(rows, own, strict=True)):
             (
                 p_ac,
                 p_dc,
@@ -908,8 +911,7 @@ class BatteryFleet:
                 _,
                 rsv_min,
                 rsv_max,
-                *_,  # the asset's columns: in the table
-            ) = o  # the _O_ columns in order
+            ) = o  # the _O_ columns in order, up to _O_RSV_MAX
             plate = plates[row]
             state: InverterState = (
                 "throttled" if throttled != 0.0 else ("running" if p_ac != 0.0 else "standby")

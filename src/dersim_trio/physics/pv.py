@@ -849,17 +849,15 @@ class PvFleet:
             out,
             {"clear_sky_irradiance_w_m2": ghi_cs, "solar_zenith_deg": zenith_deg},
         )
+        columns = out[:, _DEVICE_COLUMNS[:4]].T.tolist()
+        codes = out[:, _O_STATE].astype(np.intp).tolist()
+        # positional (field order: ac, Q, dc, dc V, dc A, state, asset): a keyword call costs
+        # more per device
         return [
-            DeviceOutput(
-                ac_power_kw=ac_kw,
-                reactive_power_kvar=0.0,
-                dc_power_kw=dc_kw,
-                dc_voltage_v=dc_v,
-                dc_current_a=dc_a,
-                inverter_state=states[int(state)],
-                asset=AssetRow(assets, k),
+            DeviceOutput(ac_kw, 0.0, dc_kw, dc_v, dc_a, states[code], AssetRow(assets, k))
+            for k, ac_kw, dc_kw, dc_v, dc_a, code in zip(
+                range(len(codes)), *columns, codes, strict=True
             )
-            for k, (ac_kw, dc_kw, dc_v, dc_a, state) in enumerate(out[:, _DEVICE_COLUMNS].tolist())
         ]
 
     # ------------------------------------------------------------------ one row
