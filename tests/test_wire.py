@@ -540,9 +540,15 @@ def test_a_table_asset_is_checked_on_its_columns(
     assert json.loads(tick.payload(1))["asset"]["clipped"] is True
     values[row][column] = value
     bad = pv_table(values)
-    records = [(*r[:at], AssetRow(bad, i), *r[at + 1 :]) for i, r in enumerate(records)]
+    in_order = [(*r[:at], AssetRow(bad, i), *r[at + 1 :]) for i, r in enumerate(records)]
     with pytest.raises(SnapshotError, match=message):
-        TickSnapshots.of_records(common, records, [10, 11, 12])
+        TickSnapshots.of_records(common, in_order, [10, 11, 12])
+    # the table's rows in another order (not a whole fleet in row order): the same refusal,
+    # naming the device that holds the bad row
+    reverse = [(*r[:at], AssetRow(bad, 2 - i), *r[at + 1 :]) for i, r in enumerate(records)]
+    field = message.split(": ", 1)[1]
+    with pytest.raises(SnapshotError, match=rf"device {12 - row}: {field}"):
+        TickSnapshots.of_records(common, reverse, [10, 11, 12])
 
 
 def test_a_pv_fleet_publishes_its_asset_table(kit: type[Kit]) -> None:

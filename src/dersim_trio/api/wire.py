@@ -68,7 +68,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
-from dersim_trio.physics.base import AssetRow, AssetTable
+from dersim_trio.physics.base import AssetRow, AssetTable, whole_table
 
 Row = dict[str, Any]
 """One device's snapshot as a plain dict shaped like ``Snapshot``."""
@@ -476,18 +476,25 @@ def _check_column(
         assert kind == "asset", f"{where}: a {kind} field is checked with its row's numbers"
         groups: dict[str, tuple[list[Row], list[int]]] = {}
         tables: dict[tuple[int, str], tuple[AssetTable, list[int], list[int]]] = {}
-        for asset_type, value, owner in zip(asset_types(), column, owners, strict=True):
-            if type(value) is AssetRow and asset_type in ASSET_RULES:  # a fleet's columns
-                entry = tables.setdefault((id(value.table), asset_type), (value.table, [], []))
-                entry[1].append(value.index)
-                entry[2].append(owner)
-                continue
-            asset_rules = ASSET_RULES.get(asset_type)
-            if asset_rules is None or not isinstance(value, dict):
-                raise _fail(owner, where, value, f"no asset of type {asset_type!r}")
-            group = groups.setdefault(asset_type, ([], []))
-            group[0].append(value)
-            group[1].append(owner)
+        types = asset_types()
+        whole = whole_table(column)
+        if whole is not None and len(set(types)) == 1 and types[0] in ASSET_RULES:
+            # one fleet's table, every row in order (a fleet's tick): no per-device grouping
+            tables[(id(whole), types[0])] = (whole, list(range(len(column))), list(owners))
+        else:
+            for asset_type, value, owner in zip(types, column, owners, strict=True):
+                if type(value) is AssetRow and asset_type in ASSET_RULES:  # a fleet's columns
+                    key = (id(value.table), asset_type)
+                    entry = tables.setdefault(key, (value.table, [], []))
+                    entry[1].append(value.index)
+                    entry[2].append(owner)
+                    continue
+                asset_rules = ASSET_RULES.get(asset_type)
+                if asset_rules is None or not isinstance(value, dict):
+                    raise _fail(owner, where, value, f"no asset of type {asset_type!r}")
+                group = groups.setdefault(asset_type, ([], []))
+                group[0].append(value)
+                group[1].append(owner)
         for asset_type, (assets, asset_owners) in groups.items():
             _check_model(ASSET_RULES[asset_type], assets, asset_owners, where)
         for (_, asset_type), (table, indices, table_owners) in tables.items():

@@ -425,19 +425,29 @@ class AssetTable:
         raise KeyError(key)
 
 
+def whole_table(assets: Sequence[object]) -> AssetTable | None:
+    """The ``AssetTable`` whose rows ``assets`` are, every one in order (a fleet's tick), else
+    None."""
+    first = assets[0] if assets else None
+    if type(first) is not AssetRow:
+        return None
+    table = first.table
+    if len(assets) == len(table) and all(
+        type(a) is AssetRow and a.table is table and a.index == i for i, a in enumerate(assets)
+    ):
+        return table
+    return None
+
+
 def asset_column(assets: Sequence[Mapping[str, AssetValue]], key: str) -> list[AssetValue | None]:
     """``[asset.get(key) for asset in assets]``: an ``AssetTable``'s column at once where the
-    assets are its rows in order (a fleet's tick), else asset by asset."""
-    first = assets[0] if assets else None
-    if type(first) is AssetRow:
-        table = first.table
-        if len(assets) == len(table) and all(
-            type(a) is AssetRow and a.table is table and a.index == i for i, a in enumerate(assets)
-        ):
-            if key not in table.layout.getters:
-                return [None] * len(assets)
-            return table.column(key)
-    return [asset.get(key) for asset in assets]
+    assets are its rows in order (``whole_table``), else asset by asset."""
+    table = whole_table(assets)
+    if table is None:
+        return [asset.get(key) for asset in assets]
+    if key not in table.layout.getters:
+        return [None] * len(assets)
+    return table.column(key)
 
 
 class AssetRow(Mapping[str, AssetValue]):
