@@ -13,6 +13,10 @@ so a load change on a shared machine hits all of them alike:
 * ``rounded copy``: the rounded copy of each row that is encoded (the row itself keeps full
   precision), by ``resolution.payload_rounder`` (one pass over the declared fields, the path
   ``api.wire`` uses) and by ``copy_payload`` then ``round_payload`` (every key walked);
+* ``a tick's payloads``: every device's published bytes from a tick whose rows are not built,
+  the way ``TickSnapshots.payloads`` makes them (the numbers rounded a column at a time, the
+  rows built from the rounded columns), against building each row, then its rounded copy, then
+  encoding it (``encode_row``: the way before);
 * ``msgspec`` / ``orjson`` on the same rows, when installed (they are not dependencies: this
   script is where the choice between them is measured).
 
@@ -29,11 +33,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from pydantic_core import to_json
 
 from dersim_trio.api.resolution import copy_payload, round_payload
 from dersim_trio.api.schema import round_snapshot_payload
-from dersim_trio.api.wire import check_rows, snapshot_of
+from dersim_trio.api.wire import (
+    _encoded_from_columns,
+    check_rows,
+    encode_row,
+    row_of_record,
+    snapshot_of,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import mixed_engine
@@ -47,6 +58,11 @@ def main() -> int:
     args = parser.parse_args()
     engine = mixed_engine(args.devices)
     engine.step()
+    tick = engine.step()  # its rows are never built: the columns way reads its columns
+    assert tick.common is not None
+    assert tick._columns is not None
+    common, columns = tick.common, tick._columns
+    plain = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]  # what rows hold
     rows = engine.step().rows
     models = [snapshot_of(row) for row in rows]
     fresh = copy.deepcopy(rows)
@@ -61,6 +77,13 @@ def main() -> int:
             round_payload(copy_payload(r)) for r in rows
         ],
         "rounded copy (payload_rounder)": lambda: [round_snapshot_payload(r) for r in rows],
+        "a tick's payloads, from its columns (TickSnapshots.payloads)": lambda: list(
+            _encoded_from_columns(common, columns)
+        ),
+        "a tick's payloads, row by row (build, round, encode_row)": lambda: [
+            encode_row(row_of_record(common.values(), record))
+            for record in zip(*plain, strict=True)
+        ],
     }
     for name in ("msgspec", "orjson"):
         try:

@@ -30,10 +30,16 @@ from dersim_trio.api.resolution import (
     BY_UNIT,
     Resolution,
     quantize,
+    record_rounding,
     resolution_of,
     round_payload,
 )
-from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
+from dersim_trio.api.schema import (
+    ASSET_MODELS,
+    GridSupportStatus,
+    Snapshot,
+    round_snapshot_payload,
+)
 from dersim_trio.engine.core import encode
 
 if TYPE_CHECKING:
@@ -305,3 +311,25 @@ async def test_http_websocket_and_history_serve_rounded_numbers(
     # the I-V curve's documented names (v, i, p) carry no unit: the model names their resolution
     assert assert_within_resolution(dc_iv, own=DcIvPoint.field_resolutions) >= 60
     assert json.loads(dc_iv)["operating_point"]["p"] > 0  # noon: a real operating point
+
+
+def test_record_rounding_follows_the_rounders_plan() -> None:
+    """``record_rounding`` names each record value's rounding as the snapshot's rounder does
+    it: a float by its field's 10ⁿ, a nested block by its rounder; a list of floats, or a
+    model that allows extra keys, is refused."""
+    floats, nested = record_rounding(
+        Snapshot, ["metrics.power_kw", "status.message", "status.last_trip", "asset", "tick"]
+    )
+    assert floats == ((0, resolution_of("power_kw").scale),)  # type: ignore[union-attr]
+    assert [position for position, _ in nested] == [2, 3]
+    trip = {"cause": "OV1", "time_s": 1.23456789}
+    time_scale = resolution_of("time_s").scale  # type: ignore[union-attr]
+    assert nested[0][1](trip) == {"cause": "OV1", "time_s": quantize(1.23456789, time_scale)}
+    assert nested[0][1](trip) != trip
+    assert trip["time_s"] == 1.23456789  # a copy is rounded, not the block
+    asset = {"energy_available_kwh": 1.23456789, "chemistry": "LFP"}
+    assert nested[1][1](asset) == round_payload(dict(asset))
+    with pytest.raises(ValueError, match="a list of floats"):
+        record_rounding(GridSupportStatus, ["phase_voltage_pu"])
+    with pytest.raises(ValueError, match="allows extra keys"):
+        record_rounding(ASSET_MODELS["battery"], ["energy_available_kwh"])

@@ -31,6 +31,7 @@ from dersim_trio.api.grid_support import GridSupportUpdate
 from dersim_trio.api.inputs import InputsUpdate
 from dersim_trio.api.schema import round_snapshot_payload
 from dersim_trio.api.wire import (
+    _RECORD_RULES,
     RECORD_FIELDS,
     TICK_FIELDS,
     Record,
@@ -333,6 +334,70 @@ def records_of(kit: type[Kit], device_type: str = "Batt") -> tuple[TickCommon, l
     assert tick.common is not None  # the engine hands over records
     assert len(tick.records) == 3
     return tick.common, copy.deepcopy(list(tick.records))
+
+
+@pytest.mark.parametrize("device_type", DEVICE_TYPES)
+def test_a_tick_encoded_from_its_columns_gives_the_rows_bytes(
+    kit: type[Kit], device_type: str
+) -> None:
+    """``payloads`` of a tick whose rows are not built (rounded a column at a time, the
+    nested blocks one by one) equals ``encode_row`` of each row, for every type."""
+    from_columns = stepped(kit, device_type)[1]
+    from_rows = stepped(kit, device_type)[1]
+    expected = [encode_row(row) for row in from_rows.rows]
+    assert from_columns._rows is None
+    assert list(from_columns.payloads) == expected
+    assert from_columns._rows is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.0,
+        -0.0,
+        5e-324,
+        2.5e-7,
+        0.0005,
+        0.0015,
+        0.00049999,
+        1.0 / 3.0,
+        99.99949,
+        -123.4565,
+        4.5e15,
+        1.3e16,
+        1e300,
+        -1e300,
+    ],
+)
+def test_columns_round_every_number_as_the_rows_rounder(kit: type[Kit], value: float) -> None:
+    """Every number field of the record, nested blocks included (a trip, the grid block shared
+    by two devices, an asset dict shared by two devices), at values on rounding boundaries,
+    beyond the range rounding applies to, and at ±0: the bytes from the columns are the rows'
+    bytes."""
+    common, records = records_of(kit, "Batt")
+    numbers = [
+        k
+        for k, rule in enumerate(_RECORD_RULES)
+        if rule.kind == "float" and rule.ge is None and rule.le is None
+    ]
+    assert RECORD_FIELDS.index("metrics.power_kw") in numbers
+    trip = RECORD_FIELDS.index("status.last_trip")
+    grid = RECORD_FIELDS.index("grid_support")
+    asset = RECORD_FIELDS.index("asset")
+    shared_asset = {**records[0][asset], "note_kw": value}
+    broken = []
+    for i, record in enumerate(records):
+        values = list(record)
+        for k in numbers:
+            values[k] = value if i != 1 else -value
+        values[trip] = {"cause": "OV1", "time_s": abs(value) if i == 2 else 12.3456789}
+        values[grid] = records[0][grid]  # one block for every device
+        values[asset] = shared_asset if i < 2 else values[asset]
+        broken.append(tuple(values))
+    columns = TickSnapshots.of_records(common, broken, [0, 1, 2])
+    rows = TickSnapshots.of_records(common, broken, [0, 1, 2])
+    expected = [encode_row(row) for row in rows.rows]
+    assert list(columns.payloads) == expected
 
 
 @pytest.mark.parametrize(("where", "value", "message"), BREAKAGES)

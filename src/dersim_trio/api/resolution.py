@@ -33,7 +33,7 @@ adds ``x-resolution``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, get_args, get_origin
@@ -277,6 +277,47 @@ def payload_rounder(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[s
 
 _SCALARS = (str, int, bool)
 """Types a list may hold that no rounding touches."""
+
+
+RecordRounding = tuple[tuple[tuple[int, float], ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
+"""``record_rounding``'s answer: (position, 10ⁿ) of each float to round, (position, rounder) of
+each nested part."""
+
+
+def record_rounding(model: type[BaseModel], paths: Sequence[str]) -> RecordRounding:
+    """How ``payload_rounder(model)`` rounds each value of a flat record of ``model``'s fields
+    (``paths``: ``"a"`` or ``"a.b"``, one per record position), so that the record can be
+    rounded column by column before its rows are built, with the same result: the positions
+    of the floats with a resolution and their 10ⁿ, and the positions of the nested parts with
+    the function that gives their rounded copy (None stays None). A list of floats is not a
+    record value (``ValueError``)."""
+    top = _plan_of(model)
+    if top is None:
+        raise ValueError(f"{model.__name__} allows extra keys: no plan to follow")
+    rounder: Any = payload_rounder(model)  # its copy takes a plan as second argument
+
+    def nested_copy(sub: _Plan | None) -> Callable[[Any], Any]:
+        if sub is None:
+            return lambda child: round_payload(copy_payload(child))
+        return lambda child: rounder(child, sub)
+
+    floats: list[tuple[int, float]] = []
+    nested: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, path in enumerate(paths):
+        plan: _Plan | None = top
+        *parents, name = path.split(".")
+        for parent in parents:
+            plan = dict(plan.nested).get(parent) if plan is not None else None
+        if plan is None:
+            continue  # under a part walked key by key: not a record value of its own
+        if name in dict(plan.float_lists):
+            raise ValueError(f"{path}: a list of floats is not a record value")
+        scale = dict(plan.floats).get(name)
+        if scale is not None:
+            floats.append((position, scale))
+        elif name in dict(plan.nested):
+            nested.append((position, nested_copy(dict(plan.nested)[name])))
+    return tuple(floats), tuple(nested)
 
 
 def _plan_of(model: type[BaseModel]) -> _Plan | None:

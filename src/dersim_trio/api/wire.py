@@ -67,6 +67,9 @@ import numpy.typing as npt
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from dersim_trio.api.resolution import _LIMIT as _QUANTIZE_LIMIT
+from dersim_trio.api.resolution import _SNAP as _QUANTIZE_SNAP
+from dersim_trio.api.resolution import quantize, record_rounding
 from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
 from dersim_trio.physics.base import AssetRow, AssetTable, whole_table
 
@@ -821,6 +824,53 @@ def encode_row(row: Row) -> bytes:
     return to_json(round_snapshot_payload(row))
 
 
+_ROUNDING = record_rounding(Snapshot, RECORD_FIELDS)
+"""How ``round_snapshot_payload`` rounds each record value (``api.resolution``): the numbers by
+column, the nested blocks one by one."""
+
+
+def _rounded_column(column: Column, scale: float) -> Column:
+    """``quantize`` of every number of a column (None stays None): the same IEEE operations as
+    the rows' rounder, on a float64 array at once where the column is one (bit for bit: numpy
+    rounds each operation to float64 as Python does)."""
+    if type(column) is np.ndarray:
+        scaled = column * scale
+        inside = (scaled > -_QUANTIZE_LIMIT) & (scaled < _QUANTIZE_LIMIT)
+        return np.where(inside, ((scaled + _QUANTIZE_SNAP) - _QUANTIZE_SNAP) / scale, column)
+    return [None if v is None else quantize(v, scale) for v in column]
+
+
+def _rounded_blocks(column: Column, rounder: Callable[[Any], Any]) -> list[Any]:
+    """A column of nested blocks as their rounded copies (None stays None), one copy per
+    distinct block (the blocks outlive this: their ids stay theirs)."""
+    done: dict[int, Any] = {}
+    out: list[Any] = []
+    for block in column:
+        if block is None:
+            out.append(None)
+            continue
+        copy = done.get(id(block))
+        if copy is None:
+            copy = done[id(block)] = rounder(_plain_asset(block))
+        out.append(copy)
+    return out
+
+
+def _encoded_from_columns(common: TickCommon, columns: Sequence[Column]) -> Iterator[bytes]:
+    """Each device's JSON as ``encode_row`` makes it from its row, made from the columns: the
+    numbers rounded a column at a time, each nested block rounded as the rows' rounder rounds
+    it (a block the devices share, such as the grid-support block, once), then each row built
+    from the rounded record. Nothing built is kept."""
+    rounded = list(columns)
+    for position, scale in _ROUNDING[0]:
+        rounded[position] = _rounded_column(rounded[position], scale)
+    for position, rounder in _ROUNDING[1]:
+        rounded[position] = _rounded_blocks(rounded[position], rounder)
+    values = common.values()
+    for record in zip(*_plain(rounded), strict=True):
+        yield to_json(row_of_record(values, record))
+
+
 def snapshot_of(row: Row) -> Snapshot:
     """The ``Snapshot`` model of a row, its asset validated as its own type's model (the union
     alone would take a hybrid's asset, which has a PV array's keys, for a PV asset)."""
@@ -1037,10 +1087,12 @@ class TickSnapshots(Sequence[Snapshot]):
         """Every device's JSON, encoded on first use (a device already encoded alone is reused)."""
         if self._payloads is None:
             one = self._one
-            # no row built yet: built to be encoded, not kept
-            rows = self._built_rows() if self._rows is None else self._rows
-            self._payloads = tuple(
-                one[i] if i in one else encode_row(row) for i, row in enumerate(rows)
-            )
+            encoded: Iterator[bytes]
+            if self._rows is None and self._columns is not None and self.common is not None:
+                # no row built yet: encoded from the columns, nothing kept but the bytes
+                encoded = _encoded_from_columns(self.common, self._columns)
+            else:
+                encoded = map(encode_row, self.rows)
+            self._payloads = tuple(one.get(i, payload) for i, payload in enumerate(encoded))
             self._one = {}
         return self._payloads
