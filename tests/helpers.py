@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -515,12 +516,23 @@ async def release(ws: trio_websocket.WebSocketConnection) -> None:
 
 def free_port() -> int:
     """A port nothing listens on right now (for a process that must be told its port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port_run(1)
 
 
 FREE_RUN_ATTEMPTS = 200
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_CHOSEN = 20000
+_ports = random.Random()  # which free port a test gets never changes what it checks
+
+
+def _below_ephemeral() -> range:
+    """The ports from 20000 up to the kernel's ephemeral range, which it never hands out on its
+    own (empty where the range cannot be read)."""
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return range(0)
+    return range(_LOWEST_CHOSEN, low)
 
 
 def free_port_run(count: int) -> int:
@@ -528,18 +540,27 @@ def free_port_run(count: int) -> int:
     told one port that binds the next ones too, as a fleet's shards on ``-wp`` + k).
 
     Every port of the run is bound at once before they are all released, so the run was
-    entirely free at that moment; the first port is one the kernel handed out (an ephemeral
-    port, away from well-known services). Raises ``OSError`` if no run is found.
+    entirely free at that moment. The run is drawn below the kernel's ephemeral range: the
+    suite runs on two worker processes, and the kernel hands the other worker's connections
+    and port-0 binds ephemeral ports, which could land on a run released seconds or, for the
+    README's session, minutes before its process binds it. Where that range cannot be read,
+    the first port is one the kernel hands out. Raises ``OSError`` if no run is found.
     """
+    chosen = _below_ephemeral()
     for _ in range(FREE_RUN_ATTEMPTS):
         with contextlib.ExitStack() as held:
-            first = held.enter_context(socket.socket())
-            first.bind(("127.0.0.1", 0))
-            base = int(first.getsockname()[1])
-            if base + count - 1 > 65535:
-                continue
+            if len(chosen) > count:
+                base = _ports.randrange(chosen.start, chosen.stop - count + 1)
+                ports = range(base, base + count)
+            else:
+                first = held.enter_context(socket.socket())
+                first.bind(("127.0.0.1", 0))
+                base = int(first.getsockname()[1])
+                ports = range(base + 1, base + count)
+                if base + count - 1 > 65535:
+                    continue
             try:
-                for port in range(base + 1, base + count):
+                for port in ports:
                     held.enter_context(socket.socket()).bind(("127.0.0.1", port))
             except OSError:
                 continue  # one of the run is taken: try another first port
