@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, get_args, get_origin
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel
 
 _LIMIT = float(2**51)
@@ -174,6 +176,14 @@ def quantize(value: float, scale: float) -> float:
     if -_LIMIT < scaled < _LIMIT:
         return ((scaled + _SNAP) - _SNAP) / scale
     return value
+
+
+def quantize_array(values: npt.NDArray[np.float64], scale: float) -> npt.NDArray[np.float64]:
+    """``quantize`` of every value of a float64 array: the same IEEE operations, bit for bit
+    (numpy rounds each operation to float64 as Python does)."""
+    scaled = values * scale
+    inside = (scaled > -_LIMIT) & (scaled < _LIMIT)
+    return np.where(inside, ((scaled + _SNAP) - _SNAP) / scale, values)
 
 
 _SCALES: dict[str, float | None] = {}

@@ -73,9 +73,7 @@ import numpy.typing as npt
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from dersim_trio.api.resolution import _LIMIT as _QUANTIZE_LIMIT
-from dersim_trio.api.resolution import _SNAP as _QUANTIZE_SNAP
-from dersim_trio.api.resolution import quantize, record_rounding
+from dersim_trio.api.resolution import quantize, quantize_array, record_rounding
 from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
 from dersim_trio.physics.base import AssetRow, AssetTable, whole_table
 
@@ -836,13 +834,10 @@ column, the nested blocks one by one."""
 
 
 def _rounded_column(column: Column, scale: float) -> Column:
-    """``quantize`` of every number of a column (None stays None): the same IEEE operations as
-    the rows' rounder, on a float64 array at once where the column is one (bit for bit: numpy
-    rounds each operation to float64 as Python does)."""
+    """``quantize`` of every number of a column (None stays None), on a float64 array at once
+    where the column is one."""
     if type(column) is np.ndarray:
-        scaled = column * scale
-        inside = (scaled > -_QUANTIZE_LIMIT) & (scaled < _QUANTIZE_LIMIT)
-        return np.where(inside, ((scaled + _QUANTIZE_SNAP) - _QUANTIZE_SNAP) / scale, column)
+        return quantize_array(column, scale)
     return [None if v is None else quantize(v, scale) for v in column]
 
 

@@ -96,8 +96,6 @@ STORAGE_ASSETS: frozenset[str] = frozenset({"battery", "hybrid-dc"})
 IDLE_IS_ZERO: frozenset[str] = frozenset({"battery", "fuelcell"})
 """Assets for which "no setpoint" means 0 kW, so a ramp can end there."""
 
-_GRID_MESSAGES = frozenset({"tripped", "momentary_cessation", "entering_service"})
-"""The grid states ``_message`` names (a trip shows as ``tripped`` while it waits)."""
 _NO_OUTPUT = Dispatch(active_power_setpoint_kw=None, active_power_limit_pct=0.0)
 _NO_OUTPUT_EVSE = Dispatch(active_power_setpoint_kw=0.0, active_power_limit_pct=0.0)
 _DEFAULT = Dispatch()
@@ -598,17 +596,6 @@ class DeviceSupervisor:
         else:
             inverter = self.operation.inverter_state
         self.last_inverter_state = inverter
-        faults = self.faults
-        if (
-            op == "running"
-            and service == "in_service"
-            and clamp is None
-            and not self.controls.clamps
-            and (gs is None or not self._grid_active or gs.state not in _GRID_MESSAGES)
-        ):
-            message = out.message  # what _message gives in this case, without its tests
-        else:
-            message = self._message(out.message, clamp)
         return Delivered(
             p,
             q,
@@ -616,27 +603,29 @@ class DeviceSupervisor:
             dc_i,
             inverter,
             service,
-            "disconnected"
-            if ((faults.latched or faults.present) and faults.disconnected) or self.grid_tripped
-            else "connected",
-            message,
+            "disconnected" if self.faults.disconnected or self.grid_tripped else "connected",
+            self._message(out.message, clamp, service),
             grid_state,
         )
 
-    def _message(self, model_message: str | None, clamp: ReactiveLimit | None) -> str | None:
+    def _message(
+        self, model_message: str | None, clamp: ReactiveLimit | None, service: ServiceState
+    ) -> str | None:
+        """The status message (module docstring); ``service``: this tick's ``service_state``."""
         op = self.operation.state
-        if op in FAULT_STATES:
-            return self.faults.message()
-        if op == "off":
-            return "stopped (send start to run)"
-        if op == "starting":
-            return "starting"
-        if op == "shutting_down":
-            return "shutting down"
-        if self.service.state == "out_of_service":
-            return "ceased to energize (send enter_service to resume)"
-        if self.service.state == "entering_service":
-            return "entering service"
+        if op != "running" or service != "in_service":  # running in service: none of these
+            if op in FAULT_STATES:
+                return self.faults.message()
+            if op == "off":
+                return "stopped (send start to run)"
+            if op == "starting":
+                return "starting"
+            if op == "shutting_down":
+                return "shutting down"
+            if self.service.state == "out_of_service":
+                return "ceased to energize (send enter_service to resume)"
+            if self.service.state == "entering_service":
+                return "entering service"
         gs = self.grid
         if gs is not None and self._grid_active:
             if gs.tripped and gs.last_trip is not None:

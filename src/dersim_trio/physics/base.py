@@ -323,11 +323,13 @@ class AssetLayout:
     plan per row took three times as long.
     """
 
-    __slots__ = ("build", "getters", "keys", "plan")
+    __slots__ = ("build", "columns", "getters", "keys", "plan")
 
     def __init__(self, plan: Sequence[tuple[str, AssetSource, int]]) -> None:
         self.plan = tuple(plan)
         self.keys = tuple(key for key, _, _ in plan)
+        self.columns = {key: column for key, source, column in plan if source == "float"}
+        """The output column of each key whose value is that column's float as it is."""
         exprs = {
             key: {
                 "float": f"v[{column}]",
@@ -405,24 +407,15 @@ class AssetTable:
         return get(self._values(i), self.consts, self.per_row, self.rows[i])
 
     def column(self, key: str) -> list[AssetValue]:
-        """Every row's value of ``key``, in row order (``value`` of each row; a float column
-        read as one array, not row by row). ``KeyError``: no such key."""
-        for name, source, k in self.layout.plan:
-            if name != key:
-                continue
-            if source == "float":
-                values: list[AssetValue] = self.floats[:, k].tolist()
-                return values
-            if source == "float_or_null":
-                return [None if v != v else v for v in self.floats[:, k].tolist()]
-            if source == "flag":
-                flags: list[AssetValue] = (self.floats[:, k] == 1.0).tolist()
-                return flags
-            if source == "const":
-                return [self.consts[key]] * len(self)
-            column = self.per_row[key]
-            return [column[r] for r in self.rows]
-        raise KeyError(key)
+        """Every row's value of ``key``, in row order (``value`` of each row; a ``"float"``
+        column read as one array, not row by row). ``KeyError``: no such key."""
+        get = self.layout.getters[key]
+        column = self.layout.columns.get(key)
+        if column is not None:
+            values: list[AssetValue] = self.floats[:, column].tolist()
+            return values
+        rows = self.rows
+        return [get(self._values(i), self.consts, self.per_row, rows[i]) for i in range(len(self))]
 
 
 def whole_table(assets: Sequence[object]) -> AssetTable | None:

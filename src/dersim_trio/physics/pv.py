@@ -433,8 +433,9 @@ _ASSET_LAYOUT = AssetLayout(
     )
 )
 """A step's ``DeviceOutput.asset``: an ``AssetTable`` over the kernel's output columns."""
-_DEVICE_COLUMNS = [_O_AC, _O_DC, _O_DC_V, _O_DC_I, _O_STATE]
-"""The output columns of a ``DeviceOutput``'s own fields (``step_rows``, in this order)."""
+_DEVICE_COLUMNS = [_O_AC, _O_DC, _O_DC_V, _O_DC_I]
+"""The output columns of a ``DeviceOutput``'s own floats (``step_rows``, in this order; its
+state is ``_O_STATE``'s code in ``_STATES``)."""
 
 
 @njit(cache=True)
@@ -849,7 +850,7 @@ class PvFleet:
             out,
             {"clear_sky_irradiance_w_m2": ghi_cs, "solar_zenith_deg": zenith_deg},
         )
-        columns = out[:, _DEVICE_COLUMNS[:4]].T.tolist()
+        columns = out[:, _DEVICE_COLUMNS].T.tolist()
         codes = out[:, _O_STATE].astype(np.intp).tolist()
         # positional (field order: ac, Q, dc, dc V, dc A, state, asset): a keyword call costs
         # more per device

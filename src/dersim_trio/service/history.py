@@ -83,7 +83,8 @@ def _float32_bytes(values: npt.NDArray[np.float64]) -> bytes:
         return values.astype(np.float32).tobytes()
 
 
-_PLAIN_METRICS = tuple(m for m in METRICS if m not in ("state_of_charge_pct", "key_quantity"))
+_PLAIN_METRICS = tuple(m for m in METRICS if m != "key_quantity")
+"""The metrics read from the snapshot's own fields (null: NaN)."""
 
 KeyColumn = Callable[[list[Any]], list[float | None]]
 """Reads one asset type's key quantity from the values of one snapshot field of devices of that
@@ -310,7 +311,6 @@ class History:
         rows: dict[str, bytes] = {
             name: _float32_bytes(table.numbers(f"metrics.{name}")) for name in _PLAIN_METRICS
         }
-        rows["state_of_charge_pct"] = _float32_bytes(table.numbers("metrics.state_of_charge_pct"))
         nan = _NAN
         key: list[float | None]
         if len(self._key_columns) == 1:  # every device of one asset type (a fleet)
