@@ -483,7 +483,7 @@ def test_a_non_finite_grid_value_fails_the_tick() -> None:
 
 
 def test_the_engine_steps_each_fleet_once_a_tick_and_keeps_device_order() -> None:
-    """Slots whose models are rows of one fleet are stepped by one ``step_rows`` call per tick
+    """Slots whose models are rows of one fleet are stepped by one ``step_columns`` call per tick
     (the whole fleet in row order when it can), beside models stepped alone; every device
     gets its own output, in device order, equal to stepping it alone."""
     from dersim_trio.controls.supervisor import DeviceSupervisor
@@ -495,13 +495,13 @@ def test_the_engine_steps_each_fleet_once_a_tick_and_keeps_device_order() -> Non
     calls: list[tuple[int, list[int]]] = []
 
     def counted(fleet: PvFleet) -> PvFleet:
-        step_rows = fleet.step_rows
+        step_columns = fleet.step_columns
 
         def spy(rows: Sequence[int], *args: object) -> object:
             calls.append((id(fleet), list(rows)))
-            return step_rows(rows, *args)  # type: ignore[arg-type]
+            return step_columns(rows, *args)  # type: ignore[arg-type]
 
-        fleet.step_rows = spy  # type: ignore[method-assign]
+        fleet.step_columns = spy  # type: ignore[method-assign]
         return fleet
 
     def engine(models: Sequence[object]) -> Engine:

@@ -278,16 +278,15 @@ def test_an_int_in_a_float_field_is_published_as_a_float(kit: type[Kit]) -> None
 def test_a_failing_tick_names_the_engine_device_index(kit: type[Kit]) -> None:
     engine, _ = stepped(kit, "Batt", ticks=1)
     fleet = engine.devices[2].model.fleet  # type: ignore[attr-defined]
-    original = fleet.step_rows
+    original = fleet.step_columns
 
     def broken(rows: Any, *args: Any) -> Any:  # the battery fleet's row 2 is device 2
-        outs = original(rows, *args)
-        return [
-            dataclasses.replace(out, dc_voltage_v=math.nan) if row == 2 else out
-            for row, out in zip(rows, outs, strict=True)
-        ]
+        step = original(rows, *args)
+        dc_voltage_v = step.dc_voltage_v.copy()
+        dc_voltage_v[list(rows).index(2)] = math.nan
+        return dataclasses.replace(step, dc_voltage_v=dc_voltage_v)
 
-    fleet.step_rows = broken
+    fleet.step_columns = broken
     with pytest.raises(
         SnapshotError, match=r"device 2: snapshot field metrics\.dc_voltage_v = nan"
     ):

@@ -100,6 +100,8 @@ _NO_OUTPUT = Dispatch(active_power_setpoint_kw=None, active_power_limit_pct=0.0)
 _NO_OUTPUT_EVSE = Dispatch(active_power_setpoint_kw=0.0, active_power_limit_pct=0.0)
 _DEFAULT = Dispatch()
 _EPS_KW = 1e-9
+CAP_TOLERANCE_KW = _EPS_KW
+"""How far |P| may pass the dispatch's cap before ``after_step`` holds it to the cap."""
 
 
 @dataclass(slots=True)  # not frozen: physics.base docstring
@@ -144,6 +146,10 @@ class DeviceSupervisor:
     _grid_active: bool = False
     _grid_bounds: PowerBounds | None = None
     _dt_s: float = 0.0
+    quiet_dispatch: Dispatch | None = None
+    """This tick's dispatch when the operator's defaults and the grid's bounds alone made it
+    (the running inverter in service, nothing set), else None: a device whose tick repeats
+    itself (``engine.core``, "Quiet devices")."""
 
     # --- commands and faults --------------------------------------------------------------
 
@@ -275,6 +281,11 @@ class DeviceSupervisor:
         return out
 
     @property
+    def p_cap_kw(self) -> float:
+        """The |P| ceiling of this tick's dispatch (inf: none); ``after_step`` holds P to it."""
+        return self._p_cap_kw
+
+    @property
     def grid_tripped(self) -> bool:
         """True while the grid support holds the unit tripped (waiting to re-enter)."""
         return self.grid is not None and self.grid.tripped
@@ -317,6 +328,7 @@ class DeviceSupervisor:
         """
         controls = self.controls
         self._dt_s = dt_s
+        self.quiet_dispatch = None
         if controls.revert_at_s:
             for name in controls.expire(now_s):
                 log_ac.info("device %d: %s reverted to its default (revert timer)", index, name)
@@ -372,6 +384,7 @@ class DeviceSupervisor:
             grid_bounds = self._grid_bounds
             if grid_bounds is None:
                 self._p_cap_kw = math.inf
+                self.quiet_dispatch = _DEFAULT
                 return _DEFAULT
             setpoint, limit_pct, p_cap = self._apply_bounds(
                 grid_bounds,
@@ -382,7 +395,9 @@ class DeviceSupervisor:
                 math.inf,
             )
             self._p_cap_kw = p_cap
-            return Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
+            dispatch = Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
+            self.quiet_dispatch = dispatch
+            return dispatch
 
         rating = model.rating
         w_max = rating.w_max_kw

@@ -18,6 +18,23 @@ it has series for, at the end of the tick and at any instant inside it (the trip
 sub-steps). Behind a weak grid (``DeviceSlot.network``, ``grid.network``) that is the source
 voltage, and the device's own P and Q add the rise to its terminal voltage: the snapshot's
 voltage (the average of the phases) is the terminal voltage for the P and Q delivered.
+
+Quiet devices
+-------------
+
+Most devices of a large fleet repeat their tick: nothing set by the operator, the inverter
+running in service, the grid what it was, and the grid functions steady with no reactive mode
+(``GridSupport.quiet_window``). Such a device's tick is the same arithmetic every time: the
+supervisor's dispatch is the last one, and after the model step P is held to the dispatch's cap
+and clipped into the grid's window, Q is 0, the states and the grid-support block are the last
+ones and the status message is the model's. The engine marks a device quiet at the end of a tick
+that left it so (``DeviceSlot.quiet``: one ``_Quiet`` for every device with equal values) and,
+while it stays so, steps it with the other quiet devices of its fleet as arrays (``_quiet_tick``)
+instead of through its supervisor one device at a time: the same operations in the same order
+on float64 arrays (IEEE 754 gives the same bits; ``min`` and ``max`` keep Python's choice between
+equal values and NaN). Every tick re-checks what the operator, a command, a fault, a grid event
+or the inputs could have changed since, and a device that fails a check takes the full path
+that tick. ``Engine(quiet=False)`` turns this off; the tests compare both ways tick by tick.
 """
 
 from __future__ import annotations
@@ -28,6 +45,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Protocol, cast
 
 import numpy as np
@@ -40,10 +58,13 @@ from dersim_trio.api.schema import (
 )
 from dersim_trio.api.wire import Column, Record, Row, TickCommon, TickSnapshots
 from dersim_trio.controls.operating_state import OperatingTimes
-from dersim_trio.controls.supervisor import Delivered, DeviceSupervisor
+from dersim_trio.controls.supervisor import CAP_TOLERANCE_KW, Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
+from dersim_trio.grid.capability import p_room_kw
 from dersim_trio.grid.events import GridEvent
 from dersim_trio.grid.network import Thevenin
+from dersim_trio.grid.settings import GridSettings
+from dersim_trio.grid.support import GridState
 from dersim_trio.grid.trip import GridSample
 from dersim_trio.physics.ac import AcConnections, AcType, EnergyCounters, measure_columns
 from dersim_trio.physics.base import (
@@ -54,6 +75,7 @@ from dersim_trio.physics.base import (
     DeviceOutput,
     Dispatch,
     Environment,
+    FleetStep,
 )
 
 log_grid = logging.getLogger("dersim_trio.Grid")
@@ -117,7 +139,9 @@ class DeviceSlot:
     inputs: GridInputs = field(default_factory=GridInputs)
     profile: InputProfile | None = None
     energy: EnergyCounters = field(default_factory=EnergyCounters)
-    last_output: DeviceOutput | None = None
+    output: DeviceOutput | tuple[FleetStep, int] | None = None
+    """The model's raw output of the last tick (read it as ``last_output``), or the fleet step
+    that holds it and the row (a quiet device: made into a ``DeviceOutput`` when read)."""
     supervisor: DeviceSupervisor = field(default_factory=DeviceSupervisor)
     network: Thevenin | None = None
     """The source impedance in front of the device (None: a stiff grid)."""
@@ -127,6 +151,22 @@ class DeviceSlot:
     """The last grid-support block of the snapshot and its phase voltages."""
     last_frequency_hz: float | None = None
     """The grid frequency of the last tick (the snapshot's ROCOF)."""
+    quiet: _Quiet | None = None
+    """What the device's tick repeats while it stays quiet (module docstring); None: it is
+    not, or the engine has not seen it so yet."""
+
+    @property
+    def last_output(self) -> DeviceOutput | None:
+        """The model's raw output of the last tick, before the controls shaped it."""
+        out = self.output
+        if type(out) is tuple:
+            step, row = out
+            out = self.output = step.output(row)
+        return cast(DeviceOutput | None, out)
+
+    @last_output.setter
+    def last_output(self, out: DeviceOutput | None) -> None:
+        self.output = out
 
     @property
     def dispatch(self) -> Dispatch:
@@ -148,13 +188,47 @@ _Pending = tuple[
     float,
     tuple[float, float, float] | None,
     float,
+    bool,
 ]
 """One device between its supervisor's ``before_step`` and the model step: slot, environment,
-dispatch, source voltage (pu), frequency, phase voltages, and the weak grid's rise."""
+dispatch, source voltage (pu), frequency, phase voltages, the weak grid's rise, and whether it
+may turn quiet (a fleet's row on a stiff grid, no grid event playing to it)."""
 
 
 _ModelPlan = tuple[list[int], list[tuple[ArrayFleet, list[int], Sequence[int]]]]
 """The positions of the devices stepped alone; per fleet: its devices' positions and rows."""
+
+_QuietPart = tuple[list[int], list[Column], npt.NDArray[np.float64]]
+"""Quiet devices of one fleet step: their positions, their record columns (``RECORD_FIELDS``
+up to ``grid_support``) and their terminal voltages."""
+
+_QUIET_GRID_STATES = frozenset({"continuous", "mandatory", "permissive"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Quiet:
+    """What a quiet device's tick repeats (module docstring, "Quiet devices"): the grid it saw,
+    the dispatch, the window its P is held in, and the snapshot's values that stay. One object
+    for every device with equal values (``Engine._quiet_of``), so a fleet's quiet devices step
+    together."""
+
+    settings: GridSettings
+    voltage_pu: float
+    frequency_hz: float
+    phases_pu: tuple[float, float, float] | None
+    dispatch: Dispatch
+    p_cap_kw: float
+    """The supervisor's |P| cap (``DeviceSupervisor.p_cap_kw``)."""
+    p_floor_kw: float
+    p_limit_kw: float
+    s_limit_kva: float
+    """``GridSupport.quiet_window``."""
+    grid_state: GridState
+    block: Row
+    """The grid-support block (``_grid_support``)."""
+    dc_mode: str
+    asset_type: str
+    dc_port_count: int
 
 
 class Engine:
@@ -167,6 +241,7 @@ class Engine:
         device_type: str,
         device_profile_name: str | None = None,
         times: OperatingTimes | None = None,
+        quiet: bool = True,
     ) -> None:
         if not devices:
             raise ValueError("the engine needs at least one device")
@@ -178,9 +253,15 @@ class Engine:
         """Startup, shutdown and enter-service durations (simulated seconds)."""
         self.grid_event: GridEvent | None = None
         """The grid event playing (``grid.events``), if any."""
+        self.quiet = quiet
+        """Whether quiet devices step together as arrays (module docstring)."""
         self._plan: _ModelPlan | None = None
         """``_model_plan``: the devices stepped alone, and each fleet's devices and rows."""
         self._plan_models: list[DeviceModel] = []
+        self._members: list[bool] = []
+        """Per device: whether its model is a fleet's row (``_model_plan``)."""
+        self._quiets: dict[tuple[object, ...], _Quiet] = {}
+        """The ``_Quiet`` of each set of values seen (``_quiet_of``)."""
         self._ac = AcConnections.of(
             [slot.ac_type for slot in self.devices],
             [slot.voltage_ln_nominal_v for slot in self.devices],
@@ -214,19 +295,21 @@ class Engine:
         times = self.times
         timestamp = now.isoformat(timespec="milliseconds")
         clock_time = now.strftime("%H:%M:%S")
-        records: list[Record] = []
-        volts: list[float] = []
         event = self.grid_event
         if event is not None and not event.past_reported and event.past_data(elapsed_s):
             event.past_reported = True
             _log_past_data(event)
         event_corners: list[float] | None = None
         event_paths: dict[tuple[object, ...], Callable[[float], GridSample]] = {}
-        pending: list[_Pending] = []
-        blocks: dict[tuple[object, ...], Row] = {}
+        singles, groups = self._model_plan()
+        members = self._members if self.quiet else [False] * len(self.devices)
+        envs: list[Environment] = []
+        dispatches: list[Dispatch] = []
+        pending: list[_Pending | None] = []  # None: quiet this tick
+        any_quiet = False
         # the environment and grid sample of each distinct set of inputs this tick
         seen_by_key: dict[tuple[object, ...], tuple[Environment, GridSample]] = {}
-        for slot in self.devices:
+        for slot, member in zip(self.devices, members, strict=True):
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
             is_poa = inputs.irradiance_is_poa
@@ -279,6 +362,15 @@ class Engine:
                 env = Environment(now, v + rise, f, irradiance, is_poa, ambient, wind, load)
                 seen = seen_by_key[seen_key] = (env, grid)
             env, grid = seen
+            quiet = slot.quiet
+            if quiet is not None:
+                if grid_at is None and _still_quiet(slot, quiet, v, f, phases):
+                    envs.append(env)
+                    dispatches.append(quiet.dispatch)
+                    pending.append(None)
+                    any_quiet = True
+                    continue
+                slot.quiet = None
             dispatch = slot.supervisor.before_step(
                 slot.index,
                 slot.model,
@@ -292,77 +384,291 @@ class Engine:
                 v if network is not None else None,
                 corners,
             )
-            pending.append((slot, env, dispatch, v, f, phases, rise))
-        outputs = self._step_models(pending, dt_s)
-        for (slot, _env, _dispatch, v, f, phases, rise), out in zip(pending, outputs, strict=True):
-            network = slot.network
-            supervisor = slot.supervisor
-            model = slot.model
-            slot.last_output = out
-            delivered = supervisor.after_step(slot.index, model, out)
-            slot.energy.integrate(delivered.active_power_kw, delivered.reactive_power_kvar, dt_s)
-            v_terminal = v + rise
-            if network is not None:
-                s_rated = model.rating.va_max_kva
-                v_terminal = network.terminal_pu(
-                    v,
-                    delivered.active_power_kw / s_rated,
-                    delivered.reactive_power_kvar / s_rated,
-                )
-                slot.voltage_rise_pu = v_terminal - v
-            grid_block = None
-            if supervisor.grid is not None:
-                rise = v_terminal - v
-                if slot.ac_type != "three":
-                    phase_v: tuple[float, ...] = (v_terminal,)
-                elif phases is None:
-                    phase_v = (v_terminal, v_terminal, v_terminal)
-                else:
-                    phase_v = (phases[0] + rise, phases[1] + rise, phases[2] + rise)
-                f_last = slot.last_frequency_hz
-                rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
-                grid_block = _grid_support(slot, phase_v, rocof, blocks)
-            slot.last_frequency_hz = f
-            records.append(self._snapshot(slot, out, delivered, f, grid_block))
-            volts.append(v_terminal)
+            envs.append(env)
+            dispatches.append(dispatch)
+            may_quiet = member and grid_at is None and network is None
+            pending.append((slot, env, dispatch, v, f, phases, rise, may_quiet))
+
+        # the model steps: a fleet's rows in one call, any other model alone
+        n = len(pending)
+        outputs: list[DeviceOutput | None] = [None] * n
+        for k in singles:
+            item = pending[k]
+            assert item is not None  # only a fleet's rows turn quiet
+            outputs[k] = item[0].model.step(item[1], item[2], dt_s)
+        quiet_parts: list[_QuietPart] = []
+        for fleet, positions, order in groups:
+            whole = len(positions) == n  # every device, in device order
+            step = fleet.step_columns(
+                order,
+                envs if whole else [envs[k] for k in positions],
+                dispatches if whole else [dispatches[k] for k in positions],
+                dt_s,
+            )
+            if not any_quiet:
+                for k, out in zip(positions, step.outputs(), strict=True):
+                    outputs[k] = out
+                continue
+            sets: dict[int, tuple[_Quiet, list[int], list[int]]] = {}
+            for j, k in enumerate(positions):
+                if pending[k] is not None:
+                    outputs[k] = step.output(j)
+                    continue
+                quiet = self.devices[k].quiet
+                assert quiet is not None
+                entry = sets.get(id(quiet))
+                if entry is None:
+                    entry = sets[id(quiet)] = (quiet, [], [])
+                entry[1].append(j)
+                entry[2].append(k)
+            for quiet, js, ks in sets.values():
+                quiet_parts.append(self._quiet_tick(quiet, step, js, ks, dt_s))
+
+        # after the steps, in device order
+        records: list[Record | None] = [None] * n
+        volts: list[float] = [0.0] * n
+        blocks: dict[tuple[object, ...], Row] = {}
+        for k, item in enumerate(pending):
+            if item is not None:
+                stepped = outputs[k]
+                assert stepped is not None
+                records[k], volts[k] = self._after(item, stepped, dt_s, blocks)
         common = TickCommon(tick, timestamp, clock_time, self.device_type, self.device_profile_name)
-        transposed = list(zip(*records, strict=True))
-        p, q = _float_array(transposed[0]), _float_array(transposed[1])
-        columns: list[Column] = list(transposed)
-        ac = measure_columns(self._ac, p, q, np.array(volts, dtype=np.float64))
+        together = _quiet_columns(quiet_parts, n) if quiet_parts else None
+        columns: list[Column]
+        if together is not None:  # every device quiet, in device order: their columns as they are
+            columns, v_column = together
+        else:
+            for ks, part, part_volts in quiet_parts:  # their records beside the others'
+                plain = [c.tolist() if type(c) is np.ndarray else c for c in part]
+                for k, record, volt in zip(
+                    ks, zip(*plain, strict=True), part_volts.tolist(), strict=True
+                ):
+                    records[k] = record
+                    volts[k] = volt
+            columns = list(zip(*records, strict=True))
+            v_column = np.array(volts, dtype=np.float64)
+        p, q = _float_array(columns[0]), _float_array(columns[1])
+        ac = measure_columns(self._ac, p, q, v_column)
         s = ac.apparent_power_kva
         columns += [s, ac.voltage_ll_v, ac.voltage_ln_v, ac.current_a, ac.power_factor]
         columns += [p, q, s, ac.angle_deg]  # pq: the same P, Q and S
         return TickSnapshots.of_columns(common, columns, self._owners)
 
-    def _step_models(self, pending: Sequence[_Pending], dt_s: float) -> list[DeviceOutput]:
-        """Every device's model step: the rows of an array fleet (``ArrayFleet``) in one call
-        per fleet, any other model on its own; the outputs in device order (``pending`` has
-        one entry per device, in device order)."""
-        singles, groups = self._model_plan()
-        if not singles and len(groups) == 1 and len(groups[0][1]) == len(pending):
-            fleet, _, order = groups[0]  # one fleet, every device: its outputs as they come
-            return list(
-                fleet.step_rows(order, [p[1] for p in pending], [p[2] for p in pending], dt_s)
+    def _after(
+        self, item: _Pending, out: DeviceOutput, dt_s: float, blocks: dict[tuple[object, ...], Row]
+    ) -> tuple[Record, float]:
+        """One device after its model step: its supervisor's ``after_step``, the energy, the
+        weak grid's rise and the grid-support block; its record and terminal voltage. The device
+        turns quiet when the tick left it so (``_quiet_of``)."""
+        slot, _env, _dispatch, v, f, phases, rise, may_quiet = item
+        network = slot.network
+        supervisor = slot.supervisor
+        model = slot.model
+        slot.output = out
+        delivered = supervisor.after_step(slot.index, model, out)
+        slot.energy.integrate(delivered.active_power_kw, delivered.reactive_power_kvar, dt_s)
+        v_terminal = v + rise
+        if network is not None:
+            s_rated = model.rating.va_max_kva
+            v_terminal = network.terminal_pu(
+                v,
+                delivered.active_power_kw / s_rated,
+                delivered.reactive_power_kvar / s_rated,
             )
-        outputs: list[DeviceOutput | None] = [None] * len(pending)
-        for k in singles:
-            item = pending[k]
-            outputs[k] = item[0].model.step(item[1], item[2], dt_s)
-        for fleet, positions, order in groups:
-            stepped = fleet.step_rows(
-                order,
-                [pending[k][1] for k in positions],
-                [pending[k][2] for k in positions],
-                dt_s,
+            slot.voltage_rise_pu = v_terminal - v
+        grid_block = None
+        if supervisor.grid is not None:
+            rise = v_terminal - v
+            if slot.ac_type != "three":
+                phase_v: tuple[float, ...] = (v_terminal,)
+            elif phases is None:
+                phase_v = (v_terminal, v_terminal, v_terminal)
+            else:
+                phase_v = (phases[0] + rise, phases[1] + rise, phases[2] + rise)
+            f_last = slot.last_frequency_hz
+            rocof = (f - f_last) / dt_s if f_last is not None and dt_s > 0.0 else 0.0
+            grid_block = _grid_support(slot, phase_v, rocof, blocks)
+            if may_quiet and rocof == 0.0 and grid_block is not None:
+                slot.quiet = self._quiet_of(slot, out, delivered, v, f, phases, grid_block)
+        slot.last_frequency_hz = f
+        return self._snapshot(slot, out, delivered, f, grid_block), v_terminal
+
+    def _quiet_of(
+        self,
+        slot: DeviceSlot,
+        out: DeviceOutput,
+        delivered: Delivered,
+        v: float,
+        f: float,
+        phases: tuple[float, float, float] | None,
+        block: Row,
+    ) -> _Quiet | None:
+        """The ``_Quiet`` of a device whose tick (just done) its next ticks repeat while nothing
+        changes, else None (module docstring)."""
+        sv = slot.supervisor
+        gs = sv.grid
+        dispatch = sv.quiet_dispatch
+        if gs is None or dispatch is None:
+            return None
+        window = gs.quiet_window()
+        controls = sv.controls
+        if (
+            window is None
+            or sv.reactive_clamp is not None
+            or controls.clamps
+            or controls.revert_at_s
+            or sv.faults.present
+            or sv.faults.latched
+            or sv.operation.state != "running"
+            or delivered.service_state != "in_service"
+            or delivered.connection_state != "connected"
+            or delivered.grid_state not in _QUIET_GRID_STATES
+            or delivered.inverter_state != out.inverter_state
+            or delivered.message != out.message
+            or delivered.reactive_power_kvar != 0.0
+            or out.reactive_power_kvar != 0.0
+        ):
+            return None
+        model = slot.model
+        floor, ceiling, s_lim = window
+        p_cap = sv.p_cap_kw
+        numbers = (v, f, *(phases or ()), floor, ceiling, s_lim, p_cap)
+        sp = dispatch.active_power_setpoint_kw
+        key = (
+            id(gs.settings),
+            phases is None,
+            tuple(x.hex() for x in numbers),  # -0.0 is not 0.0 here
+            None if sp is None else sp.hex(),
+            dispatch.active_power_limit_pct.hex(),
+            delivered.grid_state,
+            _block_key(block),
+            model.dc_mode,
+            model.asset_type,
+            model.dc_port_count,
+        )
+        quiet = self._quiets.get(key)
+        if quiet is None:
+            if len(self._quiets) >= _QUIETS_KEPT:
+                self._quiets.clear()
+            quiet = self._quiets[key] = _Quiet(
+                gs.settings,
+                v,
+                f,
+                phases,
+                dispatch,
+                p_cap,
+                floor,
+                ceiling,
+                s_lim,
+                delivered.grid_state,
+                block,
+                model.dc_mode,
+                model.asset_type,
+                model.dc_port_count,
             )
-            for k, out in zip(positions, stepped, strict=True):
-                outputs[k] = out
-        return cast(list[DeviceOutput], outputs)
+        return quiet
+
+    def _quiet_tick(
+        self, quiet: _Quiet, step: FleetStep, js: list[int], ks: list[int], dt_s: float
+    ) -> _QuietPart:
+        """The tick of quiet devices of one fleet step with equal ``_Quiet`` (rows ``js`` of
+        ``step``, devices ``ks``): ``DeviceSupervisor.after_step`` and ``GridSupport.after_step``
+        for what such a tick leaves them to do, the energy counters, and the snapshot's columns
+        (module docstring). The same operations as the device-by-device path, in its order."""
+        m = len(js)
+        index = np.array(js, dtype=np.intp)
+        p = step.ac_power_kw[index]  # copies: changed in place below
+        dc_p = step.dc_power_kw[index]
+        dc_i = step.dc_current_a[index]
+        dc_v = step.dc_voltage_v[index]
+        # the supervisor: |P| held to the dispatch's cap, DC scaled with it
+        cap = quiet.p_cap_kw
+        over = np.abs(p) > cap + CAP_TOLERANCE_KW
+        if over.any():
+            scale = cap / np.abs(p[over])
+            p[over] = np.copysign(cap, p[over])
+            dc_p[over] *= scale
+            dc_i[over] *= scale
+        # the grid support with no reactive mode and Q 0: P = max(floor, min(ceiling, P)) as
+        # Python chooses (the first argument unless the second is strictly beyond it), then
+        # onto the VA circle, DC scaled with P
+        p_held = p
+        p = np.where(p < quiet.p_limit_kw, p, quiet.p_limit_kw)
+        p = np.where(p > quiet.p_floor_kw, p, quiet.p_floor_kw)
+        s_lim = quiet.s_limit_kva
+        outside = p * p + 0.0 > s_lim * s_lim + 1e-12
+        if outside.any():
+            room = p_room_kw(s_lim, max(-s_lim, min(s_lim, 0.0)))
+            p = np.where(outside, np.copysign(room, p), p)
+        changed = p != p_held
+        if changed.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(p_held != 0.0, p / p_held, 0.0)
+            dc_p = np.where(changed, dc_p * scale, dc_p)
+            dc_i = np.where(changed, dc_i * scale, dc_i)
+        # the energy counters (``EnergyCounters.integrate``; Q is 0, which adds 0.0 to the
+        # var-hour counters and leaves them as they are)
+        devices = self.devices
+        slots = [devices[k] for k in ks]
+        energies = [slot.energy for slot in slots]
+        hours = dt_s / 3600.0
+        step_kwh = p * hours
+        injects = p >= 0.0
+        injected = np.array([e.injected_kwh for e in energies], dtype=np.float64)
+        absorbed = np.array([e.absorbed_kwh for e in energies], dtype=np.float64)
+        injected = np.where(injects, injected + step_kwh, injected)
+        absorbed = np.where(injects, absorbed, absorbed - step_kwh)
+        var_in = [e.reactive_injected_kvarh for e in energies]
+        var_out = [e.reactive_absorbed_kvarh for e in energies]
+        names = np.array(step.state_names, dtype=object)
+        states = names[step.state_codes[index]].tolist()
+        p_list = p.tolist()
+        for slot, energy, j, kwh_in, kwh_out, p_kw, state in zip(
+            slots, energies, js, injected.tolist(), absorbed.tolist(), p_list, states, strict=True
+        ):
+            energy.injected_kwh = kwh_in
+            energy.absorbed_kwh = kwh_out
+            sv = slot.supervisor
+            sv.last_active_power_kw = p_kw
+            sv.last_inverter_state = state
+            sv.operation.time_in_state_s += dt_s
+            slot.output = (step, j)
+        messages = step.messages
+        storage = step.storage
+        assets = step.assets
+        owners = self._owners
+        part: list[Column] = [
+            p,
+            np.zeros(m),
+            np.full(m, quiet.frequency_hz),
+            dc_p,
+            dc_v,
+            dc_i,
+            injected,
+            absorbed,
+            var_in,
+            var_out,
+            *([[None] * m for _ in range(5)] if storage is None else [c[index] for c in storage]),
+            ["in_service"] * m,
+            states,
+            ["connected"] * m,
+            [None] * m if messages is None else [messages[j] for j in js],
+            [quiet.grid_state] * m,
+            [quiet.dc_mode] * m,
+            [quiet.asset_type] * m,
+            [quiet.dc_port_count] * m,
+            [owners[k] for k in ks],
+            [_last_trip(slot) for slot in slots],
+            [AssetRow(assets, j) for j in js],
+            [quiet.block] * m,
+        ]
+        return ks, part, np.full(m, quiet.voltage_pu + 0.0)
 
     def _model_plan(self) -> _ModelPlan:
         """Which devices step alone and which as the rows of which fleet, worked out once for
-        the engine's models (made again if a slot's model was replaced)."""
+        the engine's models (made again if a slot's model was replaced, which also ends every
+        device's quiet)."""
         models = [slot.model for slot in self.devices]
         known = self._plan_models
         if (
@@ -389,6 +695,9 @@ class Engine:
             groups.append((fleet, positions, order))
         self._plan = (singles, groups)
         self._plan_models = models
+        self._members = [isinstance(model, ArrayMember) for model in models]
+        for slot in self.devices:
+            slot.quiet = None
         return self._plan
 
     def _snapshot(
@@ -448,9 +757,11 @@ _NO_STORAGE = (None, None, None, None, None)
 """The storage fields of a device without storage."""
 
 
-def _float_array(column: Sequence[object]) -> npt.NDArray[np.float64]:
+def _float_array(column: Column) -> npt.NDArray[np.float64]:
     """A column of numbers as float64 (NaN throughout where one is not a number: the tick's
-    check then names it)."""
+    check then names it); a float64 array as it is."""
+    if type(column) is np.ndarray and column.dtype == np.float64:
+        return column
     try:
         return np.array(column, dtype=np.float64)
     except (TypeError, ValueError):
@@ -506,6 +817,89 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
     if grid is None or grid.last_trip is None:
         return None
     return {"cause": grid.last_trip.cause, "time_s": grid.last_trip.time_s}
+
+
+_QUIETS_KEPT = 4096
+"""The most distinct ``_Quiet`` an engine keeps for sharing (then it starts again)."""
+
+
+def _still_quiet(
+    slot: DeviceSlot,
+    quiet: _Quiet,
+    v: float,
+    f: float,
+    phases: tuple[float, float, float] | None,
+) -> bool:
+    """Whether a quiet device stays quiet this tick: on the grid it was quiet on, with nothing
+    set, commanded or injected since (module docstring). The engine has checked that no grid
+    event plays to it; a weak grid or a replaced model never made it quiet."""
+    sv = slot.supervisor
+    gs = sv.grid
+    controls = sv.controls
+    faults = sv.faults
+    return (
+        quiet.voltage_pu == v
+        and quiet.frequency_hz == f
+        and quiet.phases_pu == phases
+        and slot.network is None
+        and gs is not None
+        and gs.settings is quiet.settings
+        and gs.steady
+        and sv.operation.state == "running"
+        and sv.service.state == "in_service"
+        and controls.active_power_setpoint_kw is None
+        and controls.active_power_limit_pct >= 100.0
+        and controls.power_factor is None
+        and controls.reactive_power_setpoint_kvar is None
+        and controls.ramp_rate_pct_per_s is None
+        and not controls.clamps
+        and not controls.revert_at_s
+        and not faults.present
+        and not faults.latched
+        and sv.reactive_clamp is None
+    )
+
+
+def _block_key(block: Row) -> tuple[object, ...]:
+    """A grid-support block's values, exactly (-0.0 is not 0.0), and its functions list."""
+    numbers = (
+        block["target_q_kvar"],
+        block["p_limit_kw"],
+        block["v_ref_pct"],
+        block["v_pct"],
+        block["rocof_hz_per_s"],
+        *block["phase_voltage_pu"],
+    )
+    return (
+        tuple(float(x).hex() for x in numbers),
+        block["p_limit_by"],
+        block["reactive_mode"],
+        id(block["functions"]),
+    )
+
+
+def _quiet_columns(
+    parts: list[_QuietPart], n: int
+) -> tuple[list[Column], npt.NDArray[np.float64]] | None:
+    """The tick's record columns and terminal voltages when the quiet parts are every device,
+    in device order (each column one array where every part's is one); else None."""
+    parts = sorted(parts, key=lambda part: part[0][0])
+    at = 0
+    for ks, _, _ in parts:
+        if ks[0] != at or ks[-1] != at + len(ks) - 1:
+            return None
+        at += len(ks)
+    if at != n:
+        return None
+    if len(parts) == 1:
+        return list(parts[0][1]), parts[0][2]
+    columns: list[Column] = []
+    for pieces in zip(*(part[1] for part in parts), strict=True):
+        if all(type(piece) is np.ndarray for piece in pieces):
+            columns.append(np.concatenate(cast(list[npt.NDArray[np.float64]], pieces)))
+        else:
+            columns.append(list(chain.from_iterable(pieces)))
+    return columns, np.concatenate([part[2] for part in parts])
 
 
 def _grid_support(

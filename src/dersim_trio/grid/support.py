@@ -516,6 +516,30 @@ class GridSupport:
         self._q_cmd_kvar = None
         return _OFF
 
+    # --- quiet ticks ---------------------------------------------------------------------------
+
+    @property
+    def steady(self) -> bool:
+        """Whether the next tick on an unchanged grid returns this tick's bounds at once (see
+        "Steady state" in the module docstring)."""
+        return self._steady is not None
+
+    def quiet_window(self) -> tuple[float, float, float] | None:
+        """(P floor, P ceiling, VA limit) in kW and kVA when the functions are steady and leave
+        Q to the operator: no reactive mode, V_ref not moving, the unit energized, no Q
+        delivered. Then ``after_step(p, 0.0, dt)`` only clips P into the floor and the ceiling
+        and onto the VA circle (the engine's quiet devices, ``engine.core``, do that for a whole
+        fleet at once). None otherwise."""
+        if (
+            self._steady is None
+            or self._mode is not None
+            or self.settings.volt_var.v_ref_auto_ena
+            or not self._energize
+            or self._q_last_kvar != 0.0
+        ):
+            return None
+        return self._p_floor_kw, self.p_limit_kw, self._s_limit_kva
+
     # --- after the model step -----------------------------------------------------------------
 
     @property

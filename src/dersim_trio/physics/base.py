@@ -24,9 +24,10 @@ change the one it is given.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
@@ -145,15 +146,107 @@ class DeviceModel(Protocol):
 # --- array fleets: the devices of one type stepped as arrays -------------------------------------
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class FleetStep:
+    """The outputs of the rows one ``ArrayFleet.step_columns`` call stepped, as columns:
+    position ``j`` of every array is the ``j``-th row asked for.
+
+    A fleet's models deliver no reactive power of their own (the supervisor sets Q: the
+    operator's power factor or var setpoint, or the grid's reactive mode), so there is no Q
+    column; a ``DeviceOutput`` made from a step has ``reactive_power_kvar`` 0.0.
+    """
+
+    ac_power_kw: npt.NDArray[np.float64]
+    dc_power_kw: npt.NDArray[np.float64]
+    dc_voltage_v: npt.NDArray[np.float64]
+    dc_current_a: npt.NDArray[np.float64]
+    state_codes: npt.NDArray[np.intp]
+    """Each row's inverter state, as its position in ``state_names``."""
+    state_names: tuple[InverterState, ...]
+    assets: AssetTable
+    """Row ``j``'s asset is ``AssetRow(assets, j)``."""
+    storage: tuple[npt.NDArray[np.float64], ...] | None = None
+    """A storage fleet's ``StorageReport`` fields as five columns, in that class's order."""
+    messages: Sequence[str | None] | None = None
+    """Each row's status message (None: no row has one)."""
+
+    def __len__(self) -> int:
+        return len(self.ac_power_kw)
+
+    def outputs(self) -> list[DeviceOutput]:
+        """Every row's ``DeviceOutput``, in order."""
+        names = self.state_names
+        assets = self.assets
+        columns = [
+            c.tolist()
+            for c in (self.ac_power_kw, self.dc_power_kw, self.dc_voltage_v, self.dc_current_a)
+        ]
+        codes = self.state_codes.tolist()
+        storage = self.storage
+        messages = self.messages
+        if storage is None and messages is None:
+            # positional (field order: ac, Q, dc, dc V, dc A, state, asset): a keyword call
+            # costs more per device
+            return [
+                DeviceOutput(ac_kw, 0.0, dc_kw, dc_v, dc_a, names[code], AssetRow(assets, k))
+                for k, ac_kw, dc_kw, dc_v, dc_a, code in zip(
+                    range(len(codes)), *columns, codes, strict=True
+                )
+            ]
+        reports: Iterable[StorageReport | None] = (
+            repeat(None)
+            if storage is None
+            else [StorageReport(*v) for v in zip(*(c.tolist() for c in storage), strict=True)]
+        )
+        return [
+            DeviceOutput(ac_kw, 0.0, dc_kw, dc_v, dc_a, names[code], AssetRow(assets, k), s, m)
+            for k, ac_kw, dc_kw, dc_v, dc_a, code, s, m in zip(
+                range(len(codes)),
+                *columns,
+                codes,
+                reports,
+                repeat(None) if messages is None else messages,
+                strict=False,  # the repeats are endless; the columns have one value per row
+            )
+        ]
+
+    def output(self, j: int) -> DeviceOutput:
+        """Row ``j``'s ``DeviceOutput`` (the ``j``-th of ``outputs()``)."""
+        storage = self.storage
+        return DeviceOutput(
+            float(self.ac_power_kw[j]),
+            0.0,
+            float(self.dc_power_kw[j]),
+            float(self.dc_voltage_v[j]),
+            float(self.dc_current_a[j]),
+            self.state_names[int(self.state_codes[j])],
+            AssetRow(self.assets, j),
+            None if storage is None else StorageReport(*(float(c[j]) for c in storage)),
+            None if self.messages is None else self.messages[j],
+        )
+
+
 class ArrayFleet(Protocol):
     """Every device of one model type built together, their state in numpy arrays.
 
     A vectorized model keeps the parameters and state of each of its devices in a row of its
     fleet's arrays and steps any set of rows in one call; a device built alone is a fleet of
     one. Its ``DeviceModel`` (``ArrayMember``) is a view of one row: its ``step`` steps that row
-    alone, the engine steps every row of the fleet at once with ``step_rows``, and both run the
-    same array code, so a device behaves the same whichever way it is stepped.
+    alone, the engine steps every row of the fleet at once with ``step_columns``, and both run
+    the same array code, so a device behaves the same whichever way it is stepped.
     """
+
+    def step_columns(
+        self,
+        rows: Sequence[int],
+        envs: Sequence[Environment],
+        dispatches: Sequence[Dispatch],
+        dt_s: float,
+    ) -> FleetStep:
+        """Advance ``rows`` (distinct, any order) by ``dt_s``: ``envs[k]`` and
+        ``dispatches[k]`` are row ``rows[k]``'s, all at one ``sim_time``; returns the outputs
+        as columns in the same order."""
+        ...
 
     def step_rows(
         self,
@@ -162,9 +255,7 @@ class ArrayFleet(Protocol):
         dispatches: Sequence[Dispatch],
         dt_s: float,
     ) -> list[DeviceOutput]:
-        """Advance ``rows`` (distinct, any order) by ``dt_s``: ``envs[k]`` and
-        ``dispatches[k]`` are row ``rows[k]``'s, all at one ``sim_time``; returns the outputs
-        in the same order."""
+        """``step_columns(...).outputs()``: the outputs as one ``DeviceOutput`` per row."""
         ...
 
 

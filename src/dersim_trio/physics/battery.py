@@ -139,16 +139,15 @@ from dersim_trio.physics.ac import AcType, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.physics.base import (
     AcRating,
     AssetLayout,
-    AssetRow,
     AssetTable,
     AssetValue,
     DeviceOutput,
     Dispatch,
     Environment,
     FleetRow,
+    FleetStep,
     InverterState,
     StorageRating,
-    StorageReport,
     row_index,
 )
 
@@ -498,7 +497,10 @@ _ASSET_LAYOUT = AssetLayout(
 """A step's ``DeviceOutput.asset``: an ``AssetTable`` over the kernel's output columns, the
 nameplates' chemistry and state of health per row."""
 
-assert (_O_MESSAGE, _O_RSV_MIN, _O_RSV_MAX, _O_DC_ABS, _OUTPUTS) == (7, 9, 10, 20, 21)  # step_rows
+assert (_O_MESSAGE, _O_RSV_MIN, _O_RSV_MAX, _O_DC_ABS, _OUTPUTS) == (7, 9, 10, 20, 21)  # _message
+
+_STEP_STATES: tuple[InverterState, ...] = ("throttled", "running", "standby")
+"""The inverter states a step reports, by the code ``step_columns`` gives them."""
 
 # Message codes of the kernel (``_O_MESSAGE``).
 (
@@ -736,6 +738,10 @@ class BatteryFleet:
         self._params = np.empty((len(plates), _PARAMETERS))
         self._state = np.zeros((len(plates), _STATES))
         self._all_rows = np.arange(len(plates), dtype=np.intp)
+        self._soc_limits = np.array(
+            [(p.soc_min_pct, p.soc_max_pct) for p in plates], dtype=np.float64
+        ).reshape(len(plates), 2)
+        """Per row: the nameplate's usable SoC range (``StorageReport.soc_min_pct``, ``_max``)."""
         self._nameplate_values: dict[str, Sequence[AssetValue]] = {
             "chemistry": [p.chemistry for p in plates],
             "state_of_health_pct": [float(p.state_of_health_pct) for p in plates],
@@ -875,15 +881,15 @@ class BatteryFleet:
             for o in self._step(rows, request, limit, dt_s).tolist()
         ]
 
-    def step_rows(
+    def step_columns(
         self,
         rows: Sequence[int],
         envs: Sequence[Environment],
         dispatches: Sequence[Dispatch],
         dt_s: float,
-    ) -> list[DeviceOutput]:
+    ) -> FleetStep:
         """Advance ``rows`` by ``dt_s`` at their dispatches' setpoints (``ArrayFleet``); the
-        environment does not act on a battery. Returns the step-average outputs in order."""
+        environment does not act on a battery. Returns the step-average outputs as columns."""
         if not len(envs) == len(dispatches) == len(rows):
             raise ValueError(
                 f"one environment and one dispatch per row: {len(rows)} rows, "
@@ -891,45 +897,41 @@ class BatteryFleet:
             )
         request = np.array([d.active_power_setpoint_kw for d in dispatches], dtype=np.float64)
         limit = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
-        plates = self.nameplates
         out = self._step(rows, request, limit, dt_s)
         assets = AssetTable(_ASSET_LAYOUT, out, per_row=self._nameplate_values, rows=rows)
-        outputs: list[DeviceOutput] = []
-        # only the columns of the DeviceOutput's own fields become Python floats (the asset's
-        # are read from the table); a message is formatted from its row (``_message``)
-        own = out[:, : _O_RSV_MAX + 1].tolist()
-        for k, (row, o) in enumerate(zip(rows, own, strict=True)):
-            (
-                p_ac,
-                p_dc,
-                soc,
-                v_dc,
-                i_dc,
-                _,
-                throttled,
-                message,
-                _,
-                rsv_min,
-                rsv_max,
-            ) = o  # the _O_ columns in order, up to _O_RSV_MAX
-            plate = plates[row]
-            state: InverterState = (
-                "throttled" if throttled != 0.0 else ("running" if p_ac != 0.0 else "standby")
-            )
-            outputs.append(
-                DeviceOutput(
-                    p_ac,
-                    0.0,
-                    p_dc,
-                    v_dc,
-                    i_dc,
-                    state,
-                    AssetRow(assets, k),
-                    StorageReport(soc, rsv_min, rsv_max, plate.soc_min_pct, plate.soc_max_pct),
-                    None if message == _MSG_NONE else self._message(o),
-                )
-            )
-        return outputs
+        p_ac = out[:, _O_AC]
+        # throttled, else running while it exchanges power, else standby (``_STEP_STATES``)
+        codes = np.where(out[:, _O_THROTTLED] != 0.0, 0, np.where(p_ac != 0.0, 1, 2))
+        limits = self._soc_limits[row_index(rows, self._all_rows)]
+        messages: list[str | None] | None = None
+        with_message = np.flatnonzero(out[:, _O_MESSAGE] != _MSG_NONE)
+        if with_message.size:  # formatted from its row (``_message``), as it always was
+            messages = [None] * len(rows)
+            for j, o in zip(
+                with_message.tolist(), out[with_message, : _O_RSV_MAX + 1].tolist(), strict=True
+            ):
+                messages[j] = self._message(o)
+        return FleetStep(
+            p_ac,
+            out[:, _O_DC],
+            out[:, _O_V_DC],
+            out[:, _O_I_DC],
+            codes.astype(np.intp),
+            _STEP_STATES,
+            assets,
+            (out[:, _O_SOC], out[:, _O_RSV_MIN], out[:, _O_RSV_MAX], limits[:, 0], limits[:, 1]),
+            messages,
+        )
+
+    def step_rows(
+        self,
+        rows: Sequence[int],
+        envs: Sequence[Environment],
+        dispatches: Sequence[Dispatch],
+        dt_s: float,
+    ) -> list[DeviceOutput]:
+        """``step_columns`` as one ``DeviceOutput`` per row."""
+        return self.step_columns(rows, envs, dispatches, dt_s).outputs()
 
 
 def _cell_offsets_v(plate: BatteryNameplate, seed: int) -> tuple[float, float]:

@@ -99,12 +99,12 @@ from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import (
     AcRating,
     AssetLayout,
-    AssetRow,
     AssetTable,
     DeviceOutput,
     Dispatch,
     Environment,
     FleetRow,
+    FleetStep,
     InverterState,
     row_index,
 )
@@ -433,9 +433,6 @@ _ASSET_LAYOUT = AssetLayout(
     )
 )
 """A step's ``DeviceOutput.asset``: an ``AssetTable`` over the kernel's output columns."""
-_DEVICE_COLUMNS = [_O_AC, _O_DC, _O_DC_V, _O_DC_I]
-"""The output columns of a ``DeviceOutput``'s own floats (``step_rows``, in this order; its
-state is ``_O_STATE``'s code in ``_STATES``)."""
 
 
 @njit(cache=True)
@@ -833,6 +830,33 @@ class PvFleet:
         )
         return out, ghi_cs, math.cos(math.radians(zenith_deg))
 
+    def step_columns(
+        self,
+        rows: Sequence[int],
+        envs: Sequence[Environment],
+        dispatches: Sequence[Dispatch],
+        dt_s: float,
+    ) -> FleetStep:
+        """Advance ``rows`` by ``dt_s`` seconds; the inverters' outputs as columns (module
+        docstring)."""
+        limit_pct = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
+        out, ghi_cs, cos_z = self._run(rows, envs, dt_s, limit_pct)
+        zenith_deg = math.degrees(math.acos(cos_z))
+        assets = AssetTable(
+            _ASSET_LAYOUT,
+            out,
+            {"clear_sky_irradiance_w_m2": ghi_cs, "solar_zenith_deg": zenith_deg},
+        )
+        return FleetStep(
+            out[:, _O_AC],
+            out[:, _O_DC],
+            out[:, _O_DC_V],
+            out[:, _O_DC_I],
+            out[:, _O_STATE].astype(np.intp),
+            _STATES,
+            assets,
+        )
+
     def step_rows(
         self,
         rows: Sequence[int],
@@ -840,26 +864,8 @@ class PvFleet:
         dispatches: Sequence[Dispatch],
         dt_s: float,
     ) -> list[DeviceOutput]:
-        """Advance ``rows`` by ``dt_s`` seconds; the inverters' outputs (module docstring)."""
-        limit_pct = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
-        out, ghi_cs, cos_z = self._run(rows, envs, dt_s, limit_pct)
-        zenith_deg = math.degrees(math.acos(cos_z))
-        states = _STATES
-        assets = AssetTable(
-            _ASSET_LAYOUT,
-            out,
-            {"clear_sky_irradiance_w_m2": ghi_cs, "solar_zenith_deg": zenith_deg},
-        )
-        columns = out[:, _DEVICE_COLUMNS].T.tolist()
-        codes = out[:, _O_STATE].astype(np.intp).tolist()
-        # positional (field order: ac, Q, dc, dc V, dc A, state, asset): a keyword call costs
-        # more per device
-        return [
-            DeviceOutput(ac_kw, 0.0, dc_kw, dc_v, dc_a, states[code], AssetRow(assets, k))
-            for k, ac_kw, dc_kw, dc_v, dc_a, code in zip(
-                range(len(codes)), *columns, codes, strict=True
-            )
-        ]
+        """``step_columns`` as one ``DeviceOutput`` per row."""
+        return self.step_columns(rows, envs, dispatches, dt_s).outputs()
 
     # ------------------------------------------------------------------ one row
     def array_state(self, row: int, env: Environment, dt_s: float) -> PvArrayState:
