@@ -75,7 +75,7 @@ from pydantic_core import to_json
 
 from dersim_trio.api.resolution import quantize, quantize_array, record_rounding
 from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
-from dersim_trio.physics.base import AssetRow, AssetTable, whole_table
+from dersim_trio.physics.base import AssetRow, AssetRows, AssetTable, whole_table
 
 Row = dict[str, Any]
 """One device's snapshot as a plain dict shaped like ``Snapshot``."""
@@ -397,7 +397,7 @@ def _check_fields(
 
 def _check_column(
     rule: _Rule,
-    column: list[Any],
+    column: Sequence[Any],
     owners: Sequence[int],
     where: str,
     asset_types: Callable[[], list[Any]],
@@ -467,6 +467,8 @@ def _check_column(
         if not rule.nullable:
             owner = owners[column.index(None)]
             raise _fail(owner, where, None, "must not be null")
+        if column.count(None) == len(column):  # null for every device (no trip yet)
+            return
         present = [(v, o) for v, o in zip(column, owners, strict=True) if v is not None]
         if present:
             _check_model(rule.model, [v for v, _ in present], [o for _, o in present], where)
@@ -551,9 +553,11 @@ def _table_pass(
         elif source == "flag":
             if rule is not None:
                 return False  # no declared field is a bool
-        else:  # the same value for every row, or a nameplate value per row
+        else:  # the same value for every row (checked once), or a nameplate value per row
+            item_owners = owners
             if source == "const":
-                items = [table.consts[key]] * len(indices)
+                items = [table.consts[key]]
+                item_owners = owners[:1]
             else:
                 per_row, fleet_rows = table.per_row[key], table.rows
                 items = [per_row[fleet_rows[i]] for i in indices]
@@ -570,7 +574,7 @@ def _table_pass(
                 ):
                     return False
             else:
-                _check_column(rule, items, owners, f"{where}.{key}", lambda: [])
+                _check_column(rule, items, item_owners, f"{where}.{key}", lambda: [])
     return True
 
 
@@ -583,13 +587,20 @@ _checked_blocks: dict[str, dict[int, Row]] = {}
 can take the same ``id`` while it is remembered)."""
 
 
-def _check_reused(rule: _Rule, column: list[Any], owners: Sequence[int], where: str) -> None:
+def _check_reused(rule: _Rule, column: Sequence[Any], owners: Sequence[int], where: str) -> None:
     """A ``_REUSED_BLOCKS`` field: only the blocks not seen in the last check are checked."""
     assert rule.model is not None
     if not rule.nullable and None in column:
         owner = owners[column.index(None)]
         raise _fail(owner, where, None, "must not be null")
     seen = _checked_blocks.get(where, {})
+    first = column[0] if column else None
+    if first is not None and all(map(operator.is_, column, repeat(first))):
+        # one block for every device (a quiet fleet's): checked once, if new
+        if seen.get(id(first)) is not first:
+            _check_model(rule.model, [first], owners[:1], where)
+        _checked_blocks[where] = {id(first): first}
+        return
     fresh = [
         (v, o)
         for v, o in zip(column, owners, strict=True)
@@ -844,6 +855,9 @@ def _rounded_column(column: Column, scale: float) -> Column:
 def _rounded_blocks(column: Column, rounder: Callable[[Any], Any]) -> list[Any]:
     """A column of nested blocks as their rounded copies (None stays None), one copy per
     distinct block (the blocks outlive this: their ids stay theirs)."""
+    if type(column) is AssetRows:  # rows made as they are read: one table row each
+        table = column.table
+        return [rounder(table.row(i)) for i in column.indices]
     done: dict[int, Any] = {}
     out: list[Any] = []
     for block in column:
@@ -972,8 +986,13 @@ class TickSnapshots(Sequence[Snapshot]):
             _check_column(rule, [value], owners[:1], path, lambda: [])
         asset_types = list(columns[_ASSET_TYPE_POS])
         for k in _OTHER_POS:
+            column = columns[k]
             _check_column(
-                _RECORD_RULES[k], list(columns[k]), owners, RECORD_FIELDS[k], lambda: asset_types
+                _RECORD_RULES[k],
+                column if type(column) is AssetRows else list(column),  # AssetRows: kept lazy
+                owners,
+                RECORD_FIELDS[k],
+                lambda: asset_types,
             )
         tick = cls.__new__(cls)
         tick._rows = None

@@ -71,6 +71,7 @@ from dersim_trio.physics.base import (
     ArrayFleet,
     ArrayMember,
     AssetRow,
+    AssetRows,
     DeviceModel,
     DeviceOutput,
     Dispatch,
@@ -139,9 +140,9 @@ class DeviceSlot:
     inputs: GridInputs = field(default_factory=GridInputs)
     profile: InputProfile | None = None
     energy: EnergyCounters = field(default_factory=EnergyCounters)
-    output: DeviceOutput | tuple[FleetStep, int] | None = None
-    """The model's raw output of the last tick (read it as ``last_output``), or the fleet step
-    that holds it and the row (a quiet device: made into a ``DeviceOutput`` when read)."""
+    output: DeviceOutput | _StepOutputs | None = None
+    """The model's raw output of the last tick (read it as ``last_output``), or, for a quiet
+    device, the fleet step's outputs that hold it (made into a ``DeviceOutput`` when read)."""
     supervisor: DeviceSupervisor = field(default_factory=DeviceSupervisor)
     network: Thevenin | None = None
     """The source impedance in front of the device (None: a stiff grid)."""
@@ -154,15 +155,19 @@ class DeviceSlot:
     quiet: _Quiet | None = None
     """What the device's tick repeats while it stays quiet (module docstring); None: it is
     not, or the engine has not seen it so yet."""
+    trip_record: Row | None = None
+    """The snapshot's ``status.last_trip`` of the last tick (a quiet device publishes it
+    again: a trip ends its quiet)."""
+    position: int = -1
+    """The device's position in its engine (set by the engine)."""
 
     @property
     def last_output(self) -> DeviceOutput | None:
         """The model's raw output of the last tick, before the controls shaped it."""
         out = self.output
-        if type(out) is tuple:
-            step, row = out
-            out = self.output = step.output(row)
-        return cast(DeviceOutput | None, out)
+        if isinstance(out, _StepOutputs):
+            out = self.output = out.output(self.position)
+        return out
 
     @last_output.setter
     def last_output(self, out: DeviceOutput | None) -> None:
@@ -205,6 +210,27 @@ up to ``grid_support``) and their terminal voltages."""
 _QUIET_GRID_STATES = frozenset({"continuous", "mandatory", "permissive"})
 
 
+class _StepOutputs:
+    """The model outputs of a set of quiet devices for one tick: rows ``rows`` of a fleet's
+    step, those of devices ``positions`` (engine positions). A slot holds it instead of its own
+    ``DeviceOutput`` (``DeviceSlot.output``), made when read."""
+
+    __slots__ = ("_row_of", "positions", "rows", "step")
+
+    def __init__(self, step: FleetStep, rows: Sequence[int], positions: Sequence[int]) -> None:
+        self.step = step
+        self.rows = rows
+        self.positions = positions
+        self._row_of: dict[int, int] | None = None
+
+    def output(self, position: int) -> DeviceOutput:
+        """The ``DeviceOutput`` of the device at engine position ``position``."""
+        row_of = self._row_of
+        if row_of is None:
+            row_of = self._row_of = dict(zip(self.positions, self.rows, strict=True))
+        return self.step.output(row_of[position])
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class _Quiet:
     """What a quiet device's tick repeats (module docstring, "Quiet devices"): the grid it saw,
@@ -229,6 +255,8 @@ class _Quiet:
     dc_mode: str
     asset_type: str
     dc_port_count: int
+    fleet: ArrayFleet
+    """The fleet whose rows the devices are (a set of quiet devices steps in one fleet)."""
 
 
 class Engine:
@@ -260,6 +288,10 @@ class Engine:
         self._plan_models: list[DeviceModel] = []
         self._members: list[bool] = []
         """Per device: whether its model is a fleet's row (``_model_plan``)."""
+        self._group_of: list[int] = []
+        self._row_of: list[int] = []
+        """Per device that is a fleet's row: its fleet's group in the plan, and its position
+        in that group's step (``_model_plan``; -1 for a model stepped alone)."""
         self._quiets: dict[tuple[object, ...], _Quiet] = {}
         """The ``_Quiet`` of each set of values seen (``_quiet_of``)."""
         self._ac = AcConnections.of(
@@ -268,6 +300,8 @@ class Engine:
         )
         """Every device's AC connection (its type and nominal voltage are fixed once built)."""
         self._owners = [slot.index for slot in self.devices]
+        for position, slot in enumerate(self.devices):
+            slot.position = position
 
     @property
     def tick(self) -> int:
@@ -306,10 +340,12 @@ class Engine:
         envs: list[Environment] = []
         dispatches: list[Dispatch] = []
         pending: list[_Pending | None] = []  # None: quiet this tick
-        any_quiet = False
+        quiet_sets: dict[int, tuple[_Quiet, list[int]]] = {}  # by id: the devices quiet with it
+        last_quiet: tuple[_Quiet, list[int]] | None = None  # the set the last quiet device joined
+        slow_rows: list[int] = []  # the fleets' devices that are not quiet this tick
         # the environment and grid sample of each distinct set of inputs this tick
         seen_by_key: dict[tuple[object, ...], tuple[Environment, GridSample]] = {}
-        for slot, member in zip(self.devices, members, strict=True):
+        for k, (slot, member) in enumerate(zip(self.devices, members, strict=True)):
             inputs = slot.inputs
             irradiance = inputs.irradiance_w_m2
             is_poa = inputs.irradiance_is_poa
@@ -364,11 +400,45 @@ class Engine:
             env, grid = seen
             quiet = slot.quiet
             if quiet is not None:
-                if grid_at is None and _still_quiet(slot, quiet, v, f, phases):
+                # still quiet: on the grid it was quiet on, with nothing set, commanded or
+                # injected since (module docstring; a weak grid never made a device quiet)
+                sv = slot.supervisor
+                gs = sv.grid
+                controls = sv.controls
+                faults = sv.faults
+                if (
+                    grid_at is None
+                    and quiet.voltage_pu == v
+                    and quiet.frequency_hz == f
+                    and quiet.phases_pu == phases
+                    and network is None
+                    and gs is not None
+                    and gs.settings is quiet.settings
+                    and gs.steady
+                    and sv.operation.state == "running"
+                    and sv.service.state == "in_service"
+                    and controls.active_power_setpoint_kw is None
+                    and controls.active_power_limit_pct >= 100.0
+                    and controls.power_factor is None
+                    and controls.reactive_power_setpoint_kvar is None
+                    and controls.ramp_rate_pct_per_s is None
+                    and not controls.clamps
+                    and not controls.revert_at_s
+                    and not faults.present
+                    and not faults.latched
+                    and sv.reactive_clamp is None
+                ):
                     envs.append(env)
                     dispatches.append(quiet.dispatch)
                     pending.append(None)
-                    any_quiet = True
+                    if last_quiet is not None and last_quiet[0] is quiet:
+                        last_quiet[1].append(k)
+                    else:
+                        last_quiet = quiet_sets.get(id(quiet))
+                        if last_quiet is None:
+                            last_quiet = quiet_sets[id(quiet)] = (quiet, [k])
+                        else:
+                            last_quiet[1].append(k)
                     continue
                 slot.quiet = None
             dispatch = slot.supervisor.before_step(
@@ -386,6 +456,8 @@ class Engine:
             )
             envs.append(env)
             dispatches.append(dispatch)
+            if member:
+                slow_rows.append(k)
             may_quiet = member and grid_at is None and network is None
             pending.append((slot, env, dispatch, v, f, phases, rise, may_quiet))
 
@@ -396,33 +468,29 @@ class Engine:
             item = pending[k]
             assert item is not None  # only a fleet's rows turn quiet
             outputs[k] = item[0].model.step(item[1], item[2], dt_s)
-        quiet_parts: list[_QuietPart] = []
-        for fleet, positions, order in groups:
-            whole = len(positions) == n  # every device, in device order
-            step = fleet.step_columns(
+        steps = [
+            fleet.step_columns(
                 order,
-                envs if whole else [envs[k] for k in positions],
-                dispatches if whole else [dispatches[k] for k in positions],
+                envs if len(positions) == n else [envs[k] for k in positions],
+                dispatches if len(positions) == n else [dispatches[k] for k in positions],
                 dt_s,
             )
-            if not any_quiet:
+            for fleet, positions, order in groups
+        ]
+        group_of, row_of = self._group_of, self._row_of
+        with_quiet = {group_of[ks[0]] for _, ks in quiet_sets.values()}
+        for g, ((_, positions, _), step) in enumerate(zip(groups, steps, strict=True)):
+            if g not in with_quiet:  # every device of the fleet the full way
                 for k, out in zip(positions, step.outputs(), strict=True):
                     outputs[k] = out
-                continue
-            sets: dict[int, tuple[_Quiet, list[int], list[int]]] = {}
-            for j, k in enumerate(positions):
-                if pending[k] is not None:
-                    outputs[k] = step.output(j)
-                    continue
-                quiet = self.devices[k].quiet
-                assert quiet is not None
-                entry = sets.get(id(quiet))
-                if entry is None:
-                    entry = sets[id(quiet)] = (quiet, [], [])
-                entry[1].append(j)
-                entry[2].append(k)
-            for quiet, js, ks in sets.values():
-                quiet_parts.append(self._quiet_tick(quiet, step, js, ks, dt_s))
+        for k in slow_rows:
+            g = group_of[k]
+            if g in with_quiet:
+                outputs[k] = steps[g].output(row_of[k])
+        quiet_parts = [
+            self._quiet_tick(quiet, steps[group_of[ks[0]]], [row_of[k] for k in ks], ks, dt_s)
+            for quiet, ks in quiet_sets.values()
+        ]
 
         # after the steps, in device order
         records: list[Record | None] = [None] * n
@@ -492,6 +560,7 @@ class Engine:
             if may_quiet and rocof == 0.0 and grid_block is not None:
                 slot.quiet = self._quiet_of(slot, out, delivered, v, f, phases, grid_block)
         slot.last_frequency_hz = f
+        slot.trip_record = _last_trip(slot)
         return self._snapshot(slot, out, delivered, f, grid_block), v_terminal
 
     def _quiet_of(
@@ -531,6 +600,9 @@ class Engine:
         ):
             return None
         model = slot.model
+        if not isinstance(model, ArrayMember):
+            return None
+        fleet = model.fleet
         floor, ceiling, s_lim = window
         p_cap = sv.p_cap_kw
         numbers = (v, f, *(phases or ()), floor, ceiling, s_lim, p_cap)
@@ -546,6 +618,7 @@ class Engine:
             model.dc_mode,
             model.asset_type,
             model.dc_port_count,
+            id(fleet),
         )
         quiet = self._quiets.get(key)
         if quiet is None:
@@ -566,6 +639,7 @@ class Engine:
                 model.dc_mode,
                 model.asset_type,
                 model.dc_port_count,
+                fleet,
             )
         return quiet
 
@@ -577,6 +651,9 @@ class Engine:
         for what such a tick leaves them to do, the energy counters, and the snapshot's columns
         (module docstring). The same operations as the device-by-device path, in its order."""
         m = len(js)
+        rows: Sequence[int] = js
+        if js[-1] - js[0] == m - 1:  # ascending (``_evaluate``), so these are every row between
+            rows = range(js[0], js[0] + m)
         index = np.array(js, dtype=np.intp)
         p = step.ac_power_kw[index]  # copies: changed in place below
         dc_p = step.dc_power_kw[index]
@@ -607,33 +684,37 @@ class Engine:
                 scale = np.where(p_held != 0.0, p / p_held, 0.0)
             dc_p = np.where(changed, dc_p * scale, dc_p)
             dc_i = np.where(changed, dc_i * scale, dc_i)
-        # the energy counters (``EnergyCounters.integrate``; Q is 0, which adds 0.0 to the
-        # var-hour counters and leaves them as they are)
+        # the energy counters (``EnergyCounters.integrate``): P ≥ 0 adds to the injected, else
+        # to the absorbed energy (a P of 0 adds 0.0 and Q is 0: those counters stay as they are)
         devices = self.devices
-        slots = [devices[k] for k in ks]
+        first, last = ks[0], ks[-1]
+        contiguous = last - first == m - 1  # ascending (``_evaluate``): every device between
+        slots = devices[first : last + 1] if contiguous else [devices[k] for k in ks]
         energies = [slot.energy for slot in slots]
         hours = dt_s / 3600.0
-        step_kwh = p * hours
-        injects = p >= 0.0
         injected = np.array([e.injected_kwh for e in energies], dtype=np.float64)
         absorbed = np.array([e.absorbed_kwh for e in energies], dtype=np.float64)
-        injected = np.where(injects, injected + step_kwh, injected)
-        absorbed = np.where(injects, absorbed, absorbed - step_kwh)
-        var_in = [e.reactive_injected_kvarh for e in energies]
-        var_out = [e.reactive_absorbed_kvarh for e in energies]
+        into = np.flatnonzero(p > 0.0)
+        if into.size:
+            injected[into] += p[into] * hours
+            for k, kwh in zip(into.tolist(), injected[into].tolist(), strict=True):
+                energies[k].injected_kwh = kwh
+        out_of = np.flatnonzero(~(p >= 0.0))
+        if out_of.size:
+            absorbed[out_of] -= p[out_of] * hours
+            for k, kwh in zip(out_of.tolist(), absorbed[out_of].tolist(), strict=True):
+                energies[k].absorbed_kwh = kwh
+        var_in = np.array([e.reactive_injected_kvarh for e in energies], dtype=np.float64)
+        var_out = np.array([e.reactive_absorbed_kvarh for e in energies], dtype=np.float64)
         names = np.array(step.state_names, dtype=object)
         states = names[step.state_codes[index]].tolist()
-        p_list = p.tolist()
-        for slot, energy, j, kwh_in, kwh_out, p_kw, state in zip(
-            slots, energies, js, injected.tolist(), absorbed.tolist(), p_list, states, strict=True
-        ):
-            energy.injected_kwh = kwh_in
-            energy.absorbed_kwh = kwh_out
+        outputs = _StepOutputs(step, js, ks)
+        for slot, p_kw, state in zip(slots, p.tolist(), states, strict=True):
             sv = slot.supervisor
             sv.last_active_power_kw = p_kw
             sv.last_inverter_state = state
             sv.operation.time_in_state_s += dt_s
-            slot.output = (step, j)
+            slot.output = outputs
         messages = step.messages
         storage = step.storage
         assets = step.assets
@@ -658,9 +739,9 @@ class Engine:
             [quiet.dc_mode] * m,
             [quiet.asset_type] * m,
             [quiet.dc_port_count] * m,
-            [owners[k] for k in ks],
-            [_last_trip(slot) for slot in slots],
-            [AssetRow(assets, j) for j in js],
+            owners[first : last + 1] if contiguous else [owners[k] for k in ks],
+            [slot.trip_record for slot in slots],
+            AssetRows(assets, rows),
             [quiet.block] * m,
         ]
         return ks, part, np.full(m, quiet.voltage_pu + 0.0)
@@ -696,6 +777,12 @@ class Engine:
         self._plan = (singles, groups)
         self._plan_models = models
         self._members = [isinstance(model, ArrayMember) for model in models]
+        self._group_of = [-1] * len(models)
+        self._row_of = [-1] * len(models)
+        for g, (_, positions, _) in enumerate(groups):
+            for j, k in enumerate(positions):
+                self._group_of[k] = g
+                self._row_of[k] = j
         for slot in self.devices:
             slot.quiet = None
         return self._plan
@@ -745,7 +832,7 @@ class Engine:
             model.asset_type,
             model.dc_port_count,
             slot.index,
-            _last_trip(slot),
+            slot.trip_record,
             asset if type(asset := out.asset) in _PUBLISHED_AS_IS else dict(asset),
             grid_block,
         )
@@ -821,43 +908,6 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
 
 _QUIETS_KEPT = 4096
 """The most distinct ``_Quiet`` an engine keeps for sharing (then it starts again)."""
-
-
-def _still_quiet(
-    slot: DeviceSlot,
-    quiet: _Quiet,
-    v: float,
-    f: float,
-    phases: tuple[float, float, float] | None,
-) -> bool:
-    """Whether a quiet device stays quiet this tick: on the grid it was quiet on, with nothing
-    set, commanded or injected since (module docstring). The engine has checked that no grid
-    event plays to it; a weak grid or a replaced model never made it quiet."""
-    sv = slot.supervisor
-    gs = sv.grid
-    controls = sv.controls
-    faults = sv.faults
-    return (
-        quiet.voltage_pu == v
-        and quiet.frequency_hz == f
-        and quiet.phases_pu == phases
-        and slot.network is None
-        and gs is not None
-        and gs.settings is quiet.settings
-        and gs.steady
-        and sv.operation.state == "running"
-        and sv.service.state == "in_service"
-        and controls.active_power_setpoint_kw is None
-        and controls.active_power_limit_pct >= 100.0
-        and controls.power_factor is None
-        and controls.reactive_power_setpoint_kvar is None
-        and controls.ramp_rate_pct_per_s is None
-        and not controls.clamps
-        and not controls.revert_at_s
-        and not faults.present
-        and not faults.latched
-        and sv.reactive_clamp is None
-    )
 
 
 def _block_key(block: Row) -> tuple[object, ...]:

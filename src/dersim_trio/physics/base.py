@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
-from typing import Any, Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar, overload, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -512,6 +512,11 @@ class AssetTable:
 def whole_table(assets: Sequence[object]) -> AssetTable | None:
     """The ``AssetTable`` whose rows ``assets`` are, every one in order (a fleet's tick), else
     None."""
+    if type(assets) is AssetRows:
+        table = assets.table
+        indices = assets.indices
+        whole = indices == range(len(table))
+        return table if whole else None
     first = assets[0] if assets else None
     if type(first) is not AssetRow:
         return None
@@ -554,3 +559,33 @@ class AssetRow(Mapping[str, AssetValue]):
 
     def __len__(self) -> int:
         return len(self.table.keys)
+
+
+class AssetRows(Sequence[AssetRow]):
+    """Rows ``indices`` of an ``AssetTable`` as a sequence of ``AssetRow``, each made when it
+    is read: a fleet's asset column for a tick without an object per device until someone
+    reads one (the snapshot check reads the table's columns, ``whole_table``). Each read makes
+    a new ``AssetRow``: compare them by value, never by ``id``."""
+
+    __slots__ = ("indices", "table")
+
+    def __init__(self, table: AssetTable, indices: Sequence[int]) -> None:
+        self.table = table
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @overload
+    def __getitem__(self, i: int) -> AssetRow: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[AssetRow]: ...
+
+    def __getitem__(self, i: int | slice) -> AssetRow | list[AssetRow]:
+        if isinstance(i, slice):
+            return [AssetRow(self.table, k) for k in self.indices[i]]
+        return AssetRow(self.table, self.indices[i])
+
+    def __iter__(self) -> Iterator[AssetRow]:
+        return map(AssetRow, repeat(self.table), self.indices)
