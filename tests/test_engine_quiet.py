@@ -84,6 +84,19 @@ SCRIPT: dict[int, list[Op]] = {
     110: [inputs(0, irradiance_w_m2=None), controls(5, ramp_rate_pct_per_s=None)],
     120: [grid_support(None, constant_pf={"enabled": True, "pf_w_inj": 0.95})],
     130: [grid_support(None, constant_pf={"enabled": False})],
+    # a fleet curtailed (PV) or dispatched (battery) and held there, with zeros of both signs
+    134: [controls(k, active_power_limit_pct=70.0) for k in range(N)]
+    + [controls(k, active_power_setpoint_kw=-3.0 + k) for k in range(N)],
+    140: [
+        controls(0, active_power_setpoint_kw=0.0),
+        controls(1, active_power_setpoint_kw=-0.0),
+        controls(2, active_power_limit_pct=0.0),
+        controls(3, active_power_limit_pct=-0.0),
+    ],
+    146: [controls(1, active_power_setpoint_kw=0.0), controls(3, active_power_limit_pct=0.0)],
+    152: [
+        controls(k, active_power_limit_pct=None, active_power_setpoint_kw=None) for k in range(N)
+    ],
 }
 
 
@@ -197,17 +210,30 @@ def test_the_quiet_arithmetic_where_the_cap_and_the_window_bind(limit_pct: float
 
 
 def test_a_quiet_device_turns_back_at_once_when_its_operator_acts() -> None:
-    """A quiet device stays quiet on its own; a limit set between two ticks is applied at the
-    very next tick (the device goes the full way) and it turns quiet again once it settles."""
+    """A quiet device stays quiet on its own; a limit set between two ticks applies at the very
+    next tick (the device goes the full way and turns quiet again holding the new limit), and
+    while a ramp moves it the device is not quiet."""
     engine = _engine("PV-3Phase", True)
     engine.initial()
     for _ in range(3):
         engine.step()
     assert all(slot.quiet is not None for slot in engine.devices)
-    before = engine.step().rows[1]["metrics"]["power_kw"]
-    Controller(engine).update_controls(1, ControlsUpdate(active_power_limit_pct=10.0))
+    before = engine.devices[1].quiet
+    assert before is not None
+    power = engine.step().rows[1]["metrics"]["power_kw"]
+    controller = Controller(engine)
+    controller.update_controls(1, ControlsUpdate(active_power_limit_pct=10.0))
     after = engine.step()
     w_max = engine.devices[1].model.rating.w_max_kw
-    assert after.rows[1]["metrics"]["power_kw"] <= 0.1 * w_max + 1e-9 < before
-    assert engine.devices[1].quiet is None
-    assert all(slot.quiet is not None for i, slot in enumerate(engine.devices) if i != 1)
+    assert after.rows[1]["metrics"]["power_kw"] <= 0.1 * w_max + 1e-9 < power
+    quiet = engine.devices[1].quiet
+    assert quiet is not None
+    assert quiet is not before
+    assert quiet.limit_pct == 10.0
+    assert all(slot.quiet is before for i, slot in enumerate(engine.devices) if i != 1)
+    controller.update_controls(
+        1, ControlsUpdate(ramp_rate_pct_per_s=1.0, active_power_limit_pct=90)
+    )
+    for _ in range(3):
+        engine.step()
+        assert engine.devices[1].quiet is None  # ramping up: every tick the full way

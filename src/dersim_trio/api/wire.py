@@ -1044,15 +1044,18 @@ class TickSnapshots(Sequence[Snapshot]):
         )
         return row_of_record(self.common.values(), record)
 
-    def column(self, path: str) -> list[Any]:
+    def column(self, path: str) -> Sequence[Any]:
         """One field of every device, in device order (``path``: ``"metrics.power_kw"``,
-        ``"asset"``, ``"device_type"``, a field of ``RECORD_FIELDS`` or ``TICK_FIELDS``)."""
+        ``"asset"``, ``"device_type"``, a field of ``RECORD_FIELDS`` or ``TICK_FIELDS``); a
+        fleet's assets as its ``AssetRows`` (each ``AssetRow`` made when read)."""
         n = len(self._models)
         columns = self._columns
         if columns is not None and self.common is not None:
             if path in TICK_FIELDS:
                 return [self.common.values()[TICK_FIELDS.index(path)]] * n
             column = columns[RECORD_FIELDS.index(path)]
+            if type(column) is AssetRows:
+                return column
             return column.tolist() if type(column) is np.ndarray else list(column)
         keys = path.split(".")
         if len(keys) == 1:

@@ -147,9 +147,9 @@ class DeviceSupervisor:
     _grid_bounds: PowerBounds | None = None
     _dt_s: float = 0.0
     quiet_dispatch: Dispatch | None = None
-    """This tick's dispatch when the operator's defaults and the grid's bounds alone made it
-    (the running inverter in service, nothing set), else None: a device whose tick repeats
-    itself (``engine.core``, "Quiet devices")."""
+    """This tick's dispatch when the next tick on the same grid repeats it: the running
+    inverter in service, its active power setpoint and limit (if any) held without a ramp, no
+    power factor or var setpoint; else None (``engine.core``, "Quiet devices")."""
 
     # --- commands and faults --------------------------------------------------------------
 
@@ -450,7 +450,15 @@ class DeviceSupervisor:
             )
         self._p_cap_kw = p_cap
         self._q_scale = q_scale
-        return Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
+        dispatch = Dispatch(active_power_setpoint_kw=setpoint, active_power_limit_pct=limit_pct)
+        if (
+            rate is None
+            and operation.state == "running"
+            and controls.power_factor is None
+            and controls.reactive_power_setpoint_kvar is None
+        ):  # a setpoint or a limit held as it is: the next tick repeats this one
+            self.quiet_dispatch = dispatch
+        return dispatch
 
     def _grid_before(
         self,

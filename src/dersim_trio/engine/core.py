@@ -22,19 +22,25 @@ voltage (the average of the phases) is the terminal voltage for the P and Q deli
 Quiet devices
 -------------
 
-Most devices of a large fleet repeat their tick: nothing set by the operator, the inverter
-running in service, the grid what it was, and the grid functions steady with no reactive mode
-(``GridSupport.quiet_window``). Such a device's tick is the same arithmetic every time: the
-supervisor's dispatch is the last one, and after the model step P is held to the dispatch's cap
-and clipped into the grid's window, Q is 0, the states and the grid-support block are the last
-ones and the status message is the model's. The engine marks a device quiet at the end of a tick
-that left it so (``DeviceSlot.quiet``: one ``_Quiet`` for every device with equal values) and,
-while it stays so, steps it with the other quiet devices of its fleet as arrays (``_quiet_tick``)
-instead of through its supervisor one device at a time: the same operations in the same order
-on float64 arrays (IEEE 754 gives the same bits; ``min`` and ``max`` keep Python's choice between
-equal values and NaN). Every tick re-checks what the operator, a command, a fault, a grid event
-or the inputs could have changed since, and a device that fails a check takes the full path
-that tick. ``Engine(quiet=False)`` turns this off; the tests compare both ways tick by tick.
+Most devices of a large fleet repeat their tick: the inverter running in service, the
+operator's active power setpoint or limit (if any) held without a ramp, no power factor, var
+setpoint or reversion timer, the grid what it was, and the grid functions steady with no
+reactive mode (``GridSupport.quiet_window``). Such a device's tick is the same arithmetic every
+time: the supervisor's dispatch is the last one, and after the model step P is held to the
+dispatch's cap and clipped into the grid's window, Q is 0, the states and the grid-support block
+are the last ones and the status message is the model's.
+
+The engine marks a device quiet at the end of a tick that left it so (``DeviceSlot.quiet``: one
+``_Quiet`` for every device with equal values) and, while it stays so, steps it with the other
+quiet devices of its fleet as arrays (``_quiet_tick``) instead of through its supervisor one
+device at a time: the same operations in the same order on float64 arrays (IEEE 754 gives the
+same bits; ``min`` and ``max`` keep Python's choice between equal values and NaN). Every tick
+re-checks, device by device, what the operator, a command, a fault, a grid event or the inputs
+could have changed since (so a change made directly to a slot's objects counts as well as one
+through the API), and a device that fails a check takes the full path that tick.
+``Engine(quiet=False)`` turns this off; the tests compare both ways tick by tick
+(``tests/test_engine_quiet.py``). What it saves is measured by ``scripts/bench_service_tick.py``
+(``BENCHMARKS.md`` §3, "Quiet devices").
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from dersim_trio.api.schema import (
 )
 from dersim_trio.api.wire import Column, Record, Row, TickCommon, TickSnapshots
 from dersim_trio.controls.operating_state import OperatingTimes
+from dersim_trio.controls.setpoints import DeviceControls
 from dersim_trio.controls.supervisor import CAP_TOLERANCE_KW, Delivered, DeviceSupervisor
 from dersim_trio.engine.clock import SimClock
 from dersim_trio.grid.capability import p_room_kw
@@ -255,6 +262,12 @@ class _Quiet:
     dc_mode: str
     asset_type: str
     dc_port_count: int
+    setpoint_kw: float | None
+    limit_pct: float
+    """The operator's active power setpoint and limit (``DeviceControls``) it holds."""
+    zeros: tuple[float, float] | None
+    """Where either is zero, the signs of both (``_zeros``: -0.0 equals 0.0 but may not
+    act alike); None: neither is zero."""
     fleet: ArrayFleet
     """The fleet whose rows the devices are (a set of quiet devices steps in one fleet)."""
 
@@ -417,8 +430,9 @@ class Engine:
                     and gs.steady
                     and sv.operation.state == "running"
                     and sv.service.state == "in_service"
-                    and controls.active_power_setpoint_kw is None
-                    and controls.active_power_limit_pct >= 100.0
+                    and controls.active_power_setpoint_kw == quiet.setpoint_kw
+                    and controls.active_power_limit_pct == quiet.limit_pct
+                    and (quiet.zeros is None or _zeros(controls) == quiet.zeros)
                     and controls.power_factor is None
                     and controls.reactive_power_setpoint_kvar is None
                     and controls.ramp_rate_pct_per_s is None
@@ -604,6 +618,9 @@ class Engine:
             return None
         fleet = model.fleet
         floor, ceiling, s_lim = window
+        setpoint_kw = controls.active_power_setpoint_kw
+        limit_pct = controls.active_power_limit_pct
+        zeros = _zeros(controls) if setpoint_kw == 0.0 or limit_pct == 0.0 else None
         p_cap = sv.p_cap_kw
         numbers = (v, f, *(phases or ()), floor, ceiling, s_lim, p_cap)
         sp = dispatch.active_power_setpoint_kw
@@ -618,6 +635,8 @@ class Engine:
             model.dc_mode,
             model.asset_type,
             model.dc_port_count,
+            None if setpoint_kw is None else setpoint_kw.hex(),
+            limit_pct.hex(),
             id(fleet),
         )
         quiet = self._quiets.get(key)
@@ -639,6 +658,9 @@ class Engine:
                 model.dc_mode,
                 model.asset_type,
                 model.dc_port_count,
+                setpoint_kw,
+                limit_pct,
+                zeros,
                 fleet,
             )
         return quiet
@@ -908,6 +930,15 @@ def _last_trip(slot: DeviceSlot) -> dict[str, object] | None:
 
 _QUIETS_KEPT = 4096
 """The most distinct ``_Quiet`` an engine keeps for sharing (then it starts again)."""
+
+
+def _zeros(controls: DeviceControls) -> tuple[float, float]:
+    """The signs of the operator's active power setpoint (1.0 when none) and limit."""
+    setpoint = controls.active_power_setpoint_kw
+    return (
+        1.0 if setpoint is None else math.copysign(1.0, setpoint),
+        math.copysign(1.0, controls.active_power_limit_pct),
+    )
 
 
 def _block_key(block: Row) -> tuple[object, ...]:

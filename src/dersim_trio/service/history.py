@@ -86,24 +86,24 @@ def _float32_bytes(values: npt.NDArray[np.float64]) -> bytes:
 _PLAIN_METRICS = tuple(m for m in METRICS if m != "key_quantity")
 """The metrics read from the snapshot's own fields (null: NaN)."""
 
-KeyColumn = Callable[[list[Any]], list[float | None]]
+KeyColumn = Callable[[Sequence[Any]], list[float | None]]
 """Reads one asset type's key quantity from the values of one snapshot field of devices of that
 type (None: no value)."""
 
 
-def _evse_power_kw(assets: list[Any]) -> list[float | None]:
+def _evse_power_kw(assets: Sequence[Any]) -> list[float | None]:
     return [float(sum(c["power_kw"] for c in asset.get("connectors") or [])) for asset in assets]
 
 
 def _asset_value(name: str) -> KeyColumn:
-    def read(assets: list[Any]) -> list[float | None]:
+    def read(assets: Sequence[Any]) -> list[float | None]:
         return cast(list[float | None], asset_column(assets, name))
 
     return read
 
 
-def _as_is(values: list[Any]) -> list[float | None]:
-    return values
+def _as_is(values: Sequence[Any]) -> list[float | None]:
+    return list(values)
 
 
 KEY_QUANTITIES: dict[str, tuple[str, str, KeyColumn]] = {
