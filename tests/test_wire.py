@@ -47,6 +47,7 @@ from dersim_trio.engine.core import Engine, encode
 from dersim_trio.physics.base import (
     AssetLayout,
     AssetRow,
+    AssetRows,
     AssetTable,
     Dispatch,
     asset_column,
@@ -347,6 +348,47 @@ def test_a_tick_encoded_from_its_columns_gives_the_rows_bytes(
     assert from_columns._rows is None
     assert list(from_columns.payloads) == expected
     assert from_columns._rows is None
+
+
+@pytest.mark.parametrize("device_type", ["PV-3Phase", "Batt-3Phase"])
+@pytest.mark.parametrize(
+    "value", [0.0, -0.0, 0.0005, 0.0015, 0.00049999, 123.4565, 0.05, 0.15, 4.5e15, 1e300, math.nan]
+)
+def test_a_fleets_assets_are_rounded_as_columns_as_row_by_row(
+    kit: type[Kit], device_type: str, value: float
+) -> None:
+    """A quiet fleet's asset column (``AssetRows``) is rounded as the table's columns; every
+    float of the table at values on rounding boundaries, beyond the range rounding applies to,
+    at ±0 and NaN (null where the key allows it), a constant and a nameplate value per row
+    among them: the same bytes as rounding each row's dict."""
+    engine = kit.make_engine("-d", device_type, "-N", "3", "--start_clock_time", "12:00:00")
+    engine.initial()
+    for _ in range(3):
+        tick = engine.step()
+    assets = tick.column("asset")
+    assert type(assets) is AssetRows  # every device quiet: the fleet's table, row by row
+    table = assets.table
+    floats = np.full_like(table.floats, value)
+    for _, source, column in table.layout.plan:
+        if source == "flag":
+            floats[:, column] = 1.0
+        elif source == "float" and math.isnan(value):
+            floats[:, column] = 1.25  # NaN only where null is allowed
+    number = 1.25 if math.isnan(value) else value  # where null is not allowed
+    consts = {k: number if type(v) is float else v for k, v in table.consts.items()}
+    per_row = {
+        k: [number if type(v) is float else v for v in values]
+        for k, values in table.per_row.items()
+    }
+    odd = AssetTable(table.layout, floats, consts, per_row, table.rows)
+    assert tick.common is not None
+    columns = list(zip(*tick.records, strict=True))
+    at = RECORD_FIELDS.index("asset")
+    columns[at] = AssetRows(odd, range(len(odd)))
+    by_columns = TickSnapshots.of_columns(tick.common, columns, [0, 1, 2])
+    columns[at] = [odd.row(i) for i in range(len(odd))]
+    by_rows = TickSnapshots.of_columns(tick.common, columns, [0, 1, 2])
+    assert list(by_columns.payloads) == [encode_row(row) for row in by_rows.rows]
 
 
 @pytest.mark.parametrize(

@@ -308,7 +308,7 @@ def record_rounding(model: type[BaseModel], paths: Sequence[str]) -> RecordRound
 
     def nested_copy(sub: _Plan | None) -> Callable[[Any], Any]:
         if sub is None:
-            return lambda child: round_payload(copy_payload(child))
+            return round_copy
         return lambda child: rounder(child, sub)
 
     floats: list[tuple[int, float]] = []
@@ -377,6 +377,12 @@ def _is_numeric(prop: dict[str, Any]) -> bool:
     if prop.get("type") == "array":
         return _is_numeric(prop.get("items", {}))
     return any(_is_numeric(option) for option in prop.get("anyOf", ()))
+
+
+def round_copy(node: Any) -> Any:
+    """``round_payload`` of a copy of ``node`` (``node`` itself unchanged): how ``record_rounding``
+    rounds a nested part whose model has no plan (a union, such as the asset)."""
+    return round_payload(copy_payload(node))
 
 
 def copy_payload(node: Any) -> Any:

@@ -73,7 +73,13 @@ import numpy.typing as npt
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from dersim_trio.api.resolution import quantize, quantize_array, record_rounding
+from dersim_trio.api.resolution import (
+    quantize,
+    quantize_array,
+    record_rounding,
+    resolution_of,
+    round_copy,
+)
 from dersim_trio.api.schema import ASSET_MODELS, Snapshot, round_snapshot_payload
 from dersim_trio.physics.base import AssetRow, AssetRows, AssetTable, whole_table
 
@@ -857,6 +863,9 @@ def _rounded_blocks(column: Column, rounder: Callable[[Any], Any]) -> list[Any]:
     distinct block (the blocks outlive this: their ids stay theirs)."""
     if type(column) is AssetRows:  # rows made as they are read: one table row each
         table = column.table
+        rounded = _rounded_table(table) if rounder is round_copy else None
+        if rounded is not None:  # rounded as columns: each row's dict is already its copy
+            return [rounded.row(i) for i in column.indices]
         return [rounder(table.row(i)) for i in column.indices]
     done: dict[int, Any] = {}
     out: list[Any] = []
@@ -869,6 +878,56 @@ def _rounded_blocks(column: Column, rounder: Callable[[Any], Any]) -> list[Any]:
             copy = done[id(block)] = rounder(_plain_asset(block))
         out.append(copy)
     return out
+
+
+_ROUNDED_PER_ROW: dict[tuple[int, float], tuple[Sequence[Any], list[Any]]] = {}
+"""A fleet's per-row asset values rounded (by the list's ``id`` and the scale; the list is held
+so its ``id`` stays its own): they are the nameplates', the same every tick."""
+
+
+def _rounded_table(table: AssetTable) -> AssetTable | None:
+    """``table`` with its numbers rounded as ``round_copy`` rounds each row's dict: row ``i`` of
+    the result is ``round_copy(table.row(i))``, made a column at a time (``quantize_array`` on
+    each float column whose key has a resolution, ``quantize`` on the constants and on the
+    per-row nameplate values). None where a row's dict would hold what ``round_payload`` walks
+    into (a list or a dict), or where one output column is read under two keys that round it
+    differently: the caller then rounds row by row."""
+    scales: dict[int, float | None] = {}  # output column → its 10ⁿ (None: left as it is)
+    consts = dict(table.consts)
+    per_row = dict(table.per_row)
+    for key, source, column in table.layout.plan:
+        found = resolution_of(key)
+        scale = None if found is None else found.scale
+        if source in ("float", "float_or_null", "flag"):
+            if source == "flag":
+                scale = None  # a bool: not rounded
+            if scales.setdefault(column, scale) != scale:
+                return None
+        elif source == "const":
+            value = consts[key]
+            if type(value) is float and scale is not None:
+                consts[key] = quantize(value, scale)
+            elif isinstance(value, (list, dict)):
+                return None
+        else:  # "row": the nameplate's value per fleet row
+            values = table.per_row[key]
+            kinds = set(map(type, values))
+            if kinds & {list, dict}:
+                return None
+            if scale is None or float not in kinds:
+                continue
+            cached = _ROUNDED_PER_ROW.get((id(values), scale))
+            if cached is None or cached[0] is not values:
+                if len(_ROUNDED_PER_ROW) >= 64:
+                    _ROUNDED_PER_ROW.clear()
+                rounded_values = [quantize(v, scale) if type(v) is float else v for v in values]
+                cached = _ROUNDED_PER_ROW[(id(values), scale)] = (values, rounded_values)
+            per_row[key] = cached[1]
+    floats = table.floats.copy()
+    for column, scale in scales.items():
+        if scale is not None:
+            floats[:, column] = quantize_array(table.floats[:, column], scale)
+    return AssetTable(table.layout, floats, consts, per_row, table.rows)
 
 
 def _encoded_from_columns(common: TickCommon, columns: Sequence[Column]) -> Iterator[bytes]:
