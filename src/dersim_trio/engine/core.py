@@ -48,10 +48,11 @@ from __future__ import annotations
 import logging
 import math
 import operator
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
+from itertools import chain, repeat
 from typing import Protocol, cast
 
 import numpy as np
@@ -165,15 +166,13 @@ class DeviceSlot:
     trip_record: Row | None = None
     """The snapshot's ``status.last_trip`` of the last tick (a quiet device publishes it
     again: a trip ends its quiet)."""
-    position: int = -1
-    """The device's position in its engine (set by the engine)."""
 
     @property
     def last_output(self) -> DeviceOutput | None:
         """The model's raw output of the last tick, before the controls shaped it."""
         out = self.output
         if isinstance(out, _StepOutputs):
-            out = self.output = out.output(self.position)
+            out = self.output = out.output(self.index)
         return out
 
     @last_output.setter
@@ -219,23 +218,23 @@ _QUIET_GRID_STATES = frozenset({"continuous", "mandatory", "permissive"})
 
 class _StepOutputs:
     """The model outputs of a set of quiet devices for one tick: rows ``rows`` of a fleet's
-    step, those of devices ``positions`` (engine positions). A slot holds it instead of its own
-    ``DeviceOutput`` (``DeviceSlot.output``), made when read."""
+    step, those of the devices ``indices`` (``DeviceSlot.index``). A slot holds it instead of
+    its own ``DeviceOutput`` (``DeviceSlot.output``), made when read."""
 
-    __slots__ = ("_row_of", "positions", "rows", "step")
+    __slots__ = ("_row_of", "indices", "rows", "step")
 
-    def __init__(self, step: FleetStep, rows: Sequence[int], positions: Sequence[int]) -> None:
+    def __init__(self, step: FleetStep, rows: Sequence[int], indices: Sequence[int]) -> None:
         self.step = step
         self.rows = rows
-        self.positions = positions
+        self.indices = indices
         self._row_of: dict[int, int] | None = None
 
-    def output(self, position: int) -> DeviceOutput:
-        """The ``DeviceOutput`` of the device at engine position ``position``."""
+    def output(self, index: int) -> DeviceOutput:
+        """The ``DeviceOutput`` of device ``index``."""
         row_of = self._row_of
         if row_of is None:
-            row_of = self._row_of = dict(zip(self.positions, self.rows, strict=True))
-        return self.step.output(row_of[position])
+            row_of = self._row_of = dict(zip(self.indices, self.rows, strict=True))
+        return self.step.output(row_of[index])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -302,9 +301,9 @@ class Engine:
         self._members: list[bool] = []
         """Per device: whether its model is a fleet's row (``_model_plan``)."""
         self._group_of: list[int] = []
-        self._row_of: list[int] = []
+        self._row_of: array[int] = array("q")
         """Per device that is a fleet's row: its fleet's group in the plan, and its position
-        in that group's step (``_model_plan``; -1 for a model stepped alone)."""
+        in that group's step (``_model_plan``; group -1 for a model stepped alone)."""
         self._quiets: dict[tuple[object, ...], _Quiet] = {}
         """The ``_Quiet`` of each set of values seen (``_quiet_of``)."""
         self._ac = AcConnections.of(
@@ -313,8 +312,6 @@ class Engine:
         )
         """Every device's AC connection (its type and nominal voltage are fixed once built)."""
         self._owners = [slot.index for slot in self.devices]
-        for position, slot in enumerate(self.devices):
-            slot.position = position
 
     @property
     def tick(self) -> int:
@@ -349,7 +346,7 @@ class Engine:
         event_corners: list[float] | None = None
         event_paths: dict[tuple[object, ...], Callable[[float], GridSample]] = {}
         singles, groups = self._model_plan()
-        members = self._members if self.quiet else [False] * len(self.devices)
+        members = self._members if self.quiet else repeat(False, len(self.devices))
         envs: list[Environment] = []
         dispatches: list[Dispatch] = []
         pending: list[_Pending | None] = []  # None: quiet this tick
@@ -730,7 +727,9 @@ class Engine:
         var_out = np.array([e.reactive_absorbed_kvarh for e in energies], dtype=np.float64)
         names = np.array(step.state_names, dtype=object)
         states = names[step.state_codes[index]].tolist()
-        outputs = _StepOutputs(step, js, ks)
+        owners = self._owners
+        indices = owners[first : last + 1] if contiguous else [owners[k] for k in ks]
+        outputs = _StepOutputs(step, js, indices)
         for slot, p_kw, state in zip(slots, p.tolist(), states, strict=True):
             sv = slot.supervisor
             sv.last_active_power_kw = p_kw
@@ -740,7 +739,6 @@ class Engine:
         messages = step.messages
         storage = step.storage
         assets = step.assets
-        owners = self._owners
         part: list[Column] = [
             p,
             np.zeros(m),
@@ -761,7 +759,7 @@ class Engine:
             [quiet.dc_mode] * m,
             [quiet.asset_type] * m,
             [quiet.dc_port_count] * m,
-            owners[first : last + 1] if contiguous else [owners[k] for k in ks],
+            indices,
             [slot.trip_record for slot in slots],
             AssetRows(assets, rows),
             [quiet.block] * m,
@@ -800,7 +798,7 @@ class Engine:
         self._plan_models = models
         self._members = [isinstance(model, ArrayMember) for model in models]
         self._group_of = [-1] * len(models)
-        self._row_of = [-1] * len(models)
+        self._row_of = array("q", bytes(8 * len(models)))  # 8 bytes a device, no int objects
         for g, (_, positions, _) in enumerate(groups):
             for j, k in enumerate(positions):
                 self._group_of[k] = g
