@@ -20,7 +20,11 @@ so a load change on a shared machine hits all of them alike:
 * ``msgspec`` / ``orjson`` on the same rows, when installed (they are not dependencies: this
   script is where the choice between them is measured).
 
-Usage: python scripts/bench_wire.py [--devices 1000] [--rounds 30]
+``--fleet TYPE`` measures a fleet of one type instead (``dersim-trio -d TYPE -N devices`` at
+noon, stepped until its devices repeat their ticks: a PV or battery fleet's quiet devices,
+``engine.core``), whose tick keeps its asset column as the fleet's table.
+
+Usage: python scripts/bench_wire.py [--devices 1000] [--rounds 30] [--fleet PV]
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import importlib
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +50,8 @@ from dersim_trio.api.wire import (
     row_of_record,
     snapshot_of,
 )
+from dersim_trio.service.build import build_engine
+from dersim_trio.setup.config import parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import mixed_engine
@@ -55,8 +62,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--fleet", default=None, help="one device type (-d) instead of mixed")
     args = parser.parse_args()
-    engine = mixed_engine(args.devices)
+    if args.fleet is None:
+        engine = mixed_engine(args.devices)
+        label = f"{args.devices:,} mixed devices"
+    else:
+        flags = ["-d", args.fleet, "-N", str(args.devices), "--start_clock_time", "12:00:00"]
+        engine = build_engine(parse_args(flags), datetime(2026, 6, 21, 12, tzinfo=UTC))
+        engine.initial()
+        for _ in range(3):
+            engine.step()
+        label = f"{args.devices:,} devices, -d {args.fleet}"
     engine.step()
     tick = engine.step()  # its rows are never built: the columns way reads its columns
     assert tick.common is not None
@@ -103,7 +120,7 @@ def main() -> int:
             t0 = time.process_time()
             way()
             best[name] = min(best[name], time.process_time() - t0)
-    print(f"| {args.devices:,} mixed devices | ms per tick | µs per device |")
+    print(f"| {label} | ms per tick | µs per device |")
     print("|---|---|---|")
     for name, seconds in best.items():
         print(f"| {name} | {seconds * 1e3:.1f} | {seconds / args.devices * 1e6:.1f} |")
