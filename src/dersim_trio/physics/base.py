@@ -255,8 +255,9 @@ class ArrayFleet(Protocol):
         dispatches: Sequence[Dispatch],
         dt_s: float,
     ) -> list[DeviceOutput]:
-        """``step_columns(...).outputs()``: the outputs as one ``DeviceOutput`` per row."""
-        ...
+        """``step_columns`` as one ``DeviceOutput`` per row, in order (a fleet class that
+        derives from ``ArrayFleet`` has it as it is)."""
+        return self.step_columns(rows, envs, dispatches, dt_s).outputs()
 
 
 @runtime_checkable

@@ -138,6 +138,7 @@ from numba import njit
 from dersim_trio.physics.ac import AcType, ll_from_ln, nominal_voltage_ln_v
 from dersim_trio.physics.base import (
     AcRating,
+    ArrayFleet,
     AssetLayout,
     AssetTable,
     AssetValue,
@@ -715,7 +716,7 @@ def _step_kernel(
         o[_O_DC_ABS] = st[_DC_ABS]
 
 
-class BatteryFleet:
+class BatteryFleet(ArrayFleet):
     """Every BESS of a fleet, one row of float64 tables per device (``ArrayFleet``).
 
     Built from one nameplate and one seed per device; row ``i`` is ``nameplates[i]``, its
@@ -922,16 +923,6 @@ class BatteryFleet:
             (out[:, _O_SOC], out[:, _O_RSV_MIN], out[:, _O_RSV_MAX], limits[:, 0], limits[:, 1]),
             messages,
         )
-
-    def step_rows(
-        self,
-        rows: Sequence[int],
-        envs: Sequence[Environment],
-        dispatches: Sequence[Dispatch],
-        dt_s: float,
-    ) -> list[DeviceOutput]:
-        """``step_columns`` as one ``DeviceOutput`` per row."""
-        return self.step_columns(rows, envs, dispatches, dt_s).outputs()
 
 
 def _cell_offsets_v(plate: BatteryNameplate, seed: int) -> tuple[float, float]:

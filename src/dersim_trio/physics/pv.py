@@ -98,6 +98,7 @@ from numba import njit
 from dersim_trio.physics.ac import AcType
 from dersim_trio.physics.base import (
     AcRating,
+    ArrayFleet,
     AssetLayout,
     AssetTable,
     DeviceOutput,
@@ -685,7 +686,7 @@ def _state(o: Sequence[float], ghi_cs: float, cos_z: float) -> PvArrayState:
     )
 
 
-class PvFleet:
+class PvFleet(ArrayFleet):
     """Every PV device of a fleet, each a row of numpy arrays (``ArrayFleet``).
 
     ``PvFleet(nameplates, seeds, clouds=True, site=None)``: one row per nameplate, device k
@@ -856,16 +857,6 @@ class PvFleet:
             _STATES,
             assets,
         )
-
-    def step_rows(
-        self,
-        rows: Sequence[int],
-        envs: Sequence[Environment],
-        dispatches: Sequence[Dispatch],
-        dt_s: float,
-    ) -> list[DeviceOutput]:
-        """``step_columns`` as one ``DeviceOutput`` per row."""
-        return self.step_columns(rows, envs, dispatches, dt_s).outputs()
 
     # ------------------------------------------------------------------ one row
     def array_state(self, row: int, env: Environment, dt_s: float) -> PvArrayState:
