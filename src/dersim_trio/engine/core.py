@@ -611,9 +611,7 @@ class Engine:
         ):
             return None
         model = slot.model
-        if not isinstance(model, ArrayMember):
-            return None
-        fleet = model.fleet
+        fleet = cast(ArrayMember, model).fleet  # may turn quiet: a fleet's row (the plan)
         floor, ceiling, s_lim = window
         setpoint_kw = controls.active_power_setpoint_kw
         limit_pct = controls.active_power_limit_pct
@@ -796,13 +794,13 @@ class Engine:
             groups.append((fleet, positions, order))
         self._plan = (singles, groups)
         self._plan_models = models
-        self._members = [isinstance(model, ArrayMember) for model in models]
         self._group_of = [-1] * len(models)
         self._row_of = array("q", bytes(8 * len(models)))  # 8 bytes a device, no int objects
         for g, (_, positions, _) in enumerate(groups):
             for j, k in enumerate(positions):
                 self._group_of[k] = g
                 self._row_of[k] = j
+        self._members = [g >= 0 for g in self._group_of]
         for slot in self.devices:
             slot.quiet = None
         return self._plan

@@ -813,12 +813,16 @@ class BatteryFleet(ArrayFleet):
         return out
 
     def _step(
-        self, rows: Sequence[int], request_kw: FloatArray, limit_pct: FloatArray, dt_s: float
+        self,
+        index: npt.NDArray[np.intp],
+        request_kw: FloatArray,
+        limit_pct: FloatArray,
+        dt_s: float,
     ) -> FloatArray:
-        """The kernel on ``rows``: the output columns, one row per stepped row."""
-        index = row_index(rows, self._all_rows)
+        """The kernel on the rows ``index`` (``row_index``): the output columns, one row per
+        stepped row."""
         if not request_kw.shape == limit_pct.shape == index.shape:
-            raise ValueError(f"one request and one limit per row: {len(rows)} rows")
+            raise ValueError(f"one request and one limit per row: {index.shape[0]} rows")
         out = np.empty((index.shape[0], _OUTPUTS))
         _step_kernel(
             index,
@@ -879,7 +883,7 @@ class BatteryFleet(ArrayFleet):
                 o[_O_THROTTLED] != 0.0,
                 self._message(o),
             )
-            for o in self._step(rows, request, limit, dt_s).tolist()
+            for o in self._step(row_index(rows, self._all_rows), request, limit, dt_s).tolist()
         ]
 
     def step_columns(
@@ -898,12 +902,13 @@ class BatteryFleet(ArrayFleet):
             )
         request = np.array([d.active_power_setpoint_kw for d in dispatches], dtype=np.float64)
         limit = np.array([d.active_power_limit_pct for d in dispatches], dtype=np.float64)
-        out = self._step(rows, request, limit, dt_s)
+        index = row_index(rows, self._all_rows)
+        out = self._step(index, request, limit, dt_s)
         assets = AssetTable(_ASSET_LAYOUT, out, per_row=self._nameplate_values, rows=rows)
         p_ac = out[:, _O_AC]
         # throttled, else running while it exchanges power, else standby (``_STEP_STATES``)
         codes = np.where(out[:, _O_THROTTLED] != 0.0, 0, np.where(p_ac != 0.0, 1, 2))
-        limits = self._soc_limits[row_index(rows, self._all_rows)]
+        limits = self._soc_limits[index]
         messages: list[str | None] | None = None
         with_message = np.flatnonzero(out[:, _O_MESSAGE] != _MSG_NONE)
         if with_message.size:  # formatted from its row (``_message``), as it always was
