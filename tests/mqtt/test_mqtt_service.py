@@ -22,6 +22,7 @@ from mqtt_support import Broker, TestClient, make_password_file, make_tls_files
 from prometheus_client.parser import text_string_to_metric_families
 
 from dersim_trio.api.bodies import MAX_BODY_BYTES
+from dersim_trio.protocols.mqtt.link import ZERO_COPY_BYTES
 from helpers import ServerProcess, free_port, wait_until
 
 LIMIT_S = 40.0
@@ -326,13 +327,30 @@ async def test_a_killed_process_shows_offline_through_its_last_will(
         process.stop()
 
 
+PIECE = 16 * 1024
+"""What the socket takes per ``send`` in the batch test (a congested connection)."""
+
+
+@pytest.mark.parametrize("devices", [3, 80])
 async def test_batch_mode_sends_one_message_per_tick_with_every_snapshot(
-    broker: Broker, start_service: Callable[..., Any]
+    broker: Broker, start_service: Callable[..., Any], devices: int
 ) -> None:
+    """3 devices make a batch of a few kB, written whole; 80 make one of over 100 kB, beyond
+    ``ZERO_COPY_BYTES``, queued as a view and written in pieces of ``PIECE`` bytes (the socket
+    is made to take no more per ``send``), each piece from where the last one ended."""
     with trio.fail_after(LIMIT_S):
         async with TestClient(broker.port) as sub:
             await sub.subscribe(f"dersim/{FLEET}/#")
-            svc = await start_service("-N", "3", *mqtt_flags(broker, "--mqtt_batch"))
+            svc = await start_service("-N", str(devices), *mqtt_flags(broker, "--mqtt_batch"))
+            client = svc.mqtt.link._client
+            write = client._sock_send
+            written: list[tuple[type, int]] = []
+
+            def congested(buf: bytes | bytearray | memoryview) -> int:
+                written.append((type(buf), len(buf)))
+                return int(write(buf[:PIECE]))
+
+            client._sock_send = congested
             batch = None
             while batch is None:
                 message = await sub.receive()
@@ -342,7 +360,7 @@ async def test_batch_mode_sends_one_message_per_tick_with_every_snapshot(
                     batch = message.payload
             data = json.loads(batch)
             assert data["first_device"] == 0
-            assert [s["device_index"] for s in data["snapshots"]] == [0, 1, 2]
+            assert [s["device_index"] for s in data["snapshots"]] == list(range(devices))
             assert {s["tick"] for s in data["snapshots"]} == {data["tick"]}
             async with trio_websocket.open_websocket_url(svc.ws_url) as ws:
                 snapshots: dict[int, dict[int, bytes]] = defaultdict(dict)
@@ -351,15 +369,22 @@ async def test_batch_mode_sends_one_message_per_tick_with_every_snapshot(
                     raw = (await ws.get_message()).encode()
                     tick, device = tick_and_device(raw)
                     snapshots[tick][device] = raw
-                    if len(snapshots[tick]) == 3:
+                    if len(snapshots[tick]) == devices:
                         complete = tick
             batches = {data["tick"]: batch}
             while max(batches) < complete:  # every batch since the start waits in the channel
                 message = await sub.receive(f"dersim/{FLEET}/process/0/telemetry")
                 batches[json.loads(message.payload)["tick"]] = message.payload
-            parts = b",".join(snapshots[complete][d] for d in range(3))
+            parts = b",".join(snapshots[complete][d] for d in range(devices))
             head = b'{"tick":%d,"first_device":0,"snapshots":[' % complete
             assert batches[complete] == head + parts + b"]}"
+            size = len(batches[complete])
+            views = [n for kind, n in written if kind is memoryview]
+            if size < ZERO_COPY_BYTES:
+                assert not views
+            else:  # a batch's remainders, one per piece: 100 kB, 100 kB - PIECE, ...
+                assert len(views) > size // PIECE
+                assert all(n >= PIECE for n in views[:-1])
 
 
 async def test_under_hypercorn_the_lifespan_runs_the_mqtt_front_end_and_stops_it_cleanly(
