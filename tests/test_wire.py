@@ -439,6 +439,35 @@ def test_columns_round_every_number_as_the_rows_rounder(kit: type[Kit], value: f
     rows = TickSnapshots.of_records(common, broken, [0, 1, 2])
     expected = [encode_row(row) for row in rows.rows]
     assert list(columns.payloads) == expected
+    # the same numbers as the engine hands them over: float64 arrays
+    arrays: list[Any] = list(zip(*broken, strict=True))
+    for k in numbers:
+        arrays[k] = np.array(arrays[k], dtype=np.float64)
+    assert list(TickSnapshots.of_columns(common, arrays, [0, 1, 2]).payloads) == expected
+
+
+def test_text_with_percent_signs_quotes_and_non_ascii_gives_the_rows_bytes(
+    kit: type[Kit],
+) -> None:
+    """Text the template encoder writes as it is: a profile name every device shares (written
+    into the tick's template, so its ``%`` must stay a ``%``), messages that differ by device,
+    two of them equal strings that are different objects: the bytes from the columns are the
+    rows' bytes."""
+    common, records = records_of(kit, "Batt")
+    common = dataclasses.replace(common, device_profile_name='50 % "Ünïcode" \\ %s ✓\t')
+    message = RECORD_FIELDS.index("status.message")
+    texts = ["%d%% of %s", "".join(["é", "%"]), "é%"]
+    broken = [
+        tuple(texts[i] if k == message else v for k, v in enumerate(record))
+        for i, record in enumerate(records)
+    ]
+    assert broken[1][message] == broken[2][message]
+    assert broken[1][message] is not broken[2][message]
+    columns = TickSnapshots.of_records(common, broken, [0, 1, 2])
+    rows = TickSnapshots.of_records(common, broken, [0, 1, 2])
+    expected = [encode_row(row) for row in rows.rows]
+    assert list(columns.payloads) == expected
+    assert json.loads(expected[0])["device_profile_name"] == common.device_profile_name
 
 
 @pytest.mark.parametrize(("where", "value", "message"), BREAKAGES)
